@@ -1,0 +1,52 @@
+"""The layering contract: import-linter passes on the real tree and fails when a lower layer imports an upper one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = {
+    "a27_netsim": ROOT / "packages" / "a27-netsim" / "src" / "a27_netsim",
+    "a27_ledger": ROOT / "packages" / "a27-ledger" / "src" / "a27_ledger",
+    "a27_harness": ROOT / "sim-harness" / "src" / "a27_harness",
+}
+
+pytestmark = pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter is not installed")
+
+
+def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    """Run the repository's contract over a copy of the sources in ``tree``."""
+    environment = {**os.environ, "PYTHONPATH": str(tree)}
+    return subprocess.run([shutil.which("lint-imports") or "lint-imports", "--no-cache",
+                           "--config", str(ROOT / ".importlinter")],
+                          cwd=tree, env=environment, capture_output=True, text=True, check=False)
+
+
+def _copy_sources(tree: Path) -> None:
+    for name, source in SOURCES.items():
+        shutil.copytree(source, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def test_contract_holds_on_the_real_tree(tmp_path: Path) -> None:
+    _copy_sources(tmp_path)
+    result = _lint(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "KEPT" in result.stdout
+
+
+@pytest.mark.parametrize(("lower", "upper"), [("a27_ledger", "a27_harness"), ("a27_netsim", "a27_ledger"),
+                                              ("a27_ledger", "a27_netsim")])
+def test_contract_breaks_when_a_layer_imports_upward_or_sideways(tmp_path: Path, lower: str, upper: str) -> None:
+    _copy_sources(tmp_path)
+    module = tmp_path / lower / "sneaky.py"
+    module.write_text(f"import {upper}\n", encoding="utf-8")
+    result = _lint(tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert "BROKEN" in result.stdout
+    assert f"{lower}.sneaky" in result.stdout
+

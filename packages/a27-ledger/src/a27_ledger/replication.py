@@ -1,0 +1,331 @@
+"""
+Lab 1 replication, sans-IO: how validators admit transfers and how every node follows the validators' logs.
+
+A validator checks a submitted transaction against its own state, applies it and appends it to its log, a
+numbered list of the transactions it accepted. Every node (validators included) follows each validator's log
+in order, applying the entries to its own state. Entries lost on the way are found from gaps in the numbering
+and from the head each validator announces, and fetched again. Nothing here touches the network or a clock;
+``LedgerCommunity`` turns the results into messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from .errors import (
+    BadSignature,
+    DuplicateTransaction,
+    InsufficientBalance,
+    LedgerError,
+    NonceGap,
+    NonceReplay,
+    QueueFull,
+)
+from .pending import FutureNonceQueue
+from .state import LedgerState, Receipt
+from .transaction import Transaction
+
+QUEUED = 255
+"""Result code of a submission held by the validator until the sender's earlier nonces arrive."""
+
+ACCEPTED = 0
+"""Result code of an accepted submission."""
+
+
+@attrs.frozen
+class LogEntry:
+    """One transaction at its position in a validator's log (positions start at 1)."""
+
+    sequence: int
+    transaction: Transaction
+
+
+@attrs.frozen
+class Admission:
+    """What a validator decided about one submitted transaction."""
+
+    tx_id: bytes
+    code: int
+    sequence: int = 0
+    error: LedgerError | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """Whether the transaction is in the ledger (in this validator's log, or already applied from another)."""
+        return self.code == ACCEPTED
+
+    @property
+    def reason(self) -> str:
+        """A human-readable reason: empty when accepted."""
+        if self.code == QUEUED:
+            return "queued until the sender's earlier nonces arrive"
+        if self.error is None:
+            return ""
+        return f"{self.error.reason}: {self.error}"
+
+
+@attrs.frozen
+class MissingRange:
+    """Entries ``start .. start + count - 1`` of a validator's log that this node lacks."""
+
+    validator: bytes
+    start: int
+    count: int
+
+
+@attrs.frozen
+class EntryOutcome:
+    """What following one log entry did: receipts applied, a range to fetch, or a misbehaving validator."""
+
+    applied: tuple[Receipt, ...] = ()
+    missing: MissingRange | None = None
+    invalid: LedgerError | None = None
+
+
+class ValidatorLog:
+    """The numbered list of transactions one validator accepted, with an index by transaction id."""
+
+    def __init__(self) -> None:
+        """Create an empty log."""
+        self._entries: list[Transaction] = []
+        self._positions: dict[bytes, int] = {}
+
+    @property
+    def head(self) -> int:
+        """Position of the last entry (0 when empty)."""
+        return len(self._entries)
+
+    def append(self, transaction: Transaction) -> LogEntry:
+        """Append a transaction and return its entry."""
+        self._entries.append(transaction)
+        self._positions[transaction.tx_id] = len(self._entries)
+        return LogEntry(len(self._entries), transaction)
+
+    def position(self, tx_id: bytes) -> int:
+        """Position of a transaction in the log, 0 if absent."""
+        return self._positions.get(tx_id, 0)
+
+    def entries(self, start: int, count: int) -> list[LogEntry]:
+        """Entries ``start .. start + count - 1`` that exist."""
+        first = max(start, 1)
+        last = min(start + count - 1, len(self._entries))
+        return [LogEntry(position, self._entries[position - 1]) for position in range(first, last + 1)]
+
+
+class LogFollower:
+    """Follows one validator's log: applies entries in order, buffers early ones, reports gaps."""
+
+    def __init__(self, validator: bytes, buffer_limit: int) -> None:
+        """Follow ``validator``'s log from position 1, holding at most ``buffer_limit`` early entries."""
+        self.validator = validator
+        self.next_sequence = 1
+        self.buffer_limit = buffer_limit
+        self._early: dict[int, Transaction] = {}
+
+    def offer(self, sequence: int, transaction: Transaction) -> list[Transaction]:
+        """Take an entry; return the transactions now next in line, in log order."""
+        if sequence < self.next_sequence or sequence in self._early:
+            return []
+        if sequence > self.next_sequence:
+            if len(self._early) < self.buffer_limit:
+                self._early[sequence] = transaction
+            return []
+        ready = [transaction]
+        self.next_sequence += 1
+        while self.next_sequence in self._early:
+            ready.append(self._early.pop(self.next_sequence))
+            self.next_sequence += 1
+        return ready
+
+    def missing(self, known_head: int, batch: int) -> MissingRange | None:
+        """The first range this node lacks, given that the validator's log reaches ``known_head``."""
+        if known_head < self.next_sequence:
+            return None
+        end = min(known_head, self.next_sequence + batch - 1)
+        count = end - self.next_sequence + 1
+        early = [sequence for sequence in self._early if sequence <= end]
+        if len(early) == count:
+            return None
+        return MissingRange(self.validator, self.next_sequence, count)
+
+
+class LedgerReplica:
+    """One node's view of the Lab 1 ledger: its state, its own log if it validates, and the logs it follows.
+
+    Operations put what must be sent into an outbox (log entries to broadcast, verdicts for submitters whose
+    queued transactions were released); the community drains it with ``take_outbox`` after each call.
+    """
+
+    def __init__(self, state: LedgerState, validators: Sequence[bytes], own_key: bytes, *,
+                 waiting_limit: int = 10_000, buffer_limit: int = 4096, queue: FutureNonceQueue | None = None) -> None:
+        """
+        Create the replica of the node whose account key is ``own_key``.
+
+        :param validators: the validator account keys from genesis; the node validates if ``own_key`` is one.
+        :param waiting_limit: how many log entries may wait for an earlier transfer (another validator's) to arrive.
+        :param buffer_limit: how many early entries each log follower holds.
+        """
+        self.state = state
+        self.validators = tuple(sorted(validators))
+        self.own_key = own_key
+        self.is_validator = own_key in self.validators
+        self.log = ValidatorLog()
+        self.queue = queue if queue is not None else FutureNonceQueue()
+        self.followers = {validator: LogFollower(validator, buffer_limit)
+                          for validator in self.validators if validator != own_key}
+        self.waiting_limit = waiting_limit
+        self._waiting: dict[bytes, Transaction] = {}
+        self._known_heads: dict[bytes, int] = dict.fromkeys(self.followers, 0)
+        self._applied_ids = {receipt.tx.tx_id for receipt in state.history()}
+        self._outbox_entries: list[LogEntry] = []
+        self._outbox_verdicts: list[Admission] = []
+        self.conflicts: list[tuple[bytes, Transaction]] = []
+        """Entries dropped because another transaction with the same sender and nonce was applied first."""
+        self.applied_listeners: list[Callable[[Receipt], None]] = []
+        """Called with every receipt this node applies, in apply order."""
+
+    def take_outbox(self) -> tuple[list[LogEntry], list[Admission]]:
+        """Entries this validator logged and verdicts on released submissions, since the last call."""
+        entries, verdicts = self._outbox_entries, self._outbox_verdicts
+        self._outbox_entries, self._outbox_verdicts = [], []
+        return entries, verdicts
+
+    # Validator side ---------------------------------------------------------------------------------------------
+
+    def admit(self, transaction: Transaction) -> Admission:
+        """Check a submitted transaction against this validator's state; apply and log it if valid."""
+        if not self.is_validator:
+            msg = "only a validator admits transactions"
+            raise RuntimeError(msg)
+        tx_id = transaction.tx_id
+        if tx_id in self._applied_ids:
+            return Admission(tx_id, ACCEPTED, self.log.position(tx_id))
+        if not transaction.verify_signature():
+            error: LedgerError = BadSignature("transaction signature does not verify")
+            return Admission(tx_id, error.code, error=error)
+        try:
+            self._apply(transaction)
+        except NonceGap as gap:
+            return self._hold(transaction, gap)
+        except LedgerError as error:
+            return Admission(tx_id, error.code, error=error)
+        entry = self.log.append(transaction)
+        self._outbox_entries.append(entry)
+        self._settle()
+        return Admission(tx_id, ACCEPTED, entry.sequence)
+
+    def _hold(self, transaction: Transaction, gap: NonceGap) -> Admission:
+        try:
+            self.queue.add(transaction)
+        except DuplicateTransaction:
+            pass
+        except QueueFull as full:
+            return Admission(transaction.tx_id, full.code, error=full)
+        return Admission(transaction.tx_id, QUEUED, error=gap)
+
+    def _release_queued(self) -> bool:
+        released = False
+        for transaction in self.queue.pop_ready(self.state):
+            try:
+                self._apply(transaction)
+            except LedgerError as error:
+                self._outbox_verdicts.append(Admission(transaction.tx_id, error.code, error=error))
+                continue
+            entry = self.log.append(transaction)
+            self._outbox_entries.append(entry)
+            self._outbox_verdicts.append(Admission(transaction.tx_id, ACCEPTED, entry.sequence))
+            released = True
+        return released
+
+    # Every node -------------------------------------------------------------------------------------------------
+
+    def receive_entry(self, validator: bytes, sequence: int, transaction: Transaction) -> EntryOutcome:
+        """Follow one entry of ``validator``'s log; unknown validators must be filtered out by the caller."""
+        follower = self.followers[validator]
+        self._known_heads[validator] = max(self._known_heads[validator], sequence)
+        applied: list[Receipt] = []
+        for candidate in follower.offer(sequence, transaction):
+            if not candidate.verify_signature():
+                return EntryOutcome(tuple(applied), invalid=BadSignature(
+                    "a log entry carries a transaction whose signature does not verify"))
+            receipt, error = self._follow(validator, candidate)
+            if error is not None:
+                return EntryOutcome(tuple(applied), invalid=error)
+            if receipt is not None:
+                applied.append(receipt)
+        if applied:
+            applied.extend(self._settle())
+        return EntryOutcome(tuple(applied), missing=follower.missing(self._known_heads[validator], 64))
+
+    def receive_head(self, validator: bytes, head: int, batch: int) -> MissingRange | None:
+        """Note the head a validator announced; return the first range to fetch, if any."""
+        self._known_heads[validator] = max(self._known_heads[validator], head)
+        return self.followers[validator].missing(head, batch)
+
+    def missing_ranges(self, batch: int) -> list[MissingRange]:
+        """Every range this node knows it lacks, one per validator, in validator order."""
+        ranges = []
+        for validator, follower in self.followers.items():
+            missing = follower.missing(self._known_heads[validator], batch)
+            if missing is not None:
+                ranges.append(missing)
+        return ranges
+
+    @property
+    def waiting(self) -> int:
+        """How many followed entries wait for an earlier transfer to arrive."""
+        return len(self._waiting)
+
+    def has_applied(self, tx_id: bytes) -> bool:
+        """Whether this node applied the transaction."""
+        return tx_id in self._applied_ids
+
+    def _apply(self, transaction: Transaction) -> Receipt:
+        receipt = self.state.apply(transaction, verify_signature=False)
+        self._applied_ids.add(transaction.tx_id)
+        for listener in self.applied_listeners:
+            listener(receipt)
+        return receipt
+
+    def _follow(self, validator: bytes, transaction: Transaction) -> tuple[Receipt | None, LedgerError | None]:
+        """Apply a followed entry; a transfer that depends on one not yet seen waits."""
+        if transaction.tx_id in self._applied_ids:
+            return None, None
+        try:
+            return self._apply(transaction), None
+        except (NonceGap, InsufficientBalance):
+            # Entries from different validators interleave differently on every node: wait for the rest.
+            if len(self._waiting) < self.waiting_limit:
+                self._waiting.setdefault(transaction.tx_id, transaction)
+            return None, None
+        except NonceReplay:
+            self.conflicts.append((validator, transaction))
+            return None, None
+        except LedgerError as error:
+            # A validator logged a transaction that no state could accept: it is faulty or malicious.
+            return None, error
+
+    def _settle(self) -> list[Receipt]:
+        """After a change: apply waiting entries and release queued submissions until nothing moves."""
+        applied: list[Receipt] = []
+        progress = True
+        while progress:
+            progress = False
+            for tx_id, transaction in list(self._waiting.items()):
+                if tx_id in self._applied_ids:
+                    del self._waiting[tx_id]
+                    continue
+                try:
+                    applied.append(self._apply(transaction))
+                except (NonceGap, InsufficientBalance):
+                    continue
+                except LedgerError:
+                    del self._waiting[tx_id]
+                    continue
+                del self._waiting[tx_id]
+                progress = True
+            if self.is_validator and len(self.queue) and self._release_queued():
+                progress = True
+        return applied

@@ -1,0 +1,21 @@
+"""a27's harness: composes the layers into full nodes, runs them in simulation or on real UDP, writes reports."""
+
+from .__about__ import __version__
+from .lab1 import Lab1Result, run_lab1
+from .node import A27Node, NodeSpec, SimulatedRuntime, UdpRuntime, build_node, introduce_all, walk_to_all
+from .scenario import LedgerScenario, ScenarioError
+
+__all__ = [
+    "A27Node",
+    "Lab1Result",
+    "LedgerScenario",
+    "NodeSpec",
+    "ScenarioError",
+    "SimulatedRuntime",
+    "UdpRuntime",
+    "__version__",
+    "build_node",
+    "introduce_all",
+    "run_lab1",
+    "walk_to_all",
+]

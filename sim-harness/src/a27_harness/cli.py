@@ -1,0 +1,101 @@
+"""The ``a27`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .__about__ import __version__
+from .lab1 import ProgressCallback, run_lab1
+from .report import format_terminal, write_report
+from .scenario import LedgerScenario, ScenarioError
+
+
+def _progress_bar(enabled: bool | None) -> tuple[ProgressCallback | None, object]:
+    """A tqdm bar on stderr over simulated seconds (shown on terminals, or always with --progress)."""
+    if enabled is False:
+        return None, None
+    from tqdm import tqdm  # noqa: PLC0415 - only when drawing
+
+    bar = tqdm(total=0, unit="sim s", file=sys.stderr, disable=None if enabled is None else False,
+               bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} sim s [{elapsed}]")
+
+    def update(done: float, planned: float, phase: str) -> None:
+        bar.total = planned
+        bar.set_description_str(phase)
+        bar.n = done
+        bar.refresh()
+    return update, bar
+
+
+def _sim(arguments: argparse.Namespace) -> int:
+    overrides = {"validators": arguments.validators, "light_nodes": arguments.light_nodes,
+                 "duration": arguments.duration, "seed": arguments.seed, "latency": arguments.latency,
+                 "loss": arguments.loss, "topology": arguments.topology, "db": arguments.db,
+                 "transfer_interval": arguments.transfer_interval}
+    try:
+        if arguments.scenario:
+            scenario = LedgerScenario.from_toml(arguments.scenario, **overrides)
+        else:
+            scenario = LedgerScenario(**{key: value for key, value in overrides.items() if value is not None})
+    except (ScenarioError, ValueError) as error:
+        print(f"a27 sim: {error}", file=sys.stderr)
+        return 2
+    progress, bar = _progress_bar(arguments.progress)
+    wall_start = time.perf_counter()
+    try:
+        result = run_lab1(scenario, progress)
+    except ValueError as error:
+        print(f"a27 sim: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if bar is not None:
+            bar.close()  # type: ignore[attr-defined]
+    print(format_terminal(result))
+    out = Path(arguments.out) if arguments.out else Path("a27-out") / f"sim-seed{scenario.seed}"
+    markdown = write_report(result, out)
+    print(f"report: {markdown} (and report.json, lab1.png)", file=sys.stderr)
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
+    return 0 if result.agreed and result.supply_ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``a27``."""
+    parser = argparse.ArgumentParser(prog="a27", description="a27: design, test and attack a layered blockchain.")
+    parser.add_argument("--version", action="version", version=f"a27 {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    sim = commands.add_parser("sim", help="run the full stack in simulation and print every node's ledger",
+                              description="Run validators and light nodes on the simulated network with a seeded "
+                                          "transfer workload; print the ledger, every node's view of it and a "
+                                          "verdict. The same seed prints the same output, byte for byte.")
+    sim.add_argument("--scenario", metavar="FILE", help="a TOML scenario file; options given here override it")
+    sim.add_argument("--validators", type=int, help="number of validators (default 4)")
+    sim.add_argument("--light-nodes", type=int, help="number of light nodes (default 16)")
+    sim.add_argument("--duration", type=float, help="simulated seconds of transfers (default 60)")
+    sim.add_argument("--transfer-interval", type=float,
+                     help="mean simulated seconds between a light node's transfers (default 4)")
+    sim.add_argument("--seed", type=int, help="the seed that fixes everything (default 7)")
+    sim.add_argument("--latency", help="constant:S | uniform:LOW,HIGH | lognormal:MEDIAN,SIGMA | regions "
+                                       "(default uniform:0.01,0.1)")
+    sim.add_argument("--loss", type=float, help="packet loss probability, e.g. 0.1 (default 0)")
+    sim.add_argument("--topology", help="who knows whom among light nodes: complete, ba, bottleneck, bottlenecks")
+    sim.add_argument("--db", metavar="DIR", help="keep each node's ledger in DIR/<node>.db (SQLite) instead of memory")
+    sim.add_argument("--out", metavar="DIR", help="report directory (default a27-out/sim-seed<SEED>)")
+    sim.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="show a progress bar on stderr (default: only on a terminal)")
+    sim.set_defaults(handler=_sim)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``a27`` console script."""
+    arguments = build_parser().parse_args(argv)
+    return int(arguments.handler(arguments))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,245 @@
+"""
+Lab 1 in simulation: validators and light nodes, seeded random transfers, then every node's ledger and a
+verdict on agreement and supply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import attrs
+from a27_ledger import Genesis, KeyPair, LedgerSnapshot
+from a27_ledger.community import SubmissionTimeout
+from a27_netsim import Simulation, parse_latency, topology_by_name
+
+from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, build_node, introduce_all, memory_stores
+from .node import sqlite_stores
+from .scenario import LedgerScenario
+
+CHAIN_ID = "a27-sim"
+SETTLE_CHECK_INTERVAL = 0.5
+
+ProgressCallback = Callable[[float, float, str], None]
+"""Called with (simulated seconds done, simulated seconds planned, phase)."""
+
+
+@attrs.frozen
+class TransferRecord:
+    """One transfer a light node attempted, and what became of it."""
+
+    sender: str
+    recipient: str
+    amount: int
+    submitted_at: float
+    accepted: bool
+    code: int
+    reason: str
+    verdict_latency: float
+    everywhere_latency: float | None
+    """Seconds from submission until every node had applied it (accepted transfers only)."""
+
+
+@attrs.frozen
+class NodeReport:
+    """One node's ledger at the end of the run."""
+
+    name: str
+    role: str
+    applied: int
+    digest: str
+    waiting: int
+    conflicts: int
+    drops: dict[str, int]
+    snapshot: LedgerSnapshot = attrs.field(repr=False)
+
+
+@attrs.frozen
+class Lab1Result:
+    """Everything a Lab 1 run produced."""
+
+    scenario: LedgerScenario
+    genesis: Genesis
+    names: dict[bytes, str]
+    transfers: tuple[TransferRecord, ...]
+    nodes: tuple[NodeReport, ...]
+    agreed: bool
+    settled_at: float | None
+    """Simulated time at which every node held the same ledger (None if they never did)."""
+    supply_ok: bool
+    end_time: float
+    network: dict[str, object]
+
+    @property
+    def reference(self) -> NodeReport:
+        """The ledger every node should hold: the first validator's."""
+        return self.nodes[0]
+
+
+class _Workload:
+    """Seeded random transfers from every light node, one at a time per node."""
+
+    def __init__(self, scenario: LedgerScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
+                 simulation: Simulation) -> None:
+        self.scenario = scenario
+        self.nodes = nodes
+        self.names = names
+        self.simulation = simulation
+        self.accounts = sorted(node.spec.key.public_key for node in nodes)
+        self.records: list[TransferRecord] = []
+        self._pending: dict[bytes, tuple[float, int]] = {}
+        self._everywhere: dict[bytes, float] = {}
+        self._applied_count: Counter[bytes] = Counter()
+        for node in nodes:
+            node.ledger.applied_listeners.append(self._on_applied)
+
+    def _on_applied(self, receipt: object) -> None:
+        tx_id = receipt.tx.tx_id  # type: ignore[attr-defined]
+        self._applied_count[tx_id] += 1
+        if self._applied_count[tx_id] == len(self.nodes):
+            self._everywhere[tx_id] = asyncio.get_running_loop().time()
+            del self._applied_count[tx_id]
+
+    async def run_light_node(self, node: A27Node, stop_at: float) -> None:
+        rng = self.simulation.streams.stream(f"workload/{node.name}")
+        loop = asyncio.get_running_loop()
+        ledger = node.ledger
+        me = node.spec.key.public_key
+        while True:
+            await asyncio.sleep(rng.expovariate(1.0 / self.scenario.transfer_interval))
+            if loop.time() >= stop_at:
+                return
+            recipient = rng.choice([account for account in self.accounts if account != me])
+            balance = ledger.state.balance(me)
+            if rng.random() < self.scenario.overdraft_probability:
+                amount = balance + rng.randint(1, 1000)
+            else:
+                amount = rng.randint(1, max(1, balance // 10))
+            submitted_at = loop.time()
+            try:
+                outcome = await ledger.transfer(recipient, amount, fee=self.scenario.fee)
+            except SubmissionTimeout as timeout:
+                self.records.append(TransferRecord(node.name, self.names[recipient], amount, submitted_at, False,
+                                                   -1, str(timeout), loop.time() - submitted_at, None))
+                continue
+            if outcome.accepted:
+                self._pending[outcome.tx_id] = (submitted_at, len(self.records))
+            self.records.append(TransferRecord(node.name, self.names[recipient], amount, submitted_at,
+                                               outcome.accepted, outcome.code, outcome.reason, outcome.latency, None))
+
+    def finished_records(self) -> tuple[TransferRecord, ...]:
+        records = list(self.records)
+        for tx_id, (submitted_at, index) in self._pending.items():
+            done = self._everywhere.get(tx_id)
+            if done is not None:
+                records[index] = attrs.evolve(records[index], everywhere_latency=max(0.0, done - submitted_at))
+        return tuple(records)
+
+
+def make_specs(scenario: LedgerScenario, simulation: Simulation) -> list[NodeSpec]:
+    """Validators v0.. and light nodes l0.., with keys drawn from the seeded ``keys`` stream."""
+    rng = simulation.streams.stream("keys")
+    specs = [NodeSpec(f"v{i}", KeyPair.generate(rng), VALIDATOR) for i in range(scenario.validators)]
+    specs += [NodeSpec(f"l{i}", KeyPair.generate(rng), LIGHT) for i in range(scenario.light_nodes)]
+    return specs
+
+
+def make_genesis(scenario: LedgerScenario, specs: Sequence[NodeSpec]) -> Genesis:
+    """Every account starts with the scenario's balance; the validator nodes are the validators."""
+    return Genesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs},
+                         [spec.key.public_key for spec in specs if spec.role == VALIDATOR],
+                         names={spec.key.public_key: spec.name for spec in specs})
+
+
+def _neighbours(scenario: LedgerScenario, specs: Sequence[NodeSpec]) -> Callable[[int], list[int]]:
+    """Validators know everyone; light nodes know each other as the topology says."""
+    validator_count = scenario.validators
+    graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
+
+    def neighbours(index: int) -> list[int]:
+        everyone_validates = list(range(validator_count))
+        if index < validator_count:
+            return list(range(len(specs)))
+        light = index - validator_count
+        return everyone_validates + [validator_count + other for other in sorted(graph.neighbors(light))]
+    return neighbours
+
+
+def _all_agree(nodes: Sequence[A27Node]) -> bool:
+    digests = {node.ledger.state.snapshot().digest() for node in nodes}
+    return len(digests) == 1 and all(node.ledger.replica.waiting == 0 for node in nodes)
+
+
+async def _run(scenario: LedgerScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab1Result:
+    specs = make_specs(scenario, simulation)
+    genesis = make_genesis(scenario, specs)
+    names = {spec.key.public_key: spec.name for spec in specs}
+    stores = sqlite_stores(scenario.db) if scenario.db else memory_stores
+    runtime = SimulatedRuntime(simulation.network)
+    nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
+    introduce_all(nodes, _neighbours(scenario, specs))
+    loop = asyncio.get_running_loop()
+    planned = scenario.duration + scenario.settle_timeout
+    start = loop.time()
+    stop_at = start + scenario.duration
+
+    async def ticker() -> None:
+        while True:
+            if progress is not None:
+                done = loop.time() - start
+                progress(min(done, planned), planned, "transfers" if done < scenario.duration else "settling")
+            await asyncio.sleep(1.0)
+
+    ticking = loop.create_task(ticker(), name="progress")
+    workload = _Workload(scenario, nodes, names, simulation)
+    await asyncio.gather(*(workload.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
+    settled_at = None
+    deadline = stop_at + scenario.settle_timeout
+    while loop.time() < deadline:
+        if _all_agree(nodes):
+            settled_at = loop.time() - start
+            break
+        await asyncio.sleep(SETTLE_CHECK_INTERVAL)
+    ticking.cancel()
+    if progress is not None:
+        progress(planned, planned, "done")
+    reports = []
+    supply_ok = True
+    for node in nodes:
+        state = node.ledger.state
+        try:
+            state.check_invariants()
+        except Exception:  # noqa: BLE001 - any invariant failure is reported, not raised, so the run can be read
+            supply_ok = False
+        snapshot = state.snapshot()
+        reports.append(NodeReport(node.name, node.spec.role, snapshot.applied, snapshot.digest().hex(),
+                                  node.ledger.replica.waiting, len(node.ledger.replica.conflicts),
+                                  dict(sorted(node.ledger.drops.items())), snapshot))
+    end_time = loop.time() - start
+    network_summary = simulation.network.stats.summary()
+    for node in nodes:
+        await node.stop()
+    agreed = len({report.digest for report in reports}) == 1 and all(report.waiting == 0 for report in reports)
+    supply_ok = supply_ok and all(report.snapshot.total_supply == genesis.total_supply for report in reports)
+    return Lab1Result(scenario, genesis, names, workload.finished_records(), tuple(reports), agreed, settled_at,
+                      supply_ok, end_time, network_summary)
+
+
+def run_lab1(scenario: LedgerScenario, progress: ProgressCallback | None = None) -> Lab1Result:
+    """Run Lab 1 in simulation: deterministic for a given scenario (seed included)."""
+    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
+    try:
+        return simulation.run(_run(scenario, simulation, progress))
+    finally:
+        simulation.close()
+
+
+def latency_summary(values: Sequence[float]) -> dict[str, float]:
+    """Median, 95th percentile and maximum of a list of latencies (empty dict for no values)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median": statistics.median(ordered), "p95": p95, "max": ordered[-1]}

@@ -1,0 +1,186 @@
+"""
+The node builder: composes a node from layers and a role, on a simulated or a real UDP endpoint.
+
+The layers never learn which runtime they run in; only the endpoint handed to them (and the event loop the
+caller runs) differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
+from a27_ledger.store import LedgerStore
+from ipv8.community import Community
+from ipv8.messaging.interfaces.endpoint import Endpoint
+from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
+from ipv8.peer import Peer
+from ipv8.peerdiscovery.network import Network
+
+LAYERS = ("ledger",)
+"""The layers a node can be built with, bottom first."""
+
+VALIDATOR = "validator"
+LIGHT = "light"
+ROLES = (VALIDATOR, LIGHT)
+
+
+class UnknownLayer(ValueError):
+    """A layer name that a27 does not have (yet)."""
+
+
+@attrs.frozen
+class NodeSpec:
+    """What to build: a named node with a key, a role and the layers it runs."""
+
+    name: str
+    key: KeyPair = attrs.field(repr=False)
+    role: str
+    layers: tuple[str, ...] = ("ledger",)
+    region: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        """Reject unknown roles and layers early, with the names that exist."""
+        if self.role not in ROLES:
+            msg = f"unknown role {self.role!r}; roles are {', '.join(ROLES)}"
+            raise ValueError(msg)
+        for layer in self.layers:
+            if layer not in LAYERS:
+                msg = f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}"
+                raise UnknownLayer(msg)
+
+
+class Runtime(Protocol):
+    """Where nodes live: hands out opened endpoints."""
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        """An open endpoint for the node ``spec`` describes."""
+
+
+class UdpRuntime:
+    """Real IPv8 UDP sockets on one host (``127.0.0.1`` by default), one port per node."""
+
+    def __init__(self, host: str = "127.0.0.1", base_port: int = 0) -> None:
+        """Bind to ``host``; ``base_port`` 0 lets the system pick free ports, else ports count up from it."""
+        self.host = host
+        self.base_port = base_port
+        self._opened = 0
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        """Open a UDP endpoint bound to this runtime's host."""
+        port = self.base_port + self._opened if self.base_port else 0
+        endpoint = UDPEndpoint(port=port, ip=self.host)
+        if not await endpoint.open():
+            msg = f"could not bind a UDP socket on {self.host}:{port} for {spec.name}"
+            raise OSError(msg)
+        self._opened += 1
+        return endpoint
+
+
+class SimulatedRuntime:
+    """Endpoints on an a27-netsim simulated network."""
+
+    def __init__(self, network: object) -> None:
+        """Use ``network`` (an ``a27_netsim.SimulatedNetwork``) for every node."""
+        self.network = network
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        """A simulated endpoint named after the node."""
+        endpoint: Endpoint = self.network.create_endpoint(name=spec.name, region=spec.region)  # type: ignore[attr-defined]
+        await endpoint.open()
+        return endpoint
+
+
+@attrs.define
+class A27Node:
+    """A built node: its identity, its endpoint and IPv8 network, and one overlay per layer."""
+
+    spec: NodeSpec
+    peer: Peer
+    endpoint: Endpoint
+    network: Network
+    overlays: dict[str, Community]
+
+    @property
+    def name(self) -> str:
+        """The node's name."""
+        return self.spec.name
+
+    @property
+    def ledger(self) -> LedgerCommunity:
+        """The node's ledger community."""
+        overlay = self.overlays["ledger"]
+        assert isinstance(overlay, LedgerCommunity)
+        return overlay
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """The endpoint's address."""
+        return self.endpoint.get_address()
+
+    async def stop(self) -> None:
+        """Unload the overlays and close the endpoint."""
+        for overlay in reversed(list(self.overlays.values())):
+            await overlay.unload()
+        closing = self.endpoint.close()
+        if closing is not None:
+            await closing
+
+
+StoreFactory = Callable[[NodeSpec], LedgerStore]
+
+
+def memory_stores(_: NodeSpec) -> LedgerStore:
+    """Every node keeps its ledger in memory."""
+    return MemoryStore()
+
+
+def sqlite_stores(directory: str | Path) -> StoreFactory:
+    """Every node keeps its ledger in ``<directory>/<node name>.db`` (SQLite, WAL)."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    return lambda spec: SQLiteStore(folder / f"{spec.name}.db")
+
+
+async def build_node(spec: NodeSpec, genesis: Genesis, runtime: Runtime, *,
+                     stores: StoreFactory = memory_stores, ledger_options: dict[str, object] | None = None) -> A27Node:
+    """Open an endpoint and start the node's layers on it, bottom first."""
+    endpoint = await runtime.open_endpoint(spec)
+    peer = Peer(spec.key.ipv8_key(), endpoint.get_address())
+    network = Network()
+    overlays: dict[str, Community] = {}
+    if "ledger" in spec.layers:
+        state = LedgerState.from_genesis(genesis, stores(spec))
+        settings = LedgerSettings(my_peer=peer, endpoint=endpoint, network=network, genesis=genesis, state=state,
+                                  **(ledger_options or {}))
+        overlays["ledger"] = LedgerCommunity(settings)
+    return A27Node(spec, peer, endpoint, network, overlays)
+
+
+def introduce_all(nodes: Sequence[A27Node], neighbours: Callable[[int], Sequence[int]] | None = None) -> None:
+    """
+    Full visibility without a handshake: every node learns every other (or its ``neighbours(i)``) as verified.
+
+    For simulations; real nodes find each other with IPv8's introduction handshake (``walk_to_all``).
+    """
+    for index, node in enumerate(nodes):
+        others = range(len(nodes)) if neighbours is None else neighbours(index)
+        for other_index in others:
+            if other_index == index:
+                continue
+            other = nodes[other_index]
+            public = Peer(other.peer.public_key.key_to_bin(), other.address)
+            node.network.add_verified_peer(public)
+            node.network.discover_services(public, [overlay.community_id for overlay in other.overlays.values()])
+
+
+def walk_to_all(nodes: Sequence[A27Node]) -> None:
+    """Start IPv8's introduction handshake from every node to every other node's address."""
+    for node in nodes:
+        for other in nodes:
+            if other is not node:
+                for overlay in node.overlays.values():
+                    overlay.walk_to(other.address)
