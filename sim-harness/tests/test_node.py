@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, SimulatedRuntime, UnknownLayer, build_node, introduce_all
 from a27_ledger import Genesis, LedgerCommunity
 from a27_ledger.testing import make_keys

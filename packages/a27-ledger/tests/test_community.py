@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ipv8.community import CommunitySettings
+from ipv8.messaging.payload_headers import BinMemberAuthenticationPayload
+from ipv8.peer import Peer
+from ipv8.test.base import TestBase
+from ipv8.test.mocking.ipv8 import MockIPv8
+
 from a27_ledger import Genesis, KeyPair, sign_transfer
 from a27_ledger.community import LedgerCommunity, LedgerSettings
 from a27_ledger.errors import InvalidAmount
-from a27_ledger.transaction import MAX_UINT64
 from a27_ledger.payloads import (
     BalanceQuery,
     LogEntryMessage,
@@ -17,11 +22,8 @@ from a27_ledger.payloads import (
     TransactionResult,
 )
 from a27_ledger.testing import make_keys
+from a27_ledger.transaction import MAX_UINT64
 from a27_ledger.wire import SIGNATURE_LENGTH
-from ipv8.community import CommunitySettings
-from ipv8.peer import Peer
-from ipv8.test.base import TestBase
-from ipv8.test.mocking.ipv8 import MockIPv8
 
 VALIDATORS = 2
 NODES = 5
@@ -248,12 +250,8 @@ class TestBadInput(LedgerTestBase):
 
 
 def _auth_for(key: KeyPair) -> object:
-    from ipv8.messaging.payload_headers import BinMemberAuthenticationPayload
-
     return BinMemberAuthenticationPayload(key.ipv8_key().pub().key_to_bin())
 
 
 def _auth(overlay: LedgerCommunity) -> object:
-    from ipv8.messaging.payload_headers import BinMemberAuthenticationPayload
-
     return BinMemberAuthenticationPayload(overlay.my_peer.public_key.key_to_bin())

@@ -11,12 +11,22 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 import attrs
+
 from a27_ledger import Genesis, KeyPair, LedgerSnapshot
 from a27_ledger.community import SubmissionTimeout
 from a27_netsim import Simulation, parse_latency, topology_by_name
 
-from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, build_node, introduce_all, memory_stores
-from .node import sqlite_stores
+from .node import (
+    LIGHT,
+    VALIDATOR,
+    A27Node,
+    NodeSpec,
+    SimulatedRuntime,
+    build_node,
+    introduce_all,
+    memory_stores,
+    sqlite_stores,
+)
 from .scenario import LedgerScenario
 
 CHAIN_ID = "a27-sim"
@@ -211,7 +221,7 @@ async def _run(scenario: LedgerScenario, simulation: Simulation, progress: Progr
         state = node.ledger.state
         try:
             state.check_invariants()
-        except Exception:  # noqa: BLE001 - any invariant failure is reported, not raised, so the run can be read
+        except Exception:
             supply_ok = False
         snapshot = state.snapshot()
         reports.append(NodeReport(node.name, node.spec.role, snapshot.applied, snapshot.digest().hex(),

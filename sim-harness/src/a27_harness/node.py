@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Protocol
 
 import attrs
-from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
-from a27_ledger.store import LedgerStore
 from ipv8.community import Community
 from ipv8.messaging.interfaces.endpoint import Endpoint
 from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
 from ipv8.peer import Peer
 from ipv8.peerdiscovery.network import Network
+
+from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
+from a27_ledger.store import LedgerStore
 
 LAYERS = ("ledger",)
 """The layers a node can be built with, bottom first."""

@@ -156,7 +156,8 @@ def format_markdown(result: Lab1Result) -> str:
         name = result.names.get(account, short_id(account))
         lines.append(f"| {name} ({short_id(account)}) | {balances[account]:,} | {nonces.get(account, 0)} |")
     lines += ["", f"Total supply: {result.reference.snapshot.total_supply:,}", "", "## Nodes", "",
-              "| node | role | applied | waiting | digest | dropped messages |", "| --- | --- | ---: | ---: | --- | --- |"]
+              "| node | role | applied | waiting | digest | dropped messages |",
+              "| --- | --- | ---: | ---: | --- | --- |"]
     for report in result.nodes:
         drops = ", ".join(f"{cause} {count}" for cause, count in report.drops.items()) or "none"
         lines.append(f"| {report.name} | {report.role} | {report.applied} | {report.waiting} | "

@@ -100,7 +100,7 @@ class A27Community(Community):
 
     def pack_signed(self, payload: Payload) -> bytes:
         """A signed packet for ``payload`` (whose class has a ``msg_id``), ready to send to any number of peers."""
-        return self.ezr_pack(payload.msg_id, payload)  # type: ignore[attr-defined]
+        return self.ezr_pack(payload.msg_id, payload)
 
     def send_packet(self, peers: Sequence[Peer], packet: bytes) -> None:
         """Send one packed message to several peers (signing once, not once per peer)."""
@@ -149,7 +149,7 @@ class A27Community(Community):
 
 def encode_signed(prefix: bytes, key: KeyPair, payload: Payload) -> bytes:
     """The signed packet a node with ``key`` sends for ``payload`` in the community with ``prefix``."""
-    packet = prefix + bytes([payload.msg_id]) + default_serializer.pack_serializable_list(  # type: ignore[attr-defined]
+    packet = prefix + bytes([payload.msg_id]) + default_serializer.pack_serializable_list(
         [BinMemberAuthenticationPayload(key.ipv8_key().pub().key_to_bin()), payload])
     return packet + key.sign(packet)
 
