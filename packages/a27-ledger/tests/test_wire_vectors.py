@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from a27_ledger import KeyPair, sign_transfer
 from a27_ledger.community import LedgerCommunity
 from a27_ledger.payloads import (

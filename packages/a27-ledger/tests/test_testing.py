@@ -1,0 +1,56 @@
+"""Fixtures for tests and upper layers."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from a27_ledger import LedgerState
+from a27_ledger.testing import make_genesis, make_keys, random_transfers
+
+
+def test_make_keys_is_deterministic_per_seed() -> None:
+    assert make_keys(3) == make_keys(3)
+    assert make_keys(3)[:2] == make_keys(2)
+    assert make_keys(2, seed=1) != make_keys(2, seed=2)
+    assert len({key.public_key for key in make_keys(50)}) == 50
+
+
+def test_make_genesis_defaults() -> None:
+    keys = make_keys(3)
+    genesis = make_genesis(keys)
+    assert genesis.balances == {key.public_key: 1_000_000 for key in keys}
+    assert set(genesis.validators) == {key.public_key for key in keys}
+    assert genesis.names[keys[2].public_key] == "n2"
+    only_first = make_genesis(keys, balance=5, validators=keys[:1], chain_id="other")
+    assert only_first.validators == (keys[0].public_key,)
+    assert only_first.chain_id == "other"
+    assert only_first.total_supply == 15
+
+
+def test_random_transfers_are_valid_in_order_and_reproducible() -> None:
+    keys = make_keys(4)
+    state = LedgerState.from_genesis(make_genesis(keys, balance=500))
+    txs = list(random_transfers(keys, state, random.Random(3), 200, max_amount=300, max_fee=4))
+    assert txs == list(random_transfers(keys, state, random.Random(3), 200, max_amount=300, max_fee=4))
+    assert len(txs) == 200
+    state.apply_batch(txs, fee_recipient=keys[0].public_key)
+    assert state.applied_count == 200
+    assert any(tx.fee for tx in txs)
+    state.check_invariants()
+
+
+def test_random_transfers_stop_when_nobody_can_pay() -> None:
+    keys = make_keys(2)
+    state = LedgerState.from_genesis(make_genesis(keys, balance=3))
+    txs = list(random_transfers(keys, state, random.Random(0), 50, max_fee=3))
+    assert len(txs) < 50
+    state.apply_batch(txs)
+    state.check_invariants()
+
+
+def test_random_transfers_need_two_keys() -> None:
+    keys = make_keys(1)
+    with pytest.raises(ValueError, match="two keys"):
+        next(random_transfers(keys, LedgerState.from_genesis(make_genesis(keys)), random.Random(0), 1))
