@@ -404,3 +404,53 @@ def test_escrow_and_data_keys_must_be_str_and_bytes(state: LedgerState) -> None:
         ctx.unlock("stake", "key", A, 1)  # type: ignore[arg-type]
     with pytest.raises(TypeError):
         ctx.put_data("notes", "key", b"v")  # type: ignore[arg-type]
+
+
+def test_apply_block_runs_system_effects_in_the_same_commit(state: LedgerState) -> None:
+    def reward(ctx: StateTransition) -> None:
+        ctx.mint(C, 50, "block reward")
+        ctx.put_data("chain", b"height", b"\x01")
+
+    receipts = state.apply_block([sign_transfer(ALICE, B, 10, 0, fee=2)], fee_recipient=C, system=reward)
+    assert [receipt.sequence for receipt in receipts] == [1]
+    assert (state.balance(A), state.balance(B), state.balance(C)) == (988, 1_010, 1_052)
+    assert state.get_data("chain", b"height") == b"\x01"
+    assert state.total_supply == 3_050
+    assert [(event.sequence, event.kind, event.amount) for event in state.supply_events()] == [(2, "mint", 50)]
+    state.check_invariants()
+
+
+def test_apply_block_without_transactions_still_commits(state: LedgerState) -> None:
+    receipts = state.apply_block([], system=lambda ctx: ctx.mint(A, 7, "block reward"))
+    assert receipts == []
+    assert state.balance(A) == 1_007
+    assert state.applied_count == 0
+    assert state.store.meta().total_supply == 3_007
+    state.check_invariants()
+
+
+def test_apply_block_is_all_or_nothing_when_the_system_effects_fail(state: LedgerState) -> None:
+    before = state.snapshot().digest()
+
+    def overdraw(ctx: StateTransition) -> None:
+        ctx.mint(A, 5, "block reward")
+        ctx.burn(B, 5_000, "slash")
+
+    with pytest.raises(InsufficientBalance):
+        state.apply_block([sign_transfer(ALICE, B, 10, 0)], system=overdraw)
+    with pytest.raises(NonceGap):
+        state.apply_block([sign_transfer(ALICE, B, 10, 3)], system=lambda ctx: ctx.mint(A, 5, "block reward"))
+    assert state.snapshot().digest() == before
+    assert state.supply_events() == []
+
+
+def test_apply_block_dry_run_checks_everything_and_writes_nothing(state: LedgerState) -> None:
+    before = state.snapshot().digest()
+    seen: list[int] = []
+    receipts = state.apply_block([sign_transfer(ALICE, B, 10, 0), sign_transfer(ALICE, C, 5, 1)],
+                                 system=lambda ctx: seen.append(ctx.balance(A)), dry_run=True)
+    assert [receipt.sequence for receipt in receipts] == [1, 2]
+    assert seen == [985]
+    assert state.snapshot().digest() == before
+    with pytest.raises(BadSignature):
+        state.apply_block([tampered(sign_transfer(ALICE, B, 10, 0))], dry_run=True)

@@ -400,6 +400,33 @@ class LedgerState:
             self._commit(root, receipts)
         return results
 
+    def apply_block(
+        self,
+        txs: Sequence[Transaction],
+        *,
+        fee_recipient: bytes | None = None,
+        system: Callable[[StateTransition], None] | None = None,
+        verify_signature: bool = True,
+        dry_run: bool = False,
+    ) -> list[Receipt]:
+        """Apply a block atomically: `txs` in order, then the `system` effects, in one store commit.
+
+        `system` receives the block's StateTransition after its last transaction and makes the changes that are not
+        transactions: block rewards (`mint`), slashing (`burn`), releases (`unlock`), records (`put_data`). Its
+        supply events carry the sequence number the next transaction will take. A LedgerError raised by a
+        transaction or by `system` propagates and nothing is applied; so does any other exception. The commit
+        happens even when `txs` is empty. With `dry_run=True` everything is checked and the receipts are returned,
+        but nothing is written.
+        """
+        ctx = self._transition()
+        registry = self._registry
+        receipts = [_apply_one(tx, ctx, registry, fee_recipient, verify_signature) for tx in txs]
+        if system is not None:
+            system(ctx)
+        if not dry_run:
+            self._commit(ctx, receipts)
+        return receipts
+
     def _apply_atomic(
         self, txs: Sequence[Transaction], fee_recipient: bytes | None, verify_signature: bool
     ) -> list[Receipt]:

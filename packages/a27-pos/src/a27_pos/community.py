@@ -1,0 +1,539 @@
+"""
+The PoS community (Lab 2): validators run the consensus engine, every node follows the finalized chain.
+
+- Any node submits a transaction to a validator (``SubmitTransaction``); the validator admits it to its mempool,
+  answers (``TransactionStatus``) and gossips it to the other validators. When a block containing it is finalized,
+  that validator tells the submitter (``TransactionFinal``).
+- Validators exchange proposals, votes and evidence; the engine decides, this class only sends and receives.
+- Every node announces its finalized height (``Status``) and fetches the blocks it lacks, each with its commit
+  certificate (``BlockRequest``/``BlockResponse``), verified before it is applied. A light node (one that runs no
+  engine) learns that its transfer is final when a block containing it, with a valid certificate, is applied to its
+  own chain: it trusts no single validator.
+
+Handlers drop bad input with a log line and a counter (``drops``), never raise and never change state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+import attrs
+from ipv8.community import CommunitySettings
+
+from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, Transfer
+from a27_ledger.community import NoValidator, SubmissionTimeout
+from a27_ledger.errors import DuplicateTransaction
+from a27_ledger.wire import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
+from a27_pos.block import Block, Proposal
+from a27_pos.chain import Chain
+from a27_pos.consensus import (
+    Action,
+    Broadcast,
+    Committed,
+    ConsensusEngine,
+    EvidenceFound,
+    Reject,
+    RequestSync,
+    ScheduleTimeout,
+    Timeouts,
+)
+from a27_pos.errors import MalformedBlock, MalformedVote, PosError, StaleMessage
+from a27_pos.mempool import Mempool
+from a27_pos.params import PosGenesis
+from a27_pos.payloads import (
+    BlockRequest,
+    BlockResponse,
+    EvidenceMessage,
+    ProposalMessage,
+    Status,
+    SubmitTransaction,
+    TransactionFinal,
+    TransactionGossip,
+    TransactionStatus,
+    VoteMessage,
+)
+from a27_pos.votes import CommitCertificate, Evidence, Vote
+
+if TYPE_CHECKING:
+    from ipv8.peer import Peer
+
+POS_COMMUNITY_NAME = "a27/pos/v1"
+ADMITTED = 0
+"""TransactionStatus code of a transaction admitted to the mempool."""
+
+
+@attrs.frozen
+class Admission:
+    """A validator's answer to a submission: admitted to its mempool (code 0) or refused with an error code."""
+
+    tx_id: bytes
+    code: int
+    reason: str
+    validator: bytes
+
+    @property
+    def admitted(self) -> bool:
+        """Whether the transaction is in the validator's mempool."""
+        return self.code == ADMITTED
+
+
+@attrs.frozen
+class Finality:
+    """A transaction in a finalized block that this node verified and applied."""
+
+    tx_id: bytes
+    height: int
+    block_id: bytes
+    latency: float
+    """Seconds from this node's first submission (or from when it started waiting) to applying the block."""
+
+
+class TransactionRefused(Exception):
+    """A validator refused the transaction; `admission` holds the code and reason."""
+
+    def __init__(self, admission: Admission) -> None:
+        """Wrap the refusal."""
+        super().__init__(f"transaction refused (code {admission.code}): {admission.reason}")
+        self.admission = admission
+
+
+class PosSettings(CommunitySettings):
+    """Settings of the PoS community; collaborators left out are created from the genesis."""
+
+    genesis: PosGenesis
+    chain: Chain | None = None
+    """The node's chain; None starts one in memory from the genesis."""
+    validator: bool | None = None
+    """Whether to run the consensus engine; None: when the node's account has a genesis stake."""
+    timeouts: Timeouts = Timeouts()
+    mempool: Mempool | None = None
+    clock: Callable[[], float] | None = None
+    """Seconds, for block timestamps and timeouts; None: the event loop's clock (virtual time in simulations). Real
+    deployments across machines want wall-clock time (`time.time`), so that timestamps agree."""
+    max_clock_drift: float = 10.0
+    status_interval: float = 1.0
+    """Seconds between Status announcements (and the sync checks they trigger at peers)."""
+    retry_interval: float = 1.0
+    """Seconds between retransmissions of a submission or a block request."""
+    attempts_per_validator: int = 3
+    submit_attempts: int = 12
+    sync_batch: int = 16
+    """Blocks one request asks for at most."""
+    max_tracked_submissions: int = 10_000
+
+
+class PosCommunity(A27Community):
+    """Validators decide blocks with the consensus engine; every node follows the finalized chain."""
+
+    community_id = community_id_for(POS_COMMUNITY_NAME)
+    settings_class = PosSettings
+
+    def __init__(self, settings: PosSettings) -> None:
+        """Create the community for ``settings.genesis``."""
+        super().__init__(settings)
+        self.settings = settings
+        self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
+        self.chain = settings.chain if settings.chain is not None else Chain.start(settings.genesis)
+        runs_engine = settings.validator
+        if runs_engine is None:
+            runs_engine = self.account in dict(settings.genesis.stakes)
+        self.engine: ConsensusEngine | None = None
+        if runs_engine:
+            self.engine = ConsensusEngine(self.key, self.chain, timeouts=settings.timeouts, mempool=settings.mempool,
+                                          max_clock_drift=settings.max_clock_drift)
+        self.stats: Counter[str] = Counter()
+        """What this node did and saw, by event."""
+        self.commit_listeners: list[Callable[[Block, CommitCertificate, Sequence[Receipt]], None]] = []
+        """Called with every block this node finalizes or syncs, after it is applied."""
+        self._clock = settings.clock
+        self._peer_heights: dict[bytes, int] = {}
+        self._last_request = -1e9
+        self._sync_buffer: dict[int, tuple[Block, CommitCertificate]] = {}
+        self._submitters: OrderedDict[bytes, Peer] = OrderedDict()
+        self._recently_final: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
+        self._admissions: dict[bytes, asyncio.Future[Admission]] = {}
+        self._finality: dict[bytes, asyncio.Future[Finality]] = {}
+        self._waiting_since: dict[bytes, float] = {}
+        self._next_nonce = 0
+
+        self.add_message_handler(SubmitTransaction, self.on_submit)
+        self.add_message_handler(TransactionStatus, self.on_transaction_status)
+        self.add_message_handler(TransactionGossip, self.on_transaction_gossip)
+        self.add_message_handler(ProposalMessage, self.on_proposal)
+        self.add_message_handler(VoteMessage, self.on_vote)
+        self.add_message_handler(EvidenceMessage, self.on_evidence)
+        self.add_message_handler(Status, self.on_status)
+        self.add_message_handler(BlockRequest, self.on_block_request)
+        self.add_message_handler(BlockResponse, self.on_block_response)
+        self.add_message_handler(TransactionFinal, self.on_transaction_final)
+
+        self.register_task("announce status", self.announce_status, interval=settings.status_interval,
+                           delay=settings.status_interval)
+        if self.engine is not None:
+            self.register_task("start consensus", self.start_consensus, delay=0.0)
+
+    # Roles and peers -------------------------------------------------------------------------------------------
+
+    @property
+    def is_validator(self) -> bool:
+        """Whether this node runs the consensus engine."""
+        return self.engine is not None
+
+    @property
+    def mempool(self) -> Mempool | None:
+        """The engine's mempool (None on a light node)."""
+        return None if self.engine is None else self.engine.mempool
+
+    def now(self) -> float:
+        """This node's clock in seconds (see `PosSettings.clock`)."""
+        return asyncio.get_running_loop().time() if self._clock is None else self._clock()
+
+    def validator_peers(self) -> list[Peer]:
+        """Known peers that validate the next height, in account order."""
+        validators = self.chain.validator_set(self.chain.height + 1)
+        peers = [peer for peer in self.get_peers() if account_of(peer.public_key.key_to_bin()) in validators]
+        return sorted(peers, key=lambda peer: account_of(peer.public_key.key_to_bin()))
+
+    # Light node API -------------------------------------------------------------------------------------------
+
+    def next_nonce(self) -> int:
+        """The nonce this node's next transaction should carry."""
+        return max(self.chain.state.next_nonce(self.account), self._next_nonce)
+
+    async def transfer(self, recipient: bytes, amount: int, fee: int = 0, timeout: float = 60.0) -> Finality:
+        """Sign a transfer with the next nonce, submit it, and wait until this node applied it in a final block.
+
+        :raises TransactionRefused: when a validator refuses it.
+        :raises SubmissionTimeout: when no validator answers, or it is not final within `timeout` seconds.
+        """
+        transaction = Transaction(self.account, self.next_nonce(), fee, Transfer(recipient, amount)).signed(self.key)
+        finality = self.watch(transaction.tx_id)
+        admission = await self.submit(transaction)
+        if not admission.admitted:
+            self._finality.pop(transaction.tx_id, None)
+            raise TransactionRefused(admission)
+        try:
+            return await asyncio.wait_for(finality, timeout)
+        except asyncio.TimeoutError:
+            raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s") from None
+
+    def watch(self, tx_id: bytes) -> asyncio.Future[Finality]:
+        """A future resolved when this node applies a finalized block containing the transaction `tx_id`."""
+        future = self._finality.get(tx_id)
+        if future is None:
+            future = self._finality[tx_id] = asyncio.get_running_loop().create_future()
+            self._waiting_since[tx_id] = self.now()
+        return future
+
+    async def submit(self, transaction: Transaction, validator: Peer | None = None) -> Admission:
+        """Send a transaction to a validator and wait for its answer, retransmitting while none arrives.
+
+        Without a ``validator`` the first known one (in account order) is used; after ``attempts_per_validator``
+        unanswered attempts the next one is tried. An admitted transaction is not final yet: see `watch`.
+
+        :raises NoValidator: when this node knows no validator.
+        :raises SubmissionTimeout: when no answer arrives within ``submit_attempts`` attempts.
+        """
+        candidates = self.validator_peers()
+        if validator is not None:
+            candidates = [validator] + [peer for peer in candidates if peer != validator]
+        if not candidates:
+            raise NoValidator("no validator is known to this node")
+        tx_id = transaction.tx_id
+        packet = self.pack_signed(SubmitTransaction(transaction.encode()))
+        loop = asyncio.get_running_loop()
+        self.stats["submitted"] += 1
+        try:
+            for attempt in range(self.settings.submit_attempts):
+                future = self._admissions.get(tx_id)
+                if future is None or future.done():
+                    future = self._admissions[tx_id] = loop.create_future()
+                target = candidates[(attempt // self.settings.attempts_per_validator) % len(candidates)]
+                self.send_packet([target], packet)
+                done, _ = await asyncio.wait({future}, timeout=self.settings.retry_interval)
+                if done:
+                    admission = future.result()
+                    if admission.admitted and transaction.sender == self.account:
+                        self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
+                    return admission
+        finally:
+            self._admissions.pop(tx_id, None)
+        raise SubmissionTimeout(f"no answer on {tx_id.hex()[:16]} after {self.settings.submit_attempts} attempts")
+
+    # Consensus ----------------------------------------------------------------------------------------------------
+
+    def start_consensus(self) -> None:
+        """Start the engine at the chain's next height (scheduled once when the community starts)."""
+        assert self.engine is not None
+        self._perform(self.engine.start(self.now()))
+
+    def _perform(self, actions: Sequence[Action]) -> None:
+        """Carry out the engine's actions; then raise DroppedMessage for the first rejection (the handler logs it)."""
+        rejections: list[DroppedMessage] = []
+        for action in actions:
+            if isinstance(action, Broadcast):
+                self._broadcast(action.message)
+            elif isinstance(action, ScheduleTimeout):
+                self.register_anonymous_task("consensus timeout", self._fire, action, delay=action.delay)
+            elif isinstance(action, Committed):
+                self._finalized(action.block, action.certificate, action.receipts)
+            elif isinstance(action, EvidenceFound):
+                self.stats["evidence found"] += 1
+                self.logger.warning("validator %s equivocated at height %d",
+                                    action.evidence.offender.hex()[:8], action.evidence.height)
+            elif isinstance(action, RequestSync):
+                self.request_blocks(action.height)
+            elif isinstance(action, Reject):
+                if isinstance(action.error, StaleMessage):
+                    # Late votes of a finished height are normal: counted, not worth a warning.
+                    self.stats["stale"] += 1
+                else:
+                    rejections.append(DroppedMessage(action.error.reason, str(action.error)))
+        for extra in rejections[1:]:
+            self._record_local_drop("message", extra)
+        if rejections:
+            raise rejections[0]
+
+    def _record_local_drop(self, what: str, drop: DroppedMessage) -> None:
+        self.drops[drop.cause] += 1
+        self.logger.warning("dropped %s: %s", what, drop)
+
+    def _fire(self, timeout: ScheduleTimeout) -> None:
+        assert self.engine is not None
+        try:
+            self._perform(self.engine.on_timeout(timeout, self.now()))
+        except DroppedMessage as drop:
+            self._record_local_drop("buffered message", drop)
+
+    def _broadcast(self, message: Proposal | Vote | Evidence) -> None:
+        if isinstance(message, Proposal):
+            payload: ProposalMessage | VoteMessage | EvidenceMessage = ProposalMessage(message.encode())
+        elif isinstance(message, Vote):
+            payload = VoteMessage(message.encode())
+        else:
+            payload = EvidenceMessage(message.encode())
+        self.stats[f"sent {type(payload).__name__}"] += 1
+        self.send_packet(self.validator_peers(), self.pack_signed(payload))
+
+    def _engine(self, message: str) -> ConsensusEngine:
+        if self.engine is None:
+            raise DroppedMessage("not a validator", f"{message} to a node that runs no consensus")
+        return self.engine
+
+    @signed_handler(ProposalMessage)
+    def on_proposal(self, peer: Peer, payload: ProposalMessage) -> None:
+        """Hand a proposal to the engine."""
+        engine = self._engine("proposal")
+        try:
+            proposal = Proposal.decode(payload.proposal, self.chain.state.registry)
+        except MalformedBlock as error:
+            raise DroppedMessage("malformed", f"proposal: {error}") from error
+        self._perform(engine.on_proposal(proposal, self.now()))
+
+    @signed_handler(VoteMessage)
+    def on_vote(self, peer: Peer, payload: VoteMessage) -> None:
+        """Hand a vote to the engine."""
+        engine = self._engine("vote")
+        try:
+            vote = Vote.decode(payload.vote)
+        except MalformedVote as error:
+            raise DroppedMessage("malformed", f"vote: {error}") from error
+        self._perform(engine.on_vote(vote, self.now()))
+
+    @signed_handler(EvidenceMessage)
+    def on_evidence(self, peer: Peer, payload: EvidenceMessage) -> None:
+        """Hand evidence to the engine, to be included in a block."""
+        engine = self._engine("evidence")
+        try:
+            evidence = Evidence.decode(payload.evidence)
+        except MalformedVote as error:
+            raise DroppedMessage("malformed", f"evidence: {error}") from error
+        self._perform(engine.on_evidence(evidence, self.now()))
+
+    # Transactions -------------------------------------------------------------------------------------------------
+
+    @signed_handler(SubmitTransaction)
+    def on_submit(self, peer: Peer, payload: SubmitTransaction) -> None:
+        """Admit a submitted transaction to the mempool, answer, and gossip it to the validators."""
+        engine = self._engine("submission")
+        try:
+            transaction = Transaction.decode(payload.transaction, self.chain.state.registry)
+        except LedgerError as error:
+            self.ez_send(peer, TransactionStatus(bytes(32), error.code, f"{error.reason}: {error}"))
+            raise DroppedMessage("invalid transaction", str(error)) from error
+        tx_id = transaction.tx_id
+        final = self._recently_final.get(tx_id)
+        if final is not None:
+            # A retransmission whose first answer was lost, after the block came: it is final already.
+            self._answer(peer, tx_id, ADMITTED, "")
+            self.ez_send(peer, TransactionFinal(tx_id, *final))
+            return
+        try:
+            engine.mempool.add(transaction, self.chain.state)
+        except DuplicateTransaction:
+            if tx_id not in engine.mempool:
+                self._answer(peer, tx_id, DuplicateTransaction.code, "another transaction holds this nonce")
+                return
+        except (LedgerError, PosError) as error:
+            self._answer(peer, tx_id, error.code, f"{error.reason}: {error}")
+            return
+        else:
+            self.send_packet(self.validator_peers(), self.pack_signed(TransactionGossip(payload.transaction)))
+        _remember(self._submitters, tx_id, peer, self.settings.max_tracked_submissions)
+        self._answer(peer, tx_id, ADMITTED, "")
+
+    def _answer(self, peer: Peer, tx_id: bytes, code: int, reason: str) -> None:
+        self.stats[f"admission {code}"] += 1
+        self.ez_send(peer, TransactionStatus(tx_id, code, reason))
+
+    @signed_handler(TransactionGossip)
+    def on_transaction_gossip(self, peer: Peer, payload: TransactionGossip) -> None:
+        """Add a transaction another validator admitted to this node's mempool."""
+        engine = self._engine("transaction gossip")
+        try:
+            transaction = Transaction.decode(payload.transaction, self.chain.state.registry)
+        except LedgerError as error:
+            raise DroppedMessage("invalid transaction", str(error)) from error
+        if transaction.tx_id in engine.mempool:
+            self.stats["gossip duplicate"] += 1
+            return
+        try:
+            engine.mempool.add(transaction, self.chain.state)
+        except (LedgerError, PosError) as error:
+            # Another validator's view can differ (its chain may be ahead): counted, not a fault.
+            self.stats[f"gossip refused: {error.reason}"] += 1
+            return
+        self.stats["gossip admitted"] += 1
+
+    @signed_handler(TransactionStatus)
+    def on_transaction_status(self, peer: Peer, payload: TransactionStatus) -> None:
+        """Deliver a validator's answer to the submission waiting for it."""
+        future = self._admissions.get(payload.tx_id)
+        if future is None or future.done():
+            raise DroppedMessage("unexpected", "answer to a transaction this node is not submitting")
+        future.set_result(Admission(payload.tx_id, payload.code, payload.reason,
+                                    account_of(peer.public_key.key_to_bin())))
+
+    @signed_handler(TransactionFinal)
+    def on_transaction_final(self, peer: Peer, payload: TransactionFinal) -> None:
+        """A validator says a watched transaction is final: fetch the block if this node lacks it."""
+        if payload.tx_id not in self._finality:
+            raise DroppedMessage("unexpected", "finality notice for a transaction this node does not watch")
+        self.stats["finality notices"] += 1
+        if payload.height > self.chain.height:
+            self._peer_heights[peer.public_key.key_to_bin()] = max(
+                payload.height, self._peer_heights.get(peer.public_key.key_to_bin(), 0))
+            self.request_blocks(self.chain.height + 1, peer)
+
+    # Following the chain ----------------------------------------------------------------------------------------
+
+    def announce_status(self) -> None:
+        """Tell every peer this node's finalized height (runs periodically)."""
+        self.send_packet(self.sorted_peers(), self.pack_signed(Status(self.chain.height, self.chain.head.block_id)))
+
+    @signed_handler(Status)
+    def on_status(self, peer: Peer, payload: Status) -> None:
+        """Note a peer's height; fetch blocks if it is ahead."""
+        self._peer_heights[peer.public_key.key_to_bin()] = payload.height
+        if payload.height > self.chain.height:
+            self.request_blocks(self.chain.height + 1, peer)
+
+    def request_blocks(self, start: int, peer: Peer | None = None) -> None:
+        """Ask a peer that is ahead (or `peer`) for finalized blocks from `start`, at most once per retry interval."""
+        now = self.now()
+        if now - self._last_request < self.settings.retry_interval:
+            return
+        if peer is None:
+            ahead = [candidate for candidate in self.sorted_peers()
+                     if self._peer_heights.get(candidate.public_key.key_to_bin(), 0) >= start]
+            candidates = ahead or self.validator_peers()
+            if not candidates:
+                return
+            # Rotate rather than draw at random, so that a seeded simulation repeats exactly.
+            peer = candidates[self.stats["block requests"] % len(candidates)]
+        self._last_request = now
+        self.stats["block requests"] += 1
+        self.ez_send(peer, BlockRequest(start, self.settings.sync_batch))
+
+    @signed_handler(BlockRequest)
+    def on_block_request(self, peer: Peer, payload: BlockRequest) -> None:
+        """Send the requested finalized blocks, each with its certificate."""
+        if payload.start < 1:
+            raise DroppedMessage("malformed", "block heights start at 1")
+        end = min(payload.start + min(payload.count, self.settings.sync_batch), self.chain.height + 1)
+        for height in range(payload.start, end):
+            block, certificate = self.chain.block(height), self.chain.certificate(height)
+            if block is None or certificate is None:
+                break
+            self.send_packet([peer], self.pack_signed(BlockResponse(block.encode(), certificate.encode())))
+            self.stats["blocks served"] += 1
+
+    @signed_handler(BlockResponse)
+    def on_block_response(self, peer: Peer, payload: BlockResponse) -> None:
+        """Verify a finalized block against its certificate and apply it, in height order."""
+        try:
+            block = Block.decode(payload.block, self.chain.state.registry)
+            certificate = CommitCertificate.decode(payload.certificate)
+        except (MalformedBlock, MalformedVote) as error:
+            raise DroppedMessage("malformed", f"block response: {error}") from error
+        if block.height <= self.chain.height:
+            self.stats["block already held"] += 1
+            return
+        if block.height > self.chain.height + 1:
+            if block.height <= self.chain.height + 2 * self.settings.sync_batch:
+                self._sync_buffer[block.height] = (block, certificate)
+            return
+        self._apply_synced(block, certificate)
+        while (following := self._sync_buffer.pop(self.chain.height + 1, None)) is not None:
+            try:
+                self._apply_synced(*following)
+            except DroppedMessage as drop:
+                self.record_drop("BlockResponse", peer.address, drop)
+                break
+        for height in [height for height in self._sync_buffer if height <= self.chain.height]:
+            del self._sync_buffer[height]
+
+    def _apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
+        if self.engine is not None:
+            self._perform(self.engine.on_decided_block(block, certificate, self.now()))
+            return
+        try:
+            receipts = self.chain.apply_synced(block, certificate)
+        except PosError as error:
+            raise DroppedMessage(error.reason, f"synced block {block.height}: {error}") from error
+        self._finalized(block, certificate, receipts)
+
+    def _finalized(self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
+        self.stats["blocks finalized"] += 1
+        now = self.now()
+        for tx in block.transactions:
+            tx_id = tx.tx_id
+            if self.engine is not None:
+                _remember(self._recently_final, tx_id, (block.height, block.block_id),
+                          self.settings.max_tracked_submissions)
+            submitter = self._submitters.pop(tx_id, None)
+            if submitter is not None:
+                self.ez_send(submitter, TransactionFinal(tx_id, block.height, block.block_id))
+            future = self._finality.pop(tx_id, None)
+            if future is not None:
+                started = self._waiting_since.pop(tx_id, now)
+                if not future.done():
+                    future.set_result(Finality(tx_id, block.height, block.block_id, now - started))
+        for listener in self.commit_listeners:
+            listener(block, certificate, receipts)
+        self.send_packet(self.sorted_peers(), self.pack_signed(Status(block.height, block.block_id)))
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _remember(memory: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
+    """Keep `key` as the newest entry of a bounded memory, forgetting the oldest beyond `limit`."""
+    memory[key] = value
+    memory.move_to_end(key)
+    while len(memory) > limit:
+        memory.popitem(last=False)

@@ -1,0 +1,259 @@
+"""The PoS community on IPv8's test network: finality everywhere, catching up, and bad input of every kind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+from ipv8.community import CommunitySettings
+from ipv8.peer import Peer
+from ipv8.test.base import TestBase
+from ipv8.test.mocking.ipv8 import MockIPv8
+
+from a27_ledger import KeyPair, sign_transfer
+from a27_ledger.testing import make_keys
+from a27_ledger.wire import SIGNATURE_LENGTH
+from a27_pos import (
+    NIL,
+    NO_ROUND,
+    PREVOTE,
+    Evidence,
+    PosCommunity,
+    PosSettings,
+    Proposal,
+    Timeouts,
+    TransactionRefused,
+    Vote,
+)
+from a27_pos.block import BLOCK_DOMAIN
+from a27_pos.payloads import (
+    BlockRequest,
+    BlockResponse,
+    EvidenceMessage,
+    ProposalMessage,
+    Status,
+    SubmitTransaction,
+    TransactionFinal,
+    TransactionGossip,
+    TransactionStatus,
+    VoteMessage,
+)
+from a27_pos.testing import certify, make_pos_genesis
+
+VALIDATORS = 4
+NODES = 6
+FAST = Timeouts(propose=0.3, prevote=0.1, precommit=0.1, increment=0.05, commit=0.05, gossip=0.2)
+
+
+class PosTestBase(TestBase[PosCommunity]):
+    """Validators 0..3 (equal stakes) and light nodes 4, 5, with curve25519 keys from a fixed seed."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.keys = make_keys(NODES, seed=77)
+        self.genesis = make_pos_genesis(self.keys, [10_000] * VALIDATORS, balance=1_000)
+        self._unbuilt = list(self.keys)
+        self.initialize(PosCommunity, NODES)
+
+    def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
+                    enable_statistics: bool = False) -> MockIPv8:
+        key = self._unbuilt.pop(0)
+        pos_settings = PosSettings(genesis=self.genesis, timeouts=FAST, status_interval=0.1, retry_interval=0.2)
+        return MockIPv8(Peer(key.ipv8_key()), PosCommunity, pos_settings)
+
+    def account(self, i: int) -> bytes:
+        return self.keys[i].public_key
+
+    async def until(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        waited = 0.0
+        while not condition():
+            self.assertLess(waited, timeout, "condition not reached in time")
+            await self.deliver_messages(0.05)
+            waited += 0.05
+
+    def block_ids_at(self, height: int) -> set[bytes]:
+        ids = set()
+        for i in range(NODES):
+            block = self.overlay(i).chain.block(height)
+            if block is not None:
+                ids.add(block.block_id)
+        return ids
+
+
+class TestFinality(PosTestBase):
+    async def test_a_light_nodes_transfer_becomes_final_on_every_node(self) -> None:
+        finality = await self.overlay(4).transfer(self.account(5), 100, fee=3)
+        self.assertGreaterEqual(finality.height, 1)
+        self.assertEqual(897, self.overlay(4).chain.state.balance(self.account(4)))
+        await self.until(lambda: all(self.overlay(i).chain.height >= finality.height for i in range(NODES)))
+        self.assertEqual({finality.block_id}, self.block_ids_at(finality.height))
+        for i in range(NODES):
+            chain = self.overlay(i).chain
+            self.assertEqual(1_100, chain.state.balance(self.account(5)))
+            chain.check_invariants()
+        self.assertTrue(self.overlay(0).is_validator)
+        self.assertFalse(self.overlay(4).is_validator)
+
+    async def test_consecutive_transfers_and_a_refusal(self) -> None:
+        for amount in (10, 20):
+            finality = await self.overlay(5).transfer(self.account(4), amount)
+            block = self.overlay(5).chain.block(finality.height)
+            assert block is not None
+            self.assertIn(finality.tx_id, {tx.tx_id for tx in block.transactions})
+        with self.assertRaises(TransactionRefused) as refused:
+            await self.overlay(5).transfer(self.account(4), 10**6)
+        self.assertEqual(5, refused.exception.admission.code)
+        self.assertIn("insufficient balance", refused.exception.admission.reason)
+
+    async def test_validators_agree_on_every_height(self) -> None:
+        await self.until(lambda: min(self.overlay(i).chain.height for i in range(NODES)) >= 3)
+        for height in (1, 2, 3):
+            self.assertEqual(1, len(self.block_ids_at(height)))
+        self.assertEqual(0, sum(sum(self.overlay(i).drops.values()) for i in range(NODES)))
+
+
+class TestCatchingUp(PosTestBase):
+    async def test_an_offline_light_node_syncs_when_back(self) -> None:
+        self.endpoint(5).close()
+        await self.overlay(4).transfer(self.account(0), 50)
+        height = self.overlay(4).chain.height
+        self.assertEqual(0, self.overlay(5).chain.height)
+        self.endpoint(5).open()
+        await self.until(lambda: self.overlay(5).chain.height >= height)
+        self.assertEqual(950, self.overlay(5).chain.state.balance(self.account(4)))
+        self.assertGreater(self.overlay(5).stats["block requests"], 0)
+
+    async def test_an_offline_validator_syncs_and_votes_again(self) -> None:
+        self.endpoint(3).close()
+        await self.until(lambda: self.overlay(0).chain.height >= 4)
+        self.endpoint(3).open()
+        await self.until(lambda: self.overlay(3).chain.height >= self.overlay(0).chain.height - 1
+                         and self.overlay(3).chain.height >= 5)
+        target = self.overlay(0).chain.height + 2
+        await self.until(lambda: all(self.overlay(i).chain.height >= target for i in range(VALIDATORS)))
+        certificate = self.overlay(0).chain.certificate(target)
+        self.assertIsNotNone(certificate)
+
+
+    async def test_a_late_joining_node_syncs_the_whole_chain(self) -> None:
+        await self.until(lambda: self.overlay(0).chain.height >= 3)
+        newcomer = make_keys(NODES + 1, seed=77)[NODES]
+        node = MockIPv8(Peer(newcomer.ipv8_key()), PosCommunity,
+                        PosSettings(genesis=self.genesis, timeouts=FAST, status_interval=0.1, retry_interval=0.2))
+        self.add_node_to_experiment(node)
+        for other in self.nodes[:-1]:
+            other.network.add_verified_peer(Peer(node.my_peer.public_key, node.my_peer.address))
+            other.network.discover_services(Peer(node.my_peer.public_key, node.my_peer.address),
+                                            [PosCommunity.community_id])
+        target = self.overlay(0).chain.height
+        await self.until(lambda: self.overlay(NODES).chain.height >= target)
+        self.assertEqual(self.overlay(0).chain.block(target), self.overlay(NODES).chain.block(target))
+        self.overlay(NODES).chain.check_invariants()
+
+
+class TestBadInput(PosTestBase):
+    """Every handler is fed bad bytes: the node logs, counts and drops them, and its state does not change."""
+
+    def packet(self, sender: int, payload: object) -> bytes:
+        return self.overlay(sender).pack_signed(payload)  # type: ignore[arg-type]
+
+    def feed(self, receiver: int, sender: int, data: bytes) -> None:
+        handler = self.overlay(receiver).decode_map[data[22]]
+        assert handler is not None
+        handler(self.address(sender), data)
+
+    def assert_dropped(self, receiver: int, cause: str, data: bytes, sender: int = 4) -> None:
+        overlay = self.overlay(receiver)
+        before_state = overlay.chain.state.snapshot().digest()
+        before_height = overlay.chain.height
+        before = overlay.drops[cause]
+        self.feed(receiver, sender, data)
+        self.assertEqual(before + 1, overlay.drops[cause], dict(overlay.drops))
+        self.assertEqual(before_state, overlay.chain.state.snapshot().digest())
+        self.assertEqual(before_height, overlay.chain.height)
+
+    def vote(self, signer: int, height: int = 1, round_number: int = 0) -> Vote:
+        key = self.keys[signer]
+        return Vote(PREVOTE, height, round_number, NIL, key.public_key).signed(key, self.genesis.chain_id)
+
+    async def test_malformed_consensus_messages(self) -> None:
+        self.assert_dropped(0, "malformed", self.packet(4, ProposalMessage(b"\x01\x02")))
+        self.assert_dropped(0, "malformed", self.packet(4, VoteMessage(b"\x00" * 140)))
+        self.assert_dropped(0, "malformed", self.packet(4, EvidenceMessage(self.vote(1).encode() * 2)))
+        self.assert_dropped(0, "malformed", self.packet(4, BlockResponse(b"\x01", b"")))
+
+    async def test_consensus_messages_to_a_light_node(self) -> None:
+        self.assert_dropped(5, "not a validator", self.packet(0, VoteMessage(self.vote(0).encode())), sender=0)
+        self.assert_dropped(5, "not a validator", self.packet(4, SubmitTransaction(
+            sign_transfer(self.keys[4], self.account(5), 1, 0).encode())))
+        self.assert_dropped(5, "not a validator", self.packet(0, TransactionGossip(
+            sign_transfer(self.keys[4], self.account(5), 1, 0).encode())), sender=0)
+
+    async def test_votes_from_non_validators_and_forged_votes(self) -> None:
+        engine = self.overlay(0).engine
+        assert engine is not None
+        height = engine.height
+        self.assert_dropped(0, "not a validator", self.packet(4, VoteMessage(self.vote(4, height).encode())))
+        forged = attrs.evolve(self.vote(1, height), signature=self.vote(2, height).signature)
+        self.assert_dropped(0, "invalid signature", self.packet(4, VoteMessage(forged.encode())))
+        self.assert_dropped(0, "future message", self.packet(4, VoteMessage(self.vote(1, height + 5).encode())))
+
+    async def test_proposals_from_the_wrong_proposer_or_with_a_bad_root(self) -> None:
+        overlay = self.overlay(0)
+        engine = overlay.engine
+        assert engine is not None
+        chain = overlay.chain
+        height, round_number = engine.height, engine.round + 1
+        intruder = next(key for key in self.keys[:VALIDATORS]
+                        if key.public_key != chain.proposer(height, round_number))
+        block = chain.build_block(intruder, round_number, 10**6)
+        wrong = Proposal.create(intruder, self.genesis.chain_id, round_number, NO_ROUND, block)
+        self.assert_dropped(0, "wrong proposer", self.packet(4, ProposalMessage(wrong.encode())))
+        rightful = next(key for key in self.keys if key.public_key == chain.proposer(height, round_number))
+        good = chain.build_block(rightful, round_number, 10**6)
+        header = attrs.evolve(good.header, tx_root=bytes(32))
+        bad_root = attrs.evolve(good, header=header, signature=rightful.sign(BLOCK_DOMAIN + header.encode()))
+        proposal = Proposal.create(rightful, self.genesis.chain_id, round_number, NO_ROUND, bad_root)
+        self.assert_dropped(0, "bad merkle root", self.packet(4, ProposalMessage(proposal.encode())))
+
+    async def test_synced_blocks_with_bad_certificates(self) -> None:
+        self.endpoint(5).close()
+        follower = self.overlay(5)
+        source = self.overlay(0).chain
+        await self.until(lambda: source.height >= follower.chain.height + 1)
+        block = source.block(follower.chain.height + 1)
+        assert block is not None
+        weak = certify(block, self.keys[:2])
+        strangers = certify(block, [KeyPair.from_seed(bytes([index]) * 32) for index in range(1, 4)])
+        for certificate in (weak, strangers):
+            self.assert_dropped(5, "invalid certificate", self.packet(0, BlockResponse(
+                block.encode(), certificate.encode())), sender=0)
+        self.assert_dropped(5, "malformed", self.packet(0, BlockResponse(block.encode(), b"\x00")), sender=0)
+
+    async def test_unexpected_answers_and_requests(self) -> None:
+        self.assert_dropped(4, "unexpected", self.packet(0, TransactionStatus(bytes(32), 0, "")), sender=0)
+        self.assert_dropped(4, "unexpected", self.packet(0, TransactionFinal(bytes(32), 1, bytes(32))), sender=0)
+        self.assert_dropped(0, "malformed", self.packet(4, BlockRequest(0, 3)))
+
+    async def test_a_malformed_submission_gets_a_reject_answer(self) -> None:
+        with self.assertReceivedBy(4, [TransactionStatus], message_filter=[TransactionStatus]) as received:
+            self.assert_dropped(0, "invalid transaction", self.packet(4, SubmitTransaction(b"\x01\x02\x03")))
+            await self.deliver_messages()
+        self.assertEqual(1, received[0].code)
+
+    async def test_truncated_and_oversized_packets(self) -> None:
+        packet = self.packet(4, Status(0, bytes(32)))
+        overlay = self.overlay(0)
+        for cut in (24, 60, len(packet) - SIGNATURE_LENGTH, len(packet) - 1):
+            before = sum(overlay.drops.values())
+            self.feed(0, 4, packet[:cut])
+            self.assertEqual(before + 1, sum(overlay.drops.values()))
+        body = packet[:-SIGNATURE_LENGTH] + b"\x00" * 10
+        self.assert_dropped(0, "malformed", body + self.keys[4].sign(body))
+
+    async def test_evidence_that_does_not_hold(self) -> None:
+        key = self.keys[1]
+        votes = [Vote(PREVOTE, 1, 0, block_id, key.public_key).signed(key, "another-chain")
+                 for block_id in (NIL, bytes([1]) * 32)]
+        self.assert_dropped(0, "invalid evidence", self.packet(4, EvidenceMessage(
+            Evidence.from_votes(*votes).encode())))

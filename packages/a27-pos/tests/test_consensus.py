@@ -1,0 +1,485 @@
+"""The consensus engine, driven message by message with crafted input."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import attrs
+import pytest
+
+from a27_ledger import KeyPair, sign_transfer
+from a27_pos import (
+    NIL,
+    NO_ROUND,
+    PRECOMMIT,
+    PREVOTE,
+    BadMerkleRoot,
+    Block,
+    Broadcast,
+    Chain,
+    Committed,
+    ConflictingProposal,
+    ConsensusEngine,
+    Evidence,
+    EvidenceFound,
+    FutureMessage,
+    InvalidCertificate,
+    InvalidEvidence,
+    InvalidSignature,
+    NotAValidator,
+    PosParams,
+    Proposal,
+    Reject,
+    RequestSync,
+    ScheduleTimeout,
+    StaleMessage,
+    Step,
+    Timeouts,
+    Vote,
+    WrongProposer,
+    bonded_stake,
+    tombstone_height,
+)
+from a27_pos.block import BLOCK_DOMAIN
+from a27_pos.consensus import Action
+from a27_pos.testing import Behaviour, MessageBus, certify, extend, make_engines, make_validators
+
+KEYS, GENESIS = make_validators(4, seed=51)
+CHAIN_ID = GENESIS.chain_id
+STRANGER = KeyPair.from_seed(b"\x66" * 32)
+NOW = 10.0
+
+
+def key_of(account: bytes) -> KeyPair:
+    return next(key for key in KEYS if key.public_key == account)
+
+
+def proposer(height: int, round_number: int) -> KeyPair:
+    return key_of(Chain.start(GENESIS).proposer(height, round_number))
+
+
+def engine_of(key: KeyPair | None) -> ConsensusEngine:
+    return ConsensusEngine(key, Chain.start(GENESIS), timeouts=Timeouts(commit=0.0))
+
+
+def follower() -> ConsensusEngine:
+    """An engine of a validator that does not propose at height 1, round 0."""
+    return engine_of(next(key for key in KEYS if key is not proposer(1, 0)))
+
+
+def vote(key: KeyPair, vote_type: int, block_id: bytes, height: int = 1, round_number: int = 0) -> Vote:
+    return Vote(vote_type, height, round_number, block_id, key.public_key).signed(key, CHAIN_ID)
+
+
+def proposal(engine: ConsensusEngine, round_number: int = 0, pol_round: int = NO_ROUND,
+             block: Block | None = None, signer: KeyPair | None = None) -> Proposal:
+    key = key_of(engine.chain.proposer(engine.height, round_number))
+    if block is None:
+        block = engine.chain.build_block(key, round_number, int(NOW * 1000))
+    return Proposal.create(signer or key, CHAIN_ID, round_number, pol_round, block)
+
+
+def broadcasts(actions: list[Action]) -> list[object]:
+    return [action.message for action in actions if isinstance(action, Broadcast)]
+
+
+def rejected(actions: list[Action]) -> list[type]:
+    return [type(action.error) for action in actions if isinstance(action, Reject)]
+
+
+def others(engine: ConsensusEngine) -> list[KeyPair]:
+    return [key for key in KEYS if key is not engine.key]
+
+
+def test_the_proposer_proposes_and_the_others_wait() -> None:
+    engine = engine_of(proposer(1, 0))
+    actions = engine.start(NOW)
+    [sent] = [message for message in broadcasts(actions) if isinstance(message, Proposal)]
+    assert sent.round == 0 and sent.pol_round == NO_ROUND
+    sent.verify(CHAIN_ID)
+    assert vote(engine.key, PREVOTE, sent.block.block_id) in broadcasts(actions)  # type: ignore[arg-type]
+    waiting = follower()
+    assert ScheduleTimeout(1.0, 1, 0, "propose") in waiting.start(NOW)
+    assert waiting.step == Step.PROPOSE
+    with pytest.raises(RuntimeError):
+        waiting.start(NOW)
+
+
+def test_a_height_from_proposal_to_commit() -> None:
+    engine = follower()
+    engine.start(NOW)
+    offer = proposal(engine)
+    block_id = offer.block.block_id
+    assert broadcasts(engine.on_proposal(offer, NOW)) == [vote(engine.key, PREVOTE, block_id)]  # type: ignore[arg-type]
+    assert engine.step == Step.PREVOTE
+    voters = others(engine)
+    assert broadcasts(engine.on_vote(vote(voters[0], PREVOTE, block_id), NOW)) == []
+    actions = engine.on_vote(vote(voters[1], PREVOTE, block_id), NOW)
+    assert broadcasts(actions) == [vote(engine.key, PRECOMMIT, block_id)]  # type: ignore[arg-type]
+    assert engine.locked_round == 0 and engine.valid_round == 0
+    engine.on_vote(vote(voters[0], PRECOMMIT, block_id), NOW)
+    actions = engine.on_vote(vote(voters[1], PRECOMMIT, block_id), NOW)
+    [committed] = [action for action in actions if isinstance(action, Committed)]
+    assert committed.block == offer.block
+    assert set(committed.certificate.signers) == {engine.key.public_key, voters[0].public_key,  # type: ignore[union-attr]
+                                                  voters[1].public_key}
+    assert engine.chain.height == 1 and engine.height == 2 and engine.round == 0
+    engine.chain.check_invariants()
+
+
+def test_the_propose_timeout_prevotes_nil_and_rounds_advance_on_timeouts() -> None:
+    engine = follower()
+    engine.start(NOW)
+    actions = engine.on_timeout(ScheduleTimeout(1.0, 1, 0, "propose"), NOW)
+    assert broadcasts(actions) == [vote(engine.key, PREVOTE, NIL)]  # type: ignore[arg-type]
+    voters = others(engine)
+    engine.on_vote(vote(voters[0], PREVOTE, bytes([5]) * 32), NOW)
+    actions = engine.on_vote(vote(voters[1], PREVOTE, bytes([6]) * 32), NOW)
+    assert ScheduleTimeout(0.5, 1, 0, "prevote") in actions
+    actions = engine.on_timeout(ScheduleTimeout(0.5, 1, 0, "prevote"), NOW)
+    assert broadcasts(actions) == [vote(engine.key, PRECOMMIT, NIL)]  # type: ignore[arg-type]
+    actions = engine.on_timeout(ScheduleTimeout(0.5, 1, 0, "precommit"), NOW)
+    assert engine.round == 1
+    resent = broadcasts(actions)
+    assert vote(engine.key, PREVOTE, NIL) in resent and vote(engine.key, PRECOMMIT, NIL) in resent  # type: ignore[arg-type]
+    assert ScheduleTimeout(1.25, 1, 1, "propose") in actions or engine.step == Step.PROPOSE
+    assert engine.on_timeout(ScheduleTimeout(1.0, 1, 0, "propose"), NOW) == []
+
+
+def test_nil_polka_precommits_nil() -> None:
+    engine = follower()
+    engine.start(NOW)
+    engine.on_timeout(ScheduleTimeout(1.0, 1, 0, "propose"), NOW)
+    voters = others(engine)
+    engine.on_vote(vote(voters[0], PREVOTE, NIL), NOW)
+    actions = engine.on_vote(vote(voters[1], PREVOTE, NIL), NOW)
+    assert vote(engine.key, PRECOMMIT, NIL) in broadcasts(actions)  # type: ignore[arg-type]
+    assert engine.step == Step.PRECOMMIT
+
+
+def test_f_plus_one_of_a_later_round_moves_the_node_there() -> None:
+    engine = follower()
+    engine.start(NOW)
+    voters = others(engine)
+    engine.on_vote(vote(voters[0], PREVOTE, NIL, round_number=3), NOW)
+    assert engine.round == 0
+    engine.on_vote(vote(voters[1], PREVOTE, NIL, round_number=3), NOW)
+    assert engine.round == 3
+
+
+def locked_engine() -> tuple[ConsensusEngine, Block]:
+    """An engine locked on round 0's block, in round 1 after everyone else precommitted nil."""
+    engine = follower()
+    engine.start(NOW)
+    first = proposal(engine)
+    engine.on_proposal(first, NOW)
+    for voter in others(engine)[:2]:
+        engine.on_vote(vote(voter, PREVOTE, first.block.block_id), NOW)
+    assert (engine.locked_block, engine.locked_round) == (first.block, 0)
+    for voter in others(engine):
+        engine.on_vote(vote(voter, PRECOMMIT, NIL), NOW)
+    engine.on_timeout(ScheduleTimeout(0.5, 1, 0, "precommit"), NOW)
+    assert engine.round == 1 and engine.chain.height == 0
+    return engine, first.block
+
+
+def round_one_block(engine: ConsensusEngine) -> Block:
+    key = proposer(1, 1)
+    assert key is not engine.key
+    return engine.chain.build_block(key, 1, int(NOW * 1000) + 7)
+
+
+def test_a_locked_node_prevotes_nil_for_another_block_until_a_polka_for_it() -> None:
+    engine, _ = locked_engine()
+    other_block = round_one_block(engine)
+    offer = Proposal.create(proposer(1, 1), CHAIN_ID, 1, NO_ROUND, other_block)
+    assert broadcasts(engine.on_proposal(offer, NOW)) == [vote(engine.key, PREVOTE, NIL, round_number=1)]  # type: ignore[arg-type]
+    actions: list[Action] = []
+    for voter in others(engine):
+        actions += engine.on_vote(vote(voter, PREVOTE, other_block.block_id, round_number=1), NOW)
+    assert (engine.locked_block, engine.locked_round) == (other_block, 1)
+    assert vote(engine.key, PRECOMMIT, other_block.block_id, round_number=1) in broadcasts(actions)  # type: ignore[arg-type]
+
+
+def test_a_proof_of_lock_from_a_later_round_unlocks() -> None:
+    engine, _ = locked_engine()
+    other_block = round_one_block(engine)
+    for voter in others(engine):
+        engine.on_vote(vote(voter, PREVOTE, other_block.block_id, round_number=1), NOW)
+    engine.on_timeout(ScheduleTimeout(0.75, 1, 1, "precommit"), NOW)
+    assert engine.round == 2
+    round_two = proposer(1, 2)
+    assert round_two is not engine.key
+    justified = Proposal.create(round_two, CHAIN_ID, 2, 1, other_block)
+    assert broadcasts(engine.on_proposal(justified, NOW)) == [
+        vote(engine.key, PREVOTE, other_block.block_id, round_number=2)]  # type: ignore[arg-type]
+
+
+def test_a_proof_of_lock_without_its_polka_waits() -> None:
+    engine, first = locked_engine()
+    engine.on_timeout(ScheduleTimeout(0.75, 1, 1, "precommit"), NOW)
+    round_two = proposer(1, 2)
+    other_block = round_one_block(engine)
+    for voter in others(engine):
+        engine.on_vote(vote(voter, PREVOTE, other_block.block_id, round_number=0), NOW)
+    stale_proof = Proposal.create(round_two, CHAIN_ID, 2, 0, engine.chain.build_block(round_two, 2, 99_999))
+    assert first.block_id != stale_proof.block.block_id
+    assert broadcasts(engine.on_proposal(stale_proof, NOW)) == []
+    assert engine.step == Step.PROPOSE
+
+
+def test_equivocation_is_detected_reported_and_proposed() -> None:
+    engine = follower()
+    engine.start(NOW)
+    offender = others(engine)[0]
+    engine.on_vote(vote(offender, PREVOTE, bytes([1]) * 32), NOW)
+    actions = engine.on_vote(vote(offender, PREVOTE, NIL), NOW)
+    evidence = Evidence.from_votes(vote(offender, PREVOTE, bytes([1]) * 32), vote(offender, PREVOTE, NIL))
+    assert EvidenceFound(evidence) in actions and Broadcast(evidence) in actions
+    assert engine.pending_evidence == {evidence.evidence_id: evidence}
+    assert engine.on_vote(vote(offender, PREVOTE, NIL), NOW) == []
+    assert engine.on_evidence(evidence, NOW) == []
+
+
+def test_gossiped_evidence_waits_for_a_block_unless_invalid() -> None:
+    engine = follower()
+    offender = others(engine)[0]
+    evidence = Evidence.from_votes(vote(offender, PREVOTE, NIL), vote(offender, PREVOTE, bytes([2]) * 32))
+    assert rejected(engine.on_evidence(evidence, NOW)) == [InvalidEvidence]
+    assert engine.pending_evidence == {}
+
+
+def test_the_proposer_includes_pending_evidence() -> None:
+    chain = Chain.start(GENESIS)
+    extend(chain, KEYS)
+    engine = ConsensusEngine(key_of(chain.proposer(2, 0)), chain)
+    offender = next(key for key in KEYS if key is not engine.key)
+    evidence = Evidence.from_votes(vote(offender, PREVOTE, NIL), vote(offender, PREVOTE, bytes([2]) * 32))
+    assert engine.on_evidence(evidence, NOW) == []
+    [sent] = [message for message in broadcasts(engine.start(NOW)) if isinstance(message, Proposal)]
+    assert sent.block.evidence == (evidence,)
+
+
+BAD_PROPOSALS = [
+    ("wrong proposer", lambda engine: Proposal.create(STRANGER, CHAIN_ID, 0, NO_ROUND, proposal(engine).block),
+     WrongProposer),
+    ("forged proposal signature", lambda engine: attrs.evolve(proposal(engine), signature=bytes(64)),
+     InvalidSignature),
+    ("block signed by someone else", lambda engine: proposal(engine, block=attrs.evolve(
+        proposal(engine).block, signature=STRANGER.sign(b"x"))), InvalidSignature),
+    ("bad merkle root", lambda engine: proposal(engine, block=_with_header(proposal(engine).block, engine,
+                                                                            tx_root=bytes(32))), BadMerkleRoot),
+    ("block from a later round", lambda engine: proposal(engine, block=_with_header(proposal(engine).block, engine,
+                                                                                     round=1)), WrongProposer),
+]
+
+
+def _with_header(block: Block, engine: ConsensusEngine, **changes: object) -> Block:
+    header = attrs.evolve(block.header, **changes)
+    key = key_of(block.proposer)
+    return attrs.evolve(block, header=header, signature=key.sign(BLOCK_DOMAIN + header.encode()))
+
+
+@pytest.mark.parametrize(("case", "make", "error"), BAD_PROPOSALS, ids=[case[0] for case in BAD_PROPOSALS])
+def test_bad_proposals_are_rejected_and_change_nothing(case: str, make: object, error: type) -> None:
+    engine = follower()
+    engine.start(NOW)
+    before = engine.chain.state.snapshot().digest()
+    actions = engine.on_proposal(make(engine), NOW)  # type: ignore[operator]
+    assert error in rejected(actions)
+    assert not any(isinstance(message, Vote) and not message.is_nil for message in broadcasts(actions))
+    assert engine.chain.state.snapshot().digest() == before
+    assert engine.height == 1
+
+
+def test_an_invalid_proposal_gets_a_nil_prevote() -> None:
+    engine = follower()
+    engine.start(NOW)
+    bad = proposal(engine, block=_with_header(proposal(engine).block, engine, tx_root=bytes(32)))
+    assert broadcasts(engine.on_proposal(bad, NOW)) == [vote(engine.key, PREVOTE, NIL)]  # type: ignore[arg-type]
+
+
+def test_a_bad_parent_certificate_is_rejected() -> None:
+    chain = Chain.start(GENESIS)
+    first = extend(chain, KEYS)
+    engine = ConsensusEngine(next(key for key in KEYS if key.public_key != chain.proposer(2, 0)), chain)
+    engine.start(NOW)
+    key = key_of(chain.proposer(2, 0))
+    block = Block.build(key, chain_id=CHAIN_ID, height=2, round=0, timestamp=int(NOW * 1000),
+                        parent_id=first.block_id, last_commit=certify(first, KEYS[:2]))
+    assert InvalidCertificate in rejected(engine.on_proposal(Proposal.create(key, CHAIN_ID, 0, NO_ROUND, block), NOW))
+
+
+def test_second_proposal_for_a_round_is_refused() -> None:
+    engine = follower()
+    engine.start(NOW)
+    first = proposal(engine)
+    engine.on_proposal(first, NOW)
+    key = key_of(first.proposer)
+    second = Proposal.create(key, CHAIN_ID, 0, NO_ROUND, engine.chain.build_block(key, 0, int(NOW * 1000) + 1))
+    assert rejected(engine.on_proposal(second, NOW)) == [ConflictingProposal]
+    assert engine.on_proposal(first, NOW) == []
+
+
+def test_bad_votes_are_rejected_and_not_counted() -> None:
+    engine = follower()
+    engine.start(NOW)
+    voter = others(engine)[0]
+    assert rejected(engine.on_vote(vote(STRANGER, PREVOTE, NIL), NOW)) == [NotAValidator]
+    assert rejected(engine.on_vote(attrs.evolve(vote(voter, PREVOTE, NIL), signature=bytes(64)), NOW)) == [
+        InvalidSignature]
+    assert rejected(engine.on_vote(vote(voter, PREVOTE, NIL, round_number=101), NOW)) == [FutureMessage]
+    assert engine._vote_set(0, PREVOTE).power == 0
+
+
+def test_future_heights_are_buffered_or_refused_and_stale_ones_ignored() -> None:
+    engine = follower()
+    engine.start(NOW)
+    voter = others(engine)[0]
+    actions = engine.on_vote(vote(voter, PREVOTE, NIL, height=2), NOW)
+    assert actions == [RequestSync(1)]
+    assert rejected(engine.on_vote(vote(voter, PREVOTE, NIL, height=4), NOW)) == [FutureMessage]
+    small = ConsensusEngine(voter, Chain.start(GENESIS), max_buffered=1)
+    small.start(NOW)
+    small.on_vote(vote(KEYS[0], PREVOTE, NIL, height=2), NOW)
+    assert rejected(small.on_vote(vote(KEYS[1], PREVOTE, NIL, height=2), NOW)) == [FutureMessage]
+    chain = Chain.start(GENESIS)
+    extend(chain, KEYS)
+    ahead = ConsensusEngine(voter, chain)
+    assert rejected(ahead.on_vote(vote(KEYS[0], PREVOTE, NIL, height=1), NOW)) == [StaleMessage]
+
+
+def test_buffered_messages_are_replayed_at_their_height() -> None:
+    engine = follower()
+    engine.start(NOW)
+    source = Chain.start(GENESIS)
+    first = extend(source, KEYS)
+    voters = others(engine)
+    for voter in voters[:2]:
+        engine.on_vote(vote(voter, PREVOTE, NIL, height=2, round_number=5), NOW)
+    actions = engine.on_decided_block(first, source.certificate(1), NOW)  # type: ignore[arg-type]
+    assert [action for action in actions if isinstance(action, Committed)]
+    assert engine.height == 2 and engine.round == 5
+
+
+def test_sync_rejects_bad_certificates_and_future_blocks() -> None:
+    engine = follower()
+    engine.start(NOW)
+    source = Chain.start(GENESIS)
+    first = extend(source, KEYS)
+    second = extend(source, KEYS)
+    assert rejected(engine.on_decided_block(second, source.certificate(2), NOW)) == [FutureMessage]  # type: ignore[arg-type]
+    assert rejected(engine.on_decided_block(first, certify(first, KEYS[:1]), NOW)) == [InvalidCertificate]
+    assert engine.chain.height == 0
+
+
+def test_an_observer_follows_without_voting() -> None:
+    engine = engine_of(None)
+    assert not engine.is_validator
+    actions = engine.start(NOW)
+    assert broadcasts(actions) == []
+    offer = proposal(engine)
+    assert broadcasts(engine.on_proposal(offer, NOW)) == []
+    for key in KEYS[:3]:
+        actions = engine.on_vote(vote(key, PRECOMMIT, offer.block.block_id), NOW)
+    assert [action.block for action in actions if isinstance(action, Committed)] == [offer.block]
+
+
+def test_precommits_for_an_unknown_block_ask_for_sync() -> None:
+    engine = follower()
+    engine.start(NOW)
+    actions: list[Action] = []
+    for key in others(engine):
+        actions += engine.on_vote(vote(key, PRECOMMIT, bytes([8]) * 32), NOW)
+    assert RequestSync(1) in actions
+    assert engine.chain.height == 0
+
+
+def test_transactions_flow_from_the_mempool_into_the_proposal() -> None:
+    engine = engine_of(proposer(1, 0))
+    engine.mempool.add(sign_transfer(KEYS[1], KEYS[2].public_key, 5, 0, fee=2), engine.chain.state)
+    [sent] = [message for message in broadcasts(engine.start(NOW)) if isinstance(message, Proposal)]
+    assert [tx.fee for tx in sent.block.transactions] == [2]
+
+
+# Safety and liveness on the in-memory bus ----------------------------------------------------------------------------
+
+
+def run_network(seed: int, behaviours: dict[int, Behaviour] | None = None, *, validators: int = 4,
+                stakes: list[int] | int = 10_000, strategy: str = "weighted-round-robin") -> tuple[MessageBus, int]:
+    """Random latency, 10% loss, a partition from 5 s to 20 s that leaves no side a quorum; 60 s in all.
+
+    Returns the bus and the lowest honest height when the partition healed.
+    """
+    keys, genesis = make_validators(validators, stakes, seed=seed, params=PosParams(proposer_strategy=strategy))
+    bus = MessageBus(make_engines(keys, genesis), seed=seed, min_delay=0.01, max_delay=0.3, loss=0.1,
+                     behaviours=behaviours)
+    half = validators // 2
+    bus.partition(5.0, 20.0, [range(half), range(half, validators)])
+    for index in range(40):
+        sender = keys[index % validators]
+        bus.at(index * 1.0, partial(bus.submit, sign_transfer(sender, keys[(index + 1) % validators].public_key, 5,
+                                                              index // validators)))
+    bus.run(20.0)
+    healed_at = bus.min_height()
+    bus.run(60.0)
+    return bus, healed_at
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_honest_nodes_never_finalize_different_blocks_and_progress_after_healing(seed: int) -> None:
+    bus, healed_at = run_network(seed)
+    assert bus.finalized_conflicts() == []
+    assert bus.min_height() >= healed_at + 10
+    assert all(len(bus.committed_at[index]) == 40 for index in bus.honest)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_lottery_is_safe_and_live_too(seed: int) -> None:
+    bus, healed_at = run_network(seed, strategy="lottery", stakes=[40_000, 10_000, 20_000, 30_000])
+    assert bus.finalized_conflicts() == []
+    assert bus.min_height() >= healed_at + 10
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_silent_validator_under_a_third_cannot_stop_the_chain(seed: int) -> None:
+    bus, healed_at = run_network(seed, {3: Behaviour.SILENT})
+    assert bus.finalized_conflicts() == []
+    assert bus.min_height() >= healed_at + 5
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_equivocating_validator_is_caught_and_slashed(seed: int) -> None:
+    bus, healed_at = run_network(seed, {0: Behaviour.EQUIVOCATE})
+    assert bus.finalized_conflicts() == []
+    assert bus.min_height() >= healed_at + 5
+    offender = bus.engines[0].key.public_key  # type: ignore[union-attr]
+    assert bus.evidence_found and all(evidence.offender == offender for _, evidence in bus.evidence_found)
+    chain = bus.engines[bus.honest[0]].chain
+    [(included_at, evidence)] = chain.store.evidence(offender)
+    params = chain.params
+    assert tombstone_height(chain.state, offender) == evidence.height
+    assert offender not in chain.validator_set(chain.height + 1)
+    # 10% of the 10 000 bonded when the evidence was applied, burned on every honest node alike.
+    assert chain.state.store.meta().burned == 10_000 * params.slash_percent // 100
+    assert bonded_stake(chain.state, offender) == 9_000
+    assert included_at - evidence.height <= params.evidence_max_age
+    for index in bus.honest:
+        bus.engines[index].chain.check_invariants()
+
+
+def test_byzantine_stake_just_under_a_third_of_seven_validators() -> None:
+    bus, healed_at = run_network(7, {1: Behaviour.EQUIVOCATE, 5: Behaviour.SILENT}, validators=7,
+                                 stakes=[3_000, 3_700, 3_000, 3_000, 3_000, 3_700, 3_000])
+    assert bus.finalized_conflicts() == []
+    assert bus.min_height() > healed_at
+
+
+def test_evidence_seen_at_a_height_waits_for_the_next_block() -> None:
+    engine = engine_of(proposer(1, 0))
+    engine.start(NOW)
+    offender = next(key for key in KEYS if key is not engine.key)
+    engine.on_vote(vote(offender, PRECOMMIT, bytes([1]) * 32), NOW)
+    engine.on_vote(vote(offender, PRECOMMIT, NIL), NOW)
+    assert len(engine.pending_evidence) == 1
+    assert engine._evidence_for_block() == []

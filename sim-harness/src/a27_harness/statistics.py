@@ -1,0 +1,63 @@
+"""Statistics for experiment reports: confidence intervals for shares and goodness-of-fit tests."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import attrs
+from scipy import stats
+
+
+@attrs.frozen
+class Interval:
+    """A proportion with its confidence interval."""
+
+    share: float
+    low: float
+    high: float
+
+
+def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> Interval:
+    """
+    The Wilson score interval for a proportion (well behaved for small counts and shares near 0 or 1).
+
+    :raises ValueError: when trials is not positive or successes is outside [0, trials].
+    """
+    if trials <= 0 or not 0 <= successes <= trials:
+        msg = f"need 0 <= successes <= trials and trials > 0, got {successes}/{trials}"
+        raise ValueError(msg)
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    share = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / denominator
+    return Interval(share, max(0.0, centre - half), min(1.0, centre + half))
+
+
+@attrs.frozen
+class ChiSquare:
+    """A chi-square goodness-of-fit test of observed counts against expected shares."""
+
+    statistic: float
+    degrees_of_freedom: int
+    p_value: float
+
+
+def chi_square_against_shares(observed: Sequence[int], expected_shares: Sequence[float]) -> ChiSquare:
+    """
+    Test whether ``observed`` counts follow ``expected_shares`` (which are normalised to sum to 1).
+
+    :raises ValueError: on mismatched lengths, no observations, or a non-positive expected share.
+    """
+    if len(observed) != len(expected_shares) or len(observed) < 2:
+        msg = "need at least two categories, with one expected share per observed count"
+        raise ValueError(msg)
+    total = sum(observed)
+    weight = sum(expected_shares)
+    if total <= 0 or any(share <= 0 for share in expected_shares):
+        msg = "need observations and positive expected shares"
+        raise ValueError(msg)
+    expected = [total * share / weight for share in expected_shares]
+    statistic, p_value = stats.chisquare(list(observed), expected)
+    return ChiSquare(float(statistic), len(observed) - 1, float(p_value))
