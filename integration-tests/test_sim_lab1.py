@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from a27_harness import LedgerScenario, run_lab1
+from a27_harness import SimScenario, run_lab1
 from a27_harness.report import format_terminal
 from a27_ledger import LedgerState, SQLiteStore
 
@@ -16,7 +16,7 @@ SMALL = {"validators": 3, "light_nodes": 6, "duration": 20.0, "transfer_interval
 
 
 def test_default_shape_agrees_and_conserves_supply() -> None:
-    result = run_lab1(LedgerScenario(seed=1, **SMALL))
+    result = run_lab1(SimScenario(seed=1, **SMALL))
     assert result.agreed
     assert result.supply_ok
     accepted = [record for record in result.transfers if record.accepted]
@@ -31,7 +31,7 @@ def test_default_shape_agrees_and_conserves_supply() -> None:
 
 
 def test_ten_percent_loss_still_ends_in_agreement() -> None:
-    result = run_lab1(LedgerScenario(seed=3, loss=0.10, **SMALL))
+    result = run_lab1(SimScenario(seed=3, loss=0.10, **SMALL))
     assert result.agreed, format_terminal(result)
     assert result.supply_ok
     assert result.network["totals"]["dropped"]["messages"] > 0
@@ -39,15 +39,15 @@ def test_ten_percent_loss_still_ends_in_agreement() -> None:
 
 
 def test_same_seed_same_result_different_seed_different_result() -> None:
-    first = format_terminal(run_lab1(LedgerScenario(seed=11, latency="lognormal:0.03,0.5", **SMALL)))
-    second = format_terminal(run_lab1(LedgerScenario(seed=11, latency="lognormal:0.03,0.5", **SMALL)))
-    other = format_terminal(run_lab1(LedgerScenario(seed=12, latency="lognormal:0.03,0.5", **SMALL)))
+    first = format_terminal(run_lab1(SimScenario(seed=11, latency="lognormal:0.03,0.5", **SMALL)))
+    second = format_terminal(run_lab1(SimScenario(seed=11, latency="lognormal:0.03,0.5", **SMALL)))
+    other = format_terminal(run_lab1(SimScenario(seed=12, latency="lognormal:0.03,0.5", **SMALL)))
     assert first == second
     assert first != other
 
 
 def test_sqlite_ledgers_reopen_with_the_agreed_state(tmp_path: Path) -> None:
-    result = run_lab1(LedgerScenario(seed=5, db=str(tmp_path), **SMALL))
+    result = run_lab1(SimScenario(seed=5, db=str(tmp_path), **SMALL))
     assert result.agreed
     for report in result.nodes:
         store = SQLiteStore(tmp_path / f"{report.name}.db")

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from a27_harness.scenario import LedgerScenario, ScenarioError
+from a27_harness.scenario import ScenarioError, SimScenario
 
 
 def test_defaults_are_the_lab_1_shape() -> None:
-    scenario = LedgerScenario()
+    scenario = SimScenario()
     assert (scenario.validators, scenario.light_nodes, scenario.seed) == (4, 16, 7)
 
 
@@ -23,13 +23,13 @@ def test_defaults_are_the_lab_1_shape() -> None:
 ])
 def test_out_of_range_settings_are_refused(field: str, value: float, message: str) -> None:
     with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace(")", r"\)")):
-        LedgerScenario(**{field: value})
+        SimScenario(**{field: value})
 
 
 def test_toml_file_with_overrides(tmp_path: Path) -> None:
     path = tmp_path / "scenario.toml"
     path.write_text('[sim]\nvalidators = 7\nlight_nodes = 30\nlatency = "regions"\nseed = 3\n', encoding="utf-8")
-    scenario = LedgerScenario.from_toml(path, seed=9, loss=None)
+    scenario = SimScenario.from_toml(path, seed=9, loss=None)
     assert (scenario.validators, scenario.light_nodes, scenario.latency, scenario.seed) == (7, 30, "regions", 9)
 
 
@@ -37,11 +37,11 @@ def test_unknown_setting_in_a_file_is_named(tmp_path: Path) -> None:
     path = tmp_path / "scenario.toml"
     path.write_text("validators = 3\nvalidatorz = 4\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="validatorz"):
-        LedgerScenario.from_toml(path)
+        SimScenario.from_toml(path)
 
 
 def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text("validators = = 3\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="cannot read scenario"):
-        LedgerScenario.from_toml(path)
+        SimScenario.from_toml(path)

@@ -232,7 +232,10 @@ class TestBadInput(PosTestBase):
 
     async def test_unexpected_answers_and_requests(self) -> None:
         self.assert_dropped(4, "unexpected", self.packet(0, TransactionStatus(bytes(32), 0, "")), sender=0)
-        self.assert_dropped(4, "unexpected", self.packet(0, TransactionFinal(bytes(32), 1, bytes(32))), sender=0)
+        before = self.overlay(4).chain.state.snapshot().digest()
+        self.feed(4, 0, self.packet(0, TransactionFinal(bytes(32), 1, bytes(32))))
+        self.assertEqual(1, self.overlay(4).stats["late finality notices"])
+        self.assertEqual(before, self.overlay(4).chain.state.snapshot().digest())
         self.assert_dropped(0, "malformed", self.packet(4, BlockRequest(0, 3)))
 
     async def test_a_malformed_submission_gets_a_reject_answer(self) -> None:

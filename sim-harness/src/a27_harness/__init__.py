@@ -3,14 +3,14 @@
 from .__about__ import __version__
 from .lab1 import Lab1Result, run_lab1
 from .node import A27Node, NodeSpec, SimulatedRuntime, UdpRuntime, build_node, introduce_all, walk_to_all
-from .scenario import LedgerScenario, ScenarioError
+from .scenario import ScenarioError, SimScenario
 
 __all__ = [
     "A27Node",
     "Lab1Result",
-    "LedgerScenario",
     "NodeSpec",
     "ScenarioError",
+    "SimScenario",
     "SimulatedRuntime",
     "UdpRuntime",
     "__version__",

@@ -8,10 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from a27_ledger import LedgerError
+from a27_pos import PosError
+
+from . import pos_report, report
 from .__about__ import __version__
 from .lab1 import ProgressCallback, run_lab1
-from .report import format_terminal, write_report
-from .scenario import LedgerScenario, ScenarioError
+from .lab2 import run_lab2
+from .scenario import ScenarioError, SimScenario
 
 
 def _progress_bar(enabled: bool | None) -> tuple[ProgressCallback | None, object]:
@@ -35,31 +39,38 @@ def _sim(arguments: argparse.Namespace) -> int:
     overrides = {"validators": arguments.validators, "light_nodes": arguments.light_nodes,
                  "duration": arguments.duration, "seed": arguments.seed, "latency": arguments.latency,
                  "loss": arguments.loss, "topology": arguments.topology, "db": arguments.db,
-                 "transfer_interval": arguments.transfer_interval}
+                 "transfer_interval": arguments.transfer_interval, "layers": arguments.layers,
+                 "stakes": arguments.stakes, "proposer": arguments.proposer}
     try:
         if arguments.scenario:
-            scenario = LedgerScenario.from_toml(arguments.scenario, **overrides)
+            scenario = SimScenario.from_toml(arguments.scenario, **overrides)
         else:
-            scenario = LedgerScenario(**{key: value for key, value in overrides.items() if value is not None})
+            scenario = SimScenario(**{key: value for key, value in overrides.items() if value is not None})
     except (ScenarioError, ValueError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2
     progress, bar = _progress_bar(arguments.progress)
     wall_start = time.perf_counter()
+    out = Path(arguments.out) if arguments.out else Path("a27-out") / f"sim-seed{scenario.seed}"
     try:
-        result = run_lab1(scenario, progress)
-    except ValueError as error:
+        if scenario.uses_pos:
+            pos_result = run_lab2(scenario, progress)
+            text, agreed = pos_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
+            markdown = pos_report.write_report(pos_result, out)
+        else:
+            ledger_result = run_lab1(scenario, progress)
+            text, agreed = report.format_terminal(ledger_result), ledger_result.agreed and ledger_result.supply_ok
+            markdown = report.write_report(ledger_result, out)
+    except (ValueError, LedgerError, PosError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2
     finally:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
-    print(format_terminal(result))
-    out = Path(arguments.out) if arguments.out else Path("a27-out") / f"sim-seed{scenario.seed}"
-    markdown = write_report(result, out)
-    print(f"report: {markdown} (and report.json, lab1.png)", file=sys.stderr)
+    print(text)
+    print(f"report: {markdown} (and report.json, a plot)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
-    return 0 if result.agreed and result.supply_ok else 1
+    return 0 if agreed else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
                                           "transfer workload; print the ledger, every node's view of it and a "
                                           "verdict. The same seed prints the same output, byte for byte.")
     sim.add_argument("--scenario", metavar="FILE", help="a TOML scenario file; options given here override it")
+    sim.add_argument("--layers", help="ledger,pos (default: Lab 2 proof of stake) or ledger (Lab 1: validators "
+                                      "admit and broadcast transfers directly)")
     sim.add_argument("--validators", type=int, help="number of validators (default 4)")
+    sim.add_argument("--stakes", help="each validator's bonded stake, comma-separated (default 100000 each)")
+    sim.add_argument("--proposer", help="weighted-round-robin (default) or lottery")
     sim.add_argument("--light-nodes", type=int, help="number of light nodes (default 16)")
     sim.add_argument("--duration", type=float, help="simulated seconds of transfers (default 60)")
     sim.add_argument("--transfer-interval", type=float,

@@ -22,12 +22,11 @@ from .node import (
     A27Node,
     NodeSpec,
     SimulatedRuntime,
+    Stores,
     build_node,
     introduce_all,
-    memory_stores,
-    sqlite_stores,
 )
-from .scenario import LedgerScenario
+from .scenario import SimScenario
 
 CHAIN_ID = "a27-sim"
 SETTLE_CHECK_INTERVAL = 0.5
@@ -70,7 +69,7 @@ class NodeReport:
 class Lab1Result:
     """Everything a Lab 1 run produced."""
 
-    scenario: LedgerScenario
+    scenario: SimScenario
     genesis: Genesis
     names: dict[bytes, str]
     transfers: tuple[TransferRecord, ...]
@@ -91,7 +90,7 @@ class Lab1Result:
 class _Workload:
     """Seeded random transfers from every light node, one at a time per node."""
 
-    def __init__(self, scenario: LedgerScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
+    def __init__(self, scenario: SimScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
                  simulation: Simulation) -> None:
         self.scenario = scenario
         self.nodes = nodes
@@ -148,7 +147,7 @@ class _Workload:
         return tuple(records)
 
 
-def make_specs(scenario: LedgerScenario, simulation: Simulation) -> list[NodeSpec]:
+def make_specs(scenario: SimScenario, simulation: Simulation) -> list[NodeSpec]:
     """Validators v0.. and light nodes l0.., with keys drawn from the seeded ``keys`` stream."""
     rng = simulation.streams.stream("keys")
     specs = [NodeSpec(f"v{i}", KeyPair.generate(rng), VALIDATOR) for i in range(scenario.validators)]
@@ -156,22 +155,22 @@ def make_specs(scenario: LedgerScenario, simulation: Simulation) -> list[NodeSpe
     return specs
 
 
-def make_genesis(scenario: LedgerScenario, specs: Sequence[NodeSpec]) -> Genesis:
+def make_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> Genesis:
     """Every account starts with the scenario's balance; the validator nodes are the validators."""
     return Genesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs},
                          [spec.key.public_key for spec in specs if spec.role == VALIDATOR],
                          names={spec.key.public_key: spec.name for spec in specs})
 
 
-def _neighbours(scenario: LedgerScenario, specs: Sequence[NodeSpec]) -> Callable[[int], list[int]]:
-    """Validators know everyone; light nodes know each other as the topology says."""
+def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], list[int]]:
+    """Validators (the first nodes) know everyone; light nodes know each other as the topology says."""
     validator_count = scenario.validators
     graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
 
     def neighbours(index: int) -> list[int]:
         everyone_validates = list(range(validator_count))
         if index < validator_count:
-            return list(range(len(specs)))
+            return list(range(node_count))
         light = index - validator_count
         return everyone_validates + [validator_count + other for other in sorted(graph.neighbors(light))]
     return neighbours
@@ -182,14 +181,14 @@ def _all_agree(nodes: Sequence[A27Node]) -> bool:
     return len(digests) == 1 and all(node.ledger.replica.waiting == 0 for node in nodes)
 
 
-async def _run(scenario: LedgerScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab1Result:
+async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab1Result:
     specs = make_specs(scenario, simulation)
     genesis = make_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
-    stores = sqlite_stores(scenario.db) if scenario.db else memory_stores
+    stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network)
     nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
-    introduce_all(nodes, _neighbours(scenario, specs))
+    introduce_all(nodes, neighbours_for(scenario, len(specs)))
     loop = asyncio.get_running_loop()
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
@@ -237,7 +236,7 @@ async def _run(scenario: LedgerScenario, simulation: Simulation, progress: Progr
                       supply_ok, end_time, network_summary)
 
 
-def run_lab1(scenario: LedgerScenario, progress: ProgressCallback | None = None) -> Lab1Result:
+def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab1Result:
     """Run Lab 1 in simulation: deterministic for a given scenario (seed included)."""
     simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
     try:

@@ -20,8 +20,10 @@ from ipv8.peerdiscovery.network import Network
 
 from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
 from a27_ledger.store import LedgerStore
+from a27_pos import Chain, MemoryChainStore, PosCommunity, PosGenesis, PosSettings, SQLiteChainStore, pos_registry
+from a27_pos.store import ChainStore
 
-LAYERS = ("ledger",)
+LAYERS = ("ledger", "pos")
 """The layers a node can be built with, bottom first."""
 
 VALIDATOR = "validator"
@@ -52,6 +54,9 @@ class NodeSpec:
             if layer not in LAYERS:
                 msg = f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}"
                 raise UnknownLayer(msg)
+        if "ledger" not in self.layers:
+            msg = "every node runs the ledger layer"
+            raise UnknownLayer(msg)
 
 
 class Runtime(Protocol):
@@ -118,6 +123,13 @@ class A27Node:
         return overlay
 
     @property
+    def pos(self) -> PosCommunity:
+        """The node's proof-of-stake community."""
+        overlay = self.overlays["pos"]
+        assert isinstance(overlay, PosCommunity)
+        return overlay
+
+    @property
     def address(self) -> tuple[str, int]:
         """The endpoint's address."""
         return self.endpoint.get_address()
@@ -131,33 +143,53 @@ class A27Node:
             await closing
 
 
-StoreFactory = Callable[[NodeSpec], LedgerStore]
+class Stores:
+    """Where nodes keep their ledger and chain: in memory, or in SQLite files in a directory."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        """Keep everything in memory, or in ``<directory>/<node>.db`` and ``<directory>/<node>.chain.db``."""
+        self.directory = Path(directory) if directory is not None else None
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+    def ledger(self, spec: NodeSpec) -> LedgerStore:
+        """The store of the node's ledger state."""
+        if self.directory is None:
+            return MemoryStore()
+        return SQLiteStore(self.directory / f"{spec.name}.db")
+
+    def chain(self, spec: NodeSpec) -> ChainStore:
+        """The store of the node's finalized blocks."""
+        if self.directory is None:
+            return MemoryChainStore()
+        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", pos_registry())
 
 
-def memory_stores(_: NodeSpec) -> LedgerStore:
-    """Every node keeps its ledger in memory."""
-    return MemoryStore()
+async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Runtime, *,
+                     stores: Stores | None = None, options: dict[str, object] | None = None) -> A27Node:
+    """
+    Open an endpoint and start the node's layers on it.
 
-
-def sqlite_stores(directory: str | Path) -> StoreFactory:
-    """Every node keeps its ledger in ``<directory>/<node name>.db`` (SQLite, WAL)."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    return lambda spec: SQLiteStore(folder / f"{spec.name}.db")
-
-
-async def build_node(spec: NodeSpec, genesis: Genesis, runtime: Runtime, *,
-                     stores: StoreFactory = memory_stores, ledger_options: dict[str, object] | None = None) -> A27Node:
-    """Open an endpoint and start the node's layers on it, bottom first."""
+    With the ``pos`` layer the ledger is driven by finalized blocks (``genesis`` must be a ``PosGenesis``); with the
+    ledger alone, by the Lab 1 validators' logs. ``options`` go to the top layer's settings.
+    """
+    stores = stores if stores is not None else Stores()
     endpoint = await runtime.open_endpoint(spec)
     peer = Peer(spec.key.ipv8_key(), endpoint.get_address())
     network = Network()
     overlays: dict[str, Community] = {}
-    if "ledger" in spec.layers:
-        state = LedgerState.from_genesis(genesis, stores(spec))
-        settings = LedgerSettings(my_peer=peer, endpoint=endpoint, network=network, genesis=genesis, state=state,
-                                  **(ledger_options or {}))
-        overlays["ledger"] = LedgerCommunity(settings)
+    if "pos" in spec.layers:
+        if not isinstance(genesis, PosGenesis):
+            msg = "a node with the pos layer needs a PosGenesis (stakes and chain parameters)"
+            raise TypeError(msg)
+        chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
+        overlays["pos"] = PosCommunity(PosSettings(my_peer=peer, endpoint=endpoint, network=network, genesis=genesis,
+                                                   chain=chain, **(options or {})))
+    else:
+        ledger_genesis = genesis.ledger if isinstance(genesis, PosGenesis) else genesis
+        state = LedgerState.from_genesis(ledger_genesis, stores.ledger(spec))
+        overlays["ledger"] = LedgerCommunity(LedgerSettings(my_peer=peer, endpoint=endpoint, network=network,
+                                                            genesis=ledger_genesis, state=state, **(options or {})))
     return A27Node(spec, peer, endpoint, network, overlays)
 
 

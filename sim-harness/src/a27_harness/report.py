@@ -63,13 +63,13 @@ def summary_data(result: Lab1Result) -> dict[str, Any]:
     }
 
 
-def _seconds(summary: dict[str, float]) -> str:
+def seconds(summary: dict[str, float]) -> str:
     if not summary:
         return "n/a"
     return f"median {summary['median']:.3f} s, p95 {summary['p95']:.3f} s, max {summary['max']:.3f} s"
 
 
-def _network_line(totals: dict[str, Any]) -> str:
+def network_line(totals: dict[str, Any]) -> str:
     causes = ", ".join(f"{cause.replace('_', ' ')} {count['messages']:,}"
                        for cause, count in sorted(totals["dropped_by_cause"].items()) if count["messages"])
     return (f"network: {totals['sent']['messages']:,} packets sent ({totals['sent']['bytes']:,} bytes), "
@@ -91,9 +91,9 @@ def format_terminal(result: Lab1Result) -> str:
         "",
         f"transfers: {transfers['submitted']} submitted, {transfers['accepted']} accepted, "
         f"{transfers['rejected']} rejected ({reasons})",
-        f"  verdict at the light node:  {_seconds(transfers['verdict_latency'])}",
-        f"  applied on every node:      {_seconds(transfers['everywhere_latency'])}",
-        _network_line(data["network"]["totals"]),
+        f"  verdict at the light node:  {seconds(transfers['verdict_latency'])}",
+        f"  applied on every node:      {seconds(transfers['everywhere_latency'])}",
+        network_line(data["network"]["totals"]),
         "",
         f"Ledger held by {result.reference.name} (every agreeing node holds the same):",
         format_balances(result.reference.snapshot, result.names),
@@ -140,8 +140,8 @@ def format_markdown(result: Lab1Result) -> str:
         "| --- | ---: |",
         *[f"| {reason} | {count} |" for reason, count in transfers["reject_reasons"].items()],
         "",
-        f"- verdict at the light node: {_seconds(transfers['verdict_latency'])}",
-        f"- applied on every node: {_seconds(transfers['everywhere_latency'])}",
+        f"- verdict at the light node: {seconds(transfers['verdict_latency'])}",
+        f"- applied on every node: {seconds(transfers['everywhere_latency'])}",
         "",
         "![transfers](lab1.png)",
         "",

@@ -36,10 +36,36 @@ def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
         raise ScenarioError(msg)
 
 
-@attrs.frozen
-class LedgerScenario:
-    """Lab 1: validators and light nodes exchanging signed transfers under a seeded workload."""
+def _layers(value: object) -> tuple[str, ...]:
+    names = tuple(value.split(",")) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+    names = tuple(name.strip() for name in names if name.strip())
+    known = ("ledger", "pos")
+    unknown = [name for name in names if name not in known]
+    if unknown or "ledger" not in names:
+        msg = f"layers must include ledger and be among {', '.join(known)}; got {', '.join(names) or 'none'}"
+        raise ScenarioError(msg)
+    return tuple(name for name in known if name in names)
 
+
+def _stakes(value: object) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    stakes = tuple(int(part) for part in value.split(",")) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+    if not stakes or any(stake <= 0 for stake in stakes):
+        msg = f"stakes must be positive integers, got {value}"
+        raise ScenarioError(msg)
+    return stakes
+
+
+@attrs.frozen
+class SimScenario:
+    """A simulation: validators and light nodes exchanging signed transfers under a seeded workload.
+
+    With the ``pos`` layer (the default) transfers become final in blocks decided by stake-weighted consensus
+    (Lab 2); with ``ledger`` alone, validators admit and broadcast them directly (Lab 1).
+    """
+
+    layers: tuple[str, ...] = attrs.field(default=("ledger", "pos"), converter=_layers)
     validators: int = attrs.field(default=4, validator=_at_least_one)
     light_nodes: int = attrs.field(default=16, validator=_at_least_one)
     duration: float = attrs.field(default=60.0, validator=_positive)
@@ -60,9 +86,31 @@ class LedgerScenario:
     """Simulated seconds allowed after the workload for every node to reach the same ledger."""
     db: str | None = None
     """A directory for one SQLite file per node; None keeps every ledger in memory."""
+    stakes: tuple[int, ...] | None = attrs.field(default=None, converter=_stakes)
+    """Bonded stake of each validator (PoS); None gives every validator 100,000."""
+    proposer: str = "weighted-round-robin"
+    """How PoS picks block proposers: weighted-round-robin or lottery."""
+    block_reward: int = attrs.field(default=100, validator=_at_least_one)
 
+    def __attrs_post_init__(self) -> None:
+        """Check settings that depend on each other."""
+        if self.stakes is not None and len(self.stakes) != self.validators:
+            msg = f"{len(self.stakes)} stakes given for {self.validators} validators"
+            raise ScenarioError(msg)
+        if self.proposer not in ("weighted-round-robin", "lottery"):
+            msg = f"proposer must be weighted-round-robin or lottery, got {self.proposer!r}"
+            raise ScenarioError(msg)
+
+    @property
+    def uses_pos(self) -> bool:
+        """Whether transfers are finalized by proof-of-stake blocks."""
+        return "pos" in self.layers
+
+    def validator_stakes(self) -> tuple[int, ...]:
+        """Each validator's stake (equal stakes unless given)."""
+        return self.stakes if self.stakes is not None else (100_000,) * self.validators
     @classmethod
-    def from_toml(cls, path: str | Path, **overrides: Any) -> LedgerScenario:
+    def from_toml(cls, path: str | Path, **overrides: Any) -> SimScenario:
         """Read a scenario file (keys as the field names, under ``[sim]`` or at the top level)."""
         try:
             data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -83,4 +131,4 @@ class LedgerScenario:
 
     def to_dict(self) -> dict[str, Any]:
         """The scenario as plain data (for reports)."""
-        return attrs.asdict(self)
+        return {key: list(value) if isinstance(value, tuple) else value for key, value in attrs.asdict(self).items()}

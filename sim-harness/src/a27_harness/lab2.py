@@ -1,0 +1,276 @@
+"""
+Lab 2 in simulation: validators decide blocks by stake-weighted consensus, light nodes send transfers and wait
+for them to be final, and every node must hold the same finalized chain and the same ledger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+
+import attrs
+
+from a27_ledger import LedgerSnapshot, Receipt
+from a27_ledger.community import SubmissionTimeout
+from a27_netsim import Simulation, parse_latency
+from a27_pos import Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused
+
+from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, ProgressCallback, latency_summary, make_specs, neighbours_for
+from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
+from .scenario import SimScenario
+
+
+@attrs.frozen
+class BlockRecord:
+    """One finalized block as the run saw it."""
+
+    height: int
+    round: int
+    block_id: str
+    proposer: str
+    transactions: int
+    fees: int
+    timestamp: float
+    """The proposer's clock when it built the block (simulated seconds)."""
+    finality: float
+    """Seconds from the block's timestamp until the median node had applied it."""
+
+
+@attrs.frozen
+class PosTransferRecord:
+    """One transfer a light node attempted under PoS, and what became of it."""
+
+    sender: str
+    recipient: str
+    amount: int
+    submitted_at: float
+    outcome: str
+    """final, refused or timed out."""
+    reason: str
+    latency: float | None
+    """Seconds from submission until the sender applied the final block holding it."""
+    height: int | None
+
+
+@attrs.frozen
+class ValidatorRecord:
+    """A validator's stake, blocks and rewards over the run."""
+
+    name: str
+    stake: int
+    stake_share: float
+    blocks: int
+    rewards: int
+    final_balance: int
+
+
+@attrs.frozen
+class PosNodeReport:
+    """One node's chain at the end of the run."""
+
+    name: str
+    role: str
+    height: int
+    block_id_at_target: str
+    digest_at_target: str
+    drops: dict[str, int]
+
+
+@attrs.frozen
+class Lab2Result:
+    """Everything a Lab 2 run produced."""
+
+    scenario: SimScenario
+    genesis: PosGenesis
+    names: dict[bytes, str]
+    target_height: int
+    """The height every node was checked at: the highest any validator had finalized when transfers stopped."""
+    blocks: tuple[BlockRecord, ...]
+    transfers: tuple[PosTransferRecord, ...]
+    validators: tuple[ValidatorRecord, ...]
+    nodes: tuple[PosNodeReport, ...]
+    snapshot: LedgerSnapshot = attrs.field(repr=False)
+    """The ledger at the target height, as the first validator held it."""
+    agreed: bool
+    supply_ok: bool
+    end_time: float
+    network: dict[str, object]
+
+
+class _ChainWatcher:
+    """Records, for every node, when it applied each height and the ledger digest it had then."""
+
+    def __init__(self, nodes: Sequence[A27Node]) -> None:
+        self.applied_at: dict[str, dict[int, float]] = {node.name: {} for node in nodes}
+        self.digests: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
+        self.block_ids: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
+        self.snapshots: dict[int, LedgerSnapshot] = {}
+        for index, node in enumerate(nodes):
+            node.pos.commit_listeners.append(self._listener(node, keep_snapshots=index == 0))
+
+    def _listener(self, node: A27Node, keep_snapshots: bool):  # type: ignore[no-untyped-def]
+        name = node.name
+
+        def on_commit(block: Block, _certificate: CommitCertificate, _receipts: Sequence[Receipt]) -> None:
+            height = block.header.height
+            snapshot = node.pos.chain.state.snapshot()
+            self.applied_at[name][height] = asyncio.get_running_loop().time()
+            self.digests[name][height] = snapshot.digest()
+            self.block_ids[name][height] = block.block_id
+            if keep_snapshots:
+                self.snapshots[height] = snapshot
+        return on_commit
+
+
+class _Transfers:
+    """Seeded random transfers from every light node, each waited on until final (or refused)."""
+
+    def __init__(self, scenario: SimScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
+                 simulation: Simulation) -> None:
+        self.scenario = scenario
+        self.names = names
+        self.simulation = simulation
+        self.accounts = sorted(node.spec.key.public_key for node in nodes)
+        self.records: list[PosTransferRecord] = []
+
+    async def run_light_node(self, node: A27Node, stop_at: float) -> None:
+        rng = self.simulation.streams.stream(f"workload/{node.name}")
+        loop = asyncio.get_running_loop()
+        community = node.pos
+        me = node.spec.key.public_key
+        while True:
+            await asyncio.sleep(rng.expovariate(1.0 / self.scenario.transfer_interval))
+            if loop.time() >= stop_at:
+                return
+            recipient = rng.choice([account for account in self.accounts if account != me])
+            balance = community.chain.state.balance(me)
+            if rng.random() < self.scenario.overdraft_probability:
+                amount = balance + rng.randint(1, 1000)
+            else:
+                amount = rng.randint(1, max(1, balance // 10))
+            submitted_at = loop.time()
+            base = (node.name, self.names[recipient], amount, submitted_at)
+            try:
+                finality = await community.transfer(recipient, amount, fee=self.scenario.fee, timeout=60.0)
+            except TransactionRefused as refused:
+                self.records.append(PosTransferRecord(*base, "refused", refused.admission.reason, None, None))
+            except SubmissionTimeout as timeout:
+                self.records.append(PosTransferRecord(*base, "timed out", str(timeout), None, None))
+            else:
+                self.records.append(PosTransferRecord(*base, "final", "", loop.time() - submitted_at,
+                                                      finality.height))
+
+
+def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
+    """Every account starts with the scenario's balance; validators also bond their stake."""
+    validators = [spec for spec in specs if spec.role == VALIDATOR]
+    stakes = dict(zip((spec.key.public_key for spec in validators), scenario.validator_stakes(), strict=True))
+    params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
+    return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,
+                            params=params, names={spec.key.public_key: spec.name for spec in specs})
+
+
+def _with_layers(specs: Sequence[NodeSpec], layers: tuple[str, ...]) -> list[NodeSpec]:
+    return [attrs.evolve(spec, layers=layers) for spec in specs]
+
+
+async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab2Result:
+    specs = _with_layers(make_specs(scenario, simulation), scenario.layers)
+    genesis = make_pos_genesis(scenario, specs)
+    names = {spec.key.public_key: spec.name for spec in specs}
+    runtime = SimulatedRuntime(simulation.network)
+    stores = Stores(scenario.db)
+    nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
+    introduce_all(nodes, neighbours_for(scenario, len(specs)))
+    watcher = _ChainWatcher(nodes)
+    loop = asyncio.get_running_loop()
+    planned = scenario.duration + scenario.settle_timeout
+    start = loop.time()
+    stop_at = start + scenario.duration
+
+    async def ticker() -> None:
+        while True:
+            if progress is not None:
+                done = loop.time() - start
+                progress(min(done, planned), planned, "transfers" if done < scenario.duration else "settling")
+            await asyncio.sleep(1.0)
+
+    ticking = loop.create_task(ticker(), name="progress")
+    transfers = _Transfers(scenario, nodes, names, simulation)
+    await asyncio.gather(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
+    target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
+    deadline = loop.time() + scenario.settle_timeout
+    while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
+        await asyncio.sleep(SETTLE_CHECK_INTERVAL)
+    ticking.cancel()
+    if progress is not None:
+        progress(planned, planned, "done")
+    end_time = loop.time() - start
+    result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,
+                      transfers=transfers, target=target, end_time=end_time,
+                      network=simulation.network.stats.summary())
+    for node in nodes:
+        await node.stop()
+    return result
+
+
+def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, str], nodes: Sequence[A27Node],
+             watcher: _ChainWatcher, transfers: _Transfers, target: int, end_time: float,
+             network: dict[str, object]) -> Lab2Result:
+    reference = nodes[0].pos.chain
+    blocks = []
+    proposed: Counter[bytes] = Counter()
+    rewards: Counter[bytes] = Counter()
+    for height in range(1, target + 1):
+        block = reference.block(height)
+        if block is None:
+            break
+        header = block.header
+        fees = sum(transaction.fee for transaction in block.transactions)
+        proposed[header.proposer] += 1
+        rewards[header.proposer] += scenario.block_reward + fees
+        timestamp = header.timestamp / 1000
+        applied = sorted(times[height] - timestamp for times in watcher.applied_at.values() if height in times)
+        blocks.append(BlockRecord(height, header.round, block.block_id.hex(), names.get(header.proposer, "?"),
+                                  len(block.transactions), fees, timestamp, statistics.median(applied)))
+    total_stake = sum(scenario.validator_stakes())
+    validators = []
+    for spec, stake in zip((node.spec for node in nodes if node.spec.role == VALIDATOR), scenario.validator_stakes(),
+                           strict=True):
+        account = spec.key.public_key
+        snapshot_balance = watcher.snapshots[target].balance(account) if target in watcher.snapshots else 0
+        validators.append(ValidatorRecord(spec.name, stake, stake / total_stake, proposed[account], rewards[account],
+                                          snapshot_balance))
+    reports = []
+    supply_ok = True
+    for node in nodes:
+        chain = node.pos.chain
+        try:
+            chain.check_invariants()
+        except Exception:
+            supply_ok = False
+        reports.append(PosNodeReport(node.name, node.spec.role, chain.height,
+                                     watcher.block_ids[node.name].get(target, b"").hex(),
+                                     watcher.digests[node.name].get(target, b"").hex(),
+                                     dict(sorted(node.pos.drops.items()))))
+    prefix_ok = all(
+        len({ids.get(height) for ids in watcher.block_ids.values()}) == 1 for height in range(1, target + 1))
+    agreed = prefix_ok and target > 0 and len({report.digest_at_target for report in reports}) == 1 and all(
+        report.digest_at_target for report in reports)
+    snapshot = watcher.snapshots.get(target, reference.state.snapshot())
+    return Lab2Result(scenario, genesis, names, target, tuple(blocks), tuple(transfers.records), tuple(validators),
+                      tuple(reports), snapshot, agreed, supply_ok, end_time, network)
+
+
+def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab2Result:
+    """Run Lab 2 in simulation: deterministic for a given scenario (seed included)."""
+    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
+    try:
+        return simulation.run(_run(scenario, simulation, progress))
+    finally:
+        simulation.close()
+
+
+__all__ = ["BlockRecord", "Lab2Result", "PosTransferRecord", "ValidatorRecord", "latency_summary", "run_lab2"]
