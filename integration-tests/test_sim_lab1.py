@@ -12,7 +12,7 @@ from a27_harness import SimScenario, run_lab1
 from a27_harness.report import format_terminal
 from a27_ledger import LedgerState, SQLiteStore
 
-SMALL = {"validators": 3, "light_nodes": 6, "duration": 20.0, "transfer_interval": 2.0}
+SMALL = {"layers": "ledger", "validators": 3, "light_nodes": 6, "duration": 20.0, "transfer_interval": 2.0}
 
 
 def test_default_shape_agrees_and_conserves_supply() -> None:
@@ -66,7 +66,8 @@ def _a27(*arguments: str, cwd: Path, hash_seed: str) -> subprocess.CompletedProc
 
 
 def test_a27_sim_prints_the_same_bytes_twice_and_writes_a_report(tmp_path: Path) -> None:
-    arguments = ("sim", "--seed", "7", "--validators", "3", "--light-nodes", "5", "--duration", "15")
+    arguments = ("sim", "--layers", "ledger", "--seed", "7", "--validators", "3", "--light-nodes", "5",
+                 "--duration", "15")
     first = _a27(*arguments, "--out", "one", cwd=tmp_path, hash_seed="1")
     second = _a27(*arguments, "--out", "two", cwd=tmp_path, hash_seed="2")
     assert first.returncode == 0, first.stdout + first.stderr
