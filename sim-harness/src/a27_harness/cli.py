@@ -3,29 +3,40 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import attrs
+
 from a27_ledger import LedgerError
 from a27_pos import PosError
 
-from . import pos_report, report
+from . import pos_report, report, stake_report
 from .__about__ import __version__
 from .lab1 import ProgressCallback, run_lab1
 from .lab2 import run_lab2
 from .scenario import ScenarioError, SimScenario
+from .stake_experiment import (
+    DEFAULT_CASES,
+    ExperimentError,
+    StakeExperiment,
+    parse_cases,
+    parse_strategies,
+    run_stake_experiment,
+)
 
 
-def _progress_bar(enabled: bool | None) -> tuple[ProgressCallback | None, object]:
-    """A tqdm bar on stderr over simulated seconds (shown on terminals, or always with --progress)."""
+def _progress_bar(enabled: bool | None, unit: str = "sim s") -> tuple[ProgressCallback | None, object]:
+    """A tqdm bar on stderr counting ``unit`` (shown on terminals, or always with --progress)."""
     if enabled is False:
         return None, None
     from tqdm import tqdm  # noqa: PLC0415 - only when drawing
 
-    bar = tqdm(total=0, unit="sim s", file=sys.stderr, disable=None if enabled is None else False,
-               bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} sim s [{elapsed}]")
+    bar = tqdm(total=0, unit=unit, file=sys.stderr, disable=None if enabled is None else False,
+               bar_format="{desc} {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} " + unit + " [{elapsed}]")
 
     def update(done: float, planned: float, phase: str) -> None:
         bar.total = planned
@@ -73,6 +84,89 @@ def _sim(arguments: argparse.Namespace) -> int:
     return 0 if agreed else 1
 
 
+def _available_cpus() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _experiment_stake(arguments: argparse.Namespace) -> int:
+    settings = {"seeds": arguments.seeds, "duration": arguments.duration, "validators": arguments.validators,
+                "light_nodes": arguments.light_nodes, "transfer_interval": arguments.transfer_interval,
+                "base_stake": arguments.base_stake, "silence_duration": arguments.silence_duration,
+                "restake_duration": arguments.restake_duration, "restake_interval": arguments.restake_interval,
+                "restake_block_reward": arguments.restake_reward}
+    try:
+        experiment = StakeExperiment(cases=parse_cases(arguments.cases),
+                                     strategies=parse_strategies(arguments.proposer),
+                                     **{key: value for key, value in settings.items() if value is not None})
+        # Building every scenario up front reports a bad setting before any simulation starts.
+        runs = len(experiment.plan())
+    except (ExperimentError, ScenarioError) as error:
+        print(f"a27 experiment stake: {error}", file=sys.stderr)
+        return 2
+    jobs = max(1, min(runs, arguments.jobs if arguments.jobs is not None else _available_cpus()))
+    progress, bar = _progress_bar(arguments.progress, unit="runs")
+    wall_start = time.perf_counter()
+    try:
+        result = run_stake_experiment(experiment, jobs=jobs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()  # type: ignore[attr-defined]
+    print(stake_report.format_terminal(result))
+    markdown = stake_report.write_report(result, Path(arguments.out))
+    print(f"report: {markdown} (and report.json, {len(stake_report.PLOTS)} plots)", file=sys.stderr)
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
+    defaults = {field.name: field.default for field in attrs.fields(StakeExperiment)}
+    experiment = commands.add_parser("experiment", help="run a designed experiment: many seeded simulations, "
+                                                        "statistics and a report",
+                                     description="Designed experiments over many seeded simulations.")
+    kinds = experiment.add_subparsers(dest="experiment", required=True)
+    stake = kinds.add_parser(
+        "stake", help="Lab 2: how stake weights change proposers, rewards, finality and who can halt the chain",
+        description="Give validator 0 the same, more or less stake than the others and measure, over seeds and "
+                    "both proposer strategies, its share of blocks and rewards (with confidence intervals and a "
+                    "chi-square test against stake shares) and finality; silence validators to show who alone can "
+                    "halt or finalize the chain; let validators re-bond their rewards to show how stake shares "
+                    "drift. Stdout depends only on the options.")
+    stake.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                       help="comma-separated stake cases: equal, <N>x-more, <N>x-less (validator 0 holds N times, or "
+                            f"1/N of, each other's stake; default {','.join(DEFAULT_CASES)})")
+    stake.add_argument("--proposer", default="both",
+                       help="weighted-round-robin, lottery or both (default both)")
+    stake.add_argument("--seeds", type=int,
+                       help=f"runs per case and strategy, seeds 1..N (default {defaults['seeds']})")
+    stake.add_argument("--duration", type=float,
+                       help=f"simulated seconds of transfers per run (default {defaults['duration']:g})")
+    stake.add_argument("--validators", type=int, help=f"number of validators (default {defaults['validators']})")
+    stake.add_argument("--light-nodes", type=int, help=f"number of light nodes (default {defaults['light_nodes']})")
+    stake.add_argument("--transfer-interval", type=float,
+                       help="mean simulated seconds between a light node's transfers "
+                            f"(default {defaults['transfer_interval']:g})")
+    stake.add_argument("--base-stake", type=int,
+                       help=f"stake of every validator but v0 (default {defaults['base_stake']:,})")
+    stake.add_argument("--silence-duration", type=float,
+                       help="simulated seconds of transfers in the runs with silent validators "
+                            f"(default {defaults['silence_duration']:g})")
+    stake.add_argument("--restake-duration", type=float,
+                       help=f"simulated seconds of the restaking runs (default {defaults['restake_duration']:g})")
+    stake.add_argument("--restake-interval", type=float,
+                       help="simulated seconds between a validator's re-bonds "
+                            f"(default {defaults['restake_interval']:g})")
+    stake.add_argument("--restake-reward", type=int,
+                       help=f"block reward in the restaking runs (default {defaults['restake_block_reward']:,})")
+    stake.add_argument("--jobs", type=int, help="worker processes (default: one per available CPU)")
+    stake.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-stake"),
+                       help="report directory (default a27-out/experiment-stake)")
+    stake.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                       help="show a progress bar over runs on stderr (default: only on a terminal)")
+    stake.set_defaults(handler=_experiment_stake)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``a27``."""
     parser = argparse.ArgumentParser(prog="a27", description="a27: design, test and attack a layered blockchain.")
@@ -103,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="show a progress bar on stderr (default: only on a terminal)")
     sim.set_defaults(handler=_sim)
+    _add_experiment_parser(commands)
     return parser
 
 

@@ -15,7 +15,7 @@ import attrs
 from a27_ledger import LedgerSnapshot, Receipt
 from a27_ledger.community import SubmissionTimeout
 from a27_netsim import Simulation, parse_latency
-from a27_pos import Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused
+from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
 
 from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, ProgressCallback, latency_summary, make_specs, neighbours_for
 from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
@@ -67,6 +67,28 @@ class ValidatorRecord:
 
 
 @attrs.frozen
+class StakeSample:
+    """Every validator's bonded stake after one height (height 0: the genesis)."""
+
+    height: int
+    timestamp: float
+    """The block's timestamp (simulated seconds); 0 for the genesis."""
+    stakes: tuple[int, ...]
+    """Bonded stake of v0, v1, ... in order."""
+
+
+@attrs.frozen
+class RestakeRecord:
+    """One Bond a validator signed to re-bond what it earned, and the mempool's verdict on it."""
+
+    validator: str
+    submitted_at: float
+    amount: int
+    outcome: str
+    """admitted, refused or timed out."""
+
+
+@attrs.frozen
 class PosNodeReport:
     """One node's chain at the end of the run."""
 
@@ -97,6 +119,9 @@ class Lab2Result:
     supply_ok: bool
     end_time: float
     network: dict[str, object]
+    stake_history: tuple[StakeSample, ...]
+    """Validators' bonded stake at the genesis and after every block up to the target height."""
+    restakes: tuple[RestakeRecord, ...]
 
 
 class _ChainWatcher:
@@ -163,6 +188,43 @@ class _Transfers:
                                                       finality.height))
 
 
+class _Restaker:
+    """Validators that re-bond, every ``restake_interval``, their liquid balance above their starting balance."""
+
+    def __init__(self, scenario: SimScenario) -> None:
+        self.scenario = scenario
+        self.records: list[RestakeRecord] = []
+
+    async def run_validator(self, node: A27Node, stop_at: float) -> None:
+        assert self.scenario.restake_interval is not None
+        loop = asyncio.get_running_loop()
+        community = node.pos
+        me = node.spec.key.public_key
+        waiting_for_nonce = -1
+        while True:
+            await asyncio.sleep(self.scenario.restake_interval)
+            if loop.time() >= stop_at:
+                return
+            state = community.chain.state
+            # One Bond at a time: the next amount is only known once the previous Bond has been applied.
+            if state.next_nonce(me) <= waiting_for_nonce:
+                continue
+            amount = state.balance(me) - self.scenario.initial_balance
+            if amount <= 0:
+                continue
+            transaction = sign_bond(node.spec.key, amount, community.next_nonce())
+            submitted_at = loop.time()
+            try:
+                admission = await community.submit(transaction)
+            except SubmissionTimeout:
+                self.records.append(RestakeRecord(node.name, submitted_at, amount, "timed out"))
+                continue
+            if admission.admitted:
+                waiting_for_nonce = transaction.nonce
+            self.records.append(RestakeRecord(node.name, submitted_at, amount,
+                                              "admitted" if admission.admitted else "refused"))
+
+
 def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
     """Every account starts with the scenario's balance; validators also bond their stake."""
     validators = [spec for spec in specs if spec.role == VALIDATOR]
@@ -182,7 +244,9 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     names = {spec.key.public_key: spec.name for spec in specs}
     runtime = SimulatedRuntime(simulation.network)
     stores = Stores(scenario.db)
-    nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
+    silent = {f"v{index}" for index in scenario.silent_validators}
+    nodes = [await build_node(spec, genesis, runtime, stores=stores,
+                              options={"validator": False} if spec.name in silent else None) for spec in specs]
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
     watcher = _ChainWatcher(nodes)
     loop = asyncio.get_running_loop()
@@ -199,7 +263,11 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
 
     ticking = loop.create_task(ticker(), name="progress")
     transfers = _Transfers(scenario, nodes, names, simulation)
-    await asyncio.gather(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
+    restaker = _Restaker(scenario)
+    restaking = [restaker.run_validator(node, stop_at) for node in nodes
+                 if scenario.restake_interval is not None and node.pos.is_validator]
+    await asyncio.gather(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
+                         *restaking)
     target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
     deadline = loop.time() + scenario.settle_timeout
     while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
@@ -210,7 +278,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     end_time = loop.time() - start
     result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,
                       transfers=transfers, target=target, end_time=end_time,
-                      network=simulation.network.stats.summary())
+                      network=simulation.network.stats.summary(), restakes=restaker.records)
     for node in nodes:
         await node.stop()
     return result
@@ -218,7 +286,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
 
 def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, str], nodes: Sequence[A27Node],
              watcher: _ChainWatcher, transfers: _Transfers, target: int, end_time: float,
-             network: dict[str, object]) -> Lab2Result:
+             network: dict[str, object], restakes: Sequence[RestakeRecord]) -> Lab2Result:
     reference = nodes[0].pos.chain
     blocks = []
     proposed: Counter[bytes] = Counter()
@@ -236,9 +304,10 @@ def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, s
         blocks.append(BlockRecord(height, header.round, block.block_id.hex(), names.get(header.proposer, "?"),
                                   len(block.transactions), fees, timestamp, statistics.median(applied)))
     total_stake = sum(scenario.validator_stakes())
+    validator_specs = [node.spec for node in nodes if node.spec.role == VALIDATOR]
+    validator_accounts = [spec.key.public_key for spec in validator_specs]
     validators = []
-    for spec, stake in zip((node.spec for node in nodes if node.spec.role == VALIDATOR), scenario.validator_stakes(),
-                           strict=True):
+    for spec, stake in zip(validator_specs, scenario.validator_stakes(), strict=True):
         account = spec.key.public_key
         snapshot_balance = watcher.snapshots[target].balance(account) if target in watcher.snapshots else 0
         validators.append(ValidatorRecord(spec.name, stake, stake / total_stake, proposed[account], rewards[account],
@@ -261,7 +330,18 @@ def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, s
         report.digest_at_target for report in reports)
     snapshot = watcher.snapshots.get(target, reference.state.snapshot())
     return Lab2Result(scenario, genesis, names, target, tuple(blocks), tuple(transfers.records), tuple(validators),
-                      tuple(reports), snapshot, agreed, supply_ok, end_time, network)
+                      tuple(reports), snapshot, agreed, supply_ok, end_time, network,
+                      _stake_history(scenario, validator_accounts, watcher.snapshots, blocks), tuple(restakes))
+
+
+def _stake_history(scenario: SimScenario, accounts: Sequence[bytes], snapshots: dict[int, LedgerSnapshot],
+                   blocks: Sequence[BlockRecord]) -> tuple[StakeSample, ...]:
+    history = [StakeSample(0, 0.0, scenario.validator_stakes())]
+    for block in blocks:
+        escrows = {key: amount for name, key, amount in snapshots[block.height].escrows if name == STAKE}
+        stakes = tuple(escrows.get(account, 0) for account in accounts)
+        history.append(StakeSample(block.height, block.timestamp, stakes))
+    return tuple(history)
 
 
 def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab2Result:
@@ -273,4 +353,5 @@ def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None) ->
         simulation.close()
 
 
-__all__ = ["BlockRecord", "Lab2Result", "PosTransferRecord", "ValidatorRecord", "latency_summary", "run_lab2"]
+__all__ = ["BlockRecord", "Lab2Result", "PosTransferRecord", "RestakeRecord", "StakeSample", "ValidatorRecord",
+           "latency_summary", "run_lab2"]

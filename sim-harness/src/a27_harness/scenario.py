@@ -57,6 +57,27 @@ def _stakes(value: object) -> tuple[int, ...] | None:
     return stakes
 
 
+def _indices(value: object) -> tuple[int, ...]:
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, (list, tuple)):
+        msg = f"silent_validators must be a list of validator indices, got {value!r}"
+        raise ScenarioError(msg)
+    try:
+        indices = tuple(sorted({int(str(part).strip()) for part in parts if str(part).strip()}))
+    except ValueError as error:
+        msg = f"silent_validators must be validator indices, got {value!r}"
+        raise ScenarioError(msg) from error
+    if any(index < 0 for index in indices):
+        msg = f"silent_validators must be validator indices (0 is v0), got {value!r}"
+        raise ScenarioError(msg)
+    return indices
+
+
+def _optional_positive(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
+    if value is not None:
+        _positive(instance, attribute, value)
+
+
 @attrs.frozen
 class SimScenario:
     """A simulation: validators and light nodes exchanging signed transfers under a seeded workload.
@@ -91,6 +112,12 @@ class SimScenario:
     proposer: str = "weighted-round-robin"
     """How PoS picks block proposers: weighted-round-robin or lottery."""
     block_reward: int = attrs.field(default=100, validator=_at_least_one)
+    silent_validators: tuple[int, ...] = attrs.field(default=(), converter=_indices)
+    """Validators, by index (0 is v0), that run the PoS layer without the consensus engine: they keep their stake
+    and follow the chain, but never propose or vote."""
+    restake_interval: float | None = attrs.field(default=None, validator=_optional_positive)
+    """Every this many simulated seconds, each voting validator bonds its liquid balance above its starting balance
+    (its rewards and what it received); None never re-bonds."""
 
     def __attrs_post_init__(self) -> None:
         """Check settings that depend on each other."""
@@ -99,6 +126,12 @@ class SimScenario:
             raise ScenarioError(msg)
         if self.proposer not in ("weighted-round-robin", "lottery"):
             msg = f"proposer must be weighted-round-robin or lottery, got {self.proposer!r}"
+            raise ScenarioError(msg)
+        if any(index >= self.validators for index in self.silent_validators):
+            msg = f"silent_validators {list(self.silent_validators)} name validators beyond v{self.validators - 1}"
+            raise ScenarioError(msg)
+        if (self.silent_validators or self.restake_interval is not None) and not self.uses_pos:
+            msg = "silent_validators and restake_interval need the pos layer"
             raise ScenarioError(msg)
 
     @property

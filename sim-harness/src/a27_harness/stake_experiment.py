@@ -1,0 +1,606 @@
+"""
+The Lab 2 stake experiment: what stake weights do to proof of stake.
+
+Each case gives validator 0 a different stake from the others (the same, ten times more, a tenth). Seeded runs per
+case and proposer strategy measure who proposes the blocks, who earns the rewards and how fast blocks become final.
+Short runs with a set of silent validators show who alone can halt the chain or finalize it, and long runs in which
+validators re-bond their rewards show how stake shares move as rewards compound.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import re
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+import attrs
+
+from a27_pos import PosCommunity, PosParams, ValidatorSet
+
+from .lab1 import latency_summary
+from .lab2 import Lab2Result, run_lab2
+from .scenario import SimScenario
+from .statistics import ChiSquare, Interval, chi_square_against_shares, wilson_interval
+
+STRATEGIES = ("weighted-round-robin", "lottery")
+DEFAULT_CASES = ("equal", "10x-more", "10x-less")
+
+SHARES_RUN = "shares"
+"""A run that measures block and reward shares and finality."""
+SILENCE_RUN = "silence"
+"""A short run in which some validators never propose or vote."""
+RESTAKE_RUN = "restake"
+"""A long run in which validators re-bond their rewards."""
+
+RunProgress = Callable[[int, int, str], None]
+"""Called after each run with (runs done, runs planned, the finished run's label)."""
+
+_RATIO_CASE = re.compile(r"(?P<factor>\d+(?:\.\d+)?)x-(?P<direction>more|less)")
+
+
+class ExperimentError(ValueError):
+    """An experiment setting that is unknown or out of range."""
+
+
+@attrs.frozen
+class StakeCase:
+    """A stake distribution: validator 0 holds ``ratio`` times the stake of every other validator."""
+
+    name: str
+    ratio: float
+
+    @classmethod
+    def named(cls, name: str) -> StakeCase:
+        """
+        The case called ``equal``, ``<N>x-more`` or ``<N>x-less`` (validator 0 holds N times, or 1/N of, the stake
+        of each other validator).
+
+        :raises ExperimentError: for any other name, or a factor that is not positive.
+        """
+        name = name.strip()
+        if name == "equal":
+            return cls(name, 1.0)
+        match = _RATIO_CASE.fullmatch(name)
+        factor = float(match["factor"]) if match else 0.0
+        if match is None or factor <= 0:
+            msg = f"unknown stake case {name!r}: use equal, <N>x-more or <N>x-less (e.g. 10x-more)"
+            raise ExperimentError(msg)
+        return cls(name, factor if match["direction"] == "more" else 1 / factor)
+
+    def stakes(self, validators: int, base_stake: int) -> tuple[int, ...]:
+        """Each validator's stake: ``base_stake`` for the others, ``ratio`` times that for validator 0."""
+        return (round(base_stake * self.ratio), *(base_stake,) * (validators - 1))
+
+
+def parse_cases(text: str) -> tuple[StakeCase, ...]:
+    """Comma-separated case names, in the order given, each once."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        msg = "name at least one stake case"
+        raise ExperimentError(msg)
+    return tuple(StakeCase.named(name) for name in dict.fromkeys(names))
+
+
+def parse_strategies(text: str) -> tuple[str, ...]:
+    """``both`` or one proposer strategy's name."""
+    if text == "both":
+        return STRATEGIES
+    if text not in STRATEGIES:
+        msg = f"proposer must be {', '.join(STRATEGIES)} or both, got {text!r}"
+        raise ExperimentError(msg)
+    return (text,)
+
+
+def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
+    if value <= 0:
+        msg = f"{attribute.name} must be positive, got {value}"
+        raise ExperimentError(msg)
+
+
+@attrs.frozen
+class PlannedRun:
+    """One simulation of the experiment: what kind of run it is, for which case, and its full scenario."""
+
+    kind: str
+    case: str
+    scenario: SimScenario
+
+    @property
+    def label(self) -> str:
+        """A short human name for progress lines."""
+        silent = ",".join(f"v{index}" for index in self.scenario.silent_validators)
+        return (f"{self.kind} {self.case} {self.scenario.proposer} seed {self.scenario.seed}"
+                + (f" silent {silent}" if silent else ""))
+
+
+@attrs.frozen
+class StakeExperiment:
+    """The stake experiment's settings; every run it makes follows from them and is deterministic."""
+
+    cases: tuple[StakeCase, ...] = attrs.field(default=tuple(StakeCase.named(name) for name in DEFAULT_CASES))
+    strategies: tuple[str, ...] = STRATEGIES
+    seeds: int = attrs.field(default=3, validator=_positive)
+    """Shares runs per case and strategy, with seeds 1, 2, ..."""
+    validators: int = 4
+    light_nodes: int = attrs.field(default=4, validator=_positive)
+    duration: float = attrs.field(default=120.0, validator=_positive)
+    """Simulated seconds of transfers in each shares run."""
+    transfer_interval: float = attrs.field(default=4.0, validator=_positive)
+    base_stake: int = attrs.field(default=100_000, validator=_positive)
+    """The stake of every validator but validator 0."""
+    silence_duration: float = attrs.field(default=30.0, validator=_positive)
+    restake_duration: float = attrs.field(default=600.0, validator=_positive)
+    restake_interval: float = attrs.field(default=10.0, validator=_positive)
+    restake_block_reward: int = attrs.field(default=1_000, validator=_positive)
+    """Block reward in the restake runs: large enough against the stakes that compounding shows within a run."""
+
+    def __attrs_post_init__(self) -> None:
+        """Check what the cases and strategies need."""
+        if self.validators < 2:
+            msg = f"validator 0 is compared with the others: needs 2 validators or more, not {self.validators}"
+            raise ExperimentError(msg)
+        if not self.cases or not self.strategies:
+            msg = "name at least one stake case and one proposer strategy"
+            raise ExperimentError(msg)
+        unknown = [strategy for strategy in self.strategies if strategy not in STRATEGIES]
+        if unknown:
+            msg = f"unknown proposer strategy {unknown[0]!r}; strategies are {', '.join(STRATEGIES)}"
+            raise ExperimentError(msg)
+        min_stake = PosParams().min_stake
+        for case in self.cases:
+            if min(self.stakes(case)) < min_stake:
+                msg = (f"case {case.name} gives a stake of {min(self.stakes(case)):,}, below the chain's min_stake "
+                       f"{min_stake:,}; raise the base stake or pick a smaller factor")
+                raise ExperimentError(msg)
+
+    def stakes(self, case: StakeCase) -> tuple[int, ...]:
+        """Each validator's stake in ``case``."""
+        return case.stakes(self.validators, self.base_stake)
+
+    def case_named(self, name: str) -> StakeCase:
+        """The experiment's case called ``name``."""
+        return next(case for case in self.cases if case.name == name)
+
+    def _scenario(self, case: StakeCase, strategy: str, seed: int, **settings: Any) -> SimScenario:
+        return SimScenario(validators=self.validators, light_nodes=self.light_nodes, seed=seed,
+                           transfer_interval=self.transfer_interval, stakes=self.stakes(case), proposer=strategy,
+                           **settings)
+
+    def plan(self) -> tuple[PlannedRun, ...]:
+        """
+        Every run, in report order: shares runs (case x strategy x seed), then for each case a run with validator 0
+        silent and one with all the others silent (first strategy, seed 1), then a restake run per case and strategy
+        (seed 1).
+        """
+        runs = [PlannedRun(SHARES_RUN, case.name, self._scenario(case, strategy, seed, duration=self.duration))
+                for case in self.cases for strategy in self.strategies for seed in range(1, self.seeds + 1)]
+        for case in self.cases:
+            for silent in ((0,), tuple(range(1, self.validators))):
+                runs.append(PlannedRun(SILENCE_RUN, case.name, self._scenario(
+                    case, self.strategies[0], 1, duration=self.silence_duration, silent_validators=silent)))
+        runs += [PlannedRun(RESTAKE_RUN, case.name, self._scenario(
+                     case, strategy, 1, duration=self.restake_duration, restake_interval=self.restake_interval,
+                     block_reward=self.restake_block_reward))
+                 for case in self.cases for strategy in self.strategies]
+        return tuple(runs)
+
+    def to_dict(self) -> dict[str, object]:
+        """The settings as plain data (for reports)."""
+        data = attrs.asdict(self)
+        data["cases"] = {case.name: list(self.stakes(case)) for case in self.cases}
+        data["strategies"] = list(self.strategies)
+        return data
+
+
+@attrs.frozen
+class RunSummary:
+    """What the experiment keeps of one run: plain data, so it crosses process boundaries and goes into JSON."""
+
+    kind: str
+    case: str
+    strategy: str
+    seed: int
+    silent: tuple[int, ...]
+    stakes: tuple[int, ...]
+    """Genesis stake of v0, v1, ..."""
+    blocks_proposed: tuple[int, ...]
+    rewards: tuple[int, ...]
+    """Block rewards plus fees each validator earned."""
+    received: tuple[int, ...]
+    """What each validator received in final transfers from light nodes."""
+    block_times: tuple[float, ...]
+    """Timestamps of the finalized blocks, in height order (simulated seconds)."""
+    block_finality: tuple[float, ...]
+    """Seconds from each block's timestamp until the median node applied it."""
+    rounds_above_zero: int
+    transfers_submitted: int
+    transfer_latency: tuple[float, ...]
+    """Seconds from submission until the sender applied the block, for each transfer that became final."""
+    agreed: bool
+    supply_ok: bool
+    end_time: float
+    stake_history: tuple[tuple[float, tuple[int, ...]], ...]
+    """(timestamp, bonded stake of v0, v1, ...) at the genesis and after every block; only in restake runs."""
+    bonds_admitted: int
+
+    @property
+    def blocks(self) -> int:
+        """Blocks finalized in the run."""
+        return len(self.block_times)
+
+    @property
+    def consistent(self) -> bool:
+        """Supply conserved, and every node holds the same chain (trivially so when none was finalized)."""
+        return self.supply_ok and (self.agreed or self.blocks == 0)
+
+
+def summarize(run: PlannedRun, result: Lab2Result) -> RunSummary:
+    """Keep what the experiment reports of a finished run."""
+    history: tuple[tuple[float, tuple[int, ...]], ...] = ()
+    if run.kind == RESTAKE_RUN:
+        history = tuple((sample.timestamp, sample.stakes) for sample in result.stake_history)
+    return RunSummary(
+        kind=run.kind, case=run.case, strategy=run.scenario.proposer, seed=run.scenario.seed,
+        silent=run.scenario.silent_validators, stakes=run.scenario.validator_stakes(),
+        blocks_proposed=tuple(validator.blocks for validator in result.validators),
+        rewards=tuple(validator.rewards for validator in result.validators),
+        received=tuple(sum(record.amount for record in result.transfers
+                           if record.outcome == "final" and record.recipient == validator.name)
+                       for validator in result.validators),
+        block_times=tuple(block.timestamp for block in result.blocks),
+        block_finality=tuple(block.finality for block in result.blocks),
+        rounds_above_zero=sum(block.round > 0 for block in result.blocks),
+        transfers_submitted=len(result.transfers),
+        transfer_latency=tuple(record.latency for record in result.transfers if record.latency is not None),
+        agreed=result.agreed, supply_ok=result.supply_ok, end_time=result.end_time, stake_history=history,
+        bonds_admitted=sum(record.outcome == "admitted" for record in result.restakes))
+
+
+def run_planned(run: PlannedRun) -> RunSummary:
+    """Run one planned simulation (in this process) and summarize it."""
+    logger = logging.getLogger(PosCommunity.__name__)
+    level = logger.level
+    if run.scenario.silent_validators:
+        # A silent validator drops every vote, proposal and submission sent to it. That is the point of the run,
+        # and each drop is counted in its node report, so a warning per message would only bury other output.
+        logger.setLevel(logging.ERROR)
+    try:
+        return summarize(run, run_lab2(run.scenario))
+    finally:
+        logger.setLevel(level)
+
+
+def run_stake_experiment(experiment: StakeExperiment, *, jobs: int = 1,
+                         progress: RunProgress | None = None) -> StakeExperimentResult:
+    """
+    Run every planned simulation, in up to ``jobs`` worker processes (1 or less: in this process).
+
+    The result does not depend on ``jobs``: each run is fixed by its own scenario and seed. Worker processes are
+    spawned and import the caller's main module, so a script that passes ``jobs`` above 1 must guard its entry point
+    with ``if __name__ == "__main__":``.
+    """
+    plan = experiment.plan()
+    summaries: dict[int, RunSummary] = {}
+
+    def finished(index: int, summary: RunSummary) -> None:
+        summaries[index] = summary
+        if progress is not None:
+            progress(len(summaries), len(plan), plan[index].label)
+
+    if jobs <= 1:
+        for index, run in enumerate(plan):
+            finished(index, run_planned(run))
+    else:
+        # Spawned, not forked: the parent may hold threads (a progress bar) that a fork would copy half-way.
+        with ProcessPoolExecutor(max_workers=min(jobs, len(plan)),
+                                 mp_context=multiprocessing.get_context("spawn")) as pool:
+            # Longest first, so that the workers finish close together.
+            order = sorted(range(len(plan)), key=lambda index: -plan[index].scenario.duration)
+            futures = {pool.submit(run_planned, plan[index]): index for index in order}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    return StakeExperimentResult(experiment, tuple(summaries[index] for index in range(len(plan))))
+
+
+# Analysis -----------------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ValidatorShare:
+    """One validator's stake, blocks and rewards, pooled over seeds."""
+
+    name: str
+    stake_share: float
+    blocks: int
+    block_share: Interval
+    """Share of the blocks it proposed, with a 95% Wilson interval."""
+    rewards: int
+    reward_share: float
+
+
+@attrs.frozen
+class PooledShares:
+    """A case under one proposer strategy, pooled over its seeds."""
+
+    case: str
+    strategy: str
+    seeds: tuple[int, ...]
+    blocks: int
+    validators: tuple[ValidatorShare, ...]
+    chi_square: ChiSquare | None
+    """Blocks proposed against stake shares; None without blocks."""
+    block_finality: dict[str, float]
+    block_interval: float | None
+    """Mean simulated seconds from one block to the next; None with fewer than two blocks in every run."""
+    transfer_finality: dict[str, float]
+    transfers_submitted: int
+    transfers_final: int
+    rounds_above_zero: int
+
+
+def pool_shares(runs: Sequence[RunSummary]) -> PooledShares:
+    """
+    Pool the runs of one case and strategy (they share stakes): blocks, rewards and latencies over all seeds.
+
+    :raises ExperimentError: when the runs are empty or mix cases, strategies or stakes.
+    """
+    if not runs or len({(run.case, run.strategy, run.stakes) for run in runs}) != 1:
+        msg = "pool runs of one case and strategy"
+        raise ExperimentError(msg)
+    first = runs[0]
+    total_stake = sum(first.stakes)
+    proposed = [sum(run.blocks_proposed[index] for run in runs) for index in range(len(first.stakes))]
+    rewards = [sum(run.rewards[index] for run in runs) for index in range(len(first.stakes))]
+    blocks = sum(proposed)
+    validators = tuple(
+        ValidatorShare(f"v{index}", stake / total_stake, proposed[index],
+                       wilson_interval(proposed[index], blocks) if blocks else Interval(0.0, 0.0, 1.0),
+                       rewards[index], rewards[index] / sum(rewards) if sum(rewards) else 0.0)
+        for index, stake in enumerate(first.stakes))
+    chi_square = chi_square_against_shares(proposed, first.stakes) if blocks else None
+    spans = [(run.block_times[-1] - run.block_times[0], run.blocks - 1) for run in runs if run.blocks >= 2]
+    gaps = sum(count for _, count in spans)
+    return PooledShares(
+        case=first.case, strategy=first.strategy, seeds=tuple(run.seed for run in runs), blocks=blocks,
+        validators=validators, chi_square=chi_square,
+        block_finality=latency_summary([value for run in runs for value in run.block_finality]),
+        block_interval=sum(span for span, _ in spans) / gaps if gaps else None,
+        transfer_finality=latency_summary([value for run in runs for value in run.transfer_latency]),
+        transfers_submitted=sum(run.transfers_submitted for run in runs),
+        transfers_final=sum(len(run.transfer_latency) for run in runs),
+        rounds_above_zero=sum(run.rounds_above_zero for run in runs))
+
+
+@attrs.frozen
+class Thresholds:
+    """Who can stop or decide the chain alone in one case, by the chain's own quorum rule."""
+
+    case: str
+    stake_shares: tuple[float, ...]
+    halts_alone: tuple[bool, ...]
+    """Whether each validator, silent, leaves the rest without more than 2/3 (it holds at least 1/3)."""
+    finalizes_alone: tuple[bool, ...]
+    """Whether each validator holds more than 2/3 by itself."""
+    fewest_to_halt: int
+    """The fewest validators whose silence halts the chain."""
+    fewest_to_finalize: int
+    """The fewest validators that finalize blocks without anyone else."""
+
+
+def _halts(validator_set: ValidatorSet, silent_power: int) -> bool:
+    return not validator_set.has_quorum(validator_set.total_power - silent_power)
+
+
+def stake_thresholds(case: str, stakes: Sequence[int]) -> Thresholds:
+    """The halting and finalizing power of each validator, and of the smallest coalitions, for ``stakes``."""
+    # Accounts only label the powers here; the quorum test is the one every node applies to votes.
+    validator_set = ValidatorSet.from_powers({index.to_bytes(32, "big"): stake for index, stake in enumerate(stakes)})
+    total = validator_set.total_power
+    largest_first = sorted(stakes, reverse=True)
+    prefix = [sum(largest_first[:count]) for count in range(1, len(stakes) + 1)]
+    return Thresholds(
+        case=case, stake_shares=tuple(stake / total for stake in stakes),
+        halts_alone=tuple(_halts(validator_set, stake) for stake in stakes),
+        finalizes_alone=tuple(validator_set.has_quorum(stake) for stake in stakes),
+        fewest_to_halt=next(count for count, power in enumerate(prefix, 1) if _halts(validator_set, power)),
+        fewest_to_finalize=next(count for count, power in enumerate(prefix, 1) if validator_set.has_quorum(power)))
+
+
+@attrs.frozen
+class SilenceOutcome:
+    """A run with silent validators: what the quorum rule predicts, and what happened."""
+
+    case: str
+    strategy: str
+    silent: tuple[str, ...]
+    silent_share: float
+    predicted_halt: bool
+    blocks: int
+    proposers: tuple[str, ...]
+    """Validators that proposed at least one finalized block."""
+    rounds_above_zero: int
+    transfers_submitted: int
+    transfers_final: int
+    duration: float
+    """Simulated seconds the run lasted (transfers, waiting for them, settling)."""
+
+    @property
+    def halted(self) -> bool:
+        """No block was finalized."""
+        return self.blocks == 0
+
+    @property
+    def as_predicted(self) -> bool:
+        """The chain halted exactly when the silent stake was enough to halt it."""
+        return self.halted == self.predicted_halt
+
+
+def silence_outcome(run: RunSummary) -> SilenceOutcome:
+    """Compare a silence run with the quorum rule's prediction."""
+    validator_set = ValidatorSet.from_powers({index.to_bytes(32, "big"): stake
+                                              for index, stake in enumerate(run.stakes)})
+    silent_power = sum(run.stakes[index] for index in run.silent)
+    return SilenceOutcome(
+        case=run.case, strategy=run.strategy, silent=tuple(f"v{index}" for index in run.silent),
+        silent_share=silent_power / validator_set.total_power, predicted_halt=_halts(validator_set, silent_power),
+        blocks=run.blocks, proposers=tuple(f"v{index}" for index, count in enumerate(run.blocks_proposed) if count),
+        rounds_above_zero=run.rounds_above_zero, transfers_submitted=run.transfers_submitted,
+        transfers_final=len(run.transfer_latency), duration=run.end_time)
+
+
+@attrs.frozen
+class ThresholdCrossing:
+    """A validator gaining or losing, during a restake run, the power to halt or to finalize the chain alone."""
+
+    validator: str
+    power: str
+    """halt or finalize."""
+    gained: bool
+    first_time: float
+    """When its share first crossed the threshold (simulated seconds)."""
+    held_at_end: bool
+
+
+@attrs.frozen
+class StakeDrift:
+    """How bonded stake moved in a restake run."""
+
+    case: str
+    strategy: str
+    blocks: int
+    times: tuple[float, ...]
+    """The genesis (0) and every block's timestamp."""
+    stakes: tuple[tuple[int, ...], ...]
+    """Each validator's bonded stake at each time."""
+    rewards: tuple[int, ...]
+    received: tuple[int, ...]
+    bonds_admitted: int
+
+    @property
+    def shares(self) -> tuple[tuple[float, ...], ...]:
+        """Each validator's share of the bonded stake at each time."""
+        return tuple(tuple(stake / sum(row) for stake in row) for row in self.stakes)
+
+    @property
+    def start_shares(self) -> tuple[float, ...]:
+        """Shares at the genesis."""
+        return self.shares[0]
+
+    @property
+    def end_shares(self) -> tuple[float, ...]:
+        """Shares after the last block."""
+        return self.shares[-1]
+
+    @property
+    def reward_shares(self) -> tuple[float, ...]:
+        """Each validator's share of all rewards paid in the run."""
+        return tuple(reward / sum(self.rewards) for reward in self.rewards) if sum(self.rewards) else ()
+
+    @property
+    def received_shares(self) -> tuple[float, ...]:
+        """Each validator's share of all that light nodes sent to validators in the run."""
+        return tuple(amount / sum(self.received) for amount in self.received) if sum(self.received) else ()
+
+    @property
+    def largest_move(self) -> float:
+        """The largest distance of any validator's share from its start, at any time (share points, 0..1)."""
+        start = self.start_shares
+        return max(abs(share - first) for row in self.shares for share, first in zip(row, start, strict=True))
+
+    def threshold_crossings(self) -> tuple[ThresholdCrossing, ...]:
+        """Every validator that, at some time, gained or lost the power to halt or to finalize alone."""
+        verdicts = [stake_thresholds(self.case, row) for row in self.stakes]
+        crossings = []
+        for index in range(len(self.stakes[0])):
+            for power, column in (("halt", [verdict.halts_alone[index] for verdict in verdicts]),
+                                  ("finalize", [verdict.finalizes_alone[index] for verdict in verdicts])):
+                changed = [position for position, holds in enumerate(column) if holds != column[0]]
+                if changed:
+                    crossings.append(ThresholdCrossing(f"v{index}", power, not column[0], self.times[changed[0]],
+                                                       column[-1] != column[0]))
+        return tuple(crossings)
+
+
+def stake_drift(run: RunSummary) -> StakeDrift:
+    """The stake series of a restake run."""
+    if not run.stake_history:
+        msg = f"run {run.case} {run.strategy} recorded no stake history (not a restake run)"
+        raise ExperimentError(msg)
+    return StakeDrift(case=run.case, strategy=run.strategy, blocks=run.blocks,
+                      times=tuple(time for time, _ in run.stake_history),
+                      stakes=tuple(stakes for _, stakes in run.stake_history), rewards=run.rewards,
+                      received=run.received, bonds_admitted=run.bonds_admitted)
+
+
+@attrs.frozen
+class StakeExperimentResult:
+    """Every run of the experiment, and the analyses the report shows."""
+
+    experiment: StakeExperiment
+    runs: tuple[RunSummary, ...]
+
+    def of_kind(self, kind: str) -> list[RunSummary]:
+        """The runs of one kind, in plan order."""
+        return [run for run in self.runs if run.kind == kind]
+
+    def shares(self) -> list[PooledShares]:
+        """Pooled shares per case and strategy, in the experiment's order."""
+        runs = self.of_kind(SHARES_RUN)
+        return [pool_shares([run for run in runs if run.case == case.name and run.strategy == strategy])
+                for case in self.experiment.cases for strategy in self.experiment.strategies]
+
+    def thresholds(self) -> list[Thresholds]:
+        """The halting and finalizing thresholds of each case."""
+        return [stake_thresholds(case.name, self.experiment.stakes(case)) for case in self.experiment.cases]
+
+    def silence(self) -> list[SilenceOutcome]:
+        """The silence runs against their predictions."""
+        return [silence_outcome(run) for run in self.of_kind(SILENCE_RUN)]
+
+    def drift(self) -> list[StakeDrift]:
+        """Stake shares over time in the restake runs."""
+        return [stake_drift(run) for run in self.of_kind(RESTAKE_RUN)]
+
+    @property
+    def inconsistent_runs(self) -> list[RunSummary]:
+        """Runs whose nodes disagreed or whose supply check failed."""
+        return [run for run in self.runs if not run.consistent]
+
+    @property
+    def ok(self) -> bool:
+        """Every run consistent, and every silence run halted exactly when the quorum rule said it would."""
+        return not self.inconsistent_runs and all(outcome.as_predicted for outcome in self.silence())
+
+
+__all__ = [
+    "DEFAULT_CASES",
+    "RESTAKE_RUN",
+    "SHARES_RUN",
+    "SILENCE_RUN",
+    "STRATEGIES",
+    "ExperimentError",
+    "PlannedRun",
+    "PooledShares",
+    "RunProgress",
+    "RunSummary",
+    "SilenceOutcome",
+    "StakeCase",
+    "StakeDrift",
+    "StakeExperiment",
+    "StakeExperimentResult",
+    "ThresholdCrossing",
+    "Thresholds",
+    "ValidatorShare",
+    "parse_cases",
+    "parse_strategies",
+    "pool_shares",
+    "run_planned",
+    "run_stake_experiment",
+    "silence_outcome",
+    "stake_drift",
+    "stake_thresholds",
+    "summarize",
+]

@@ -1,0 +1,532 @@
+"""Readable results of the stake experiment: a terminal summary, and a directory with Markdown, JSON and PNG plots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from .stake_experiment import (
+    SHARES_RUN,
+    SILENCE_RUN,
+    PooledShares,
+    SilenceOutcome,
+    StakeDrift,
+    StakeExperimentResult,
+    ThresholdCrossing,
+    Thresholds,
+)
+
+PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",
+         "restake": "restake.png"}
+"""The PNG files a report holds, by what they show."""
+
+DRIFT_SAMPLES = 6
+"""Points in time at which the Markdown report tabulates stake shares of a restake run."""
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def _seconds(summary: dict[str, float], key: str) -> str:
+    return f"{summary[key]:.3f}" if summary else "-"
+
+
+def _interval(pooled: PooledShares) -> str:
+    return f"{pooled.block_interval:.3f}" if pooled.block_interval is not None else "-"
+
+
+def _seed_range(seeds: int) -> str:
+    return "seed 1" if seeds == 1 else f"seeds 1-{seeds}"
+
+
+def _chi_square_text(pooled: PooledShares) -> str:
+    test = pooled.chi_square
+    if test is None:
+        return "no blocks, no test"
+    return f"chi-square {test.statistic:.2f} ({test.degrees_of_freedom} dof), p = {test.p_value:.3f}"
+
+
+# Plain data ---------------------------------------------------------------------------------------------------------
+
+
+def report_data(result: StakeExperimentResult) -> dict[str, Any]:
+    """Every figure of the experiment as plain data: what report.json holds."""
+    experiment = result.experiment
+    return {
+        "experiment": experiment.to_dict(),
+        "verdict": {"ok": result.ok, "runs": len(result.runs),
+                    "inconsistent_runs": [attrs.asdict(run) for run in result.inconsistent_runs]},
+        "thresholds": [attrs.asdict(thresholds) for thresholds in result.thresholds()],
+        "shares": [attrs.asdict(pooled) for pooled in result.shares()],
+        "silence": [{**attrs.asdict(outcome), "halted": outcome.halted, "as_predicted": outcome.as_predicted}
+                    for outcome in result.silence()],
+        "restake": [{**attrs.asdict(drift), "shares": drift.shares, "largest_move": drift.largest_move,
+                     "reward_shares": drift.reward_shares, "received_shares": drift.received_shares,
+                     "threshold_crossings": [attrs.asdict(crossing) for crossing in drift.threshold_crossings()]}
+                    for drift in result.drift()],
+        # A restake run's stake history is under "restake" already (times and stakes); it is not repeated here.
+        "runs": [{**attrs.asdict(run, filter=lambda field, _: field.name != "stake_history"), "blocks": run.blocks,
+                  "consistent": run.consistent} for run in result.runs],
+    }
+
+
+# Terminal -----------------------------------------------------------------------------------------------------------
+
+
+def _threshold_rows(thresholds: Sequence[Thresholds]) -> list[str]:
+    rows = [f"{'case':<10} {'v0 stake':>9}  {'v0 halts alone':<15} {'v0 finalizes alone':<19} "
+            f"{'fewest to halt':>14} {'fewest to finalize':>18}"]
+    rows += [f"{item.case:<10} {_percent(item.stake_shares[0]):>9}  {_yes(item.halts_alone[0]):<15} "
+             f"{_yes(item.finalizes_alone[0]):<19} {item.fewest_to_halt:>14} {item.fewest_to_finalize:>18}"
+             for item in thresholds]
+    return rows
+
+
+def _share_rows(pooled: PooledShares) -> list[str]:
+    rows = [f"{pooled.case}, {pooled.strategy}: {pooled.blocks} blocks over {_seed_range(len(pooled.seeds))}; "
+            f"{_chi_square_text(pooled)}",
+            f"  {'validator':<9} {'stake share':>11} {'blocks':>7} {'block share':>11}  {'95% interval':<16} "
+            f"{'rewards':>9} {'reward share':>12}"]
+    for validator in pooled.validators:
+        interval = f"[{_percent(validator.block_share.low)}, {_percent(validator.block_share.high)}]"
+        rows.append(f"  {validator.name:<9} {_percent(validator.stake_share):>11} {validator.blocks:>7} "
+                    f"{_percent(validator.block_share.share):>11}  {interval:<16} {validator.rewards:>9,} "
+                    f"{_percent(validator.reward_share):>12}")
+    return rows
+
+
+def _finality_rows(shares: Sequence[PooledShares]) -> list[str]:
+    rows = [f"{'case':<10} {'strategy':<20} {'blocks':>6} {'rounds>0':>8} {'interval':>8} {'block med':>9} "
+            f"{'block p95':>9} {'transfer med':>12} {'transfer p95':>12} {'final':>9}"]
+    rows += [f"{pooled.case:<10} {pooled.strategy:<20} {pooled.blocks:>6} {pooled.rounds_above_zero:>8} "
+             f"{_interval(pooled):>8} "
+             f"{_seconds(pooled.block_finality, 'median'):>9} {_seconds(pooled.block_finality, 'p95'):>9} "
+             f"{_seconds(pooled.transfer_finality, 'median'):>12} {_seconds(pooled.transfer_finality, 'p95'):>12} "
+             f"{pooled.transfers_final:>4}/{pooled.transfers_submitted:<4}" for pooled in shares]
+    return rows
+
+
+def _silence_rows(outcomes: Sequence[SilenceOutcome]) -> list[str]:
+    rows = [f"{'case':<10} {'silent':<12} {'silent stake':>12}  {'predicted':<9} {'blocks':>6}  {'proposers':<12} "
+            f"{'transfers final':>15}  as predicted"]
+    rows += [f"{outcome.case:<10} {','.join(outcome.silent):<12} {_percent(outcome.silent_share):>12}  "
+             f"{'halt' if outcome.predicted_halt else 'live':<9} {outcome.blocks:>6}  "
+             f"{','.join(outcome.proposers) or '-':<12} "
+             f"{f'{outcome.transfers_final}/{outcome.transfers_submitted}':>15}  {_yes(outcome.as_predicted)}"
+             for outcome in outcomes]
+    return rows
+
+
+def _drift_rows(drifts: Sequence[StakeDrift]) -> list[str]:
+    validators = len(drifts[0].start_shares) if drifts else 0
+    rows = [f"{'case':<10} {'strategy':<20} {'blocks':>6} {'bonds':>5}  "
+            + "  ".join(f"{f'v{index} start -> end':<19}" for index in range(validators)) + "  largest move"]
+    for drift in drifts:
+        columns = "  ".join(f"{f'{_percent(start)} -> {_percent(end)}':<19}"
+                            for start, end in zip(drift.start_shares, drift.end_shares, strict=True))
+        rows.append(f"{drift.case:<10} {drift.strategy:<20} {drift.blocks:>6} {drift.bonds_admitted:>5}  {columns}  "
+                    f"{drift.largest_move * 100:.2f} points")
+    return rows
+
+
+def verdict_line(result: StakeExperimentResult) -> str:
+    """One line: did every run keep one chain and conserve supply, and did silence do what the quorum rule says."""
+    if result.ok:
+        return (f"VERDICT: OK - all {len(result.runs)} runs conserved supply and ended with every node on one chain; "
+                "every silence run halted exactly when the silent validators held at least 1/3 of the stake")
+    problems = []
+    if result.inconsistent_runs:
+        problems.append(f"{len(result.inconsistent_runs)} runs ended with disagreeing nodes or broken supply")
+    unexpected = [outcome for outcome in result.silence() if not outcome.as_predicted]
+    if unexpected:
+        problems.append(f"{len(unexpected)} silence runs did not behave as the quorum rule predicts")
+    return "VERDICT: FAILED - " + "; ".join(problems)
+
+
+def format_terminal(result: StakeExperimentResult) -> str:
+    """The summary `a27 experiment stake` prints: deterministic for the same options."""
+    experiment = result.experiment
+    lines = [
+        "a27 experiment stake - Lab 2: what stake weights do to proof of stake",
+        f"{experiment.validators} validators, {experiment.light_nodes} light nodes; cases "
+        f"{', '.join(case.name for case in experiment.cases)} (v0 is the odd one, the others stake "
+        f"{experiment.base_stake:,} each); proposer {', '.join(experiment.strategies)}; "
+        f"{_seed_range(experiment.seeds)}, {experiment.duration:g} simulated seconds of transfers per run",
+        "",
+        "Who can halt or finalize the chain (finality needs precommits of more than 2/3 of the bonded stake, so "
+        "silence of at least 1/3 halts it):",
+        *_threshold_rows(result.thresholds()),
+        "",
+        "Blocks and rewards by validator, pooled over seeds (block share with its 95% Wilson interval; the "
+        "chi-square tests blocks proposed against stake shares):",
+    ]
+    shares = result.shares()
+    for pooled in shares:
+        lines += _share_rows(pooled)
+    lines += ["", "Finality in seconds (interval: mean time between blocks; block: from its timestamp until the median "
+                  "node applied it; transfer: from submission until the sender applied it):",
+              *_finality_rows(shares), "",
+              f"Silent validators ({experiment.strategies[0]}, seed 1, {experiment.silence_duration:g} simulated "
+              "seconds of transfers; a silent validator keeps its stake but never proposes or votes):",
+              *_silence_rows(result.silence()), "",
+              f"Restaking (every {experiment.restake_interval:g} s each validator bonds its liquid balance above "
+              f"its start; block reward {experiment.restake_block_reward:,}; seed 1, "
+              f"{experiment.restake_duration:g} simulated seconds):",
+              *_drift_rows(result.drift()), "", verdict_line(result)]
+    return "\n".join(lines)
+
+
+# Reading the numbers ------------------------------------------------------------------------------------------------
+
+
+def _crossing_sentence(drift: StakeDrift, crossing: ThresholdCrossing) -> str:
+    threshold = "1/3" if crossing.power == "halt" else "2/3"
+    where = f"In {drift.case} under {drift.strategy}, {crossing.validator}"
+    if not crossing.held_at_end:
+        return (f"{where}'s share crossed {threshold} at t = {crossing.first_time:.0f} s and was back on its side of "
+                "it by the end.")
+    change = "gained" if crossing.gained else "lost"
+    return (f"{where} {change} the power to {crossing.power} the chain alone when its share crossed {threshold} at "
+            f"t = {crossing.first_time:.0f} s, and kept the change to the end.")
+
+
+def findings(result: StakeExperimentResult) -> list[str]:
+    """A few sentences that read the experiment's numbers."""
+    experiment = result.experiment
+    shares = result.shares()
+    sentences = []
+    for strategy in experiment.strategies:
+        mine = [pooled for pooled in shares if pooled.strategy == strategy]
+        pairs = ", ".join(f"{pooled.case} {_percent(pooled.validators[0].block_share.share)} against "
+                          f"{_percent(pooled.validators[0].stake_share)}" for pooled in mine)
+        sentences.append(f"Under {strategy}, v0's share of the blocks against its share of the stake: {pairs}.")
+    by_strategy = {strategy: [pooled.chi_square.p_value for pooled in shares
+                              if pooled.strategy == strategy and pooled.chi_square is not None]
+                   for strategy in experiment.strategies}
+    if by_strategy.get("weighted-round-robin"):
+        listed = ", ".join(f"{value:.3f}" for value in by_strategy["weighted-round-robin"])
+        sentences.append(f"The weighted round robin's chi-square p-values ({listed}) sit near 1: its schedule is "
+                         "deterministic and follows the stake shares more closely than random draws ever would.")
+    if by_strategy.get("lottery"):
+        values = by_strategy["lottery"]
+        low = sum(value < 0.05 for value in values)
+        sentences.append(f"The lottery's p-values ({', '.join(f'{value:.3f}' for value in values)}) are what "
+                         f"stake-weighted random draws give: {low} of {len(values)} fall below 0.05, where about one "
+                         "test in twenty would by chance alone.")
+    gap = max((abs(validator.reward_share - validator.block_share.share) for pooled in shares
+               for validator in pooled.validators if pooled.blocks), default=0.0)
+    sentences.append(f"Rewards follow the blocks (each block pays its proposer the block reward and its fees): "
+                     f"every validator's reward share stayed within {gap * 100:.2f} points of its block share.")
+    first = [pooled for pooled in shares if pooled.strategy == experiment.strategies[0] and pooled.block_finality]
+    if first:
+        medians = ", ".join(f"{pooled.case} {pooled.block_finality['median']:.3f} s" for pooled in first)
+        sentences.append(f"Median block finality under {experiment.strategies[0]}: {medians}.")
+    alone = [item.case for item in result.thresholds() if item.finalizes_alone[0]]
+    if alone:
+        sentences.append(f"In {', '.join(alone)}, v0's precommit alone is more than 2/3 of the stake: a block is "
+                         "final as soon as that one vote arrives, where equal stakes wait for votes from more than "
+                         "two thirds of the validators.")
+    paced = [pooled for pooled in first if pooled.transfer_finality and pooled.block_interval is not None]
+    if paced:
+        pairs = ", ".join(f"{pooled.case} {pooled.transfer_finality['median']:.3f} s (a block every "
+                          f"{pooled.block_interval:.2f} s)" for pooled in paced)
+        sentences.append(f"Median transfer finality at the sender: {pairs}. A transfer waits for the next block "
+                         "that includes it, so its finality follows the block pace more than the finality of a "
+                         "block once proposed.")
+    for outcome in result.silence():
+        happened = (f"no block was finalized in {outcome.duration:.0f} simulated seconds" if outcome.halted else
+                    f"{outcome.blocks} blocks were finalized, proposed by {', '.join(outcome.proposers)}")
+        expected = "as the quorum rule predicts" if outcome.as_predicted else "AGAINST the quorum rule's prediction"
+        sentences.append(f"{outcome.case}: with {', '.join(outcome.silent)} silent ({_percent(outcome.silent_share)} "
+                         f"of the stake) {happened}, {expected}.")
+    drifts = result.drift()
+    if drifts:
+        moves = ", ".join(f"{drift.case} {drift.strategy} {drift.largest_move * 100:.2f}" for drift in drifts)
+        incomes = "; ".join(f"{drift.case} {drift.strategy} {_percent(drift.start_shares[0])} of the stake, "
+                            f"{_percent(drift.reward_shares[0])} of the rewards, {_percent(drift.received_shares[0])} "
+                            f"of the transfers, {_percent(drift.end_shares[0])} of the stake at the end"
+                            for drift in drifts if drift.reward_shares and drift.received_shares)
+        sentences.append(
+            f"With restaking, the largest move of any validator's stake share was (in points): {moves}. Each block "
+            "reward goes to a proposer chosen in proportion to stake, so rewards split new stake like the old and "
+            "keep shares where they started on average; the lottery adds a random walk around them. Validators "
+            "also bond what light nodes send them, an income that does not grow with stake and so pulls shares "
+            f"towards equal. For v0: {incomes}.")
+        crossings = [_crossing_sentence(drift, crossing)
+                     for drift in drifts for crossing in drift.threshold_crossings()]
+        sentences += crossings
+        if not crossings:
+            sentences.append("No validator's share crossed 1/3 or 2/3 during restaking: nobody gained or lost the "
+                             "power to halt or finalize alone.")
+    return sentences
+
+
+# Markdown -----------------------------------------------------------------------------------------------------------
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_setting(item)}" for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_setting(item) for item in value)
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
+    return [f"| {' | '.join(header)} |", "| " + " | ".join("---:" if mark == "r" else "---" for mark in align) + " |",
+            *[f"| {' | '.join(str(cell) for cell in row)} |" for row in rows]]
+
+
+def _drift_samples(drift: StakeDrift, samples: int) -> list[tuple[float, tuple[float, ...]]]:
+    end = drift.times[-1]
+    picked = []
+    for step in range(samples + 1):
+        moment = end * step / samples
+        index = max(position for position, time in enumerate(drift.times) if time <= moment)
+        picked.append((drift.times[index], drift.shares[index]))
+    return picked
+
+
+def format_markdown(result: StakeExperimentResult) -> str:
+    """The Markdown report: tables, plots and a reading of the numbers."""
+    experiment = result.experiment
+    shares = result.shares()
+    lines = ["# a27 experiment stake: what stake weights do to proof of stake", "", f"**{verdict_line(result)}**", "",
+             "Validator 0 is the odd one out: `equal` gives it the others' stake, `10x-more` ten times, `10x-less` a "
+             "tenth. Each case runs under each proposer strategy for several seeds; short runs silence validators "
+             "to test the 1/3 and 2/3 thresholds; long runs let validators re-bond their rewards.", "",
+             "## Settings", "", "| setting | value |", "| --- | --- |",
+             *[f"| {key} | {_setting(value)} |" for key, value in experiment.to_dict().items()], "",
+             "## What the numbers say", "", *[f"- {sentence}" for sentence in findings(result)], "",
+             "## Who can halt or finalize the chain", "",
+             "A block is final with precommits of more than 2/3 of the bonded stake. Validators holding at least 1/3 "
+             "can therefore halt the chain by staying silent; more than 2/3 finalizes blocks without anyone else.", ""]
+    lines += _markdown_table(
+        ["case", "validator", "stake share", "halts alone", "finalizes alone"],
+        [(item.case, f"v{index}", _percent(share), _yes(item.halts_alone[index]), _yes(item.finalizes_alone[index]))
+         for item in result.thresholds() for index, share in enumerate(item.stake_shares)], "llrll")
+    lines += ["", "Fewest validators that can halt / finalize: " + "; ".join(
+        f"{item.case} {item.fewest_to_halt} / {item.fewest_to_finalize}" for item in result.thresholds()) + ".", "",
+        "## Blocks and rewards", "",
+        f"Pooled over {_seed_range(experiment.seeds)}. The chi-square test compares blocks proposed with stake "
+        "shares: the weighted round robin follows them by construction (p near 1, closer than chance); the lottery "
+        "draws proposers at random in proportion to stake (p is then spread evenly over 0 to 1, and below 0.05 "
+        "about one time in twenty).", "", f"![block shares]({PLOTS['shares']})", ""]
+    for pooled in shares:
+        lines += [f"### {pooled.case}, {pooled.strategy}", "", f"{pooled.blocks} blocks; {_chi_square_text(pooled)}.",
+                  ""]
+        lines += _markdown_table(
+            ["validator", "stake share", "blocks", "block share", "95% interval", "rewards", "reward share"],
+            [(validator.name, _percent(validator.stake_share), validator.blocks,
+              _percent(validator.block_share.share),
+              f"{_percent(validator.block_share.low)} - {_percent(validator.block_share.high)}",
+              f"{validator.rewards:,}", _percent(validator.reward_share)) for validator in pooled.validators],
+            "lrrrlrr")
+        lines.append("")
+    lines += ["## Finality", "",
+              "Block finality runs from the proposer's timestamp until the median node applied the block; transfer "
+              "finality from submission until the sending light node applied the block holding it. The block interval "
+              "is the mean time from one block to the next.", "",
+              f"![finality]({PLOTS['finality']})", ""]
+    lines += _markdown_table(
+        ["case", "strategy", "blocks", "rounds > 0", "block interval (s)", "block median (s)", "block p95 (s)",
+         "transfer median (s)", "transfer p95 (s)", "transfers final"],
+        [(pooled.case, pooled.strategy, pooled.blocks, pooled.rounds_above_zero, _interval(pooled),
+          _seconds(pooled.block_finality, "median"), _seconds(pooled.block_finality, "p95"),
+          _seconds(pooled.transfer_finality, "median"), _seconds(pooled.transfer_finality, "p95"),
+          f"{pooled.transfers_final}/{pooled.transfers_submitted}") for pooled in shares], "llrrrrrrrr")
+    lines += ["", "## Silent validators", "",
+              f"A silent validator runs the proof-of-stake layer without the consensus engine: it keeps its stake and "
+              f"follows the chain, but never proposes or votes. Runs: {experiment.strategies[0]}, seed 1, "
+              f"{experiment.silence_duration:g} simulated seconds of transfers (a transfer waits up to 60 s to be "
+              "final).", "", f"![silence]({PLOTS['silence']})", ""]
+    lines += _markdown_table(
+        ["case", "silent", "silent stake", "predicted", "blocks", "proposers", "rounds > 0", "transfers final",
+         "as predicted"],
+        [(outcome.case, ", ".join(outcome.silent), _percent(outcome.silent_share),
+          "halt" if outcome.predicted_halt else "live", outcome.blocks, ", ".join(outcome.proposers) or "-",
+          outcome.rounds_above_zero, f"{outcome.transfers_final}/{outcome.transfers_submitted}",
+          _yes(outcome.as_predicted)) for outcome in result.silence()], "llrlrlrrl")
+    lines += ["", "## Stake drift with restaking", "",
+              f"Every {experiment.restake_interval:g} simulated seconds each validator bonds its liquid balance above "
+              f"its starting balance (its rewards, and whatever light nodes sent it). Block reward "
+              f"{experiment.restake_block_reward:,}, seed 1, {experiment.restake_duration:g} simulated seconds.", "",
+              f"![restake]({PLOTS['restake']})", ""]
+    for drift in result.drift():
+        lines += [f"### {drift.case}, {drift.strategy}", "",
+                  f"{drift.blocks} blocks, {drift.bonds_admitted} bonds; largest move {drift.largest_move * 100:.2f} "
+                  "points.", ""]
+        lines += _markdown_table(
+            ["time (s)", *[f"v{index}" for index in range(len(drift.start_shares))]],
+            [(f"{time:.0f}", *[_percent(share) for share in row])
+             for time, row in _drift_samples(drift, DRIFT_SAMPLES)],
+            "r" * (len(drift.start_shares) + 1))
+        lines.append("")
+        lines += _markdown_table(
+            ["validator", "stake at start", "rewards", "received", "stake at end", "share at start",
+             "share of rewards", "share of received", "share at end"],
+            [(f"v{index}", f"{drift.stakes[0][index]:,}", f"{drift.rewards[index]:,}", f"{drift.received[index]:,}",
+              f"{drift.stakes[-1][index]:,}", _percent(drift.start_shares[index]),
+              _percent(drift.reward_shares[index]) if drift.reward_shares else "-",
+              _percent(drift.received_shares[index]) if drift.received_shares else "-",
+              _percent(drift.end_shares[index]))
+             for index in range(len(drift.start_shares))], "lrrrrrrrr")
+        lines.append("")
+    lines += ["## Runs", ""]
+    lines += _markdown_table(
+        ["kind", "case", "strategy", "seed", "silent", "blocks", "transfers final", "simulated s", "consistent"],
+        [(run.kind, run.case, run.strategy, run.seed, ", ".join(f"v{index}" for index in run.silent) or "-",
+          run.blocks, f"{len(run.transfer_latency)}/{run.transfers_submitted}", f"{run.end_time:.0f}",
+          _yes(run.consistent)) for run in result.runs], "lllrlrrrl")
+    return "\n".join(lines) + "\n"
+
+
+# Plots --------------------------------------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
+    """Block share (with its interval) against stake share, per validator, one panel per case and strategy."""
+    plt = _pyplot()
+    experiment = result.experiment
+    rows, columns = len(experiment.strategies), len(experiment.cases)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    for pooled in result.shares():
+        axis = axes[experiment.strategies.index(pooled.strategy)][
+            [case.name for case in experiment.cases].index(pooled.case)]
+        positions = range(len(pooled.validators))
+        axis.bar(positions, [validator.stake_share for validator in pooled.validators], width=0.6, color="#c8d3e0",
+                 label="stake share")
+        block = [validator.block_share for validator in pooled.validators]
+        axis.errorbar(positions, [interval.share for interval in block],
+                      yerr=[[interval.share - interval.low for interval in block],
+                            [interval.high - interval.share for interval in block]],
+                      fmt="o", color="#c0392b", capsize=4, label="block share, 95% CI")
+        axis.plot([position + 0.22 for position in positions],
+                  [validator.reward_share for validator in pooled.validators], "x", color="#1f4e79",
+                  label="reward share")
+        axis.set_xticks(list(positions), [validator.name for validator in pooled.validators])
+        p_value = f"p = {pooled.chi_square.p_value:.3f}" if pooled.chi_square is not None else "no blocks"
+        axis.set_title(f"{pooled.case}, {pooled.strategy}\n{pooled.blocks} blocks, chi-square {p_value}",
+                       fontsize="medium")
+        axis.set_ylim(0, 1)
+        axis.grid(axis="y", alpha=0.3)
+    for row in axes:
+        row[0].set_ylabel("share")
+    axes[0][0].legend(fontsize="small", loc="upper right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_finality(result: StakeExperimentResult, path: Path) -> None:
+    """Block and transfer finality per case, one box per strategy (whiskers at the 5th and 95th percentiles)."""
+    plt = _pyplot()
+    experiment = result.experiment
+    runs = result.of_kind(SHARES_RUN)
+    figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+    width = 0.8 / len(experiment.strategies)
+    colours = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+    for axis, field, title in ((axes[0], "block_finality", "Block finality"),
+                               (axes[1], "transfer_latency", "Transfer finality at the sender")):
+        for offset, strategy in enumerate(experiment.strategies):
+            values = [[value for run in runs if run.case == case.name and run.strategy == strategy
+                       for value in getattr(run, field)] or [float("nan")] for case in experiment.cases]
+            positions = [index + (offset - (len(experiment.strategies) - 1) / 2) * width
+                         for index in range(len(experiment.cases))]
+            boxes = axis.boxplot(values, positions=positions, widths=width * 0.9, whis=(5, 95), showfliers=False,
+                                 patch_artist=True)
+            for box in boxes["boxes"]:
+                box.set_facecolor(colours[offset % len(colours)])
+            boxes["boxes"][0].set_label(strategy)
+        axis.set_xticks(range(len(experiment.cases)), [case.name for case in experiment.cases])
+        axis.set_ylabel("seconds")
+        axis.set_title(title)
+        axis.grid(axis="y", alpha=0.3)
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_silence(result: StakeExperimentResult, path: Path) -> None:
+    """Finalized height over time in each silence run, one panel per case."""
+    plt = _pyplot()
+    experiment = result.experiment
+    runs = result.of_kind(SILENCE_RUN)
+    figure, axes = plt.subplots(1, len(experiment.cases), figsize=(4.2 * len(experiment.cases), 3.4), squeeze=False,
+                                sharey=True)
+    for axis, case in zip(axes[0], experiment.cases, strict=True):
+        for run in (run for run in runs if run.case == case.name):
+            silent_power = sum(run.stakes[index] for index in run.silent) / sum(run.stakes)
+            label = f"{','.join(f'v{index}' for index in run.silent)} silent ({_percent(silent_power)})"
+            axis.step([0.0, *run.block_times, run.end_time], [0, *range(1, run.blocks + 1), run.blocks], where="post",
+                      label=label)
+        axis.set_title(case.name)
+        axis.set_xlabel("simulated time (s)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="small")
+    axes[0][0].set_ylabel("finalized height")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_restake(result: StakeExperimentResult, path: Path) -> None:
+    """Each validator's stake share over time while rewards are re-bonded, one panel per case and strategy."""
+    plt = _pyplot()
+    experiment = result.experiment
+    rows, columns = len(experiment.strategies), len(experiment.cases)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    for drift in result.drift():
+        axis = axes[experiment.strategies.index(drift.strategy)][
+            [case.name for case in experiment.cases].index(drift.case)]
+        for index, start in enumerate(drift.start_shares):
+            # The change in points shows small and large holders on one scale; the legend keeps the level.
+            axis.plot(drift.times, [(row[index] - start) * 100 for row in drift.shares],
+                      label=f"v{index} (from {_percent(start)} to {_percent(drift.end_shares[index])})")
+        axis.axhline(0, color="grey", linewidth=0.8)
+        axis.set_title(f"{drift.case}, {drift.strategy}", fontsize="medium")
+        axis.set_xlabel("simulated time (s)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="x-small")
+    for row in axes:
+        row[0].set_ylabel("stake share change (points)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_report(result: StakeExperimentResult, directory: str | Path) -> Path:
+    """Write report.md, report.json and the PNG plots into ``directory``; return the Markdown path."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report_data(result), indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+    markdown = folder / "report.md"
+    markdown.write_text(format_markdown(result), encoding="utf-8")
+    plot_block_shares(result, folder / PLOTS["shares"])
+    plot_finality(result, folder / PLOTS["finality"])
+    plot_silence(result, folder / PLOTS["silence"])
+    plot_restake(result, folder / PLOTS["restake"])
+    return markdown
+
+
+__all__ = ["PLOTS", "findings", "format_markdown", "format_terminal", "report_data", "verdict_line", "write_report"]

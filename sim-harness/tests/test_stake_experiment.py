@@ -1,0 +1,279 @@
+"""The stake experiment: cases, the plan of runs, pooling, thresholds, silence and drift, and tiny real runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from a27_harness.scenario import ScenarioError, SimScenario
+from a27_harness.stake_experiment import (
+    RESTAKE_RUN,
+    SHARES_RUN,
+    SILENCE_RUN,
+    ExperimentError,
+    PlannedRun,
+    RunSummary,
+    StakeCase,
+    StakeDrift,
+    StakeExperiment,
+    parse_cases,
+    parse_strategies,
+    pool_shares,
+    run_planned,
+    run_stake_experiment,
+    silence_outcome,
+    stake_drift,
+    stake_thresholds,
+)
+from a27_harness.statistics import wilson_interval
+
+
+def summary(*, kind: str = SHARES_RUN, case: str = "10x-more", strategy: str = "lottery", seed: int = 1,
+            stakes: tuple[int, ...] = (1_000_000, 100_000, 100_000, 100_000),
+            blocks_proposed: tuple[int, ...] = (30, 3, 4, 3), silent: tuple[int, ...] = (),
+            stake_history: tuple[tuple[float, tuple[int, ...]], ...] = (),
+            rewards: tuple[int, ...] | None = None, received: tuple[int, ...] | None = None) -> RunSummary:
+    """A hand-made run: one block a second, each block worth 100 plus one fee to its proposer."""
+    blocks = sum(blocks_proposed)
+    return RunSummary(
+        kind=kind, case=case, strategy=strategy, seed=seed, silent=silent, stakes=stakes,
+        blocks_proposed=blocks_proposed,
+        rewards=rewards if rewards is not None else tuple(101 * count for count in blocks_proposed),
+        received=received if received is not None else (0,) * len(stakes),
+        block_times=tuple(float(height) for height in range(1, blocks + 1)),
+        block_finality=tuple(0.1 + 0.01 * (height % 5) for height in range(blocks)), rounds_above_zero=1,
+        transfers_submitted=10, transfer_latency=(0.5, 0.7, 0.9), agreed=blocks > 0, supply_ok=True,
+        end_time=float(blocks), stake_history=stake_history, bonds_admitted=len(stake_history))
+
+
+# Cases and settings ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "stakes"), [
+    ("equal", (100_000, 100_000, 100_000, 100_000)),
+    ("10x-more", (1_000_000, 100_000, 100_000, 100_000)),
+    ("10x-less", (10_000, 100_000, 100_000, 100_000)),
+    ("2.5x-more", (250_000, 100_000, 100_000, 100_000)),
+    ("3x-less", (33_333, 100_000, 100_000, 100_000)),
+])
+def test_cases_give_validator_zero_its_multiple(name: str, stakes: tuple[int, ...]) -> None:
+    assert StakeCase.named(name).stakes(4, 100_000) == stakes
+
+
+@pytest.mark.parametrize("name", ["", "10y-more", "x-more", "0x-less", "10x-much", "unequal"])
+def test_unknown_case_names_are_refused(name: str) -> None:
+    with pytest.raises(ExperimentError, match="stake case"):
+        StakeCase.named(name)
+
+
+def test_case_lists_keep_order_and_drop_repeats() -> None:
+    assert [case.name for case in parse_cases("10x-less, equal,10x-less")] == ["10x-less", "equal"]
+    with pytest.raises(ExperimentError, match="at least one"):
+        parse_cases(" , ")
+
+
+def test_strategy_choice() -> None:
+    assert parse_strategies("both") == ("weighted-round-robin", "lottery")
+    assert parse_strategies("lottery") == ("lottery",)
+    with pytest.raises(ExperimentError, match="both"):
+        parse_strategies("dice")
+
+
+@pytest.mark.parametrize(("settings", "message"), [
+    ({"validators": 1}, "2 validators or more"),
+    ({"cases": parse_cases("1000x-less")}, "below the chain's min_stake"),
+    ({"strategies": ("dice",)}, "unknown proposer strategy"),
+    ({"strategies": ()}, "at least one"),
+    ({"seeds": 0}, "seeds must be positive"),
+    ({"restake_interval": 0.0}, "restake_interval must be positive"),
+])
+def test_bad_experiment_settings_are_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ExperimentError, match=message):
+        StakeExperiment(**settings)  # type: ignore[arg-type]
+
+
+def test_the_plan_covers_cases_strategies_seeds_silence_and_restaking() -> None:
+    experiment = StakeExperiment(seeds=2, duration=50.0, silence_duration=7.0, restake_duration=90.0,
+                                 restake_interval=5.0, restake_block_reward=700)
+    plan = experiment.plan()
+    shares = [run for run in plan if run.kind == SHARES_RUN]
+    silence = [run for run in plan if run.kind == SILENCE_RUN]
+    restake = [run for run in plan if run.kind == RESTAKE_RUN]
+    assert len(plan) == len(shares) + len(silence) + len(restake)
+    assert {(run.case, run.scenario.proposer, run.scenario.seed) for run in shares} == {
+        (case, strategy, seed) for case in ("equal", "10x-more", "10x-less")
+        for strategy in ("weighted-round-robin", "lottery") for seed in (1, 2)}
+    assert all(run.scenario.duration == 50.0 and run.scenario.restake_interval is None for run in shares)
+    assert [(run.case, run.scenario.silent_validators) for run in silence] == [
+        (case, silent) for case in ("equal", "10x-more", "10x-less") for silent in ((0,), (1, 2, 3))]
+    assert {(run.scenario.proposer, run.scenario.seed, run.scenario.duration) for run in silence} == {
+        ("weighted-round-robin", 1, 7.0)}
+    assert len(restake) == 6
+    assert all((run.scenario.restake_interval, run.scenario.block_reward, run.scenario.duration) == (5.0, 700, 90.0)
+               for run in restake)
+    assert all(run.scenario.stakes == experiment.stakes(experiment.case_named(run.case)) for run in plan)
+    assert plan[0].label == "shares equal weighted-round-robin seed 1"
+    assert silence[1].label == "silence equal weighted-round-robin seed 1 silent v1,v2,v3"
+
+
+# Scenario options the experiment relies on --------------------------------------------------------------------------
+
+
+def test_silent_validators_come_from_text_or_lists_and_must_exist() -> None:
+    assert SimScenario(silent_validators="2, 0").silent_validators == (0, 2)
+    assert SimScenario(silent_validators=[3]).silent_validators == (3,)
+    with pytest.raises(ScenarioError, match="beyond v3"):
+        SimScenario(silent_validators=(4,))
+    with pytest.raises(ScenarioError, match="validator indices"):
+        SimScenario(silent_validators="v1")
+    with pytest.raises(ScenarioError, match="validator indices"):
+        SimScenario(silent_validators=(-1,))
+
+
+def test_silence_and_restaking_need_the_pos_layer() -> None:
+    with pytest.raises(ScenarioError, match="need the pos layer"):
+        SimScenario(layers="ledger", restake_interval=5.0)
+    with pytest.raises(ScenarioError, match="restake_interval must be positive"):
+        SimScenario(restake_interval=-1.0)
+
+
+# Analysis on hand-made runs ------------------------------------------------------------------------------------------
+
+
+def test_pooling_adds_seeds_and_tests_blocks_against_stake() -> None:
+    pooled = pool_shares([summary(seed=1, blocks_proposed=(30, 3, 4, 3)),
+                          summary(seed=2, blocks_proposed=(31, 2, 3, 4))])
+    assert pooled.blocks == 80
+    assert pooled.seeds == (1, 2)
+    big = pooled.validators[0]
+    assert big.blocks == 61
+    assert big.stake_share == pytest.approx(10 / 13)
+    assert big.block_share == wilson_interval(61, 80)
+    assert big.reward_share == pytest.approx(61 / 80)
+    assert pooled.chi_square is not None
+    assert pooled.chi_square.degrees_of_freedom == 3
+    assert pooled.chi_square.p_value > 0.5
+    assert pooled.transfers_final == 6
+    assert pooled.transfers_submitted == 20
+    assert pooled.block_finality["median"] == pytest.approx(0.12)
+    assert pooled.block_interval == pytest.approx(1.0)
+
+
+def test_pooling_flags_a_proposer_choice_that_ignores_stake() -> None:
+    pooled = pool_shares([summary(blocks_proposed=(25, 25, 25, 25))])
+    assert pooled.chi_square is not None
+    assert pooled.chi_square.p_value < 1e-6
+
+
+def test_pooling_without_blocks_has_no_test_and_mixed_runs_are_refused() -> None:
+    empty = pool_shares([summary(blocks_proposed=(0, 0, 0, 0))])
+    assert empty.chi_square is None
+    assert empty.block_finality == {}
+    assert empty.block_interval is None
+    with pytest.raises(ExperimentError, match="one case and strategy"):
+        pool_shares([summary(case="equal"), summary(case="10x-more")])
+    with pytest.raises(ExperimentError, match="one case and strategy"):
+        pool_shares([])
+
+
+def test_thresholds_follow_the_one_third_and_two_thirds_rules() -> None:
+    equal = stake_thresholds("equal", (100_000,) * 4)
+    assert (equal.halts_alone, equal.finalizes_alone) == ((False,) * 4, (False,) * 4)
+    assert (equal.fewest_to_halt, equal.fewest_to_finalize) == (2, 3)
+    more = stake_thresholds("10x-more", (1_000_000, 100_000, 100_000, 100_000))
+    assert more.halts_alone == (True, False, False, False)
+    assert more.finalizes_alone == (True, False, False, False)
+    assert (more.fewest_to_halt, more.fewest_to_finalize) == (1, 1)
+    less = stake_thresholds("10x-less", (10_000, 100_000, 100_000, 100_000))
+    assert less.halts_alone == (False,) * 4
+    assert (less.fewest_to_halt, less.fewest_to_finalize) == (2, 3)
+
+
+def test_exactly_one_third_halts_and_exactly_two_thirds_does_not_finalize() -> None:
+    thirds = stake_thresholds("thirds", (1_000, 1_000, 1_000))
+    assert thirds.halts_alone == (True, True, True)
+    two_to_one = stake_thresholds("2x-more", (2_000, 1_000))
+    assert two_to_one.halts_alone == (True, True)
+    assert two_to_one.finalizes_alone == (False, False)
+    assert two_to_one.fewest_to_finalize == 2
+
+
+def test_silence_outcomes_compare_with_the_quorum_rule() -> None:
+    big_silent = silence_outcome(summary(kind=SILENCE_RUN, silent=(0,), blocks_proposed=(0, 0, 0, 0)))
+    assert big_silent.predicted_halt
+    assert big_silent.halted
+    assert big_silent.as_predicted
+    assert big_silent.silent == ("v0",)
+    assert big_silent.silent_share == pytest.approx(10 / 13)
+    others_silent = silence_outcome(summary(kind=SILENCE_RUN, silent=(1, 2, 3), blocks_proposed=(12, 0, 0, 0)))
+    assert not others_silent.predicted_halt
+    assert others_silent.proposers == ("v0",)
+    assert others_silent.as_predicted
+    stalled = silence_outcome(summary(kind=SILENCE_RUN, case="equal", stakes=(1_000,) * 4, silent=(0,),
+                                      blocks_proposed=(0, 0, 0, 0)))
+    assert not stalled.predicted_halt
+    assert not stalled.as_predicted
+
+
+def test_drift_shares_moves_and_where_the_new_stake_came_from() -> None:
+    history = ((0.0, (1_000, 1_000)), (10.0, (1_500, 1_000)), (20.0, (1_500, 1_600)))
+    drift = stake_drift(summary(kind=RESTAKE_RUN, case="equal", stakes=(1_000, 1_000), blocks_proposed=(5, 5),
+                                stake_history=history, rewards=(500, 500), received=(300, 100)))
+    assert drift.start_shares == (0.5, 0.5)
+    assert drift.end_shares == pytest.approx((1_500 / 3_100, 1_600 / 3_100))
+    assert drift.largest_move == pytest.approx(0.1)
+    assert drift.reward_shares == (0.5, 0.5)
+    assert drift.received_shares == (0.75, 0.25)
+    with pytest.raises(ExperimentError, match="no stake history"):
+        stake_drift(summary())
+
+
+def test_drift_reports_a_share_crossing_one_third() -> None:
+    drift = StakeDrift(case="10x-less", strategy="lottery", blocks=3, times=(0.0, 5.0, 9.0, 12.0),
+                       stakes=((100, 1_000, 1_000, 1_000), (100, 1_100, 1_000, 1_000), (100, 1_000, 1_000, 1_000),
+                               (100, 1_200, 1_000, 1_000)),
+                       rewards=(0, 0, 0, 0), received=(0, 0, 0, 0), bonds_admitted=3)
+    crossings = drift.threshold_crossings()
+    assert [(crossing.validator, crossing.power, crossing.gained, crossing.first_time, crossing.held_at_end)
+            for crossing in crossings] == [("v1", "halt", True, 5.0, True)]
+
+
+# Tiny real runs ------------------------------------------------------------------------------------------------------
+
+
+def test_a_restake_run_bonds_rewards_and_records_the_stake_history() -> None:
+    scenario = SimScenario(validators=3, light_nodes=1, duration=6.0, seed=3, stakes=(30_000, 10_000, 10_000),
+                           restake_interval=2.0, block_reward=500)
+    run = run_planned(PlannedRun(RESTAKE_RUN, "3x-more", scenario))
+    assert run.consistent
+    assert run.blocks >= 3
+    assert sum(run.blocks_proposed) == run.blocks
+    # Rewards are the block rewards plus fees of one token per included transfer (bonds pay none).
+    assert 500 * run.blocks <= sum(run.rewards) <= 500 * run.blocks + run.transfers_submitted
+    assert run.bonds_admitted >= 1
+    assert run.stake_history[0] == (0.0, (30_000, 10_000, 10_000))
+    assert len(run.stake_history) == run.blocks + 1
+    end = run.stake_history[-1][1]
+    assert sum(end) > 50_000
+    assert all(after >= before for after, before in zip(end, (30_000, 10_000, 10_000), strict=True))
+
+
+def test_a_silent_validator_never_proposes() -> None:
+    scenario = SimScenario(validators=4, light_nodes=1, duration=6.0, seed=2, silent_validators=(1,))
+    run = run_planned(PlannedRun(SILENCE_RUN, "equal", scenario))
+    assert run.consistent
+    assert run.blocks >= 3
+    assert run.blocks_proposed[1] == 0
+    assert run.stake_history == ()
+
+
+def test_worker_processes_give_the_same_result_as_one_process() -> None:
+    experiment = StakeExperiment(cases=parse_cases("2x-more"), strategies=("lottery",), seeds=1, validators=3,
+                                 light_nodes=1, duration=4.0, silence_duration=3.0, restake_duration=4.0,
+                                 restake_interval=2.0)
+    seen: list[tuple[int, int, str]] = []
+    alone = run_stake_experiment(experiment, progress=lambda done, planned, label: seen.append((done, planned, label)))
+    pooled = run_stake_experiment(experiment, jobs=2)
+    assert alone == pooled
+    assert [(done, planned) for done, planned, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert [run.kind for run in alone.runs] == [SHARES_RUN, SILENCE_RUN, SILENCE_RUN, RESTAKE_RUN]
+    assert alone.ok

@@ -1,0 +1,106 @@
+"""The stake experiment's report: terminal tables, the reading of the numbers, report.json, Markdown and plots."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import attrs
+import pytest
+
+from a27_harness.stake_experiment import (
+    RESTAKE_RUN,
+    SILENCE_RUN,
+    PlannedRun,
+    RunSummary,
+    StakeExperiment,
+    StakeExperimentResult,
+)
+from a27_harness.stake_report import PLOTS, findings, format_terminal, report_data, write_report
+
+
+def _made_up(run: PlannedRun, index: int) -> RunSummary:
+    """A plausible summary of a planned run: blocks by stake (none when too much stake is silent)."""
+    stakes = run.scenario.validator_stakes()
+    silent = run.scenario.silent_validators
+    halted = 3 * sum(stakes[position] for position in silent) >= sum(stakes)
+    blocks = 0 if halted else 40 + index
+    proposed = [0 if position in silent else round(blocks * stake / sum(stakes))
+                for position, stake in enumerate(stakes)]
+    proposed[0] += blocks - sum(proposed)
+    history: tuple[tuple[float, tuple[int, ...]], ...] = ()
+    if run.kind == RESTAKE_RUN:
+        # Validator 1 grows by a tenth of its stake per block: enough to cross 1/3 in the 10x-less case.
+        history = tuple((float(height), (stakes[0], stakes[1] + height * stakes[1] // 10, *stakes[2:]))
+                        for height in range(blocks + 1))
+    return RunSummary(
+        kind=run.kind, case=run.case, strategy=run.scenario.proposer, seed=run.scenario.seed, silent=silent,
+        stakes=stakes, blocks_proposed=tuple(proposed), rewards=tuple(100 * count for count in proposed),
+        received=(0,) * len(stakes), block_times=tuple(float(height) for height in range(1, blocks + 1)),
+        block_finality=tuple(0.2 for _ in range(blocks)), rounds_above_zero=0, transfers_submitted=5,
+        transfer_latency=() if halted else (0.8, 1.0), agreed=not halted, supply_ok=True,
+        end_time=60.0 if halted else float(blocks), stake_history=history, bonds_admitted=len(history))
+
+
+@pytest.fixture(scope="module")
+def result() -> StakeExperimentResult:
+    experiment = StakeExperiment(seeds=2)
+    return StakeExperimentResult(experiment, tuple(_made_up(run, index) for index, run in enumerate(experiment.plan())))
+
+
+def test_terminal_summary_has_every_table_and_the_verdict(result: StakeExperimentResult) -> None:
+    text = format_terminal(result)
+    assert text == format_terminal(result)
+    for heading in ("Who can halt or finalize", "Blocks and rewards by validator", "Finality in seconds",
+                    "Silent validators", "Restaking"):
+        assert heading in text
+    assert "10x-more, lottery:" in text
+    assert re.search(r"^10x-more +v0 +76\.9% +halt +0 +- +0/5 +yes$", text, re.MULTILINE)
+    assert text.endswith("held at least 1/3 of the stake")
+    assert "VERDICT: OK" in text
+
+
+def test_a_silence_run_against_the_rule_fails_the_verdict(result: StakeExperimentResult) -> None:
+    runs = list(result.runs)
+    position = next(index for index, run in enumerate(runs)
+                    if run.kind == SILENCE_RUN and run.case == "10x-more" and run.silent == (0,))
+    # v0 holds 10/13 of the stake: a block finalized while it is silent contradicts the quorum rule.
+    runs[position] = attrs.evolve(runs[position], block_times=(1.0,), block_finality=(0.2,),
+                                  blocks_proposed=(0, 1, 0, 0), agreed=True)
+    broken = StakeExperimentResult(result.experiment, tuple(runs))
+    assert not broken.ok
+    assert "VERDICT: FAILED - 1 silence runs did not behave as the quorum rule predicts" in format_terminal(broken)
+
+
+def test_findings_read_shares_tests_silence_and_crossings(result: StakeExperimentResult) -> None:
+    sentences = findings(result)
+    text = " ".join(sentences)
+    assert "Under weighted-round-robin, v0's share of the blocks" in text
+    assert "chi-square p-values" in text
+    assert "10x-more: with v0 silent (76.9% of the stake) no block was finalized" in text
+    assert "as the quorum rule predicts" in text
+    assert "In 10x-less under weighted-round-robin, v1 gained the power to halt the chain alone" in text
+
+
+def test_json_holds_every_run_and_every_analysis(result: StakeExperimentResult) -> None:
+    data = json.loads(json.dumps(report_data(result)))
+    assert data["verdict"]["ok"] is True
+    assert len(data["runs"]) == len(result.runs)
+    assert len(data["shares"]) == 6
+    assert data["experiment"]["cases"]["10x-more"] == [1_000_000, 100_000, 100_000, 100_000]
+    assert [item["case"] for item in data["thresholds"]] == ["equal", "10x-more", "10x-less"]
+    assert {item["as_predicted"] for item in data["silence"]} == {True}
+    crossing = data["restake"][4]["threshold_crossings"][0]
+    assert (crossing["validator"], crossing["power"], crossing["gained"]) == ("v1", "halt", True)
+
+
+def test_report_directory_has_markdown_json_and_readable_plots(result: StakeExperimentResult, tmp_path: Path) -> None:
+    markdown = write_report(result, tmp_path / "report")
+    text = markdown.read_text(encoding="utf-8")
+    for name in PLOTS.values():
+        assert f"]({name})" in text
+        assert (tmp_path / "report" / name).read_bytes().startswith(b"\x89PNG")
+    assert "## What the numbers say" in text
+    assert "| 10x-more | v0 | 76.9% | yes | yes |" in text
+    assert json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))["verdict"]["ok"] is True
