@@ -15,6 +15,7 @@ SOURCES = {
     "a27_netsim": ROOT / "packages" / "a27-netsim" / "src" / "a27_netsim",
     "a27_ledger": ROOT / "packages" / "a27-ledger" / "src" / "a27_ledger",
     "a27_pos": ROOT / "packages" / "a27-pos" / "src" / "a27_pos",
+    "a27_channels": ROOT / "packages" / "a27-channels" / "src" / "a27_channels",
     "a27_harness": ROOT / "sim-harness" / "src" / "a27_harness",
 }
 
@@ -43,7 +44,8 @@ def test_contract_holds_on_the_real_tree(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("lower", "upper"), [("a27_ledger", "a27_harness"), ("a27_ledger", "a27_pos"),
-                                              ("a27_pos", "a27_harness"), ("a27_netsim", "a27_ledger"),
+                                              ("a27_pos", "a27_harness"), ("a27_pos", "a27_channels"),
+                                              ("a27_channels", "a27_harness"), ("a27_netsim", "a27_ledger"),
                                               ("a27_ledger", "a27_netsim"), ("a27_pos", "a27_netsim")])
 def test_contract_breaks_when_a_layer_imports_upward_or_sideways(tmp_path: Path, lower: str, upper: str) -> None:
     _copy_sources(tmp_path)

@@ -1,0 +1,394 @@
+"""Channel nodes over a shared chain (testing.ChannelNetwork): opening, paying, routing, failing, closing, cheating."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import attrs
+import networkx as nx
+import pytest
+
+from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
+from a27_channels.gossip import ChannelPolicy
+from a27_channels.node import (
+    ChannelClosed,
+    ChannelOpened,
+    DirectPaymentDone,
+    DirectPaymentFailed,
+    PaymentFailed,
+    PaymentReceived,
+    PaymentSucceeded,
+    Submit,
+)
+from a27_channels.onchain import CHANNEL, UnilateralClose, preimage_height
+from a27_channels.payment import FailureCause
+from a27_channels.store import LocalStatus
+from a27_channels.testing import ChannelNetwork
+
+DEPOSIT = 100_000
+
+
+def line(count: int, *, seed: int = 1, **kwargs: object) -> tuple[ChannelNetwork, list[bytes]]:
+    network = ChannelNetwork(count, seed=seed, **kwargs)  # type: ignore[arg-type]
+    return network, network.open_edges([(index, index + 1) for index in range(count - 1)], DEPOSIT)
+
+
+def events(network: ChannelNetwork, index: int, kind: type) -> list[Any]:
+    return [event for at, event in network.events if at == index and isinstance(event, kind)]
+
+
+def check_conservation(network: ChannelNetwork, channel_ids: list[bytes]) -> None:
+    """Every channel holds its capacity in balances and HTLCs, on both sides and on chain."""
+    for channel_id in channel_ids:
+        record = channel_record(network.chain.state, channel_id)
+        assert record is not None
+        for node in network.nodes:
+            if channel_id in node.entries and node.entries[channel_id].channel is not None:
+                assert node.channel(channel_id).state.total() == record.terms.capacity
+        if record.status is ChannelStatus.OPEN:
+            assert network.chain.state.escrow(CHANNEL, channel_id) == record.terms.capacity
+    network.chain.check_invariants()
+
+
+def test_open_pay_and_close_cooperatively() -> None:
+    network = ChannelNetwork(2, seed=3)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    assert [type(event) for _, event in network.events] == [ChannelOpened, ChannelOpened]
+    assert network.nodes[0].status(channel_id) is LocalStatus.OPEN
+    for amount in (1_000, 2_000):
+        network.perform(0, network.nodes[0].pay(channel_id, amount))
+        network.deliver()
+    assert [event.amount for event in events(network, 0, DirectPaymentDone)] == [1_000, 2_000]
+    assert [event.amount for event in events(network, 1, PaymentReceived)] == [1_000, 2_000]
+    network.perform(0, network.nodes[0].close_channel(channel_id))
+    network.deliver()
+    network.mine()
+    record = channel_record(network.chain.state, channel_id)
+    assert record is not None
+    assert (record.status, record.outcome) == (ChannelStatus.CLOSED, CloseOutcome.COOPERATIVE)
+    assert [event.outcome for event in events(network, 0, ChannelClosed)] == [CloseOutcome.COOPERATIVE]
+    state = network.chain.state
+    assert state.balance(network.keys[0].public_key) == 1_000_000 - 50_000 - 1 + 47_000
+    assert state.balance(network.keys[1].public_key) == 1_000_000 - 20_000 + 23_000 - 1
+    network.chain.check_invariants()
+
+
+def test_a_routed_three_hop_payment_settles_and_pays_every_fee() -> None:
+    network, channel_ids = line(4)
+    payment_hash = network.pay(0, 3, 5_000)
+    outcome = network.outcome(payment_hash)
+    assert isinstance(outcome, PaymentSucceeded)
+    assert outcome.route is not None
+    assert (outcome.attempts, len(outcome.route.hops), outcome.route.fees) == (1, 3, 12)
+    assert [event.amount for event in events(network, 3, PaymentReceived)] == [5_000]
+    balances = [network.nodes[index].channel(channel_ids[index]).balance for index in range(3)]
+    assert balances == [DEPOSIT - 5_012, DEPOSIT - 5_006, DEPOSIT - 5_000]
+    assert network.nodes[1].channel(channel_ids[0]).balance == DEPOSIT + 5_012
+    assert network.nodes[3].channel(channel_ids[2]).balance == DEPOSIT + 5_000
+    assert all(not network.nodes[index].channel(channel_id).state.htlcs
+               for index, channel_id in enumerate(channel_ids))
+    check_conservation(network, channel_ids)
+
+
+@pytest.mark.parametrize("hop", [0, 1, 2])
+def test_a_hop_without_balance_fails_the_payment_back(hop: int) -> None:
+    network = ChannelNetwork(4, seed=hop)
+    channel_ids = [network.open(index + 1, index, DEPOSIT) if index == hop else network.open(index, index + 1, DEPOSIT)
+                   for index in range(3)]
+    payment_hash = network.pay(0, 3, 5_000)
+    outcome = network.outcome(payment_hash)
+    assert isinstance(outcome, PaymentFailed)
+    if hop == 0:
+        # The payer knows its own balance: no route is tried.
+        assert (outcome.failure.cause, outcome.attempts) == (FailureCause.NO_PATH, 0)
+    else:
+        assert outcome.failure.cause is FailureCause.INSUFFICIENT_BALANCE
+        assert outcome.failure.node == network.keys[hop].public_key
+        assert outcome.failure.channel_id == channel_ids[hop]
+    for index, channel_id in enumerate(channel_ids):
+        channel = network.nodes[index].channel(channel_id)
+        assert not channel.state.htlcs
+        assert channel.balance == (0 if index == hop else DEPOSIT)
+    check_conservation(network, channel_ids)
+
+
+def test_a_payment_without_a_route_fails_with_no_path() -> None:
+    network, _ = line(3)
+    payment_hash = network.pay(0, 2, 10 * DEPOSIT)
+    outcome = network.outcome(payment_hash)
+    assert isinstance(outcome, PaymentFailed)
+    assert (outcome.failure.cause, outcome.attempts) == (FailureCause.NO_PATH, 0)
+
+
+def test_the_payee_refuses_an_unknown_hash_or_a_short_amount() -> None:
+    network, channel_ids = line(3)
+    invoice = network.nodes[2].create_invoice(5_000)
+    for payment_hash, amount in ((invoice.payment_hash, 4_000), (bytes(32), 5_000)):
+        network.perform(0, network.nodes[0].send_payment(invoice.payee, amount, payment_hash))
+        network.deliver()
+        outcome = network.outcome(payment_hash)
+        assert isinstance(outcome, PaymentFailed)
+        assert (outcome.failure.cause, outcome.failure.node) == (FailureCause.UNKNOWN_PAYMENT, invoice.payee)
+    check_conservation(network, channel_ids)
+
+
+def test_a_payee_that_wants_more_blocks_fails_with_expiry_too_soon() -> None:
+    network, _ = line(3)
+    network.nodes[2].params = attrs.evolve(network.nodes[2].params, min_final_expiry=30)
+    outcome = network.outcome(network.pay(0, 2, 5_000))
+    assert isinstance(outcome, PaymentFailed)
+    assert outcome.failure.cause is FailureCause.EXPIRY_TOO_SOON
+
+
+def test_a_hop_charging_more_than_it_announced_fails_with_fee_insufficient() -> None:
+    network, channel_ids = line(3)
+    network.nodes[1].params = attrs.evolve(network.nodes[1].params, policy=ChannelPolicy(fee_base=500))
+    outcome = network.outcome(network.pay(0, 2, 5_000))
+    assert isinstance(outcome, PaymentFailed)
+    assert (outcome.failure.cause, outcome.failure.channel_id) == (FailureCause.FEE_INSUFFICIENT, channel_ids[1])
+
+
+def test_a_failed_attempt_is_retried_on_another_route() -> None:
+    network = ChannelNetwork(4, seed=5)
+    network.nodes[2].params = attrs.evolve(network.nodes[2].params, policy=ChannelPolicy(fee_base=50))
+    via_one = [network.open(0, 1, DEPOSIT), network.open(3, 1, DEPOSIT)]
+    via_two = [network.open(0, 2, DEPOSIT), network.open(2, 3, DEPOSIT)]
+    outcome = network.outcome(network.pay(0, 3, 5_000))
+    assert isinstance(outcome, PaymentSucceeded)
+    assert outcome.attempts == 2
+    assert outcome.route is not None and outcome.route.hops[0].channel_id == via_two[0]
+    assert network.nodes[0].stats["payment attempts"] == 2
+    check_conservation(network, via_one + via_two)
+
+
+def test_a_hop_that_never_answers_fails_the_payment_as_offline() -> None:
+    network, channel_ids = line(4)
+    network.offline.add(2)
+    payment_hash = network.pay(0, 3, 5_000)
+    for _ in range(network.nodes[1].params.max_retransmits + 1):
+        assert network.outcome(payment_hash) is None
+        network.tick()
+    outcome = network.outcome(payment_hash)
+    assert isinstance(outcome, PaymentFailed)
+    assert (outcome.failure.cause, outcome.failure.node) == (FailureCause.HOP_OFFLINE, network.keys[2].public_key)
+    assert network.nodes[0].channel(channel_ids[0]).balance == DEPOSIT
+    assert not network.nodes[1].channel(channel_ids[1]).busy
+
+
+def deliver_until(network: ChannelNetwork, condition: object) -> None:
+    while not condition():  # type: ignore[operator]
+        assert network.step(), "ran out of messages"
+
+
+def test_a_payee_silent_after_the_htlc_is_refunded_on_chain_and_the_payment_times_out() -> None:
+    network, channel_ids = line(4, params=None)
+    last = channel_ids[2]
+    invoice = network.nodes[3].create_invoice(5_000)
+    network.perform(0, network.nodes[0].send_payment(invoice.payee, 5_000, invoice.payment_hash))
+    deliver_until(network, lambda: bool(network.nodes[3].channel(last).state.htlcs))
+    network.offline.add(3)
+    network.deliver()
+    expiry = network.nodes[2].channel(last).state.htlcs[0].expiry
+    while network.chain.height < expiry:
+        assert network.outcome(invoice.payment_hash) is None
+        network.mine()
+    outcome = network.outcome(invoice.payment_hash)
+    assert isinstance(outcome, PaymentFailed)
+    assert (outcome.failure.cause, outcome.failure.channel_id) == (FailureCause.TIMEOUT, last)
+    record = channel_record(network.chain.state, last)
+    assert record is not None
+    while record.status is not ChannelStatus.CLOSED:
+        network.mine()
+        record = channel_record(network.chain.state, last)
+        assert record is not None
+    two = network.keys[2].public_key
+    assert network.chain.state.balance(two) == 1_000_000 - DEPOSIT - 3
+    assert network.nodes[1].channel(channel_ids[1]).balance == DEPOSIT
+    check_conservation(network, channel_ids)
+
+
+def test_an_upstream_silent_after_the_preimage_is_claimed_on_chain() -> None:
+    network, channel_ids = line(3)
+    first, second = channel_ids
+    invoice = network.nodes[2].create_invoice(5_000)
+    network.perform(0, network.nodes[0].send_payment(invoice.payee, 5_000, invoice.payment_hash))
+    deliver_until(network, lambda: bool(network.nodes[2].channel(second).state.htlcs))
+    network.offline.add(1)
+    htlc = network.nodes[2].channel(second).state.htlcs[0]
+    for _ in range(3):
+        network.tick()
+    while network.chain.height < htlc.expiry - network.nodes[2].params.claim_margin:
+        network.mine()
+    network.mine(3)
+    assert preimage_height(network.chain.state, invoice.payment_hash) is not None
+    outcome = network.outcome(invoice.payment_hash)
+    assert isinstance(outcome, PaymentSucceeded)
+    record = channel_record(network.chain.state, second)
+    assert record is not None
+    while record.status is not ChannelStatus.CLOSED:
+        network.mine()
+        record = channel_record(network.chain.state, second)
+        assert record is not None
+    assert network.chain.state.escrow(CHANNEL, second) == 0
+    payee = network.keys[2].public_key
+    assert network.chain.state.balance(payee) == 1_000_000 + 5_000 - 3
+    check_conservation(network, [first])
+
+
+def test_a_cheater_publishing_an_old_state_loses_the_channel() -> None:
+    network = ChannelNetwork(2, seed=7)
+    channel_id = network.open(0, 1, 50_000, 50_000)
+    old = network.nodes[0].channel(channel_id).latest
+    for _ in range(3):
+        network.perform(0, network.nodes[0].pay(channel_id, 10_000))
+        network.deliver()
+    network.perform(0, [Submit(UnilateralClose(old))])
+    network.mine()
+    record = channel_record(network.chain.state, channel_id)
+    assert record is not None and record.status is ChannelStatus.CLOSING
+    network.mine()
+    record = channel_record(network.chain.state, channel_id)
+    assert record is not None
+    assert (record.status, record.outcome) == (ChannelStatus.CLOSED, CloseOutcome.PENALTY)
+    assert network.chain.state.balance(network.keys[1].public_key) == 1_000_000 - 50_000 + 100_000 - 1
+    assert [event.outcome for event in events(network, 1, ChannelClosed)] == [CloseOutcome.PENALTY]
+    network.chain.check_invariants()
+
+
+def test_publishing_the_state_before_the_peers_last_proposal_is_only_replaced() -> None:
+    network = ChannelNetwork(2, seed=8)
+    channel_id = network.open(0, 1, 50_000, 50_000)
+    network.perform(1, network.nodes[1].pay(channel_id, 30_000))
+    network.deliver()
+    previous = network.nodes[1].channel(channel_id).latest
+    network.perform(0, network.nodes[0].pay(channel_id, 10_000))
+    network.deliver()
+    network.perform(1, [Submit(UnilateralClose(previous))])
+    network.mine(2)
+    record = channel_record(network.chain.state, channel_id)
+    assert record is not None and record.published is not None
+    assert (record.status, record.published.sequence, record.publisher) == (ChannelStatus.CLOSING, 2, 0)
+    while record.status is not ChannelStatus.CLOSED:
+        network.mine()
+        record = channel_record(network.chain.state, channel_id)
+        assert record is not None
+    assert record.outcome is CloseOutcome.UNILATERAL
+    assert record.published is not None
+    assert (record.published.balance_a, record.published.balance_b) == (70_000, 30_000)
+    network.chain.check_invariants()
+
+
+def test_random_payments_then_closing_everything_conserve_every_token() -> None:
+    network = ChannelNetwork(7, seed=13)
+    edges = list(nx.barabasi_albert_graph(7, 2, seed=random.Random(13)).edges())
+    channel_ids = network.open_edges(edges, 40_000)
+    rng = random.Random(13)
+    for _ in range(30):
+        payer, payee = rng.sample(range(7), 2)
+        network.pay(payer, payee, rng.randint(100, 15_000))
+    succeeded = [event for _, event in network.events if isinstance(event, PaymentSucceeded)]
+    assert succeeded and any(isinstance(event, PaymentFailed) for _, event in network.events)
+    check_conservation(network, channel_ids)
+    net = [0] * 7
+    for index, node in enumerate(network.nodes):
+        for channel in node.open_channels():
+            terms = channel.terms
+            net[index] += channel.balance - (terms.deposit_a if channel.party == 0 else terms.deposit_b)
+    assert sum(net) == 0
+    sent = sum(event.route.amount for event in succeeded if event.route is not None)
+    received = sum(event.amount for _, event in network.events if isinstance(event, PaymentReceived))
+    fees = sum(event.route.fees for event in succeeded if event.route is not None)
+    assert sent == received + fees
+    for index, node in enumerate(network.nodes):
+        for channel_id in sorted(node.entries):
+            if node.status(channel_id) is LocalStatus.OPEN and node.entries[channel_id].party == 0:
+                network.perform(index, node.close_channel(channel_id))
+    network.deliver()
+    network.mine()
+    for channel_id in channel_ids:
+        record = channel_record(network.chain.state, channel_id)
+        assert record is not None and record.status is ChannelStatus.CLOSED
+        assert record.published is not None and record.published.total() == record.terms.capacity
+        assert network.chain.state.escrow(CHANNEL, channel_id) == 0
+    network.chain.check_invariants()
+
+
+@pytest.mark.parametrize("seed", [17, 18, 19])
+def test_payments_both_ways_under_message_loss_keep_both_sides_in_agreement(seed: int) -> None:
+    network = ChannelNetwork(2, seed=seed)
+    channel_id = network.open(0, 1, 50_000, 50_000)
+    network.loss = 0.25
+    rng = random.Random(seed)
+    for _ in range(40):
+        payer = rng.randrange(2)
+        network.perform(payer, network.nodes[payer].pay(channel_id, rng.randint(1, 500)))
+        network.deliver()
+    for _ in range(30):
+        network.tick()
+    network.loss = 0.0
+    for _ in range(10):
+        network.tick()
+    alice, bob = (network.nodes[index].channel(channel_id) for index in range(2))
+    assert not alice.busy and not bob.busy
+    assert alice.latest == bob.latest
+    done = [(index, event.amount) for index, event in network.events if isinstance(event, DirectPaymentDone)]
+    failed = [event for _, event in network.events if isinstance(event, DirectPaymentFailed)]
+    # A payment whose proposal went unanswered five times is given up (hop offline), never done twice.
+    assert len(done) + len(failed) == 40 and len(done) >= 36
+    moved = sum(amount if index == 0 else -amount for index, amount in done)
+    assert (alice.balance, bob.balance) == (50_000 - moved, 50_000 + moved)
+    assert network.nodes[0].stats["retransmissions"] + network.nodes[1].stats["retransmissions"] > 0
+
+
+def test_both_parties_proposing_the_same_cooperative_close() -> None:
+    network = ChannelNetwork(2, seed=19)
+    channel_id = network.open(0, 1, 10_000, 10_000)
+    network.perform(0, network.nodes[0].close_channel(channel_id))
+    network.perform(1, network.nodes[1].close_channel(channel_id))
+    network.deliver()
+    network.mine()
+    record = channel_record(network.chain.state, channel_id)
+    assert record is not None and record.outcome is CloseOutcome.COOPERATIVE
+    assert [type(event) for index, event in network.events if index == 1][-1] is ChannelClosed
+
+
+@pytest.mark.parametrize("seed", [23, 24])
+def test_routed_payments_under_message_loss_end_once_and_conserve(seed: int) -> None:
+    network, channel_ids = line(4, seed=seed)
+    network.loss = 0.2
+    rng = random.Random(seed)
+    hashes = []
+    for _ in range(12):
+        payer, payee = sorted(rng.sample(range(4), 2), reverse=rng.random() < 0.5)
+        hashes.append(network.pay(payer, payee, rng.randint(100, 3_000)))
+        network.tick()
+    for _ in range(40):
+        network.tick()
+    network.loss = 0.0
+    for _ in range(10):
+        network.tick()
+    outcomes = [network.outcome(payment_hash) for payment_hash in hashes]
+    assert all(outcome is not None for outcome in outcomes)
+    for index, channel_id in enumerate(channel_ids):
+        left, right = network.nodes[index].channel(channel_id), network.nodes[index + 1].channel(channel_id)
+        assert left.latest == right.latest and not left.state.htlcs
+    succeeded = [outcome for outcome in outcomes if isinstance(outcome, PaymentSucceeded)]
+    received = [event for _, event in network.events if isinstance(event, PaymentReceived)]
+    assert len(received) == len(succeeded) >= 8
+    fees = sum(outcome.route.fees for outcome in succeeded if outcome.route is not None)
+    assert sum(outcome.route.amount for outcome in succeeded if outcome.route is not None) == \
+        sum(event.amount for event in received) + fees
+    check_conservation(network, channel_ids)
+
+
+def test_without_gossip_nodes_sharing_one_graph_still_route() -> None:
+    shared = ChannelGraph()
+    quiet, channel_ids = line(4, params=NodeParams(accept_deposit_up_to=DEPOSIT, gossip=False), graph=shared)
+    assert len(shared) == 3 and all(node.graph is shared for node in quiet.nodes)
+    outcome = quiet.outcome(quiet.pay(0, 3, 5_000))
+    assert isinstance(outcome, PaymentSucceeded) and outcome.route is not None and outcome.route.fees == 12
+    talkative, _ = line(4)
+    talkative.pay(0, 3, 5_000)
+    assert quiet.messages < talkative.messages / 2
+    check_conservation(quiet, channel_ids)
