@@ -90,8 +90,10 @@ def main() -> None:
         pong_times = simulation.run(play(simulation))
         totals = simulation.network.stats.totals()
     print("pongs at t =", ", ".join(f"{t:.2f}" for t in pong_times))
-    print(f"sent {totals['sent']['messages']}, delivered {totals['delivered']['messages']}, "
-          f"dropped by the partition {totals['dropped_by_cause']['partition']['messages']}")
+    print(
+        f"sent {totals['sent']['messages']}, delivered {totals['delivered']['messages']}, "
+        f"dropped by the partition {totals['dropped_by_cause']['partition']['messages']}"
+    )
 
 
 if __name__ == "__main__":

@@ -35,8 +35,9 @@ def test_libnacl_signing_produces_and_accepts_ipv8_bytes(chatter: ModuleType) ->
         async def make() -> Community:
             endpoint = simulation.network.create_endpoint()
             peer = Peer(simulation.streams.private_key("signer"), endpoint.wan_address)
-            settings = chatter.ChatterSettings(my_peer=peer, endpoint=endpoint, network=Network(),
-                                               rng=simulation.streams.stream("signer"))
+            settings = chatter.ChatterSettings(
+                my_peer=peer, endpoint=endpoint, network=Network(), rng=simulation.streams.stream("signer")
+            )
             return chatter.ChatterCommunity(settings)
 
         community = simulation.run(make())

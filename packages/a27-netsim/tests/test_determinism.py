@@ -28,10 +28,13 @@ def test_a_different_seed_gives_a_different_trace() -> None:
 
 def test_the_trace_does_not_depend_on_the_hash_seed_or_process() -> None:
     here = gossip_run(5)
-    code = f"import sys; sys.path.insert(0, {str(TESTS)!r}); from netsim_workload import gossip_run; " \
-           "digest, counters = gossip_run(5); print(digest); print(counters)"
+    code = (
+        f"import sys; sys.path.insert(0, {str(TESTS)!r}); from netsim_workload import gossip_run; "
+        "digest, counters = gossip_run(5); print(digest); print(counters)"
+    )
     for hash_seed in ("0", "4242"):
         environment = {**os.environ, "PYTHONHASHSEED": hash_seed}
-        output = subprocess.run([sys.executable, "-c", code], env=environment, check=True, capture_output=True,
-                                text=True).stdout.splitlines()
+        output = subprocess.run(
+            [sys.executable, "-c", code], env=environment, check=True, capture_output=True, text=True
+        ).stdout.splitlines()
         assert (output[0], output[1]) == here

@@ -10,8 +10,9 @@ EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
 def test_ping_pong_example() -> None:
-    output = subprocess.run([sys.executable, str(EXAMPLES / "ping_pong.py")], check=True, capture_output=True,
-                            text=True).stdout.splitlines()
+    output = subprocess.run(
+        [sys.executable, str(EXAMPLES / "ping_pong.py")], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
     assert output == [
         "pongs at t = 0.10, 1.10, 2.10, 3.10, 4.10, 5.10, 9.10, 10.10",
         "sent 19, delivered 16, dropped by the partition 3",

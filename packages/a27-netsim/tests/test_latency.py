@@ -63,8 +63,13 @@ def test_region_latency_errors() -> None:
 
 
 def test_impossible_parameters_are_rejected() -> None:
-    for build in (lambda: ConstantLatency(-1), lambda: UniformLatency(0.2, 0.1), lambda: LogNormalLatency(0, 1),
-                  lambda: LogNormalLatency(0.1, float("nan")), lambda: RegionLatency(jitter=-0.1)):
+    for build in (
+        lambda: ConstantLatency(-1),
+        lambda: UniformLatency(0.2, 0.1),
+        lambda: LogNormalLatency(0, 1),
+        lambda: LogNormalLatency(0.1, float("nan")),
+        lambda: RegionLatency(jitter=-0.1),
+    ):
         with pytest.raises(LatencyError):
             build()
 
@@ -88,8 +93,9 @@ def test_parse_latency_specifications() -> None:
         assert type(model).__name__ in repr(model)
 
 
-@pytest.mark.parametrize("spec", ["", "gaussian:1", "constant", "constant:a", "uniform:0.1", "lognormal:1,2,3",
-                                  "regions:x", "constant:-1"])
+@pytest.mark.parametrize(
+    "spec", ["", "gaussian:1", "constant", "constant:a", "uniform:0.1", "lognormal:1,2,3", "regions:x", "constant:-1"]
+)
 def test_parse_latency_rejects_bad_specifications(spec: str) -> None:
     with pytest.raises(LatencyError):
         parse_latency(spec)

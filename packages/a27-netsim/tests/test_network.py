@@ -49,8 +49,9 @@ def test_random_latency_stays_in_its_bounds_and_is_seeded() -> None:
 
 
 def test_region_latency_uses_the_regions_of_both_ends() -> None:
-    network = SimulatedNetwork(1, latency=RegionLatency({("eu", "eu"): 0.01, ("eu", "us"): 0.04,
-                                                        ("us", "us"): 0.02}, jitter=0.0))
+    network = SimulatedNetwork(
+        1, latency=RegionLatency({("eu", "eu"): 0.01, ("eu", "us"): 0.04, ("us", "us"): 0.02}, jitter=0.0)
+    )
     eu = network.create_endpoint(region="eu")
     us = network.create_endpoint(region="us")
     recorder = Recorder(us, network.loop)
@@ -99,8 +100,9 @@ def test_partition_splits_and_heals_at_the_given_times() -> None:
     network.loop.run_for(3)
     during = [{source for time, source, _ in recorder.received if 1.0 < time < 2.0} for recorder in recorders]
     assert during == [{b.wan_address}, {a.wan_address}, set(), set()]
-    before_and_after = [sum(1 for time, _, _ in recorder.received if time < 1.0 or time > 2.0)
-                        for recorder in recorders]
+    before_and_after = [
+        sum(1 for time, _, _ in recorder.received if time < 1.0 or time > 2.0) for recorder in recorders
+    ]
     assert before_and_after == [6, 6, 6, 6]
     assert network.stats.totals()["dropped_by_cause"]["partition"]["messages"] == 12 - 2
 
@@ -195,8 +197,9 @@ def test_counters_per_node_and_per_message_type() -> None:
     assert alice["sent"]["messages"] == 2
     assert alice["received"] == {"messages": 1, "bytes": 23}
     assert bob["received"] == {"messages": 2, "bytes": 23 * 2 + 6}
-    kinds = [(kind["community_id"], kind["message_id"], kind["delivered"]["messages"])
-             for kind in summary["message_types"]]
+    kinds = [
+        (kind["community_id"], kind["message_id"], kind["delivered"]["messages"]) for kind in summary["message_types"]
+    ]
     assert kinds == [(COMMUNITY_A.hex(), 1, 1), (COMMUNITY_A.hex(), 2, 1), (COMMUNITY_B.hex(), 1, 1)]
 
 

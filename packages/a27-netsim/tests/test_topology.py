@@ -79,9 +79,16 @@ def test_topology_by_name() -> None:
 
 @pytest.mark.parametrize(
     ("name", "n", "params"),
-    [("ring", 5, {}), ("ba", 3, {"m": 3}), ("bottleneck", 5, {}), ("bottlenecks", 30, {"clusters": 0}),
-     ("bottleneck", 30, {"inner": "star"}), ("complete", 0, {}), ("complete", 5, {"m": 2}),
-     ("bottleneck", 30, {"bridge_degree": 0})],
+    [
+        ("ring", 5, {}),
+        ("ba", 3, {"m": 3}),
+        ("bottleneck", 5, {}),
+        ("bottlenecks", 30, {"clusters": 0}),
+        ("bottleneck", 30, {"inner": "star"}),
+        ("complete", 0, {}),
+        ("complete", 5, {"m": 2}),
+        ("bottleneck", 30, {"bridge_degree": 0}),
+    ],
 )
 def test_impossible_topologies_are_rejected(name: str, n: int, params: dict[str, object]) -> None:
     with pytest.raises(TopologyError):

@@ -186,7 +186,11 @@ class SimulatedNetwork:
             destination = receiver.name if receiver is not None else _format_address(address)
             self._trace.append(
                 TraceEvent(
-                    self.loop.time(), f"drop:{DROP_CAUSES[cause]}", sender.name, destination, len(packet),
+                    self.loop.time(),
+                    f"drop:{DROP_CAUSES[cause]}",
+                    sender.name,
+                    destination,
+                    len(packet),
                     _msg_id(packet),
                 )
             )

@@ -37,6 +37,6 @@ class SeedStreams:
         return stream
 
     def private_key(self, name: str) -> PrivateKey:
-        """Return an IPv8 curve25519 (Ed25519 signing) private key derived from the seed and ``name``."""
+        """Return an IPv8 curve25519 key derived from the seed and ``name`` (for simulations: the seed reveals it)."""
         material = hashlib.sha512(f"{self.seed}/key/{name}".encode()).digest()
         return default_eccrypto.key_from_private_bin(_CURVE25519_PRIVATE_PREFIX + material)

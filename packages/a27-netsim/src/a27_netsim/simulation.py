@@ -79,7 +79,7 @@ class Simulation:
             for task in pending:
                 task.cancel()
             if pending:
-                self.run(_gather_quietly(pending))
+                self.loop.run_until_complete(_gather_quietly(pending))
             self.loop.run_until_complete(self.loop.shutdown_asyncgens())
         finally:
             self.loop.close()

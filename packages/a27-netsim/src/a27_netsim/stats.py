@@ -125,14 +125,16 @@ class TrafficStats:
         out = []
         for name, address, row in zip(self._node_names, self._node_addresses, self._nodes, strict=True):
             dropped, by_cause = _dropped(row)
-            out.append({
-                "node": name,
-                "address": address,
-                "sent": _pair(row, _SENT),
-                "received": _pair(row, _DELIVERED),
-                "dropped": dropped,
-                "dropped_by_cause": by_cause,
-            })
+            out.append(
+                {
+                    "node": name,
+                    "address": address,
+                    "sent": _pair(row, _SENT),
+                    "received": _pair(row, _DELIVERED),
+                    "dropped": dropped,
+                    "dropped_by_cause": by_cause,
+                }
+            )
         return out
 
     def message_types(self) -> list[dict[str, Any]]:
@@ -141,13 +143,15 @@ class TrafficStats:
         for kind in sorted(self._kinds):
             row = self._kinds[kind]
             dropped, by_cause = _dropped(row)
-            out.append({
-                **_describe_kind(kind),
-                "sent": _pair(row, _SENT),
-                "delivered": _pair(row, _DELIVERED),
-                "dropped": dropped,
-                "dropped_by_cause": by_cause,
-            })
+            out.append(
+                {
+                    **_describe_kind(kind),
+                    "sent": _pair(row, _SENT),
+                    "delivered": _pair(row, _DELIVERED),
+                    "dropped": dropped,
+                    "dropped_by_cause": by_cause,
+                }
+            )
         return out
 
     def summary(self) -> dict[str, Any]:

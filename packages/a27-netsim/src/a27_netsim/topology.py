@@ -33,9 +33,7 @@ def barabasi_albert(n: int, m: int, seed: int) -> nx.Graph:
     return nx.barabasi_albert_graph(n, m, seed=random.Random(seed))
 
 
-def bottlenecks(
-    n: int, clusters: int, seed: int, *, inner: str = "ba", m: int = 3, bridge_degree: int = 2
-) -> nx.Graph:
+def bottlenecks(n: int, clusters: int, seed: int, *, inner: str = "ba", m: int = 3, bridge_degree: int = 2) -> nx.Graph:
     """
     A chain of ``clusters`` clusters in which consecutive clusters meet only through a single bridge node.
 
