@@ -14,7 +14,7 @@ import attrs
 from a27_ledger import LedgerError
 from a27_pos import PosError
 
-from . import pos_report, report, stake_report
+from . import pos_report, report, stake_report, topology_report
 from .__about__ import __version__
 from .lab1 import ProgressCallback, run_lab1
 from .lab2 import run_lab2
@@ -27,6 +27,7 @@ from .stake_experiment import (
     parse_strategies,
     run_stake_experiment,
 )
+from .topology_experiment import TopologyExperiment, parse_topologies, run_topology_experiment
 
 
 def _progress_bar(enabled: bool | None, unit: str = "sim s") -> tuple[ProgressCallback | None, object]:
@@ -120,6 +121,71 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _experiment_topology(arguments: argparse.Namespace) -> int:
+    settings = {"nodes": arguments.nodes, "seed": arguments.seed, "deposit": arguments.deposit,
+                "payments": arguments.payments, "min_amount": arguments.min_amount,
+                "max_amount": arguments.max_amount, "payments_per_second": arguments.rate,
+                "amount_buckets": arguments.buckets, "ba_m": arguments.m, "clusters": arguments.clusters,
+                "bridge_degree": arguments.bridge_degree, "offline_at": arguments.offline_at}
+    try:
+        experiment = TopologyExperiment(topologies=parse_topologies(arguments.topologies),
+                                        **{key: value for key, value in settings.items() if value is not None})
+        runs = len(experiment.plan())
+    except ValueError as error:
+        print(f"a27 experiment topology: {error}", file=sys.stderr)
+        return 2
+    progress, bar = _progress_bar(arguments.progress, unit="runs")
+    wall_start = time.perf_counter()
+    try:
+        result = run_topology_experiment(
+            experiment, progress=None if progress is None else lambda done, _total, label: progress(done, runs, label))
+    finally:
+        if bar is not None:
+            bar.close()  # type: ignore[attr-defined]
+    print(topology_report.format_terminal(result))
+    markdown = topology_report.write_report(result, Path(arguments.out))
+    print(f"report: {markdown} (and report.json, plots)", file=sys.stderr)
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
+    defaults = {field.name: field.default for field in attrs.fields(TopologyExperiment)}
+    topology = kinds.add_parser(
+        "topology", help="Lab 3: routed payments over complete, Barabasi-Albert and bottleneck channel networks",
+        description="Run the same seeded payment workload over payment-channel networks shaped as a complete "
+                    "graph, a Barabasi-Albert graph, one bottleneck and several bottlenecks, and measure success "
+                    "by amount, failures by cause, hops, fees, throughput, which channels drain first, and what "
+                    "happens when a bottleneck node goes offline. Stdout depends only on the options.")
+    topology.add_argument("--topologies", default=",".join(TopologyExperiment().topologies),
+                          help="comma-separated shapes: complete, ba, bottleneck, bottlenecks (default all)")
+    topology.add_argument("--nodes", type=int, help=f"channel nodes (default {defaults['nodes']})")
+    topology.add_argument("--seed", type=int, help=f"the seed that fixes everything (default {defaults['seed']})")
+    topology.add_argument("--deposit", type=int,
+                          help=f"each side's deposit per channel (default {defaults['deposit']:,})")
+    topology.add_argument("--payments", type=int, help=f"payments in the workload (default {defaults['payments']})")
+    topology.add_argument("--min-amount", type=int, help=f"smallest payment (default {defaults['min_amount']:,})")
+    topology.add_argument("--max-amount", type=int, help=f"largest payment (default {defaults['max_amount']:,})")
+    topology.add_argument("--rate", type=float,
+                          help=f"payments started per simulated second (default {defaults['payments_per_second']})")
+    topology.add_argument("--buckets", type=int,
+                          help=f"amount buckets in the report (default {defaults['amount_buckets']})")
+    topology.add_argument("--m", type=int,
+                          help=f"edges per new node in the Barabasi-Albert shape (default {defaults['ba_m']})")
+    topology.add_argument("--clusters", type=int,
+                          help=f"clusters of the bottlenecks shape (default {defaults['clusters']})")
+    topology.add_argument("--bridge-degree", type=int,
+                          help=f"channels from a bridge node into each cluster (default {defaults['bridge_degree']})")
+    topology.add_argument("--offline-at", type=float,
+                          help="share of the workload after which the bridge node goes offline in the offline "
+                               f"variant (default {defaults['offline_at']})")
+    topology.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-topology"),
+                          help="report directory (default a27-out/experiment-topology)")
+    topology.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                          help="show a progress bar over runs on stderr (default: only on a terminal)")
+    topology.set_defaults(handler=_experiment_topology)
+
+
 def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     defaults = {field.name: field.default for field in attrs.fields(StakeExperiment)}
     experiment = commands.add_parser("experiment", help="run a designed experiment: many seeded simulations, "
@@ -165,6 +231,7 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     stake.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                        help="show a progress bar over runs on stderr (default: only on a terminal)")
     stake.set_defaults(handler=_experiment_stake)
+    _add_topology_parser(kinds)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,401 @@
+"""Readable results of the topology experiment: a terminal summary, and a directory with Markdown, JSON and PNGs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .topology_experiment import TopologyExperimentResult, TopologyRun
+
+PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
+         "offline": "offline_bridge.png"}
+"""The PNG files a report holds, by what they show."""
+
+LEGEND_CHANNELS = 8
+"""Channel series the liquidity plot names in its legend per panel (the rest are drawn unnamed)."""
+
+
+def _percent(share: float) -> str:
+    return f"{share:.1%}"
+
+
+def _time(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}"
+
+
+def bucket_labels(edges: Sequence[int]) -> list[str]:
+    """Human names of the amount buckets: ``100-447``, ..., the last one closed."""
+    return [f"{edges[k]:,}-{edges[k + 1]:,}" for k in range(len(edges) - 1)]
+
+
+def _causes(result: TopologyExperimentResult) -> list[str]:
+    """Every failure cause seen in any run, most frequent overall first."""
+    totals: dict[str, int] = {}
+    for run in result.runs:
+        for cause, count in run.failures().items():
+            totals[cause] = totals.get(cause, 0) + count
+    return sorted(totals, key=lambda cause: (-totals[cause], cause))
+
+
+def report_data(result: TopologyExperimentResult) -> dict[str, Any]:
+    """Every figure of the experiment as plain data: what report.json holds."""
+    return {**result.to_dict(), "findings": findings(result)}
+
+
+# Terminal -----------------------------------------------------------------------------------------------------------
+
+
+def _overview_rows(runs: Sequence[TopologyRun]) -> list[str]:
+    rows = [f"{'topology':<12} {'channels':>8} {'bridges':<10} {'settled':>9} {'success':>8} {'hops':>5} "
+            f"{'fees':>7} {'settled/s':>9} {'sim s':>6} {'messages':>8} {'depleted bridge/other':>22}"]
+    rows += [f"{run.topology:<12} {run.channels:>8} {','.join(map(str, run.bridges)) or '-':<10} "
+             f"{f'{len(run.settled())}/{len(run.payments)}':>9} {_percent(run.success_rate()):>8} "
+             f"{run.mean_hops:>5.2f} {run.fees:>7,} {run.throughput:>9.2f} {run.simulated_seconds:>6g} "
+             f"{run.messages:>8,} "
+             f"{f'{_percent(run.bridge_depleted_share)} / {_percent(run.other_depleted_share)}':>22}"
+             for run in runs]
+    return rows
+
+
+def _bucket_rows(result: TopologyExperimentResult) -> list[str]:
+    edges = result.experiment.bucket_edges()
+    labels = bucket_labels(edges)
+    rows = [f"{'topology':<12} " + " ".join(f"{label:>14}" for label in labels)]
+    for run in result.baselines():
+        cells = [f"{_percent(settled / total) if total else '-'} ({total})" for settled, total in
+                 run.success_by_bucket(edges)]
+        rows.append(f"{run.topology:<12} " + " ".join(f"{cell:>14}" for cell in cells))
+    return rows
+
+
+def _failure_rows(result: TopologyExperimentResult) -> list[str]:
+    causes = _causes(result)
+    if not causes:
+        return ["no payment failed in any run"]
+    width = max(len(cause) for cause in causes)
+    rows = [f"{'run':<28} " + " ".join(f"{cause:>{width}}" for cause in causes)]
+    for run in result.runs:
+        failures = run.failures()
+        rows.append(f"{run.label:<28} " + " ".join(f"{failures.get(cause, 0):>{width}}" for cause in causes))
+    return rows
+
+
+def _offline_rows(result: TopologyExperimentResult) -> list[str]:
+    boundary = result.offline_boundary
+    rows = [f"{'topology':<12} {'offline':>7} {'at s':>5} {'before':>8} {'after':>8} {'baseline after':>14} "
+            f"{'endpoint offline':>16} {'settled/s':>9} {'baseline settled/s':>18}"]
+    for baseline, offline in result.offline_pairs():
+        before, after = offline.split(boundary)
+        _, baseline_after = baseline.split(boundary)
+        endpoint = sum(payment.outcome == "endpoint offline" for payment in after)
+        rows.append(f"{offline.topology:<12} {offline.offline_node!s:>7} {_time(offline.offline_time):>5} "
+                    f"{_percent(offline.success_rate(before)):>8} {_percent(offline.success_rate(after)):>8} "
+                    f"{_percent(baseline.success_rate(baseline_after)):>14} {endpoint:>16} "
+                    f"{offline.throughput:>9.2f} {baseline.throughput:>18.2f}")
+    return rows
+
+
+def _depletion_rows(runs: Sequence[TopologyRun], count: int) -> list[str]:
+    rows = []
+    for run in runs:
+        top = [trace for trace in run.traces[:count] if trace.first_depleted is not None]
+        listed = ", ".join(f"{trace.name}{'*' if trace.bridge else ''} at {trace.first_depleted:g} s" for trace in top)
+        rows.append(f"{run.topology:<12} {listed or 'no channel depleted'}")
+    return rows
+
+
+def format_terminal(result: TopologyExperimentResult) -> str:
+    """The summary `a27 experiment topology` prints: deterministic for the same options."""
+    experiment = result.experiment
+    baselines = result.baselines()
+    lines = [
+        "a27 experiment topology - Lab 3: the same payments over different channel topologies",
+        f"{experiment.nodes} nodes, seed {experiment.seed}; one channel per graph edge, {experiment.deposit:,} "
+        f"deposited by each side; {experiment.payments} payments of {experiment.min_amount:,} to "
+        f"{experiment.max_amount:,} (log-uniform), {experiment.payments_per_second} started per simulated second",
+        "",
+        "Overview (success: settled payments; hops and fees: settled payments; settled/s: settled payments per "
+        "simulated second until the last one ended; depleted: channels whose poorer side fell below "
+        f"{_percent(experiment.depleted_below)} of capacity, bridge channels / others):",
+        *_overview_rows(baselines),
+        "",
+        "Success by amount (payments in each range in brackets):",
+        *_bucket_rows(result),
+        "",
+        "Failed payments by cause:",
+        *_failure_rows(result),
+        "",
+        f"Channels that depleted first (* = a bridge channel; first {experiment.top_channels}):",
+        *_depletion_rows(baselines, experiment.top_channels),
+    ]
+    if result.offline_pairs():
+        lines += ["", f"A bridge node offline after payment {result.offline_boundary} (success of the payments started "
+                      "before and after; baseline after: the same payments with every node online):",
+                  *_offline_rows(result)]
+    return "\n".join(lines)
+
+
+# Reading the numbers ------------------------------------------------------------------------------------------------
+
+
+def findings(result: TopologyExperimentResult) -> list[str]:
+    """A few sentences that read the experiment's numbers."""
+    edges = result.experiment.bucket_edges()
+    baselines = result.baselines()
+    sentences = []
+    if baselines:
+        rates = ", ".join(f"{run.topology} {_percent(run.success_rate())} over {run.mean_hops:.2f} hops "
+                          f"({run.fees:,} in fees)" for run in baselines)
+        sentences.append(f"Success over the whole workload: {rates}.")
+        largest = ", ".join(f"{run.topology} {_percent(settled / total) if total else '-'}"
+                            for run in baselines for settled, total in run.success_by_bucket(edges)[-1:])
+        sentences.append(f"For the largest payments ({bucket_labels(edges)[-1]}): {largest}. Large payments need "
+                         "every channel on the route to hold the amount on the sending side, so they fail first "
+                         "where many routes share few channels.")
+    with_bridges = [run for run in baselines if run.bridge_channels]
+    for run in with_bridges:
+        sentences.append(
+            f"In {run.topology}, {_percent(run.bridge_depleted_share)} of the {run.bridge_channels} bridge channels "
+            f"depleted, against {_percent(run.other_depleted_share)} of the other {run.channels - run.bridge_channels}"
+            f"; by the end the bridge channels' poorer side held {_percent(run.bridge_mean_share[-1])} of capacity "
+            f"on average, the others' {_percent(run.other_mean_share[-1])}.")
+    if with_bridges:
+        sentences.append("Every payment between the parts a bridge joins crosses its channels, and with random "
+                         "payers and payees the flows through them rarely cancel, so they drain in one direction; "
+                         "payments then fail with insufficient balance at the bridge, or find no path at all.")
+    boundary = result.offline_boundary
+    for baseline, offline in result.offline_pairs():
+        before, after = offline.split(boundary)
+        _, baseline_after = baseline.split(boundary)
+        hop = offline.failures().get("hop offline", 0)
+        sentences.append(
+            f"With bridge node {offline.offline_node} of {offline.topology} offline from t = "
+            f"{_time(offline.offline_time)} s, success fell from {_percent(offline.success_rate(before))} to "
+            f"{_percent(offline.success_rate(after))} (the same payments with it online: "
+            f"{_percent(baseline.success_rate(baseline_after))}); {hop} payments failed because a hop stopped "
+            f"answering. Settled payments per second fell from {baseline.throughput:.2f} to "
+            f"{offline.throughput:.2f} (the run lasted {offline.simulated_seconds:g} simulated seconds instead of "
+            f"{baseline.simulated_seconds:g}): the graph still lists the silent node's channels, so payments keep "
+            "being routed to it, each HTLC offered to it waits through its proposer's retransmissions before that "
+            "node gives up, and the payments queued behind it on the same channel wait too.")
+    return sentences
+
+
+# Markdown -----------------------------------------------------------------------------------------------------------
+
+
+def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
+    marks = {"l": ":---", "r": "---:"}
+    return ["| " + " | ".join(header) + " |", "|" + "|".join(marks[side] for side in align) + "|",
+            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
+
+
+def format_markdown(result: TopologyExperimentResult) -> str:
+    """The Markdown report: settings, the reading of the numbers, tables and plots."""
+    experiment = result.experiment
+    baselines = result.baselines()
+    edges = experiment.bucket_edges()
+    lines = ["# Lab 3: payment channels over different topologies", "",
+             f"{experiment.nodes} nodes (seed {experiment.seed}), one channel per edge of each topology with "
+             f"{experiment.deposit:,} deposited by each side. The same {experiment.payments} payments (random payer "
+             f"and payee, amounts log-uniform from {experiment.min_amount:,} to {experiment.max_amount:,}, "
+             f"{experiment.payments_per_second} started per simulated second) are routed over each with the channel "
+             "layer's nodes, router and signed HTLC updates.", "", "## Findings", ""]
+    lines += [f"- {sentence}" for sentence in findings(result)]
+    lines += ["", "## Overview", ""]
+    lines += _markdown_table(
+        ["topology", "channels", "bridge nodes", "settled", "success", "mean hops", "fees", "settled / s",
+         "simulated s", "messages", "bridge channels depleted", "other channels depleted"],
+        [(run.topology, run.channels, ", ".join(map(str, run.bridges)) or "-",
+          f"{len(run.settled())}/{len(run.payments)}", _percent(run.success_rate()), f"{run.mean_hops:.2f}",
+          f"{run.fees:,}", f"{run.throughput:.2f}", f"{run.simulated_seconds:g}", f"{run.messages:,}",
+          _percent(run.bridge_depleted_share) if run.bridge_channels else "-", _percent(run.other_depleted_share))
+         for run in baselines], "lrlrrrrrrrrr")
+    lines += ["", "Settled / s counts settled payments per simulated second from the first payment until the last one "
+                  "ended. A channel is depleted once its poorer side holds less than "
+                  f"{_percent(experiment.depleted_below)} of its capacity.", "",
+              "## Success by amount", "", f"![success by amount]({PLOTS['amounts']})", ""]
+    lines += _markdown_table(
+        ["topology", *bucket_labels(edges)],
+        [(run.topology, *[f"{_percent(settled / total) if total else '-'} ({total})"
+                          for settled, total in run.success_by_bucket(edges)]) for run in baselines],
+        "l" + "r" * (len(edges) - 1))
+    causes = _causes(result)
+    lines += ["", "## Failures by cause", "", f"![failures]({PLOTS['failures']})", ""]
+    if causes:
+        lines += _markdown_table(["run", *causes],
+                                 [(run.label, *[run.failures().get(cause, 0) for cause in causes])
+                                  for run in result.runs], "l" + "r" * len(causes))
+    else:
+        lines.append("No payment failed in any run.")
+    lines += ["", "## Liquidity drain", "", f"![liquidity]({PLOTS['liquidity']})", "",
+              "The channels that depleted first, per topology (bridge: one end is an articulation point of the "
+              "graph):", ""]
+    lines += _markdown_table(
+        ["topology", "channel", "bridge", "depleted at s", "poorer side at end"],
+        [(run.topology, trace.name, "yes" if trace.bridge else "no", _time(trace.first_depleted),
+          _percent(trace.poorer_share[-1])) for run in baselines for trace in run.traces[:experiment.top_channels]],
+        "llrrr")
+    pairs = result.offline_pairs()
+    if pairs:
+        boundary = result.offline_boundary
+        lines += ["", "## A bridge node offline", "", f"![offline bridge]({PLOTS['offline']})", "",
+                  f"The bridge goes offline once {boundary} payments have started; payments from or to it are then "
+                  "not started (endpoint offline).", ""]
+        rows = []
+        for baseline, offline in pairs:
+            before, after = offline.split(boundary)
+            _, baseline_after = baseline.split(boundary)
+            rows.append((offline.topology, offline.offline_node, _time(offline.offline_time),
+                         _percent(offline.success_rate(before)), _percent(offline.success_rate(after)),
+                         _percent(baseline.success_rate(baseline_after)),
+                         sum(payment.outcome == "endpoint offline" for payment in after),
+                         f"{offline.throughput:.2f}", f"{baseline.throughput:.2f}"))
+        lines += _markdown_table(["topology", "offline node", "at s", "success before", "success after",
+                                  "baseline after", "endpoint offline", "settled / s", "baseline settled / s"],
+                                 rows, "lrrrrrrrr")
+    return "\n".join(lines) + "\n"
+
+
+# Plots --------------------------------------------------------------------------------------------------------------
+
+
+def _pyplot() -> Any:
+    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
+def plot_success_by_amount(result: TopologyExperimentResult, path: Path) -> None:
+    """Success rate per amount bucket, one bar per topology."""
+    plt = _pyplot()
+    edges = result.experiment.bucket_edges()
+    baselines = result.baselines()
+    labels = bucket_labels(edges)
+    width = 0.8 / max(len(baselines), 1)
+    figure, axis = plt.subplots(figsize=(9, 4.2))
+    for offset, run in enumerate(baselines):
+        rates = [settled / total if total else 0.0 for settled, total in run.success_by_bucket(edges)]
+        positions = [index + (offset - (len(baselines) - 1) / 2) * width for index in range(len(labels))]
+        axis.bar(positions, [rate * 100 for rate in rates], width=width * 0.95, label=run.topology)
+    axis.set_xticks(range(len(labels)), labels)
+    axis.set_ylabel("settled (%)")
+    axis.set_ylim(0, 105)
+    axis.set_title("Success rate by payment amount (log-spaced ranges)")
+    axis.grid(axis="y", alpha=0.3)
+    # Below the axes: inside, the legend would hide the bars it names.
+    axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
+    """Failed payments by cause, one stacked bar per run."""
+    plt = _pyplot()
+    causes = _causes(result)
+    runs = result.runs
+    figure, axis = plt.subplots(figsize=(9, 4.6))
+    bottoms = [0] * len(runs)
+    for cause in causes:
+        counts = [run.failures().get(cause, 0) for run in runs]
+        axis.bar(range(len(runs)), counts, bottom=bottoms, label=cause)
+        bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
+    axis.set_xticks(range(len(runs)), [run.label.replace(" (", "\n(") for run in runs], fontsize="small")
+    axis.set_ylabel(f"failed payments (of {result.experiment.payments})")
+    axis.set_title("Failed payments by cause")
+    axis.grid(axis="y", alpha=0.3)
+    axis.set_ylim(0, max([*bottoms, 1]) * 1.12)
+    if causes:
+        axis.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
+    """Per topology: the poorer side's share of capacity over time, for the most depleted and the bridge channels."""
+    plt = _pyplot()
+    baselines = result.baselines()
+    columns = min(len(baselines), 2)
+    rows = (len(baselines) + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.8 * rows), squeeze=False, sharey=True)
+    for axis, run in zip((axis for row in axes for axis in row), baselines, strict=False):
+        for position, trace in enumerate(run.traces):
+            named = position < LEGEND_CHANNELS
+            axis.plot(run.times, [share * 100 for share in trace.poorer_share],
+                      color="#c0392b" if trace.bridge else "#7f8c8d", linewidth=1.2 if named else 0.6,
+                      linestyle="-" if trace.bridge else "--", alpha=0.9 if named else 0.4,
+                      label=f"{trace.name}{' (bridge)' if trace.bridge else ''}" if named else None)
+        if run.bridge_mean_share:
+            axis.plot(run.times, [share * 100 for share in run.bridge_mean_share], color="#1f4e79", linewidth=2.2,
+                      label="mean, bridge channels")
+        axis.plot(run.times, [share * 100 for share in run.other_mean_share], color="#27ae60", linewidth=2.2,
+                  label="mean, other channels")
+        axis.axhline(result.experiment.depleted_below * 100, color="black", linewidth=0.8, linestyle=":")
+        axis.set_title(f"{run.topology}: most depleted channels", fontsize="medium")
+        axis.set_xlabel("simulated time (s)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize="x-small", ncol=2, loc="upper right")
+    for row in axes:
+        row[0].set_ylabel("poorer side (% of capacity)")
+    for axis in [axis for row in axes for axis in row][len(baselines):]:
+        axis.set_visible(False)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
+    """Success before and after the bridge went offline, against the same payments with every node online."""
+    plt = _pyplot()
+    pairs = result.offline_pairs()
+    boundary = result.offline_boundary
+    figure, axis = plt.subplots(figsize=(8, 4.2))
+    series: dict[str, list[float]] = {f"{name}, {half}": [] for name in ("online", "bridge offline")
+                                      for half in ("before", "after")}
+    for baseline, offline in pairs:
+        for name, run in (("online", baseline), ("bridge offline", offline)):
+            before, after = run.split(boundary)
+            series[f"{name}, before"].append(run.success_rate(before) * 100)
+            series[f"{name}, after"].append(run.success_rate(after) * 100)
+    colours = ["#9ecae1", "#3182bd", "#fdae6b", "#e6550d"]
+    width = 0.2
+    for offset, (name, values) in enumerate(series.items()):
+        axis.bar([index + (offset - 1.5) * width for index in range(len(pairs))], values, width=width * 0.95,
+                 label=name, color=colours[offset])
+    axis.set_xticks(range(len(pairs)), [f"{offline.topology}\n(node {offline.offline_node} offline)"
+                                        for _, offline in pairs])
+    axis.set_ylabel("settled (%)")
+    axis.set_ylim(0, 105)
+    axis.set_title(f"A bridge node offline after payment {boundary}")
+    axis.grid(axis="y", alpha=0.3)
+    # Below the axes: inside, the legend would hide the bars it names.
+    axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def write_report(result: TopologyExperimentResult, directory: str | Path) -> Path:
+    """Write report.md, report.json and the PNG plots into ``directory``; return the Markdown path."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report_data(result), indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+    markdown = folder / "report.md"
+    markdown.write_text(format_markdown(result), encoding="utf-8")
+    plot_success_by_amount(result, folder / PLOTS["amounts"])
+    plot_failures(result, folder / PLOTS["failures"])
+    plot_liquidity(result, folder / PLOTS["liquidity"])
+    if result.offline_pairs():
+        plot_offline(result, folder / PLOTS["offline"])
+    return markdown
+
+
+__all__ = ["PLOTS", "bucket_labels", "findings", "format_markdown", "format_terminal", "report_data", "write_report"]

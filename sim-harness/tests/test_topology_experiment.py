@@ -1,0 +1,155 @@
+"""The topology experiment: the workload, the runs over each topology, and what they measure."""
+
+from __future__ import annotations
+
+import pytest
+
+from a27_channels import FailureCause
+from a27_harness.topology_experiment import (
+    BASELINE,
+    BRIDGE_OFFLINE,
+    ENDPOINT_OFFLINE,
+    SETTLED,
+    UNRESOLVED,
+    TopologyExperiment,
+    TopologyExperimentError,
+    TopologyExperimentResult,
+    TopologyRun,
+    parse_topologies,
+    run_topology,
+    run_topology_experiment,
+)
+from a27_harness.topology_report import format_terminal
+
+SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, max_amount=20_000, drain_seconds=300)
+"""Small enough for tests, and with payments large against the channels so that the shapes differ."""
+
+
+@pytest.fixture(scope="module")
+def result() -> TopologyExperimentResult:
+    progress: list[tuple[int, int, str]] = []
+    result = run_topology_experiment(SMALL, progress=lambda done, total, label: progress.append((done, total, label)))
+    assert progress == [(index, 6, run.label) for index, run in enumerate(result.runs, 1)]
+    return result
+
+
+def _run(result: TopologyExperimentResult, topology: str, variant: str = BASELINE) -> TopologyRun:
+    return next(run for run in result.runs if run.topology == topology and run.variant == variant)
+
+
+def test_the_workload_is_fixed_by_the_seed() -> None:
+    workload = SMALL.workload()
+    assert workload == SMALL.workload()
+    assert workload != TopologyExperiment(nodes=16, payments=120, seed=8).workload()
+    assert [payment.index for payment in workload] == list(range(120))
+    assert all(payment.payer != payment.payee and 0 <= payment.payer < 16 and 0 <= payment.payee < 16
+               for payment in workload)
+    assert all(100 <= payment.amount <= 20_000 for payment in workload)
+    # Log-uniform: about as many payments below the geometric midpoint (about 1 414) as above it.
+    below = sum(payment.amount < 1_414 for payment in workload)
+    assert 40 <= below <= 80
+
+
+def test_bucket_edges_are_log_spaced_from_min_to_max() -> None:
+    assert SMALL.bucket_edges() == (100, 376, 1_414, 5_318, 20_000)
+    assert TopologyExperiment(amount_buckets=1).bucket_edges() == (100, 40_000)
+
+
+def test_settings_are_checked() -> None:
+    with pytest.raises(TopologyExperimentError, match="topologies are"):
+        TopologyExperiment(topologies=("ring",))
+    with pytest.raises(TopologyExperimentError, match="above max_amount"):
+        TopologyExperiment(min_amount=500, max_amount=100)
+    with pytest.raises(TopologyExperimentError, match="strictly between 0 and 1"):
+        TopologyExperiment(offline_at=1.0)
+    with pytest.raises(TopologyExperimentError, match="payments must be positive"):
+        TopologyExperiment(payments=0)
+    assert parse_topologies(" ba, complete,ba ") == ("ba", "complete")
+    with pytest.raises(TopologyExperimentError):
+        parse_topologies("ba,star")
+    with pytest.raises(TopologyExperimentError, match="no bridge node"):
+        run_topology(TopologyExperiment(topologies=("complete",), nodes=6, payments=4), "complete", BRIDGE_OFFLINE)
+
+
+def test_the_plan_adds_a_bridge_offline_run_per_bottleneck_shape() -> None:
+    assert SMALL.plan() == (("complete", BASELINE), ("ba", BASELINE), ("bottleneck", BASELINE),
+                            ("bottlenecks", BASELINE), ("bottleneck", BRIDGE_OFFLINE), ("bottlenecks", BRIDGE_OFFLINE))
+    assert TopologyExperiment(topologies=("complete", "ba")).plan() == (("complete", BASELINE), ("ba", BASELINE))
+
+
+def test_same_seed_same_terminal_text() -> None:
+    experiment = TopologyExperiment(topologies=("bottleneck",), nodes=12, payments=40, deposit=10_000,
+                                    max_amount=10_000, drain_seconds=100)
+    first, second = run_topology_experiment(experiment), run_topology_experiment(experiment)
+    assert first == second
+    assert format_terminal(first) == format_terminal(second)
+
+
+def test_every_payment_ends_once_with_a_known_outcome(result: TopologyExperimentResult) -> None:
+    known = {SETTLED, ENDPOINT_OFFLINE, UNRESOLVED} | {cause.label for cause in FailureCause}
+    for run in result.runs:
+        assert [payment.index for payment in run.payments] == list(range(SMALL.payments))
+        assert {payment.outcome for payment in run.payments} <= known
+        assert sum(run.failures().values()) + len(run.settled()) == SMALL.payments
+        assert all(payment.hops >= 1 and payment.ended is not None for payment in run.settled())
+
+
+def test_the_complete_graph_settles_large_payments_a_bottleneck_does_not(result: TopologyExperimentResult) -> None:
+    edges = SMALL.bucket_edges()
+    complete, bottleneck = _run(result, "complete"), _run(result, "bottleneck")
+    large_complete, large_bottleneck = complete.success_by_bucket(edges)[-1], bottleneck.success_by_bucket(edges)[-1]
+    assert large_complete[1] == large_bottleneck[1] > 0
+    assert large_complete[0] > large_bottleneck[0]
+    assert complete.success_rate() > bottleneck.success_rate()
+    # Direct channels: one hop almost always, so almost no fees; the bottleneck routes across its bridge.
+    assert complete.mean_hops < 1.1
+    assert bottleneck.mean_hops > 2
+    assert complete.fees < bottleneck.fees
+
+
+def test_failures_are_attributed_to_their_causes(result: TopologyExperimentResult) -> None:
+    assert _run(result, "complete").failures() == {}
+    assert _run(result, "bottleneck").failures()["insufficient balance"] > 0
+    offline = _run(result, "bottleneck", BRIDGE_OFFLINE)
+    failures = offline.failures()
+    assert failures["hop offline"] > 0
+    assert list(failures.values()) == sorted(failures.values(), reverse=True)
+    workload = SMALL.workload()
+    endpoint = [payment.index for payment in offline.payments if payment.outcome == ENDPOINT_OFFLINE]
+    assert endpoint == [payment.index for payment in workload if payment.index >= result.offline_boundary
+                        and offline.offline_node in (payment.payer, payment.payee)]
+
+
+def test_bridge_channels_deplete_first_in_the_bottleneck(result: TopologyExperimentResult) -> None:
+    run = _run(result, "bottleneck")
+    assert run.bridges == (8,)
+    assert run.bridge_channels == 4
+    assert run.bridge_depleted_share > run.other_depleted_share
+    assert run.traces[0].bridge
+    assert run.traces[0].first_depleted == min(trace.first_depleted for trace in run.traces
+                                              if trace.first_depleted is not None)
+    assert run.bridge_mean_share[-1] < run.other_mean_share[-1]
+    assert len(run.times) == len(run.bridge_mean_share) == len(run.traces[0].poorer_share)
+    # Every channel starts balanced: each side deposited the same.
+    assert {trace.poorer_share[0] for trace in run.traces} == {0.5}
+
+
+def test_a_bridge_offline_lowers_success(result: TopologyExperimentResult) -> None:
+    boundary = result.offline_boundary
+    assert boundary == 60
+    for baseline, offline in result.offline_pairs():
+        assert offline.offline_node in offline.bridges
+        assert offline.offline_time == 6.0
+        before, after = offline.split(boundary)
+        baseline_before, baseline_after = baseline.split(boundary)
+        # Until the bridge goes offline, the two runs are the same run.
+        assert before == baseline_before
+        assert offline.success_rate(after) < baseline.success_rate(baseline_after) - 0.3
+        assert offline.throughput < baseline.throughput
+
+
+def test_throughput_counts_settled_payments_per_simulated_second(result: TopologyExperimentResult) -> None:
+    run = _run(result, "complete")
+    assert run.simulated_seconds == 12
+    assert run.throughput == len(run.settled()) / 12
+    assert run.messages > 0
