@@ -14,10 +14,11 @@ import attrs
 from a27_ledger import LedgerError
 from a27_pos import PosError
 
-from . import pos_report, report, stake_report, topology_report
+from . import channels_report, pos_report, report, stake_report, topology_report
 from .__about__ import __version__
 from .lab1 import ProgressCallback, run_lab1
 from .lab2 import run_lab2
+from .lab3 import run_lab3
 from .scenario import ScenarioError, SimScenario
 from .stake_experiment import (
     DEFAULT_CASES,
@@ -65,7 +66,11 @@ def _sim(arguments: argparse.Namespace) -> int:
     wall_start = time.perf_counter()
     out = Path(arguments.out) if arguments.out else Path("a27-out") / f"sim-seed{scenario.seed}"
     try:
-        if scenario.uses_pos:
+        if scenario.uses_channels:
+            channels_result = run_lab3(scenario, progress)
+            text, agreed = channels_report.format_terminal(channels_result), channels_result.ok
+            markdown = channels_report.write_report(channels_result, out)
+        elif scenario.uses_pos:
             pos_result = run_lab2(scenario, progress)
             text, agreed = pos_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
             markdown = pos_report.write_report(pos_result, out)
@@ -245,8 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
                                           "transfer workload; print the ledger, every node's view of it and a "
                                           "verdict. The same seed prints the same output, byte for byte.")
     sim.add_argument("--scenario", metavar="FILE", help="a TOML scenario file; options given here override it")
-    sim.add_argument("--layers", help="ledger,pos (default: Lab 2 proof of stake) or ledger (Lab 1: validators "
-                                      "admit and broadcast transfers directly)")
+    sim.add_argument("--layers", help="ledger,pos (default: Lab 2 proof of stake), ledger (Lab 1: validators "
+                                      "admit and broadcast transfers directly) or ledger,pos,channels (Lab 3: "
+                                      "payment channels open, pay, route and close on the PoS chain)")
     sim.add_argument("--validators", type=int, help="number of validators (default 4)")
     sim.add_argument("--stakes", help="each validator's bonded stake, comma-separated (default 100000 each)")
     sim.add_argument("--proposer", help="weighted-round-robin (default) or lottery")

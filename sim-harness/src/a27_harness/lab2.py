@@ -124,7 +124,7 @@ class Lab2Result:
     restakes: tuple[RestakeRecord, ...]
 
 
-class _ChainWatcher:
+class ChainWatcher:
     """Records, for every node, when it applied each height and the ledger digest it had then."""
 
     def __init__(self, nodes: Sequence[A27Node]) -> None:
@@ -234,12 +234,12 @@ def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGen
                             params=params, names={spec.key.public_key: spec.name for spec in specs})
 
 
-def _with_layers(specs: Sequence[NodeSpec], layers: tuple[str, ...]) -> list[NodeSpec]:
+def with_layers(specs: Sequence[NodeSpec], layers: tuple[str, ...]) -> list[NodeSpec]:
     return [attrs.evolve(spec, layers=layers) for spec in specs]
 
 
 async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab2Result:
-    specs = _with_layers(make_specs(scenario, simulation), scenario.layers)
+    specs = with_layers(make_specs(scenario, simulation), scenario.layers)
     genesis = make_pos_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
     runtime = SimulatedRuntime(simulation.network)
@@ -248,7 +248,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     nodes = [await build_node(spec, genesis, runtime, stores=stores,
                               options={"validator": False} if spec.name in silent else None) for spec in specs]
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
-    watcher = _ChainWatcher(nodes)
+    watcher = ChainWatcher(nodes)
     loop = asyncio.get_running_loop()
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
@@ -285,7 +285,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
 
 
 def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, str], nodes: Sequence[A27Node],
-             watcher: _ChainWatcher, transfers: _Transfers, target: int, end_time: float,
+             watcher: ChainWatcher, transfers: _Transfers, target: int, end_time: float,
              network: dict[str, object], restakes: Sequence[RestakeRecord]) -> Lab2Result:
     reference = nodes[0].pos.chain
     blocks = []

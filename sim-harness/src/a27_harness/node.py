@@ -18,12 +18,21 @@ from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
 from ipv8.peer import Peer
 from ipv8.peerdiscovery.network import Network
 
+from a27_channels import (
+    ChannelCommunity,
+    ChannelSettings,
+    ChannelStore,
+    MemoryChannelStore,
+    SQLiteChannelStore,
+    channel_chain,
+    channels_registry,
+)
 from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
 from a27_ledger.store import LedgerStore
 from a27_pos import Chain, MemoryChainStore, PosCommunity, PosGenesis, PosSettings, SQLiteChainStore, pos_registry
 from a27_pos.store import ChainStore
 
-LAYERS = ("ledger", "pos")
+LAYERS = ("ledger", "pos", "channels")
 """The layers a node can be built with, bottom first."""
 
 VALIDATOR = "validator"
@@ -56,6 +65,9 @@ class NodeSpec:
                 raise UnknownLayer(msg)
         if "ledger" not in self.layers:
             msg = "every node runs the ledger layer"
+            raise UnknownLayer(msg)
+        if "channels" in self.layers and "pos" not in self.layers:
+            msg = "the channels layer runs on the pos layer (channel deadlines are block heights)"
             raise UnknownLayer(msg)
 
 
@@ -130,6 +142,13 @@ class A27Node:
         return overlay
 
     @property
+    def channels(self) -> ChannelCommunity:
+        """The node's payment-channel community."""
+        overlay = self.overlays["channels"]
+        assert isinstance(overlay, ChannelCommunity)
+        return overlay
+
+    @property
     def address(self) -> tuple[str, int]:
         """The endpoint's address."""
         return self.endpoint.get_address()
@@ -147,7 +166,7 @@ class Stores:
     """Where nodes keep their ledger and chain: in memory, or in SQLite files in a directory."""
 
     def __init__(self, directory: str | Path | None = None) -> None:
-        """Keep everything in memory, or in ``<directory>/<node>.db`` and ``<directory>/<node>.chain.db``."""
+        """Keep everything in memory, or in ``<directory>/<node>.db``, ``.chain.db`` and ``.channels.db``."""
         self.directory = Path(directory) if directory is not None else None
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
@@ -159,10 +178,17 @@ class Stores:
         return SQLiteStore(self.directory / f"{spec.name}.db")
 
     def chain(self, spec: NodeSpec) -> ChainStore:
-        """The store of the node's finalized blocks."""
+        """The store of the node's finalized blocks (decoding the channel kinds too if the node runs channels)."""
         if self.directory is None:
             return MemoryChainStore()
-        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", pos_registry())
+        registry = channels_registry() if "channels" in spec.layers else pos_registry()
+        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry)
+
+    def channels(self, spec: NodeSpec) -> ChannelStore:
+        """The store of the node's payment channels, invoices and preimages."""
+        if self.directory is None:
+            return MemoryChannelStore()
+        return SQLiteChannelStore(self.directory / f"{spec.name}.channels.db")
 
 
 async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Runtime, *,
@@ -171,7 +197,8 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
     Open an endpoint and start the node's layers on it.
 
     With the ``pos`` layer the ledger is driven by finalized blocks (``genesis`` must be a ``PosGenesis``); with the
-    ledger alone, by the Lab 1 validators' logs. ``options`` go to the top layer's settings.
+    ledger alone, by the Lab 1 validators' logs. With ``channels`` the chain also accepts the channel transaction
+    kinds and a ``ChannelCommunity`` runs on the node's ``PosCommunity``. ``options`` go to the top layer's settings.
     """
     stores = stores if stores is not None else Stores()
     endpoint = await runtime.open_endpoint(spec)
@@ -182,9 +209,18 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
         if not isinstance(genesis, PosGenesis):
             msg = "a node with the pos layer needs a PosGenesis (stakes and chain parameters)"
             raise TypeError(msg)
-        chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
-        overlays["pos"] = PosCommunity(PosSettings(my_peer=peer, endpoint=endpoint, network=network, genesis=genesis,
-                                                   chain=chain, **(options or {})))
+        channels = "channels" in spec.layers
+        if channels:
+            chain = channel_chain(genesis, stores.ledger(spec), stores.chain(spec))
+        else:
+            chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
+        pos_options = {} if channels else options or {}
+        pos = overlays["pos"] = PosCommunity(PosSettings(my_peer=peer, endpoint=endpoint, network=network,
+                                                         genesis=genesis, chain=chain, **pos_options))
+        if channels:
+            overlays["channels"] = ChannelCommunity(ChannelSettings(my_peer=peer, endpoint=endpoint, network=network,
+                                                                    pos=pos, store=stores.channels(spec),
+                                                                    **(options or {})))
     else:
         ledger_genesis = genesis.ledger if isinstance(genesis, PosGenesis) else genesis
         state = LedgerState.from_genesis(ledger_genesis, stores.ledger(spec))

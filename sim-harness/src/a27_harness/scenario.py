@@ -30,6 +30,12 @@ def _at_least_one(_: object, attribute: attrs.Attribute, value: int) -> None:
         raise ScenarioError(msg)
 
 
+def _non_negative(_: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        msg = f"{attribute.name} must not be negative, got {value}"
+        raise ScenarioError(msg)
+
+
 def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
     if not 0.0 <= value < 1.0:
         msg = f"{attribute.name} must be in [0, 1), got {value}"
@@ -39,10 +45,13 @@ def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
 def _layers(value: object) -> tuple[str, ...]:
     names = tuple(value.split(",")) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
     names = tuple(name.strip() for name in names if name.strip())
-    known = ("ledger", "pos")
+    known = ("ledger", "pos", "channels")
     unknown = [name for name in names if name not in known]
     if unknown or "ledger" not in names:
         msg = f"layers must include ledger and be among {', '.join(known)}; got {', '.join(names) or 'none'}"
+        raise ScenarioError(msg)
+    if "channels" in names and "pos" not in names:
+        msg = "the channels layer needs the pos layer (--layers ledger,pos,channels)"
         raise ScenarioError(msg)
     return tuple(name for name in known if name in names)
 
@@ -118,6 +127,15 @@ class SimScenario:
     restake_interval: float | None = attrs.field(default=None, validator=_optional_positive)
     """Every this many simulated seconds, each voting validator bonds its liquid balance above its starting balance
     (its rewards and what it received); None never re-bonds."""
+    channel_deposit: int = attrs.field(default=3_000, validator=_at_least_one)
+    """Payment channels (Lab 3): what each side of a light-node channel deposits."""
+    payments: int = attrs.field(default=48, validator=_at_least_one)
+    """Payment channels: off-chain payments made between the opens and the closes (direct and routed)."""
+    unilateral_closes: int = attrs.field(default=1, validator=_non_negative)
+    """Payment channels: channels closed by one party alone (waiting out the challenge period); the rest close
+    cooperatively."""
+    challenge_period: int = attrs.field(default=6, validator=_at_least_one)
+    """Payment channels: blocks during which a unilaterally published state can be challenged."""
 
     def __attrs_post_init__(self) -> None:
         """Check settings that depend on each other."""
@@ -133,11 +151,22 @@ class SimScenario:
         if (self.silent_validators or self.restake_interval is not None) and not self.uses_pos:
             msg = "silent_validators and restake_interval need the pos layer"
             raise ScenarioError(msg)
+        if self.uses_channels and self.light_nodes < 3:
+            msg = f"payment channels need at least 3 light nodes (a ring), got {self.light_nodes}"
+            raise ScenarioError(msg)
+        if self.uses_channels and self.unilateral_closes > self.light_nodes:
+            msg = f"unilateral_closes {self.unilateral_closes} exceeds the {self.light_nodes} channels"
+            raise ScenarioError(msg)
 
     @property
     def uses_pos(self) -> bool:
         """Whether transfers are finalized by proof-of-stake blocks."""
         return "pos" in self.layers
+
+    @property
+    def uses_channels(self) -> bool:
+        """Whether light nodes open payment channels and pay off chain (Lab 3)."""
+        return "channels" in self.layers
 
     def validator_stakes(self) -> tuple[int, ...]:
         """Each validator's stake (equal stakes unless given)."""
