@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import attrs
 
 from .lab3 import Lab3Result
+from .output import write_report_files
 from .report import network_line
 
 
@@ -222,11 +222,6 @@ def plot(result: Lab3Result, path: Path) -> None:
 
 def write_report(result: Lab3Result, directory: str | Path) -> Path:
     """Write report.md, report.json and lab3.png into ``directory``; return the Markdown path."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(summary_data(result), indent=2, sort_keys=True) + "\n",
-                                        encoding="utf-8")
-    markdown = folder / "report.md"
-    markdown.write_text(format_markdown(result), encoding="utf-8")
+    folder, markdown = write_report_files(directory, summary_data(result), format_markdown(result))
     plot(result, folder / "lab3.png")
     return markdown

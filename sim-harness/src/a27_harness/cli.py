@@ -16,9 +16,10 @@ from a27_pos import PosError
 
 from . import channels_report, pos_report, report, stake_report, topology_report
 from .__about__ import __version__
-from .lab1 import ProgressCallback, run_lab1
+from .lab1 import run_lab1
 from .lab2 import run_lab2
 from .lab3 import run_lab3
+from .output import ProgressCallback
 from .scenario import ScenarioError, SimScenario
 from .stake_experiment import (
     DEFAULT_CASES,

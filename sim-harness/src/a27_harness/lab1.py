@@ -26,13 +26,12 @@ from .node import (
     build_node,
     introduce_all,
 )
+from .output import ProgressCallback, start_progress
 from .scenario import SimScenario
 
 CHAIN_ID = "a27-sim"
 SETTLE_CHECK_INTERVAL = 0.5
 
-ProgressCallback = Callable[[float, float, str], None]
-"""Called with (simulated seconds done, simulated seconds planned, phase)."""
 
 
 @attrs.frozen
@@ -193,15 +192,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
     stop_at = start + scenario.duration
-
-    async def ticker() -> None:
-        while True:
-            if progress is not None:
-                done = loop.time() - start
-                progress(min(done, planned), planned, "transfers" if done < scenario.duration else "settling")
-            await asyncio.sleep(1.0)
-
-    ticking = loop.create_task(ticker(), name="progress")
+    ticking = start_progress(progress, scenario.duration, planned)
     workload = _Workload(scenario, nodes, names, simulation)
     await asyncio.gather(*(workload.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
     settled_at = None

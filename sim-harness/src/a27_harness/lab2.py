@@ -17,8 +17,9 @@ from a27_ledger.community import SubmissionTimeout
 from a27_netsim import Simulation, parse_latency
 from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
 
-from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, ProgressCallback, latency_summary, make_specs, neighbours_for
+from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, latency_summary, make_specs, neighbours_for
 from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
+from .output import ProgressCallback, start_progress
 from .scenario import SimScenario
 
 
@@ -253,15 +254,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
     stop_at = start + scenario.duration
-
-    async def ticker() -> None:
-        while True:
-            if progress is not None:
-                done = loop.time() - start
-                progress(min(done, planned), planned, "transfers" if done < scenario.duration else "settling")
-            await asyncio.sleep(1.0)
-
-    ticking = loop.create_task(ticker(), name="progress")
+    ticking = start_progress(progress, scenario.duration, planned)
     transfers = _Transfers(scenario, nodes, names, simulation)
     restaker = _Restaker(scenario)
     restaking = [restaker.run_validator(node, stop_at) for node in nodes

@@ -28,9 +28,10 @@ from a27_channels import (
 from a27_ledger import LedgerSnapshot
 from a27_netsim import Simulation, parse_latency
 
-from .lab1 import SETTLE_CHECK_INTERVAL, ProgressCallback, make_specs
+from .lab1 import SETTLE_CHECK_INTERVAL, make_specs
 from .lab2 import ChainWatcher, make_pos_genesis, with_layers
 from .node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from .output import ProgressCallback
 from .scenario import SimScenario
 
 OPEN_TIMEOUT = 120.0

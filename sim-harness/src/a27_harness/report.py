@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 from a27_ledger import format_balances, short_id
 
 from .lab1 import Lab1Result, latency_summary
+from .output import write_report_files
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:
@@ -196,11 +196,6 @@ def plot(result: Lab1Result, path: Path) -> None:
 
 def write_report(result: Lab1Result, directory: str | Path) -> Path:
     """Write report.md, report.json and lab1.png into ``directory``; return the Markdown path."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(summary_data(result), indent=2, sort_keys=True) + "\n",
-                                        encoding="utf-8")
-    markdown = folder / "report.md"
-    markdown.write_text(format_markdown(result), encoding="utf-8")
+    folder, markdown = write_report_files(directory, summary_data(result), format_markdown(result))
     plot(result, folder / "lab1.png")
     return markdown
