@@ -11,6 +11,7 @@ from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
 from a27_ledger import KeyPair, sign_transfer
+from a27_ledger.community import SubmissionTimeout
 from a27_ledger.testing import make_keys
 from a27_ledger.wire import SIGNATURE_LENGTH
 from a27_pos import (
@@ -104,6 +105,18 @@ class TestFinality(PosTestBase):
             await self.overlay(5).transfer(self.account(4), 10**6)
         self.assertEqual(5, refused.exception.admission.code)
         self.assertIn("insufficient balance", refused.exception.admission.reason)
+
+    async def test_a_transfer_not_final_in_time_is_forgotten_and_the_nonce_comes_from_the_chain(self) -> None:
+        light = self.overlay(4)
+        with self.assertRaises(SubmissionTimeout):
+            await light.transfer(self.account(5), 10, timeout=0.001)
+        self.assertEqual({}, light._finality)
+        self.assertEqual(light.chain.state.next_nonce(self.account(4)), light.next_nonce())
+        # Whether or not the first one becomes final, later transfers are not stuck behind it.
+        await self.until(lambda: light.chain.state.next_nonce(self.account(4)) == 1)
+        finality = await light.transfer(self.account(5), 20)
+        self.assertGreaterEqual(finality.height, 1)
+        self.assertEqual(1_000 - 30, light.chain.state.balance(self.account(4)))
 
     async def test_validators_agree_on_every_height(self) -> None:
         await self.until(lambda: min(self.overlay(i).chain.height for i in range(NODES)) >= 3)

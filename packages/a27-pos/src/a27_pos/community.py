@@ -211,14 +211,29 @@ class PosCommunity(A27Community):
         """
         transaction = Transaction(self.account, self.next_nonce(), fee, Transfer(recipient, amount)).signed(self.key)
         finality = self.watch(transaction.tx_id)
-        admission = await self.submit(transaction)
+        try:
+            admission = await self.submit(transaction)
+        except SubmissionTimeout:
+            self.unwatch(transaction.tx_id)
+            raise
         if not admission.admitted:
-            self._finality.pop(transaction.tx_id, None)
+            self.unwatch(transaction.tx_id)
             raise TransactionRefused(admission)
         try:
             return await asyncio.wait_for(finality, timeout)
         except asyncio.TimeoutError:
+            # A mempool may have dropped it: forget it, and take the next nonce from the chain again, or every
+            # later transfer would wait behind a nonce that never comes.
+            self.unwatch(transaction.tx_id)
+            self._next_nonce = self.chain.state.next_nonce(self.account)
             raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s") from None
+
+    def unwatch(self, tx_id: bytes) -> None:
+        """Stop waiting for the transaction `tx_id` to become final."""
+        future = self._finality.pop(tx_id, None)
+        self._waiting_since.pop(tx_id, None)
+        if future is not None and not future.done():
+            future.cancel()
 
     def watch(self, tx_id: bytes) -> asyncio.Future[Finality]:
         """A future resolved when this node applies a finalized block containing the transaction `tx_id`."""
