@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from .lab3 import Lab3Result
-from .output import write_report_files
+from .output import pyplot, write_report_files
 from .report import network_line
 
 
@@ -184,10 +184,7 @@ def format_markdown(result: Lab3Result) -> str:
 
 def plot(result: Lab3Result, path: Path) -> None:
     """Payments by kind and outcome, and every channel's deposits against its settled balances, as one PNG."""
-    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     figure, (outcomes, balances) = plt.subplots(1, 2, figsize=(12, 4))
     labels = sorted({payment.outcome if payment.outcome == "succeeded" else payment.cause

@@ -6,6 +6,7 @@ verdict on agreement and supply.
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -119,12 +120,7 @@ class _Workload:
             await asyncio.sleep(rng.expovariate(1.0 / self.scenario.transfer_interval))
             if loop.time() >= stop_at:
                 return
-            recipient = rng.choice([account for account in self.accounts if account != me])
-            balance = ledger.state.balance(me)
-            if rng.random() < self.scenario.overdraft_probability:
-                amount = balance + rng.randint(1, 1000)
-            else:
-                amount = rng.randint(1, max(1, balance // 10))
+            recipient, amount = draw_transfer(rng, self.scenario, self.accounts, me, ledger.state.balance)
             submitted_at = loop.time()
             try:
                 outcome = await ledger.transfer(recipient, amount, fee=self.scenario.fee)
@@ -144,6 +140,16 @@ class _Workload:
             if done is not None:
                 records[index] = attrs.evolve(records[index], everywhere_latency=max(0.0, done - submitted_at))
         return tuple(records)
+
+
+def draw_transfer(rng: random.Random, scenario: SimScenario, accounts: Sequence[bytes], me: bytes,
+                  balance_of: Callable[[bytes], int]) -> tuple[bytes, int]:
+    """A light node's next seeded transfer: another account, and an amount (an overdraft now and then, on purpose)."""
+    recipient = rng.choice([account for account in accounts if account != me])
+    balance = balance_of(me)
+    if rng.random() < scenario.overdraft_probability:
+        return recipient, balance + rng.randint(1, 1000)
+    return recipient, rng.randint(1, max(1, balance // 10))
 
 
 def make_specs(scenario: SimScenario, simulation: Simulation) -> list[NodeSpec]:

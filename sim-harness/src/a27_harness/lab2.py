@@ -17,7 +17,7 @@ from a27_ledger.community import SubmissionTimeout
 from a27_netsim import Simulation, parse_latency
 from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
 
-from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, latency_summary, make_specs, neighbours_for
+from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, draw_transfer, latency_summary, make_specs, neighbours_for
 from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
 from .output import ProgressCallback, start_progress
 from .scenario import SimScenario
@@ -170,12 +170,7 @@ class _Transfers:
             await asyncio.sleep(rng.expovariate(1.0 / self.scenario.transfer_interval))
             if loop.time() >= stop_at:
                 return
-            recipient = rng.choice([account for account in self.accounts if account != me])
-            balance = community.chain.state.balance(me)
-            if rng.random() < self.scenario.overdraft_probability:
-                amount = balance + rng.randint(1, 1000)
-            else:
-                amount = rng.randint(1, max(1, balance // 10))
+            recipient, amount = draw_transfer(rng, self.scenario, self.accounts, me, community.chain.state.balance)
             submitted_at = loop.time()
             base = (node.name, self.names[recipient], amount, submitted_at)
             try:

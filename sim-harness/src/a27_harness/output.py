@@ -27,6 +27,16 @@ def start_progress(progress: ProgressCallback | None, busy_until: float, planned
     return loop.create_task(tick(), name="progress")
 
 
+def pyplot() -> Any:
+    """matplotlib's pyplot on the headless Agg backend, imported only when a report draws (it is slow to import)."""
+    import matplotlib  # noqa: PLC0415 - see the docstring
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    return plt
+
+
 def write_report_files(directory: str | Path, data: dict[str, Any], markdown: str) -> tuple[Path, Path]:
     """Write ``report.json`` (sorted keys) and ``report.md`` into ``directory``; return the folder and the Markdown."""
     folder = Path(directory)

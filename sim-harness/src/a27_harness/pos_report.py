@@ -12,7 +12,7 @@ from a27_ledger import format_balances
 
 from .lab1 import latency_summary
 from .lab2 import BlockRecord, Lab2Result
-from .output import write_report_files
+from .output import pyplot, write_report_files
 from .report import network_line, seconds
 
 CHAIN_ROWS = 12
@@ -156,10 +156,7 @@ def format_markdown(result: Lab2Result) -> str:
 
 def plot(result: Lab2Result, path: Path) -> None:
     """Chain growth over time and block finality, as one PNG."""
-    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     figure, (growth, finality) = plt.subplots(1, 2, figsize=(11, 4))
     growth.step([block.timestamp for block in result.blocks], [block.height for block in result.blocks],

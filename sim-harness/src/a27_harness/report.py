@@ -9,7 +9,7 @@ from typing import Any
 from a27_ledger import format_balances, short_id
 
 from .lab1 import Lab1Result, latency_summary
-from .output import write_report_files
+from .output import pyplot, write_report_files
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:
@@ -167,10 +167,7 @@ def format_markdown(result: Lab1Result) -> str:
 
 def plot(result: Lab1Result, path: Path) -> None:
     """Transfers over time (accepted, rejected) and the latency distributions, as one PNG."""
-    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
+    plt = pyplot()
 
     figure, (timeline, latencies) = plt.subplots(1, 2, figsize=(11, 4))
     for accepted, label in ((True, "accepted"), (False, "rejected")):

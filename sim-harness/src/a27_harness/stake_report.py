@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from .output import pyplot
 from .stake_experiment import (
     SHARES_RUN,
     SILENCE_RUN,
@@ -393,18 +394,9 @@ def format_markdown(result: StakeExperimentResult) -> str:
 # Plots --------------------------------------------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt
-
-
 def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
     """Block share (with its interval) against stake share, per validator, one panel per case and strategy."""
-    plt = _pyplot()
+    plt = pyplot()
     experiment = result.experiment
     rows, columns = len(experiment.strategies), len(experiment.cases)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
@@ -438,7 +430,7 @@ def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_finality(result: StakeExperimentResult, path: Path) -> None:
     """Block and transfer finality per case, one box per strategy (whiskers at the 5th and 95th percentiles)."""
-    plt = _pyplot()
+    plt = pyplot()
     experiment = result.experiment
     runs = result.of_kind(SHARES_RUN)
     figure, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -468,7 +460,7 @@ def plot_finality(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_silence(result: StakeExperimentResult, path: Path) -> None:
     """Finalized height over time in each silence run, one panel per case."""
-    plt = _pyplot()
+    plt = pyplot()
     experiment = result.experiment
     runs = result.of_kind(SILENCE_RUN)
     figure, axes = plt.subplots(1, len(experiment.cases), figsize=(4.2 * len(experiment.cases), 3.4), squeeze=False,
@@ -491,7 +483,7 @@ def plot_silence(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_restake(result: StakeExperimentResult, path: Path) -> None:
     """Each validator's stake share over time while rewards are re-bonded, one panel per case and strategy."""
-    plt = _pyplot()
+    plt = pyplot()
     experiment = result.experiment
     rows, columns = len(experiment.strategies), len(experiment.cases)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)

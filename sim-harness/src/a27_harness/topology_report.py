@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from .output import pyplot
 from .topology_experiment import TopologyExperimentResult, TopologyRun
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
@@ -262,18 +263,9 @@ def format_markdown(result: TopologyExperimentResult) -> str:
 # Plots --------------------------------------------------------------------------------------------------------------
 
 
-def _pyplot() -> Any:
-    import matplotlib  # noqa: PLC0415 - only reports need it, and it is slow to import
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt  # noqa: PLC0415
-
-    return plt
-
-
 def plot_success_by_amount(result: TopologyExperimentResult, path: Path) -> None:
     """Success rate per amount bucket, one bar per topology."""
-    plt = _pyplot()
+    plt = pyplot()
     edges = result.experiment.bucket_edges()
     baselines = result.baselines()
     labels = bucket_labels(edges)
@@ -297,7 +289,7 @@ def plot_success_by_amount(result: TopologyExperimentResult, path: Path) -> None
 
 def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
     """Failed payments by cause, one stacked bar per run."""
-    plt = _pyplot()
+    plt = pyplot()
     causes = _causes(result)
     runs = result.runs
     figure, axis = plt.subplots(figsize=(9, 4.6))
@@ -320,7 +312,7 @@ def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
 
 def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
     """Per topology: the poorer side's share of capacity over time, for the most depleted and the bridge channels."""
-    plt = _pyplot()
+    plt = pyplot()
     baselines = result.baselines()
     columns = min(len(baselines), 2)
     rows = (len(baselines) + columns - 1) // columns
@@ -353,7 +345,7 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
 
 def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
     """Success before and after the bridge went offline, against the same payments with every node online."""
-    plt = _pyplot()
+    plt = pyplot()
     pairs = result.offline_pairs()
     boundary = result.offline_boundary
     figure, axis = plt.subplots(figsize=(8, 4.2))
