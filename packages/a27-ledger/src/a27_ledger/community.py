@@ -149,6 +149,15 @@ class LedgerCommunity(A27Community):
         peers = [peer for peer in self.get_peers() if account_of(peer.public_key.key_to_bin()) in validators]
         return sorted(peers, key=lambda peer: account_of(peer.public_key.key_to_bin()))
 
+    def _validators_preferring(self, validator: Peer | None) -> list[Peer]:
+        """Known validators, ``validator`` first if given; NoValidator when there are none."""
+        candidates = self.validator_peers()
+        if validator is not None:
+            candidates = [validator] + [peer for peer in candidates if peer != validator]
+        if not candidates:
+            raise NoValidator("no validator is known to this node")
+        return candidates
+
     # Light node API -------------------------------------------------------------------------------------------
 
     def next_nonce(self) -> int:
@@ -172,65 +181,41 @@ class LedgerCommunity(A27Community):
         :raises NoValidator: when this node knows no validator.
         :raises SubmissionTimeout: when no verdict arrives within ``submit_attempts`` attempts.
         """
-        candidates = self.validator_peers()
-        if validator is not None:
-            candidates = [validator] + [peer for peer in candidates if peer != validator]
-        if not candidates:
-            raise NoValidator("no validator is known to this node")
+        candidates = self._validators_preferring(validator)
         tx_id = transaction.tx_id
         loop = asyncio.get_running_loop()
         started = loop.time()
         packet = self.pack_signed(SubmitTransaction(transaction.encode()))
         self.stats["submitted"] += 1
-        try:
-            for attempt in range(self.settings.submit_attempts):
-                future = self._results.get(tx_id)
-                if future is None or future.done():
-                    future = self._results[tx_id] = loop.create_future()
-                target = candidates[(attempt // self.settings.attempts_per_validator) % len(candidates)]
-                self.send_packet([target], packet)
-                done, _ = await asyncio.wait({future}, timeout=self.settings.retry_interval)
-                if not done:
-                    continue
-                result = future.result()
-                if result.code == QUEUED:
-                    continue
-                outcome = SubmitOutcome(tx_id, result.code == ACCEPTED, result.code, result.reason,
-                                        self._result_senders.get(tx_id, b""), result.sequence,
-                                        loop.time() - started)
-                self.stats["accepted" if outcome.accepted else "rejected"] += 1
-                if outcome.accepted and transaction.sender == self.account:
-                    self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
-                return outcome
-        finally:
-            self._results.pop(tx_id, None)
-            self._result_senders.pop(tx_id, None)
+        result = await self.retransmit(packet, candidates, self._results, tx_id,
+                                       attempts=self.settings.submit_attempts,
+                                       attempts_per_peer=self.settings.attempts_per_validator,
+                                       interval=self.settings.retry_interval,
+                                       final=lambda answer: answer.code != QUEUED)
+        validator_account = self._result_senders.pop(tx_id, b"")
+        if result is not None:
+            outcome = SubmitOutcome(tx_id, result.code == ACCEPTED, result.code, result.reason, validator_account,
+                                    result.sequence, loop.time() - started)
+            self.stats["accepted" if outcome.accepted else "rejected"] += 1
+            if outcome.accepted and transaction.sender == self.account:
+                self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
+            return outcome
         self.stats["timed out"] += 1
         msg = f"no verdict on {tx_id.hex()[:16]} after {self.settings.submit_attempts} attempts"
         raise SubmissionTimeout(msg)
 
     async def query_balance(self, account: bytes, validator: Peer | None = None) -> BalanceInfo:
         """Ask a validator for an account's balance and next nonce, retransmitting while no answer arrives."""
-        candidates = [validator] if validator is not None else self.validator_peers()
-        if not candidates:
-            raise NoValidator("no validator is known to this node")
+        candidates = self._validators_preferring(validator)
         request_id = self._next_request_id
         self._next_request_id = self._next_request_id % 0xFFFFFFFF + 1
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[BalanceReply] = loop.create_future()
-        self._balance_requests[request_id] = future
-        packet = self.pack_signed(BalanceQuery(request_id, account))
-        try:
-            for attempt in range(self.settings.submit_attempts):
-                target = candidates[(attempt // self.settings.attempts_per_validator) % len(candidates)]
-                self.send_packet([target], packet)
-                done, _ = await asyncio.wait({future}, timeout=self.settings.retry_interval)
-                if done:
-                    reply = future.result()
-                    return BalanceInfo(reply.account, reply.balance, reply.next_nonce,
-                                       self._balance_senders.pop(request_id, b""), reply.head)
-        finally:
-            self._balance_requests.pop(request_id, None)
+        reply = await self.retransmit(self.pack_signed(BalanceQuery(request_id, account)), candidates,
+                                      self._balance_requests, request_id, attempts=self.settings.submit_attempts,
+                                      attempts_per_peer=self.settings.attempts_per_validator,
+                                      interval=self.settings.retry_interval)
+        validator_account = self._balance_senders.pop(request_id, b"")
+        if reply is not None:
+            return BalanceInfo(reply.account, reply.balance, reply.next_nonce, validator_account, reply.head)
         msg = f"no validator answered a balance query after {self.settings.submit_attempts} attempts"
         raise SubmissionTimeout(msg)
 

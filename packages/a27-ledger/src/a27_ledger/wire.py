@@ -11,6 +11,7 @@ IPv8 plumbing shared by every a27 community.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections import Counter
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 C = TypeVar("C", bound="A27Community")
 PayloadT = TypeVar("PayloadT", bound=Payload)
+K = TypeVar("K")
+R = TypeVar("R")
 
 
 def community_id_for(name: str) -> bytes:
@@ -106,6 +109,30 @@ class A27Community(Community):
         """Send one packed message to several peers (signing once, not once per peer)."""
         for peer in peers:
             self.endpoint.send(peer.address, packet)
+
+    async def retransmit(self, packet: bytes, peers: Sequence[Peer], futures: dict[K, asyncio.Future[R]], key: K, *,
+                         attempts: int, attempts_per_peer: int, interval: float,
+                         final: Callable[[R], bool] = lambda _: True) -> R | None:
+        """
+        Send ``packet`` to ``peers`` in turn until the answer a handler puts in ``futures[key]`` is final.
+
+        Each peer gets ``attempts_per_peer`` attempts ``interval`` seconds apart before the next one is tried; an
+        answer that is not ``final`` (say, "queued") is waited past. Returns the final answer, or None after
+        ``attempts`` attempts. ``futures[key]`` is removed either way.
+        """
+        loop = asyncio.get_running_loop()
+        try:
+            for attempt in range(attempts):
+                future = futures.get(key)
+                if future is None or future.done():
+                    future = futures[key] = loop.create_future()
+                self.send_packet([peers[(attempt // attempts_per_peer) % len(peers)]], packet)
+                done, _ = await asyncio.wait({future}, timeout=interval)
+                if done and final(future.result()):
+                    return future.result()
+        finally:
+            futures.pop(key, None)
+        return None
 
     def sorted_peers(self) -> list[Peer]:
         """This community's peers in a stable order (by public key), so runs with one seed repeat exactly."""

@@ -258,24 +258,15 @@ class PosCommunity(A27Community):
         if not candidates:
             raise NoValidator("no validator is known to this node")
         tx_id = transaction.tx_id
-        packet = self.pack_signed(SubmitTransaction(transaction.encode()))
-        loop = asyncio.get_running_loop()
         self.stats["submitted"] += 1
-        try:
-            for attempt in range(self.settings.submit_attempts):
-                future = self._admissions.get(tx_id)
-                if future is None or future.done():
-                    future = self._admissions[tx_id] = loop.create_future()
-                target = candidates[(attempt // self.settings.attempts_per_validator) % len(candidates)]
-                self.send_packet([target], packet)
-                done, _ = await asyncio.wait({future}, timeout=self.settings.retry_interval)
-                if done:
-                    admission = future.result()
-                    if admission.admitted and transaction.sender == self.account:
-                        self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
-                    return admission
-        finally:
-            self._admissions.pop(tx_id, None)
+        admission = await self.retransmit(self.pack_signed(SubmitTransaction(transaction.encode())), candidates,
+                                          self._admissions, tx_id, attempts=self.settings.submit_attempts,
+                                          attempts_per_peer=self.settings.attempts_per_validator,
+                                          interval=self.settings.retry_interval)
+        if admission is not None:
+            if admission.admitted and transaction.sender == self.account:
+                self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
+            return admission
         raise SubmissionTimeout(f"no answer on {tx_id.hex()[:16]} after {self.settings.submit_attempts} attempts")
 
     # Consensus ----------------------------------------------------------------------------------------------------
