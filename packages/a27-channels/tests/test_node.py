@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -10,21 +11,30 @@ import networkx as nx
 import pytest
 
 from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
+from a27_channels.errors import ChannelRefused
 from a27_channels.gossip import ChannelPolicy
+from a27_channels.messages import OpenProposal, Reject
 from a27_channels.node import (
     ChannelClosed,
+    ChannelNode,
     ChannelOpened,
+    ChannelOpenFailed,
     DirectPaymentDone,
     DirectPaymentFailed,
+    InputRefused,
     PaymentFailed,
     PaymentReceived,
     PaymentSucceeded,
+    Send,
     Submit,
 )
 from a27_channels.onchain import CHANNEL, UnilateralClose, preimage_height
 from a27_channels.payment import FailureCause
+from a27_channels.state import ChannelTerms
 from a27_channels.store import LocalStatus
 from a27_channels.testing import ChannelNetwork
+from a27_ledger import KeyPair
+from a27_ledger.testing import make_keys
 
 DEPOSIT = 100_000
 
@@ -392,3 +402,46 @@ def test_without_gossip_nodes_sharing_one_graph_still_route() -> None:
     talkative.pay(0, 3, 5_000)
     assert quiet.messages < talkative.messages / 2
     check_conservation(quiet, channel_ids)
+
+
+def unfunded_proposal(opener: KeyPair, node: ChannelNode, salt: int) -> OpenProposal:
+    """A valid channel-open proposal from `opener` to `node` that nobody will ever fund."""
+    terms = ChannelTerms(opener.public_key, node.account, 1_000, 0, 20, node.height + 20, salt)
+    return OpenProposal(terms, terms.initial_state().sign(opener))
+
+
+def test_unfunded_open_proposals_are_bounded_per_peer_and_in_total_and_dropped_at_their_deadline() -> None:
+    network = ChannelNetwork(1, seed=5, params=NodeParams(max_unfunded_per_peer=3, max_unfunded=5))
+    node = network.nodes[0]
+    attackers = make_keys(4, seed=99)
+    accepted = refused = 0
+    for attacker in attackers:
+        for salt in range(10):
+            try:
+                node.on_message(attacker.public_key, unfunded_proposal(attacker, node, salt))
+                accepted += 1
+            except InputRefused as refusal:
+                assert isinstance(refusal.error, ChannelRefused)
+                assert isinstance(refusal.actions[0], Send) and isinstance(refusal.actions[0].message, Reject)
+                refused += 1
+    assert accepted == 5 and refused == 35 and len(node.entries) == 5
+    assert node.stats["open proposals refused: too many unfunded from the peer"] > 0
+    assert node.stats["open proposals refused: too many unfunded"] > 0
+    per_peer = Counter(entry.peer for entry in node.entries.values())
+    assert max(per_peer.values()) == 3
+    network.mine(19)
+    assert len(node.entries) == 5
+    network.mine(1)
+    assert node.entries == {} and node.store.load().channels == ()
+    assert node.stats["channels never funded"] == 5
+    node.on_message(attackers[0].public_key, unfunded_proposal(attackers[0], node, 100))
+    assert len(node.entries) == 1
+
+
+def test_a_refused_open_is_forgotten_by_its_opener() -> None:
+    network = ChannelNetwork(2, seed=6, params=NodeParams(accept_deposit_up_to=0))
+    channel_id, actions = network.nodes[0].open_channel(network.keys[1].public_key, 1_000, 5_000)
+    network.perform(0, actions)
+    network.deliver()
+    assert events(network, 0, ChannelOpenFailed)[0].channel_id == channel_id
+    assert channel_id not in network.nodes[0].entries and network.nodes[0].store.load().channels == ()

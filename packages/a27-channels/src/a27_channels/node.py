@@ -228,6 +228,11 @@ class NodeParams:
     max_retransmits: int = 5
     max_attempts: int = 5
     max_pending_announcements: int = 1_000
+    max_unfunded_per_peer: int = 8
+    """Channels one peer proposed to this node that this node accepted and whose funding is not yet on chain; a
+    further proposal from that peer is refused until one is funded or its funding deadline passes."""
+    max_unfunded: int = 256
+    """The same bound over all peers (a block holds at most 256 transactions, so more cannot be funded at once)."""
     gossip: bool = True
     """Whether to announce this node's channels and relay announcements and policies. A simulation that gives every
     node one shared graph (each node adds its own channels to it) can turn gossip off."""
@@ -324,6 +329,9 @@ class ChannelNode:
         self.forwards: dict[tuple[bytes, int], tuple[bytes, int]] = {}
         self.payments: dict[bytes, _Payment] = {}
         self._pending_announcements: dict[bytes, tuple[ChannelAnnouncement, bytes | None]] = {}
+        self._unfunded: dict[bytes, set[bytes]] = {}
+        """Per peer, the channels it proposed that this node accepted and that are not funded yet."""
+        self._unfunded_count = 0
         self._policy_serial = 0
         self._salt = 0
         self._load()
@@ -332,14 +340,17 @@ class ChannelNode:
         contents = self.store.load()
         for stored in contents.channels:
             party = stored.terms.party_of(self.account)
-            if party is None:
+            if party is None or stored.status is LocalStatus.FAILED:
                 continue
             channel = None
             if stored.latest is not None:
                 channel = Channel(stored.terms, self.key, stored.latest, limits=self.params.limits,
                                   highest_signed=stored.highest_signed, incoming=stored.incoming)
-            self.entries[stored.terms.channel_id] = _Entry(stored.terms, party, stored.status, channel)
+            entry = _Entry(stored.terms, party, stored.status, channel)
+            self.entries[stored.terms.channel_id] = entry
             self._salt = max(self._salt, stored.terms.salt + 1)
+            if party == 1 and entry.status is LocalStatus.FUNDING:
+                self._add_unfunded(entry)
         for entry in self.entries.values():
             if entry.status is LocalStatus.OPEN:
                 self._add_own_channel(entry)
@@ -405,6 +416,7 @@ class ChannelNode:
             return [Send(sender, self._open_accept(terms))]
         try:
             self._check_proposed_terms(sender, terms)
+            self._check_unfunded_bounds(sender)
             state = terms.initial_state()
             if not verify_signature(sender, state.signing_bytes(), message.signature):
                 raise InvalidChannelSignature("the opener's signature of state 0 does not verify")
@@ -413,8 +425,39 @@ class ChannelNode:
         latest = SignedState(state, message.signature, state.sign(self.key))
         entry = _Entry(terms, 1, LocalStatus.FUNDING, Channel(terms, self.key, latest, limits=self.params.limits))
         self.entries[channel_id] = entry
+        self._add_unfunded(entry)
         self._persist(entry)
         return [Send(sender, self._open_accept(terms))]
+
+    def _check_unfunded_bounds(self, sender: bytes) -> None:
+        params = self.params
+        if len(self._unfunded.get(sender, ())) >= params.max_unfunded_per_peer:
+            self.stats["open proposals refused: too many unfunded from the peer"] += 1
+            raise ChannelRefused(f"the sender has {params.max_unfunded_per_peer} channels waiting for their funding")
+        if self._unfunded_count >= params.max_unfunded:
+            self.stats["open proposals refused: too many unfunded"] += 1
+            raise ChannelRefused(f"{params.max_unfunded} channels wait for their funding here")
+
+    def _add_unfunded(self, entry: _Entry) -> None:
+        waiting = self._unfunded.setdefault(entry.peer, set())
+        if entry.terms.channel_id not in waiting:
+            waiting.add(entry.terms.channel_id)
+            self._unfunded_count += 1
+
+    def _remove_unfunded(self, entry: _Entry) -> None:
+        waiting = self._unfunded.get(entry.peer)
+        if waiting is None or entry.terms.channel_id not in waiting:
+            return
+        waiting.remove(entry.terms.channel_id)
+        self._unfunded_count -= 1
+        if not waiting:
+            del self._unfunded[entry.peer]
+
+    def _forget(self, entry: _Entry) -> None:
+        """The channel will never open: drop every trace of it, here and in the store."""
+        self._remove_unfunded(entry)
+        del self.entries[entry.terms.channel_id]
+        self.store.remove_channel(entry.terms.channel_id)
 
     def _check_proposed_terms(self, sender: bytes, terms: ChannelTerms) -> None:
         if terms.party_b != self.account or terms.party_a != sender:
@@ -730,8 +773,7 @@ class ChannelNode:
             raise UnknownChannel("a rejection about no channel with the sender")
         error = channel_error_for_code(message.code)(message.reason)
         if entry.status is LocalStatus.PROPOSED:
-            entry.status = LocalStatus.FAILED
-            self._persist(entry)
+            self._forget(entry)
             return [ChannelOpenFailed(message.channel_id, f"refused: {message.reason}")]
         channel = entry.channel
         if entry.close_state is not None and message.sequence == 0 and entry.status is LocalStatus.CLOSING \
@@ -1049,8 +1091,9 @@ class ChannelNode:
         record = channel_record(self.reader, channel_id)
         if status in (LocalStatus.PROPOSED, LocalStatus.FUNDING) and record is None:
             if self.height >= entry.terms.funding_deadline:
-                entry.status = LocalStatus.FAILED
-                self._persist(entry)
+                # The chain takes no ChannelOpen above the deadline: the channel can never open.
+                self._forget(entry)
+                self.stats["channels never funded"] += 1
                 return [ChannelOpenFailed(channel_id, "the funding deadline passed")]
             return []
         if record is None:
@@ -1058,6 +1101,7 @@ class ChannelNode:
         actions: list[Action] = []
         if status is LocalStatus.FUNDING:
             entry.status = LocalStatus.OPEN
+            self._remove_unfunded(entry)
             self._persist(entry)
             actions += self._opened(entry, record)
         if record.status is not ChannelStatus.OPEN:
