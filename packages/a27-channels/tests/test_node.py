@@ -11,9 +11,9 @@ import networkx as nx
 import pytest
 
 from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
-from a27_channels.errors import ChannelRefused
+from a27_channels.errors import ChannelRefused, InvalidChannelState, StaleState
 from a27_channels.gossip import ChannelPolicy
-from a27_channels.messages import OpenProposal, Reject
+from a27_channels.messages import OpenProposal, Reject, UpdateProposal
 from a27_channels.node import (
     ChannelClosed,
     ChannelNode,
@@ -30,7 +30,7 @@ from a27_channels.node import (
 )
 from a27_channels.onchain import CHANNEL, UnilateralClose, preimage_height
 from a27_channels.payment import FailureCause
-from a27_channels.state import ChannelTerms
+from a27_channels.state import ChannelTerms, Pay
 from a27_channels.store import LocalStatus
 from a27_channels.testing import ChannelNetwork
 from a27_ledger import KeyPair
@@ -445,3 +445,60 @@ def test_a_refused_open_is_forgotten_by_its_opener() -> None:
     network.deliver()
     assert events(network, 0, ChannelOpenFailed)[0].channel_id == channel_id
     assert channel_id not in network.nodes[0].entries and network.nodes[0].store.load().channels == ()
+
+
+def test_a_proposal_at_the_largest_sequence_is_refused_and_both_sides_keep_paying() -> None:
+    network = ChannelNetwork(2, seed=8)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    network.perform(0, network.nodes[0].pay(channel_id, 1_000))
+    network.deliver()
+    for attacker, victim in ((1, 0), (0, 1)):
+        before = network.nodes[victim].channel(channel_id).latest
+        with pytest.raises(InputRefused) as refusal:
+            network.nodes[victim].on_message(network.keys[attacker].public_key,
+                                             UpdateProposal(channel_id, 2**64 - 1, Pay(1)))
+        assert isinstance(refusal.value.error, InvalidChannelState)
+        assert network.nodes[victim].channel(channel_id).latest == before
+        assert not network.nodes[victim].channel(channel_id).busy
+    for payer in (0, 1, 0, 1):
+        network.perform(payer, network.nodes[payer].pay(channel_id, 10))
+        network.deliver()
+    assert len(events(network, 0, DirectPaymentDone)) == 3 and len(events(network, 1, DirectPaymentDone)) == 2
+    assert network.nodes[0].channel(channel_id).latest == network.nodes[1].channel(channel_id).latest
+    assert network.nodes[0].channel(channel_id).state.sequence == 5
+
+
+def test_after_a_lost_signature_and_a_give_up_the_next_payment_takes_the_next_sequence() -> None:
+    network = ChannelNetwork(2, seed=9)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    network.perform(0, network.nodes[0].pay(channel_id, 1_000))
+    assert network.step()            # node 1 signs state 1; its signature and the cancel are lost
+    network.offline.add(1)
+    for _ in range(8):
+        network.tick()
+    assert events(network, 0, DirectPaymentFailed)
+    network.offline.clear()
+    network.perform(0, network.nodes[0].pay(channel_id, 2_000))
+    network.deliver()
+    for _ in range(40):
+        network.tick()
+        if events(network, 0, DirectPaymentDone):
+            break
+    [done] = events(network, 0, DirectPaymentDone)
+    assert (done.amount, done.sequence) == (2_000, 2)
+    assert network.nodes[0].channel(channel_id).latest == network.nodes[1].channel(channel_id).latest
+
+
+def test_a_proposal_refused_as_stale_is_proposed_again_at_the_next_sequence_a_bounded_number_of_times() -> None:
+    network = ChannelNetwork(2, seed=10)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    node, peer = network.nodes[0], network.keys[1].public_key
+    [proposal] = node.pay(channel_id, 1_000)
+    sequences = []
+    for _ in range(3):
+        assert isinstance(proposal, Send) and isinstance(proposal.message, UpdateProposal)
+        sequences.append(proposal.message.sequence)
+        answer = node.on_message(peer, Reject(channel_id, proposal.message.sequence, StaleState.code, "stale"))
+        proposal = answer[0]  # type: ignore[assignment]
+    assert sequences == [1, 2, 3]
+    assert isinstance(answer[0], DirectPaymentFailed) and not node.channel(channel_id).busy

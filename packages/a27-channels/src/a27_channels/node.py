@@ -238,6 +238,10 @@ class NodeParams:
     node one shared graph (each node adds its own channels to it) can turn gossip off."""
 
 
+MAX_STALE_REFUSALS = 2
+"""How often an operation is proposed again at the next sequence after the peer refused it as stale."""
+
+
 # Internal bookkeeping -------------------------------------------------------------------------------------------------
 
 
@@ -262,6 +266,7 @@ class _Queued:
     operation: Operation
     route_data: bytes = b""
     origin: _ForPayment | _ForForward | _ForDirect | None = None
+    stale_refusals: int = 0
 
 
 class _Entry:
@@ -793,6 +798,11 @@ class ChannelNode:
             if queued is not None:
                 entry.queue.appendleft(queued)
             return []
+        if isinstance(error, StaleState) and queued is not None and queued.stale_refusals < MAX_STALE_REFUSALS:
+            # The peer signed this sequence for a proposal withdrawn here (its signature was lost): the next one.
+            channel.peer_refused_as_stale(message.sequence)
+            entry.queue.appendleft(attrs.evolve(queued, stale_refusals=queued.stale_refusals + 1))
+            return self._pump(entry)
         actions = self._operation_failed(entry, queued, error, offline=False)
         return actions + self._pump(entry)
 
