@@ -11,8 +11,8 @@ import networkx as nx
 import pytest
 
 from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
-from a27_channels.errors import ChannelRefused, InvalidChannelState, StaleState
-from a27_channels.gossip import ChannelPolicy
+from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
+from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
 from a27_channels.messages import OpenProposal, Reject, UpdateProposal
 from a27_channels.node import (
     ChannelClosed,
@@ -502,3 +502,24 @@ def test_a_proposal_refused_as_stale_is_proposed_again_at_the_next_sequence_a_bo
         proposal = answer[0]  # type: ignore[assignment]
     assert sequences == [1, 2, 3]
     assert isinstance(answer[0], DirectPaymentFailed) and not node.channel(channel_id).busy
+
+
+def test_announcements_of_channels_that_never_open_wait_a_bounded_time() -> None:
+    network = ChannelNetwork(1, seed=12, params=NodeParams(max_pending_announcements=3))
+    node = network.nodes[0]
+    a, b = make_keys(2, seed=13)
+
+    def announcement(number: int) -> ChannelAnnouncement:
+        unsigned = ChannelAnnouncement(bytes([number]) * 32, a.public_key, b.public_key, 1_000, bytes(32))
+        return attrs.evolve(unsigned, signature_a=unsigned.sign(a), signature_b=unsigned.sign(b))
+
+    for number in range(3):
+        assert node.on_message(a.public_key, announcement(number)) == []
+    with pytest.raises(InvalidAnnouncement):
+        node.on_message(a.public_key, announcement(3))
+    network.mine(9)   # the default wait is 10 blocks
+    with pytest.raises(InvalidAnnouncement):
+        node.on_message(a.public_key, announcement(3))
+    network.mine(1)
+    assert node.stats["announcements expired"] == 3
+    assert node.on_message(a.public_key, announcement(3)) == []

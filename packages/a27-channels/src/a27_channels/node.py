@@ -228,6 +228,9 @@ class NodeParams:
     max_retransmits: int = 5
     max_attempts: int = 5
     max_pending_announcements: int = 1_000
+    announcement_wait: int = 10
+    """Blocks an announcement waits for its funding block to reach this node's chain before it is dropped, so that
+    announcements of channels that never open cannot keep the buffer full."""
     max_unfunded_per_peer: int = 8
     """Channels one peer proposed to this node that this node accepted and whose funding is not yet on chain; a
     further proposal from that peer is refused until one is funded or its funding deadline passes."""
@@ -333,7 +336,8 @@ class ChannelNode:
         self.preimages: dict[bytes, bytes] = {}
         self.forwards: dict[tuple[bytes, int], tuple[bytes, int]] = {}
         self.payments: dict[bytes, _Payment] = {}
-        self._pending_announcements: dict[bytes, tuple[ChannelAnnouncement, bytes | None]] = {}
+        self._pending_announcements: dict[bytes, tuple[ChannelAnnouncement, bytes | None, int]] = {}
+        """Announcements waiting for their funding block: the sender and the height at arrival."""
         self._unfunded: dict[bytes, set[bytes]] = {}
         """Per peer, the channels it proposed that this node accepted and that are not funded yet."""
         self._unfunded_count = 0
@@ -1269,7 +1273,7 @@ class ChannelNode:
         if record is None:
             if len(self._pending_announcements) >= self.params.max_pending_announcements:
                 raise InvalidAnnouncement("too many announcements wait for their funding block")
-            self._pending_announcements[announcement.channel_id] = (announcement, sender)
+            self._pending_announcements[announcement.channel_id] = (announcement, sender, self.height)
             return []
         announcement.check_against(record)
         self.graph.add_announcement(announcement)
@@ -1278,9 +1282,12 @@ class ChannelNode:
 
     def _recheck_announcements(self) -> list[Action]:
         actions: list[Action] = []
-        for channel_id, (announcement, sender) in list(self._pending_announcements.items()):
+        for channel_id, (announcement, sender, arrived) in list(self._pending_announcements.items()):
             record = channel_record(self.reader, channel_id)
             if record is None:
+                if self.height - arrived >= self.params.announcement_wait:
+                    del self._pending_announcements[channel_id]
+                    self.stats["announcements expired"] += 1
                 continue
             del self._pending_announcements[channel_id]
             try:
