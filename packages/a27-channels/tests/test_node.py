@@ -28,12 +28,12 @@ from a27_channels.node import (
     Send,
     Submit,
 )
-from a27_channels.onchain import CHANNEL, UnilateralClose, preimage_height
+from a27_channels.onchain import CHANNEL, HtlcClaim, UnilateralClose, preimage_height
 from a27_channels.payment import FailureCause
 from a27_channels.state import ChannelTerms, Pay
 from a27_channels.store import LocalStatus
 from a27_channels.testing import ChannelNetwork
-from a27_ledger import KeyPair
+from a27_ledger import KeyPair, Transaction
 from a27_ledger.testing import make_keys
 
 DEPOSIT = 100_000
@@ -523,3 +523,16 @@ def test_announcements_of_channels_that_never_open_wait_a_bounded_time() -> None
     network.mine(1)
     assert node.stats["announcements expired"] == 3
     assert node.on_message(a.public_key, announcement(3)) == []
+
+
+def test_preimages_claimed_on_other_channels_for_other_payments_are_not_kept() -> None:
+    network, channel_ids = line(3)
+    node = network.nodes[0]
+    stranger = make_keys(1, seed=14)[0]
+    claims = [Transaction(stranger.public_key, nonce, 0, HtlcClaim(bytes([nonce + 1]) * 32, 1, bytes([nonce]) * 32))
+              .signed(stranger) for nonce in range(50)]
+    node.on_block(network.chain.height + 1, claims)
+    assert node.preimages == {} and node.store.load().preimages == ()
+    own = Transaction(stranger.public_key, 50, 0, HtlcClaim(channel_ids[0], 1, bytes([99]) * 32)).signed(stranger)
+    node.on_block(network.chain.height + 2, [own])
+    assert list(node.preimages.values()) == [bytes([99]) * 32]

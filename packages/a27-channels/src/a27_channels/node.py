@@ -1084,10 +1084,15 @@ class ChannelNode:
         """A block at `height` was finalized (its effects are in `reader`): react to what concerns this node."""
         self.height = height
         actions: list[Action] = []
+        awaited: set[bytes] | None = None
         for transaction in transactions:
             body = transaction.body
             if isinstance(body, HtlcClaim):
-                actions += self._learn_preimage(body.preimage)
+                if awaited is None:
+                    awaited = self._awaited_hashes()
+                # Every claim on chain is shown to every node: keep only the preimages this node can use.
+                if body.channel_id in self.entries or payment_hash_of(body.preimage) in awaited:
+                    actions += self._learn_preimage(body.preimage)
             elif isinstance(body, (UnilateralClose, CooperativeClose)) and \
                     body.signed.state.channel_id not in self.entries:
                 self.graph.remove_channel(body.signed.state.channel_id)
@@ -1096,6 +1101,18 @@ class ChannelNode:
         actions += self._expire_outgoing()
         actions += self._recheck_announcements()
         return actions
+
+    def _awaited_hashes(self) -> set[bytes]:
+        """The payment hashes of the HTLCs in this node's channels that are not closed, and of its payments."""
+        hashes = set(self.payments)
+        for entry in self.entries.values():
+            channel = entry.channel
+            if channel is None or entry.status is LocalStatus.CLOSED:
+                continue
+            states = [channel.state, *(pending.state for pending in (channel.outgoing, channel.incoming)
+                                       if pending is not None)]
+            hashes.update(htlc.payment_hash for state in states for htlc in state.htlcs)
+        return hashes
 
     def _watch(self, entry: _Entry) -> list[Action]:
         status = entry.status
