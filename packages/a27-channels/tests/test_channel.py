@@ -22,7 +22,7 @@ from a27_channels import (
     payment_hash_of,
 )
 from a27_channels.channel import Channel
-from a27_channels.errors import ChannelError
+from a27_channels.errors import ChannelError, InvalidChannelState
 from a27_channels.messages import UpdateCancel, UpdateComplete, UpdateProposal, UpdateSignature
 from a27_channels.testing import channel_pair, run_update
 from a27_ledger import InvalidAmount, KeyPair
@@ -228,3 +228,50 @@ def test_any_sequence_of_updates_keeps_the_capacity(steps: list[tuple[bool, int,
             assert not side.busy
         assert alice.latest == bob.latest
         height += 1
+
+
+@pytest.mark.parametrize("alice_proposes", [True, False])
+def test_only_the_next_sequence_is_signed_and_the_largest_cannot_lock_the_channel(alice_proposes: bool) -> None:
+    alice, bob = pair()
+    proposer, receiver = (alice, bob) if alice_proposes else (bob, alice)
+    run_update(proposer, receiver, proposer.pay(10))
+    before = snapshot(receiver)
+    for sequence in (2**64 - 1, 2**63, 3):
+        with pytest.raises(InvalidChannelState):
+            receiver.receive_proposal(UpdateProposal(receiver.channel_id, sequence, Pay(5)), 0)
+    with pytest.raises(StaleState):
+        receiver.receive_proposal(UpdateProposal(receiver.channel_id, 1, Pay(5)), 0)
+    with pytest.raises(StaleState):
+        receiver.receive_completion(UpdateComplete(receiver.channel_id, 2**64 - 1, bytes(64)))
+    with pytest.raises(StaleState):
+        receiver.receive_signature(UpdateSignature(receiver.channel_id, 2**64 - 1, bytes(64)))
+    assert snapshot(receiver) == before
+    for _ in range(3):
+        run_update(proposer, receiver, proposer.pay(1))
+        run_update(receiver, proposer, receiver.pay(1))
+    assert alice.latest == bob.latest and alice.state.sequence == 7
+
+
+def test_a_withdrawn_proposal_the_peer_never_saw_leaves_no_gap() -> None:
+    alice, bob = pair()
+    lost = alice.pay(10)
+    alice.withdraw()
+    again = alice.pay(20)
+    assert again.sequence == lost.sequence == 1
+    assert run_update(alice, bob, again).sequence == 1
+
+
+def test_a_proposal_refused_as_stale_moves_to_the_sequence_after() -> None:
+    alice, bob = pair()
+    bob.receive_proposal(alice.pay(10), 0)   # Bob's signature is lost; Alice gives up.
+    assert bob.receive_cancel(UpdateCancel(bob.channel_id, alice.withdraw().sequence))
+    with pytest.raises(StaleState):
+        bob.receive_proposal(alice.pay(20), 0)
+    alice.peer_refused_as_stale(alice.withdraw().sequence)
+    assert run_update(alice, bob, alice.pay(20)).sequence == 2
+    # Bob may now sign 3, or 4 after a proposal 3 of his own that he withdrew and Alice may have signed.
+    assert list(bob.next_sequences()) == [3]
+    alice.receive_proposal(bob.pay(5), 0)
+    assert alice.receive_cancel(UpdateCancel(alice.channel_id, bob.withdraw().sequence))
+    assert list(bob.next_sequences()) == [3, 4]
+    assert run_update(alice, bob, alice.pay(30)).sequence == 4

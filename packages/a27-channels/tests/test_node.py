@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any
 
 import attrs
@@ -10,21 +11,30 @@ import networkx as nx
 import pytest
 
 from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
-from a27_channels.gossip import ChannelPolicy
+from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
+from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
+from a27_channels.messages import OpenProposal, Reject, UpdateProposal
 from a27_channels.node import (
     ChannelClosed,
+    ChannelNode,
     ChannelOpened,
+    ChannelOpenFailed,
     DirectPaymentDone,
     DirectPaymentFailed,
+    InputRefused,
     PaymentFailed,
     PaymentReceived,
     PaymentSucceeded,
+    Send,
     Submit,
 )
-from a27_channels.onchain import CHANNEL, UnilateralClose, preimage_height
+from a27_channels.onchain import CHANNEL, HtlcClaim, UnilateralClose, preimage_height
 from a27_channels.payment import FailureCause
+from a27_channels.state import ChannelTerms, Pay
 from a27_channels.store import LocalStatus
 from a27_channels.testing import ChannelNetwork
+from a27_ledger import KeyPair, Transaction
+from a27_ledger.testing import make_keys
 
 DEPOSIT = 100_000
 
@@ -392,3 +402,137 @@ def test_without_gossip_nodes_sharing_one_graph_still_route() -> None:
     talkative.pay(0, 3, 5_000)
     assert quiet.messages < talkative.messages / 2
     check_conservation(quiet, channel_ids)
+
+
+def unfunded_proposal(opener: KeyPair, node: ChannelNode, salt: int) -> OpenProposal:
+    """A valid channel-open proposal from `opener` to `node` that nobody will ever fund."""
+    terms = ChannelTerms(opener.public_key, node.account, 1_000, 0, 20, node.height + 20, salt)
+    return OpenProposal(terms, terms.initial_state().sign(opener))
+
+
+def test_unfunded_open_proposals_are_bounded_per_peer_and_in_total_and_dropped_at_their_deadline() -> None:
+    network = ChannelNetwork(1, seed=5, params=NodeParams(max_unfunded_per_peer=3, max_unfunded=5))
+    node = network.nodes[0]
+    attackers = make_keys(4, seed=99)
+    accepted = refused = 0
+    for attacker in attackers:
+        for salt in range(10):
+            try:
+                node.on_message(attacker.public_key, unfunded_proposal(attacker, node, salt))
+                accepted += 1
+            except InputRefused as refusal:
+                assert isinstance(refusal.error, ChannelRefused)
+                assert isinstance(refusal.actions[0], Send) and isinstance(refusal.actions[0].message, Reject)
+                refused += 1
+    assert accepted == 5 and refused == 35 and len(node.entries) == 5
+    assert node.stats["open proposals refused: too many unfunded from the peer"] > 0
+    assert node.stats["open proposals refused: too many unfunded"] > 0
+    per_peer = Counter(entry.peer for entry in node.entries.values())
+    assert max(per_peer.values()) == 3
+    network.mine(19)
+    assert len(node.entries) == 5
+    network.mine(1)
+    assert node.entries == {} and node.store.load().channels == ()
+    assert node.stats["channels never funded"] == 5
+    node.on_message(attackers[0].public_key, unfunded_proposal(attackers[0], node, 100))
+    assert len(node.entries) == 1
+
+
+def test_a_refused_open_is_forgotten_by_its_opener() -> None:
+    network = ChannelNetwork(2, seed=6, params=NodeParams(accept_deposit_up_to=0))
+    channel_id, actions = network.nodes[0].open_channel(network.keys[1].public_key, 1_000, 5_000)
+    network.perform(0, actions)
+    network.deliver()
+    assert events(network, 0, ChannelOpenFailed)[0].channel_id == channel_id
+    assert channel_id not in network.nodes[0].entries and network.nodes[0].store.load().channels == ()
+
+
+def test_a_proposal_at_the_largest_sequence_is_refused_and_both_sides_keep_paying() -> None:
+    network = ChannelNetwork(2, seed=8)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    network.perform(0, network.nodes[0].pay(channel_id, 1_000))
+    network.deliver()
+    for attacker, victim in ((1, 0), (0, 1)):
+        before = network.nodes[victim].channel(channel_id).latest
+        with pytest.raises(InputRefused) as refusal:
+            network.nodes[victim].on_message(network.keys[attacker].public_key,
+                                             UpdateProposal(channel_id, 2**64 - 1, Pay(1)))
+        assert isinstance(refusal.value.error, InvalidChannelState)
+        assert network.nodes[victim].channel(channel_id).latest == before
+        assert not network.nodes[victim].channel(channel_id).busy
+    for payer in (0, 1, 0, 1):
+        network.perform(payer, network.nodes[payer].pay(channel_id, 10))
+        network.deliver()
+    assert len(events(network, 0, DirectPaymentDone)) == 3 and len(events(network, 1, DirectPaymentDone)) == 2
+    assert network.nodes[0].channel(channel_id).latest == network.nodes[1].channel(channel_id).latest
+    assert network.nodes[0].channel(channel_id).state.sequence == 5
+
+
+def test_after_a_lost_signature_and_a_give_up_the_next_payment_takes_the_next_sequence() -> None:
+    network = ChannelNetwork(2, seed=9)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    network.perform(0, network.nodes[0].pay(channel_id, 1_000))
+    assert network.step()            # node 1 signs state 1; its signature and the cancel are lost
+    network.offline.add(1)
+    for _ in range(8):
+        network.tick()
+    assert events(network, 0, DirectPaymentFailed)
+    network.offline.clear()
+    network.perform(0, network.nodes[0].pay(channel_id, 2_000))
+    network.deliver()
+    for _ in range(40):
+        network.tick()
+        if events(network, 0, DirectPaymentDone):
+            break
+    [done] = events(network, 0, DirectPaymentDone)
+    assert (done.amount, done.sequence) == (2_000, 2)
+    assert network.nodes[0].channel(channel_id).latest == network.nodes[1].channel(channel_id).latest
+
+
+def test_a_proposal_refused_as_stale_is_proposed_again_at_the_next_sequence_a_bounded_number_of_times() -> None:
+    network = ChannelNetwork(2, seed=10)
+    channel_id = network.open(0, 1, 50_000, 20_000)
+    node, peer = network.nodes[0], network.keys[1].public_key
+    [proposal] = node.pay(channel_id, 1_000)
+    sequences = []
+    for _ in range(3):
+        assert isinstance(proposal, Send) and isinstance(proposal.message, UpdateProposal)
+        sequences.append(proposal.message.sequence)
+        answer = node.on_message(peer, Reject(channel_id, proposal.message.sequence, StaleState.code, "stale"))
+        proposal = answer[0]  # type: ignore[assignment]
+    assert sequences == [1, 2, 3]
+    assert isinstance(answer[0], DirectPaymentFailed) and not node.channel(channel_id).busy
+
+
+def test_announcements_of_channels_that_never_open_wait_a_bounded_time() -> None:
+    network = ChannelNetwork(1, seed=12, params=NodeParams(max_pending_announcements=3))
+    node = network.nodes[0]
+    a, b = make_keys(2, seed=13)
+
+    def announcement(number: int) -> ChannelAnnouncement:
+        unsigned = ChannelAnnouncement(bytes([number]) * 32, a.public_key, b.public_key, 1_000, bytes(32))
+        return attrs.evolve(unsigned, signature_a=unsigned.sign(a), signature_b=unsigned.sign(b))
+
+    for number in range(3):
+        assert node.on_message(a.public_key, announcement(number)) == []
+    with pytest.raises(InvalidAnnouncement):
+        node.on_message(a.public_key, announcement(3))
+    network.mine(9)   # the default wait is 10 blocks
+    with pytest.raises(InvalidAnnouncement):
+        node.on_message(a.public_key, announcement(3))
+    network.mine(1)
+    assert node.stats["announcements expired"] == 3
+    assert node.on_message(a.public_key, announcement(3)) == []
+
+
+def test_preimages_claimed_on_other_channels_for_other_payments_are_not_kept() -> None:
+    network, channel_ids = line(3)
+    node = network.nodes[0]
+    stranger = make_keys(1, seed=14)[0]
+    claims = [Transaction(stranger.public_key, nonce, 0, HtlcClaim(bytes([nonce + 1]) * 32, 1, bytes([nonce]) * 32))
+              .signed(stranger) for nonce in range(50)]
+    node.on_block(network.chain.height + 1, claims)
+    assert node.preimages == {} and node.store.load().preimages == ()
+    own = Transaction(stranger.public_key, 50, 0, HtlcClaim(channel_ids[0], 1, bytes([99]) * 32)).signed(stranger)
+    node.on_block(network.chain.height + 2, [own])
+    assert list(node.preimages.values()) == [bytes([99]) * 32]

@@ -32,6 +32,7 @@ from a27_channels import (
     InvalidHtlc,
     NotAChannelParty,
     Settle,
+    SignedState,
     StaleState,
     UnilateralClose,
     UnknownChannel,
@@ -366,3 +367,31 @@ def test_a_channel_chain_in_sqlite_resumes_with_its_channels(tmp_path: Path) -> 
                              {key.public_key: 10_000 for key in VALIDATORS})
     with pytest.raises(PosGenesisError):
         channel_chain(other, chain.state.store, chain.store)
+
+
+def test_a_forged_or_superseded_sequence_cannot_lock_a_closing_channel() -> None:
+    chain = make_chain()
+    terms = open_channel(chain, period=3)
+    latest = sign_state(state(terms, 5, 4_000, 6_000, proposer=PARTY_A), ALICE, BOB)
+    commit(chain, [sign(BOB, chain, UnilateralClose(latest))])
+    largest = state(terms, 2**64 - 1, 9_000, 1_000, proposer=PARTY_B)
+    only_alice = SignedState(largest, largest.sign(ALICE), latest.signature_b)
+    refuse(chain, sign(ALICE, chain, Challenge(only_alice)), InvalidChannelSignature)
+    refuse(chain, sign(ALICE, chain, UnilateralClose(only_alice)), WrongChannelStatus)
+    refuse(chain, sign(ALICE, chain, Challenge(sign_state(state(terms, 4, 9_000, 1_000), ALICE, BOB))), StaleState)
+    record = channel_record(chain.state, terms.channel_id)
+    assert record is not None
+    while chain.height <= record.deadline:
+        commit(chain)
+    commit(chain, [sign(ALICE, chain, Settle(terms.channel_id))])
+    assert balances(chain) == (997_000, 1_003_000)
+    # A state at the largest sequence that both did sign ends the challenges but not the channel: it settles.
+    terms = open_channel(chain, salt=1)
+    commit(chain, [sign(ALICE, chain, UnilateralClose(sign_state(state(terms, 2**64 - 1, 7_000, 3_000),
+                                                                 ALICE, BOB)))])
+    record = channel_record(chain.state, terms.channel_id)
+    assert record is not None
+    while chain.height <= record.deadline:
+        commit(chain)
+    commit(chain, [sign(BOB, chain, Settle(terms.channel_id))])
+    assert chain.state.escrow(CHANNEL, terms.channel_id) == 0

@@ -32,7 +32,7 @@ from a27_channels import (
     decode_operation,
     payment_hash_of,
 )
-from a27_channels.state import CLOSE_DOMAIN, MAX_HTLCS
+from a27_channels.state import CLOSE_DOMAIN, MAX_HTLCS, MAX_HTLCS_PER_PARTY
 from a27_ledger import InvalidAmount, KeyPair
 
 ALICE = KeyPair.from_seed(bytes([0xA1]) * 32)
@@ -179,12 +179,18 @@ def test_htlc_rules() -> None:
         apply_operation(added, FailHtlc(5), proposer=PARTY_B, sequence=5, height=10)
 
 
-def test_at_most_max_htlcs() -> None:
+def test_each_party_offers_at_most_half_the_htlc_slots_so_a_peer_cannot_take_them_all() -> None:
     state = TERMS.initial_state()
-    for sequence in range(1, MAX_HTLCS + 1):
+    for sequence in range(1, MAX_HTLCS_PER_PARTY + 1):
         state = apply_operation(state, AddHtlc(HASH, 1, 50), proposer=PARTY_A, sequence=sequence, height=10)
     with pytest.raises(InvalidHtlc):
         apply_operation(state, AddHtlc(HASH, 1, 50), proposer=PARTY_A, sequence=MAX_HTLCS + 1, height=10)
+    for sequence in range(MAX_HTLCS_PER_PARTY + 1, MAX_HTLCS + 1):
+        state = apply_operation(state, AddHtlc(HASH, 1, 50), proposer=PARTY_B, sequence=sequence, height=10)
+    assert len(state.htlcs) == MAX_HTLCS
+    for proposer in (PARTY_A, PARTY_B):
+        with pytest.raises(InvalidHtlc):
+            apply_operation(state, AddHtlc(HASH, 1, 50), proposer=proposer, sequence=MAX_HTLCS + 1, height=10)
 
 
 @given(st.binary(max_size=300))

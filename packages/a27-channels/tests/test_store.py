@@ -57,6 +57,9 @@ def test_everything_written_is_loaded(store: ChannelStore) -> None:
     assert contents.forwards == ((bytes([2]) * 32, 7, bytes([3]) * 32, 2**64 - 1),)
     store.put_channel(proposed)
     assert store.load().channels == (proposed,)
+    store.remove_channel(proposed.terms.channel_id)
+    store.remove_channel(proposed.terms.channel_id)
+    assert store.load().channels == ()
 
 
 def test_sqlite_reopens_and_refuses_foreign_databases(tmp_path: Path) -> None:

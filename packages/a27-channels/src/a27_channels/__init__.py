@@ -94,6 +94,7 @@ from a27_channels.payment import FailureCause, FailureReport, HopInstruction
 from a27_channels.router import Route, RouteHop, RouteParams, find_route
 from a27_channels.state import (
     MAX_HTLCS,
+    MAX_HTLCS_PER_PARTY,
     PARTY_A,
     PARTY_B,
     AddHtlc,
@@ -124,6 +125,7 @@ __all__ = [
     "CHANNELS_COMMUNITY_NAME",
     "CHANNEL_KINDS",
     "MAX_HTLCS",
+    "MAX_HTLCS_PER_PARTY",
     "PARTY_A",
     "PARTY_B",
     "PREIMAGES",

@@ -16,6 +16,7 @@ import attrs
 from a27_channels.errors import (
     ChannelBusy,
     InvalidChannelSignature,
+    InvalidChannelState,
     InvalidHtlc,
     StaleState,
     UnknownChannel,
@@ -88,6 +89,8 @@ class Channel:
         self.latest = latest
         self.highest_signed = max(highest_signed, latest.state.sequence)
         self.highest_proposed = self.highest_signed
+        self.peer_signed = self.highest_signed
+        """The highest sequence of this party's proposals that the peer signed, or refused as stale, so far."""
         self.outgoing: Outgoing | None = None
         self.incoming = incoming
         self.last_completion: UpdateComplete | None = None
@@ -133,13 +136,26 @@ class Channel:
         is in flight, or the operation's error."""
         if self.busy:
             raise ChannelBusy(f"an update of channel {self.channel_id.hex()[:16]} is in flight")
-        sequence = max(self.state.sequence, self.highest_signed, self.highest_proposed) + 1
+        # A withdrawn proposal the peer never signed leaves no gap: its sequence is proposed again.
+        sequence = max(self.state.sequence, self.highest_signed, self.peer_signed) + 1
         state = apply_operation(self.state, operation, proposer=self.party, sequence=sequence, height=height,
                                 limits=self.limits)
         proposal = UpdateProposal(self.channel_id, sequence, operation, route_data)
         self.outgoing = Outgoing(proposal, state)
-        self.highest_proposed = sequence
+        self.highest_proposed = max(self.highest_proposed, sequence)
         return proposal
+
+    def next_sequences(self) -> range:
+        """The sequences this party signs as receiver: the one after every state it signed or holds; or, if its own
+        proposal at that sequence was withdrawn (the peer may have signed it), the one after that."""
+        base = max(self.state.sequence, self.highest_signed)
+        return range(base + 1, max(base, self.highest_proposed) + 2)
+
+    def peer_refused_as_stale(self, sequence: int) -> None:
+        """The peer refused this party's proposal `sequence` as stale: it signed that sequence before (a proposal
+        withdrawn here), so the next proposal takes the following one."""
+        if sequence <= self.highest_proposed:
+            self.peer_signed = max(self.peer_signed, sequence)
 
     def pay(self, amount: int, height: int = 0) -> UpdateProposal:
         """Propose paying `amount` to the other party."""
@@ -173,6 +189,8 @@ class Channel:
             if self.last_completion is not None and message.sequence == self.last_completion.sequence:
                 return self.last_completion
             if message.sequence in self._withdrawn:
+                # The peer signed a proposal withdrawn here: that sequence is used up.
+                self.peer_signed = max(self.peer_signed, message.sequence)
                 return UpdateCancel(self.channel_id, message.sequence)
             raise StaleState(f"no proposal {message.sequence} awaits a signature")
         message_bytes = outgoing.state.signing_bytes()
@@ -181,6 +199,7 @@ class Channel:
         own = self.key.sign(message_bytes)
         self.latest = signed_by_both(outgoing.state, self.party, own, message.signature)
         self.highest_signed = outgoing.proposal.sequence
+        self.peer_signed = max(self.peer_signed, outgoing.proposal.sequence)
         self.outgoing = None
         self.last_completion = UpdateComplete(self.channel_id, message.sequence, own)
         return self.last_completion
@@ -206,7 +225,8 @@ class Channel:
         Returns the signature to send, and this party's own proposal if it was in flight and lost the conflict (it
         is withdrawn; retry its operation later). A repeated proposal gets the same signature again. Raises
         ChannelBusy while another update waits for completion or when this party's own proposal wins, StaleState
-        for a sequence not above every one signed here, or the operation's error; nothing changes then.
+        for a sequence not above every one signed here, InvalidChannelState for one that skips sequences (see
+        `next_sequences`), or the operation's error; nothing changes then.
         """
         if proposal.channel_id != self.channel_id:
             raise UnknownChannel("the proposal is for another channel")
@@ -217,8 +237,11 @@ class Channel:
             raise ChannelBusy(f"state {incoming.proposal.sequence} awaits completion")
         if self.outgoing is not None and self.wins_conflicts:
             raise ChannelBusy("a conflicting proposal of this party goes first")
-        if proposal.sequence <= max(self.state.sequence, self.highest_signed):
-            raise StaleState(f"state {proposal.sequence} is not above {max(self.state.sequence, self.highest_signed)}")
+        allowed = self.next_sequences()
+        if proposal.sequence < allowed.start:
+            raise StaleState(f"state {proposal.sequence} is not above {allowed.start - 1}")
+        if proposal.sequence >= allowed.stop:
+            raise InvalidChannelState(f"state {proposal.sequence} skips sequences: the next is {allowed.start}")
         state = apply_operation(self.state, proposal.operation, proposer=1 - self.party, sequence=proposal.sequence,
                                 height=height, limits=self.limits)
         displaced = self.withdraw() if self.outgoing is not None else None

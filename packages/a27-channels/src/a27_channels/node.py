@@ -228,9 +228,21 @@ class NodeParams:
     max_retransmits: int = 5
     max_attempts: int = 5
     max_pending_announcements: int = 1_000
+    announcement_wait: int = 10
+    """Blocks an announcement waits for its funding block to reach this node's chain before it is dropped, so that
+    announcements of channels that never open cannot keep the buffer full."""
+    max_unfunded_per_peer: int = 8
+    """Channels one peer proposed to this node that this node accepted and whose funding is not yet on chain; a
+    further proposal from that peer is refused until one is funded or its funding deadline passes."""
+    max_unfunded: int = 256
+    """The same bound over all peers (a block holds at most 256 transactions, so more cannot be funded at once)."""
     gossip: bool = True
     """Whether to announce this node's channels and relay announcements and policies. A simulation that gives every
     node one shared graph (each node adds its own channels to it) can turn gossip off."""
+
+
+MAX_STALE_REFUSALS = 2
+"""How often an operation is proposed again at the next sequence after the peer refused it as stale."""
 
 
 # Internal bookkeeping -------------------------------------------------------------------------------------------------
@@ -257,6 +269,7 @@ class _Queued:
     operation: Operation
     route_data: bytes = b""
     origin: _ForPayment | _ForForward | _ForDirect | None = None
+    stale_refusals: int = 0
 
 
 class _Entry:
@@ -323,7 +336,11 @@ class ChannelNode:
         self.preimages: dict[bytes, bytes] = {}
         self.forwards: dict[tuple[bytes, int], tuple[bytes, int]] = {}
         self.payments: dict[bytes, _Payment] = {}
-        self._pending_announcements: dict[bytes, tuple[ChannelAnnouncement, bytes | None]] = {}
+        self._pending_announcements: dict[bytes, tuple[ChannelAnnouncement, bytes | None, int]] = {}
+        """Announcements waiting for their funding block: the sender and the height at arrival."""
+        self._unfunded: dict[bytes, set[bytes]] = {}
+        """Per peer, the channels it proposed that this node accepted and that are not funded yet."""
+        self._unfunded_count = 0
         self._policy_serial = 0
         self._salt = 0
         self._load()
@@ -332,14 +349,17 @@ class ChannelNode:
         contents = self.store.load()
         for stored in contents.channels:
             party = stored.terms.party_of(self.account)
-            if party is None:
+            if party is None or stored.status is LocalStatus.FAILED:
                 continue
             channel = None
             if stored.latest is not None:
                 channel = Channel(stored.terms, self.key, stored.latest, limits=self.params.limits,
                                   highest_signed=stored.highest_signed, incoming=stored.incoming)
-            self.entries[stored.terms.channel_id] = _Entry(stored.terms, party, stored.status, channel)
+            entry = _Entry(stored.terms, party, stored.status, channel)
+            self.entries[stored.terms.channel_id] = entry
             self._salt = max(self._salt, stored.terms.salt + 1)
+            if party == 1 and entry.status is LocalStatus.FUNDING:
+                self._add_unfunded(entry)
         for entry in self.entries.values():
             if entry.status is LocalStatus.OPEN:
                 self._add_own_channel(entry)
@@ -405,6 +425,7 @@ class ChannelNode:
             return [Send(sender, self._open_accept(terms))]
         try:
             self._check_proposed_terms(sender, terms)
+            self._check_unfunded_bounds(sender)
             state = terms.initial_state()
             if not verify_signature(sender, state.signing_bytes(), message.signature):
                 raise InvalidChannelSignature("the opener's signature of state 0 does not verify")
@@ -413,8 +434,39 @@ class ChannelNode:
         latest = SignedState(state, message.signature, state.sign(self.key))
         entry = _Entry(terms, 1, LocalStatus.FUNDING, Channel(terms, self.key, latest, limits=self.params.limits))
         self.entries[channel_id] = entry
+        self._add_unfunded(entry)
         self._persist(entry)
         return [Send(sender, self._open_accept(terms))]
+
+    def _check_unfunded_bounds(self, sender: bytes) -> None:
+        params = self.params
+        if len(self._unfunded.get(sender, ())) >= params.max_unfunded_per_peer:
+            self.stats["open proposals refused: too many unfunded from the peer"] += 1
+            raise ChannelRefused(f"the sender has {params.max_unfunded_per_peer} channels waiting for their funding")
+        if self._unfunded_count >= params.max_unfunded:
+            self.stats["open proposals refused: too many unfunded"] += 1
+            raise ChannelRefused(f"{params.max_unfunded} channels wait for their funding here")
+
+    def _add_unfunded(self, entry: _Entry) -> None:
+        waiting = self._unfunded.setdefault(entry.peer, set())
+        if entry.terms.channel_id not in waiting:
+            waiting.add(entry.terms.channel_id)
+            self._unfunded_count += 1
+
+    def _remove_unfunded(self, entry: _Entry) -> None:
+        waiting = self._unfunded.get(entry.peer)
+        if waiting is None or entry.terms.channel_id not in waiting:
+            return
+        waiting.remove(entry.terms.channel_id)
+        self._unfunded_count -= 1
+        if not waiting:
+            del self._unfunded[entry.peer]
+
+    def _forget(self, entry: _Entry) -> None:
+        """The channel will never open: drop every trace of it, here and in the store."""
+        self._remove_unfunded(entry)
+        del self.entries[entry.terms.channel_id]
+        self.store.remove_channel(entry.terms.channel_id)
 
     def _check_proposed_terms(self, sender: bytes, terms: ChannelTerms) -> None:
         if terms.party_b != self.account or terms.party_a != sender:
@@ -730,8 +782,7 @@ class ChannelNode:
             raise UnknownChannel("a rejection about no channel with the sender")
         error = channel_error_for_code(message.code)(message.reason)
         if entry.status is LocalStatus.PROPOSED:
-            entry.status = LocalStatus.FAILED
-            self._persist(entry)
+            self._forget(entry)
             return [ChannelOpenFailed(message.channel_id, f"refused: {message.reason}")]
         channel = entry.channel
         if entry.close_state is not None and message.sequence == 0 and entry.status is LocalStatus.CLOSING \
@@ -751,6 +802,11 @@ class ChannelNode:
             if queued is not None:
                 entry.queue.appendleft(queued)
             return []
+        if isinstance(error, StaleState) and queued is not None and queued.stale_refusals < MAX_STALE_REFUSALS:
+            # The peer signed this sequence for a proposal withdrawn here (its signature was lost): the next one.
+            channel.peer_refused_as_stale(message.sequence)
+            entry.queue.appendleft(attrs.evolve(queued, stale_refusals=queued.stale_refusals + 1))
+            return self._pump(entry)
         actions = self._operation_failed(entry, queued, error, offline=False)
         return actions + self._pump(entry)
 
@@ -1028,10 +1084,15 @@ class ChannelNode:
         """A block at `height` was finalized (its effects are in `reader`): react to what concerns this node."""
         self.height = height
         actions: list[Action] = []
+        awaited: set[bytes] | None = None
         for transaction in transactions:
             body = transaction.body
             if isinstance(body, HtlcClaim):
-                actions += self._learn_preimage(body.preimage)
+                if awaited is None:
+                    awaited = self._awaited_hashes()
+                # Every claim on chain is shown to every node: keep only the preimages this node can use.
+                if body.channel_id in self.entries or payment_hash_of(body.preimage) in awaited:
+                    actions += self._learn_preimage(body.preimage)
             elif isinstance(body, (UnilateralClose, CooperativeClose)) and \
                     body.signed.state.channel_id not in self.entries:
                 self.graph.remove_channel(body.signed.state.channel_id)
@@ -1041,6 +1102,18 @@ class ChannelNode:
         actions += self._recheck_announcements()
         return actions
 
+    def _awaited_hashes(self) -> set[bytes]:
+        """The payment hashes of the HTLCs in this node's channels that are not closed, and of its payments."""
+        hashes = set(self.payments)
+        for entry in self.entries.values():
+            channel = entry.channel
+            if channel is None or entry.status is LocalStatus.CLOSED:
+                continue
+            states = [channel.state, *(pending.state for pending in (channel.outgoing, channel.incoming)
+                                       if pending is not None)]
+            hashes.update(htlc.payment_hash for state in states for htlc in state.htlcs)
+        return hashes
+
     def _watch(self, entry: _Entry) -> list[Action]:
         status = entry.status
         if status in (LocalStatus.CLOSED, LocalStatus.FAILED):
@@ -1049,8 +1122,9 @@ class ChannelNode:
         record = channel_record(self.reader, channel_id)
         if status in (LocalStatus.PROPOSED, LocalStatus.FUNDING) and record is None:
             if self.height >= entry.terms.funding_deadline:
-                entry.status = LocalStatus.FAILED
-                self._persist(entry)
+                # The chain takes no ChannelOpen above the deadline: the channel can never open.
+                self._forget(entry)
+                self.stats["channels never funded"] += 1
                 return [ChannelOpenFailed(channel_id, "the funding deadline passed")]
             return []
         if record is None:
@@ -1058,6 +1132,7 @@ class ChannelNode:
         actions: list[Action] = []
         if status is LocalStatus.FUNDING:
             entry.status = LocalStatus.OPEN
+            self._remove_unfunded(entry)
             self._persist(entry)
             actions += self._opened(entry, record)
         if record.status is not ChannelStatus.OPEN:
@@ -1215,7 +1290,7 @@ class ChannelNode:
         if record is None:
             if len(self._pending_announcements) >= self.params.max_pending_announcements:
                 raise InvalidAnnouncement("too many announcements wait for their funding block")
-            self._pending_announcements[announcement.channel_id] = (announcement, sender)
+            self._pending_announcements[announcement.channel_id] = (announcement, sender, self.height)
             return []
         announcement.check_against(record)
         self.graph.add_announcement(announcement)
@@ -1224,9 +1299,12 @@ class ChannelNode:
 
     def _recheck_announcements(self) -> list[Action]:
         actions: list[Action] = []
-        for channel_id, (announcement, sender) in list(self._pending_announcements.items()):
+        for channel_id, (announcement, sender, arrived) in list(self._pending_announcements.items()):
             record = channel_record(self.reader, channel_id)
             if record is None:
+                if self.height - arrived >= self.params.announcement_wait:
+                    del self._pending_announcements[channel_id]
+                    self.stats["announcements expired"] += 1
                 continue
             del self._pending_announcements[channel_id]
             try:

@@ -40,6 +40,8 @@ OPEN_DOMAIN = b"a27/channel/open/v1"
 CHANNEL_ID_DOMAIN = b"a27/channel/id/v1"
 MAX_HTLCS = 64
 """HTLCs pending in one state at most, so that a published state fits a transaction."""
+MAX_HTLCS_PER_PARTY = MAX_HTLCS // 2
+"""HTLCs one party may have offered in one state, so that a peer cannot take every slot of the channel."""
 PARTY_A = 0
 PARTY_B = 1
 SIGNATURE_LENGTH = 64
@@ -443,8 +445,8 @@ def apply_operation(state: ChannelState, operation: Operation, *, proposer: int,
             raise InvalidAmount("an HTLC must be positive")
         if balances[proposer] < operation.amount:
             raise InsufficientChannelBalance(f"balance {balances[proposer]} < HTLC {operation.amount}")
-        if len(htlcs) >= MAX_HTLCS:
-            raise InvalidHtlc(f"already {MAX_HTLCS} HTLCs pending")
+        if sum(1 for htlc in htlcs if htlc.offerer == proposer) >= MAX_HTLCS_PER_PARTY:
+            raise InvalidHtlc(f"already {MAX_HTLCS_PER_PARTY} HTLCs offered by this party pending")
         if operation.expiry <= height + limits.min_expiry_margin:
             raise ExpiryTooSoon(f"expiry {operation.expiry} is not after height {height} + {limits.min_expiry_margin}")
         if operation.expiry > height + limits.max_expiry_ahead:

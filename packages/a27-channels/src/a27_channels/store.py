@@ -82,6 +82,10 @@ class ChannelStore(Protocol):
         """Write (or replace) a channel."""
         ...
 
+    def remove_channel(self, channel_id: bytes) -> None:
+        """Forget a channel that never opened (nothing if the store does not hold it)."""
+        ...
+
     def put_invoice(self, invoice: Invoice) -> None:
         """Write (or replace) an invoice."""
         ...
@@ -121,6 +125,10 @@ class MemoryChannelStore:
     def put_channel(self, channel: StoredChannel) -> None:
         """Write (or replace) a channel."""
         self._channels[channel.terms.channel_id] = channel
+
+    def remove_channel(self, channel_id: bytes) -> None:
+        """Forget a channel that never opened."""
+        self._channels.pop(channel_id, None)
 
     def put_invoice(self, invoice: Invoice) -> None:
         """Write (or replace) an invoice."""
@@ -258,6 +266,10 @@ class SQLiteChannelStore:
                     (channel.terms.channel_id, channel.terms.encode(), int(channel.status),
                      None if channel.latest is None else channel.latest.encode(), str(channel.highest_signed),
                      None if channel.incoming is None else encode_incoming(channel.incoming)))
+
+    def remove_channel(self, channel_id: bytes) -> None:
+        """Forget a channel that never opened, in one transaction."""
+        self._write("DELETE FROM channels WHERE channel_id = ?", (channel_id,))
 
     def put_invoice(self, invoice: Invoice) -> None:
         """Write (or replace) an invoice."""
