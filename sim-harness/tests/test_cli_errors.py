@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from a27_harness.cli import check_directory, main, PathOptionError
+from a27_harness.cli import PathOptionError, check_directory, main
 
 FILE = "{file}"
 """Stands for a regular file in the test's temporary directory."""
