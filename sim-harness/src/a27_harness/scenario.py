@@ -148,9 +148,9 @@ def _layers(value: object) -> tuple[str, ...]:
     return tuple(name for name in known if name in names)
 
 
-def _integer_list(name: str, value: object, low: int, high: int) -> tuple[int, ...]:
-    """A comma-separated string or a list of integers, each in ``low..high``."""
-    what = f"a comma-separated string or a list of integers from {_amount(low)} to {_amount(high)}"
+def _integer_list(name: str, value: object, low: int, high: int, items: str = "integers") -> tuple[int, ...]:
+    """A comma-separated string or a list of integers (``items`` in the error), each in ``low..high``."""
+    what = f"a comma-separated string or a list of {items} from {_amount(low)} to {_amount(high)}"
     parts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
     if not isinstance(parts, (list, tuple)):
         raise _expected(name, what, value)
@@ -173,7 +173,8 @@ def _stakes(value: object) -> tuple[int, ...] | None:
 
 
 def _indices(value: object) -> tuple[int, ...]:
-    return tuple(sorted(set(_integer_list("silent_validators", value, 0, MAX_VALIDATORS - 1))))
+    indices = _integer_list("silent_validators", value, 0, MAX_VALIDATORS - 1, "validator indices (0 is v0)")
+    return tuple(sorted(set(indices)))
 
 
 @attrs.frozen
