@@ -109,7 +109,7 @@ def test_channels_need_pos() -> None:
         SimScenario(layers="ledger,pos,channels", light_nodes=2)
     with pytest.raises(ScenarioError, match="unilateral_closes 5 exceeds"):
         SimScenario(layers="ledger,pos,channels", light_nodes=4, unilateral_closes=5)
-    with pytest.raises(ScenarioError, match="must not be negative"):
+    with pytest.raises(ScenarioError, match="unilateral_closes: expected an integer from 0"):
         SimScenario(layers="ledger,pos,channels", unilateral_closes=-1)
     assert SimScenario(layers="channels,pos,ledger").layers == ("ledger", "pos", "channels")
 

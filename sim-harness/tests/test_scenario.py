@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,15 +16,26 @@ def test_defaults_are_the_lab_1_shape() -> None:
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
-    ("validators", 0, "validators must be at least 1"),
-    ("light_nodes", -3, "light_nodes must be at least 1"),
-    ("duration", 0.0, "duration must be positive"),
-    ("loss", 1.0, "loss must be in [0, 1)"),
-    ("loss", -0.1, "loss must be in [0, 1)"),
+    ("validators", 0, "validators: expected an integer from 1 to 1,000, got 0"),
+    ("light_nodes", -3, "light_nodes: expected an integer from 1 to 10,000, got -3"),
+    ("duration", 0.0, "duration: expected a finite number above 0 and at most 1,000,000, got 0.0"),
+    ("duration", float("nan"), "duration: expected a finite number above 0 and at most 1,000,000, got nan"),
+    ("transfer_interval", float("inf"), "transfer_interval: expected a finite number at least 0.01"),
+    ("loss", 1.0, "loss: expected a finite number at least 0 and below 1, got 1.0"),
+    ("loss", -0.1, "loss: expected a finite number at least 0 and below 1, got -0.1"),
+    ("validators", "ten", "validators: expected an integer from 1 to 1,000, got 'ten'"),
+    ("validators", 4.0, "validators: expected an integer from 1 to 1,000, got 4.0"),
+    ("validators", True, "validators: expected an integer from 1 to 1,000, got True"),
+    ("stakes", "abc", "stakes: expected a comma-separated string or a list of integers from 1 to 2**64-1"),
 ])
-def test_out_of_range_settings_are_refused(field: str, value: float, message: str) -> None:
-    with pytest.raises(ScenarioError, match=message.replace("[", r"\[").replace(")", r"\)")):
+def test_out_of_range_settings_are_refused(field: str, value: object, message: str) -> None:
+    with pytest.raises(ScenarioError, match=re.escape(message)):
         SimScenario(**{field: value})
+
+
+def test_numbers_as_strings_from_the_command_line_are_read() -> None:
+    scenario = SimScenario(stakes="3000, 1000,1000", validators=3, silent_validators="2,0")
+    assert (scenario.stakes, scenario.silent_validators) == ((3000, 1000, 1000), (0, 2))
 
 
 def test_toml_file_with_overrides(tmp_path: Path) -> None:

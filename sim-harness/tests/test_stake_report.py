@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -11,6 +12,7 @@ import pytest
 
 from a27_harness.stake_experiment import (
     RESTAKE_RUN,
+    SHARES_RUN,
     SILENCE_RUN,
     PlannedRun,
     RunSummary,
@@ -104,3 +106,67 @@ def test_report_directory_has_markdown_json_and_readable_plots(result: StakeExpe
     assert "## What the numbers say" in text
     assert "| 10x-more | v0 | 76.9% | yes | yes |" in text
     assert json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))["verdict"]["ok"] is True
+
+
+# Findings read from the numbers: two data sets each, and the sentence must follow them ------------------------------
+
+
+def _shares_runs(result: StakeExperimentResult, blocks_of: Callable[[tuple[int, ...]], tuple[int, ...]],
+                 reward_bonus: int = 0, **changes: object) -> StakeExperimentResult:
+    """The result with every shares run's blocks set by ``blocks_of(stakes)``; v0 earns ``reward_bonus`` extra."""
+    runs = []
+    for run in result.runs:
+        if run.kind == SHARES_RUN:
+            blocks = blocks_of(run.stakes)
+            rewards = (100 * blocks[0] + reward_bonus, *(100 * count for count in blocks[1:]))
+            run = attrs.evolve(run, blocks_proposed=blocks, rewards=rewards, **changes)  # noqa: PLW2901
+        runs.append(run)
+    return StakeExperimentResult(result.experiment, tuple(runs))
+
+
+def test_p_value_sentences_follow_the_blocks(result: StakeExperimentResult) -> None:
+    exact = " ".join(findings(_shares_runs(result, lambda stakes: tuple(stake // 1_000 for stake in stakes))))
+    assert "Every one is above 0.95: the blocks followed the stake shares more closely" in exact
+    assert "fell below 0.05" not in exact
+    skewed = " ".join(findings(_shares_runs(result, lambda stakes: (400, 0, 0, 0))))
+    assert "3 of 3 fell below 0.05, more often than the one test in twenty that chance alone gives" in skewed
+    assert "more closely than independent" not in skewed
+
+
+def test_reward_sentence_follows_the_rewards(result: StakeExperimentResult) -> None:
+    proportional = " ".join(findings(_shares_runs(result, lambda stakes: tuple(stake // 1_000 for stake in stakes))))
+    assert "Rewards followed the blocks: every validator's reward share stayed within 0.00 points" in proportional
+    extra = " ".join(findings(_shares_runs(result, lambda stakes: (100, 100, 100, 100), reward_bonus=20_000)))
+    assert "Rewards did not follow the blocks closely" in extra
+
+
+def test_finality_sentences_compare_instead_of_assuming(result: StakeExperimentResult) -> None:
+    text = " ".join(findings(result))
+    assert "10x-more 0.200 s, within 10% of equal stakes' 0.200 s" in text
+    assert "nearer the block interval than the median block finality in 3 of 3 cases: a transfer waits" in text
+    slow = " ".join(findings(_shares_runs(result, lambda stakes: tuple(stake // 1_000 for stake in stakes),
+                                          transfer_latency=(0.25, 0.25))))
+    assert "in 0 of 3 cases." in slow
+    assert "a transfer waits" not in slow
+
+
+def test_restake_sentences_follow_the_drift(result: StakeExperimentResult) -> None:
+    text = " ".join(findings(result))
+    assert "2 towards equal, 4 away from equal" in text
+    assert "pulls shares towards equal" not in text
+    runs = []
+    for run in result.runs:
+        if run.kind == RESTAKE_RUN:
+            # v0 ends at an equal share in every case; what light nodes sent is spread evenly.
+            end = (sum(run.stakes[1:]) // 3, *run.stakes[1:])
+            run = attrs.evolve(run, stake_history=(run.stake_history[0], (60.0, end)),  # noqa: PLW2901
+                               received=(10, 10, 10, 10))
+        runs.append(run)
+    levelled = " ".join(findings(StakeExperimentResult(result.experiment, tuple(runs))))
+    assert "6 no nearer to equal" not in levelled
+    assert "in the 6 restake runs: 4 towards equal, 2 no nearer to equal" in levelled
+    assert "pulls shares towards equal" not in levelled
+    unequal = StakeExperimentResult(result.experiment, tuple(run for run in runs
+                                                             if run.kind != RESTAKE_RUN or run.case != "equal"))
+    pulled = " ".join(findings(unequal))
+    assert "in the 4 restake runs: 4 towards equal (a move under 1 point counts as none): validators also" in pulled

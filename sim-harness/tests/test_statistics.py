@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from a27_harness.statistics import chi_square_against_shares, wilson_interval
+from a27_harness.statistics import chi_square_against_shares, compare_proportions, wilson_interval
 
 
 def test_wilson_interval_known_value() -> None:
@@ -46,3 +46,10 @@ def test_chi_square_refuses_bad_input() -> None:
         chi_square_against_shares([3], [1.0])
     with pytest.raises(ValueError, match="positive expected shares"):
         chi_square_against_shares([3, 4], [1.0, 0.0])
+
+
+def test_compare_proportions_reads_intervals_conservatively() -> None:
+    assert compare_proportions((80, 100), (20, 100)) == 1
+    assert compare_proportions((20, 100), (80, 100)) == -1
+    assert compare_proportions((227, 1000), (223, 1000)) == 0
+    assert compare_proportions((1, 2), (0, 0)) == 0

@@ -8,7 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from a27_harness.topology_experiment import TopologyExperiment, TopologyExperimentResult, run_topology_experiment
+from a27_harness.topology_experiment import (
+    BASELINE,
+    BRIDGE_OFFLINE,
+    SETTLED,
+    ChannelTrace,
+    PaymentOutcome,
+    TopologyExperiment,
+    TopologyExperimentResult,
+    TopologyRun,
+    run_topology_experiment,
+)
 from a27_harness.topology_report import PLOTS, bucket_labels, findings, format_terminal, report_data, write_report
 
 
@@ -65,3 +75,85 @@ def test_write_report_writes_markdown_json_and_plots(result: TopologyExperimentR
     assert data["experiment"]["bucket_edges"] == list(result.experiment.bucket_edges())
     assert data["runs"][0]["success_rate"] == result.runs[0].success_rate()
     assert data["findings"] == findings(result)
+
+
+# Findings read from the numbers: two data sets each, and the sentence must follow them ------------------------------
+
+EXPERIMENT = TopologyExperiment(topologies=("ba",), payments=200, min_amount=100, max_amount=10_000,
+                                amount_buckets=2)
+"""Amount buckets 100-1,000 and 1,000-10,000."""
+
+
+def _payments(small: tuple[int, int], large: tuple[int, int], failure: str = "insufficient balance") -> \
+        tuple[PaymentOutcome, ...]:
+    """(settled, total) small payments (amount 500), then large ones (amount 5,000), the rest failed."""
+    payments = []
+    for (settled, total), amount in ((small, 500), (large, 5_000)):
+        for k in range(total):
+            outcome = SETTLED if k < settled else failure
+            payments.append(PaymentOutcome(len(payments), amount, outcome, float(len(payments)), 1.0, 2, 1, 1))
+    return tuple(payments)
+
+
+def _run(*, bridge_depleted: int, other_depleted: int, bridge_end: float, other_end: float,
+         payments: tuple[PaymentOutcome, ...] | None = None, topology: str = "ba", variant: str = BASELINE,
+         seconds: float = 20.0) -> TopologyRun:
+    """A run with 10 bridge channels and 60 others; the first ``bridge_depleted`` bridge channels depleted."""
+    traces = tuple(ChannelTrace(f"0-{k}", True, 1.0 if k < bridge_depleted else None, (0.5, bridge_end))
+                   for k in range(10))
+    return TopologyRun(topology, variant, 70, (0,), 0 if variant != BASELINE else None,
+                       3.0 if variant != BASELINE else None,
+                       payments if payments is not None else _payments((100, 100), (100, 100)), (0.0, 10.0),
+                       traces, (0.5, bridge_end), (0.5, other_end), bridge_depleted + other_depleted, 10, seconds,
+                       1_000)
+
+
+def _findings(*runs: TopologyRun) -> str:
+    return " ".join(findings(TopologyExperimentResult(EXPERIMENT, runs)))
+
+
+def test_bridges_that_drained_like_the_others_are_not_said_to_drain() -> None:
+    # The 200-node BA case: bridge channels' poorer side 22.7% against 22.3%, depletion alike.
+    alike = _findings(_run(bridge_depleted=1, other_depleted=5, bridge_end=0.227, other_end=0.223))
+    assert "the bridge channels drained no more than the others" in alike
+    assert "drain in one direction" not in alike.replace("no sign of bridges draining in one direction", "")
+    assert "push them to one side" not in alike
+    drained = _findings(_run(bridge_depleted=8, other_depleted=3, bridge_end=0.03, other_end=0.30))
+    assert "the bridge channels drained more than the others: more of them depleted (80.0%" in drained
+    assert "their poorer side ended 27.0 points lower" in drained
+    assert "push them to one side" in drained
+
+
+def test_bridges_drained_by_share_alone_or_less_than_others() -> None:
+    by_share = _findings(_run(bridge_depleted=1, other_depleted=5, bridge_end=0.10, other_end=0.25))
+    assert "drained more than the others: their poorer side ended 15.0 points lower" in by_share
+    assert "more of them depleted" not in by_share
+    less = _findings(_run(bridge_depleted=0, other_depleted=40, bridge_end=0.40, other_end=0.10))
+    assert "the bridge channels drained less than the others: fewer of them depleted" in less
+
+
+def test_large_payments_are_said_to_fail_first_only_when_they_did() -> None:
+    worse = _findings(_run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2,
+                           payments=_payments((100, 100), (40, 100))))
+    assert "They settled less often than the smaller payments in ba (40.0%" in worse
+    alike = _findings(_run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2,
+                           payments=_payments((98, 100), (96, 100))))
+    assert "settled less often" not in alike
+    assert "In ba they settled about as often as the smaller payments" in alike
+
+
+def test_the_offline_bridge_sentence_follows_the_numbers() -> None:
+    baseline = _run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2, topology="bottleneck")
+    hurt = _run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2, topology="bottleneck",
+                variant=BRIDGE_OFFLINE, payments=_payments((100, 100), (20, 100), "hop offline"), seconds=100.0)
+    text = _findings(baseline, hurt)
+    assert "success fell from 100.0% to 20.0%, below the same payments with it online (100.0%)" in text
+    assert "Settled payments per second fell from 10.00 to 1.20" in text
+    assert "payments keep being routed to it" in text
+    unharmed = _run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2, topology="bottleneck",
+                    variant=BRIDGE_OFFLINE, payments=_payments((100, 100), (99, 100), "no path"), seconds=20.0)
+    text = _findings(baseline, unharmed)
+    assert "success did not change beyond chance (95% Wilson intervals overlap), going from 100.0% to 99.0%" in text
+    assert "not clearly different from the same payments with it online" in text
+    assert "Settled payments per second stayed within 10%, going from 10.00 to 9.95" in text
+    assert "payments keep being routed to it" not in text

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import attrs
 
@@ -20,7 +23,18 @@ from .lab1 import run_lab1
 from .lab2 import run_lab2
 from .lab3 import run_lab3
 from .output import ProgressCallback
-from .scenario import ScenarioError, SimScenario
+from .scenario import (
+    MAX_COUNT,
+    MAX_NODES,
+    MAX_SECONDS,
+    MAX_UINT64,
+    MAX_VALIDATORS,
+    MIN_INTERVAL,
+    ScenarioError,
+    SimScenario,
+    check_integer,
+    check_number,
+)
 from .stake_experiment import (
     DEFAULT_CASES,
     ExperimentError,
@@ -30,6 +44,84 @@ from .stake_experiment import (
     run_stake_experiment,
 )
 from .topology_experiment import TopologyExperiment, parse_topologies, run_topology_experiment
+
+MAX_JOBS = 1_024
+"""The most worker processes `a27 experiment stake` starts."""
+MAX_TOPOLOGY_NODES = 1_000
+"""The most channel nodes of the topology experiment (a complete graph of them has about 500,000 channels)."""
+MAX_PAYMENT = 10**12
+"""The largest deposit or payment of the topology experiment (so that no genesis supply passes 2**64-1)."""
+
+
+class PathOptionError(ValueError):
+    """A --db or --out path that cannot be used as a writable directory."""
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line on stderr (``a27 sim: argument --seed: ...``) and exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``message`` on one line after the command's name, and exit with status 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def _option_type(convert: Callable[[str], float], check: Callable[[float], float] | None) -> Callable[[str], float]:
+    """An argparse type: ``convert`` the text, then ``check`` it; either failing is one clear argparse error."""
+    def parse(text: str) -> float:
+        try:
+            value = convert(text.strip())
+        except ValueError:
+            kind = "an integer" if convert is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {kind}, got {text!r}") from None
+        if check is None:
+            return value
+        try:
+            return check(value)
+        except ScenarioError as error:
+            # The check names its setting "value" and repeats the value: keep what it expects, show the text typed.
+            expected = str(error).removeprefix("value: ").rsplit(", got ", 1)[0]
+            raise argparse.ArgumentTypeError(f"{expected}, got {text!r}") from None
+    return parse
+
+
+def _integer(low: int | None = None, high: int | None = None) -> Callable[[str], float]:
+    """An argparse type: an integer, in ``low..high`` when given (the scenario checks the range of `a27 sim`)."""
+    if low is None or high is None:
+        return _option_type(int, None)
+    return _option_type(int, lambda value: check_integer("value", value, low, high))
+
+
+def _number(low: float | None = None, high: float | None = None, *, above_low: bool = False,
+            below_high: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number, between ``low`` and ``high`` when given (NaN and infinities never)."""
+    if low is None or high is None:
+        return _option_type(float, lambda value: check_number("value", value, -math.inf, math.inf,
+                                                              above_low=True, below_high=True))
+    return _option_type(float, lambda value: check_number("value", value, low, high, above_low=above_low,
+                                                          below_high=below_high))
+
+
+def check_directory(option: str, path: str | Path) -> Path:
+    """
+    Make sure ``path`` is a directory this process can write to, creating it (and its parents) if needed.
+
+    Called for --db and --out before any simulation runs, so that a bad path costs nothing.
+
+    :raises PathOptionError: naming the option and the path, when it is a file or cannot be created or written.
+    """
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        msg = f"{option} {path}: not a directory"
+        raise PathOptionError(msg)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = (error.strerror or type(error).__name__).lower()
+        msg = f"{option} {path}: {reason}"
+        raise PathOptionError(msg) from None
+    return folder
 
 
 def _progress_bar(enabled: bool | None, unit: str = "sim s") -> tuple[ProgressCallback | None, object]:
@@ -60,12 +152,14 @@ def _sim(arguments: argparse.Namespace) -> int:
             scenario = SimScenario.from_toml(arguments.scenario, **overrides)
         else:
             scenario = SimScenario(**{key: value for key, value in overrides.items() if value is not None})
-    except (ScenarioError, ValueError) as error:
+        if scenario.db is not None:
+            check_directory("--db", scenario.db)
+        out = check_directory("--out", arguments.out or Path("a27-out") / f"sim-seed{scenario.seed}")
+    except (ScenarioError, PathOptionError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2
     progress, bar = _progress_bar(arguments.progress)
     wall_start = time.perf_counter()
-    out = Path(arguments.out) if arguments.out else Path("a27-out") / f"sim-seed{scenario.seed}"
     try:
         if scenario.uses_channels:
             channels_result = run_lab3(scenario, progress)
@@ -109,7 +203,8 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
                                      **{key: value for key, value in settings.items() if value is not None})
         # Building every scenario up front reports a bad setting before any simulation starts.
         runs = len(experiment.plan())
-    except (ExperimentError, ScenarioError) as error:
+        out = check_directory("--out", arguments.out)
+    except (ExperimentError, ScenarioError, PathOptionError) as error:
         print(f"a27 experiment stake: {error}", file=sys.stderr)
         return 2
     jobs = max(1, min(runs, arguments.jobs if arguments.jobs is not None else _available_cpus()))
@@ -121,7 +216,7 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(stake_report.format_terminal(result))
-    markdown = stake_report.write_report(result, Path(arguments.out))
+    markdown = stake_report.write_report(result, out)
     print(f"report: {markdown} (and report.json, {len(stake_report.PLOTS)} plots)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
     return 0 if result.ok else 1
@@ -137,6 +232,10 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
         experiment = TopologyExperiment(topologies=parse_topologies(arguments.topologies),
                                         **{key: value for key, value in settings.items() if value is not None})
         runs = len(experiment.plan())
+        # Building every graph up front reports a shape these settings cannot make before any run starts.
+        for topology in experiment.topologies:
+            experiment.graph(topology)
+        out = check_directory("--out", arguments.out)
     except ValueError as error:
         print(f"a27 experiment topology: {error}", file=sys.stderr)
         return 2
@@ -149,7 +248,7 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(topology_report.format_terminal(result))
-    markdown = topology_report.write_report(result, Path(arguments.out))
+    markdown = topology_report.write_report(result, out)
     print(f"report: {markdown} (and report.json, plots)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
     return 0
@@ -165,24 +264,29 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
                     "happens when a bottleneck node goes offline. Stdout depends only on the options.")
     topology.add_argument("--topologies", default=",".join(TopologyExperiment().topologies),
                           help="comma-separated shapes: complete, ba, bottleneck, bottlenecks (default all)")
-    topology.add_argument("--nodes", type=int, help=f"channel nodes (default {defaults['nodes']})")
-    topology.add_argument("--seed", type=int, help=f"the seed that fixes everything (default {defaults['seed']})")
-    topology.add_argument("--deposit", type=int,
+    topology.add_argument("--nodes", type=_integer(2, MAX_TOPOLOGY_NODES),
+                          help=f"channel nodes (default {defaults['nodes']})")
+    topology.add_argument("--seed", type=_integer(0, MAX_UINT64),
+                          help=f"the seed that fixes everything (default {defaults['seed']})")
+    topology.add_argument("--deposit", type=_integer(1, MAX_PAYMENT),
                           help=f"each side's deposit per channel (default {defaults['deposit']:,})")
-    topology.add_argument("--payments", type=int, help=f"payments in the workload (default {defaults['payments']})")
-    topology.add_argument("--min-amount", type=int, help=f"smallest payment (default {defaults['min_amount']:,})")
-    topology.add_argument("--max-amount", type=int, help=f"largest payment (default {defaults['max_amount']:,})")
-    topology.add_argument("--rate", type=float,
+    topology.add_argument("--payments", type=_integer(1, MAX_COUNT),
+                          help=f"payments in the workload (default {defaults['payments']})")
+    topology.add_argument("--min-amount", type=_integer(1, MAX_PAYMENT),
+                          help=f"smallest payment (default {defaults['min_amount']:,})")
+    topology.add_argument("--max-amount", type=_integer(1, MAX_PAYMENT),
+                          help=f"largest payment (default {defaults['max_amount']:,})")
+    topology.add_argument("--rate", type=_integer(1, MAX_COUNT),
                           help=f"payments started per simulated second (default {defaults['payments_per_second']})")
-    topology.add_argument("--buckets", type=int,
+    topology.add_argument("--buckets", type=_integer(1, 100),
                           help=f"amount buckets in the report (default {defaults['amount_buckets']})")
-    topology.add_argument("--m", type=int,
+    topology.add_argument("--m", type=_integer(1, MAX_TOPOLOGY_NODES),
                           help=f"edges per new node in the Barabasi-Albert shape (default {defaults['ba_m']})")
-    topology.add_argument("--clusters", type=int,
+    topology.add_argument("--clusters", type=_integer(1, MAX_TOPOLOGY_NODES),
                           help=f"clusters of the bottlenecks shape (default {defaults['clusters']})")
-    topology.add_argument("--bridge-degree", type=int,
+    topology.add_argument("--bridge-degree", type=_integer(1, MAX_TOPOLOGY_NODES),
                           help=f"channels from a bridge node into each cluster (default {defaults['bridge_degree']})")
-    topology.add_argument("--offline-at", type=float,
+    topology.add_argument("--offline-at", type=_number(0, 1, above_low=True, below_high=True),
                           help="share of the workload after which the bridge node goes offline in the offline "
                                f"variant (default {defaults['offline_at']})")
     topology.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-topology"),
@@ -210,28 +314,30 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
                             f"1/N of, each other's stake; default {','.join(DEFAULT_CASES)})")
     stake.add_argument("--proposer", default="both",
                        help="weighted-round-robin, lottery or both (default both)")
-    stake.add_argument("--seeds", type=int,
+    stake.add_argument("--seeds", type=_integer(1, 1_000),
                        help=f"runs per case and strategy, seeds 1..N (default {defaults['seeds']})")
-    stake.add_argument("--duration", type=float,
+    stake.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
                        help=f"simulated seconds of transfers per run (default {defaults['duration']:g})")
-    stake.add_argument("--validators", type=int, help=f"number of validators (default {defaults['validators']})")
-    stake.add_argument("--light-nodes", type=int, help=f"number of light nodes (default {defaults['light_nodes']})")
-    stake.add_argument("--transfer-interval", type=float,
+    stake.add_argument("--validators", type=_integer(2, MAX_VALIDATORS),
+                       help=f"number of validators (default {defaults['validators']})")
+    stake.add_argument("--light-nodes", type=_integer(1, MAX_NODES),
+                       help=f"number of light nodes (default {defaults['light_nodes']})")
+    stake.add_argument("--transfer-interval", type=_number(MIN_INTERVAL, MAX_SECONDS),
                        help="mean simulated seconds between a light node's transfers "
                             f"(default {defaults['transfer_interval']:g})")
-    stake.add_argument("--base-stake", type=int,
+    stake.add_argument("--base-stake", type=_integer(1, MAX_UINT64),
                        help=f"stake of every validator but v0 (default {defaults['base_stake']:,})")
-    stake.add_argument("--silence-duration", type=float,
+    stake.add_argument("--silence-duration", type=_number(0, MAX_SECONDS, above_low=True),
                        help="simulated seconds of transfers in the runs with silent validators "
                             f"(default {defaults['silence_duration']:g})")
-    stake.add_argument("--restake-duration", type=float,
+    stake.add_argument("--restake-duration", type=_number(0, MAX_SECONDS, above_low=True),
                        help=f"simulated seconds of the restaking runs (default {defaults['restake_duration']:g})")
-    stake.add_argument("--restake-interval", type=float,
+    stake.add_argument("--restake-interval", type=_number(MIN_INTERVAL, MAX_SECONDS),
                        help="simulated seconds between a validator's re-bonds "
                             f"(default {defaults['restake_interval']:g})")
-    stake.add_argument("--restake-reward", type=int,
+    stake.add_argument("--restake-reward", type=_integer(1, MAX_UINT64),
                        help=f"block reward in the restaking runs (default {defaults['restake_block_reward']:,})")
-    stake.add_argument("--jobs", type=int, help="worker processes (default: one per available CPU)")
+    stake.add_argument("--jobs", type=_integer(1, MAX_JOBS), help="worker processes (default: one per available CPU)")
     stake.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-stake"),
                        help="report directory (default a27-out/experiment-stake)")
     stake.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
@@ -242,7 +348,7 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``a27``."""
-    parser = argparse.ArgumentParser(prog="a27", description="a27: design, test and attack a layered blockchain.")
+    parser = _ArgumentParser(prog="a27", description="a27: design, test and attack a layered blockchain.")
     parser.add_argument("--version", action="version", version=f"a27 {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -254,17 +360,17 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--layers", help="ledger,pos (default: Lab 2 proof of stake), ledger (Lab 1: validators "
                                       "admit and broadcast transfers directly) or ledger,pos,channels (Lab 3: "
                                       "payment channels open, pay, route and close on the PoS chain)")
-    sim.add_argument("--validators", type=int, help="number of validators (default 4)")
+    sim.add_argument("--validators", type=_integer(), help="number of validators (default 4)")
     sim.add_argument("--stakes", help="each validator's bonded stake, comma-separated (default 100000 each)")
     sim.add_argument("--proposer", help="weighted-round-robin (default) or lottery")
-    sim.add_argument("--light-nodes", type=int, help="number of light nodes (default 16)")
-    sim.add_argument("--duration", type=float, help="simulated seconds of transfers (default 60)")
-    sim.add_argument("--transfer-interval", type=float,
+    sim.add_argument("--light-nodes", type=_integer(), help="number of light nodes (default 16)")
+    sim.add_argument("--duration", type=_number(), help="simulated seconds of transfers (default 60)")
+    sim.add_argument("--transfer-interval", type=_number(),
                      help="mean simulated seconds between a light node's transfers (default 4)")
-    sim.add_argument("--seed", type=int, help="the seed that fixes everything (default 7)")
+    sim.add_argument("--seed", type=_integer(), help="the seed that fixes everything (default 7)")
     sim.add_argument("--latency", help="constant:S | uniform:LOW,HIGH | lognormal:MEDIAN,SIGMA | regions "
                                        "(default uniform:0.01,0.1)")
-    sim.add_argument("--loss", type=float, help="packet loss probability, e.g. 0.1 (default 0)")
+    sim.add_argument("--loss", type=_number(), help="packet loss probability, e.g. 0.1 (default 0)")
     sim.add_argument("--topology", help="who knows whom among light nodes: complete, ba, bottleneck, bottlenecks")
     sim.add_argument("--db", metavar="DIR", help="keep each node's ledger in DIR/<node>.db (SQLite) instead of memory")
     sim.add_argument("--out", metavar="DIR", help="report directory (default a27-out/sim-seed<SEED>)")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
+
+from a27_netsim import LatencyError, parse_latency
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -18,34 +23,121 @@ class ScenarioError(ValueError):
     """A scenario setting that is missing, unknown or out of range."""
 
 
-def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if value <= 0:
-        msg = f"{attribute.name} must be positive, got {value}"
-        raise ScenarioError(msg)
+TOPOLOGIES = ("complete", "ba", "bottleneck", "bottlenecks")
+"""The light-node topologies a27-netsim builds by name."""
+MAX_UINT64 = 2**64 - 1
+"""The largest amount, balance, stake or seed the ledger and the simulator take."""
+MAX_VALIDATORS = 1_000
+"""The most validators a scenario may run (each one receives every vote)."""
+MAX_NODES = 10_000
+"""The most light nodes a scenario may run."""
+MAX_SECONDS = 1_000_000.0
+"""The longest simulated time, in seconds, a scenario may ask for (about 11.6 simulated days)."""
+MIN_INTERVAL = 0.01
+"""The shortest mean interval between a node's transfers or re-bonds, in simulated seconds."""
+MAX_COUNT = 1_000_000
+"""The most payments, or blocks of challenge period, a scenario may ask for."""
 
 
-def _at_least_one(_: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        msg = f"{attribute.name} must be at least 1, got {value}"
-        raise ScenarioError(msg)
+def _amount(value: float) -> str:
+    if value == MAX_UINT64:
+        return "2**64-1"
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
-def _non_negative(_: object, attribute: attrs.Attribute, value: int) -> None:
-    if value < 0:
-        msg = f"{attribute.name} must not be negative, got {value}"
-        raise ScenarioError(msg)
+def _expected(name: str, what: str, value: object) -> ScenarioError:
+    """The error for a setting whose value is not what it should be: one line naming both."""
+    return ScenarioError(f"{name}: expected {what}, got {value!r}")
 
 
-def _probability(_: object, attribute: attrs.Attribute, value: float) -> None:
-    if not 0.0 <= value < 1.0:
-        msg = f"{attribute.name} must be in [0, 1), got {value}"
-        raise ScenarioError(msg)
+def _is_integer(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_integer(name: str, value: object, low: int, high: int) -> int:
+    """
+    ``value`` if it is an integer (not a boolean) in ``low..high``.
+
+    :raises ScenarioError: naming ``name`` and what it expects, for anything else.
+    """
+    if not _is_integer(value) or not low <= value <= high:  # type: ignore[operator]
+        raise _expected(name, f"an integer from {_amount(low)} to {_amount(high)}", value)
+    return value  # type: ignore[return-value]
+
+
+def check_number(name: str, value: object, low: float, high: float, *, above_low: bool = False,
+                 below_high: bool = False) -> float:
+    """
+    ``value`` if it is a finite number (not a boolean) between ``low`` and ``high``.
+
+    ``above_low`` and ``below_high`` exclude the bounds themselves.
+
+    :raises ScenarioError: naming ``name`` and what it expects, for anything else (NaN and infinities included).
+    """
+    fits = _is_number(value) and (low < value if above_low else low <= value)  # type: ignore[operator]
+    fits = fits and (value < high if below_high else value <= high)  # type: ignore[operator]
+    if not fits:
+        lower = f"above {_amount(low)}" if above_low else f"at least {_amount(low)}"
+        upper = f"below {_amount(high)}" if below_high else f"at most {_amount(high)}"
+        bounds = [bound for bound, limit in ((lower, low), (upper, high)) if math.isfinite(limit)]
+        raise _expected(name, " ".join(["a finite number", " and ".join(bounds)]).strip(), value)
+    return value  # type: ignore[return-value]
+
+
+def _integer(low: int, high: int) -> Callable[[object, attrs.Attribute, object], None]:
+    def validate(_: object, attribute: attrs.Attribute, value: object) -> None:
+        check_integer(attribute.name, value, low, high)
+    return validate
+
+
+def _number(low: float, high: float, *, above_low: bool = False, below_high: bool = False,
+            optional: bool = False) -> Callable[[object, attrs.Attribute, object], None]:
+    def validate(_: object, attribute: attrs.Attribute, value: object) -> None:
+        if value is None and optional:
+            return
+        check_number(attribute.name, value, low, high, above_low=above_low, below_high=below_high)
+    return validate
+
+
+def _text(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if not isinstance(value, str):
+        raise _expected(attribute.name, "a string", value)
+
+
+def _optional_text(instance: object, attribute: attrs.Attribute, value: object) -> None:
+    if value is not None:
+        _text(instance, attribute, value)
+
+
+def _latency(_: object, attribute: attrs.Attribute, value: object) -> None:
+    what = "a latency model: constant:S, uniform:LOW,HIGH, lognormal:MEDIAN,SIGMA or regions[:JITTER]"
+    if not isinstance(value, str):
+        raise _expected(attribute.name, what, value)
+    try:
+        parse_latency(value)
+        numbers = [float(part) for part in value.partition(":")[2].split(",") if part.strip()]
+    except (LatencyError, ValueError):
+        raise _expected(attribute.name, what, value) from None
+    if not all(math.isfinite(number) and 0 <= number <= MAX_SECONDS for number in numbers):
+        raise _expected(attribute.name, f"finite numbers from 0 to {_amount(MAX_SECONDS)} in its latency model",
+                        value)
+
+
+def _topology(_: object, attribute: attrs.Attribute, value: object) -> None:
+    if value not in TOPOLOGIES:
+        raise _expected(attribute.name, f"one of {', '.join(TOPOLOGIES)}", value)
 
 
 def _layers(value: object) -> tuple[str, ...]:
-    names = tuple(value.split(",")) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-    names = tuple(name.strip() for name in names if name.strip())
     known = ("ledger", "pos", "channels")
+    parts = value.split(",") if isinstance(value, str) else value
+    if not isinstance(parts, (list, tuple)) or not all(isinstance(name, str) for name in parts):
+        raise _expected("layers", f"a comma-separated string or a list of names among {', '.join(known)}", value)
+    names = tuple(name.strip() for name in parts if name.strip())
     unknown = [name for name in names if name not in known]
     if unknown or "ledger" not in names:
         msg = f"layers must include ledger and be among {', '.join(known)}; got {', '.join(names) or 'none'}"
@@ -56,35 +148,33 @@ def _layers(value: object) -> tuple[str, ...]:
     return tuple(name for name in known if name in names)
 
 
+def _integer_list(name: str, value: object, low: int, high: int, items: str = "integers") -> tuple[int, ...]:
+    """A comma-separated string or a list of integers (``items`` in the error), each in ``low..high``."""
+    what = f"a comma-separated string or a list of {items} from {_amount(low)} to {_amount(high)}"
+    parts = [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+    if not isinstance(parts, (list, tuple)):
+        raise _expected(name, what, value)
+    numbers = []
+    for part in parts:
+        number = int(part) if isinstance(part, str) and part.lstrip("+-").isdigit() else part
+        if not _is_integer(number) or not low <= number <= high:
+            raise _expected(name, what, value)
+        numbers.append(number)
+    return tuple(numbers)
+
+
 def _stakes(value: object) -> tuple[int, ...] | None:
     if value is None:
         return None
-    stakes = tuple(int(part) for part in value.split(",")) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
-    if not stakes or any(stake <= 0 for stake in stakes):
-        msg = f"stakes must be positive integers, got {value}"
-        raise ScenarioError(msg)
+    stakes = _integer_list("stakes", value, 1, MAX_UINT64)
+    if not stakes:
+        raise _expected("stakes", "at least one stake", value)
     return stakes
 
 
 def _indices(value: object) -> tuple[int, ...]:
-    parts = value.split(",") if isinstance(value, str) else value
-    if not isinstance(parts, (list, tuple)):
-        msg = f"silent_validators must be a list of validator indices, got {value!r}"
-        raise ScenarioError(msg)
-    try:
-        indices = tuple(sorted({int(str(part).strip()) for part in parts if str(part).strip()}))
-    except ValueError as error:
-        msg = f"silent_validators must be validator indices, got {value!r}"
-        raise ScenarioError(msg) from error
-    if any(index < 0 for index in indices):
-        msg = f"silent_validators must be validator indices (0 is v0), got {value!r}"
-        raise ScenarioError(msg)
-    return indices
-
-
-def _optional_positive(instance: object, attribute: attrs.Attribute, value: float | None) -> None:
-    if value is not None:
-        _positive(instance, attribute, value)
+    indices = _integer_list("silent_validators", value, 0, MAX_VALIDATORS - 1, "validator indices (0 is v0)")
+    return tuple(sorted(set(indices)))
 
 
 @attrs.frozen
@@ -96,45 +186,46 @@ class SimScenario:
     """
 
     layers: tuple[str, ...] = attrs.field(default=("ledger", "pos"), converter=_layers)
-    validators: int = attrs.field(default=4, validator=_at_least_one)
-    light_nodes: int = attrs.field(default=16, validator=_at_least_one)
-    duration: float = attrs.field(default=60.0, validator=_positive)
+    validators: int = attrs.field(default=4, validator=_integer(1, MAX_VALIDATORS))
+    light_nodes: int = attrs.field(default=16, validator=_integer(1, MAX_NODES))
+    duration: float = attrs.field(default=60.0, validator=_number(0, MAX_SECONDS, above_low=True))
     """Simulated seconds during which light nodes send transfers."""
-    seed: int = 7
-    latency: str = "uniform:0.01,0.1"
+    seed: int = attrs.field(default=7, validator=_integer(0, MAX_UINT64))
+    latency: str = attrs.field(default="uniform:0.01,0.1", validator=_latency)
     """A latency model: constant:S, uniform:LOW,HIGH, lognormal:MEDIAN,SIGMA or regions."""
-    loss: float = attrs.field(default=0.0, validator=_probability)
-    topology: str = "complete"
+    loss: float = attrs.field(default=0.0, validator=_number(0, 1, below_high=True))
+    topology: str = attrs.field(default="complete", validator=_topology)
     """Who knows whom among light nodes: complete, ba, bottleneck, bottlenecks. Every node knows the validators."""
-    transfer_interval: float = attrs.field(default=4.0, validator=_positive)
+    transfer_interval: float = attrs.field(default=4.0, validator=_number(MIN_INTERVAL, MAX_SECONDS))
     """Mean simulated seconds between two transfers of one light node (exponentially distributed)."""
-    initial_balance: int = attrs.field(default=10_000, validator=_at_least_one)
-    fee: int = 1
-    overdraft_probability: float = attrs.field(default=0.05, validator=_probability)
+    initial_balance: int = attrs.field(default=10_000, validator=_integer(1, MAX_UINT64))
+    fee: int = attrs.field(default=1, validator=_integer(0, MAX_UINT64))
+    overdraft_probability: float = attrs.field(default=0.05, validator=_number(0, 1, below_high=True))
     """Share of transfers that try to send more than the sender holds (each must be rejected)."""
-    settle_timeout: float = attrs.field(default=120.0, validator=_positive)
+    settle_timeout: float = attrs.field(default=120.0, validator=_number(0, MAX_SECONDS, above_low=True))
     """Simulated seconds allowed after the workload for every node to reach the same ledger."""
-    db: str | None = None
+    db: str | None = attrs.field(default=None, validator=_optional_text)
     """A directory for one SQLite file per node; None keeps every ledger in memory."""
     stakes: tuple[int, ...] | None = attrs.field(default=None, converter=_stakes)
     """Bonded stake of each validator (PoS); None gives every validator 100,000."""
-    proposer: str = "weighted-round-robin"
+    proposer: str = attrs.field(default="weighted-round-robin", validator=_text)
     """How PoS picks block proposers: weighted-round-robin or lottery."""
-    block_reward: int = attrs.field(default=100, validator=_at_least_one)
+    block_reward: int = attrs.field(default=100, validator=_integer(1, MAX_UINT64))
     silent_validators: tuple[int, ...] = attrs.field(default=(), converter=_indices)
     """Validators, by index (0 is v0), that run the PoS layer without the consensus engine: they keep their stake
     and follow the chain, but never propose or vote."""
-    restake_interval: float | None = attrs.field(default=None, validator=_optional_positive)
+    restake_interval: float | None = attrs.field(default=None,
+                                                 validator=_number(MIN_INTERVAL, MAX_SECONDS, optional=True))
     """Every this many simulated seconds, each voting validator bonds its liquid balance above its starting balance
     (its rewards and what it received); None never re-bonds."""
-    channel_deposit: int = attrs.field(default=3_000, validator=_at_least_one)
+    channel_deposit: int = attrs.field(default=3_000, validator=_integer(1, MAX_UINT64))
     """Payment channels (Lab 3): what each side of a light-node channel deposits."""
-    payments: int = attrs.field(default=48, validator=_at_least_one)
+    payments: int = attrs.field(default=48, validator=_integer(1, MAX_COUNT))
     """Payment channels: off-chain payments made between the opens and the closes (direct and routed)."""
-    unilateral_closes: int = attrs.field(default=1, validator=_non_negative)
+    unilateral_closes: int = attrs.field(default=1, validator=_integer(0, MAX_NODES))
     """Payment channels: channels closed by one party alone (waiting out the challenge period); the rest close
     cooperatively."""
-    challenge_period: int = attrs.field(default=6, validator=_at_least_one)
+    challenge_period: int = attrs.field(default=6, validator=_integer(1, MAX_COUNT))
     """Payment channels: blocks during which a unilaterally published state can be challenged."""
 
     def __attrs_post_init__(self) -> None:
@@ -143,8 +234,7 @@ class SimScenario:
             msg = f"{len(self.stakes)} stakes given for {self.validators} validators"
             raise ScenarioError(msg)
         if self.proposer not in ("weighted-round-robin", "lottery"):
-            msg = f"proposer must be weighted-round-robin or lottery, got {self.proposer!r}"
-            raise ScenarioError(msg)
+            raise _expected("proposer", "weighted-round-robin or lottery", self.proposer)
         if any(index >= self.validators for index in self.silent_validators):
             msg = f"silent_validators {list(self.silent_validators)} name validators beyond v{self.validators - 1}"
             raise ScenarioError(msg)
@@ -180,16 +270,17 @@ class SimScenario:
             msg = f"cannot read scenario {path}: {error}"
             raise ScenarioError(msg) from error
         table = data.get("sim", data)
-        known = {field.name for field in attrs.fields(cls)}
-        unknown = sorted(set(table) - known)
-        if unknown:
-            msg = f"unknown scenario settings in {path}: {', '.join(unknown)}"
+        if not isinstance(table, dict):
+            msg = f"{path}: expected a [sim] table of settings, got {table!r}"
+            raise ScenarioError(msg)
+        known = [field.name for field in attrs.fields(cls)]
+        for key in sorted(set(table) - set(known)):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; settings are {', '.join(known)}"
+            msg = f"{path}: unknown scenario setting {key!r}{hint}"
             raise ScenarioError(msg)
         settings = {**table, **{key: value for key, value in overrides.items() if value is not None}}
-        try:
-            return cls(**settings)
-        except TypeError as error:
-            raise ScenarioError(str(error)) from error
+        return cls(**settings)
 
     def to_dict(self) -> dict[str, Any]:
         """The scenario as plain data (for reports)."""

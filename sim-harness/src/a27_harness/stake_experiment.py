@@ -10,6 +10,7 @@ validators re-bond their rewards show how stake shares move as rewards compound.
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import re
 from collections.abc import Callable, Sequence
@@ -65,7 +66,7 @@ class StakeCase:
             return cls(name, 1.0)
         match = _RATIO_CASE.fullmatch(name)
         factor = float(match["factor"]) if match else 0.0
-        if match is None or factor <= 0:
+        if match is None or not 0 < factor < math.inf:
             msg = f"unknown stake case {name!r}: use equal, <N>x-more or <N>x-less (e.g. 10x-more)"
             raise ExperimentError(msg)
         return cls(name, factor if match["direction"] == "more" else 1 / factor)

@@ -20,6 +20,7 @@ from .stake_experiment import (
     ThresholdCrossing,
     Thresholds,
 )
+from .statistics import wilson_interval
 
 PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",
          "restake": "restake.png"}
@@ -200,8 +201,119 @@ def _crossing_sentence(drift: StakeDrift, crossing: ThresholdCrossing) -> str:
             f"t = {crossing.first_time:.0f} s, and kept the change to the end.")
 
 
+SIGNIFICANCE = 0.05
+"""A chi-square p-value below this reads as blocks departing from the stake shares beyond chance."""
+TOO_CLOSE = 0.95
+"""A p-value above this reads as blocks following the stake shares more closely than random draws would."""
+SHARE_POINTS = 0.02
+"""Shares (of rewards, blocks or stake) closer than this are read as the same."""
+PACE_CHANGE = 0.10
+"""Median finalities whose relative difference is below this are read as the same."""
+
+
+def _p_value_sentence(strategy: str, values: Sequence[float]) -> str:
+    """What a strategy's chi-square p-values say, counted against the thresholds rather than assumed."""
+    listed = ", ".join(f"{value:.3f}" for value in values)
+    low = sum(value < SIGNIFICANCE for value in values)
+    high = sum(value > TOO_CLOSE for value in values)
+    sentence = f"Under {strategy}, the chi-square p-values of blocks against stake are {listed}. "
+    if low:
+        expected = wilson_interval(low, len(values))
+        chance = ("more often than the one test in twenty that chance alone gives (95% CI "
+                  f"{_percent(expected.low)}-{_percent(expected.high)})" if expected.low > SIGNIFICANCE else
+                  "no more often than chance alone would allow (95% CI "
+                  f"{_percent(expected.low)}-{_percent(expected.high)} holds 5%)")
+        sentence += f"{low} of {len(values)} fell below {SIGNIFICANCE}, {chance}"
+    elif high == len(values):
+        sentence += (f"Every one is above {TOO_CLOSE}: the blocks followed the stake shares more closely than "
+                     "independent stake-weighted draws would")
+    else:
+        sentence += (f"None falls below {SIGNIFICANCE}, so the blocks are consistent with the stake shares"
+                     + (f" ({high} of {len(values)} above {TOO_CLOSE})" if high else ""))
+    return sentence + "."
+
+
+def _reward_sentence(shares: Sequence[PooledShares]) -> str:
+    gap = max((abs(validator.reward_share - validator.block_share.share) for pooled in shares
+               for validator in pooled.validators if pooled.blocks), default=0.0)
+    if gap <= SHARE_POINTS:
+        return (f"Rewards followed the blocks: every validator's reward share stayed within {gap * 100:.2f} points "
+                f"of its block share (threshold {SHARE_POINTS * 100:.0f} points).")
+    return (f"Rewards did not follow the blocks closely: a validator's reward share was up to {gap * 100:.2f} points "
+            f"from its block share, beyond the {SHARE_POINTS * 100:.0f}-point threshold.")
+
+
+def _relative(value: float, reference: float) -> str:
+    change = value / reference - 1 if reference else 0.0
+    if change < -PACE_CHANGE:
+        return "faster than"
+    if change > PACE_CHANGE:
+        return "slower than"
+    return f"within {PACE_CHANGE:.0%} of"
+
+
+def _finalizes_alone_sentence(result: StakeExperimentResult, alone: Sequence[str],
+                              first: Sequence[PooledShares]) -> str:
+    """Which cases give v0 a quorum on its own, and how their block finality compared with equal stakes."""
+    sentence = (f"In {', '.join(alone)}, v0's precommit alone is more than 2/3 of the stake, so one vote can make a "
+                "block final")
+    medians = {pooled.case: pooled.block_finality["median"] for pooled in first}
+    equal = next((case.name for case in result.experiment.cases if case.ratio == 1 and case.name in medians), None)
+    compared = [f"{case} {medians[case]:.3f} s, {_relative(medians[case], medians[equal])} equal stakes' "
+                f"{medians[equal]:.3f} s" for case in alone if equal is not None and case in medians]
+    return sentence + (f"; median block finality: {'; '.join(compared)}." if compared else ".")
+
+
+def _transfer_pace_sentence(paced: Sequence[PooledShares]) -> str:
+    """Median transfer finality per case, and whether it sits nearer the block interval or the block finality."""
+    pairs = ", ".join(f"{pooled.case} {pooled.transfer_finality['median']:.3f} s (a block every "
+                      f"{pooled.block_interval:.2f} s)" for pooled in paced)
+    nearer = sum(abs(pooled.transfer_finality["median"] - (pooled.block_interval or 0.0))
+                 < abs(pooled.transfer_finality["median"] - pooled.block_finality["median"]) for pooled in paced)
+    sentence = (f"Median transfer finality at the sender: {pairs}. It is nearer the block interval than the median "
+                f"block finality in {nearer} of {len(paced)} cases")
+    if nearer == len(paced):
+        sentence += ": a transfer waits for the next block that includes it, so the block pace sets its finality"
+    return sentence + "."
+
+
+def _restake_sentences(drifts: Sequence[StakeDrift]) -> list[str]:
+    """Whether rewards split like the stake, and whether v0's share moved towards equal, in the restake runs."""
+    sentences = []
+    paid = [drift for drift in drifts if drift.reward_shares]
+    if paid:
+        gap = max(abs(reward - start) for drift in paid
+                  for reward, start in zip(drift.reward_shares, drift.start_shares, strict=True))
+        if gap <= SHARE_POINTS:
+            sentences.append(f"Rewards split like the stake: every validator's reward share stayed within "
+                             f"{gap * 100:.2f} points of its starting stake share, so rewards alone keep shares "
+                             "where they started.")
+        else:
+            sentences.append(f"Rewards did not split like the stake: a validator's reward share differed from its "
+                             f"starting stake share by up to {gap * 100:.2f} points (threshold "
+                             f"{SHARE_POINTS * 100:.0f} points).")
+    moves = []
+    for drift in drifts:
+        equal = 1 / len(drift.start_shares)
+        before, after = abs(drift.start_shares[0] - equal), abs(drift.end_shares[0] - equal)
+        moves.append("towards" if after < before - SHARE_POINTS / 2 else
+                     "away from" if after > before + SHARE_POINTS / 2 else "no nearer to")
+    counted = ", ".join(f"{moves.count(kind)} {kind} equal" for kind in ("towards", "away from", "no nearer to")
+                        if moves.count(kind))
+    sentence = (f"v0's stake share moved, in the {len(drifts)} restake runs: {counted} (a move under "
+                f"{SHARE_POINTS * 50:.0f} point counts as none)")
+    received = [drift for drift in drifts if drift.received_shares]
+    flatter = [drift for drift in received if abs(drift.received_shares[0] - 1 / len(drift.start_shares))
+               < abs(drift.start_shares[0] - 1 / len(drift.start_shares)) - SHARE_POINTS / 2]
+    if received and len(flatter) == len(received) and moves.count("towards") == len(moves):
+        sentence += (": validators also bond what light nodes send them, which was spread more evenly than stake "
+                     "in every run, and that pulls shares towards equal")
+    sentences.append(sentence + ".")
+    return sentences
+
+
 def findings(result: StakeExperimentResult) -> list[str]:
-    """A few sentences that read the experiment's numbers."""
+    """A few sentences that read the experiment's numbers; each claim is computed from the runs."""
     experiment = result.experiment
     shares = result.shares()
     sentences = []
@@ -213,36 +325,20 @@ def findings(result: StakeExperimentResult) -> list[str]:
     by_strategy = {strategy: [pooled.chi_square.p_value for pooled in shares
                               if pooled.strategy == strategy and pooled.chi_square is not None]
                    for strategy in experiment.strategies}
-    if by_strategy.get("weighted-round-robin"):
-        listed = ", ".join(f"{value:.3f}" for value in by_strategy["weighted-round-robin"])
-        sentences.append(f"The weighted round robin's chi-square p-values ({listed}) sit near 1: its schedule is "
-                         "deterministic and follows the stake shares more closely than random draws ever would.")
-    if by_strategy.get("lottery"):
-        values = by_strategy["lottery"]
-        low = sum(value < 0.05 for value in values)
-        sentences.append(f"The lottery's p-values ({', '.join(f'{value:.3f}' for value in values)}) are what "
-                         f"stake-weighted random draws give: {low} of {len(values)} fall below 0.05, where about one "
-                         "test in twenty would by chance alone.")
-    gap = max((abs(validator.reward_share - validator.block_share.share) for pooled in shares
-               for validator in pooled.validators if pooled.blocks), default=0.0)
-    sentences.append(f"Rewards follow the blocks (each block pays its proposer the block reward and its fees): "
-                     f"every validator's reward share stayed within {gap * 100:.2f} points of its block share.")
+    for strategy, values in by_strategy.items():
+        if values:
+            sentences.append(_p_value_sentence(strategy, values))
+    sentences.append(_reward_sentence(shares))
     first = [pooled for pooled in shares if pooled.strategy == experiment.strategies[0] and pooled.block_finality]
     if first:
         medians = ", ".join(f"{pooled.case} {pooled.block_finality['median']:.3f} s" for pooled in first)
         sentences.append(f"Median block finality under {experiment.strategies[0]}: {medians}.")
     alone = [item.case for item in result.thresholds() if item.finalizes_alone[0]]
     if alone:
-        sentences.append(f"In {', '.join(alone)}, v0's precommit alone is more than 2/3 of the stake: a block is "
-                         "final as soon as that one vote arrives, where equal stakes wait for votes from more than "
-                         "two thirds of the validators.")
+        sentences.append(_finalizes_alone_sentence(result, alone, first))
     paced = [pooled for pooled in first if pooled.transfer_finality and pooled.block_interval is not None]
     if paced:
-        pairs = ", ".join(f"{pooled.case} {pooled.transfer_finality['median']:.3f} s (a block every "
-                          f"{pooled.block_interval:.2f} s)" for pooled in paced)
-        sentences.append(f"Median transfer finality at the sender: {pairs}. A transfer waits for the next block "
-                         "that includes it, so its finality follows the block pace more than the finality of a "
-                         "block once proposed.")
+        sentences.append(_transfer_pace_sentence(paced))
     for outcome in result.silence():
         happened = (f"no block was finalized in {outcome.duration:.0f} simulated seconds" if outcome.halted else
                     f"{outcome.blocks} blocks were finalized, proposed by {', '.join(outcome.proposers)}")
@@ -256,12 +352,9 @@ def findings(result: StakeExperimentResult) -> list[str]:
                             f"{_percent(drift.reward_shares[0])} of the rewards, {_percent(drift.received_shares[0])} "
                             f"of the transfers, {_percent(drift.end_shares[0])} of the stake at the end"
                             for drift in drifts if drift.reward_shares and drift.received_shares)
-        sentences.append(
-            f"With restaking, the largest move of any validator's stake share was (in points): {moves}. Each block "
-            "reward goes to a proposer chosen in proportion to stake, so rewards split new stake like the old and "
-            "keep shares where they started on average; the lottery adds a random walk around them. Validators "
-            "also bond what light nodes send them, an income that does not grow with stake and so pulls shares "
-            f"towards equal. For v0: {incomes}.")
+        sentences.append(f"With restaking, the largest move of any validator's stake share was (in points): {moves}."
+                         + (f" For v0: {incomes}." if incomes else ""))
+        sentences += _restake_sentences(drifts)
         crossings = [_crossing_sentence(drift, crossing)
                      for drift in drifts for crossing in drift.threshold_crossings()]
         sentences += crossings

@@ -61,3 +61,20 @@ def chi_square_against_shares(observed: Sequence[int], expected_shares: Sequence
     expected = [total * share / weight for share in expected_shares]
     statistic, p_value = stats.chisquare(list(observed), expected)
     return ChiSquare(float(statistic), len(observed) - 1, float(p_value))
+
+
+def compare_proportions(first: tuple[int, int], second: tuple[int, int], confidence: float = 0.95) -> int:
+    """
+    Whether one proportion is clearly above another: a conservative reading of their Wilson intervals.
+
+    ``first`` and ``second`` are (successes, trials). Returns 1 when the first's interval lies wholly above the
+    second's, -1 when wholly below, and 0 when the intervals overlap or either has no trials (no clear difference).
+    """
+    if first[1] <= 0 or second[1] <= 0:
+        return 0
+    a, b = wilson_interval(*first, confidence), wilson_interval(*second, confidence)
+    if a.low > b.high:
+        return 1
+    if a.high < b.low:
+        return -1
+    return 0

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .output import pyplot
-from .topology_experiment import TopologyExperimentResult, TopologyRun
+from .statistics import compare_proportions, wilson_interval
+from .topology_experiment import SETTLED, PaymentOutcome, TopologyExperimentResult, TopologyRun
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
          "offline": "offline_bridge.png"}
@@ -141,8 +142,117 @@ def format_terminal(result: TopologyExperimentResult) -> str:
 # Reading the numbers ------------------------------------------------------------------------------------------------
 
 
+SHARE_POINTS = 0.05
+"""Mean poorer-side shares (of capacity) closer than this are read as no difference in how far channels drained."""
+THROUGHPUT_CHANGE = 0.10
+"""Settled payments per second that changed by less than this fraction are read as unchanged."""
+
+
+def _interval(successes: int, trials: int) -> str:
+    if not trials:
+        return "no trials"
+    interval = wilson_interval(successes, trials)
+    return f"{_percent(interval.share)}, 95% CI {_percent(interval.low)}-{_percent(interval.high)}"
+
+
+def _settled_count(payments: Sequence[PaymentOutcome]) -> tuple[int, int]:
+    return sum(payment.outcome == SETTLED for payment in payments), len(payments)
+
+
+def _largest_payments_sentence(baselines: Sequence[TopologyRun], edges: Sequence[int]) -> str:
+    """Success of the largest amount bucket per topology, and whether it differs clearly from the smaller payments."""
+    largest = ", ".join(f"{run.topology} {_percent(settled / total) if total else '-'}"
+                        for run in baselines for settled, total in run.success_by_bucket(edges)[-1:])
+    worse: list[str] = []
+    alike: list[str] = []
+    better: list[str] = []
+    for run in baselines:
+        buckets = run.success_by_bucket(edges)
+        top = buckets[-1]
+        rest = (sum(settled for settled, _ in buckets[:-1]), sum(total for _, total in buckets[:-1]))
+        verdict = compare_proportions(top, rest)
+        if verdict < 0:
+            worse.append(f"{run.topology} ({_interval(*top)} against {_interval(*rest)})")
+        else:
+            (better if verdict > 0 else alike).append(run.topology)
+    sentence = f"For the largest payments ({bucket_labels(edges)[-1]}): {largest}."
+    if worse:
+        sentence += (f" They settled less often than the smaller payments in {'; '.join(worse)}: a payment needs "
+                     "every channel on its route to hold its amount on the sending side, which large amounts "
+                     "exhaust first.")
+    if alike:
+        sentence += (f" In {', '.join(alike)} they settled about as often as the smaller payments (95% Wilson "
+                     "intervals overlap).")
+    if better:
+        sentence += f" In {', '.join(better)} they settled more often than the smaller payments."
+    return sentence
+
+
+def _drain_sentence(run: TopologyRun) -> str:
+    """Whether a topology's bridge channels drained more than its other channels, read from the run's numbers."""
+    bridge_depleted = sum(trace.bridge and trace.first_depleted is not None for trace in run.traces)
+    bridge = (bridge_depleted, run.bridge_channels)
+    other = (run.depleted - bridge_depleted, run.channels - run.bridge_channels)
+    depletion = compare_proportions(bridge, other)
+    gap = run.other_mean_share[-1] - run.bridge_mean_share[-1]
+    evidence = []
+    if depletion:
+        evidence.append(f"{'more' if depletion > 0 else 'fewer'} of them depleted ({_interval(*bridge)} against "
+                        f"{_interval(*other)})")
+    if abs(gap) > SHARE_POINTS:
+        evidence.append(f"their poorer side ended {abs(gap) * 100:.1f} points {'lower' if gap > 0 else 'higher'}, "
+                        f"beyond the {SHARE_POINTS * 100:.0f}-point threshold")
+    failures = run.failures()
+    counts = (f"{failures.get('insufficient balance', 0)} payments failed with insufficient balance and "
+              f"{failures.get('no path', 0)} found no path")
+    if depletion > 0 or gap > SHARE_POINTS:
+        return (f"In {run.topology} the bridge channels drained more than the others: {'; '.join(evidence)}. "
+                "Every payment between the parts a bridge joins crosses its channels, and flows through them that "
+                f"do not cancel push them to one side; in this run {counts} (in all channels).")
+    if depletion < 0 or gap < -SHARE_POINTS:
+        return f"In {run.topology} the bridge channels drained less than the others: {'; '.join(evidence)}."
+    return (f"In {run.topology} the bridge channels drained no more than the others: the depleted shares' 95% Wilson "
+            f"intervals overlap ({_interval(*bridge)} against {_interval(*other)}) and the poorer sides ended "
+            f"within {SHARE_POINTS * 100:.0f} points of each other, so this run gives no sign of bridges draining "
+            f"in one direction; {counts}.")
+
+
+def _change(before: tuple[int, int], after: tuple[int, int]) -> str:
+    verdict = compare_proportions(after, before)
+    return {1: "rose", -1: "fell", 0: "did not change beyond chance (95% Wilson intervals overlap), going"}[verdict]
+
+
+def _offline_sentence(baseline: TopologyRun, offline: TopologyRun, boundary: int) -> str:
+    """What taking the bridge offline did to success and to settled payments per second, read from the runs."""
+    before, after = offline.split(boundary)
+    _, baseline_after = baseline.split(boundary)
+    hop = offline.failures().get("hop offline", 0)
+    against = compare_proportions(_settled_count(after), _settled_count(baseline_after))
+    relation = {1: "above", -1: "below", 0: "not clearly different from"}[against]
+    change = offline.throughput / baseline.throughput - 1 if baseline.throughput else 0.0
+    if change < -THROUGHPUT_CHANGE:
+        pace = "fell"
+    elif change > THROUGHPUT_CHANGE:
+        pace = "rose"
+    else:
+        pace = f"stayed within {THROUGHPUT_CHANGE:.0%}, going"
+    sentence = (
+        f"With bridge node {offline.offline_node} of {offline.topology} offline from t = "
+        f"{_time(offline.offline_time)} s, success {_change(_settled_count(before), _settled_count(after))} from "
+        f"{_percent(offline.success_rate(before))} to {_percent(offline.success_rate(after))}, "
+        f"{relation} the same payments with it online ({_percent(baseline.success_rate(baseline_after))}); "
+        f"{hop} payments failed because a hop stopped answering. Settled payments per second {pace} from "
+        f"{baseline.throughput:.2f} to {offline.throughput:.2f} (the run lasted {offline.simulated_seconds:g} "
+        f"simulated seconds instead of {baseline.simulated_seconds:g})")
+    if hop and pace == "fell":
+        sentence += (": the graph still lists the silent node's channels, so payments keep being routed to it, each "
+                     "HTLC offered to it waits through its proposer's retransmissions before that node gives up, and "
+                     "the payments queued behind it on the same channel wait too")
+    return sentence + "."
+
+
 def findings(result: TopologyExperimentResult) -> list[str]:
-    """A few sentences that read the experiment's numbers."""
+    """A few sentences that read the experiment's numbers; each claim is computed from the runs."""
     edges = result.experiment.bucket_edges()
     baselines = result.baselines()
     sentences = []
@@ -150,37 +260,18 @@ def findings(result: TopologyExperimentResult) -> list[str]:
         rates = ", ".join(f"{run.topology} {_percent(run.success_rate())} over {run.mean_hops:.2f} hops "
                           f"({run.fees:,} in fees)" for run in baselines)
         sentences.append(f"Success over the whole workload: {rates}.")
-        largest = ", ".join(f"{run.topology} {_percent(settled / total) if total else '-'}"
-                            for run in baselines for settled, total in run.success_by_bucket(edges)[-1:])
-        sentences.append(f"For the largest payments ({bucket_labels(edges)[-1]}): {largest}. Large payments need "
-                         "every channel on the route to hold the amount on the sending side, so they fail first "
-                         "where many routes share few channels.")
-    with_bridges = [run for run in baselines if run.bridge_channels]
-    for run in with_bridges:
-        sentences.append(
-            f"In {run.topology}, {_percent(run.bridge_depleted_share)} of the {run.bridge_channels} bridge channels "
-            f"depleted, against {_percent(run.other_depleted_share)} of the other {run.channels - run.bridge_channels}"
-            f"; by the end the bridge channels' poorer side held {_percent(run.bridge_mean_share[-1])} of capacity "
-            f"on average, the others' {_percent(run.other_mean_share[-1])}.")
-    if with_bridges:
-        sentences.append("Every payment between the parts a bridge joins crosses its channels, and with random "
-                         "payers and payees the flows through them rarely cancel, so they drain in one direction; "
-                         "payments then fail with insufficient balance at the bridge, or find no path at all.")
-    boundary = result.offline_boundary
-    for baseline, offline in result.offline_pairs():
-        before, after = offline.split(boundary)
-        _, baseline_after = baseline.split(boundary)
-        hop = offline.failures().get("hop offline", 0)
-        sentences.append(
-            f"With bridge node {offline.offline_node} of {offline.topology} offline from t = "
-            f"{_time(offline.offline_time)} s, success fell from {_percent(offline.success_rate(before))} to "
-            f"{_percent(offline.success_rate(after))} (the same payments with it online: "
-            f"{_percent(baseline.success_rate(baseline_after))}); {hop} payments failed because a hop stopped "
-            f"answering. Settled payments per second fell from {baseline.throughput:.2f} to "
-            f"{offline.throughput:.2f} (the run lasted {offline.simulated_seconds:g} simulated seconds instead of "
-            f"{baseline.simulated_seconds:g}): the graph still lists the silent node's channels, so payments keep "
-            "being routed to it, each HTLC offered to it waits through its proposer's retransmissions before that "
-            "node gives up, and the payments queued behind it on the same channel wait too.")
+        sentences.append(_largest_payments_sentence(baselines, edges))
+    for run in baselines:
+        if run.bridge_channels:
+            sentences.append(
+                f"In {run.topology}, {_percent(run.bridge_depleted_share)} of the {run.bridge_channels} bridge "
+                f"channels depleted, against {_percent(run.other_depleted_share)} of the other "
+                f"{run.channels - run.bridge_channels}; by the end the bridge channels' poorer side held "
+                f"{_percent(run.bridge_mean_share[-1])} of capacity on average, the others' "
+                f"{_percent(run.other_mean_share[-1])}.")
+            sentences.append(_drain_sentence(run))
+    sentences += [_offline_sentence(baseline, offline, result.offline_boundary)
+                  for baseline, offline in result.offline_pairs()]
     return sentences
 
 
@@ -390,4 +481,5 @@ def write_report(result: TopologyExperimentResult, directory: str | Path) -> Pat
     return markdown
 
 
-__all__ = ["PLOTS", "bucket_labels", "findings", "format_markdown", "format_terminal", "report_data", "write_report"]
+__all__ = ["PLOTS", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings", "format_markdown",
+           "format_terminal", "report_data", "write_report"]
