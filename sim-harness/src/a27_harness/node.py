@@ -7,8 +7,8 @@ caller runs) differ.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
 
