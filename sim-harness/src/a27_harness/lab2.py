@@ -17,7 +17,15 @@ from a27_ledger.community import SubmissionTimeout
 from a27_netsim import Simulation, parse_latency
 from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
 
-from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, draw_transfer, latency_summary, make_specs, neighbours_for
+from .lab1 import (
+    CHAIN_ID,
+    SETTLE_CHECK_INTERVAL,
+    draw_transfer,
+    latency_summary,
+    make_specs,
+    neighbours_for,
+    schedule_faults,
+)
 from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
 from .output import ProgressCallback, start_progress
 from .scenario import SimScenario
@@ -251,6 +259,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     loop = asyncio.get_running_loop()
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
+    schedule_faults(scenario, simulation.network, nodes, start)
     stop_at = start + scenario.duration
     ticking = start_progress(progress, scenario.duration, planned)
     transfers = _Transfers(scenario, nodes, names, simulation)
