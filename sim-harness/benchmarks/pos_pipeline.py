@@ -32,7 +32,7 @@ def measure(validators: int, light_nodes: int, seconds: float, latency: str, int
     baseline = run_lab1(SimScenario(layers="ledger", **shape))
     baseline_wall = time.perf_counter() - started
     final = [record.latency for record in pos.transfers if record.latency is not None]
-    blocks = [block.finality for block in pos.blocks]
+    blocks = [block.finality for block in pos.blocks if block.finality is not None]
     return {
         "agreed": float(pos.agreed and baseline.agreed),
         "final_tps": len(final) / seconds,

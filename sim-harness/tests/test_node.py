@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
 
-from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, SimulatedRuntime, UnknownLayer, build_node, introduce_all
+from a27_harness.node import (
+    LIGHT,
+    VALIDATOR,
+    NodeSpec,
+    SimulatedRuntime,
+    Stores,
+    UdpRuntime,
+    UnknownLayer,
+    build_node,
+    introduce_all,
+)
 from a27_ledger import Genesis, LedgerCommunity
 from a27_ledger.testing import make_keys
 from a27_netsim import Simulation
+from a27_pos import PosGenesis
 
 
 def test_unknown_role_and_layer_are_refused() -> None:
@@ -60,3 +74,71 @@ def test_neighbour_function_limits_who_knows_whom() -> None:
         simulation.run(scenario())
     finally:
         simulation.close()
+
+
+def _pos_specs_and_genesis(layers: tuple[str, ...]) -> tuple[list[NodeSpec], PosGenesis]:
+    keys = make_keys(2, seed=8)
+    specs = [NodeSpec("v0", keys[0], VALIDATOR, layers), NodeSpec("l0", keys[1], LIGHT, layers)]
+    genesis = PosGenesis.build("a27-test", {key.public_key: 1_000 for key in keys}, {keys[0].public_key: 1_000})
+    return specs, genesis
+
+
+@pytest.mark.parametrize("layers", [("ledger", "pos"), ("ledger", "pos", "channels")])
+def test_simulated_pos_nodes_read_the_simulated_clock_not_the_layer_default(layers: tuple[str, ...]) -> None:
+    specs, genesis = _pos_specs_and_genesis(layers)
+    simulation = Simulation(seed=3)
+
+    async def scenario() -> None:
+        runtime = SimulatedRuntime(simulation.network, epoch=5_000.0)
+        nodes = [await build_node(spec, genesis, runtime) for spec in specs]
+        await asyncio.sleep(2.5)
+        for node in nodes:
+            # Passed explicitly, so a default of Unix time in PosSettings cannot reach a simulated node.
+            assert node.pos.settings.clock == runtime.now
+            assert node.pos.now() == simulation.loop.time() + 5_000.0
+        for node in nodes:
+            await node.stop()
+
+    try:
+        simulation.run(scenario())
+    finally:
+        simulation.close()
+
+
+def test_udp_runtime_leaves_the_pos_clock_to_the_layer_default() -> None:
+    assert UdpRuntime().pos_clock() is None
+
+
+def test_simulated_clock_epoch_must_be_a_non_negative_number() -> None:
+    with pytest.raises(ValueError, match="epoch"):
+        SimulatedRuntime(object(), epoch=-1.0)
+    with pytest.raises(ValueError, match="epoch"):
+        SimulatedRuntime(object(), epoch=float("nan"))
+
+
+def test_resume_epoch_starts_after_the_latest_stored_block(tmp_path: Path) -> None:
+    specs, genesis = _pos_specs_and_genesis(("ledger", "pos"))
+    stores = Stores(tmp_path)
+    assert stores.resume_epoch(specs) == 0.0
+    assert Stores().resume_epoch(specs) == 0.0
+    simulation = Simulation(seed=4)
+
+    async def scenario() -> int:
+        runtime = SimulatedRuntime(simulation.network)
+        nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
+        introduce_all(nodes)
+        while nodes[1].pos.chain.height < 3:
+            await asyncio.sleep(0.5)
+        timestamp = max(node.pos.chain.head.timestamp for node in nodes)
+        for node in nodes:
+            await node.stop()
+            node.pos.chain.state.close()
+            node.pos.chain.store.close()
+        return timestamp
+
+    try:
+        latest = simulation.run(scenario())
+    finally:
+        simulation.close()
+    assert latest > 0
+    assert Stores(tmp_path).resume_epoch(specs) == latest / 1000 + 1.0

@@ -15,7 +15,7 @@ import attrs
 
 from a27_ledger import Genesis, KeyPair, LedgerSnapshot
 from a27_ledger.community import SubmissionTimeout
-from a27_netsim import Simulation, parse_latency, topology_by_name
+from a27_netsim import SimulatedNetwork, Simulation, parse_latency, topology_by_name
 
 from .node import (
     LIGHT,
@@ -75,6 +75,7 @@ class Lab1Result:
     transfers: tuple[TransferRecord, ...]
     nodes: tuple[NodeReport, ...]
     agreed: bool
+    """Whether every node holds the reference node's ledger (see ``ledger_disagreement``)."""
     settled_at: float | None
     """Simulated time at which every node held the same ledger (None if they never did)."""
     supply_ok: bool
@@ -85,6 +86,25 @@ class Lab1Result:
     def reference(self) -> NodeReport:
         """The ledger every node should hold: the first validator's."""
         return self.nodes[0]
+
+    @property
+    def differing(self) -> tuple[str, ...]:
+        """Nodes whose ledger differs from the reference node's, or that still wait for log entries."""
+        return ledger_disagreement(self.nodes)
+
+
+def ledger_disagreement(reports: Sequence[NodeReport]) -> tuple[str, ...]:
+    """
+    The nodes whose ledger is not the first node's (the reference), in the order given.
+
+    Ledgers are compared by their snapshot digest, which covers every balance and nonce (and escrows, records,
+    supply and the count of applied transactions); a node that still holds log entries waiting for earlier ones has
+    not settled and counts as differing too. Empty when every node agrees.
+    """
+    if not reports:
+        return ()
+    reference = reports[0].digest
+    return tuple(report.name for report in reports if report.digest != reference or report.waiting)
 
 
 class _Workload:
@@ -181,6 +201,32 @@ def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], li
     return neighbours
 
 
+def schedule_faults(scenario: SimScenario, network: SimulatedNetwork, nodes: Sequence[A27Node], start: float) -> None:
+    """Schedule the scenario's faults on the simulated network, each ``fault.at`` seconds after ``start``."""
+    address = {node.name: node.address for node in nodes}
+    loop = network.loop
+    for fault in scenario.faults:
+        at = start + fault.at
+        if fault.action == "partition":
+            groups = scenario.partition_groups(fault)
+            network.partition([[address[name] for name in group] for group in groups], at=at)
+        elif fault.action == "heal":
+            network.heal(at=at)
+        elif fault.action in ("down", "up"):
+            switch = network.set_down if fault.action == "down" else network.set_up
+            for selector in fault.nodes:
+                for name in scenario.select(selector):
+                    switch(address[name], at=at)
+        elif fault.between is None:
+            loop.call_at(at, setattr, network, "loss", fault.loss)
+        else:
+            ends = [scenario.select(selector) for selector in fault.between]
+            for one in ends[0]:
+                for other in ends[1]:
+                    if one != other:
+                        loop.call_at(at, network.set_link_loss, address[one], address[other], fault.loss)
+
+
 def _all_agree(nodes: Sequence[A27Node]) -> bool:
     digests = {node.ledger.state.snapshot().digest() for node in nodes}
     return len(digests) == 1 and all(node.ledger.replica.waiting == 0 for node in nodes)
@@ -197,6 +243,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     loop = asyncio.get_running_loop()
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
+    schedule_faults(scenario, simulation.network, nodes, start)
     stop_at = start + scenario.duration
     ticking = start_progress(progress, scenario.duration, planned)
     workload = _Workload(scenario, nodes, names, simulation)
@@ -227,10 +274,10 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     network_summary = simulation.network.stats.summary()
     for node in nodes:
         await node.stop()
-    agreed = len({report.digest for report in reports}) == 1 and all(report.waiting == 0 for report in reports)
+    differing = ledger_disagreement(reports)
     supply_ok = supply_ok and all(report.snapshot.total_supply == genesis.total_supply for report in reports)
-    return Lab1Result(scenario, genesis, names, workload.finished_records(), tuple(reports), agreed, settled_at,
-                      supply_ok, end_time, network_summary)
+    return Lab1Result(scenario, genesis, names, workload.finished_records(), tuple(reports), not differing,
+                      settled_at, supply_ok, end_time, network_summary)
 
 
 def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab1Result:

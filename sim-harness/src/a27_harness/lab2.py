@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 
@@ -17,7 +17,15 @@ from a27_ledger.community import SubmissionTimeout
 from a27_netsim import Simulation, parse_latency
 from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
 
-from .lab1 import CHAIN_ID, SETTLE_CHECK_INTERVAL, draw_transfer, latency_summary, make_specs, neighbours_for
+from .lab1 import (
+    CHAIN_ID,
+    SETTLE_CHECK_INTERVAL,
+    draw_transfer,
+    latency_summary,
+    make_specs,
+    neighbours_for,
+    schedule_faults,
+)
 from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
 from .output import ProgressCallback, start_progress
 from .scenario import SimScenario
@@ -35,8 +43,9 @@ class BlockRecord:
     fees: int
     timestamp: float
     """The proposer's clock when it built the block (simulated seconds)."""
-    finality: float
-    """Seconds from the block's timestamp until the median node had applied it."""
+    finality: float | None
+    """Seconds from the block's timestamp until the median node had applied it; None for a block every node already
+    held when the run started (a run resumed from stored chains)."""
 
 
 @attrs.frozen
@@ -128,7 +137,9 @@ class Lab2Result:
 class ChainWatcher:
     """Records, for every node, when it applied each height and the ledger digest it had then."""
 
-    def __init__(self, nodes: Sequence[A27Node]) -> None:
+    def __init__(self, nodes: Sequence[A27Node], clock: Callable[[], float] | None = None) -> None:
+        """Listen to every node's commits; ``clock`` (default: the loop's) is the nodes' PoS clock."""
+        self.clock = clock
         self.applied_at: dict[str, dict[int, float]] = {node.name: {} for node in nodes}
         self.digests: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
         self.block_ids: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
@@ -142,7 +153,7 @@ class ChainWatcher:
         def on_commit(block: Block, _certificate: CommitCertificate, _receipts: Sequence[Receipt]) -> None:
             height = block.header.height
             snapshot = node.pos.chain.state.snapshot()
-            self.applied_at[name][height] = asyncio.get_running_loop().time()
+            self.applied_at[name][height] = asyncio.get_running_loop().time() if self.clock is None else self.clock()
             self.digests[name][height] = snapshot.digest()
             self.block_ids[name][height] = block.block_id
             if keep_snapshots:
@@ -238,16 +249,17 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     specs = with_layers(make_specs(scenario, simulation), scenario.layers)
     genesis = make_pos_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
-    runtime = SimulatedRuntime(simulation.network)
     stores = Stores(scenario.db)
+    runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     silent = {f"v{index}" for index in scenario.silent_validators}
     nodes = [await build_node(spec, genesis, runtime, stores=stores,
                               options={"validator": False} if spec.name in silent else None) for spec in specs]
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
-    watcher = ChainWatcher(nodes)
+    watcher = ChainWatcher(nodes, runtime.now)
     loop = asyncio.get_running_loop()
     planned = scenario.duration + scenario.settle_timeout
     start = loop.time()
+    schedule_faults(scenario, simulation.network, nodes, start)
     stop_at = start + scenario.duration
     ticking = start_progress(progress, scenario.duration, planned)
     transfers = _Transfers(scenario, nodes, names, simulation)
@@ -290,14 +302,19 @@ def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, s
         timestamp = header.timestamp / 1000
         applied = sorted(times[height] - timestamp for times in watcher.applied_at.values() if height in times)
         blocks.append(BlockRecord(height, header.round, block.block_id.hex(), names.get(header.proposer, "?"),
-                                  len(block.transactions), fees, timestamp, statistics.median(applied)))
+                                  len(block.transactions), fees, timestamp,
+                                  statistics.median(applied) if applied else None))
     total_stake = sum(scenario.validator_stakes())
     validator_specs = [node.spec for node in nodes if node.spec.role == VALIDATOR]
     validator_accounts = [spec.key.public_key for spec in validator_specs]
+    # A resumed run whose reference node already held the target height saw no commit there: read its state.
+    target_snapshot = watcher.snapshots.get(target)
+    if target_snapshot is None and reference.height == target:
+        target_snapshot = reference.state.snapshot()
     validators = []
     for spec, stake in zip(validator_specs, scenario.validator_stakes(), strict=True):
         account = spec.key.public_key
-        snapshot_balance = watcher.snapshots[target].balance(account) if target in watcher.snapshots else 0
+        snapshot_balance = target_snapshot.balance(account) if target_snapshot is not None else 0
         validators.append(ValidatorRecord(spec.name, stake, stake / total_stake, proposed[account], rewards[account],
                                           snapshot_balance))
     reports = []
@@ -308,15 +325,16 @@ def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, s
             chain.check_invariants()
         except Exception:
             supply_ok = False
-        reports.append(PosNodeReport(node.name, node.spec.role, chain.height,
-                                     watcher.block_ids[node.name].get(target, b"").hex(),
-                                     watcher.digests[node.name].get(target, b"").hex(),
-                                     dict(sorted(node.pos.drops.items()))))
-    prefix_ok = all(
-        len({ids.get(height) for ids in watcher.block_ids.values()}) == 1 for height in range(1, target + 1))
+        block_id, digest = watcher.block_ids[node.name].get(target), watcher.digests[node.name].get(target)
+        if digest is None and chain.height == target and target > 0:
+            block_id, digest = _stored_block_id(node, target), chain.state.snapshot().digest()
+        reports.append(PosNodeReport(node.name, node.spec.role, chain.height, (block_id or b"").hex(),
+                                     (digest or b"").hex(), dict(sorted(node.pos.drops.items()))))
+    prefix_ok = all(len({watcher.block_ids[node.name].get(height) or _stored_block_id(node, height)
+                         for node in nodes}) == 1 for height in range(1, target + 1))
     agreed = prefix_ok and target > 0 and len({report.digest_at_target for report in reports}) == 1 and all(
         report.digest_at_target for report in reports)
-    snapshot = watcher.snapshots.get(target, reference.state.snapshot())
+    snapshot = target_snapshot if target_snapshot is not None else reference.state.snapshot()
     return Lab2Result(scenario, genesis, names, target, tuple(blocks), tuple(transfers.records), tuple(validators),
                       tuple(reports), snapshot, agreed, supply_ok, end_time, network,
                       _stake_history(scenario, validator_accounts, watcher.snapshots, blocks), tuple(restakes))
@@ -326,10 +344,18 @@ def _stake_history(scenario: SimScenario, accounts: Sequence[bytes], snapshots: 
                    blocks: Sequence[BlockRecord]) -> tuple[StakeSample, ...]:
     history = [StakeSample(0, 0.0, scenario.validator_stakes())]
     for block in blocks:
+        if block.height not in snapshots:
+            continue  # applied before a resumed run started: its stakes were not watched
         escrows = {key: amount for name, key, amount in snapshots[block.height].escrows if name == STAKE}
         stakes = tuple(escrows.get(account, 0) for account in accounts)
         history.append(StakeSample(block.height, block.timestamp, stakes))
     return tuple(history)
+
+
+def _stored_block_id(node: A27Node, height: int) -> bytes | None:
+    """The id of the block a node holds at ``height`` (from its chain store), None if it has none."""
+    block = node.pos.chain.block(height) if height <= node.pos.chain.height else None
+    return None if block is None else block.block_id
 
 
 def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab2Result:

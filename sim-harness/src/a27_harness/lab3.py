@@ -28,7 +28,7 @@ from a27_channels import (
 from a27_ledger import LedgerSnapshot
 from a27_netsim import Simulation, parse_latency
 
-from .lab1 import SETTLE_CHECK_INTERVAL, make_specs
+from .lab1 import SETTLE_CHECK_INTERVAL, make_specs, schedule_faults
 from .lab2 import ChainWatcher, make_pos_genesis, with_layers
 from .node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
 from .output import ProgressCallback
@@ -341,8 +341,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     specs = with_layers(make_specs(scenario, simulation), scenario.layers)
     genesis = make_pos_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
-    runtime = SimulatedRuntime(simulation.network)
     stores = Stores(scenario.db)
+    runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     params = NodeParams(challenge_period=scenario.challenge_period, accept_deposit_up_to=scenario.channel_deposit)
     nodes = [await build_node(spec, genesis, runtime, stores=stores, options={
         "node_params": params, "fee": scenario.fee, "rng": simulation.streams.stream(f"channels/{spec.name}")})
@@ -350,9 +350,10 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     # Channel messages go to a channel's other party and routed payments hop along the ring, so every node knows
     # every other here; the light-node topology of Lab 2 does not apply.
     introduce_all(nodes)
-    watcher = ChainWatcher(nodes)
+    watcher = ChainWatcher(nodes, runtime.now)
     loop = asyncio.get_running_loop()
     start = loop.time()
+    schedule_faults(scenario, simulation.network, nodes, start)
     run = _Lab3Run(scenario, simulation, nodes, names)
     phases: dict[str, float] = {}
     steps = ("opening channels", "paying", "closing", "settling")

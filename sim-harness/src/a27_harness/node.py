@@ -7,6 +7,7 @@ caller runs) differ.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -72,10 +73,13 @@ class NodeSpec:
 
 
 class Runtime(Protocol):
-    """Where nodes live: hands out opened endpoints."""
+    """Where nodes live: hands out opened endpoints, and says which clock their PoS layer reads."""
 
     async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
         """An open endpoint for the node ``spec`` describes."""
+
+    def pos_clock(self) -> Callable[[], float] | None:
+        """The clock (seconds) for the nodes' PoS layer; None leaves the layer's default (Unix time)."""
 
 
 class UdpRuntime:
@@ -97,13 +101,35 @@ class UdpRuntime:
         self._opened += 1
         return endpoint
 
+    def pos_clock(self) -> Callable[[], float] | None:
+        """None: real nodes on different machines stamp blocks with the PoS layer's default, Unix time."""
+        return None
+
 
 class SimulatedRuntime:
-    """Endpoints on an a27-netsim simulated network."""
+    """Endpoints on an a27-netsim simulated network, and the simulated clock for every node's PoS layer."""
 
-    def __init__(self, network: object) -> None:
-        """Use ``network`` (an ``a27_netsim.SimulatedNetwork``) for every node."""
+    def __init__(self, network: object, epoch: float = 0.0) -> None:
+        """
+        Use ``network`` (an ``a27_netsim.SimulatedNetwork``) for every node.
+
+        The PoS clock reads the network's virtual loop time plus ``epoch`` seconds: 0 for a fresh run; for a run
+        that resumes stored chains, a time after their latest block (see ``Stores.resume_epoch``), so that new blocks
+        are stamped after the stored ones.
+        """
+        if not math.isfinite(epoch) or epoch < 0:
+            msg = f"the simulated clock's epoch must be a non-negative number of seconds, got {epoch!r}"
+            raise ValueError(msg)
         self.network = network
+        self.epoch = epoch
+
+    def now(self) -> float:
+        """The simulated PoS clock: virtual loop time plus the epoch, in seconds."""
+        return float(self.network.loop.time()) + self.epoch  # type: ignore[attr-defined]
+
+    def pos_clock(self) -> Callable[[], float] | None:
+        """The simulated clock (``now``), never the host's: every simulated node shares it."""
+        return self.now
 
     async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
         """A simulated endpoint named after the node."""
@@ -184,6 +210,30 @@ class Stores:
         registry = channels_registry() if "channels" in spec.layers else pos_registry()
         return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry)
 
+    def resume_epoch(self, specs: Sequence[NodeSpec]) -> float:
+        """
+        Where a resumed run's simulated PoS clock starts: one second after the latest stored block of any node.
+
+        0 when nothing is stored (memory stores, a new directory, or nodes without the pos layer). Every node's
+        clock must start after the stored heads, or peers drop the new proposals as stamped too far ahead.
+        """
+        if self.directory is None:
+            return 0.0
+        latest = 0
+        for spec in specs:
+            path = self.directory / f"{spec.name}.chain.db"
+            if "pos" not in spec.layers or not path.exists():
+                continue
+            store = self.chain(spec)
+            try:
+                head = store.head_height()
+                block = store.block(head) if head else None
+                if block is not None:
+                    latest = max(latest, block.header.timestamp)
+            finally:
+                store.close()
+        return latest / 1000 + 1.0 if latest else 0.0
+
     def channels(self, spec: NodeSpec) -> ChannelStore:
         """The store of the node's payment channels, invoices and preimages."""
         if self.directory is None:
@@ -214,7 +264,10 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
             chain = channel_chain(genesis, stores.ledger(spec), stores.chain(spec))
         else:
             chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
-        pos_options = {} if channels else options or {}
+        pos_options = {} if channels else dict(options or {})
+        clock = runtime.pos_clock()
+        if clock is not None:
+            pos_options["clock"] = clock
         pos = overlays["pos"] = PosCommunity(PosSettings(my_peer=peer, endpoint=endpoint, network=network,
                                                          genesis=genesis, chain=chain, **pos_options))
         if channels:

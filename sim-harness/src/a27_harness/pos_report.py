@@ -53,7 +53,8 @@ def summary_data(result: Lab2Result) -> dict[str, Any]:
                       "timed_out": outcomes["timed out"], "reasons": dict(sorted(reasons.items())),
                       "finality_latency": latency_summary(final)},
         "blocks": {"count": len(result.blocks),
-                   "finality": latency_summary([block.finality for block in result.blocks]),
+                   "finality": latency_summary([block.finality for block in result.blocks
+                                                if block.finality is not None]),
                    "rounds_above_zero": sum(block.round > 0 for block in result.blocks),
                    "list": [attrs.asdict(block) for block in result.blocks]},
         "validators": [attrs.asdict(validator) for validator in result.validators],
@@ -62,6 +63,11 @@ def summary_data(result: Lab2Result) -> dict[str, Any]:
         "network": result.network,
         "records": [attrs.asdict(record) for record in result.transfers],
     }
+
+
+def _finality(block: BlockRecord) -> str:
+    """A block's finality for tables; blocks stored by an earlier run were not watched becoming final."""
+    return "earlier run" if block.finality is None else f"{block.finality:.3f} s"
 
 
 def _chain_rows(result: Lab2Result) -> list[str]:
@@ -74,7 +80,7 @@ def _chain_rows(result: Lab2Result) -> list[str]:
             rows.append(f"{'...':>6}  ({len(blocks) - 2 * CHAIN_ROWS} more blocks in the report)")
             continue
         rows.append(f"{block.height:>6} {block.round:>5}  {block.proposer:<9} {block.transactions:>4} "
-                    f"{block.fees:>5}  {block.finality:.3f} s")
+                    f"{block.fees:>5}  {_finality(block)}")
     return rows
 
 
@@ -146,7 +152,7 @@ def format_markdown(result: Lab2Result) -> str:
     lines += ["", "## Chain", "", "| height | round | proposer | transactions | fees | finality (s) |",
               "| ---: | ---: | --- | ---: | ---: | ---: |"]
     lines += [f"| {block.height} | {block.round} | {block.proposer} | {block.transactions} | {block.fees} | "
-              f"{block.finality:.3f} |" for block in result.blocks]
+              f"{_finality(block).removesuffix(' s')} |" for block in result.blocks]
     lines += ["", "## Nodes", "", "| node | role | height | block at target | ledger digest |",
               "| --- | --- | ---: | --- | --- |"]
     lines += [f"| {report.name} | {report.role} | {report.height} | `{report.block_id_at_target[:16]}` | "
@@ -167,7 +173,8 @@ def plot(result: Lab2Result, path: Path) -> None:
     proposers = sorted({block.proposer for block in result.blocks})
     for proposer in proposers:
         mine = [block for block in result.blocks if block.proposer == proposer]
-        finality.scatter([block.height for block in mine], [block.finality for block in mine], s=12, label=proposer)
+        finality.scatter([block.height for block in mine if block.finality is not None],
+                         [block.finality for block in mine if block.finality is not None], s=12, label=proposer)
     finality.set_xlabel("height")
     finality.set_ylabel("seconds")
     finality.set_title("Block finality, by proposer")

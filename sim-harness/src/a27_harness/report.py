@@ -26,7 +26,9 @@ def _verdict_line(result: Lab1Result) -> str:
     problems = []
     if not result.agreed:
         digests = Counter(report.digest for report in result.nodes)
-        problems.append(f"nodes disagree ({len(digests)} different ledgers)")
+        differing = result.differing
+        problems.append(f"nodes disagree ({len(digests)} different ledgers): {', '.join(differing)} "
+                        f"{'differs' if len(differing) == 1 else 'differ'} from {result.reference.name}")
     if not result.supply_ok:
         problems.append("supply invariant violated")
     return "VERDICT: FAILED - " + "; ".join(problems)
@@ -38,8 +40,8 @@ def summary_data(result: Lab1Result) -> dict[str, Any]:
     accepted = [record for record in transfers if record.accepted]
     return {
         "scenario": result.scenario.to_dict(),
-        "verdict": {"agreed": result.agreed, "supply_conserved": result.supply_ok,
-                    "settled_at": result.settled_at, "end_time": result.end_time},
+        "verdict": {"agreed": result.agreed, "differing": list(result.differing),
+                    "supply_conserved": result.supply_ok, "settled_at": result.settled_at, "end_time": result.end_time},
         "genesis": {"chain_id": result.genesis.chain_id, "total_supply": result.genesis.total_supply,
                     "digest": result.genesis.digest().hex()},
         "transfers": {

@@ -252,7 +252,7 @@ def summarize(run: PlannedRun, result: Lab2Result) -> RunSummary:
                            if record.outcome == "final" and record.recipient == validator.name)
                        for validator in result.validators),
         block_times=tuple(block.timestamp for block in result.blocks),
-        block_finality=tuple(block.finality for block in result.blocks),
+        block_finality=tuple(block.finality for block in result.blocks if block.finality is not None),
         rounds_above_zero=sum(block.round > 0 for block in result.blocks),
         transfers_submitted=len(result.transfers),
         transfer_latency=tuple(record.latency for record in result.transfers if record.latency is not None),
