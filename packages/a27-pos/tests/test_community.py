@@ -11,7 +11,7 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import KeyPair, sign_transfer
+from a27_ledger import InsufficientBalance, KeyPair, sign_transfer
 from a27_ledger.community import SubmissionTimeout
 from a27_ledger.testing import make_keys
 from a27_ledger.wire import SIGNATURE_LENGTH
@@ -26,6 +26,7 @@ from a27_pos import (
     Timeouts,
     TransactionRefused,
     Vote,
+    sign_unbond,
 )
 from a27_pos.block import BLOCK_DOMAIN
 from a27_pos.payloads import (
@@ -119,6 +120,15 @@ class TestFinality(PosTestBase):
             await self.overlay(5).transfer(self.account(4), 10**6)
         self.assertEqual(5, refused.exception.admission.code)
         self.assertIn("insufficient balance", refused.exception.admission.reason)
+
+    async def test_a_transaction_that_cannot_apply_is_refused_and_holds_no_nonce(self) -> None:
+        light = self.overlay(4)
+        # Unbonding passes the kind's stateless checks, but this light node has nothing bonded.
+        admission = await light.submit(sign_unbond(self.keys[4], 10, light.next_nonce()))
+        self.assertFalse(admission.admitted)
+        self.assertEqual(InsufficientBalance.code, admission.code)
+        finality = await light.transfer(self.account(5), 10, timeout=5.0)
+        self.assertGreaterEqual(finality.height, 1)
 
     async def test_a_transfer_not_final_in_time_is_forgotten_and_the_nonce_comes_from_the_chain(self) -> None:
         light = self.overlay(4)

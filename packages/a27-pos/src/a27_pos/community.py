@@ -382,7 +382,7 @@ class PosCommunity(A27Community):
             self.ez_send(peer, TransactionFinal(tx_id, *final))
             return
         try:
-            engine.mempool.add(transaction, self.chain.state)
+            engine.mempool.add(transaction, self.chain.state, now=self.now())
         except DuplicateTransaction:
             if tx_id not in engine.mempool:
                 self._answer(peer, tx_id, DuplicateTransaction.code, "another transaction holds this nonce")
@@ -411,7 +411,7 @@ class PosCommunity(A27Community):
             self.stats["gossip duplicate"] += 1
             return
         try:
-            engine.mempool.add(transaction, self.chain.state)
+            engine.mempool.add(transaction, self.chain.state, now=self.now())
         except (LedgerError, PosError) as error:
             # Another validator's view can differ (its chain may be ahead): counted, not a fault.
             self.stats[f"gossip refused: {error.reason}"] += 1

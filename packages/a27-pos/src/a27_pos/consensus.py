@@ -587,6 +587,7 @@ class ConsensusEngine:
         certificate = self.chain.last_certificate
         reserved = BLOCK_OVERHEAD_BYTES + (0 if certificate is None else len(certificate.encode())) + sum(
             len(item.encode()) for item in evidence)
+        self.mempool.expire(now, self.chain.state)
         transactions = self.mempool.pop_for_block(self.chain.state, params.max_block_transactions,
                                                   max(params.max_block_bytes - reserved, BLOCK_ENTRY_OVERHEAD))
         return self.chain.build_block(self.key, self.round, int(now * 1000), transactions, evidence)
@@ -654,6 +655,7 @@ class ConsensusEngine:
     def _finalized(self, block: Block, certificate: CommitCertificate, receipts: Iterable[Receipt], now: float,
                    actions: list[Action]) -> None:
         self.mempool.remove_included(block, self.chain.state)
+        self.mempool.expire(now, self.chain.state)
         actions.append(Committed(block, certificate, tuple(receipts)))
         self._reset_height()
         # Drop evidence the block included, or that expired or whose offender it punished.

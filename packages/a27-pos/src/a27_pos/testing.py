@@ -201,7 +201,7 @@ class MessageBus:
         for index in range(len(self.engines)) if nodes is None else nodes:
             engine = self.engines[index]
             with contextlib.suppress(LedgerError, PosError):
-                engine.mempool.add(transaction, engine.chain.state)
+                engine.mempool.add(transaction, engine.chain.state, now=self.now)
 
     def deliver(self, recipient: int, message: Proposal | Vote | Evidence, delay: float = 0.0) -> None:
         """Hand `message` to node `recipient` after `delay` (crafted input, bypassing loss and partitions)."""
