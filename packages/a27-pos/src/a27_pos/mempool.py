@@ -141,10 +141,11 @@ class Mempool:
         held = self._by_sender.get(sender)
         if held is not None and nonce in held:
             raise DuplicateTransaction(f"the mempool holds another transaction with nonce {nonce} of this sender")
-        needed = tx.body.debit() + tx.fee + self._cost.get(sender, 0)
-        if state.balance(sender) < needed:
-            raise InsufficientBalance(f"balance {state.balance(sender)} < {needed}, the amount+fee of this and the "
-                                      f"sender's pending transactions")
+        pending = self._cost.get(sender, 0)
+        needed = tx.body.debit() + tx.fee
+        if state.balance(sender) < needed + pending:
+            held_too = f" plus {pending} of its pending transactions" if pending else ""
+            raise InsufficientBalance(f"balance {state.balance(sender)} < amount+fee {needed}{held_too}")
         ahead = _consecutive_run(held or {}, expected)
         if nonce == expected + len(ahead):
             # Next in line: it must apply after the sender's pending transactions, or it would hold the nonce.
