@@ -37,7 +37,7 @@ from a27_ledger import KeyPair
 from a27_ledger.testing import make_keys
 from a27_ledger.wire import SIGNATURE_LENGTH
 from a27_pos import PosCommunity, PosGenesis, PosSettings, Timeouts
-from a27_pos.testing import make_pos_genesis
+from a27_pos.testing import LoopClock, make_pos_genesis
 
 VALIDATORS = 4
 NODES = 8
@@ -48,9 +48,9 @@ PARAMS = NodeParams(challenge_period=6, accept_deposit_up_to=100_000, retransmit
 class StackNode(MockIPv8):
     """A test node running the PoS community and, on top of it, the channel community (its `overlay`)."""
 
-    def __init__(self, key: KeyPair, genesis: PosGenesis) -> None:
+    def __init__(self, key: KeyPair, genesis: PosGenesis, clock: LoopClock) -> None:
         pos_settings = PosSettings(genesis=genesis, chain=channel_chain(genesis), timeouts=FAST, status_interval=0.1,
-                                   retry_interval=0.2)
+                                   retry_interval=0.2, clock=clock)
         super().__init__(Peer(key.ipv8_key()), PosCommunity, pos_settings)
         pos = self.get_overlay(PosCommunity)
         assert isinstance(pos, PosCommunity)
@@ -69,6 +69,7 @@ class ChannelTestBase(TestBase[ChannelCommunity]):
     """Validators 0..3 (PoS only in practice) and channel parties 4..7, curve25519 keys from a fixed seed."""
 
     def setUp(self) -> None:
+        self.clock = LoopClock()
         super().setUp()
         self.keys = make_keys(NODES, seed=91)
         self.genesis = make_pos_genesis(self.keys, [10_000] * VALIDATORS, balance=1_000_000)
@@ -80,7 +81,7 @@ class ChannelTestBase(TestBase[ChannelCommunity]):
 
     def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
                     enable_statistics: bool = False) -> MockIPv8:
-        return StackNode(self._unbuilt.pop(0), self.genesis)
+        return StackNode(self._unbuilt.pop(0), self.genesis, self.clock)
 
     def account(self, i: int) -> bytes:
         return self.keys[i].public_key

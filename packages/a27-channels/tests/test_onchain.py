@@ -45,9 +45,17 @@ from a27_channels import (
 )
 from a27_channels.onchain import CHANNEL
 from a27_channels.testing import sign_channel_open, sign_final_state, sign_state
-from a27_ledger import InsufficientBalance, KeyPair, LedgerError, SQLiteStore, Transaction, TransactionBody
+from a27_ledger import (
+    InsufficientBalance,
+    KeyPair,
+    LedgerError,
+    SQLiteStore,
+    Transaction,
+    TransactionBody,
+    sign_transfer,
+)
 from a27_ledger.testing import make_keys
-from a27_pos import Chain, InvalidBlock, PosGenesis, PosGenesisError, SQLiteChainStore
+from a27_pos import Chain, InvalidBlock, Mempool, PosGenesis, PosGenesisError, SQLiteChainStore
 from a27_pos.testing import extend
 
 KEYS = make_keys(8, seed=303)
@@ -395,3 +403,15 @@ def test_a_forged_or_superseded_sequence_cannot_lock_a_closing_channel() -> None
         commit(chain)
     commit(chain, [sign(BOB, chain, Settle(terms.channel_id))])
     assert chain.state.escrow(CHANNEL, terms.channel_id) == 0
+
+
+def test_a_validator_mempool_refuses_an_early_settle_and_takes_the_senders_next_transfer() -> None:
+    chain = make_chain()
+    terms = open_channel(chain, period=3)
+    commit(chain, [sign(ALICE, chain, UnilateralClose(sign_state(state(terms, 5, 2_000, 8_000), ALICE, BOB)))])
+    pool = Mempool()
+    # Its kind checks pass; its application fails: it must not hold CAROL's nonce until the next block is built.
+    with pytest.raises(ChallengePeriod):
+        pool.add(sign(CAROL, chain, Settle(terms.channel_id)), chain.state)
+    pool.add(sign_transfer(CAROL, BOB.public_key, 5, chain.state.next_nonce(CAROL.public_key)), chain.state)
+    assert len(pool) == 1

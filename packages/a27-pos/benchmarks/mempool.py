@@ -43,8 +43,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     rng.shuffle(transactions)
     count = len(transactions)
     signed = [(tx.signature, SIGNING_DOMAIN + tx.signing_bytes(), tx.sender) for tx in transactions]
-    # Nonces arrive out of order after shuffling; the pool must hold them all.
-    limits = {"max_transactions": count, "max_bytes": 10**9, "max_nonce_ahead": per_sender}
+    # Nonces arrive out of order after shuffling; the pool must hold them all, gapped ones included.
+    gaps = {"max_nonce_ahead": per_sender, "max_gapped_per_sender": per_sender, "max_gapped": count}
+    limits = {"max_transactions": count, "max_bytes": 10**9, **gaps}
 
     def baseline() -> None:
         verify = libnacl.crypto_sign_verify_detached
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise SystemExit(f"built a block of {len(chosen)}")
 
     def evict() -> None:
-        pool = Mempool(max_transactions=count // 2, max_bytes=10**9, max_nonce_ahead=per_sender)
+        pool = Mempool(max_transactions=count // 2, max_bytes=10**9, **gaps)
         for tx in transactions:
             with contextlib.suppress(MempoolFull):
                 pool.add(tx, state, verify_signature=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import attrs
@@ -10,7 +11,7 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import KeyPair, sign_transfer
+from a27_ledger import InsufficientBalance, KeyPair, sign_transfer
 from a27_ledger.community import SubmissionTimeout
 from a27_ledger.testing import make_keys
 from a27_ledger.wire import SIGNATURE_LENGTH
@@ -25,6 +26,7 @@ from a27_pos import (
     Timeouts,
     TransactionRefused,
     Vote,
+    sign_unbond,
 )
 from a27_pos.block import BLOCK_DOMAIN
 from a27_pos.payloads import (
@@ -39,17 +41,27 @@ from a27_pos.payloads import (
     TransactionStatus,
     VoteMessage,
 )
-from a27_pos.testing import certify, make_pos_genesis
+from a27_pos.testing import LoopClock, certify, make_pos_genesis
 
 VALIDATORS = 4
 NODES = 6
 FAST = Timeouts(propose=0.3, prevote=0.1, precommit=0.1, increment=0.05, commit=0.05, gossip=0.2)
 
 
+UNIX_TIME = 1_000_000_000.0
+"""A clock start like a real deployment's (Unix time), far from a fresh test loop's."""
+
+
 class PosTestBase(TestBase[PosCommunity]):
-    """Validators 0..3 (equal stakes) and light nodes 4, 5, with curve25519 keys from a fixed seed."""
+    """Validators 0..3 (equal stakes) and light nodes 4, 5, with curve25519 keys from a fixed seed.
+
+    Every node reads one injected clock that starts at CLOCK_START, never the host's uptime or the wall clock.
+    """
+
+    CLOCK_START = 0.0
 
     def setUp(self) -> None:
+        self.clock = LoopClock(self.CLOCK_START)
         super().setUp()
         self.keys = make_keys(NODES, seed=77)
         self.genesis = make_pos_genesis(self.keys, [10_000] * VALIDATORS, balance=1_000)
@@ -59,8 +71,11 @@ class PosTestBase(TestBase[PosCommunity]):
     def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
                     enable_statistics: bool = False) -> MockIPv8:
         key = self._unbuilt.pop(0)
-        pos_settings = PosSettings(genesis=self.genesis, timeouts=FAST, status_interval=0.1, retry_interval=0.2)
-        return MockIPv8(Peer(key.ipv8_key()), PosCommunity, pos_settings)
+        return MockIPv8(Peer(key.ipv8_key()), PosCommunity, self.settings())
+
+    def settings(self) -> PosSettings:
+        return PosSettings(genesis=self.genesis, timeouts=FAST, status_interval=0.1, retry_interval=0.2,
+                           clock=self.clock)
 
     def account(self, i: int) -> bytes:
         return self.keys[i].public_key
@@ -106,6 +121,15 @@ class TestFinality(PosTestBase):
         self.assertEqual(5, refused.exception.admission.code)
         self.assertIn("insufficient balance", refused.exception.admission.reason)
 
+    async def test_a_transaction_that_cannot_apply_is_refused_and_holds_no_nonce(self) -> None:
+        light = self.overlay(4)
+        # Unbonding passes the kind's stateless checks, but this light node has nothing bonded.
+        admission = await light.submit(sign_unbond(self.keys[4], 10, light.next_nonce()))
+        self.assertFalse(admission.admitted)
+        self.assertEqual(InsufficientBalance.code, admission.code)
+        finality = await light.transfer(self.account(5), 10, timeout=5.0)
+        self.assertGreaterEqual(finality.height, 1)
+
     async def test_a_transfer_not_final_in_time_is_forgotten_and_the_nonce_comes_from_the_chain(self) -> None:
         light = self.overlay(4)
         with self.assertRaises(SubmissionTimeout):
@@ -123,6 +147,16 @@ class TestFinality(PosTestBase):
         for height in (1, 2, 3):
             self.assertEqual(1, len(self.block_ids_at(height)))
         self.assertEqual(0, sum(sum(self.overlay(i).drops.values()) for i in range(NODES)))
+
+
+class TestFinalityAtUnixTime(TestFinality):
+    CLOCK_START = UNIX_TIME
+
+
+class TestClock(PosTestBase):
+    async def test_real_nodes_default_to_unix_time(self) -> None:
+        # A real loop's clock counts from the host's boot: two machines would stamp blocks days apart.
+        self.assertIs(time.time, PosSettings(genesis=self.genesis).clock)
 
 
 class TestCatchingUp(PosTestBase):
@@ -151,8 +185,7 @@ class TestCatchingUp(PosTestBase):
     async def test_a_late_joining_node_syncs_the_whole_chain(self) -> None:
         await self.until(lambda: self.overlay(0).chain.height >= 3)
         newcomer = make_keys(NODES + 1, seed=77)[NODES]
-        node = MockIPv8(Peer(newcomer.ipv8_key()), PosCommunity,
-                        PosSettings(genesis=self.genesis, timeouts=FAST, status_interval=0.1, retry_interval=0.2))
+        node = MockIPv8(Peer(newcomer.ipv8_key()), PosCommunity, self.settings())
         self.add_node_to_experiment(node)
         for other in self.nodes[:-1]:
             other.network.add_verified_peer(Peer(node.my_peer.public_key, node.my_peer.address))
@@ -219,15 +252,42 @@ class TestBadInput(PosTestBase):
         height, round_number = engine.height, engine.round + 1
         intruder = next(key for key in self.keys[:VALIDATORS]
                         if key.public_key != chain.proposer(height, round_number))
-        block = chain.build_block(intruder, round_number, 10**6)
+        stamp = int(overlay.now() * 1000)
+        block = chain.build_block(intruder, round_number, stamp)
         wrong = Proposal.create(intruder, self.genesis.chain_id, round_number, NO_ROUND, block)
         self.assert_dropped(0, "wrong proposer", self.packet(4, ProposalMessage(wrong.encode())))
         rightful = next(key for key in self.keys if key.public_key == chain.proposer(height, round_number))
-        good = chain.build_block(rightful, round_number, 10**6)
+        good = chain.build_block(rightful, round_number, stamp)
         header = attrs.evolve(good.header, tx_root=bytes(32))
         bad_root = attrs.evolve(good, header=header, signature=rightful.sign(BLOCK_DOMAIN + header.encode()))
         proposal = Proposal.create(rightful, self.genesis.chain_id, round_number, NO_ROUND, bad_root)
         self.assert_dropped(0, "bad merkle root", self.packet(4, ProposalMessage(proposal.encode())))
+
+    async def test_proposals_stamped_beyond_the_drift_bound(self) -> None:
+        overlay = self.overlay(0)
+        engine = overlay.engine
+        assert engine is not None
+        chain = overlay.chain
+        height, round_number = engine.height, engine.round + 1
+        rightful = next(key for key in self.keys if key.public_key == chain.proposer(height, round_number))
+        drift_ms = int(self.overlay(0).settings.max_clock_drift * 1000)
+        ahead = chain.build_block(rightful, round_number, int(overlay.now() * 1000) + drift_ms + 5_000)
+        proposal = Proposal.create(rightful, self.genesis.chain_id, round_number, NO_ROUND, ahead)
+        self.assert_dropped(0, "bad timestamp", self.packet(4, ProposalMessage(proposal.encode())))
+        # The engine keeps the first proposal of a round (it becomes acceptable as time passes): use the next round.
+        later = next(key for key in self.keys if key.public_key == chain.proposer(height, round_number + 1))
+        within = chain.build_block(later, round_number + 1, int(overlay.now() * 1000) + drift_ms // 2)
+        accepted = Proposal.create(later, self.genesis.chain_id, round_number + 1, NO_ROUND, within)
+        before = sum(overlay.drops.values())
+        self.feed(0, 4, self.packet(4, ProposalMessage(accepted.encode())))
+        self.assertEqual(before, sum(overlay.drops.values()), dict(overlay.drops))
+
+    async def test_blocks_are_stamped_from_the_injected_clock(self) -> None:
+        await self.until(lambda: min(self.overlay(i).chain.height for i in range(NODES)) >= 2)
+        for i in range(NODES):
+            stamp = self.overlay(i).chain.head.timestamp / 1000
+            self.assertLessEqual(self.CLOCK_START, stamp)
+            self.assertLessEqual(stamp, self.overlay(i).now())
 
     async def test_synced_blocks_with_bad_certificates(self) -> None:
         self.endpoint(5).close()
@@ -273,3 +333,7 @@ class TestBadInput(PosTestBase):
                  for block_id in (NIL, bytes([1]) * 32)]
         self.assert_dropped(0, "invalid evidence", self.packet(4, EvidenceMessage(
             Evidence.from_votes(*votes).encode())))
+
+
+class TestBadInputAtUnixTime(TestBadInput):
+    CLOCK_START = UNIX_TIME

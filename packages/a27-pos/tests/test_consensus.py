@@ -475,6 +475,47 @@ def test_byzantine_stake_just_under_a_third_of_seven_validators() -> None:
     assert bus.min_height() > healed_at
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_a_bare_quorum_keeps_finalizing_under_twenty_percent_loss(seed: int) -> None:
+    """10 equal validators split 7/3 for 21.5 s: the 7 hold just over 2/3, so every round needs all of them."""
+    keys, genesis = make_validators(10, seed=seed)
+    bus = MessageBus(make_engines(keys, genesis), seed=seed, loss=0.2)
+    bus.partition(5.0, 26.5, [range(7), range(7, 10)])
+    bus.run(5.0)
+    before = bus.min_height(range(7))
+    bus.run(26.5)
+    # Before validators relayed the round's proposal, seeds finalized 0 to 3 blocks in the partition (mean 2.4).
+    during = bus.min_height(range(7))
+    assert during >= before + 3
+    bus.run(40.0)
+    assert bus.finalized_conflicts() == []
+    assert bus.min_height() > during
+
+
+def test_a_validator_resends_the_round_proposal_it_holds_on_gossip() -> None:
+    engine = follower()
+    engine.start(NOW)
+    sent = proposal(engine)
+    engine.on_proposal(sent, NOW)
+    actions = engine.on_timeout(ScheduleTimeout(engine.timeouts.gossip, 1, 0, "gossip"), NOW + 0.5)
+    assert sent in broadcasts(actions)
+
+
+def test_an_invalid_proposal_is_not_resent() -> None:
+    engine = follower()
+    engine.start(NOW)
+    bad = proposal(engine, block=engine.chain.build_block(proposer(1, 0), 0, int(NOW * 1000),
+                                                            [sign_transfer(KEYS[1], KEYS[2].public_key, 10**12, 0)]))
+    engine.on_proposal(bad, NOW)
+    actions = engine.on_timeout(ScheduleTimeout(engine.timeouts.gossip, 1, 0, "gossip"), NOW + 0.5)
+    assert bad not in broadcasts(actions)
+
+
+def test_gossip_comes_before_the_propose_timeout() -> None:
+    timeouts = Timeouts()
+    assert timeouts.gossip < timeouts.for_step("propose", 0)
+
+
 def test_evidence_seen_at_a_height_waits_for_the_next_block() -> None:
     engine = engine_of(proposer(1, 0))
     engine.start(NOW)

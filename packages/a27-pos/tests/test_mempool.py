@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import ClassVar
 
 import attrs
 import pytest
@@ -17,6 +18,7 @@ from a27_ledger import (
     LedgerError,
     LedgerState,
     NonceReplay,
+    StateTransition,
     Transaction,
     UnknownTransactionKind,
     sign_transfer,
@@ -89,11 +91,22 @@ def test_blocks_take_consecutive_nonces_by_fee_and_leave_the_pool_intact() -> No
 
 
 def test_a_sender_that_cannot_pay_stops_at_its_last_affordable_transaction() -> None:
-    state = fresh_state(balance=300)
     pool = Mempool()
     for nonce in range(3):
-        pool.add(transfer(A, nonce, amount=120), state)
+        pool.add(transfer(A, nonce, amount=120), fresh_state(balance=360))
+    # The balance fell after admission (another block spent it): only what it still pays for is offered.
+    state = fresh_state(balance=300)
     assert pool.pop_for_block(state, 10, 10_000) == [transfer(A, 0, amount=120), transfer(A, 1, amount=120)]
+
+
+def test_admission_counts_the_senders_pending_transactions_against_its_balance() -> None:
+    state = fresh_state(balance=300)
+    pool = Mempool()
+    pool.add(transfer(A, 0, amount=120), state)
+    pool.add(transfer(A, 2, amount=120), state)
+    with pytest.raises(InsufficientBalance):
+        pool.add(transfer(A, 1, amount=120), state)
+    assert len(pool) == 2
 
 
 def test_when_full_the_cheapest_last_transaction_goes() -> None:
@@ -146,13 +159,114 @@ def test_finalized_blocks_remove_what_they_include_and_make_stale() -> None:
 def test_a_transaction_that_does_not_apply_is_dropped_when_building() -> None:
     keys = make_keys(4, seed=43)
     chain = Chain.start(make_pos_genesis(keys))
+    # Admitted while the stake was there (another view of the chain); it is gone in the state the block builds on.
+    richer = Chain.start(make_pos_genesis(keys, 2 * 10**6, balance=2 * 10**6))
     pool = Mempool()
-    pool.add(sign_unbond(keys[0], 10**6, 0, fee=9), chain.state)
-    pool.add(sign_unbond(keys[0], 10, 1), chain.state)
-    pool.add(sign_unbond(keys[1], 10, 0, fee=1), chain.state)
-    pool.add(transfer(keys[2], 0), chain.state)
+    pool.add(sign_unbond(keys[0], 10**6, 0, fee=9), richer.state)
+    pool.add(sign_unbond(keys[0], 10, 1), richer.state)
+    pool.add(sign_unbond(keys[1], 10, 0, fee=1), richer.state)
+    pool.add(transfer(keys[2], 0), richer.state)
     assert pool.pop_for_block(chain.state, 10, 10_000) == [sign_unbond(keys[1], 10, 0, fee=1), transfer(keys[2], 0)]
     assert len(pool) == 3
+
+
+@attrs.frozen
+class Doomed:
+    """A test kind whose stateless checks pass and whose application always fails (like a one-party close)."""
+
+    KIND: ClassVar[int] = 250
+    NAME: ClassVar[str] = "doomed"
+
+    def encode(self) -> bytes:
+        return b""
+
+    @classmethod
+    def decode(cls, data: bytes) -> Doomed:
+        return cls()
+
+    def check(self, tx: Transaction) -> None:
+        pass
+
+    def debit(self) -> int:
+        return 0
+
+    def apply(self, tx: Transaction, ctx: StateTransition) -> None:
+        raise InsufficientBalance("nothing to close")
+
+
+def doomed_state() -> LedgerState:
+    registry = pos_registry()
+    registry.register(Doomed)
+    return LedgerState.from_genesis(make_genesis(KEYS, balance=1_000), registry=registry)
+
+
+def test_a_transaction_whose_application_fails_is_refused_and_holds_no_nonce() -> None:
+    state = doomed_state()
+    pool = Mempool()
+    with pytest.raises(InsufficientBalance, match="nothing to close"):
+        pool.add(Transaction(A.public_key, 0, 0, Doomed()).signed(A), state)
+    pool.add(transfer(A, 0), state)
+    # Behind the sender's pending transactions too: dry-run after them.
+    with pytest.raises(InsufficientBalance, match="nothing to close"):
+        pool.add(Transaction(A.public_key, 1, 3, Doomed()).signed(A), state)
+    pool.add(transfer(A, 1), state)
+    assert len(pool) == 2
+
+
+def test_gapped_transactions_are_bounded_per_sender_and_in_all() -> None:
+    state = fresh_state()
+    pool = Mempool(max_transactions=100, max_gapped_per_sender=3, max_gapped=5)
+    for nonce in (2, 3, 4):
+        pool.add(transfer(A, nonce), state)
+    with pytest.raises(NonceTooFarAhead, match="behind a nonce gap"):
+        pool.add(transfer(A, 5), state)
+    pool.add(transfer(B, 1), state)
+    pool.add(transfer(B, 2), state)
+    with pytest.raises(MempoolFull, match="nonce gaps"):
+        pool.add(transfer(C, 1), state)
+    assert pool.gapped == 5
+    # Filling the gap makes them includable: they no longer count as gapped.
+    pool.add(transfer(B, 0), state)
+    assert pool.gapped == 3
+    pool.add(transfer(C, 1), state)
+
+
+def test_gap_transactions_from_keys_without_funds_cannot_lock_out_funded_senders() -> None:
+    strangers = make_keys(300, seed=44)
+    state = fresh_state()
+    pool = Mempool(max_transactions=100)
+    for key in strangers:
+        # A zero-debit kind passes the balance check with no funds; behind a gap it cannot be dry-run.
+        for transaction in (sign_unbond(key, 10, 1), transfer(key, 1)):
+            with contextlib.suppress(LedgerError, PosError):
+                pool.add(transaction, state)
+    assert len(pool) <= 25
+    for key in KEYS[:5]:
+        pool.add(transfer(key, 0), state)
+    assert len(pool.pop_for_block(state, 100, 100_000)) == 5
+
+
+def test_gapped_transactions_that_never_become_includable_expire() -> None:
+    strangers = make_keys(30, seed=44)
+    state = fresh_state()
+    pool = Mempool(max_transactions=100)
+    for key in strangers:
+        with contextlib.suppress(MempoolFull):
+            pool.add(sign_unbond(key, 10, 1), state, now=0.0)
+    pool.add(transfer(A, 0), state, now=1.0)
+    assert pool.gapped == 25 and len(pool) == 26
+    assert pool.expire(599.0, state) == 0
+    assert pool.expire(600.0, state) == 25 and pool.gapped == 0 and list(pool) == [transfer(A, 0)]
+
+
+def test_expiry_takes_a_senders_later_transactions_with_it() -> None:
+    state = fresh_state()
+    pool = Mempool(max_age=10.0)
+    pool.add(transfer(A, 0), state, now=0.0)
+    pool.add(transfer(A, 1), state, now=5.0)
+    pool.add(transfer(B, 0), state, now=5.0)
+    assert pool.expire(10.0, state) == 2
+    assert list(pool) == [transfer(B, 0)]
 
 
 OPERATION = st.tuples(st.integers(0, 4), st.integers(0, 6), st.integers(0, 20), st.integers(1, 400))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from a27_ledger import sign_transfer
 from a27_pos import PREVOTE, Chain, PosParams, Vote
-from a27_pos.testing import Behaviour, MessageBus, Partition, certify, extend, make_engines, make_validators
+from a27_pos.testing import Behaviour, LoopClock, MessageBus, Partition, certify, extend, make_engines, make_validators
 
 
 def test_make_validators_is_deterministic_and_stakes_everyone() -> None:
@@ -78,3 +80,16 @@ def test_crafted_messages_reach_one_node() -> None:
     assert bus.rejections[(2, "InvalidSignature")] == 1
     assert sum(count for (index, name), count in bus.rejections.items()
                if index != 2 and name == "InvalidSignature") == 0
+
+
+def test_a_loop_clock_reads_its_start_then_follows_the_running_loop() -> None:
+    async def readings() -> tuple[float, float, float]:
+        clock = LoopClock(1e9)
+        first = clock()
+        loop_before = asyncio.get_running_loop().time()
+        await asyncio.sleep(0.05)
+        return first, clock() - first, asyncio.get_running_loop().time() - loop_before
+
+    first, elapsed, loop_elapsed = asyncio.run(readings())
+    assert first == 1e9
+    assert loop_elapsed - 0.01 <= elapsed <= loop_elapsed + 0.01

@@ -16,6 +16,7 @@ Handlers drop bad input with a log line and a counter (``drops``), never raise a
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -110,10 +111,13 @@ class PosSettings(CommunitySettings):
     """Whether to run the consensus engine; None: when the node's account has a genesis stake."""
     timeouts: Timeouts = Timeouts()
     mempool: Mempool | None = None
-    clock: Callable[[], float] | None = None
-    """Seconds, for block timestamps and timeouts; None: the event loop's clock (virtual time in simulations). Real
-    deployments across machines want wall-clock time (`time.time`), so that timestamps agree."""
+    clock: Callable[[], float] = time.time
+    """Seconds, for block timestamps and the drift check. Unix time by default: a proposal is refused when its block
+    is stamped more than `max_clock_drift` ahead of the receiver's clock, so nodes must share a time base, and a real
+    event loop's clock (seconds since the host booted) differs from machine to machine. Simulations pass their
+    virtual clock; tests pass `a27_pos.testing.LoopClock`."""
     max_clock_drift: float = 10.0
+    """Seconds a block's timestamp may be ahead of this node's clock (PROTOCOL.md)."""
     status_interval: float = 1.0
     """Seconds between Status announcements (and the sync checks they trigger at peers)."""
     retry_interval: float = 1.0
@@ -189,7 +193,7 @@ class PosCommunity(A27Community):
 
     def now(self) -> float:
         """This node's clock in seconds (see `PosSettings.clock`)."""
-        return asyncio.get_running_loop().time() if self._clock is None else self._clock()
+        return self._clock()
 
     def validator_peers(self) -> list[Peer]:
         """Known peers that validate the next height, in account order."""
@@ -378,7 +382,7 @@ class PosCommunity(A27Community):
             self.ez_send(peer, TransactionFinal(tx_id, *final))
             return
         try:
-            engine.mempool.add(transaction, self.chain.state)
+            engine.mempool.add(transaction, self.chain.state, now=self.now())
         except DuplicateTransaction:
             if tx_id not in engine.mempool:
                 self._answer(peer, tx_id, DuplicateTransaction.code, "another transaction holds this nonce")
@@ -407,7 +411,7 @@ class PosCommunity(A27Community):
             self.stats["gossip duplicate"] += 1
             return
         try:
-            engine.mempool.add(transaction, self.chain.state)
+            engine.mempool.add(transaction, self.chain.state, now=self.now())
         except (LedgerError, PosError) as error:
             # Another validator's view can differ (its chain may be ahead): counted, not a fault.
             self.stats[f"gossip refused: {error.reason}"] += 1

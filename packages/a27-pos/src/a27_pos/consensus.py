@@ -66,8 +66,9 @@ class Timeouts:
     precommit: float = 0.5
     increment: float = 0.25
     commit: float = 1.0
-    gossip: float = 1.0
-    """Seconds between rebroadcasts of this node's messages of the current round while the round lasts."""
+    gossip: float = 0.5
+    """Seconds between rebroadcasts of the current round's messages while the round lasts; shorter than `propose`, so
+    that a validator that missed the proposal gets it again before it would prevote nil."""
 
     def for_step(self, step: str, round_number: int) -> float:
         """The timeout of `step` ("propose", "prevote", "precommit") in `round_number`."""
@@ -435,6 +436,9 @@ class ConsensusEngine:
     def _is_valid(self, block: Block, now: float) -> bool:
         return self._check_validity(block, now) is None
 
+    def _is_known_valid(self, block: Block) -> bool:
+        return block.block_id in self._validity and self._validity[block.block_id] is None
+
     # The rules --------------------------------------------------------------------------------------------------
 
     def _evaluate(self, now: float, actions: list[Action]) -> None:
@@ -583,6 +587,7 @@ class ConsensusEngine:
         certificate = self.chain.last_certificate
         reserved = BLOCK_OVERHEAD_BYTES + (0 if certificate is None else len(certificate.encode())) + sum(
             len(item.encode()) for item in evidence)
+        self.mempool.expire(now, self.chain.state)
         transactions = self.mempool.pop_for_block(self.chain.state, params.max_block_transactions,
                                                   max(params.max_block_bytes - reserved, BLOCK_ENTRY_OVERHEAD))
         return self.chain.build_block(self.key, self.round, int(now * 1000), transactions, evidence)
@@ -630,10 +635,13 @@ class ConsensusEngine:
             self.valid_block.block_id) if vote not in exclude]
 
     def _gossip(self, actions: list[Action]) -> None:
-        """Resend this node's proposal and votes of the current round and its valid block's proof; again later."""
-        own = self._proposals.get(self.round)
-        if own is not None and self.key is not None and own.proposer == self.key.public_key:
-            actions.append(Broadcast(own))
+        """Resend the current round's proposal (if valid), this node's votes of the round and its valid block's proof;
+        again later."""
+        # Every validator resends the round's proposal, not only its proposer: with a bare quorum a single validator
+        # that misses it prevotes nil and the round fails, so one lossy path must not decide.
+        current = self._proposals.get(self.round)
+        if current is not None and self.is_validator and self._is_known_valid(current.block):
+            actions.append(Broadcast(current))
         actions += [Broadcast(vote) for vote in self._own_votes if vote.round == self.round]
         self._broadcast_valid_proof(actions, exclude=self._own_votes)
         actions.append(ScheduleTimeout(self.timeouts.gossip, self.height, self.round, "gossip"))
@@ -647,6 +655,7 @@ class ConsensusEngine:
     def _finalized(self, block: Block, certificate: CommitCertificate, receipts: Iterable[Receipt], now: float,
                    actions: list[Action]) -> None:
         self.mempool.remove_included(block, self.chain.state)
+        self.mempool.expire(now, self.chain.state)
         actions.append(Committed(block, certificate, tuple(receipts)))
         self._reset_height()
         # Drop evidence the block included, or that expired or whose offender it punished.

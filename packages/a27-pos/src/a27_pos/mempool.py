@@ -5,7 +5,15 @@
   that victim is refused (MempoolFull).
 - One transaction per id and per (sender, nonce): the first one wins.
 - Holds nonces up to `max_nonce_ahead` beyond the sender's next nonce; only the consecutive run from the next nonce
-  is offered for a block.
+  is offered for a block. Transactions behind a nonce gap ("gapped") cannot be in the next block, so they are
+  bounded apart: at most `max_gapped_per_sender` per sender and `max_gapped` in all, so that they never take the
+  room of transactions that can be included.
+- A transaction that continues its sender's consecutive run is dry-run on entry (with the sender's pending ones
+  ahead of it) and admitted only if it would apply now: a transaction whose application fails (a kind whose
+  stateless checks pass but whose effects cannot happen) must not hold its sender's nonce. Every held transaction's
+  cost (debit plus fee), summed per sender, must fit the sender's balance.
+- Entries expire `max_age` seconds after admission (`expire(now)`, explicit time), so what never becomes
+  includable does not stay for good.
 - Signatures are verified on entry, so selecting and validating blocks need not verify them again.
 - `pop_for_block` offers transactions by fee across senders and returns a sequence that applies cleanly to the given
   state; it leaves them in the pool. `remove_included` drops what a finalized block included or made stale.
@@ -34,31 +42,43 @@ BLOCK_ENTRY_OVERHEAD = 4
 
 
 class _Entry:
-    __slots__ = ("arrival", "fee", "nonce", "sender", "size", "tx")
+    __slots__ = ("admitted_at", "arrival", "cost", "fee", "nonce", "sender", "size", "tx")
 
-    def __init__(self, tx: Transaction, size: int, arrival: int) -> None:
+    def __init__(self, tx: Transaction, size: int, arrival: int, admitted_at: float) -> None:
         self.tx = tx
         self.size = size
         self.arrival = arrival
+        self.admitted_at = admitted_at
         self.fee = tx.fee
         self.sender = tx.sender
         self.nonce = tx.nonce
+        self.cost = tx.body.debit() + tx.fee
 
 
 class Mempool:
     """Pending transactions of one node; see the module docstring for the rules."""
 
     def __init__(self, max_transactions: int = 10_000, max_bytes: int = 8_000_000, *, max_nonce_ahead: int = 64,
-                 max_transaction_bytes: int = 16_384) -> None:
-        """Create an empty pool with the given bounds."""
-        if max_transactions < 1 or max_bytes < 1 or max_nonce_ahead < 0 or max_transaction_bytes < 1:
+                 max_transaction_bytes: int = 16_384, max_gapped_per_sender: int = 16, max_gapped: int | None = None,
+                 max_age: float = 600.0) -> None:
+        """Create an empty pool with the given bounds; `max_gapped` defaults to a quarter of `max_transactions`."""
+        max_gapped = max_transactions // 4 if max_gapped is None else max_gapped
+        if min(max_transactions, max_bytes, max_transaction_bytes) < 1 or min(
+                max_nonce_ahead, max_gapped_per_sender, max_gapped) < 0 or not max_age > 0:
             raise ValueError("mempool bounds must be positive")
         self.max_transactions = max_transactions
         self.max_bytes = max_bytes
         self.max_nonce_ahead = max_nonce_ahead
         self.max_transaction_bytes = max_transaction_bytes
+        self.max_gapped_per_sender = max_gapped_per_sender
+        self.max_gapped = max_gapped
+        self.max_age = max_age
         self._by_id: dict[bytes, _Entry] = {}
         self._by_sender: dict[bytes, dict[int, _Entry]] = {}
+        self._cost: dict[bytes, int] = {}
+        self._gapped: dict[bytes, int] = {}
+        self._gapped_total = 0
+        self._oldest: list[tuple[float, int, bytes]] = []
         self._tail: dict[bytes, int] = {}
         # (fee, -arrival, sender, nonce) of each sender's last transaction; entries go stale and are skipped.
         self._tails: list[tuple[int, int, bytes, int]] = []
@@ -87,14 +107,21 @@ class Mempool:
         entry = self._by_id.get(tx_id)
         return None if entry is None else entry.tx
 
+    @property
+    def gapped(self) -> int:
+        """Transactions held behind a nonce gap of their sender (not includable in the next block)."""
+        return self._gapped_total
+
     # Adding -----------------------------------------------------------------------------------------------------
 
-    def add(self, tx: Transaction, state: LedgerState, *, verify_signature: bool = True) -> None:
-        """Admit `tx`, evicting cheaper transactions if the pool is full.
+    def add(self, tx: Transaction, state: LedgerState, *, now: float = 0.0, verify_signature: bool = True) -> None:
+        """Admit `tx` at time `now` (seconds, for expiry), evicting cheaper transactions if the pool is full.
 
         Raises, cheapest check first: DuplicateTransaction (same id, or same sender and nonce), TransactionTooLarge,
-        UnknownTransactionKind, the body's stateless LedgerError, NonceReplay, NonceTooFarAhead,
-        InsufficientBalance (the sender cannot pay even this one), BadSignature, MempoolFull.
+        UnknownTransactionKind, the body's stateless LedgerError, NonceReplay, NonceTooFarAhead (also: too many of
+        the sender's transactions behind a nonce gap), InsufficientBalance (the sender cannot pay this one on top of
+        those held), MempoolFull (also: the share of gapped transactions is full), the LedgerError that applying it
+        after the sender's pending transactions raises, BadSignature, MempoolFull.
         """
         tx_id = tx.tx_id
         if tx_id in self._by_id:
@@ -114,16 +141,30 @@ class Mempool:
         held = self._by_sender.get(sender)
         if held is not None and nonce in held:
             raise DuplicateTransaction(f"the mempool holds another transaction with nonce {nonce} of this sender")
+        pending = self._cost.get(sender, 0)
         needed = tx.body.debit() + tx.fee
-        if state.balance(sender) < needed:
-            raise InsufficientBalance(f"balance {state.balance(sender)} < amount+fee {needed}")
+        if state.balance(sender) < needed + pending:
+            held_too = f" plus {pending} of its pending transactions" if pending else ""
+            raise InsufficientBalance(f"balance {state.balance(sender)} < amount+fee {needed}{held_too}")
+        ahead = _consecutive_run(held or {}, expected)
+        if nonce == expected + len(ahead):
+            # Next in line: it must apply after the sender's pending transactions, or it would hold the nonce.
+            state.apply_block([*ahead, tx], verify_signature=False, dry_run=True)
+        else:
+            if self._gapped.get(sender, 0) >= self.max_gapped_per_sender:
+                raise NonceTooFarAhead(f"the sender has {self.max_gapped_per_sender} transactions behind a nonce gap")
+            if self._gapped_total >= self.max_gapped:
+                raise MempoolFull(f"{self._gapped_total} transactions behind nonce gaps held, the limit")
         if verify_signature and not tx.verify_signature():
             raise BadSignature("signature does not verify against the sender's key")
-        self._make_room(tx, size)
-        self._insert(_Entry(tx, size, self._arrivals))
+        self._make_room(tx, size, state)
+        entry = _Entry(tx, size, self._arrivals, now)
+        self._insert(entry)
+        heapq.heappush(self._oldest, (now, entry.arrival, tx.tx_id))
         self._arrivals += 1
+        self._recount(sender, expected)
 
-    def _make_room(self, tx: Transaction, size: int) -> None:
+    def _make_room(self, tx: Transaction, size: int, state: LedgerState) -> None:
         victims: list[tuple[int, int, bytes, int]] = []
         count, total = len(self._by_id), self._bytes
         while count + 1 > self.max_transactions or total + size > self.max_bytes:
@@ -141,6 +182,7 @@ class Mempool:
             total -= entry.size
         for _fee, _arrival, sender, nonce in victims:
             self._remove(self._by_sender[sender][nonce])
+            self._recount(sender, state.next_nonce(sender))
 
     def _cheapest_tail(self, exclude: Sequence[tuple[int, int, bytes, int]]) -> tuple[int, int, bytes, int] | None:
         """Pop the cheapest live tail off the heap (the caller pushes it back or evicts it)."""
@@ -157,6 +199,7 @@ class Mempool:
         self._by_id[entry.tx.tx_id] = entry
         held = self._by_sender.setdefault(entry.sender, {})
         held[entry.nonce] = entry
+        self._cost[entry.sender] = self._cost.get(entry.sender, 0) + entry.cost
         self._bytes += entry.size
         tail = self._tail.get(entry.sender)
         if tail is None or entry.nonce > tail:
@@ -176,13 +219,44 @@ class Mempool:
         held = self._by_sender[entry.sender]
         del held[entry.nonce]
         self._bytes -= entry.size
+        self._cost[entry.sender] -= entry.cost
         if not held:
             del self._by_sender[entry.sender]
             del self._tail[entry.sender]
+            del self._cost[entry.sender]
         elif self._tail[entry.sender] == entry.nonce:
             tail = max(held)
             self._tail[entry.sender] = tail
             self._push_tail(held[tail])
+
+    def _recount(self, sender: bytes, next_nonce: int) -> None:
+        """Recount the sender's gapped transactions after its entries or its next nonce changed."""
+        held = self._by_sender.get(sender)
+        gapped = 0 if held is None else len(held) - len(_consecutive_run(held, next_nonce))
+        self._gapped_total += gapped - self._gapped.pop(sender, 0)
+        if gapped:
+            self._gapped[sender] = gapped
+
+    def expire(self, now: float, state: LedgerState) -> int:
+        """Drop transactions admitted `max_age` seconds or more before `now`, with their senders' later ones.
+
+        `state` is the current state. Returns how many transactions left the pool.
+        """
+        before = len(self._by_id)
+        oldest = self._oldest
+        while oldest and oldest[0][0] + self.max_age <= now:
+            _admitted, _arrival, tx_id = heapq.heappop(oldest)
+            entry = self._by_id.get(tx_id)
+            if entry is None:
+                continue
+            # Later nonces of the sender would wait behind the gap: they go too.
+            for later in [later for nonce, later in self._by_sender[entry.sender].items() if nonce >= entry.nonce]:
+                self._remove(later)
+            self._recount(entry.sender, state.next_nonce(entry.sender))
+        if len(oldest) > 2 * len(self._by_id) + 64:
+            self._oldest = [(entry.admitted_at, entry.arrival, tx_id) for tx_id, entry in self._by_id.items()]
+            heapq.heapify(self._oldest)
+        return before - len(self._by_id)
 
     # Building blocks ---------------------------------------------------------------------------------------------
 
@@ -201,6 +275,7 @@ class Mempool:
             entry = self._by_id.get(selected[failing].tx_id)
             if entry is not None:
                 self._remove(entry)
+                self._recount(entry.sender, state.next_nonce(entry.sender))
 
     def _select(self, state: LedgerState, max_txs: int, max_bytes: int) -> list[Transaction]:
         heads: list[tuple[int, int, bytes, int]] = []
@@ -249,7 +324,16 @@ class Mempool:
             next_nonce = state.next_nonce(sender)
             for entry in [entry for nonce, entry in held.items() if nonce < next_nonce]:
                 self._remove(entry)
+            self._recount(sender, next_nonce)
         return before - len(self._by_id)
+
+
+def _consecutive_run(held: dict[int, _Entry], next_nonce: int) -> list[Transaction]:
+    """The held transactions with nonces next_nonce, next_nonce + 1, ... up to the first missing one."""
+    run: list[Transaction] = []
+    while (entry := held.get(next_nonce + len(run))) is not None:
+        run.append(entry.tx)
+    return run
 
 
 def _first_failing(selected: list[Transaction], state: LedgerState) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import enum
 import heapq
@@ -86,6 +87,27 @@ def extend(chain: Chain, keys: Sequence[KeyPair], transactions: Sequence[Transac
     validator_set = chain.validator_set(height)
     chain.commit(block, certify(block, [key for key in keys if key.public_key in validator_set]))
     return block
+
+
+class LoopClock:
+    """A clock for test nodes: `start` seconds at its first reading, then advancing with the running event loop.
+
+    Share one instance among the nodes of a test so that they agree on the time, as Unix time makes real nodes agree,
+    while the test depends neither on the wall clock nor on the host's uptime (a real loop's clock). `start` near 0
+    and near 10**9 covers a fresh simulation and a Unix-time deployment.
+    """
+
+    def __init__(self, start: float = 0.0) -> None:
+        """A clock that will read `start` when first read."""
+        self.start = start
+        self._offset: float | None = None
+
+    def __call__(self) -> float:
+        """Seconds: `start` plus the loop time elapsed since the first reading."""
+        loop_time = asyncio.get_running_loop().time()
+        if self._offset is None:
+            self._offset = self.start - loop_time
+        return loop_time + self._offset
 
 
 # A deterministic in-memory network for engines ---------------------------------------------------------------------
@@ -179,7 +201,7 @@ class MessageBus:
         for index in range(len(self.engines)) if nodes is None else nodes:
             engine = self.engines[index]
             with contextlib.suppress(LedgerError, PosError):
-                engine.mempool.add(transaction, engine.chain.state)
+                engine.mempool.add(transaction, engine.chain.state, now=self.now)
 
     def deliver(self, recipient: int, message: Proposal | Vote | Evidence, delay: float = 0.0) -> None:
         """Hand `message` to node `recipient` after `delay` (crafted input, bypassing loss and partitions)."""
