@@ -23,7 +23,7 @@ from a27_channels import (
     channel_chain,
     channel_record,
 )
-from a27_channels.node import Submit
+from a27_channels.actions import Submit
 from a27_channels.payloads import (
     ChannelAnnouncementMessage,
     OpenProposalMessage,

@@ -5,6 +5,22 @@ and block heights in, decisions out. `ChannelCommunity` carries it over IPv8. DE
 """
 
 from a27_channels.__about__ import __version__
+from a27_channels.actions import (
+    Action,
+    Broadcast,
+    ChannelClosed,
+    ChannelOpened,
+    ChannelOpenFailed,
+    DirectPaymentDone,
+    DirectPaymentFailed,
+    Event,
+    InputRefused,
+    PaymentFailed,
+    PaymentReceived,
+    PaymentSucceeded,
+    Send,
+    Submit,
+)
 from a27_channels.channel import Channel, Incoming, Outgoing
 from a27_channels.community import (
     CHANNELS_COMMUNITY_NAME,
@@ -51,24 +67,7 @@ from a27_channels.messages import (
     UpdateProposal,
     UpdateSignature,
 )
-from a27_channels.node import (
-    Action,
-    Broadcast,
-    ChannelClosed,
-    ChannelNode,
-    ChannelOpened,
-    ChannelOpenFailed,
-    DirectPaymentDone,
-    DirectPaymentFailed,
-    Event,
-    InputRefused,
-    NodeParams,
-    PaymentFailed,
-    PaymentReceived,
-    PaymentSucceeded,
-    Send,
-    Submit,
-)
+from a27_channels.node import ChannelNode
 from a27_channels.onchain import (
     CHANNEL,
     CHANNEL_KINDS,
@@ -90,6 +89,7 @@ from a27_channels.onchain import (
     htlc_outcome,
     preimage_height,
 )
+from a27_channels.params import NodeParams
 from a27_channels.payment import FailureCause, FailureReport, HopInstruction
 from a27_channels.router import Route, RouteHop, RouteParams, find_route
 from a27_channels.state import (

@@ -20,26 +20,26 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ipv8.community import CommunitySettings
 
-from a27_channels.errors import MalformedChannelData
-from a27_channels.graph import ChannelGraph
-from a27_channels.node import (
+from a27_channels.actions import (
     Action,
     Broadcast,
     ChannelClosed,
-    ChannelNode,
     ChannelOpened,
     ChannelOpenFailed,
     DirectPaymentDone,
     DirectPaymentFailed,
     Event,
     InputRefused,
-    NodeParams,
     PaymentFailed,
     PaymentSucceeded,
     Send,
     Submit,
 )
+from a27_channels.errors import MalformedChannelData
+from a27_channels.graph import ChannelGraph
+from a27_channels.node import ChannelNode
 from a27_channels.onchain import CloseOutcome
+from a27_channels.params import NodeParams
 from a27_channels.payloads import CHANNEL_MESSAGES, from_payload, to_payload
 from a27_channels.store import ChannelStore, Invoice
 from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, TransactionBody

@@ -7,23 +7,23 @@ import random
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 
-from a27_channels.channel import Channel
-from a27_channels.gossip import ChannelPolicy
-from a27_channels.graph import DEFAULT_POLICY, ChannelGraph
-from a27_channels.messages import ChannelMessage, UpdateComplete, UpdateProposal
-from a27_channels.node import (
+from a27_channels.actions import (
     Action,
     Broadcast,
-    ChannelNode,
     Event,
     InputRefused,
-    NodeParams,
     PaymentFailed,
     PaymentSucceeded,
     Send,
     Submit,
 )
+from a27_channels.channel import Channel
+from a27_channels.gossip import ChannelPolicy
+from a27_channels.graph import DEFAULT_POLICY, ChannelGraph
+from a27_channels.messages import ChannelMessage, UpdateComplete, UpdateProposal
+from a27_channels.node import ChannelNode
 from a27_channels.onchain import ChannelOpen, channel_chain
+from a27_channels.params import NodeParams
 from a27_channels.state import CLOSE_DOMAIN, DEFAULT_LIMITS, ChannelState, ChannelTerms, HtlcLimits, SignedState
 from a27_channels.store import ChannelStore
 from a27_ledger import KeyPair, LedgerError, Transaction, TransactionBody
