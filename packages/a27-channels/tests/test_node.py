@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 import networkx as nx
 import pytest
+from test_behaviour import PublishesSuperseded
 
 from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
 from a27_channels.actions import (
@@ -22,13 +23,12 @@ from a27_channels.actions import (
     PaymentReceived,
     PaymentSucceeded,
     Send,
-    Submit,
 )
 from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
 from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
 from a27_channels.messages import OpenProposal, Reject, UpdateProposal
 from a27_channels.node import ChannelNode
-from a27_channels.onchain import CHANNEL, HtlcClaim, UnilateralClose, preimage_height
+from a27_channels.onchain import CHANNEL, HtlcClaim, preimage_height
 from a27_channels.payment import FailureCause
 from a27_channels.state import ChannelTerms, Pay
 from a27_channels.store import LocalStatus
@@ -246,35 +246,16 @@ def test_an_upstream_silent_after_the_preimage_is_claimed_on_chain() -> None:
     check_conservation(network, [first])
 
 
-def test_a_cheater_publishing_an_old_state_loses_the_channel() -> None:
-    network = ChannelNetwork(2, seed=7)
-    channel_id = network.open(0, 1, 50_000, 50_000)
-    old = network.nodes[0].channel(channel_id).latest
-    for _ in range(3):
-        network.perform(0, network.nodes[0].pay(channel_id, 10_000))
-        network.deliver()
-    network.perform(0, [Submit(UnilateralClose(old))])
-    network.mine()
-    record = channel_record(network.chain.state, channel_id)
-    assert record is not None and record.status is ChannelStatus.CLOSING
-    network.mine()
-    record = channel_record(network.chain.state, channel_id)
-    assert record is not None
-    assert (record.status, record.outcome) == (ChannelStatus.CLOSED, CloseOutcome.PENALTY)
-    assert network.chain.state.balance(network.keys[1].public_key) == 1_000_000 - 50_000 + 100_000 - 1
-    assert [event.outcome for event in events(network, 1, ChannelClosed)] == [CloseOutcome.PENALTY]
-    network.chain.check_invariants()
-
-
 def test_publishing_the_state_before_the_peers_last_proposal_is_only_replaced() -> None:
-    network = ChannelNetwork(2, seed=8)
+    publisher = PublishesSuperseded()
+    network = ChannelNetwork(2, seed=8, behaviours={1: publisher})
     channel_id = network.open(0, 1, 50_000, 50_000)
     network.perform(1, network.nodes[1].pay(channel_id, 30_000))
     network.deliver()
-    previous = network.nodes[1].channel(channel_id).latest
+    publisher.superseded[channel_id] = network.nodes[1].channel(channel_id).latest
     network.perform(0, network.nodes[0].pay(channel_id, 10_000))
     network.deliver()
-    network.perform(1, [Submit(UnilateralClose(previous))])
+    network.perform(1, network.nodes[1].force_close(channel_id))
     network.mine(2)
     record = channel_record(network.chain.state, channel_id)
     assert record is not None and record.published is not None

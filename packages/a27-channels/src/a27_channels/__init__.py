@@ -21,6 +21,7 @@ from a27_channels.actions import (
     Send,
     Submit,
 )
+from a27_channels.behaviour import HONEST, ChannelBehaviour, ForwardDecision, HonestChannelBehaviour
 from a27_channels.channel import Channel, Incoming, Outgoing
 from a27_channels.community import (
     CHANNELS_COMMUNITY_NAME,
@@ -124,6 +125,7 @@ __all__ = [
     "CHANNEL",
     "CHANNELS_COMMUNITY_NAME",
     "CHANNEL_KINDS",
+    "HONEST",
     "MAX_HTLCS",
     "MAX_HTLCS_PER_PARTY",
     "PARTY_A",
@@ -138,6 +140,7 @@ __all__ = [
     "ChallengePeriod",
     "Channel",
     "ChannelAnnouncement",
+    "ChannelBehaviour",
     "ChannelBusy",
     "ChannelClosed",
     "ChannelCommunity",
@@ -173,8 +176,10 @@ __all__ = [
     "FailHtlc",
     "FailureCause",
     "FailureReport",
+    "ForwardDecision",
     "FulfillHtlc",
     "FundingExpired",
+    "HonestChannelBehaviour",
     "HopInstruction",
     "Htlc",
     "HtlcClaim",

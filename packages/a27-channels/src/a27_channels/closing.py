@@ -137,7 +137,7 @@ class Closing:
             return actions
         entry.onchain.add(("close",))
         self.book.stats["forced closes"] += 1
-        return [*actions, Submit(UnilateralClose(entry.channel.latest))]
+        return [*actions, Submit(UnilateralClose(self.book.params.behaviour.state_to_publish(entry.channel)))]
 
     def enforce(self, entry: ChannelEntry) -> list[Action]:
         """Close on chain when an HTLC can no longer wait for the peer."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from a27_channels.actions import Action
+from a27_channels.behaviour import ForwardDecision
 from a27_channels.book import ChannelBook, ChannelEntry, ForForward, QueuedOperation
 from a27_channels.errors import MalformedChannelData
 from a27_channels.onchain import preimage_height
@@ -47,6 +48,9 @@ class Forwarding:
         if htlc.expiry < book.height + book.params.min_final_expiry:
             return self.fail_incoming(channel_id, htlc.htlc_id,
                                       FailureReport(FailureCause.EXPIRY_TOO_SOON, book.account, channel_id))
+        if not book.params.behaviour.release_preimage(channel_id, htlc, invoice.preimage):
+            book.stats["preimages withheld"] += 1
+            return []
         invoice = attrs.evolve(invoice, paid=True)
         book.invoices[htlc.payment_hash] = invoice
         book.store.put_invoice(invoice)
@@ -57,10 +61,16 @@ class Forwarding:
                  rest: list[HopInstruction]) -> list[Action]:
         book = self.book
         channel_id = entry.terms.channel_id
+        decision = book.params.behaviour.forward_htlc(channel_id, htlc, hop)
+        if decision is ForwardDecision.HOLD:
+            book.stats["htlcs held"] += 1
+            return []
         out = book.entries.get(hop.channel_id)
         policy = book.params.policy
         cause = None
-        if out is None or out.status is not LocalStatus.OPEN or out.channel is None:
+        if decision is ForwardDecision.FAIL:
+            cause = FailureCause.CHANNEL_FAILURE
+        elif out is None or out.status is not LocalStatus.OPEN or out.channel is None:
             cause = FailureCause.UNKNOWN_CHANNEL
         elif policy.disabled:
             cause = FailureCause.CHANNEL_FAILURE
@@ -101,7 +111,8 @@ class Forwarding:
                 continue
             for htlc in entry.channel.state.htlcs:
                 if htlc.payment_hash == payment_hash and htlc.receiver == entry.party \
-                        and htlc.htlc_id not in entry.settling:
+                        and htlc.htlc_id not in entry.settling \
+                        and book.params.behaviour.release_preimage(entry.terms.channel_id, htlc, preimage):
                     entry.settling.add(htlc.htlc_id)
                     actions += self.updates.enqueue(entry, QueuedOperation(FulfillHtlc(htlc.htlc_id, preimage)))
         payment = book.payments.get(payment_hash)

@@ -53,8 +53,12 @@ class Opening:
         if existing is not None and existing.channel is not None and existing.party == 1:
             return [Send(sender, self._accept(terms))]
         try:
-            self._check_proposed_terms(sender, terms)
-            self._check_unfunded_bounds(sender)
+            if terms.party_b != book.account or terms.party_a != sender:
+                raise NotAChannelParty("the terms do not name the sender and this node")
+            terms.check()
+            refusal = book.params.behaviour.accept_open(sender, terms, self._refusal(sender, terms))
+            if refusal is not None:
+                raise refusal
             state = terms.initial_state()
             if not verify_signature(sender, state.signing_bytes(), message.signature):
                 raise InvalidChannelSignature("the opener's signature of state 0 does not verify")
@@ -67,30 +71,25 @@ class Opening:
         book.persist(entry)
         return [Send(sender, self._accept(terms))]
 
-    def _check_unfunded_bounds(self, sender: bytes) -> None:
+    def _refusal(self, sender: bytes, terms: ChannelTerms) -> ChannelRefused | None:
+        """Why this node's limits refuse the proposed channel, or None if they allow it."""
         book = self.book
-        params = book.params
-        if len(book.unfunded.get(sender, ())) >= params.max_unfunded_per_peer:
-            book.stats["open proposals refused: too many unfunded from the peer"] += 1
-            raise ChannelRefused(f"the sender has {params.max_unfunded_per_peer} channels waiting for their funding")
-        if book.unfunded_count >= params.max_unfunded:
-            book.stats["open proposals refused: too many unfunded"] += 1
-            raise ChannelRefused(f"{params.max_unfunded} channels wait for their funding here")
-
-    def _check_proposed_terms(self, sender: bytes, terms: ChannelTerms) -> None:
-        book = self.book
-        if terms.party_b != book.account or terms.party_a != sender:
-            raise NotAChannelParty("the terms do not name the sender and this node")
-        terms.check()
         params = book.params
         if terms.deposit_b > params.accept_deposit_up_to:
-            raise ChannelRefused(f"deposit {terms.deposit_b} exceeds the {params.accept_deposit_up_to} this node puts "
-                                 "into others' channels")
+            return ChannelRefused(f"deposit {terms.deposit_b} exceeds the {params.accept_deposit_up_to} this node puts "
+                                  "into others' channels")
         if not params.min_challenge_period <= terms.challenge_period <= params.max_challenge_period:
-            raise ChannelRefused(f"challenge period {terms.challenge_period} outside {params.min_challenge_period}.."
-                                 f"{params.max_challenge_period}")
+            return ChannelRefused(f"challenge period {terms.challenge_period} outside {params.min_challenge_period}.."
+                                  f"{params.max_challenge_period}")
         if not book.height < terms.funding_deadline <= book.height + 4 * params.funding_window:
-            raise ChannelRefused(f"funding deadline {terms.funding_deadline} does not suit height {book.height}")
+            return ChannelRefused(f"funding deadline {terms.funding_deadline} does not suit height {book.height}")
+        if len(book.unfunded.get(sender, ())) >= params.max_unfunded_per_peer:
+            book.stats["open proposals refused: too many unfunded from the peer"] += 1
+            return ChannelRefused(f"the sender has {params.max_unfunded_per_peer} channels waiting for their funding")
+        if book.unfunded_count >= params.max_unfunded:
+            book.stats["open proposals refused: too many unfunded"] += 1
+            return ChannelRefused(f"{params.max_unfunded} channels wait for their funding here")
+        return None
 
     def _accept(self, terms: ChannelTerms) -> OpenAccept:
         key = self.book.key

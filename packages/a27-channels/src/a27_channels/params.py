@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from a27_channels.behaviour import HONEST, ChannelBehaviour
 from a27_channels.gossip import ChannelPolicy
 from a27_channels.graph import DEFAULT_POLICY
 from a27_channels.router import DEFAULT_ROUTE_PARAMS, RouteParams
@@ -45,6 +46,8 @@ class NodeParams:
     gossip: bool = True
     """Whether to announce this node's channels and relay announcements and policies. A simulation that gives every
     node one shared graph (each node adds its own channels to it) can turn gossip off."""
+    behaviour: ChannelBehaviour = HONEST
+    """The decisions an attacker may replace (README, "Behaviour seam"); honest by default."""
 
 
 MAX_STALE_REFUSALS = 2

@@ -7,6 +7,8 @@ import random
 from collections import deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 
+import attrs
+
 from a27_channels.actions import (
     Action,
     Broadcast,
@@ -17,6 +19,7 @@ from a27_channels.actions import (
     Send,
     Submit,
 )
+from a27_channels.behaviour import ChannelBehaviour
 from a27_channels.channel import Channel
 from a27_channels.gossip import ChannelPolicy
 from a27_channels.graph import DEFAULT_POLICY, ChannelGraph
@@ -115,11 +118,13 @@ class ChannelNetwork:
 
     def __init__(self, count: int, *, seed: int = 0, balance: int = 1_000_000, params: NodeParams | None = None,
                  validators: int = 4, fee: int = 1, stores: Sequence[ChannelStore] | None = None,
-                 loss: float = 0.0, graph: ChannelGraph | None = None) -> None:
+                 loss: float = 0.0, graph: ChannelGraph | None = None,
+                 behaviours: Mapping[int, ChannelBehaviour] | None = None) -> None:
         """`count` nodes with `balance` each, and `validators` staking keys that certify the blocks.
 
         `stores` gives each node its store (default: in memory); `loss` is the chance that a message is lost;
-        `graph`, if given, is shared by every node (with gossip off in `params`, it is how nodes learn channels).
+        `graph`, if given, is shared by every node (with gossip off in `params`, it is how nodes learn channels);
+        `behaviours` replaces the behaviour of the nodes at those positions (the others keep that of `params`).
         """
         keys = make_keys(validators + count, seed=seed)
         self.validator_keys = keys[:validators]
@@ -128,8 +133,9 @@ class ChannelNetwork:
         self.chain = channel_chain(genesis)
         self.params = NodeParams(accept_deposit_up_to=balance) if params is None else params
         self.seed = seed
+        self.behaviours = dict(behaviours or {})
         self.nodes = [ChannelNode(key, self.chain.state, store=None if stores is None else stores[index],
-                                  graph=graph, params=self.params, rng=random.Random(f"{seed}/{index}"))
+                                  graph=graph, params=self.params_of(index), rng=random.Random(f"{seed}/{index}"))
                       for index, key in enumerate(self.keys)]
         self._by_account = {node.account: node for node in self.nodes}
         self.fee = fee
@@ -143,9 +149,14 @@ class ChannelNetwork:
         self._transactions: list[Transaction] = []
         self._outcomes: dict[bytes, PaymentSucceeded | PaymentFailed] = {}
 
+    def params_of(self, index: int) -> NodeParams:
+        """The parameters of node `index`: `params`, with its behaviour if `behaviours` names one."""
+        behaviour = self.behaviours.get(index)
+        return self.params if behaviour is None else attrs.evolve(self.params, behaviour=behaviour)
+
     def restart(self, index: int, store: ChannelStore) -> ChannelNode:
         """Replace node `index` by a fresh one that loads `store` (as after a crash); queued messages stay."""
-        node = ChannelNode(self.keys[index], self.chain.state, store=store, params=self.params,
+        node = ChannelNode(self.keys[index], self.chain.state, store=store, params=self.params_of(index),
                            rng=random.Random(f"{self.seed}/{index}/restarted"))
         node.height = self.chain.height
         self.nodes[index] = node
