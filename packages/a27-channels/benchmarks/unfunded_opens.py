@@ -18,9 +18,9 @@ import time
 
 from a27_channels import ChannelTerms
 from a27_channels.actions import InputRefused
+from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import OpenProposal
 from a27_channels.node import ChannelNode
-from a27_channels.testing import ChannelNetwork
 from a27_ledger.testing import make_keys
 
 

@@ -27,9 +27,9 @@ from a27_channels import (
     SignedState,
     channel_record,
 )
+from a27_channels.inprocess import ChannelNetwork
 from a27_channels.onchain import CHANNEL
 from a27_channels.payment import FailureCause
-from a27_channels.testing import ChannelNetwork
 
 DEPOSIT = 100_000
 

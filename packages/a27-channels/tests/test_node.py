@@ -26,13 +26,13 @@ from a27_channels.actions import (
 )
 from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
 from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
+from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import OpenProposal, Reject, UpdateProposal
 from a27_channels.node import ChannelNode
 from a27_channels.onchain import CHANNEL, HtlcClaim, preimage_height
 from a27_channels.payment import FailureCause
 from a27_channels.state import ChannelTerms, Pay
 from a27_channels.store import LocalStatus
-from a27_channels.testing import ChannelNetwork
 from a27_ledger import KeyPair, Transaction
 from a27_ledger.testing import make_keys
 

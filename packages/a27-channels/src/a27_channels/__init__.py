@@ -55,6 +55,7 @@ from a27_channels.errors import (
 )
 from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy, ChannelUpdate
 from a27_channels.graph import ChannelGraph, Edge
+from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import (
     AnnouncementSignature,
     ChannelMessage,
@@ -148,6 +149,7 @@ __all__ = [
     "ChannelExists",
     "ChannelGraph",
     "ChannelMessage",
+    "ChannelNetwork",
     "ChannelNode",
     "ChannelOpen",
     "ChannelOpenError",
