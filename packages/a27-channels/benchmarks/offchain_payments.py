@@ -22,7 +22,8 @@ from pathlib import Path
 import libnacl
 
 from a27_channels import MemoryChannelStore, SQLiteChannelStore
-from a27_channels.testing import ChannelNetwork, channel_pair, run_update
+from a27_channels.inprocess import ChannelNetwork
+from a27_channels.testing import channel_pair, run_update
 from a27_ledger import KeyPair
 
 ALICE = KeyPair.from_seed(bytes([0x41]) * 32)

@@ -17,9 +17,10 @@ import statistics
 import time
 
 from a27_channels import ChannelTerms
+from a27_channels.actions import InputRefused
+from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import OpenProposal
-from a27_channels.node import ChannelNode, InputRefused
-from a27_channels.testing import ChannelNetwork
+from a27_channels.node import ChannelNode
 from a27_ledger.testing import make_keys
 
 
@@ -48,7 +49,7 @@ def main() -> None:
     node = network.nodes[0]
     height = network.chain.height
     tick_before, block_before = work(node, height, arguments.repeat)
-    channels_before = len(node.entries)
+    channels_before = len(node.book.entries)
     attackers = make_keys(arguments.keys, seed=12)
     accepted = 0
     for number in range(arguments.proposals):
@@ -60,7 +61,7 @@ def main() -> None:
         except InputRefused:
             pass
     tick_after, block_after = work(node, height, arguments.repeat)
-    channels_after = len(node.entries)
+    channels_after = len(node.book.entries)
     network.mine(20)
     tick_deadline, block_deadline = work(node, network.chain.height, arguments.repeat)
     print(f"{arguments.proposals} unfunded proposals from {arguments.keys} keys: {accepted} accepted, "
@@ -68,7 +69,7 @@ def main() -> None:
     print(f"{'':10} {'channels':>9} {'ms/tick':>9} {'ms/block':>9}")
     print(f"{'before':10} {channels_before:>9} {tick_before:>9.3f} {block_before:>9.3f}")
     print(f"{'after':10} {channels_after:>9} {tick_after:>9.3f} {block_after:>9.3f}")
-    print(f"{'deadline':10} {len(node.entries):>9} {tick_deadline:>9.3f} {block_deadline:>9.3f}")
+    print(f"{'deadline':10} {len(node.book.entries):>9} {tick_deadline:>9.3f} {block_deadline:>9.3f}")
 
 
 if __name__ == "__main__":

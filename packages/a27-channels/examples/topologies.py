@@ -12,7 +12,7 @@ from collections import Counter
 import networkx as nx
 
 from a27_channels import PaymentFailed, PaymentSucceeded
-from a27_channels.testing import ChannelNetwork
+from a27_channels.inprocess import ChannelNetwork
 
 NODES = 12
 SHAPES = {

@@ -10,8 +10,10 @@ from ipv8.community import CommunitySettings
 from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
+from test_behaviour import PublishesSuperseded
 
 from a27_channels import (
+    ChannelBehaviour,
     ChannelCommunity,
     ChannelSettings,
     ChannelStatus,
@@ -19,11 +21,9 @@ from a27_channels import (
     NodeParams,
     PaymentFailed,
     PaymentSucceeded,
-    UnilateralClose,
     channel_chain,
     channel_record,
 )
-from a27_channels.node import Submit
 from a27_channels.payloads import (
     ChannelAnnouncementMessage,
     OpenProposalMessage,
@@ -48,7 +48,8 @@ PARAMS = NodeParams(challenge_period=6, accept_deposit_up_to=100_000, retransmit
 class StackNode(MockIPv8):
     """A test node running the PoS community and, on top of it, the channel community (its `overlay`)."""
 
-    def __init__(self, key: KeyPair, genesis: PosGenesis, clock: LoopClock) -> None:
+    def __init__(self, key: KeyPair, genesis: PosGenesis, clock: LoopClock,
+                 behaviour: ChannelBehaviour | None = None) -> None:
         pos_settings = PosSettings(genesis=genesis, chain=channel_chain(genesis), timeouts=FAST, status_interval=0.1,
                                    retry_interval=0.2, clock=clock)
         super().__init__(Peer(key.ipv8_key()), PosCommunity, pos_settings)
@@ -58,7 +59,7 @@ class StackNode(MockIPv8):
         self.overlays.append(self.pos)
         self.overlay = ChannelCommunity(ChannelSettings(
             my_peer=self.my_peer, endpoint=self.endpoint, network=self.network, pos=self.pos, node_params=PARAMS,
-            tick_interval=0.1, onchain_timeout=3.0))
+            behaviour=behaviour, tick_interval=0.1, onchain_timeout=3.0))
 
     async def stop(self) -> None:
         await super().stop()
@@ -66,12 +67,16 @@ class StackNode(MockIPv8):
 
 
 class ChannelTestBase(TestBase[ChannelCommunity]):
-    """Validators 0..3 (PoS only in practice) and channel parties 4..7, curve25519 keys from a fixed seed."""
+    """Validators 0..3 (PoS only in practice) and channel parties 4..7, curve25519 keys from a fixed seed.
+
+    Node 4 runs `PublishesSuperseded`: honest until a test records a superseded state for one of its channels.
+    """
 
     def setUp(self) -> None:
         self.clock = LoopClock()
         super().setUp()
         self.keys = make_keys(NODES, seed=91)
+        self.cheater = PublishesSuperseded()
         self.genesis = make_pos_genesis(self.keys, [10_000] * VALIDATORS, balance=1_000_000)
         self._unbuilt = list(self.keys)
         self.initialize(ChannelCommunity, NODES)
@@ -81,7 +86,8 @@ class ChannelTestBase(TestBase[ChannelCommunity]):
 
     def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
                     enable_statistics: bool = False) -> MockIPv8:
-        return StackNode(self._unbuilt.pop(0), self.genesis, self.clock)
+        key = self._unbuilt.pop(0)
+        return StackNode(key, self.genesis, self.clock, self.cheater if key is self.keys[4] else None)
 
     def account(self, i: int) -> bytes:
         return self.keys[i].public_key
@@ -150,7 +156,8 @@ class TestCheating(ChannelTestBase):
         for _ in range(3):
             await cheater.pay(channel_id, 10_000)
         await self.until(lambda: victim.node.channel(channel_id).balance == 40_000)
-        cheater.perform([Submit(UnilateralClose(old))])
+        self.cheater.superseded[channel_id] = old
+        cheater.perform(cheater.node.force_close(channel_id))
 
         def closed() -> bool:
             record = channel_record(victim.pos.chain.state, channel_id)

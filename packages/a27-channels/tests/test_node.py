@@ -9,14 +9,11 @@ from typing import Any
 import attrs
 import networkx as nx
 import pytest
+from test_behaviour import PublishesSuperseded
 
 from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
-from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
-from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
-from a27_channels.messages import OpenProposal, Reject, UpdateProposal
-from a27_channels.node import (
+from a27_channels.actions import (
     ChannelClosed,
-    ChannelNode,
     ChannelOpened,
     ChannelOpenFailed,
     DirectPaymentDone,
@@ -26,13 +23,16 @@ from a27_channels.node import (
     PaymentReceived,
     PaymentSucceeded,
     Send,
-    Submit,
 )
-from a27_channels.onchain import CHANNEL, HtlcClaim, UnilateralClose, preimage_height
+from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
+from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
+from a27_channels.inprocess import ChannelNetwork
+from a27_channels.messages import OpenProposal, Reject, UpdateProposal
+from a27_channels.node import ChannelNode
+from a27_channels.onchain import CHANNEL, HtlcClaim, preimage_height
 from a27_channels.payment import FailureCause
 from a27_channels.state import ChannelTerms, Pay
 from a27_channels.store import LocalStatus
-from a27_channels.testing import ChannelNetwork
 from a27_ledger import KeyPair, Transaction
 from a27_ledger.testing import make_keys
 
@@ -54,7 +54,7 @@ def check_conservation(network: ChannelNetwork, channel_ids: list[bytes]) -> Non
         record = channel_record(network.chain.state, channel_id)
         assert record is not None
         for node in network.nodes:
-            if channel_id in node.entries and node.entries[channel_id].channel is not None:
+            if channel_id in node.book.entries and node.book.entries[channel_id].channel is not None:
                 assert node.channel(channel_id).state.total() == record.terms.capacity
         if record.status is ChannelStatus.OPEN:
             assert network.chain.state.escrow(CHANNEL, channel_id) == record.terms.capacity
@@ -145,7 +145,7 @@ def test_the_payee_refuses_an_unknown_hash_or_a_short_amount() -> None:
 
 def test_a_payee_that_wants_more_blocks_fails_with_expiry_too_soon() -> None:
     network, _ = line(3)
-    network.nodes[2].params = attrs.evolve(network.nodes[2].params, min_final_expiry=30)
+    network.nodes[2].book.params = attrs.evolve(network.nodes[2].params, min_final_expiry=30)
     outcome = network.outcome(network.pay(0, 2, 5_000))
     assert isinstance(outcome, PaymentFailed)
     assert outcome.failure.cause is FailureCause.EXPIRY_TOO_SOON
@@ -153,7 +153,7 @@ def test_a_payee_that_wants_more_blocks_fails_with_expiry_too_soon() -> None:
 
 def test_a_hop_charging_more_than_it_announced_fails_with_fee_insufficient() -> None:
     network, channel_ids = line(3)
-    network.nodes[1].params = attrs.evolve(network.nodes[1].params, policy=ChannelPolicy(fee_base=500))
+    network.nodes[1].book.params = attrs.evolve(network.nodes[1].params, policy=ChannelPolicy(fee_base=500))
     outcome = network.outcome(network.pay(0, 2, 5_000))
     assert isinstance(outcome, PaymentFailed)
     assert (outcome.failure.cause, outcome.failure.channel_id) == (FailureCause.FEE_INSUFFICIENT, channel_ids[1])
@@ -161,7 +161,7 @@ def test_a_hop_charging_more_than_it_announced_fails_with_fee_insufficient() -> 
 
 def test_a_failed_attempt_is_retried_on_another_route() -> None:
     network = ChannelNetwork(4, seed=5)
-    network.nodes[2].params = attrs.evolve(network.nodes[2].params, policy=ChannelPolicy(fee_base=50))
+    network.nodes[2].book.params = attrs.evolve(network.nodes[2].params, policy=ChannelPolicy(fee_base=50))
     via_one = [network.open(0, 1, DEPOSIT), network.open(3, 1, DEPOSIT)]
     via_two = [network.open(0, 2, DEPOSIT), network.open(2, 3, DEPOSIT)]
     outcome = network.outcome(network.pay(0, 3, 5_000))
@@ -246,35 +246,16 @@ def test_an_upstream_silent_after_the_preimage_is_claimed_on_chain() -> None:
     check_conservation(network, [first])
 
 
-def test_a_cheater_publishing_an_old_state_loses_the_channel() -> None:
-    network = ChannelNetwork(2, seed=7)
-    channel_id = network.open(0, 1, 50_000, 50_000)
-    old = network.nodes[0].channel(channel_id).latest
-    for _ in range(3):
-        network.perform(0, network.nodes[0].pay(channel_id, 10_000))
-        network.deliver()
-    network.perform(0, [Submit(UnilateralClose(old))])
-    network.mine()
-    record = channel_record(network.chain.state, channel_id)
-    assert record is not None and record.status is ChannelStatus.CLOSING
-    network.mine()
-    record = channel_record(network.chain.state, channel_id)
-    assert record is not None
-    assert (record.status, record.outcome) == (ChannelStatus.CLOSED, CloseOutcome.PENALTY)
-    assert network.chain.state.balance(network.keys[1].public_key) == 1_000_000 - 50_000 + 100_000 - 1
-    assert [event.outcome for event in events(network, 1, ChannelClosed)] == [CloseOutcome.PENALTY]
-    network.chain.check_invariants()
-
-
 def test_publishing_the_state_before_the_peers_last_proposal_is_only_replaced() -> None:
-    network = ChannelNetwork(2, seed=8)
+    publisher = PublishesSuperseded()
+    network = ChannelNetwork(2, seed=8, behaviours={1: publisher})
     channel_id = network.open(0, 1, 50_000, 50_000)
     network.perform(1, network.nodes[1].pay(channel_id, 30_000))
     network.deliver()
-    previous = network.nodes[1].channel(channel_id).latest
+    publisher.superseded[channel_id] = network.nodes[1].channel(channel_id).latest
     network.perform(0, network.nodes[0].pay(channel_id, 10_000))
     network.deliver()
-    network.perform(1, [Submit(UnilateralClose(previous))])
+    network.perform(1, network.nodes[1].force_close(channel_id))
     network.mine(2)
     record = channel_record(network.chain.state, channel_id)
     assert record is not None and record.published is not None
@@ -311,8 +292,8 @@ def test_random_payments_then_closing_everything_conserve_every_token() -> None:
     fees = sum(event.route.fees for event in succeeded if event.route is not None)
     assert sent == received + fees
     for index, node in enumerate(network.nodes):
-        for channel_id in sorted(node.entries):
-            if node.status(channel_id) is LocalStatus.OPEN and node.entries[channel_id].party == 0:
+        for channel_id in sorted(node.book.entries):
+            if node.status(channel_id) is LocalStatus.OPEN and node.book.entries[channel_id].party == 0:
                 network.perform(index, node.close_channel(channel_id))
     network.deliver()
     network.mine()
@@ -424,18 +405,18 @@ def test_unfunded_open_proposals_are_bounded_per_peer_and_in_total_and_dropped_a
                 assert isinstance(refusal.error, ChannelRefused)
                 assert isinstance(refusal.actions[0], Send) and isinstance(refusal.actions[0].message, Reject)
                 refused += 1
-    assert accepted == 5 and refused == 35 and len(node.entries) == 5
+    assert accepted == 5 and refused == 35 and len(node.book.entries) == 5
     assert node.stats["open proposals refused: too many unfunded from the peer"] > 0
     assert node.stats["open proposals refused: too many unfunded"] > 0
-    per_peer = Counter(entry.peer for entry in node.entries.values())
+    per_peer = Counter(entry.peer for entry in node.book.entries.values())
     assert max(per_peer.values()) == 3
     network.mine(19)
-    assert len(node.entries) == 5
+    assert len(node.book.entries) == 5
     network.mine(1)
-    assert node.entries == {} and node.store.load().channels == ()
+    assert node.book.entries == {} and node.store.load().channels == ()
     assert node.stats["channels never funded"] == 5
     node.on_message(attackers[0].public_key, unfunded_proposal(attackers[0], node, 100))
-    assert len(node.entries) == 1
+    assert len(node.book.entries) == 1
 
 
 def test_a_refused_open_is_forgotten_by_its_opener() -> None:
@@ -444,7 +425,7 @@ def test_a_refused_open_is_forgotten_by_its_opener() -> None:
     network.perform(0, actions)
     network.deliver()
     assert events(network, 0, ChannelOpenFailed)[0].channel_id == channel_id
-    assert channel_id not in network.nodes[0].entries and network.nodes[0].store.load().channels == ()
+    assert channel_id not in network.nodes[0].book.entries and network.nodes[0].store.load().channels == ()
 
 
 def test_a_proposal_at_the_largest_sequence_is_refused_and_both_sides_keep_paying() -> None:
@@ -532,7 +513,7 @@ def test_preimages_claimed_on_other_channels_for_other_payments_are_not_kept() -
     claims = [Transaction(stranger.public_key, nonce, 0, HtlcClaim(bytes([nonce + 1]) * 32, 1, bytes([nonce]) * 32))
               .signed(stranger) for nonce in range(50)]
     node.on_block(network.chain.height + 1, claims)
-    assert node.preimages == {} and node.store.load().preimages == ()
+    assert node.book.preimages == {} and node.store.load().preimages == ()
     own = Transaction(stranger.public_key, 50, 0, HtlcClaim(channel_ids[0], 1, bytes([99]) * 32)).signed(stranger)
     node.on_block(network.chain.height + 2, [own])
-    assert list(node.preimages.values()) == [bytes([99]) * 32]
+    assert list(node.book.preimages.values()) == [bytes([99]) * 32]

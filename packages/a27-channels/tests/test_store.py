@@ -22,7 +22,8 @@ from a27_channels import (
     UpdateProposal,
     payment_hash_of,
 )
-from a27_channels.testing import ChannelNetwork, channel_pair
+from a27_channels.inprocess import ChannelNetwork
+from a27_channels.testing import channel_pair
 from a27_ledger import KeyPair
 
 ALICE = KeyPair.from_seed(bytes([0x31]) * 32)

@@ -1,4 +1,4 @@
-"""The fixtures: graphs from networkx shapes, deterministic networks, signing helpers."""
+"""The fixtures: graphs from networkx shapes, signing helpers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 import networkx as nx
 
 from a27_channels import NoRoute, find_route
-from a27_channels.testing import ChannelNetwork, graph_from_edges, node_account, sign_channel_open
+from a27_channels.testing import graph_from_edges, node_account, sign_channel_open
 from a27_ledger import KeyPair
 
 
@@ -47,19 +47,6 @@ def test_given_accounts_are_used() -> None:
     assert accounts == {"x": b"x" * 32, "y": b"y" * 32}
     assert graph.neighbours(b"x" * 32) == [b"y" * 32]
     assert node_account("x") != node_account("y")
-
-
-def test_networks_repeat_exactly_for_a_seed() -> None:
-    def run() -> list[str]:
-        network = ChannelNetwork(4, seed=21)
-        network.open_edges([(0, 1), (1, 2), (2, 3), (0, 3)], 20_000)
-        for payer, payee in ((0, 2), (3, 1), (1, 3)):
-            network.pay(payer, payee, 3_000)
-        return [repr(event) for _, event in network.events]
-
-    first = run()
-    assert first == run()
-    assert len(first) > 8
 
 
 def test_sign_channel_open_builds_a_consented_open() -> None:

@@ -4,7 +4,7 @@ The Lab 3 topology experiment: the same payments over payment-channel networks o
 Every topology (a27-netsim's ``complete``, ``ba``, ``bottleneck``, ``bottlenecks``) becomes a channel network: one
 channel, both sides depositing the same amount, for every edge of the graph. The same seeded workload (payers,
 payees, amounts, order) is then routed over each with the channel layer's real nodes, router and HTLC state machines
-(``a27_channels.testing.ChannelNetwork``: signed states, one in-memory PoS chain, no IPv8). Each run records how
+(``a27_channels.inprocess.ChannelNetwork``: signed states, one in-memory PoS chain, no IPv8). Each run records how
 every payment ended, and how the channels' balances drift while it runs. For the bottleneck shapes a second run
 takes a bridge node offline half-way through.
 """
@@ -20,7 +20,7 @@ import attrs
 import networkx as nx
 
 from a27_channels import ChannelGraph, NodeParams, PaymentFailed, PaymentSucceeded
-from a27_channels.testing import ChannelNetwork
+from a27_channels.inprocess import ChannelNetwork
 from a27_netsim.topology import bridge_nodes, topology_by_name
 
 TOPOLOGIES = ("complete", "ba", "bottleneck", "bottlenecks")

@@ -5,6 +5,23 @@ and block heights in, decisions out. `ChannelCommunity` carries it over IPv8. DE
 """
 
 from a27_channels.__about__ import __version__
+from a27_channels.actions import (
+    Action,
+    Broadcast,
+    ChannelClosed,
+    ChannelOpened,
+    ChannelOpenFailed,
+    DirectPaymentDone,
+    DirectPaymentFailed,
+    Event,
+    InputRefused,
+    PaymentFailed,
+    PaymentReceived,
+    PaymentSucceeded,
+    Send,
+    Submit,
+)
+from a27_channels.behaviour import HONEST, ChannelBehaviour, ForwardDecision, HonestChannelBehaviour
 from a27_channels.channel import Channel, Incoming, Outgoing
 from a27_channels.community import (
     CHANNELS_COMMUNITY_NAME,
@@ -38,6 +55,7 @@ from a27_channels.errors import (
 )
 from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy, ChannelUpdate
 from a27_channels.graph import ChannelGraph, Edge
+from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import (
     AnnouncementSignature,
     ChannelMessage,
@@ -51,24 +69,7 @@ from a27_channels.messages import (
     UpdateProposal,
     UpdateSignature,
 )
-from a27_channels.node import (
-    Action,
-    Broadcast,
-    ChannelClosed,
-    ChannelNode,
-    ChannelOpened,
-    ChannelOpenFailed,
-    DirectPaymentDone,
-    DirectPaymentFailed,
-    Event,
-    InputRefused,
-    NodeParams,
-    PaymentFailed,
-    PaymentReceived,
-    PaymentSucceeded,
-    Send,
-    Submit,
-)
+from a27_channels.node import ChannelNode
 from a27_channels.onchain import (
     CHANNEL,
     CHANNEL_KINDS,
@@ -90,6 +91,7 @@ from a27_channels.onchain import (
     htlc_outcome,
     preimage_height,
 )
+from a27_channels.params import NodeParams
 from a27_channels.payment import FailureCause, FailureReport, HopInstruction
 from a27_channels.router import Route, RouteHop, RouteParams, find_route
 from a27_channels.state import (
@@ -124,6 +126,7 @@ __all__ = [
     "CHANNEL",
     "CHANNELS_COMMUNITY_NAME",
     "CHANNEL_KINDS",
+    "HONEST",
     "MAX_HTLCS",
     "MAX_HTLCS_PER_PARTY",
     "PARTY_A",
@@ -138,6 +141,7 @@ __all__ = [
     "ChallengePeriod",
     "Channel",
     "ChannelAnnouncement",
+    "ChannelBehaviour",
     "ChannelBusy",
     "ChannelClosed",
     "ChannelCommunity",
@@ -145,6 +149,7 @@ __all__ = [
     "ChannelExists",
     "ChannelGraph",
     "ChannelMessage",
+    "ChannelNetwork",
     "ChannelNode",
     "ChannelOpen",
     "ChannelOpenError",
@@ -173,8 +178,10 @@ __all__ = [
     "FailHtlc",
     "FailureCause",
     "FailureReport",
+    "ForwardDecision",
     "FulfillHtlc",
     "FundingExpired",
+    "HonestChannelBehaviour",
     "HopInstruction",
     "Htlc",
     "HtlcClaim",

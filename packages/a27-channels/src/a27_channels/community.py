@@ -18,28 +18,30 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
 from ipv8.community import CommunitySettings
 
-from a27_channels.errors import MalformedChannelData
-from a27_channels.graph import ChannelGraph
-from a27_channels.node import (
+from a27_channels.actions import (
     Action,
     Broadcast,
     ChannelClosed,
-    ChannelNode,
     ChannelOpened,
     ChannelOpenFailed,
     DirectPaymentDone,
     DirectPaymentFailed,
     Event,
     InputRefused,
-    NodeParams,
     PaymentFailed,
     PaymentSucceeded,
     Send,
     Submit,
 )
+from a27_channels.behaviour import ChannelBehaviour
+from a27_channels.errors import MalformedChannelData
+from a27_channels.graph import ChannelGraph
+from a27_channels.node import ChannelNode
 from a27_channels.onchain import CloseOutcome
+from a27_channels.params import NodeParams
 from a27_channels.payloads import CHANNEL_MESSAGES, from_payload, to_payload
 from a27_channels.store import ChannelStore, Invoice
 from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, TransactionBody
@@ -76,6 +78,8 @@ class ChannelSettings(CommunitySettings):
     """None: channels in memory."""
     graph: ChannelGraph | None = None
     node_params: NodeParams | None = None
+    behaviour: ChannelBehaviour | None = None
+    """The node's behaviour (README, "Behaviour seam"); None: that of `node_params` (honest by default)."""
     rng: random.Random | None = None
     """Source of invoice preimages; None: os.urandom. A seeded one makes simulations repeat exactly."""
     tick_interval: float = 0.25
@@ -99,8 +103,11 @@ class ChannelCommunity(A27Community):
         self.settings = settings
         self.pos = settings.pos
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
+        params = NodeParams() if settings.node_params is None else settings.node_params
+        if settings.behaviour is not None:
+            params = attrs.evolve(params, behaviour=settings.behaviour)
         self.node = ChannelNode(self.key, self.pos.chain.state, store=settings.store, graph=settings.graph,
-                                params=settings.node_params, rng=settings.rng)
+                                params=params, rng=settings.rng)
         self.node.height = self.pos.chain.height
         self.stats: Counter[str] = Counter()
         """What this node sent and submitted, by event."""
