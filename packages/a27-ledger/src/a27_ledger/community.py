@@ -27,6 +27,7 @@ from .payloads import (
     SyncRequest,
     TransactionResult,
 )
+from .pending import FutureNonceQueue
 from .replication import ACCEPTED, QUEUED, Admission, LedgerReplica, MissingRange
 from .state import LedgerState
 from .store import MemoryStore
@@ -87,7 +88,10 @@ class LedgerSettings(CommunitySettings):
     attempts_per_validator: int = 3
     submit_attempts: int = 12
     head_interval: float = 1.0
-    """Seconds between a validator's announcements of its log head."""
+    """Seconds between a validator's announcements of its log head (and its checks for expired queued submissions)."""
+    queue: FutureNonceQueue | None = None
+    """A validator's queue for submissions whose nonce is ahead; ``None`` creates one with the default bounds
+    (16 per sender, 4,096 in all, held at most 30 s)."""
     sync_interval: float = 1.0
     max_peers: int = 10_000
 
@@ -105,7 +109,7 @@ class LedgerCommunity(A27Community):
         self.genesis = settings.genesis
         state = settings.state if settings.state is not None else LedgerState.from_genesis(settings.genesis,
                                                                                            MemoryStore())
-        self.replica = LedgerReplica(state, settings.genesis.validators, self.account)
+        self.replica = LedgerReplica(state, settings.genesis.validators, self.account, queue=settings.queue)
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
         self.stats: Counter[str] = Counter()
         self.applied_listeners = self.replica.applied_listeners
@@ -231,7 +235,10 @@ class LedgerCommunity(A27Community):
         except LedgerError as error:
             self.ez_send(peer, TransactionResult(b"\x00" * 32, error.code, 0, f"{error.reason}: {error}"))
             raise DroppedMessage("invalid transaction", str(error)) from error
-        admission = self.replica.admit(transaction)
+        now = asyncio.get_running_loop().time()
+        if self.replica.expire_queued(now):
+            self.flush_outbox()
+        admission = self.replica.admit(transaction, now)
         if admission.code == QUEUED:
             self._queued_submitters[admission.tx_id] = peer
         self._answer(peer, admission)
@@ -256,8 +263,10 @@ class LedgerCommunity(A27Community):
                 self._answer(submitter, verdict)
 
     def announce_head(self) -> None:
-        """Tell every node how long this validator's log is, so that lost entries are noticed."""
+        """Tell every node how long this validator's log is, so that lost entries are noticed; expire queued ones."""
         self.send_packet(self.sorted_peers(), self.pack_signed(LogHead(self.replica.log.head)))
+        if self.replica.expire_queued(asyncio.get_running_loop().time()):
+            self.flush_outbox()
 
     @signed_handler(SyncRequest)
     def on_sync_request(self, peer: Peer, payload: SyncRequest) -> None:

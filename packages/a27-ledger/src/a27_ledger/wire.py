@@ -117,8 +117,9 @@ class A27Community(Community):
         Send ``packet`` to ``peers`` in turn until the answer a handler puts in ``futures[key]`` is final.
 
         Each peer gets ``attempts_per_peer`` attempts ``interval`` seconds apart before the next one is tried; an
-        answer that is not ``final`` (say, "queued") is waited past. Returns the final answer, or None after
-        ``attempts`` attempts. ``futures[key]`` is removed either way.
+        answer that is not ``final`` (say, "queued") is waited past: the attempt still lasts ``interval`` seconds,
+        and a final answer arriving meanwhile (say, the verdict on a queued submission) is taken. Returns the final
+        answer, or None after ``attempts`` attempts. ``futures[key]`` is removed either way.
         """
         loop = asyncio.get_running_loop()
         try:
@@ -127,9 +128,14 @@ class A27Community(Community):
                 if future is None or future.done():
                     future = futures[key] = loop.create_future()
                 self.send_packet([peers[(attempt // attempts_per_peer) % len(peers)]], packet)
-                done, _ = await asyncio.wait({future}, timeout=interval)
-                if done and final(future.result()):
-                    return future.result()
+                deadline = loop.time() + interval
+                while (remaining := deadline - loop.time()) > 0:
+                    done, _ = await asyncio.wait({future}, timeout=remaining)
+                    if not done:
+                        break
+                    if final(future.result()):
+                        return future.result()
+                    future = futures[key] = loop.create_future()
         finally:
             futures.pop(key, None)
         return None
