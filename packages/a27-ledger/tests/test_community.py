@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from ipv8.community import CommunitySettings
@@ -11,8 +12,8 @@ from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
 from a27_ledger import FutureNonceQueue, Genesis, KeyPair, Transaction, sign_transfer
-from a27_ledger.community import LedgerCommunity, LedgerSettings
-from a27_ledger.errors import InsufficientBalance, InvalidAmount, NonceGap
+from a27_ledger.community import LedgerCommunity, LedgerSettings, SubmissionTimeout
+from a27_ledger.errors import InsufficientBalance, InvalidAmount, NonceGap, NonceReplay
 from a27_ledger.payloads import (
     BalanceQuery,
     LogEntryMessage,
@@ -120,6 +121,52 @@ class TestSubmitAndBroadcast(LedgerTestBase):
         await self.until(lambda: self.overlay(4).state.snapshot().applied == 2)
         self.assertEqual(1, len(self.digests()))
         self.assertGreater(self.overlay(4).stats["sync requests"], 0)
+
+
+
+class TestLightNodeNonces(LedgerTestBase):
+    """A light node never signs two different transactions with one nonce."""
+
+    async def test_after_a_timeout_the_same_transaction_is_resubmitted_before_a_new_nonce_is_used(self) -> None:
+        light = self.overlay(2)
+        pending = asyncio.ensure_future(light.transfer(self.account(3), 25))
+        await asyncio.sleep(0)  # the first copy is on its way to validator 0, which admits and logs it
+        self.endpoint(2).close()  # ... but the verdict and the log entry never reach the light node
+        with self.assertRaises(SubmissionTimeout):
+            await pending
+        self.assertEqual(0, light.state.next_nonce(self.account(2)))
+        self.endpoint(2).open()
+        outcome = await light.transfer(self.account(4), 7)  # before the light node caught up with the logs
+        self.assertTrue(outcome.accepted, outcome.reason)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(2)) == 2 for i in range(NODES)))
+        self.assertEqual(1, len(self.digests()))
+        for i in range(NODES):
+            self.assertEqual(1_025, self.overlay(i).state.balance(self.account(3)))
+            self.assertEqual(1_007, self.overlay(i).state.balance(self.account(4)))
+        self.assertEqual(0, self.overlay(0).stats[f"admission {NonceReplay.code}"])
+
+    async def test_a_refused_transfer_frees_its_nonce(self) -> None:
+        light = self.overlay(2)
+        refused = await light.transfer(self.account(3), 5_000)
+        self.assertFalse(refused.accepted)
+        self.assertEqual(0, light.next_nonce())
+        self.assertTrue((await light.transfer(self.account(3), 5)).accepted)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(2)) == 1 for i in range(NODES)))
+
+    async def test_while_an_earlier_transfer_has_no_verdict_nothing_new_is_signed(self) -> None:
+        light = self.overlay(2)
+        self.endpoint(0).close()
+        self.endpoint(1).close()
+        with self.assertRaises(SubmissionTimeout):
+            await light.transfer(self.account(3), 25)
+        with self.assertRaises(SubmissionTimeout):
+            await light.transfer(self.account(4), 7)
+        self.assertEqual(1, light.next_nonce())  # nonce 0 stays with the first transfer
+        self.endpoint(0).open()
+        self.endpoint(1).open()
+        self.assertTrue((await light.transfer(self.account(4), 7)).accepted)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(2)) == 2 for i in range(NODES)))
+        self.assertEqual(1_025, self.overlay(0).state.balance(self.account(3)))
 
 
 class TestBadInput(LedgerTestBase):

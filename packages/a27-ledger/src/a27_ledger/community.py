@@ -118,7 +118,12 @@ class LedgerCommunity(A27Community):
         self._balance_requests: dict[int, asyncio.Future[BalanceReply]] = {}
         self._balance_senders: dict[int, bytes] = {}
         self._next_request_id = 1
-        self._next_nonce = 0
+        self._unsettled: dict[int, Transaction] = {}
+        """This node's own signed transactions, by nonce, that may still land: not yet applied here, and not
+        refused by a validator. A nonce in here is never signed again with other content."""
+        self._accepted: set[bytes] = set()
+        self._sent_to: dict[bytes, set[bytes]] = {}
+        """Per own unsettled transaction, the IPv8 keys of every validator it was sent to."""
         self._queued_submitters: dict[bytes, Peer] = {}
         self._entry_packets: dict[int, bytes] = {}
         self._last_sync: dict[bytes, tuple[int, float]] = {}
@@ -165,28 +170,63 @@ class LedgerCommunity(A27Community):
     # Light node API -------------------------------------------------------------------------------------------
 
     def next_nonce(self) -> int:
-        """The nonce this node's next transaction should carry."""
-        return max(self.state.next_nonce(self.account), self._next_nonce)
+        """The nonce this node's next new transaction gets: the lowest unused one it has no signed transaction for."""
+        self._forget_settled()
+        nonce = self.state.next_nonce(self.account)
+        while nonce in self._unsettled:
+            nonce += 1
+        return nonce
+
+    def _forget_settled(self) -> None:
+        used = self.state.next_nonce(self.account)
+        for nonce in [nonce for nonce in self._unsettled if nonce < used]:
+            self._release(nonce)
+
+    def _release(self, nonce: int) -> None:
+        tx_id = self._unsettled.pop(nonce).tx_id
+        self._accepted.discard(tx_id)
+        self._sent_to.pop(tx_id, None)
 
     async def transfer(self, recipient: bytes, amount: int, fee: int = 0,
                        validator: Peer | None = None) -> SubmitOutcome:
-        """Sign a transfer from this node's account with the next nonce and submit it."""
+        """
+        Sign a transfer from this node's account with the next nonce and submit it.
+
+        A nonce is never reused for different content while its first transaction may still land: if an earlier
+        transfer of this node timed out, that same signed transaction is submitted again first, and only once it
+        has a verdict is a new one signed (see the README, "Nonces of a light node").
+
+        :raises SubmissionTimeout: when an earlier transfer still has no verdict (nothing new is signed), or when
+            this one gets none.
+        """
+        for earlier in self._undecided():
+            await self.submit(earlier, validator)
         transaction = Transaction(sender=self.account, nonce=self.next_nonce(), fee=fee,
                                   body=Transfer(recipient=recipient, amount=amount)).signed(self.key)
+        self._unsettled[transaction.nonce] = transaction
         return await self.submit(transaction, validator)
+
+    def _undecided(self) -> list[Transaction]:
+        """Own transactions without a verdict (they timed out), lowest nonce first."""
+        self._forget_settled()
+        return [tx for _, tx in sorted(self._unsettled.items()) if tx.tx_id not in self._accepted]
 
     async def submit(self, transaction: Transaction, validator: Peer | None = None) -> SubmitOutcome:
         """
         Send a transaction to a validator and wait for its verdict, retransmitting while none arrives.
 
         Without a ``validator`` the first known one (in account order) is used; after
-        ``attempts_per_validator`` unanswered attempts the next validator is tried.
+        ``attempts_per_validator`` unanswered attempts the next validator is tried. A transaction of this node's
+        account stays reserved under its nonce until it is applied here or a validator refuses it.
 
         :raises NoValidator: when this node knows no validator.
         :raises SubmissionTimeout: when no verdict arrives within ``submit_attempts`` attempts.
         """
         candidates = self._validators_preferring(validator)
         tx_id = transaction.tx_id
+        own = transaction.sender == self.account and self._unsettled.setdefault(transaction.nonce,
+                                                                                  transaction) == transaction
+        sent_to = self._sent_to.setdefault(tx_id, set()) if own else set()
         loop = asyncio.get_running_loop()
         started = loop.time()
         packet = self.pack_signed(SubmitTransaction(transaction.encode()))
@@ -195,14 +235,17 @@ class LedgerCommunity(A27Community):
                                        attempts=self.settings.submit_attempts,
                                        attempts_per_peer=self.settings.attempts_per_validator,
                                        interval=self.settings.retry_interval,
-                                       final=lambda answer: answer.code != QUEUED)
+                                       final=lambda answer: answer.code != QUEUED, sent_to=sent_to)
         validator_account = self._result_senders.pop(tx_id, b"")
         if result is not None:
             outcome = SubmitOutcome(tx_id, result.code == ACCEPTED, result.code, result.reason, validator_account,
                                     result.sequence, loop.time() - started)
             self.stats["accepted" if outcome.accepted else "rejected"] += 1
-            if outcome.accepted and transaction.sender == self.account:
-                self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
+            if own and outcome.accepted:
+                self._accepted.add(tx_id)
+            elif own and {account_of(key) for key in sent_to} == {validator_account}:
+                # Only the validator that refused it ever received it, so it cannot land: its nonce is free again.
+                self._release(transaction.nonce)
             return outcome
         self.stats["timed out"] += 1
         msg = f"no verdict on {tx_id.hex()[:16]} after {self.settings.submit_attempts} attempts"

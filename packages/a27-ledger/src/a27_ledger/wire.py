@@ -169,14 +169,15 @@ class A27Community(Community):
 
     async def retransmit(self, packet: bytes, peers: Sequence[Peer], futures: dict[K, asyncio.Future[R]], key: K, *,
                          attempts: int, attempts_per_peer: int, interval: float,
-                         final: Callable[[R], bool] = lambda _: True) -> R | None:
+                         final: Callable[[R], bool] = lambda _: True, sent_to: set[bytes] | None = None) -> R | None:
         """
         Send ``packet`` to ``peers`` in turn until the answer a handler puts in ``futures[key]`` is final.
 
         Each peer gets ``attempts_per_peer`` attempts ``interval`` seconds apart before the next one is tried; an
         answer that is not ``final`` (say, "queued") is waited past: the attempt still lasts ``interval`` seconds,
         and a final answer arriving meanwhile (say, the verdict on a queued submission) is taken. Returns the final
-        answer, or None after ``attempts`` attempts. ``futures[key]`` is removed either way.
+        answer, or None after ``attempts`` attempts. ``futures[key]`` is removed either way. The public keys of the
+        peers the packet went to are added to ``sent_to`` if given.
         """
         loop = asyncio.get_running_loop()
         try:
@@ -184,7 +185,10 @@ class A27Community(Community):
                 future = futures.get(key)
                 if future is None or future.done():
                     future = futures[key] = loop.create_future()
-                self.send_packet([peers[(attempt // attempts_per_peer) % len(peers)]], packet)
+                peer = peers[(attempt // attempts_per_peer) % len(peers)]
+                self.send_packet([peer], packet)
+                if sent_to is not None:
+                    sent_to.add(peer.public_key.key_to_bin())
                 deadline = loop.time() + interval
                 while (remaining := deadline - loop.time()) > 0:
                     done, _ = await asyncio.wait({future}, timeout=remaining)
