@@ -119,8 +119,8 @@ class LedgerCommunity(A27Community):
         self._balance_senders: dict[int, bytes] = {}
         self._next_request_id = 1
         self._unsettled: dict[int, Transaction] = {}
-        """This node's own signed transactions, by nonce, that may still land: not yet applied here, and not
-        refused by a validator. A nonce in here is never signed again with other content."""
+        """This node's own signed transactions, by nonce, that may still land: not applied here yet, and not refused
+        by the only validator that received them. A nonce in here is never signed again with other content."""
         self._accepted: set[bytes] = set()
         self._sent_to: dict[bytes, set[bytes]] = {}
         """Per own unsettled transaction, the IPv8 keys of every validator it was sent to."""
@@ -207,7 +207,7 @@ class LedgerCommunity(A27Community):
         return await self.submit(transaction, validator)
 
     def _undecided(self) -> list[Transaction]:
-        """Own transactions without a verdict (they timed out), lowest nonce first."""
+        """Own reserved transactions not accepted (timed out, or refused after reaching several validators)."""
         self._forget_settled()
         return [tx for _, tx in sorted(self._unsettled.items()) if tx.tx_id not in self._accepted]
 
