@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from ipv8.community import CommunitySettings
@@ -10,9 +11,9 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import Genesis, KeyPair, sign_transfer
-from a27_ledger.community import LedgerCommunity, LedgerSettings
-from a27_ledger.errors import InvalidAmount
+from a27_ledger import FutureNonceQueue, Genesis, KeyPair, Transaction, sign_transfer
+from a27_ledger.community import LedgerCommunity, LedgerSettings, SubmissionTimeout
+from a27_ledger.errors import InsufficientBalance, InvalidAmount, NonceGap, NonceReplay
 from a27_ledger.payloads import (
     BalanceQuery,
     LogEntryMessage,
@@ -21,6 +22,7 @@ from a27_ledger.payloads import (
     SyncRequest,
     TransactionResult,
 )
+from a27_ledger.replication import QUEUED
 from a27_ledger.testing import make_keys
 from a27_ledger.transaction import MAX_UINT64
 from a27_ledger.wire import SIGNATURE_LENGTH
@@ -119,6 +121,52 @@ class TestSubmitAndBroadcast(LedgerTestBase):
         await self.until(lambda: self.overlay(4).state.snapshot().applied == 2)
         self.assertEqual(1, len(self.digests()))
         self.assertGreater(self.overlay(4).stats["sync requests"], 0)
+
+
+
+class TestLightNodeNonces(LedgerTestBase):
+    """A light node never signs two different transactions with one nonce."""
+
+    async def test_after_a_timeout_the_same_transaction_is_resubmitted_before_a_new_nonce_is_used(self) -> None:
+        light = self.overlay(2)
+        pending = asyncio.ensure_future(light.transfer(self.account(3), 25))
+        await asyncio.sleep(0)  # the first copy is on its way to validator 0, which admits and logs it
+        self.endpoint(2).close()  # ... but the verdict and the log entry never reach the light node
+        with self.assertRaises(SubmissionTimeout):
+            await pending
+        self.assertEqual(0, light.state.next_nonce(self.account(2)))
+        self.endpoint(2).open()
+        outcome = await light.transfer(self.account(4), 7)  # before the light node caught up with the logs
+        self.assertTrue(outcome.accepted, outcome.reason)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(2)) == 2 for i in range(NODES)))
+        self.assertEqual(1, len(self.digests()))
+        for i in range(NODES):
+            self.assertEqual(1_025, self.overlay(i).state.balance(self.account(3)))
+            self.assertEqual(1_007, self.overlay(i).state.balance(self.account(4)))
+        self.assertEqual(0, self.overlay(0).stats[f"admission {NonceReplay.code}"])
+
+    async def test_a_refused_transfer_frees_its_nonce(self) -> None:
+        light = self.overlay(2)
+        refused = await light.transfer(self.account(3), 5_000)
+        self.assertFalse(refused.accepted)
+        self.assertEqual(0, light.next_nonce())
+        self.assertTrue((await light.transfer(self.account(3), 5)).accepted)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(2)) == 1 for i in range(NODES)))
+
+    async def test_while_an_earlier_transfer_has_no_verdict_nothing_new_is_signed(self) -> None:
+        light = self.overlay(2)
+        self.endpoint(0).close()
+        self.endpoint(1).close()
+        with self.assertRaises(SubmissionTimeout):
+            await light.transfer(self.account(3), 25)
+        with self.assertRaises(SubmissionTimeout):
+            await light.transfer(self.account(4), 7)
+        self.assertEqual(1, light.next_nonce())  # nonce 0 stays with the first transfer
+        self.endpoint(0).open()
+        self.endpoint(1).open()
+        self.assertTrue((await light.transfer(self.account(4), 7)).accepted)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(2)) == 2 for i in range(NODES)))
+        self.assertEqual(1_025, self.overlay(0).state.balance(self.account(3)))
 
 
 class TestBadInput(LedgerTestBase):
@@ -247,6 +295,60 @@ class TestBadInput(LedgerTestBase):
         overlay = self.overlay(0)
         LedgerCommunity.on_packet(overlay, (self.address(2), overlay.get_prefix()))
         self.assertEqual(1, overlay.drops["malformed"])
+
+
+
+class QueueTestBase(LedgerTestBase):
+    """Validators whose future-nonce queues hold entries ``HOLD_SECONDS``."""
+
+    HOLD_SECONDS = 30.0
+
+    def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
+                    enable_statistics: bool = False) -> MockIPv8:
+        key = self._unbuilt.pop(0)
+        ledger_settings = LedgerSettings(genesis=self.genesis, queue=FutureNonceQueue(hold_seconds=self.HOLD_SECONDS),
+                                         **FAST)
+        return MockIPv8(Peer(key.ipv8_key()), LedgerCommunity, ledger_settings)
+
+    def submit_from(self, relay: int, transaction: Transaction) -> None:
+        packet = self.overlay(relay).pack_signed(SubmitTransaction(transaction.encode()))
+        self.overlay(0).decode_map[SubmitTransaction.msg_id](self.address(relay), packet)  # type: ignore[misc]
+
+
+
+class TestFutureNonceQueue(QueueTestBase):
+    """Submissions whose nonce is ahead: unfunded floods are refused and funded senders get in."""
+
+    async def test_a_flood_of_unfunded_gap_transfers_does_not_lock_out_a_funded_sender(self) -> None:
+        validator = self.overlay(0)
+        for index in range(4_100):
+            stranger = KeyPair.from_seed(index.to_bytes(4, "big") + b"\x5b" * 28)
+            self.submit_from(2, sign_transfer(stranger, self.account(3), 1, nonce=1))
+        self.assertEqual(4_100, validator.stats[f"admission {InsufficientBalance.code}"])
+        self.assertEqual(0, len(validator.replica.queue))
+        self.submit_from(3, sign_transfer(self.keys[3], self.account(4), 10, nonce=1))
+        self.assertEqual(1, validator.stats[f"admission {QUEUED}"])
+        outcome = await self.overlay(3).submit(sign_transfer(self.keys[3], self.account(4), 10, nonce=0),
+                                               self.peer(0))
+        self.assertTrue(outcome.accepted, outcome.reason)
+        await self.until(lambda: all(self.overlay(i).state.next_nonce(self.account(3)) == 2 for i in range(NODES)))
+        await self.deliver_messages()
+
+
+
+class TestFutureNonceExpiry(QueueTestBase):
+    """Queued submissions expire after the validator's hold time, with a final verdict for the submitter."""
+
+    HOLD_SECONDS = 0.5
+
+    async def test_a_queued_submission_expires_with_a_final_verdict(self) -> None:
+        gap = sign_transfer(self.keys[3], self.account(4), 10, nonce=1)
+        outcome = await self.overlay(3).submit(gap, self.peer(0))
+        self.assertFalse(outcome.accepted)
+        self.assertEqual(NonceGap.code, outcome.code)
+        self.assertIn("did not arrive", outcome.reason)
+        self.assertEqual(0, len(self.overlay(0).replica.queue))
+        self.assertEqual({}, self.overlay(0)._queued_submitters)
 
 
 def _auth_for(key: KeyPair) -> object:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
+from packaging.version import Version
+
 import a27_ledger
 
 
@@ -11,5 +15,8 @@ def test_everything_in_all_is_importable() -> None:
     assert len(set(a27_ledger.__all__)) == len(a27_ledger.__all__)
 
 
-def test_version() -> None:
-    assert a27_ledger.__version__ == "0.1.0"
+def test_version_is_pep440_and_matches_the_installed_distribution() -> None:
+    # A release bump changes __about__.py and the metadata together; no test pins the number.
+    version = Version(a27_ledger.__version__)
+    assert str(version) == a27_ledger.__version__
+    assert a27_ledger.__version__ == importlib.metadata.version("a27-ledger")

@@ -28,7 +28,7 @@ def transfer(key_index: int, nonce: int, amount: int = 1) -> Transaction:
 def test_pop_ready_releases_consecutive_runs_in_nonce_order() -> None:
     queue = FutureNonceQueue()
     for key_index, nonce in [(0, 3), (1, 1), (0, 1), (0, 2), (1, 0), (0, 5), (2, 4)]:
-        queue.add(transfer(key_index, nonce))
+        queue.add(transfer(key_index, nonce), 0.0)
     ready = queue.pop_ready(Nonces(a=1, b=0, c=0))
     assert [(tx.sender, tx.nonce) for tx in ready] == [
         (ALICE.public_key, 1),
@@ -48,7 +48,7 @@ def test_pop_ready_with_a_real_state() -> None:
     queue = FutureNonceQueue()
     later = [sign_transfer(ALICE, BOB.public_key, 5, nonce) for nonce in (2, 1)]
     for tx in later:
-        queue.add(tx)
+        queue.add(tx, 0.0)
     assert queue.pop_ready(state) == []
     state.apply(sign_transfer(ALICE, BOB.public_key, 5, 0))
     ready = queue.pop_ready(state)
@@ -60,39 +60,85 @@ def test_pop_ready_with_a_real_state() -> None:
 def test_duplicates_are_refused_first_one_wins() -> None:
     queue = FutureNonceQueue()
     first = transfer(0, 4, amount=1)
-    queue.add(first)
+    queue.add(first, 0.0)
+    assert queue.add(first, 1.0) is None  # the same transaction again (a retransmission) changes nothing
+    assert len(queue) == 1
     with pytest.raises(DuplicateTransaction):
-        queue.add(first)
-    with pytest.raises(DuplicateTransaction):
-        queue.add(transfer(0, 4, amount=2))
+        queue.add(transfer(0, 4, amount=2), 0.0)
     assert queue.pop_ready(Nonces(a=4)) == [first]
 
 
 def test_per_sender_and_total_limits() -> None:
     queue = FutureNonceQueue(per_sender_limit=2, total_limit=3)
-    queue.add(transfer(0, 1))
-    queue.add(transfer(0, 2))
+    queue.add(transfer(0, 1), 0.0)
+    queue.add(transfer(0, 2), 0.0)
     with pytest.raises(QueueFull, match="this sender"):
-        queue.add(transfer(0, 3))
-    queue.add(transfer(1, 1))
-    with pytest.raises(QueueFull, match="3 transactions"):
-        queue.add(transfer(2, 1))
+        queue.add(transfer(0, 3), 0.0)
+    queue.add(transfer(1, 1), 0.0)
     assert len(queue) == 3
+
+
+def test_a_full_queue_makes_room_from_the_largest_holder_for_a_sender_with_fewer() -> None:
+    queue = FutureNonceQueue(per_sender_limit=2, total_limit=3)
+    for key_index, nonce in [(0, 1), (0, 2), (1, 1)]:
+        queue.add(transfer(key_index, nonce), 0.0)
+    evicted = queue.add(transfer(2, 1), 0.0)
+    assert evicted is not None and (evicted.sender, evicted.nonce) == (ALICE.public_key, 2)
+    assert len(queue) == 3
+    assert [tx.nonce for tx in queue.held_by(ALICE.public_key)] == [1]
+    with pytest.raises(QueueFull, match="3 transactions"):
+        queue.add(transfer(2, 2), 0.0)  # Carol now holds as many as anyone
+
+
+def test_the_per_sender_limit_holds_for_a_fresh_key() -> None:
+    fresh = make_keys(1, seed=99)[0]
+    queue = FutureNonceQueue(per_sender_limit=3)
+    for nonce in range(1, 4):
+        queue.add(sign_transfer(fresh, ALICE.public_key, 1, nonce), 0.0)
+    with pytest.raises(QueueFull, match="this sender"):
+        queue.add(sign_transfer(fresh, ALICE.public_key, 1, 4), 0.0)
+    assert len(queue) == 3
+
+
+def test_entries_expire_after_their_hold_time_oldest_first() -> None:
+    queue = FutureNonceQueue(hold_seconds=30.0)
+    queue.add(transfer(0, 2), 10.0)
+    queue.add(transfer(1, 1), 20.0)
+    assert queue.expire(39.9) == []
+    assert [(tx.sender, tx.nonce) for tx in queue.expire(40.0)] == [(ALICE.public_key, 2)]
+    assert len(queue) == 1
+    assert [tx.nonce for tx in queue.expire(1e9)] == [1]
+    assert len(queue) == 0
+    queue.add(transfer(0, 2), 1e9)  # the slot is free again
+    assert len(queue) == 1
+
+
+def test_an_expired_flood_frees_the_whole_queue() -> None:
+    senders = make_keys(50, seed=5)
+    queue = FutureNonceQueue(per_sender_limit=2, total_limit=60)
+    for index, key in enumerate(senders):
+        queue.add(sign_transfer(key, ALICE.public_key, 1, 1), float(index))
+    assert len(queue) == 50
+    assert len(queue.expire(49 + queue.hold_seconds)) == 50
+    assert len(queue) == 0
+    assert queue.pop_ready(Nonces()) == []
 
 
 def test_limits_must_be_positive() -> None:
     with pytest.raises(ValueError, match="limits"):
         FutureNonceQueue(per_sender_limit=0)
+    with pytest.raises(ValueError, match="hold_seconds"):
+        FutureNonceQueue(hold_seconds=0)
 
 
 def test_stale_transactions_are_dropped() -> None:
     queue = FutureNonceQueue()
     for nonce in (1, 2, 3):
-        queue.add(transfer(0, nonce))
-    queue.add(transfer(1, 1))
+        queue.add(transfer(0, nonce), 0.0)
+    queue.add(transfer(1, 1), 0.0)
     assert queue.drop_stale(Nonces(a=3, b=2)) == 3
     assert len(queue) == 1
     assert [tx.nonce for tx in queue.pop_ready(Nonces(a=3))] == [3]
-    queue.add(transfer(0, 1))
+    queue.add(transfer(0, 1), 0.0)
     assert queue.pop_ready(Nonces(a=2)) == []
     assert len(queue) == 0

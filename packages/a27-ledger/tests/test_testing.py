@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import random
+import sys
+from pathlib import Path
 
 import pytest
 
 from a27_ledger import LedgerState
-from a27_ledger.testing import make_genesis, make_keys, random_transfers
+from a27_ledger.testing import make_genesis, make_keys, random_transfers, rewrite_vectors, write_vector_file
 
 
 def test_make_keys_is_deterministic_per_seed() -> None:
@@ -54,3 +57,23 @@ def test_random_transfers_need_two_keys() -> None:
     keys = make_keys(1)
     with pytest.raises(ValueError, match="two keys"):
         next(random_transfers(keys, LedgerState.from_genesis(make_genesis(keys)), random.Random(0), 1))
+
+
+def test_write_vector_file_writes_sorted_json_and_reports_changes(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.json"
+    assert write_vector_file(path, {"b": "02", "a": "01"})
+    assert path.read_text(encoding="utf-8") == '{\n  "a": "01",\n  "b": "02"\n}\n'
+    assert not write_vector_file(path, {"a": "01", "b": "02"})
+    assert write_vector_file(path, {"a": "ff"})
+    assert json.loads(path.read_text(encoding="utf-8")) == {"a": "ff"}
+
+
+def test_rewrite_vectors_uses_each_modules_vectors_function(tmp_path: Path) -> None:
+    (tmp_path / "test_fake_vectors.py").write_text(
+        "from pathlib import Path\n"
+        "VECTORS = Path(__file__).parent / 'fake.json'\n"
+        "def vectors():\n    return {'x': '00'}\n", encoding="utf-8")
+    assert rewrite_vectors(tmp_path, ["test_fake_vectors"]) == [(tmp_path / "fake.json", True)]
+    assert json.loads((tmp_path / "fake.json").read_text(encoding="utf-8")) == {"x": "00"}
+    assert str(tmp_path) not in sys.path
+

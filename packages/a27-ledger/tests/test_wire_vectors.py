@@ -1,13 +1,13 @@
 """
 Golden vectors for the ledger community's packets (PROTOCOL.md), checked in both directions.
 
-Run with ``A27_WRITE_VECTORS=1`` only when the protocol version changes on purpose; the file is the contract.
+Rewrite the file with ``python packages/a27-ledger/scripts/write_vectors.py``
+only when the protocol version changes on purpose; the file is the contract.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +60,9 @@ def test_community_id_is_derived_from_its_name() -> None:
     assert LedgerCommunity.community_id == bytes.fromhex("705558bacf1e43c543f7d814c2c8383de289f601")
 
 
-@pytest.mark.skipif(not os.environ.get("A27_WRITE_VECTORS"), reason="writes vectors only when asked")
-def test_write_vectors() -> None:
-    vectors = {name: encode_signed(PREFIX, NODE, payload).hex() for name, payload in samples().items()}
-    VECTORS.write_text(json.dumps(vectors, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def vectors() -> dict[str, str]:
+    """The golden vectors, built from the samples (``scripts/write_vectors.py`` writes them to ``VECTORS``)."""
+    return {name: encode_signed(PREFIX, NODE, payload).hex() for name, payload in samples().items()}
 
 
 @pytest.mark.parametrize("name", sorted(samples()))

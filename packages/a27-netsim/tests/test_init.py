@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
+
+from packaging.version import Version
 
 import a27_netsim
 
@@ -20,5 +23,8 @@ def test_everything_in_all_is_importable_and_documented() -> None:
     assert undocumented == []
 
 
-def test_version() -> None:
-    assert a27_netsim.__version__ == "0.1.0"
+def test_version_is_pep440_and_matches_the_installed_distribution() -> None:
+    # A release bump changes __about__.py and the metadata together; no test pins the number.
+    version = Version(a27_netsim.__version__)
+    assert str(version) == a27_netsim.__version__
+    assert a27_netsim.__version__ == importlib.metadata.version("a27-netsim")

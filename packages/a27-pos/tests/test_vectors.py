@@ -2,13 +2,13 @@
 Golden vectors for every encoding of this layer (blocks, proposals, votes, certificates, evidence, validator
 sets, parameters, staking transactions), checked in both directions.
 
-Run with ``A27_WRITE_VECTORS=1`` only when the protocol version changes on purpose; the file is the contract.
+Rewrite the file with ``python packages/a27-pos/scripts/write_vectors.py``
+only when the protocol version changes on purpose; the file is the contract.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,9 @@ def test_every_sample_has_a_decoder_and_a_vector() -> None:
     assert set(load()) == set(samples()) | set(derived())
 
 
-@pytest.mark.skipif(not os.environ.get("A27_WRITE_VECTORS"), reason="writes vectors only when asked")
-def test_write_vectors() -> None:
-    vectors = {name: sample.encode().hex() for name, sample in samples().items()} | derived()
-    VECTORS.write_text(json.dumps(vectors, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+def vectors() -> dict[str, str]:
+    """The golden vectors, built from the samples (``scripts/write_vectors.py`` writes them to ``VECTORS``)."""
+    return {name: sample.encode().hex() for name, sample in samples().items()} | derived()
 
 
 @pytest.mark.parametrize("name", sorted(DECODERS))

@@ -27,6 +27,7 @@ from .payloads import (
     SyncRequest,
     TransactionResult,
 )
+from .pending import FutureNonceQueue
 from .replication import ACCEPTED, QUEUED, Admission, LedgerReplica, MissingRange
 from .state import LedgerState
 from .store import MemoryStore
@@ -87,7 +88,10 @@ class LedgerSettings(CommunitySettings):
     attempts_per_validator: int = 3
     submit_attempts: int = 12
     head_interval: float = 1.0
-    """Seconds between a validator's announcements of its log head."""
+    """Seconds between a validator's announcements of its log head (and its checks for expired queued submissions)."""
+    queue: FutureNonceQueue | None = None
+    """A validator's queue for submissions whose nonce is ahead; ``None`` creates one with the default bounds
+    (16 per sender, 4,096 in all, held at most 30 s)."""
     sync_interval: float = 1.0
     max_peers: int = 10_000
 
@@ -105,7 +109,7 @@ class LedgerCommunity(A27Community):
         self.genesis = settings.genesis
         state = settings.state if settings.state is not None else LedgerState.from_genesis(settings.genesis,
                                                                                            MemoryStore())
-        self.replica = LedgerReplica(state, settings.genesis.validators, self.account)
+        self.replica = LedgerReplica(state, settings.genesis.validators, self.account, queue=settings.queue)
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
         self.stats: Counter[str] = Counter()
         self.applied_listeners = self.replica.applied_listeners
@@ -114,7 +118,12 @@ class LedgerCommunity(A27Community):
         self._balance_requests: dict[int, asyncio.Future[BalanceReply]] = {}
         self._balance_senders: dict[int, bytes] = {}
         self._next_request_id = 1
-        self._next_nonce = 0
+        self._unsettled: dict[int, Transaction] = {}
+        """This node's own signed transactions, by nonce, that may still land: not applied here yet, and not refused
+        by the only validator that received them. A nonce in here is never signed again with other content."""
+        self._accepted: set[bytes] = set()
+        self._sent_to: dict[bytes, set[bytes]] = {}
+        """Per own unsettled transaction, the IPv8 keys of every validator it was sent to."""
         self._queued_submitters: dict[bytes, Peer] = {}
         self._entry_packets: dict[int, bytes] = {}
         self._last_sync: dict[bytes, tuple[int, float]] = {}
@@ -161,28 +170,63 @@ class LedgerCommunity(A27Community):
     # Light node API -------------------------------------------------------------------------------------------
 
     def next_nonce(self) -> int:
-        """The nonce this node's next transaction should carry."""
-        return max(self.state.next_nonce(self.account), self._next_nonce)
+        """The nonce this node's next new transaction gets: the lowest unused one it has no signed transaction for."""
+        self._forget_settled()
+        nonce = self.state.next_nonce(self.account)
+        while nonce in self._unsettled:
+            nonce += 1
+        return nonce
+
+    def _forget_settled(self) -> None:
+        used = self.state.next_nonce(self.account)
+        for nonce in [nonce for nonce in self._unsettled if nonce < used]:
+            self._release(nonce)
+
+    def _release(self, nonce: int) -> None:
+        tx_id = self._unsettled.pop(nonce).tx_id
+        self._accepted.discard(tx_id)
+        self._sent_to.pop(tx_id, None)
 
     async def transfer(self, recipient: bytes, amount: int, fee: int = 0,
                        validator: Peer | None = None) -> SubmitOutcome:
-        """Sign a transfer from this node's account with the next nonce and submit it."""
+        """
+        Sign a transfer from this node's account with the next nonce and submit it.
+
+        A nonce is never reused for different content while its first transaction may still land: if an earlier
+        transfer of this node timed out, that same signed transaction is submitted again first, and only once it
+        has a verdict is a new one signed (see the README, "Nonces of a light node").
+
+        :raises SubmissionTimeout: when an earlier transfer still has no verdict (nothing new is signed), or when
+            this one gets none.
+        """
+        for earlier in self._undecided():
+            await self.submit(earlier, validator)
         transaction = Transaction(sender=self.account, nonce=self.next_nonce(), fee=fee,
                                   body=Transfer(recipient=recipient, amount=amount)).signed(self.key)
+        self._unsettled[transaction.nonce] = transaction
         return await self.submit(transaction, validator)
+
+    def _undecided(self) -> list[Transaction]:
+        """Own reserved transactions not accepted (timed out, or refused after reaching several validators)."""
+        self._forget_settled()
+        return [tx for _, tx in sorted(self._unsettled.items()) if tx.tx_id not in self._accepted]
 
     async def submit(self, transaction: Transaction, validator: Peer | None = None) -> SubmitOutcome:
         """
         Send a transaction to a validator and wait for its verdict, retransmitting while none arrives.
 
         Without a ``validator`` the first known one (in account order) is used; after
-        ``attempts_per_validator`` unanswered attempts the next validator is tried.
+        ``attempts_per_validator`` unanswered attempts the next validator is tried. A transaction of this node's
+        account stays reserved under its nonce until it is applied here or a validator refuses it.
 
         :raises NoValidator: when this node knows no validator.
         :raises SubmissionTimeout: when no verdict arrives within ``submit_attempts`` attempts.
         """
         candidates = self._validators_preferring(validator)
         tx_id = transaction.tx_id
+        own = transaction.sender == self.account and self._unsettled.setdefault(transaction.nonce,
+                                                                                  transaction) == transaction
+        sent_to = self._sent_to.setdefault(tx_id, set()) if own else set()
         loop = asyncio.get_running_loop()
         started = loop.time()
         packet = self.pack_signed(SubmitTransaction(transaction.encode()))
@@ -191,14 +235,17 @@ class LedgerCommunity(A27Community):
                                        attempts=self.settings.submit_attempts,
                                        attempts_per_peer=self.settings.attempts_per_validator,
                                        interval=self.settings.retry_interval,
-                                       final=lambda answer: answer.code != QUEUED)
+                                       final=lambda answer: answer.code != QUEUED, sent_to=sent_to)
         validator_account = self._result_senders.pop(tx_id, b"")
         if result is not None:
             outcome = SubmitOutcome(tx_id, result.code == ACCEPTED, result.code, result.reason, validator_account,
                                     result.sequence, loop.time() - started)
             self.stats["accepted" if outcome.accepted else "rejected"] += 1
-            if outcome.accepted and transaction.sender == self.account:
-                self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
+            if own and outcome.accepted:
+                self._accepted.add(tx_id)
+            elif own and {account_of(key) for key in sent_to} == {validator_account}:
+                # Only the validator that refused it ever received it, so it cannot land: its nonce is free again.
+                self._release(transaction.nonce)
             return outcome
         self.stats["timed out"] += 1
         msg = f"no verdict on {tx_id.hex()[:16]} after {self.settings.submit_attempts} attempts"
@@ -231,7 +278,10 @@ class LedgerCommunity(A27Community):
         except LedgerError as error:
             self.ez_send(peer, TransactionResult(b"\x00" * 32, error.code, 0, f"{error.reason}: {error}"))
             raise DroppedMessage("invalid transaction", str(error)) from error
-        admission = self.replica.admit(transaction)
+        now = asyncio.get_running_loop().time()
+        if self.replica.expire_queued(now):
+            self.flush_outbox()
+        admission = self.replica.admit(transaction, now)
         if admission.code == QUEUED:
             self._queued_submitters[admission.tx_id] = peer
         self._answer(peer, admission)
@@ -256,8 +306,10 @@ class LedgerCommunity(A27Community):
                 self._answer(submitter, verdict)
 
     def announce_head(self) -> None:
-        """Tell every node how long this validator's log is, so that lost entries are noticed."""
+        """Tell every node how long this validator's log is, so that lost entries are noticed; expire queued ones."""
         self.send_packet(self.sorted_peers(), self.pack_signed(LogHead(self.replica.log.head)))
+        if self.replica.expire_queued(asyncio.get_running_loop().time()):
+            self.flush_outbox()
 
     @signed_handler(SyncRequest)
     def on_sync_request(self, peer: Peer, payload: SyncRequest) -> None:

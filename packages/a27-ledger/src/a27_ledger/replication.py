@@ -194,8 +194,16 @@ class LedgerReplica:
 
     # Validator side ---------------------------------------------------------------------------------------------
 
-    def admit(self, transaction: Transaction) -> Admission:
-        """Check a submitted transaction against this validator's state; apply and log it if valid."""
+    def admit(self, transaction: Transaction, now: float) -> Admission:
+        """
+        Check a submitted transaction against this validator's state; apply and log it if valid.
+
+        A transaction whose nonce is ahead is held in the future-nonce queue only if it could be applied once its
+        turn comes: its signature verifies, its body passes the stateless checks, its nonce is at most
+        ``queue.per_sender_limit`` ahead, and the sender's current balance covers it together with the sender's
+        transactions already held. ``now`` (seconds, any clock that does not go back) starts its hold time; call
+        ``expire_queued`` first (and now and then) so that entries whose time ran out make room.
+        """
         if not self.is_validator:
             msg = "only a validator admits transactions"
             raise RuntimeError(msg)
@@ -208,7 +216,7 @@ class LedgerReplica:
         try:
             self._apply(transaction)
         except NonceGap as gap:
-            return self._hold(transaction, gap)
+            return self._hold(transaction, gap, now)
         except LedgerError as error:
             return Admission(tx_id, error.code, error=error)
         entry = self.log.append(transaction)
@@ -216,14 +224,37 @@ class LedgerReplica:
         self._settle()
         return Admission(tx_id, ACCEPTED, entry.sequence)
 
-    def _hold(self, transaction: Transaction, gap: NonceGap) -> Admission:
+    def expire_queued(self, now: float) -> int:
+        """Drop queued transactions whose hold time ran out (their submitters get a NonceGap verdict); how many."""
+        expired = self.queue.expire(now)
+        for transaction in expired:
+            error = NonceGap(f"the sender's earlier nonces did not arrive within {self.queue.hold_seconds:g} s")
+            self._outbox_verdicts.append(Admission(transaction.tx_id, error.code, error=error))
+        return len(expired)
+
+    def _hold(self, transaction: Transaction, gap: NonceGap, now: float) -> Admission:
+        tx_id = transaction.tx_id
+        if self.queue.holds(transaction):
+            return Admission(tx_id, QUEUED, error=gap)
+        sender = transaction.sender
+        ahead = transaction.nonce - self.state.next_nonce(sender)
+        if ahead > self.queue.per_sender_limit:
+            too_far = NonceGap(f"nonce {transaction.nonce} is {ahead} ahead of the next nonce; at most "
+                               f"{self.queue.per_sender_limit} are held")
+            return Admission(tx_id, too_far.code, error=too_far)
+        needed = sum(tx.body.debit() + tx.fee for tx in [*self.queue.held_by(sender), transaction])
+        balance = self.state.balance(sender)
+        if balance < needed:
+            short = InsufficientBalance(f"balance {balance} < {needed}, what this and the held transactions take")
+            return Admission(tx_id, short.code, error=short)
         try:
-            self.queue.add(transaction)
-        except DuplicateTransaction:
-            pass
-        except QueueFull as full:
-            return Admission(transaction.tx_id, full.code, error=full)
-        return Admission(transaction.tx_id, QUEUED, error=gap)
+            evicted = self.queue.add(transaction, now)
+        except (DuplicateTransaction, QueueFull) as refused:
+            return Admission(tx_id, refused.code, error=refused)
+        if evicted is not None:
+            full = QueueFull("evicted from the full queue by a sender holding fewer transactions")
+            self._outbox_verdicts.append(Admission(evicted.tx_id, full.code, error=full))
+        return Admission(tx_id, QUEUED, error=gap)
 
     def _release_queued(self) -> bool:
         released = False

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import random
-from collections.abc import Iterable, Iterator, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 from a27_ledger.genesis import Genesis
 from a27_ledger.keys import KeyPair
@@ -63,3 +67,40 @@ def random_transfers(
         balances[sender.public_key] -= amount + fee
         balances[recipient] += amount
         nonces[sender.public_key] += 1
+
+
+def vector_file_text(vectors: Mapping[str, str]) -> str:
+    """The canonical text of a golden-vector file: sorted JSON, two-space indent, one trailing newline."""
+    return json.dumps(dict(vectors), indent=2, sort_keys=True) + "\n"
+
+
+def write_vector_file(path: Path, vectors: Mapping[str, str]) -> bool:
+    """Write ``vectors`` to ``path`` in the canonical form; return whether the file changed."""
+    text = vector_file_text(vectors)
+    if path.exists() and path.read_text(encoding="utf-8") == text:
+        return False
+    path.write_text(text, encoding="utf-8")
+    return True
+
+
+def rewrite_vectors(tests_dir: Path, module_names: Sequence[str]) -> list[tuple[Path, bool]]:
+    """
+    Rewrite the golden vectors of the test modules ``module_names`` in ``tests_dir``.
+
+    Each module names its file ``VECTORS`` and builds its vectors with ``vectors()``, the same function its tests
+    compare the file against, so the file and the tests cannot drift apart. Only for a deliberate protocol change:
+    the files are the contract. Returns each file with whether it changed.
+    """
+    sys.path.insert(0, str(tests_dir))
+    try:
+        modules = [importlib.import_module(name) for name in module_names]
+    finally:
+        sys.path.remove(str(tests_dir))
+    return [(Path(module.VECTORS), write_vector_file(Path(module.VECTORS), module.vectors())) for module in modules]
+
+
+def main_rewrite_vectors(tests_dir: Path, module_names: Sequence[str]) -> int:
+    """Entry point of a package's ``scripts/write_vectors.py``: rewrite, print what changed, return 0."""
+    for path, changed in rewrite_vectors(tests_dir, module_names):
+        print(f"{'rewrote' if changed else 'unchanged'} {path}")
+    return 0

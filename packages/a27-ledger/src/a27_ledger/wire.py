@@ -6,7 +6,10 @@ IPv8 plumbing shared by every a27 community.
   signature over everything before it), byte for byte what ``ez_send`` and ``lazy_wrapper`` produce and accept,
   but signed and checked with libnacl, which verifies about twice as fast as the IPv8 key API on our machines.
 - Handlers never raise on bad input: a malformed packet, a bad signature, trailing bytes, or a message from an
-  unknown or banned peer is logged in one line and counted, and the node's state does not change.
+  unknown or banned peer is logged in one line and counted, and the node's state does not change. The same holds
+  for junk on IPv8's own message ids (introductions, punctures) and on ids nobody handles.
+- Drop logs are rate-limited per cause (``DropLogLimiter``) so that a flood cannot fill the disk; the counters in
+  ``drops`` stay exact.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import libnacl
 from ipv8.community import Community, CommunitySettings
+from ipv8.lazy_community import PacketDecodingError
 from ipv8.messaging.payload_headers import BinMemberAuthenticationPayload
 from ipv8.messaging.serialization import PackError, Payload, default_serializer
 
@@ -39,6 +43,15 @@ PREFIX_LENGTH = 22
 HEADER_LENGTH = PREFIX_LENGTH + 1
 
 logger = logging.getLogger(__name__)
+
+BUILTIN_DECODE_ERRORS: tuple[type[Exception], ...] = (PackError, PacketDecodingError, ValueError, IndexError, KeyError)
+"""What IPv8's own handlers raise on junk (found by fuzzing pyipv8 3.2's introduction and puncture handlers)."""
+
+DROP_LOG_BURST = 10
+"""Log lines per drop cause per ``DROP_LOG_INTERVAL``; further drops of that cause are only counted and summarised."""
+
+DROP_LOG_INTERVAL = 10.0
+"""Seconds of a drop-log window; a summary line reports how many drops of a cause were not logged in it."""
 
 P = ParamSpec("P")
 C = TypeVar("C", bound="A27Community")
@@ -69,6 +82,42 @@ class DroppedMessage(Exception):
         self.detail = detail
 
 
+class DropLogLimiter:
+    """
+    Decides which dropped messages get a log line: at most ``burst`` per cause in each ``interval`` seconds.
+
+    Sans-IO: the caller passes ``now`` (any clock that does not go back). Drops that are not logged are counted per
+    cause; ``summaries`` returns those counts once their window has ended, for one "n more dropped" line each.
+    """
+
+    def __init__(self, burst: int = DROP_LOG_BURST, interval: float = DROP_LOG_INTERVAL) -> None:
+        """Allow ``burst`` (at least 1) lines per cause per ``interval`` (positive) seconds."""
+        if burst < 1 or not interval > 0:
+            raise ValueError("drop log burst must be at least 1 and interval positive")
+        self.burst = burst
+        self.interval = interval
+        self._windows: dict[str, list[float]] = {}
+        """Per cause: [window start, lines logged in it, drops not logged in it]."""
+
+    def admit(self, cause: str, now: float) -> bool:
+        """Whether a drop of ``cause`` at ``now`` gets a log line (call ``summaries`` first to close old windows)."""
+        window = self._windows.get(cause)
+        if window is None or now - window[0] >= self.interval:
+            window = self._windows[cause] = [now, 0, 0]
+        if window[1] < self.burst:
+            window[1] += 1
+            return True
+        window[2] += 1
+        return False
+
+    def summaries(self, now: float) -> list[tuple[str, int]]:
+        """Causes whose window has ended with drops not logged, and how many; forgets the ended windows."""
+        ended = [(cause, window) for cause, window in self._windows.items() if now - window[0] >= self.interval]
+        for cause, _ in ended:
+            del self._windows[cause]
+        return [(cause, int(window[2])) for cause, window in ended if window[2]]
+
+
 class A27Community(Community):
     """Base of every a27 community: libnacl signing, strict decoding, drop counters and a ban list."""
 
@@ -85,6 +134,14 @@ class A27Community(Community):
         """Banned peers' IPv8 public keys, with the reason."""
         self.drops: Counter[str] = Counter()
         """Dropped messages by cause."""
+        self.drop_log = DropLogLimiter()
+        """Which drops get a log line; replace it to change the rate."""
+        # IPv8's own handlers (introductions, punctures, deprecated ids) raise or log on junk: make junk a drop.
+        for msg_id, handler in enumerate(self.decode_map):
+            if handler is not None:
+                self.decode_map[msg_id] = self._builtin_handler(msg_id, handler)
+        self.register_task("drop_log_summary", self.log_drop_summaries, interval=self.drop_log.interval,
+                           delay=self.drop_log.interval)
 
     # Signing: the IPv8 layout, libnacl crypto ----------------------------------------------------------------------
 
@@ -112,13 +169,15 @@ class A27Community(Community):
 
     async def retransmit(self, packet: bytes, peers: Sequence[Peer], futures: dict[K, asyncio.Future[R]], key: K, *,
                          attempts: int, attempts_per_peer: int, interval: float,
-                         final: Callable[[R], bool] = lambda _: True) -> R | None:
+                         final: Callable[[R], bool] = lambda _: True, sent_to: set[bytes] | None = None) -> R | None:
         """
         Send ``packet`` to ``peers`` in turn until the answer a handler puts in ``futures[key]`` is final.
 
         Each peer gets ``attempts_per_peer`` attempts ``interval`` seconds apart before the next one is tried; an
-        answer that is not ``final`` (say, "queued") is waited past. Returns the final answer, or None after
-        ``attempts`` attempts. ``futures[key]`` is removed either way.
+        answer that is not ``final`` (say, "queued") is waited past: the attempt still lasts ``interval`` seconds,
+        and a final answer arriving meanwhile (say, the verdict on a queued submission) is taken. Returns the final
+        answer, or None after ``attempts`` attempts. ``futures[key]`` is removed either way. The public keys of the
+        peers the packet went to are added to ``sent_to`` if given.
         """
         loop = asyncio.get_running_loop()
         try:
@@ -126,10 +185,18 @@ class A27Community(Community):
                 future = futures.get(key)
                 if future is None or future.done():
                     future = futures[key] = loop.create_future()
-                self.send_packet([peers[(attempt // attempts_per_peer) % len(peers)]], packet)
-                done, _ = await asyncio.wait({future}, timeout=interval)
-                if done and final(future.result()):
-                    return future.result()
+                peer = peers[(attempt // attempts_per_peer) % len(peers)]
+                self.send_packet([peer], packet)
+                if sent_to is not None:
+                    sent_to.add(peer.public_key.key_to_bin())
+                deadline = loop.time() + interval
+                while (remaining := deadline - loop.time()) > 0:
+                    done, _ = await asyncio.wait({future}, timeout=remaining)
+                    if not done:
+                        break
+                    if final(future.result()):
+                        return future.result()
+                    future = futures[key] = loop.create_future()
         finally:
             futures.pop(key, None)
         return None
@@ -141,12 +208,39 @@ class A27Community(Community):
     # Receiving --------------------------------------------------------------------------------------------------
 
     def on_packet(self, packet: tuple[Address, bytes], warn_unknown: bool = True) -> None:
-        """Drop packets too short to carry a message id (IPv8 would raise on them), then dispatch as usual."""
+        """Drop packets too short to carry a message id or with an id nobody handles, then dispatch as usual."""
         source_address, data = packet
-        if len(data) <= PREFIX_LENGTH and data[:PREFIX_LENGTH] == self.get_prefix():
-            self.record_drop("packet", source_address, DroppedMessage("malformed", f"{len(data)} bytes, no message id"))
-            return
+        if data[:PREFIX_LENGTH] == self.get_prefix():
+            if len(data) <= PREFIX_LENGTH:
+                self.record_drop("packet", source_address,
+                                 DroppedMessage("malformed", f"{len(data)} bytes, no message id"))
+                return
+            if self.decode_map[data[PREFIX_LENGTH]] is None:
+                self.record_drop(f"message {data[PREFIX_LENGTH]}", source_address,
+                                 DroppedMessage("unknown message", "no handler for this message id"))
+                return
         super().on_packet(packet, warn_unknown)
+
+    def _builtin_handler(self, msg_id: int,
+                         handler: Callable[[Address, bytes], Any]) -> Callable[[Address, bytes], Any]:
+        """Wrap one of IPv8's own handlers so that junk is a counted drop, not a traceback (or an uncounted line)."""
+        if getattr(handler, "__func__", None) is Community.on_deprecated_message:
+            name = self.deprecated_message_names.get(msg_id, str(msg_id))
+
+            def deprecated(source_address: Address, data: bytes) -> None:
+                self.record_drop(f"IPv8 message {msg_id}", source_address,
+                                 DroppedMessage("deprecated message", f"{name} is no longer used"))
+            return deprecated
+
+        @wraps(handler)
+        def guarded(source_address: Address, data: bytes) -> Any:
+            try:
+                return handler(source_address, data)
+            except BUILTIN_DECODE_ERRORS as error:
+                self.record_drop(f"IPv8 message {msg_id}", source_address,
+                                 DroppedMessage("malformed", f"{type(error).__name__}: {error}"[:200]))
+                return None
+        return guarded
 
     def unpack_signed(self, payload_class: type[PayloadT], data: bytes) -> tuple[bytes, PayloadT]:
         """Check and decode a signed packet: returns the sender's IPv8 public key and the payload."""
@@ -169,9 +263,20 @@ class A27Community(Community):
             self.logger.warning("banning peer %s: %s", peer.mid.hex()[:8], reason)
 
     def record_drop(self, message_name: str, source_address: Address, drop: DroppedMessage) -> None:
-        """Count and log one dropped message."""
+        """Count one dropped message, and log it unless its cause has used up its log lines (``drop_log``)."""
         self.drops[drop.cause] += 1
-        self.logger.warning("dropped %s from %s:%s: %s", message_name, source_address[0], source_address[1], drop)
+        now = asyncio.get_running_loop().time()
+        self.log_drop_summaries(now)
+        if self.drop_log.admit(drop.cause, now):
+            self.logger.warning("dropped %s from %s:%s: %s", message_name, source_address[0], source_address[1], drop)
+
+    def log_drop_summaries(self, now: float | None = None) -> None:
+        """Log one line per cause whose drops were not all logged in a window that has ended (runs periodically)."""
+        if now is None:
+            now = asyncio.get_running_loop().time()
+        for cause, count in self.drop_log.summaries(now):
+            self.logger.warning("%d more dropped messages (%s) in the last %g s were not logged", count, cause,
+                                self.drop_log.interval)
 
 
 def encode_signed(prefix: bytes, key: KeyPair, payload: Payload) -> bytes:

@@ -1,0 +1,124 @@
+"""What every a27 community inherits from ``A27Community``: junk on IPv8's own message ids is a counted drop, and
+drop logs stay bounded under a flood."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+import pytest
+from ipv8.community import CommunitySettings
+from ipv8.peer import Peer
+from ipv8.test.base import TestBase
+from ipv8.test.mocking.ipv8 import MockIPv8
+
+from a27_ledger import Genesis
+from a27_ledger.community import LedgerCommunity, LedgerSettings
+from a27_ledger.testing import make_keys
+from a27_ledger.wire import DropLogLimiter
+
+BUILTIN_IDS = (231, 232, 233, 234, 245, 246, 249, 250)
+"""IPv8's introduction (245, 246, 233, 234), puncture (249, 250, 231, 232) message ids."""
+
+
+class CapturedLog(logging.Handler):
+    """Every record logged anywhere while installed, formatted the way a node's log file would hold it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def __enter__(self) -> CapturedLog:
+        root = logging.getLogger()
+        self._level = root.level
+        root.addHandler(self)
+        root.setLevel(logging.DEBUG)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        root = logging.getLogger()
+        root.removeHandler(self)
+        root.setLevel(self._level)
+
+
+class TestJunkOnIPv8MessageIds(TestBase[LedgerCommunity]):
+    def setUp(self) -> None:
+        super().setUp()
+        self.keys = make_keys(2, seed=41)
+        self.genesis = Genesis.build("a27-test", {key.public_key: 1_000 for key in self.keys},
+                                     [self.keys[0].public_key])
+        self._unbuilt = list(self.keys)
+        self.initialize(LedgerCommunity, 2)
+
+    def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
+                    enable_statistics: bool = False) -> MockIPv8:
+        return MockIPv8(Peer(self._unbuilt.pop(0).ipv8_key()), LedgerCommunity, LedgerSettings(genesis=self.genesis))
+
+    def junk(self, msg_id: int, body: bytes = b"\xff" * 5) -> bytes:
+        return self.overlay(0).get_prefix() + bytes([msg_id]) + body
+
+    def receive(self, data: bytes) -> None:
+        """Deliver to node 0 on the production path (TestBase's own callback skips ``on_packet`` overrides)."""
+        LedgerCommunity.on_packet(self.overlay(0), (self.address(1), data))
+
+    async def test_junk_on_every_builtin_id_is_one_drop_and_at_most_one_log_line(self) -> None:
+        overlay = self.overlay(0)
+        for msg_id in BUILTIN_IDS:
+            with self.subTest(msg_id=msg_id), CapturedLog() as log:
+                before = sum(overlay.drops.values())
+                self.receive(self.junk(msg_id))
+                self.assertEqual(before + 1, sum(overlay.drops.values()))
+                self.assertLessEqual(len(log.lines), 1, log.lines)
+                self.assertFalse(any("Traceback" in line for line in log.lines))
+        self.assertEqual(len(BUILTIN_IDS), overlay.drops["malformed"])
+
+    async def test_deprecated_and_unhandled_ids_are_drops_too(self) -> None:
+        overlay = self.overlay(0)
+        self.receive(self.junk(255))
+        self.receive(self.junk(100))
+        self.assertEqual(1, overlay.drops["deprecated message"])
+        self.assertEqual(1, overlay.drops["unknown message"])
+
+    async def test_a_flood_of_4000_junk_packets_is_counted_exactly_and_logged_in_bounded_bytes(self) -> None:
+        overlay = self.overlay(0)
+        rng = random.Random(4000)
+        with CapturedLog() as log:
+            for _ in range(4_000):
+                # At most 20 bytes after the id: too short for any introduction or puncture, so each is junk.
+                self.receive(self.junk(rng.choice(BUILTIN_IDS), rng.randbytes(rng.randint(0, 20))))
+        self.assertEqual(4_000, sum(overlay.drops.values()))
+        log_bytes = sum(len(line) + 1 for line in log.lines)
+        self.assertLessEqual(len(log.lines), overlay.drop_log.burst)
+        self.assertLess(log_bytes, 4_000)
+
+    async def test_the_suppressed_drops_are_summarised_once_the_window_ends(self) -> None:
+        overlay = self.overlay(0)
+        overlay.drop_log = DropLogLimiter(burst=2, interval=0.2)
+        for _ in range(5):
+            self.receive(self.junk(245))
+        with CapturedLog() as log:
+            await self.deliver_messages(0.3)
+            overlay.log_drop_summaries()
+        self.assertIn("3 more dropped messages (malformed)", "\n".join(log.lines))
+
+    async def test_well_formed_introductions_still_work(self) -> None:
+        # initialize() introduced the nodes through IPv8's handshake on the wrapped handlers.
+        self.assertEqual(1, len(self.overlay(0).get_peers()))
+        self.assertEqual(1, len(self.overlay(1).get_peers()))
+        self.assertEqual(0, sum(self.overlay(0).drops.values()))
+
+
+def test_drop_log_limiter_allows_a_burst_per_cause_per_window_and_summarises_the_rest() -> None:
+    limiter = DropLogLimiter(burst=2, interval=10.0)
+    assert [limiter.admit("malformed", 0.0) for _ in range(5)] == [True, True, False, False, False]
+    assert limiter.admit("bad signature", 1.0)
+    assert limiter.summaries(9.9) == []
+    assert limiter.summaries(10.0) == [("malformed", 3)]
+    assert limiter.summaries(10.0) == []
+    assert limiter.admit("malformed", 10.5)
+    with pytest.raises(ValueError, match="burst"):
+        DropLogLimiter(burst=0)
