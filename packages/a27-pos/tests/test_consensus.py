@@ -32,6 +32,7 @@ from a27_pos import (
     Reject,
     RequestSync,
     ScheduleTimeout,
+    ServeSync,
     StaleMessage,
     Step,
     Timeouts,
@@ -490,6 +491,52 @@ def test_a_bare_quorum_keeps_finalizing_under_twenty_percent_loss(seed: int) -> 
     bus.run(40.0)
     assert bus.finalized_conflicts() == []
     assert bus.min_height() > during
+
+
+def test_a_validator_still_deciding_a_finalized_height_is_offered_the_block() -> None:
+    chain = Chain.start(GENESIS)
+    extend(chain, KEYS)
+    extend(chain, KEYS)
+    ahead = ConsensusEngine(KEYS[1], chain)
+    ahead.start(NOW)
+
+    def offers(message: Vote, now: float, sender: bytes | None = None) -> list[Action]:
+        return [action for action in ahead.on_vote(message, now, sender) if isinstance(action, ServeSync)]
+
+    lagging = KEYS[0]
+    # Just behind (its precommits are on the way): nothing yet; still behind a gossip interval later: the block.
+    assert offers(vote(lagging, PRECOMMIT, NIL, height=2), NOW) == []
+    assert offers(vote(lagging, PRECOMMIT, NIL, height=2), NOW + 0.3) == []
+    assert offers(vote(lagging, PRECOMMIT, NIL, height=2), NOW + 0.5) == [ServeSync(lagging.public_key, 2)]
+    # Once per interval, however many of its stale votes and proposals arrive meanwhile.
+    assert offers(vote(lagging, PREVOTE, NIL, height=2), NOW + 0.6) == []
+    assert offers(vote(lagging, PREVOTE, NIL, height=2), NOW + 1.0) == [ServeSync(lagging.public_key, 2)]
+    # Not for heights further back (block requests cover those), not for strangers, not for itself.
+    stranger = Vote(PREVOTE, 2, 0, NIL, STRANGER.public_key).signed(STRANGER, CHAIN_ID)
+    for ignored in (vote(KEYS[2], PREVOTE, NIL, height=1), stranger, vote(KEYS[1], PREVOTE, NIL, height=2)):
+        assert offers(ignored, NOW) == offers(ignored, NOW + 1) == []
+    # Relayed by someone else: ignored, so a relay can neither steer blocks nor start or use up the validator's turn.
+    relayer = KEYS[3].public_key
+    assert offers(vote(KEYS[2], PREVOTE, NIL, height=2), NOW, relayer) == []
+    assert offers(vote(KEYS[2], PREVOTE, NIL, height=2), NOW + 1, relayer) == []
+    assert offers(vote(KEYS[2], PREVOTE, NIL, height=2), NOW + 1, KEYS[2].public_key) == []
+    assert offers(vote(KEYS[2], PREVOTE, NIL, height=2), NOW + 1.5, KEYS[2].public_key) == [
+        ServeSync(KEYS[2].public_key, 2)]
+
+
+def test_gossip_resends_the_previous_rounds_votes_for_validators_still_collecting_them() -> None:
+    engine = follower()
+    engine.start(NOW)
+    engine.on_timeout(ScheduleTimeout(1.0, 1, 0, "propose"), NOW + 1)
+    for voter in others(engine)[:2]:
+        engine.on_vote(vote(voter, PREVOTE, NIL), NOW + 1)
+    engine.on_timeout(ScheduleTimeout(0.5, 1, 0, "prevote"), NOW + 1.5)
+    for voter in others(engine)[:2]:
+        engine.on_vote(vote(voter, PRECOMMIT, NIL), NOW + 1.5)
+    engine.on_timeout(ScheduleTimeout(0.5, 1, 0, "precommit"), NOW + 2)
+    assert engine.round == 1
+    resent = broadcasts(engine.on_timeout(ScheduleTimeout(engine.timeouts.gossip, 1, 1, "gossip"), NOW + 2.5))
+    assert vote(engine.key, PRECOMMIT, NIL, round_number=0) in resent  # type: ignore[arg-type]
 
 
 def test_a_validator_resends_the_round_proposal_it_holds_on_gossip() -> None:

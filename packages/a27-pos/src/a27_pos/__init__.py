@@ -17,6 +17,7 @@ from a27_pos.consensus import (
     Reject,
     RequestSync,
     ScheduleTimeout,
+    ServeSync,
     Step,
     Timeouts,
 )
@@ -124,6 +125,7 @@ __all__ = [
     "RequestSync",
     "SQLiteChainStore",
     "ScheduleTimeout",
+    "ServeSync",
     "StaleMessage",
     "Step",
     "Timeouts",

@@ -39,6 +39,7 @@ from a27_pos.consensus import (
     Reject,
     RequestSync,
     ScheduleTimeout,
+    ServeSync,
     Timeouts,
 )
 from a27_pos.errors import MalformedBlock, MalformedVote, PosError, StaleMessage
@@ -280,8 +281,10 @@ class PosCommunity(A27Community):
         assert self.engine is not None
         self._perform(self.engine.start(self.now()))
 
-    def _perform(self, actions: Sequence[Action]) -> None:
-        """Carry out the engine's actions; then raise DroppedMessage for the first rejection (the handler logs it)."""
+    def _perform(self, actions: Sequence[Action], source: Peer | None = None) -> None:
+        """Carry out the engine's actions; then raise DroppedMessage for the first rejection (the handler logs it).
+
+        `source` is the peer whose message led to them (None for timeouts and local calls)."""
         rejections: list[DroppedMessage] = []
         for action in actions:
             if isinstance(action, Broadcast):
@@ -296,6 +299,11 @@ class PosCommunity(A27Community):
                                     action.evidence.offender.hex()[:8], action.evidence.height)
             elif isinstance(action, RequestSync):
                 self.request_blocks(action.height)
+            elif isinstance(action, ServeSync):
+                # The engine raises it only for a message the validator sent itself: `source` is that validator.
+                if source is not None:
+                    self.stats["blocks offered to lagging validators"] += 1
+                    self._send_blocks(source, action.height, self.settings.sync_batch)
             elif isinstance(action, Reject):
                 if isinstance(action.error, StaleMessage):
                     # Late votes of a finished height are normal: counted, not worth a warning.
@@ -341,7 +349,7 @@ class PosCommunity(A27Community):
             proposal = Proposal.decode(payload.proposal, self.chain.state.registry)
         except MalformedBlock as error:
             raise DroppedMessage("malformed", f"proposal: {error}") from error
-        self._perform(engine.on_proposal(proposal, self.now()))
+        self._perform(engine.on_proposal(proposal, self.now(), account_of(peer.public_key.key_to_bin())), peer)
 
     @signed_handler(VoteMessage)
     def on_vote(self, peer: Peer, payload: VoteMessage) -> None:
@@ -351,7 +359,7 @@ class PosCommunity(A27Community):
             vote = Vote.decode(payload.vote)
         except MalformedVote as error:
             raise DroppedMessage("malformed", f"vote: {error}") from error
-        self._perform(engine.on_vote(vote, self.now()))
+        self._perform(engine.on_vote(vote, self.now(), account_of(peer.public_key.key_to_bin())), peer)
 
     @signed_handler(EvidenceMessage)
     def on_evidence(self, peer: Peer, payload: EvidenceMessage) -> None:
@@ -476,8 +484,12 @@ class PosCommunity(A27Community):
         """Send the requested finalized blocks, each with its certificate."""
         if payload.start < 1:
             raise DroppedMessage("malformed", "block heights start at 1")
-        end = min(payload.start + min(payload.count, self.settings.sync_batch), self.chain.height + 1)
-        for height in range(payload.start, end):
+        self._send_blocks(peer, payload.start, payload.count)
+
+    def _send_blocks(self, peer: Peer, start: int, count: int) -> None:
+        """Send `peer` up to `count` (at most `sync_batch`) finalized blocks from `start`, each with its certificate."""
+        end = min(start + min(count, self.settings.sync_batch), self.chain.height + 1)
+        for height in range(start, end):
             block, certificate = self.chain.block(height), self.chain.certificate(height)
             if block is None or certificate is None:
                 break

@@ -40,6 +40,8 @@ MAX_ROUNDS_AHEAD = 100
 BUFFERED_HEIGHTS = 2
 """Messages of the next this-many heights are buffered; farther ones are refused."""
 BLOCK_OVERHEAD_BYTES = 1_024
+SERVE_SYNC_INTERVAL = 0.5
+"""Seconds a validator must still lag before it is offered the block, and between two offers to it."""
 """Bytes of a block's encoding reserved for everything but the transactions and the certificate."""
 
 
@@ -128,7 +130,21 @@ class RequestSync:
     height: int
 
 
-Action = Broadcast | ScheduleTimeout | Committed | EvidenceFound | Reject | RequestSync
+@attrs.frozen
+class ServeSync:
+    """The validator `account` is still deciding `height`, which this node finalized: send it the finalized blocks
+    from `height` on (with certificates). Only raised for a message the validator delivered itself (a relayed or
+    replayed one must not steer blocks, nor use up the validator's turn).
+
+    Without this, a validator that missed the last precommits of a height waits for its next block request while
+    the others, already at the next height, need its votes; on a lossy network with a bare quorum every such wait
+    costs a round."""
+
+    account: bytes
+    height: int
+
+
+Action = Broadcast | ScheduleTimeout | Committed | EvidenceFound | Reject | RequestSync | ServeSync
 Message = Proposal | Vote
 
 
@@ -207,6 +223,8 @@ class ConsensusEngine:
         """Evidence seen and not yet in a finalized block, by evidence id (at most one per offender)."""
         self._buffer: list[Message] = []
         self._buffered: set[bytes] = set()
+        self._lagging: dict[bytes, tuple[int, float, float]] = {}
+        """Validators seen still deciding the last finalized height: (height, first seen, last offered blocks)."""
         self._started = False
         self._reset_height()
 
@@ -253,17 +271,25 @@ class ConsensusEngine:
         self._evaluate(now, actions)
         return actions
 
-    def on_proposal(self, proposal: Proposal, now: float) -> list[Action]:
-        """Take a proposal (from the network or crafted by a test)."""
+    def on_proposal(self, proposal: Proposal, now: float, sender: bytes | None = None) -> list[Action]:
+        """Take a proposal (from the network or crafted by a test).
+
+        `sender` is the account of the peer that delivered it (None: the proposer itself, as on a test bus)."""
         actions: list[Action] = []
+        if proposal.height < self.height and sender in (None, proposal.proposer):
+            self._serve_lagging(proposal.proposer, proposal.height, now, actions)
         if self._admit(proposal, proposal.height, proposal.round, actions):
             self._take_proposal(proposal, now, actions)
             self._evaluate(now, actions)
         return actions
 
-    def on_vote(self, vote: Vote, now: float) -> list[Action]:
-        """Take a prevote or precommit."""
+    def on_vote(self, vote: Vote, now: float, sender: bytes | None = None) -> list[Action]:
+        """Take a prevote or precommit.
+
+        `sender` is the account of the peer that delivered it (None: the voter itself, as on a test bus)."""
         actions: list[Action] = []
+        if vote.height < self.height and sender in (None, vote.validator):
+            self._serve_lagging(vote.validator, vote.height, now, actions)
         if self._admit(vote, vote.height, vote.round, actions):
             self._take_vote(vote, actions)
             self._evaluate(now, actions)
@@ -321,6 +347,33 @@ class ConsensusEngine:
             self._finalized(block, certificate, receipts, now, actions)
             self._evaluate(now, actions)
         return actions
+
+    def _serve_lagging(self, account: bytes, height: int, now: float, actions: list[Action]) -> None:
+        """A message of the last finalized height from a validator of that height: if it is still deciding that
+        height `SERVE_SYNC_INTERVAL` after this node first saw it lag, offer it the block.
+
+        A validator a few hundred milliseconds behind decides on its own when the last precommits reach it: it is
+        only offered blocks once it still lags a gossip interval later (so a lossless network sees none). Only
+        accounts in that height's validator set count, so the memory is bounded by the validator sets; at most one
+        offer per validator per `SERVE_SYNC_INTERVAL`."""
+        if height != self.height - 1:
+            return
+        try:
+            validators = self.chain.validator_set(height)
+        except KeyError:
+            return
+        if account not in validators or (self.key is not None and account == self.key.public_key):
+            return
+        seen = self._lagging.get(account)
+        if seen is None or seen[0] != height:
+            self._lagging[account] = (height, now, now)
+            return
+        _, first_seen, last_offer = seen
+        offered_recently = last_offer > first_seen and now - last_offer < SERVE_SYNC_INTERVAL
+        if now - first_seen < SERVE_SYNC_INTERVAL or offered_recently:
+            return
+        self._lagging[account] = (height, first_seen, now)
+        actions.append(ServeSync(account, height))
 
     # Admission: heights, rounds, buffering ---------------------------------------------------------------------------
 
@@ -635,14 +688,17 @@ class ConsensusEngine:
             self.valid_block.block_id) if vote not in exclude]
 
     def _gossip(self, actions: list[Action]) -> None:
-        """Resend the current round's proposal (if valid), this node's votes of the round and its valid block's proof;
-        again later."""
+        """Resend the current round's proposal (if valid), this node's votes of this and the previous round and its
+        valid block's proof; again later."""
         # Every validator resends the round's proposal, not only its proposer: with a bare quorum a single validator
         # that misses it prevotes nil and the round fails, so one lossy path must not decide.
         current = self._proposals.get(self.round)
         if current is not None and self.is_validator and self._is_known_valid(current.block):
             actions.append(Broadcast(current))
-        actions += [Broadcast(vote) for vote in self._own_votes if vote.round == self.round]
+        # Its votes of the previous round too: a validator still collecting that round's precommits (some were
+        # lost) would otherwise wait for the next round's messages and enter it late, and if it proposes there, the
+        # others time out before its proposal arrives.
+        actions += [Broadcast(vote) for vote in self._own_votes if vote.round >= self.round - 1]
         self._broadcast_valid_proof(actions, exclude=self._own_votes)
         actions.append(ScheduleTimeout(self.timeouts.gossip, self.height, self.round, "gossip"))
 

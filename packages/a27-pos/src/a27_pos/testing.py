@@ -26,6 +26,7 @@ from a27_pos.consensus import (
     Reject,
     RequestSync,
     ScheduleTimeout,
+    ServeSync,
     Timeouts,
 )
 from a27_pos.errors import PosError
@@ -108,6 +109,12 @@ class LoopClock:
         if self._offset is None:
             self._offset = self.start - loop_time
         return loop_time + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock `seconds` ahead at once, for a test that needs time to pass without waiting for it."""
+        self.start += seconds
+        if self._offset is not None:
+            self._offset += seconds
 
 
 # A deterministic in-memory network for engines ---------------------------------------------------------------------
@@ -264,6 +271,8 @@ class MessageBus:
                 self.rejections[(index, type(action.error).__name__)] += 1
             elif isinstance(action, RequestSync):
                 self._sync(index, action.height)
+            elif isinstance(action, ServeSync):
+                self._serve(index, action)
 
     def _timeout(self, index: int, timeout: ScheduleTimeout) -> None:
         self._handle(index, self.engines[index].on_timeout(timeout, self.now))
@@ -308,6 +317,23 @@ class MessageBus:
             block, certificate = source.block(block_height), source.certificate(block_height)
             assert block is not None and certificate is not None
             self.at(self.now + delay, partial(self._synced, index, block, certificate))
+
+    def _serve(self, index: int, action: ServeSync) -> None:
+        """Send a lagging validator the finalized blocks from `action.height`, each over the lossy links."""
+        source = self.engines[index].chain
+        if self.behaviours.get(index, Behaviour.HONEST) is Behaviour.SILENT:
+            return
+        for recipient, engine in enumerate(self.engines):
+            if engine.key is None or engine.key.public_key != action.account or not self.reachable(index, recipient):
+                continue
+            for block_height in range(action.height, min(source.height, action.height + SYNC_BATCH - 1) + 1):
+                self.messages_sent += 1
+                if self.rng.random() < self.loss:
+                    continue
+                block, certificate = source.block(block_height), source.certificate(block_height)
+                assert block is not None and certificate is not None
+                delay = self.rng.uniform(self.min_delay, self.max_delay)
+                self.at(self.now + delay, partial(self._synced, recipient, block, certificate))
 
     def _periodic_sync(self) -> None:
         for index, engine in enumerate(self.engines):
