@@ -82,4 +82,4 @@ def test_a27_sim_prints_the_same_bytes_twice_and_writes_a_report(tmp_path: Path)
 def test_a27_sim_rejects_bad_options_with_a_clear_message(tmp_path: Path) -> None:
     result = _a27("sim", "--validators", "0", cwd=tmp_path, hash_seed="0")
     assert result.returncode == 2
-    assert "validators must be at least 1" in result.stderr
+    assert result.stderr == "a27 sim: validators: expected an integer from 1 to 1,000, got 0\n"
