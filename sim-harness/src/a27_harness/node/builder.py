@@ -1,5 +1,5 @@
 """
-The node builder: composes a node from layers and a role, on a simulated or a real UDP endpoint.
+The node builder: composes a node from layers and a role, on a runtime's endpoint (simulated or real UDP).
 
 The layers never learn which runtime they run in; only the endpoint handed to them (and the event loop the
 caller runs) differ.
@@ -7,31 +7,20 @@ caller runs) differ.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Protocol
 
 import attrs
 from ipv8.community import Community
 from ipv8.messaging.interfaces.endpoint import Endpoint
-from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
 from ipv8.peer import Peer
 from ipv8.peerdiscovery.network import Network
 
-from a27_channels import (
-    ChannelCommunity,
-    ChannelSettings,
-    ChannelStore,
-    MemoryChannelStore,
-    SQLiteChannelStore,
-    channel_chain,
-    channels_registry,
-)
-from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
-from a27_ledger.store import LedgerStore
-from a27_pos import Chain, MemoryChainStore, PosCommunity, PosGenesis, PosSettings, SQLiteChainStore, pos_registry
-from a27_pos.store import ChainStore
+from a27_channels import ChannelCommunity, ChannelSettings, channel_chain
+from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState
+from a27_pos import Chain, PosCommunity, PosGenesis, PosSettings
+
+from .runtime import Runtime
+from .stores import Stores
 
 LAYERS = ("ledger", "pos", "channels")
 """The layers a node can be built with, bottom first."""
@@ -70,72 +59,6 @@ class NodeSpec:
         if "channels" in self.layers and "pos" not in self.layers:
             msg = "the channels layer runs on the pos layer (channel deadlines are block heights)"
             raise UnknownLayer(msg)
-
-
-class Runtime(Protocol):
-    """Where nodes live: hands out opened endpoints, and says which clock their PoS layer reads."""
-
-    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
-        """An open endpoint for the node ``spec`` describes."""
-
-    def pos_clock(self) -> Callable[[], float] | None:
-        """The clock (seconds) for the nodes' PoS layer; None leaves the layer's default (Unix time)."""
-
-
-class UdpRuntime:
-    """Real IPv8 UDP sockets on one host (``127.0.0.1`` by default), one port per node."""
-
-    def __init__(self, host: str = "127.0.0.1", base_port: int = 0) -> None:
-        """Bind to ``host``; ``base_port`` 0 lets the system pick free ports, else ports count up from it."""
-        self.host = host
-        self.base_port = base_port
-        self._opened = 0
-
-    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
-        """Open a UDP endpoint bound to this runtime's host."""
-        port = self.base_port + self._opened if self.base_port else 0
-        endpoint = UDPEndpoint(port=port, ip=self.host)
-        if not await endpoint.open():
-            msg = f"could not bind a UDP socket on {self.host}:{port} for {spec.name}"
-            raise OSError(msg)
-        self._opened += 1
-        return endpoint
-
-    def pos_clock(self) -> Callable[[], float] | None:
-        """None: real nodes on different machines stamp blocks with the PoS layer's default, Unix time."""
-        return None
-
-
-class SimulatedRuntime:
-    """Endpoints on an a27-netsim simulated network, and the simulated clock for every node's PoS layer."""
-
-    def __init__(self, network: object, epoch: float = 0.0) -> None:
-        """
-        Use ``network`` (an ``a27_netsim.SimulatedNetwork``) for every node.
-
-        The PoS clock reads the network's virtual loop time plus ``epoch`` seconds: 0 for a fresh run; for a run
-        that resumes stored chains, a time after their latest block (see ``Stores.resume_epoch``), so that new blocks
-        are stamped after the stored ones.
-        """
-        if not math.isfinite(epoch) or epoch < 0:
-            msg = f"the simulated clock's epoch must be a non-negative number of seconds, got {epoch!r}"
-            raise ValueError(msg)
-        self.network = network
-        self.epoch = epoch
-
-    def now(self) -> float:
-        """The simulated PoS clock: virtual loop time plus the epoch, in seconds."""
-        return float(self.network.loop.time()) + self.epoch  # type: ignore[attr-defined]
-
-    def pos_clock(self) -> Callable[[], float] | None:
-        """The simulated clock (``now``), never the host's: every simulated node shares it."""
-        return self.now
-
-    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
-        """A simulated endpoint named after the node."""
-        endpoint: Endpoint = self.network.create_endpoint(name=spec.name, region=spec.region)  # type: ignore[attr-defined]
-        await endpoint.open()
-        return endpoint
 
 
 @attrs.define
@@ -186,59 +109,6 @@ class A27Node:
         closing = self.endpoint.close()
         if closing is not None:
             await closing
-
-
-class Stores:
-    """Where nodes keep their ledger and chain: in memory, or in SQLite files in a directory."""
-
-    def __init__(self, directory: str | Path | None = None) -> None:
-        """Keep everything in memory, or in ``<directory>/<node>.db``, ``.chain.db`` and ``.channels.db``."""
-        self.directory = Path(directory) if directory is not None else None
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-
-    def ledger(self, spec: NodeSpec) -> LedgerStore:
-        """The store of the node's ledger state."""
-        if self.directory is None:
-            return MemoryStore()
-        return SQLiteStore(self.directory / f"{spec.name}.db")
-
-    def chain(self, spec: NodeSpec) -> ChainStore:
-        """The store of the node's finalized blocks (decoding the channel kinds too if the node runs channels)."""
-        if self.directory is None:
-            return MemoryChainStore()
-        registry = channels_registry() if "channels" in spec.layers else pos_registry()
-        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry)
-
-    def resume_epoch(self, specs: Sequence[NodeSpec]) -> float:
-        """
-        Where a resumed run's simulated PoS clock starts: one second after the latest stored block of any node.
-
-        0 when nothing is stored (memory stores, a new directory, or nodes without the pos layer). Every node's
-        clock must start after the stored heads, or peers drop the new proposals as stamped too far ahead.
-        """
-        if self.directory is None:
-            return 0.0
-        latest = 0
-        for spec in specs:
-            path = self.directory / f"{spec.name}.chain.db"
-            if "pos" not in spec.layers or not path.exists():
-                continue
-            store = self.chain(spec)
-            try:
-                head = store.head_height()
-                block = store.block(head) if head else None
-                if block is not None:
-                    latest = max(latest, block.header.timestamp)
-            finally:
-                store.close()
-        return latest / 1000 + 1.0 if latest else 0.0
-
-    def channels(self, spec: NodeSpec) -> ChannelStore:
-        """The store of the node's payment channels, invoices and preimages."""
-        if self.directory is None:
-            return MemoryChannelStore()
-        return SQLiteChannelStore(self.directory / f"{spec.name}.channels.db")
 
 
 async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Runtime, *,
