@@ -10,9 +10,9 @@ import pytest
 
 from a27_channels import CHANNEL_KINDS, ChannelCommunity, ChannelStatus, channel_record, channels_registry
 from a27_harness import SimScenario
-from a27_harness.channels_report import format_markdown, format_terminal, summary_data, write_report
-from a27_harness.lab3 import Lab3Result, run_lab3
+from a27_harness.labs.lab3 import Lab3Result, run_lab3
 from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, SimulatedRuntime, UnknownLayer, build_node
+from a27_harness.reports.lab3 import format_markdown, format_terminal, summary_data, write_report
 from a27_harness.scenario import ScenarioError
 from a27_ledger import LedgerState, SQLiteStore
 from a27_ledger.testing import make_keys

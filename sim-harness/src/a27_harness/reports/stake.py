@@ -9,8 +9,7 @@ from typing import Any
 
 import attrs
 
-from .output import pyplot
-from .stake_experiment import (
+from ..experiments.stake import (
     SHARES_RUN,
     SILENCE_RUN,
     PooledShares,
@@ -20,6 +19,7 @@ from .stake_experiment import (
     ThresholdCrossing,
     Thresholds,
 )
+from .files import pyplot
 from .statistics import wilson_interval
 
 PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",

@@ -8,9 +8,9 @@ from typing import Any
 
 import attrs
 
-from .lab3 import Lab3Result
-from .output import pyplot, write_report_files
-from .report import network_line
+from ..labs.lab3 import Lab3Result
+from .files import pyplot, write_report_files
+from .lab1 import network_line
 
 
 def _routed_fees(result: Lab3Result) -> int:

@@ -10,10 +10,10 @@ import attrs
 
 from a27_ledger import format_balances
 
-from .lab1 import latency_summary
-from .lab2 import BlockRecord, Lab2Result
-from .output import pyplot, write_report_files
-from .report import network_line, seconds
+from ..labs.common import latency_summary
+from ..labs.lab2 import BlockRecord, Lab2Result
+from .files import pyplot, write_report_files
+from .lab1 import network_line, seconds
 
 CHAIN_ROWS = 12
 """Blocks shown at each end of the chain in the terminal (the report lists every block)."""

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .output import pyplot
+from ..experiments.topology import SETTLED, PaymentOutcome, TopologyExperimentResult, TopologyRun
+from .files import pyplot
 from .statistics import compare_proportions, wilson_interval
-from .topology_experiment import SETTLED, PaymentOutcome, TopologyExperimentResult, TopologyRun
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
          "offline": "offline_bridge.png"}

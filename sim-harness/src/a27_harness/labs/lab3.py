@@ -26,13 +26,21 @@ from a27_channels import (
     channel_record,
 )
 from a27_ledger import LedgerSnapshot
-from a27_netsim import Simulation, parse_latency
+from a27_netsim import Simulation
 
-from .lab1 import SETTLE_CHECK_INTERVAL, make_specs, schedule_faults
-from .lab2 import ChainWatcher, make_pos_genesis, with_layers
-from .node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
-from .output import ProgressCallback
-from .scenario import SimScenario
+from ..node import LIGHT, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from ..scenario import SimScenario
+from .common import (
+    SETTLE_CHECK_INTERVAL,
+    ChainWatcher,
+    ProgressCallback,
+    make_pos_genesis,
+    make_specs,
+    schedule_faults,
+    simulate,
+    wait_for_heights,
+    with_layers,
+)
 
 OPEN_TIMEOUT = 120.0
 """Simulated seconds an open may take until its funding is final."""
@@ -374,10 +382,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     closes = await run.close_all()
     phases["closed"] = loop.time() - start
     report(3)
-    target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
-    deadline = loop.time() + scenario.settle_timeout
-    while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
-        await asyncio.sleep(SETTLE_CHECK_INTERVAL)
+    target = await wait_for_heights(nodes, scenario.settle_timeout)
     phases["settled"] = loop.time() - start
     report(4)
     result = _collect(scenario=scenario, names=names, nodes=nodes, run=run, states=states, closes=closes,
@@ -451,16 +456,14 @@ def _payment_order(payment: PaymentRecord) -> tuple[float, str, str]:
 
 def run_lab3(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab3Result:
     """Run Lab 3 in simulation: deterministic for a given scenario (seed included)."""
-    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
     # Concurrent payments make conflicting proposals that the protocol resolves; the result counts the drops.
     channel_logger = logging.getLogger(ChannelCommunity.__name__)
     level = channel_logger.level
     channel_logger.setLevel(logging.ERROR)
     try:
-        return simulation.run(_run(scenario, simulation, progress))
+        return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
     finally:
         channel_logger.setLevel(level)
-        simulation.close()
 
 
 __all__ = ["AccountCheck", "ChannelRecordLine", "Lab3NodeReport", "Lab3Result", "PaymentRecord", "run_lab3"]

@@ -8,8 +8,9 @@ from typing import Any
 
 from a27_ledger import format_balances, short_id
 
-from .lab1 import Lab1Result, latency_summary
-from .output import pyplot, write_report_files
+from ..labs.common import latency_summary
+from ..labs.lab1 import Lab1Result
+from .files import pyplot, write_report_files
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:

@@ -6,33 +6,28 @@ verdict on agreement and supply.
 from __future__ import annotations
 
 import asyncio
-import random
-import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
-from a27_ledger import Genesis, KeyPair, LedgerSnapshot
+from a27_ledger import Genesis, LedgerSnapshot
 from a27_ledger.community import SubmissionTimeout
-from a27_netsim import SimulatedNetwork, Simulation, parse_latency, topology_by_name
+from a27_netsim import Simulation
 
-from .node import (
-    LIGHT,
-    VALIDATOR,
-    A27Node,
-    NodeSpec,
-    SimulatedRuntime,
-    Stores,
-    build_node,
-    introduce_all,
+from ..node import LIGHT, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from ..scenario import SimScenario
+from .common import (
+    SETTLE_CHECK_INTERVAL,
+    ProgressCallback,
+    TransferWorkload,
+    make_genesis,
+    make_specs,
+    neighbours_for,
+    schedule_faults,
+    simulate,
+    start_progress,
 )
-from .output import ProgressCallback, start_progress
-from .scenario import SimScenario
-
-CHAIN_ID = "a27-sim"
-SETTLE_CHECK_INTERVAL = 0.5
-
 
 
 @attrs.frozen
@@ -107,16 +102,13 @@ def ledger_disagreement(reports: Sequence[NodeReport]) -> tuple[str, ...]:
     return tuple(report.name for report in reports if report.digest != reference or report.waiting)
 
 
-class _Workload:
-    """Seeded random transfers from every light node, one at a time per node."""
+class _Workload(TransferWorkload):
+    """Seeded random transfers from every light node, each recorded with its verdict and when every node had it."""
 
     def __init__(self, scenario: SimScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
                  simulation: Simulation) -> None:
-        self.scenario = scenario
+        super().__init__(scenario, nodes, names, simulation)
         self.nodes = nodes
-        self.names = names
-        self.simulation = simulation
-        self.accounts = sorted(node.spec.key.public_key for node in nodes)
         self.records: list[TransferRecord] = []
         self._pending: dict[bytes, tuple[float, int]] = {}
         self._everywhere: dict[bytes, float] = {}
@@ -131,27 +123,24 @@ class _Workload:
             self._everywhere[tx_id] = asyncio.get_running_loop().time()
             del self._applied_count[tx_id]
 
-    async def run_light_node(self, node: A27Node, stop_at: float) -> None:
-        rng = self.simulation.streams.stream(f"workload/{node.name}")
+    def balance(self, node: A27Node, account: bytes) -> int:
+        """The balance in the node's ledger."""
+        return node.ledger.state.balance(account)
+
+    async def send(self, node: A27Node, recipient: bytes, amount: int) -> None:
+        """Submit the transfer to the validators and record their verdict (or the timeout)."""
         loop = asyncio.get_running_loop()
-        ledger = node.ledger
-        me = node.spec.key.public_key
-        while True:
-            await asyncio.sleep(rng.expovariate(1.0 / self.scenario.transfer_interval))
-            if loop.time() >= stop_at:
-                return
-            recipient, amount = draw_transfer(rng, self.scenario, self.accounts, me, ledger.state.balance)
-            submitted_at = loop.time()
-            try:
-                outcome = await ledger.transfer(recipient, amount, fee=self.scenario.fee)
-            except SubmissionTimeout as timeout:
-                self.records.append(TransferRecord(node.name, self.names[recipient], amount, submitted_at, False,
-                                                   -1, str(timeout), loop.time() - submitted_at, None))
-                continue
-            if outcome.accepted:
-                self._pending[outcome.tx_id] = (submitted_at, len(self.records))
-            self.records.append(TransferRecord(node.name, self.names[recipient], amount, submitted_at,
-                                               outcome.accepted, outcome.code, outcome.reason, outcome.latency, None))
+        submitted_at = loop.time()
+        try:
+            outcome = await node.ledger.transfer(recipient, amount, fee=self.scenario.fee)
+        except SubmissionTimeout as timeout:
+            self.records.append(TransferRecord(node.name, self.names[recipient], amount, submitted_at, False,
+                                               -1, str(timeout), loop.time() - submitted_at, None))
+            return
+        if outcome.accepted:
+            self._pending[outcome.tx_id] = (submitted_at, len(self.records))
+        self.records.append(TransferRecord(node.name, self.names[recipient], amount, submitted_at,
+                                           outcome.accepted, outcome.code, outcome.reason, outcome.latency, None))
 
     def finished_records(self) -> tuple[TransferRecord, ...]:
         records = list(self.records)
@@ -162,69 +151,14 @@ class _Workload:
         return tuple(records)
 
 
-def draw_transfer(rng: random.Random, scenario: SimScenario, accounts: Sequence[bytes], me: bytes,
-                  balance_of: Callable[[bytes], int]) -> tuple[bytes, int]:
-    """A light node's next seeded transfer: another account, and an amount (an overdraft now and then, on purpose)."""
-    recipient = rng.choice([account for account in accounts if account != me])
-    balance = balance_of(me)
-    if rng.random() < scenario.overdraft_probability:
-        return recipient, balance + rng.randint(1, 1000)
-    return recipient, rng.randint(1, max(1, balance // 10))
 
 
-def make_specs(scenario: SimScenario, simulation: Simulation) -> list[NodeSpec]:
-    """Validators v0.. and light nodes l0.., with keys drawn from the seeded ``keys`` stream."""
-    rng = simulation.streams.stream("keys")
-    specs = [NodeSpec(f"v{i}", KeyPair.generate(rng), VALIDATOR) for i in range(scenario.validators)]
-    specs += [NodeSpec(f"l{i}", KeyPair.generate(rng), LIGHT) for i in range(scenario.light_nodes)]
-    return specs
 
 
-def make_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> Genesis:
-    """Every account starts with the scenario's balance; the validator nodes are the validators."""
-    return Genesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs},
-                         [spec.key.public_key for spec in specs if spec.role == VALIDATOR],
-                         names={spec.key.public_key: spec.name for spec in specs})
 
 
-def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], list[int]]:
-    """Validators (the first nodes) know everyone; light nodes know each other as the topology says."""
-    validator_count = scenario.validators
-    graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
-
-    def neighbours(index: int) -> list[int]:
-        everyone_validates = list(range(validator_count))
-        if index < validator_count:
-            return list(range(node_count))
-        light = index - validator_count
-        return everyone_validates + [validator_count + other for other in sorted(graph.neighbors(light))]
-    return neighbours
 
 
-def schedule_faults(scenario: SimScenario, network: SimulatedNetwork, nodes: Sequence[A27Node], start: float) -> None:
-    """Schedule the scenario's faults on the simulated network, each ``fault.at`` seconds after ``start``."""
-    address = {node.name: node.address for node in nodes}
-    loop = network.loop
-    for fault in scenario.faults:
-        at = start + fault.at
-        if fault.action == "partition":
-            groups = scenario.partition_groups(fault)
-            network.partition([[address[name] for name in group] for group in groups], at=at)
-        elif fault.action == "heal":
-            network.heal(at=at)
-        elif fault.action in ("down", "up"):
-            switch = network.set_down if fault.action == "down" else network.set_up
-            for selector in fault.nodes:
-                for name in scenario.select(selector):
-                    switch(address[name], at=at)
-        elif fault.between is None:
-            loop.call_at(at, setattr, network, "loss", fault.loss)
-        else:
-            ends = [scenario.select(selector) for selector in fault.between]
-            for one in ends[0]:
-                for other in ends[1]:
-                    if one != other:
-                        loop.call_at(at, network.set_link_loss, address[one], address[other], fault.loss)
 
 
 def _all_agree(nodes: Sequence[A27Node]) -> bool:
@@ -282,17 +216,4 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
 
 def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab1Result:
     """Run Lab 1 in simulation: deterministic for a given scenario (seed included)."""
-    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
-    try:
-        return simulation.run(_run(scenario, simulation, progress))
-    finally:
-        simulation.close()
-
-
-def latency_summary(values: Sequence[float]) -> dict[str, float]:
-    """Median, 95th percentile and maximum of a list of latencies (empty dict for no values)."""
-    if not values:
-        return {}
-    ordered = sorted(values)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return {"median": statistics.median(ordered), "p95": p95, "max": ordered[-1]}
+    return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
