@@ -222,6 +222,15 @@ class ChainWatcher:
         return on_commit
 
 
+def invariants_hold(check: Callable[[], None]) -> bool:
+    """Whether ``check`` (a state's or chain's ``check_invariants``) passes; any error it raises means it does not."""
+    try:
+        check()
+    except Exception:
+        return False
+    return True
+
+
 def latency_summary(values: Sequence[float]) -> dict[str, float]:
     """Median, 95th percentile and maximum of a list of latencies (empty dict for no values)."""
     if not values:
