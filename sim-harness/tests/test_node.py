@@ -10,6 +10,7 @@ import pytest
 from a27_harness.node import (
     LIGHT,
     VALIDATOR,
+    MissingLayer,
     NodeSpec,
     SimulatedRuntime,
     Stores,
@@ -30,6 +31,15 @@ def test_unknown_role_and_layer_are_refused() -> None:
         NodeSpec("x", key, "miner")
     with pytest.raises(UnknownLayer, match="layers are ledger"):
         NodeSpec("x", key, LIGHT, layers=("ledger", "sharding"))
+
+
+def test_a_layer_without_what_it_runs_on_is_a_missing_layer_not_an_unknown_one() -> None:
+    key = make_keys(1)[0]
+    for layers, message in ((("pos",), "every node runs the ledger layer"),
+                            (("ledger", "channels"), "the channels layer runs on the pos layer")):
+        with pytest.raises(MissingLayer, match=message) as refused:
+            NodeSpec("x", key, LIGHT, layers=layers)
+        assert not isinstance(refused.value, UnknownLayer)
 
 
 def test_built_nodes_know_each_other_and_their_roles() -> None:

@@ -34,6 +34,10 @@ class UnknownLayer(ValueError):
     """A layer name that a27 does not have (yet)."""
 
 
+class MissingLayer(ValueError):
+    """A layer another one depends on is not in the node (every node runs ledger; channels runs on pos)."""
+
+
 @attrs.frozen
 class NodeSpec:
     """What to build: a named node with a key, a role and the layers it runs."""
@@ -45,7 +49,7 @@ class NodeSpec:
     region: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        """Reject unknown roles and layers early, with the names that exist."""
+        """Reject unknown roles and layers, and layers missing what they run on, early and by name."""
         if self.role not in ROLES:
             msg = f"unknown role {self.role!r}; roles are {', '.join(ROLES)}"
             raise ValueError(msg)
@@ -55,10 +59,10 @@ class NodeSpec:
                 raise UnknownLayer(msg)
         if "ledger" not in self.layers:
             msg = "every node runs the ledger layer"
-            raise UnknownLayer(msg)
+            raise MissingLayer(msg)
         if "channels" in self.layers and "pos" not in self.layers:
             msg = "the channels layer runs on the pos layer (channel deadlines are block heights)"
-            raise UnknownLayer(msg)
+            raise MissingLayer(msg)
 
 
 @attrs.define
