@@ -216,7 +216,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     silent = {f"v{index}" for index in scenario.silent_validators}
     nodes = [await build_node(spec, genesis, runtime, stores=stores,
-                              options={"validator": False} if spec.name in silent else None) for spec in specs]
+                              settings={"pos": {"validator": False}} if spec.name in silent else None)
+             for spec in specs]
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
     watcher = ChainWatcher(nodes, runtime.now)
     loop = asyncio.get_running_loop()

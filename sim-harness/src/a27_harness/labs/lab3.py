@@ -353,8 +353,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     params = NodeParams(challenge_period=scenario.challenge_period, accept_deposit_up_to=scenario.channel_deposit)
-    nodes = [await build_node(spec, genesis, runtime, stores=stores, options={
-        "node_params": params, "fee": scenario.fee, "rng": simulation.streams.stream(f"channels/{spec.name}")})
+    nodes = [await build_node(spec, genesis, runtime, stores=stores, settings={"channels": {
+        "node_params": params, "fee": scenario.fee, "rng": simulation.streams.stream(f"channels/{spec.name}")}})
         for spec in specs]
     # Channel messages go to a channel's other party and routed payments hop along the ring, so every node knows
     # every other here; the light-node topology of Lab 2 does not apply.

@@ -7,7 +7,7 @@ caller runs) differ.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 from ipv8.community import Community
@@ -115,15 +115,65 @@ class A27Node:
             await closing
 
 
+LayerSettings = Mapping[str, Mapping[str, object]]
+"""Settings per layer, keyed by layer name: ``{"pos": {"timeouts": ...}, "channels": {"fee": 2}}``."""
+
+SETTINGS_CLASSES: dict[str, type] = {"ledger": LedgerSettings, "pos": PosSettings, "channels": ChannelSettings}
+"""The IPv8 settings class of each layer's community; a layer's entry in ``LayerSettings`` goes to it."""
+
+BUILDER_OWNED = frozenset({"my_peer", "endpoint", "network", "genesis", "state", "chain", "pos", "store"})
+"""Settings the builder fills in from the node's spec, stores and runtime; a caller cannot set them."""
+
+
+class LayerSettingsError(ValueError):
+    """Settings for a layer that would not reach its community: not run by the node, misspelled or builder-owned."""
+
+
+def check_layer_settings(spec: NodeSpec, settings: LayerSettings) -> None:
+    """
+    Refuse settings that would not reach a community of the node ``spec`` describes.
+
+    :raises UnknownLayer: for a key that names no layer.
+    :raises MissingLayer: for a layer the node does not run.
+    :raises LayerSettingsError: for ledger settings on a pos node (whose ledger is driven by its chain and runs no
+        ledger community), a setting the layer's settings class does not have, or one the builder owns.
+    """
+    for layer, options in settings.items():
+        if layer not in LAYERS:
+            msg = f"settings for unknown layer {layer!r}; layers are {', '.join(LAYERS)}"
+            raise UnknownLayer(msg)
+        if layer not in spec.layers:
+            runs = ", ".join(spec.layers)
+            msg = f"settings for the {layer} layer, which node {spec.name} does not run (it runs {runs})"
+            raise MissingLayer(msg)
+        if layer == "ledger" and "pos" in spec.layers:
+            msg = (f"ledger settings for node {spec.name}: with the pos layer its ledger follows the chain and runs no "
+                   "ledger community; give the settings to the pos layer")
+            raise LayerSettingsError(msg)
+        known = {name for cls in SETTINGS_CLASSES[layer].__mro__ for name in vars(cls).get("__annotations__", {})}
+        for name in options:
+            if name in BUILDER_OWNED:
+                msg = f"{layer} setting {name!r} is set by the node builder, not by the caller"
+                raise LayerSettingsError(msg)
+            if name not in known:
+                allowed = ", ".join(sorted(known - BUILDER_OWNED))
+                msg = f"unknown {layer} setting {name!r}; {layer} settings are {allowed}"
+                raise LayerSettingsError(msg)
+
+
 async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Runtime, *,
-                     stores: Stores | None = None, options: dict[str, object] | None = None) -> A27Node:
+                     stores: Stores | None = None, settings: LayerSettings | None = None) -> A27Node:
     """
     Open an endpoint and start the node's layers on it.
 
     With the ``pos`` layer the ledger is driven by finalized blocks (``genesis`` must be a ``PosGenesis``); with the
     ledger alone, by the Lab 1 validators' logs. With ``channels`` the chain also accepts the channel transaction
-    kinds and a ``ChannelCommunity`` runs on the node's ``PosCommunity``. ``options`` go to the top layer's settings.
+    kinds and a ``ChannelCommunity`` runs on the node's ``PosCommunity``. ``settings[layer]`` go to that layer's
+    community settings, whatever layers run above it (see ``check_layer_settings`` for what is refused, before any
+    endpoint is opened).
     """
+    settings = settings if settings is not None else {}
+    check_layer_settings(spec, settings)
     stores = stores if stores is not None else Stores()
     endpoint = await runtime.open_endpoint(spec)
     peer = Peer(spec.key.ipv8_key(), endpoint.get_address())
@@ -138,7 +188,7 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
             chain = channel_chain(genesis, stores.ledger(spec), stores.chain(spec))
         else:
             chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
-        pos_options = {} if channels else dict(options or {})
+        pos_options = dict(settings.get("pos", {}))
         clock = runtime.pos_clock()
         if clock is not None:
             pos_options["clock"] = clock
@@ -147,12 +197,13 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
         if channels:
             overlays["channels"] = ChannelCommunity(ChannelSettings(my_peer=peer, endpoint=endpoint, network=network,
                                                                     pos=pos, store=stores.channels(spec),
-                                                                    **(options or {})))
+                                                                    **settings.get("channels", {})))
     else:
         ledger_genesis = genesis.ledger if isinstance(genesis, PosGenesis) else genesis
         state = LedgerState.from_genesis(ledger_genesis, stores.ledger(spec))
         overlays["ledger"] = LedgerCommunity(LedgerSettings(my_peer=peer, endpoint=endpoint, network=network,
-                                                            genesis=ledger_genesis, state=state, **(options or {})))
+                                                            genesis=ledger_genesis, state=state,
+                                                            **settings.get("ledger", {})))
     return A27Node(spec, peer, endpoint, network, overlays)
 
 
