@@ -5,22 +5,20 @@ Everything a real node process needs lives here; nothing here imports report, pl
 """
 
 from .builder import (
-    LAYERS,
     LIGHT,
     ROLES,
     VALIDATOR,
     A27Node,
-    LayerSettings,
-    LayerSettingsError,
-    MissingLayer,
     NodeSpec,
-    UnknownLayer,
+    Runtime,
+    SimulatedRuntime,
+    UdpRuntime,
     build_node,
-    check_layer_settings,
     introduce_all,
     walk_to_all,
 )
-from .runtime import Runtime, SimulatedRuntime, UdpRuntime
+from .layers import LAYERS, MissingLayer, UnknownLayer
+from .settings import LayerSettings, LayerSettingsError, check_layer_settings
 from .stores import Stores
 
 __all__ = [

@@ -1,5 +1,5 @@
 """
-The node builder: composes a node from layers and a role, on a runtime's endpoint (simulated or real UDP).
+The node builder: composes a node from layers and a role, on a simulated or a real UDP endpoint.
 
 The layers never learn which runtime they run in; only the endpoint handed to them (and the event loop the
 caller runs) differ.
@@ -7,11 +7,14 @@ caller runs) differ.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import math
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import attrs
 from ipv8.community import Community
 from ipv8.messaging.interfaces.endpoint import Endpoint
+from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
 from ipv8.peer import Peer
 from ipv8.peerdiscovery.network import Network
 
@@ -19,23 +22,13 @@ from a27_channels import ChannelCommunity, ChannelSettings, channel_chain
 from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState
 from a27_pos import Chain, PosCommunity, PosGenesis, PosSettings
 
-from .runtime import Runtime
+from .layers import LAYERS, MissingLayer, UnknownLayer
+from .settings import LayerSettings, check_layer_settings
 from .stores import Stores
-
-LAYERS = ("ledger", "pos", "channels")
-"""The layers a node can be built with, bottom first."""
 
 VALIDATOR = "validator"
 LIGHT = "light"
 ROLES = (VALIDATOR, LIGHT)
-
-
-class UnknownLayer(ValueError):
-    """A layer name that a27 does not have (yet)."""
-
-
-class MissingLayer(ValueError):
-    """A layer another one depends on is not in the node (every node runs ledger; channels runs on pos)."""
 
 
 @attrs.frozen
@@ -63,6 +56,72 @@ class NodeSpec:
         if "channels" in self.layers and "pos" not in self.layers:
             msg = "the channels layer runs on the pos layer (channel deadlines are block heights)"
             raise MissingLayer(msg)
+
+
+class Runtime(Protocol):
+    """Where nodes live: hands out opened endpoints, and says which clock their PoS layer reads."""
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        """An open endpoint for the node ``spec`` describes."""
+
+    def pos_clock(self) -> Callable[[], float] | None:
+        """The clock (seconds) for the nodes' PoS layer; None leaves the layer's default (Unix time)."""
+
+
+class UdpRuntime:
+    """Real IPv8 UDP sockets on one host (``127.0.0.1`` by default), one port per node."""
+
+    def __init__(self, host: str = "127.0.0.1", base_port: int = 0) -> None:
+        """Bind to ``host``; ``base_port`` 0 lets the system pick free ports, else ports count up from it."""
+        self.host = host
+        self.base_port = base_port
+        self._opened = 0
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        """Open a UDP endpoint bound to this runtime's host."""
+        port = self.base_port + self._opened if self.base_port else 0
+        endpoint = UDPEndpoint(port=port, ip=self.host)
+        if not await endpoint.open():
+            msg = f"could not bind a UDP socket on {self.host}:{port} for {spec.name}"
+            raise OSError(msg)
+        self._opened += 1
+        return endpoint
+
+    def pos_clock(self) -> Callable[[], float] | None:
+        """None: real nodes on different machines stamp blocks with the PoS layer's default, Unix time."""
+        return None
+
+
+class SimulatedRuntime:
+    """Endpoints on an a27-netsim simulated network, and the simulated clock for every node's PoS layer."""
+
+    def __init__(self, network: object, epoch: float = 0.0) -> None:
+        """
+        Use ``network`` (an ``a27_netsim.SimulatedNetwork``) for every node.
+
+        The PoS clock reads the network's virtual loop time plus ``epoch`` seconds: 0 for a fresh run; for a run
+        that resumes stored chains, a time after their latest block (see ``Stores.resume_epoch``), so that new blocks
+        are stamped after the stored ones.
+        """
+        if not math.isfinite(epoch) or epoch < 0:
+            msg = f"the simulated clock's epoch must be a non-negative number of seconds, got {epoch!r}"
+            raise ValueError(msg)
+        self.network = network
+        self.epoch = epoch
+
+    def now(self) -> float:
+        """The simulated PoS clock: virtual loop time plus the epoch, in seconds."""
+        return float(self.network.loop.time()) + self.epoch  # type: ignore[attr-defined]
+
+    def pos_clock(self) -> Callable[[], float] | None:
+        """The simulated clock (``now``), never the host's: every simulated node shares it."""
+        return self.now
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        """A simulated endpoint named after the node."""
+        endpoint: Endpoint = self.network.create_endpoint(name=spec.name, region=spec.region)  # type: ignore[attr-defined]
+        await endpoint.open()
+        return endpoint
 
 
 @attrs.define
@@ -113,52 +172,6 @@ class A27Node:
         closing = self.endpoint.close()
         if closing is not None:
             await closing
-
-
-LayerSettings = Mapping[str, Mapping[str, object]]
-"""Settings per layer, keyed by layer name: ``{"pos": {"timeouts": ...}, "channels": {"fee": 2}}``."""
-
-SETTINGS_CLASSES: dict[str, type] = {"ledger": LedgerSettings, "pos": PosSettings, "channels": ChannelSettings}
-"""The IPv8 settings class of each layer's community; a layer's entry in ``LayerSettings`` goes to it."""
-
-BUILDER_OWNED = frozenset({"my_peer", "endpoint", "network", "genesis", "state", "chain", "pos", "store"})
-"""Settings the builder fills in from the node's spec, stores and runtime; a caller cannot set them."""
-
-
-class LayerSettingsError(ValueError):
-    """Settings for a layer that would not reach its community: not run by the node, misspelled or builder-owned."""
-
-
-def check_layer_settings(spec: NodeSpec, settings: LayerSettings) -> None:
-    """
-    Refuse settings that would not reach a community of the node ``spec`` describes.
-
-    :raises UnknownLayer: for a key that names no layer.
-    :raises MissingLayer: for a layer the node does not run.
-    :raises LayerSettingsError: for ledger settings on a pos node (whose ledger is driven by its chain and runs no
-        ledger community), a setting the layer's settings class does not have, or one the builder owns.
-    """
-    for layer, options in settings.items():
-        if layer not in LAYERS:
-            msg = f"settings for unknown layer {layer!r}; layers are {', '.join(LAYERS)}"
-            raise UnknownLayer(msg)
-        if layer not in spec.layers:
-            runs = ", ".join(spec.layers)
-            msg = f"settings for the {layer} layer, which node {spec.name} does not run (it runs {runs})"
-            raise MissingLayer(msg)
-        if layer == "ledger" and "pos" in spec.layers:
-            msg = (f"ledger settings for node {spec.name}: with the pos layer its ledger follows the chain and runs no "
-                   "ledger community; give the settings to the pos layer")
-            raise LayerSettingsError(msg)
-        known = {name for cls in SETTINGS_CLASSES[layer].__mro__ for name in vars(cls).get("__annotations__", {})}
-        for name in options:
-            if name in BUILDER_OWNED:
-                msg = f"{layer} setting {name!r} is set by the node builder, not by the caller"
-                raise LayerSettingsError(msg)
-            if name not in known:
-                allowed = ", ".join(sorted(known - BUILDER_OWNED))
-                msg = f"unknown {layer} setting {name!r}; {layer} settings are {allowed}"
-                raise LayerSettingsError(msg)
 
 
 async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Runtime, *,
