@@ -50,6 +50,30 @@ def start_progress(progress: ProgressCallback | None, busy_until: float, planned
     return loop.create_task(tick(), name="progress")
 
 
+class TransferPhase:
+    """
+    The workload phase of a run, started now: the scenario's faults are scheduled from its start, transfers run
+    until ``stop_at`` (``duration`` later), and progress is reported every simulated second until ``finish``.
+    """
+
+    def __init__(self, scenario: SimScenario, simulation: Simulation, nodes: Sequence[A27Node],
+                 progress: ProgressCallback | None) -> None:
+        """Start the phase on the running loop's clock."""
+        loop = asyncio.get_running_loop()
+        self.progress = progress
+        self.planned = scenario.duration + scenario.settle_timeout
+        self.start = loop.time()
+        schedule_faults(scenario, simulation.network, nodes, self.start)
+        self.stop_at = self.start + scenario.duration
+        self._ticking = start_progress(progress, scenario.duration, self.planned)
+
+    def finish(self) -> None:
+        """Stop reporting progress, and report the run done."""
+        self._ticking.cancel()
+        if self.progress is not None:
+            self.progress(self.planned, self.planned, "done")
+
+
 def simulate(scenario: SimScenario, run: Callable[[Simulation], Coroutine[Any, Any, Result]]) -> Result:
     """Run ``run(simulation)`` on a simulation seeded, delayed and made lossy as the scenario says; then close it."""
     simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)

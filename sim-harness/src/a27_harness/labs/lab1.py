@@ -20,14 +20,13 @@ from ..scenario import SimScenario
 from .common import (
     SETTLE_CHECK_INTERVAL,
     ProgressCallback,
+    TransferPhase,
     TransferWorkload,
     invariants_hold,
     make_genesis,
     make_specs,
     neighbours_for,
-    schedule_faults,
     simulate,
-    start_progress,
 )
 
 
@@ -176,11 +175,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
     loop = asyncio.get_running_loop()
-    planned = scenario.duration + scenario.settle_timeout
-    start = loop.time()
-    schedule_faults(scenario, simulation.network, nodes, start)
-    stop_at = start + scenario.duration
-    ticking = start_progress(progress, scenario.duration, planned)
+    phase = TransferPhase(scenario, simulation, nodes, progress)
+    start, stop_at = phase.start, phase.stop_at
     workload = _Workload(scenario, nodes, names, simulation)
     await asyncio.gather(*(workload.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
     settled_at = None
@@ -190,9 +186,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
             settled_at = loop.time() - start
             break
         await asyncio.sleep(SETTLE_CHECK_INTERVAL)
-    ticking.cancel()
-    if progress is not None:
-        progress(planned, planned, "done")
+    phase.finish()
     reports = []
     supply_ok = True
     for node in nodes:

@@ -22,15 +22,14 @@ from ..scenario import SimScenario
 from .common import (
     ChainWatcher,
     ProgressCallback,
+    TransferPhase,
     TransferWorkload,
     invariants_hold,
     make_pos_genesis,
     make_specs,
     neighbours_for,
     repeat_until,
-    schedule_faults,
     simulate,
-    start_progress,
     wait_for_heights,
     with_layers,
 )
@@ -221,11 +220,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
     watcher = ChainWatcher(nodes, runtime.now)
     loop = asyncio.get_running_loop()
-    planned = scenario.duration + scenario.settle_timeout
-    start = loop.time()
-    schedule_faults(scenario, simulation.network, nodes, start)
-    stop_at = start + scenario.duration
-    ticking = start_progress(progress, scenario.duration, planned)
+    phase = TransferPhase(scenario, simulation, nodes, progress)
+    start, stop_at = phase.start, phase.stop_at
     transfers = _Transfers(scenario, nodes, names, simulation)
     restaker = _Restaker(scenario)
     restaking = [restaker.run_validator(node, stop_at) for node in nodes
@@ -233,9 +229,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     await asyncio.gather(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
                          *restaking)
     target = await wait_for_heights(nodes, scenario.settle_timeout)
-    ticking.cancel()
-    if progress is not None:
-        progress(planned, planned, "done")
+    phase.finish()
     end_time = loop.time() - start
     result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,
                       transfers=transfers, target=target, end_time=end_time,
