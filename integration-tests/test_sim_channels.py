@@ -8,16 +8,16 @@ import sys
 from pathlib import Path
 
 from a27_harness import SimScenario
-from a27_harness.channels_report import format_terminal
-from a27_harness.lab3 import run_lab3
+from a27_harness.labs.lab3 import run_lab3
+from a27_harness.reports.lab3 import format_terminal
 
 CHANNELS = {"layers": "ledger,pos,channels", "validators": 4, "light_nodes": 8, "payments": 24}
 
 PRINT_RUN = """
 import sys
 from a27_harness import SimScenario
-from a27_harness.channels_report import format_terminal
-from a27_harness.lab3 import run_lab3
+from a27_harness.reports.lab3 import format_terminal
+from a27_harness.labs.lab3 import run_lab3
 result = run_lab3(SimScenario(seed=11, layers="ledger,pos,channels", validators=4, light_nodes=6, payments=16))
 print(format_terminal(result))
 sys.exit(0 if result.ok else 1)

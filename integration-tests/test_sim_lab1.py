@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from a27_harness import SimScenario, run_lab1
-from a27_harness.report import format_terminal
+from a27_harness.reports.lab1 import format_terminal
 from a27_ledger import LedgerState, SQLiteStore
 
 SMALL = {"layers": "ledger", "validators": 3, "light_nodes": 6, "duration": 20.0, "transfer_interval": 2.0}

@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from a27_harness import SimScenario
-from a27_harness.lab2 import run_lab2
-from a27_harness.pos_report import format_terminal
+from a27_harness.labs.lab2 import run_lab2
+from a27_harness.reports.lab2 import format_terminal
 from a27_ledger import LedgerState, SQLiteStore
 from a27_pos import Chain, SQLiteChainStore, pos_registry
 

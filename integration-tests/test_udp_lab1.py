@@ -30,7 +30,7 @@ async def _lab1_on_udp() -> tuple[list[A27Node], Genesis]:
     genesis = Genesis.build("a27-udp-test", {spec.key.public_key: 1_000 for spec in specs},
                             [spec.key.public_key for spec in specs if spec.role == VALIDATOR])
     runtime = UdpRuntime("127.0.0.1")
-    nodes = [await build_node(spec, genesis, runtime, options=FAST) for spec in specs]
+    nodes = [await build_node(spec, genesis, runtime, settings={"ledger": FAST}) for spec in specs]
     try:
         # Real nodes find each other through IPv8's introduction handshake, not by being told.
         walk_to_all(nodes)

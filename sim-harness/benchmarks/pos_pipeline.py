@@ -17,8 +17,8 @@ import sys
 import time
 
 from a27_harness import SimScenario, run_lab1
-from a27_harness.lab1 import latency_summary
-from a27_harness.lab2 import run_lab2
+from a27_harness.labs.common import latency_summary
+from a27_harness.labs.lab2 import run_lab2
 
 
 def measure(validators: int, light_nodes: int, seconds: float, latency: str, interval: float) -> dict[str, float]:

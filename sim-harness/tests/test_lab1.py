@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from a27_harness.lab1 import NodeReport, ledger_disagreement
+from a27_harness.labs.lab1 import NodeReport, ledger_disagreement
 from a27_ledger import Genesis, LedgerState, sign_transfer
 from a27_ledger.testing import make_keys
 

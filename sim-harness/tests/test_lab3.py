@@ -10,9 +10,9 @@ import pytest
 
 from a27_channels import CHANNEL_KINDS, ChannelCommunity, ChannelStatus, channel_record, channels_registry
 from a27_harness import SimScenario
-from a27_harness.channels_report import format_markdown, format_terminal, summary_data, write_report
-from a27_harness.lab3 import Lab3Result, run_lab3
-from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, SimulatedRuntime, UnknownLayer, build_node
+from a27_harness.labs.lab3 import Lab3Result, run_lab3
+from a27_harness.node import LIGHT, VALIDATOR, MissingLayer, NodeSpec, SimulatedRuntime, build_node
+from a27_harness.reports.lab3 import format_markdown, format_terminal, summary_data, write_report
 from a27_harness.scenario import ScenarioError
 from a27_ledger import LedgerState, SQLiteStore
 from a27_ledger.testing import make_keys
@@ -103,7 +103,7 @@ def test_channel_nodes_keep_their_chain_and_channels_in_sqlite(tmp_path: Path) -
 def test_channels_need_pos() -> None:
     with pytest.raises(ScenarioError, match="needs the pos layer"):
         SimScenario(layers="ledger,channels")
-    with pytest.raises(UnknownLayer, match="runs on the pos layer"):
+    with pytest.raises(MissingLayer, match="runs on the pos layer"):
         NodeSpec("l0", make_keys(1)[0], LIGHT, layers=("ledger", "channels"))
     with pytest.raises(ScenarioError, match="at least 3 light nodes"):
         SimScenario(layers="ledger,pos,channels", light_nodes=2)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
+from ipv8.messaging.interfaces.endpoint import Endpoint
 
 from a27_harness.node import (
+    LAYERS,
     LIGHT,
     VALIDATOR,
+    A27Node,
+    LayerSettingsError,
+    MissingLayer,
     NodeSpec,
     SimulatedRuntime,
     Stores,
@@ -21,7 +27,7 @@ from a27_harness.node import (
 from a27_ledger import Genesis, LedgerCommunity
 from a27_ledger.testing import make_keys
 from a27_netsim import Simulation
-from a27_pos import PosGenesis
+from a27_pos import PosGenesis, Timeouts
 
 
 def test_unknown_role_and_layer_are_refused() -> None:
@@ -30,6 +36,15 @@ def test_unknown_role_and_layer_are_refused() -> None:
         NodeSpec("x", key, "miner")
     with pytest.raises(UnknownLayer, match="layers are ledger"):
         NodeSpec("x", key, LIGHT, layers=("ledger", "sharding"))
+
+
+def test_a_layer_without_what_it_runs_on_is_a_missing_layer_not_an_unknown_one() -> None:
+    key = make_keys(1)[0]
+    for layers, message in ((("pos",), "every node runs the ledger layer"),
+                            (("ledger", "channels"), "the channels layer runs on the pos layer")):
+        with pytest.raises(MissingLayer, match=message) as refused:
+            NodeSpec("x", key, LIGHT, layers=layers)
+        assert not isinstance(refused.value, UnknownLayer)
 
 
 def test_built_nodes_know_each_other_and_their_roles() -> None:
@@ -142,3 +157,54 @@ def test_resume_epoch_starts_after_the_latest_stored_block(tmp_path: Path) -> No
         simulation.close()
     assert latest > 0
     assert Stores(tmp_path).resume_epoch(specs) == latest / 1000 + 1.0
+
+
+def test_every_layer_gets_its_own_settings_under_the_layers_above_it(simulation: Simulation) -> None:
+    keys = make_keys(2, seed=9)
+    specs = [NodeSpec("v0", keys[0], VALIDATOR, layers=LAYERS), NodeSpec("l0", keys[1], LIGHT, layers=LAYERS)]
+    genesis = PosGenesis.build("a27-test", {key.public_key: 10_000 for key in keys}, {keys[0].public_key: 100_000})
+    timeouts = Timeouts(propose=7.0, prevote=3.0, precommit=3.0)
+    settings = {"pos": {"timeouts": timeouts, "submit_attempts": 5}, "channels": {"fee": 3}}
+    runtime = SimulatedRuntime(simulation.network)
+
+    async def build_and_stop() -> list[A27Node]:
+        nodes = [await build_node(spec, genesis, runtime, settings=settings) for spec in specs]
+        await asyncio.gather(*(node.stop() for node in nodes))
+        return nodes
+
+    validator, light = nodes = simulation.run(build_and_stop())
+    assert validator.pos.engine is not None
+    assert validator.pos.engine.timeouts is timeouts
+    assert [node.pos.settings.submit_attempts for node in nodes] == [5, 5]
+    assert [node.channels.settings.fee for node in nodes] == [3, 3]
+    assert light.pos.settings.clock == runtime.now
+
+
+class _CountingRuntime(UdpRuntime):
+    """A UDP runtime that counts the endpoints it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked = 0
+
+    async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
+        self.asked += 1
+        return await super().open_endpoint(spec)
+
+
+@pytest.mark.parametrize(("layers", "settings", "error", "message"), [
+    (LAYERS, {"consensus": {"timeouts": None}}, UnknownLayer, "settings for unknown layer 'consensus'; layers are"),
+    (("ledger", "pos"), {"channels": {"fee": 2}}, MissingLayer, "the channels layer, which node n0 does not run"),
+    (LAYERS, {"ledger": {"retry_interval": 1.0}}, LayerSettingsError, "runs no ledger community"),
+    (LAYERS, {"pos": {"timeout": 1.0}}, LayerSettingsError, "unknown pos setting 'timeout'; pos settings are"),
+    (("ledger",), {"ledger": {"state": None}}, LayerSettingsError, "'state' is set by the node builder"),
+])
+def test_settings_that_would_reach_no_community_are_refused_before_any_endpoint_opens(
+        layers: tuple[str, ...], settings: dict[str, dict[str, object]], error: type[Exception], message: str) -> None:
+    keys = make_keys(1, seed=10)
+    genesis = PosGenesis.build("a27-test", {keys[0].public_key: 10_000}, {keys[0].public_key: 100_000})
+    runtime = _CountingRuntime()
+    with pytest.raises(error, match=re.escape(message)):
+        asyncio.run(build_node(NodeSpec("n0", keys[0], VALIDATOR, layers=layers), genesis, runtime,
+                               settings=settings))
+    assert runtime.asked == 0

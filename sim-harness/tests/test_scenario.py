@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 
-from a27_harness.scenario import ScenarioError, SimScenario
+from a27_harness.scenario import SECTION_OF, SECTIONS, ScenarioError, SimScenario
 
 
 def test_defaults_are_the_lab_1_shape() -> None:
@@ -56,4 +57,79 @@ def test_unreadable_file_is_a_scenario_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.toml"
     path.write_text("validators = = 3\n", encoding="utf-8")
     with pytest.raises(ScenarioError, match="cannot read scenario"):
+        SimScenario.from_toml(path)
+
+
+SECTIONED = """
+seed = 3
+layers = "ledger,pos,channels"
+validators = 5
+light_nodes = 6
+
+[network]
+latency = "regions"
+loss = 0.1
+topology = "ba"
+
+[workload]
+fee = 2
+
+[pos]
+stakes = [5, 4, 3, 2, 1]
+proposer = "lottery"
+
+[channels]
+payments = 9
+
+[[faults]]
+at = 10
+down = ["v1"]
+"""
+
+FLAT = """
+[sim]
+seed = 3
+layers = "ledger,pos,channels"
+validators = 5
+light_nodes = 6
+latency = "regions"
+loss = 0.1
+topology = "ba"
+fee = 2
+stakes = [5, 4, 3, 2, 1]
+proposer = "lottery"
+payments = 9
+
+[[faults]]
+at = 10
+down = ["v1"]
+"""
+
+
+def test_sectioned_and_flat_files_give_the_same_scenario(tmp_path: Path) -> None:
+    sectioned, flat = tmp_path / "sectioned.toml", tmp_path / "flat.toml"
+    sectioned.write_text(SECTIONED, encoding="utf-8")
+    flat.write_text(FLAT, encoding="utf-8")
+    scenario = SimScenario.from_toml(sectioned)
+    assert scenario == SimScenario.from_toml(flat)
+    assert (scenario.latency, scenario.fee, scenario.proposer, scenario.payments) == ("regions", 2, "lottery", 9)
+    assert scenario.faults[0].nodes == ("v1",)
+
+
+def test_every_setting_has_one_section() -> None:
+    assert set(SECTION_OF) == {field.name for field in attrs.fields(SimScenario)}
+    assert set(SECTION_OF.values()) == {"run", "faults", *SECTIONS}
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("[network]\nfee = 2\n", "fee belongs in [workload], not in [network]"),
+    ("[pos]\nseed = 2\n", "seed belongs in the top of the file, not in [pos]"),
+    ("[channels]\npaymnets = 2\n", "unknown scenario setting 'paymnets'; did you mean payments?"),
+    ("[workload]\nfee = 1\n[sim]\nfee = 2\n", "fee is given twice"),
+    ("network = 3\n", "expected a [network] table of settings, got 3"),
+])
+def test_misplaced_settings_are_named(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "scenario.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError, match=re.escape(message)):
         SimScenario.from_toml(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from a27_harness import cli
-from a27_harness.lab1 import run_lab1
+from a27_harness.labs.lab1 import run_lab1
 from a27_harness.scenario import Fault, ScenarioError, SimScenario, select_nodes
 
 FILE = """

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from a27_harness.scenario import ScenarioError, SimScenario
-from a27_harness.stake_experiment import (
+from a27_harness.experiments.stake import (
     RESTAKE_RUN,
     SHARES_RUN,
     SILENCE_RUN,
@@ -24,7 +23,8 @@ from a27_harness.stake_experiment import (
     stake_drift,
     stake_thresholds,
 )
-from a27_harness.statistics import wilson_interval
+from a27_harness.reports.statistics import wilson_interval
+from a27_harness.scenario import ScenarioError, SimScenario
 
 
 def summary(*, kind: str = SHARES_RUN, case: str = "10x-more", strategy: str = "lottery", seed: int = 1,

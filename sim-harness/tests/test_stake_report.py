@@ -10,7 +10,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from a27_harness.stake_experiment import (
+from a27_harness.experiments.stake import (
     RESTAKE_RUN,
     SHARES_RUN,
     SILENCE_RUN,
@@ -19,7 +19,7 @@ from a27_harness.stake_experiment import (
     StakeExperiment,
     StakeExperimentResult,
 )
-from a27_harness.stake_report import PLOTS, findings, format_terminal, report_data, write_report
+from a27_harness.reports.stake import PLOTS, findings, format_terminal, report_data, write_report
 
 
 def _made_up(run: PlannedRun, index: int) -> RunSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from a27_harness.statistics import chi_square_against_shares, compare_proportions, wilson_interval
+from a27_harness.reports.statistics import chi_square_against_shares, compare_proportions, wilson_interval
 
 
 def test_wilson_interval_known_value() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from a27_channels import FailureCause
-from a27_harness.topology_experiment import (
+from a27_harness.experiments.topology import (
     BASELINE,
     BRIDGE_OFFLINE,
     ENDPOINT_OFFLINE,
@@ -19,7 +19,7 @@ from a27_harness.topology_experiment import (
     run_topology,
     run_topology_experiment,
 )
-from a27_harness.topology_report import format_terminal
+from a27_harness.reports.topology import format_terminal
 
 SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, max_amount=20_000, drain_seconds=300)
 """Small enough for tests, and with payments large against the channels so that the shapes differ."""

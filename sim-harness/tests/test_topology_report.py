@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from a27_harness.topology_experiment import (
+from a27_harness.experiments.topology import (
     BASELINE,
     BRIDGE_OFFLINE,
     SETTLED,
@@ -19,7 +19,7 @@ from a27_harness.topology_experiment import (
     TopologyRun,
     run_topology_experiment,
 )
-from a27_harness.topology_report import PLOTS, bucket_labels, findings, format_terminal, report_data, write_report
+from a27_harness.reports.topology import PLOTS, bucket_labels, findings, format_terminal, report_data, write_report
 
 
 @pytest.fixture(scope="module")

@@ -17,12 +17,25 @@ import attrs
 from a27_ledger import LedgerError
 from a27_pos import PosError
 
-from . import channels_report, pos_report, report, stake_report, topology_report
 from .__about__ import __version__
-from .lab1 import run_lab1
-from .lab2 import run_lab2
-from .lab3 import run_lab3
-from .output import ProgressCallback
+from .experiments.stake import (
+    DEFAULT_CASES,
+    ExperimentError,
+    StakeExperiment,
+    parse_cases,
+    parse_strategies,
+    run_stake_experiment,
+)
+from .experiments.topology import TopologyExperiment, parse_topologies, run_topology_experiment
+from .labs.common import ProgressCallback
+from .labs.lab1 import run_lab1
+from .labs.lab2 import run_lab2
+from .labs.lab3 import run_lab3
+from .reports import lab1 as lab1_report
+from .reports import lab2 as lab2_report
+from .reports import lab3 as lab3_report
+from .reports import stake as stake_report
+from .reports import topology as topology_report
 from .scenario import (
     MAX_COUNT,
     MAX_NODES,
@@ -35,15 +48,6 @@ from .scenario import (
     check_integer,
     check_number,
 )
-from .stake_experiment import (
-    DEFAULT_CASES,
-    ExperimentError,
-    StakeExperiment,
-    parse_cases,
-    parse_strategies,
-    run_stake_experiment,
-)
-from .topology_experiment import TopologyExperiment, parse_topologies, run_topology_experiment
 
 MAX_JOBS = 1_024
 """The most worker processes `a27 experiment stake` starts."""
@@ -163,16 +167,16 @@ def _sim(arguments: argparse.Namespace) -> int:
     try:
         if scenario.uses_channels:
             channels_result = run_lab3(scenario, progress)
-            text, agreed = channels_report.format_terminal(channels_result), channels_result.ok
-            markdown = channels_report.write_report(channels_result, out)
+            text, agreed = lab3_report.format_terminal(channels_result), channels_result.ok
+            markdown = lab3_report.write_report(channels_result, out)
         elif scenario.uses_pos:
             pos_result = run_lab2(scenario, progress)
-            text, agreed = pos_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
-            markdown = pos_report.write_report(pos_result, out)
+            text, agreed = lab2_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
+            markdown = lab2_report.write_report(pos_result, out)
         else:
             ledger_result = run_lab1(scenario, progress)
-            text, agreed = report.format_terminal(ledger_result), ledger_result.agreed and ledger_result.supply_ok
-            markdown = report.write_report(ledger_result, out)
+            text, agreed = lab1_report.format_terminal(ledger_result), ledger_result.agreed and ledger_result.supply_ok
+            markdown = lab1_report.write_report(ledger_result, out)
     except (ValueError, LedgerError, PosError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .lab3 import Lab3Result
-from .output import pyplot, write_report_files
-from .report import network_line
+from ..labs.lab3 import Lab3Result
+from .files import pyplot, save_figure, write_report_files
+from .formatting import network_line
 
 
 def _routed_fees(result: Lab3Result) -> int:
@@ -212,13 +213,10 @@ def plot(result: Lab3Result, path: Path) -> None:
     balances.set_ylabel("settled on chain")
     balances.set_title("Channels: settled balances (opener below, peer above)")
     balances.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def write_report(result: Lab3Result, directory: str | Path) -> Path:
     """Write report.md, report.json and lab3.png into ``directory``; return the Markdown path."""
-    folder, markdown = write_report_files(directory, summary_data(result), format_markdown(result))
-    plot(result, folder / "lab3.png")
-    return markdown
+    return write_report_files(directory, summary_data(result), format_markdown(result),
+                              {"lab3.png": functools.partial(plot, result)})

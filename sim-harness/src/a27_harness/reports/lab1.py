@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from a27_ledger import format_balances, short_id
 
-from .lab1 import Lab1Result, latency_summary
-from .output import pyplot, write_report_files
+from ..labs.common import latency_summary
+from ..labs.lab1 import Lab1Result
+from .files import pyplot, save_figure, write_report_files
+from .formatting import network_heading, network_line, seconds
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:
@@ -65,18 +68,8 @@ def summary_data(result: Lab1Result) -> dict[str, Any]:
     }
 
 
-def seconds(summary: dict[str, float]) -> str:
-    if not summary:
-        return "n/a"
-    return f"median {summary['median']:.3f} s, p95 {summary['p95']:.3f} s, max {summary['max']:.3f} s"
 
 
-def network_line(totals: dict[str, Any]) -> str:
-    causes = ", ".join(f"{cause.replace('_', ' ')} {count['messages']:,}"
-                       for cause, count in sorted(totals["dropped_by_cause"].items()) if count["messages"])
-    return (f"network: {totals['sent']['messages']:,} packets sent ({totals['sent']['bytes']:,} bytes), "
-            f"{totals['delivered']['messages']:,} delivered, {totals['dropped']['messages']:,} dropped"
-            + (f" ({causes})" if causes else ""))
 
 
 def format_terminal(result: Lab1Result) -> str:
@@ -88,8 +81,7 @@ def format_terminal(result: Lab1Result) -> str:
     lines = [
         f"a27 sim - Lab 1 ledger: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
         f"seed {scenario.seed}",
-        f"network: latency {scenario.latency}, loss {scenario.loss:.0%}, light-node topology {scenario.topology}; "
-        f"{scenario.duration:g} simulated seconds of transfers",
+        network_heading(scenario),
         "",
         f"transfers: {transfers['submitted']} submitted, {transfers['accepted']} accepted, "
         f"{transfers['rejected']} rejected ({reasons})",
@@ -188,13 +180,10 @@ def plot(result: Lab1Result, path: Path) -> None:
     latencies.set_xlabel("seconds")
     latencies.set_ylabel("transfers")
     latencies.set_title("Latency")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def write_report(result: Lab1Result, directory: str | Path) -> Path:
     """Write report.md, report.json and lab1.png into ``directory``; return the Markdown path."""
-    folder, markdown = write_report_files(directory, summary_data(result), format_markdown(result))
-    plot(result, folder / "lab1.png")
-    return markdown
+    return write_report_files(directory, summary_data(result), format_markdown(result),
+                              {"lab1.png": functools.partial(plot, result)})

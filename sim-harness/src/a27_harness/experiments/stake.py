@@ -21,10 +21,10 @@ import attrs
 
 from a27_pos import PosCommunity, PosParams, ValidatorSet
 
-from .lab1 import latency_summary
-from .lab2 import Lab2Result, run_lab2
-from .scenario import SimScenario
-from .statistics import ChiSquare, Interval, chi_square_against_shares, wilson_interval
+from ..labs.common import latency_summary
+from ..labs.lab2 import Lab2Result, run_lab2
+from ..reports.statistics import ChiSquare, Interval, chi_square_against_shares, wilson_interval
+from ..scenario import SimScenario
 
 STRATEGIES = ("weighted-round-robin", "lottery")
 DEFAULT_CASES = ("equal", "10x-more", "10x-less")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Protocol
 
 import attrs
@@ -19,30 +18,17 @@ from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
 from ipv8.peer import Peer
 from ipv8.peerdiscovery.network import Network
 
-from a27_channels import (
-    ChannelCommunity,
-    ChannelSettings,
-    ChannelStore,
-    MemoryChannelStore,
-    SQLiteChannelStore,
-    channel_chain,
-    channels_registry,
-)
-from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
-from a27_ledger.store import LedgerStore
-from a27_pos import Chain, MemoryChainStore, PosCommunity, PosGenesis, PosSettings, SQLiteChainStore, pos_registry
-from a27_pos.store import ChainStore
+from a27_channels import ChannelCommunity, ChannelSettings, channel_chain
+from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState
+from a27_pos import Chain, PosCommunity, PosGenesis, PosSettings
 
-LAYERS = ("ledger", "pos", "channels")
-"""The layers a node can be built with, bottom first."""
+from .layers import LAYERS, MissingLayer, UnknownLayer
+from .settings import LayerSettings, check_layer_settings
+from .stores import Stores
 
 VALIDATOR = "validator"
 LIGHT = "light"
 ROLES = (VALIDATOR, LIGHT)
-
-
-class UnknownLayer(ValueError):
-    """A layer name that a27 does not have (yet)."""
 
 
 @attrs.frozen
@@ -56,7 +42,7 @@ class NodeSpec:
     region: str | None = None
 
     def __attrs_post_init__(self) -> None:
-        """Reject unknown roles and layers early, with the names that exist."""
+        """Reject unknown roles and layers, and layers missing what they run on, early and by name."""
         if self.role not in ROLES:
             msg = f"unknown role {self.role!r}; roles are {', '.join(ROLES)}"
             raise ValueError(msg)
@@ -66,10 +52,10 @@ class NodeSpec:
                 raise UnknownLayer(msg)
         if "ledger" not in self.layers:
             msg = "every node runs the ledger layer"
-            raise UnknownLayer(msg)
+            raise MissingLayer(msg)
         if "channels" in self.layers and "pos" not in self.layers:
             msg = "the channels layer runs on the pos layer (channel deadlines are block heights)"
-            raise UnknownLayer(msg)
+            raise MissingLayer(msg)
 
 
 class Runtime(Protocol):
@@ -188,68 +174,19 @@ class A27Node:
             await closing
 
 
-class Stores:
-    """Where nodes keep their ledger and chain: in memory, or in SQLite files in a directory."""
-
-    def __init__(self, directory: str | Path | None = None) -> None:
-        """Keep everything in memory, or in ``<directory>/<node>.db``, ``.chain.db`` and ``.channels.db``."""
-        self.directory = Path(directory) if directory is not None else None
-        if self.directory is not None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-
-    def ledger(self, spec: NodeSpec) -> LedgerStore:
-        """The store of the node's ledger state."""
-        if self.directory is None:
-            return MemoryStore()
-        return SQLiteStore(self.directory / f"{spec.name}.db")
-
-    def chain(self, spec: NodeSpec) -> ChainStore:
-        """The store of the node's finalized blocks (decoding the channel kinds too if the node runs channels)."""
-        if self.directory is None:
-            return MemoryChainStore()
-        registry = channels_registry() if "channels" in spec.layers else pos_registry()
-        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry)
-
-    def resume_epoch(self, specs: Sequence[NodeSpec]) -> float:
-        """
-        Where a resumed run's simulated PoS clock starts: one second after the latest stored block of any node.
-
-        0 when nothing is stored (memory stores, a new directory, or nodes without the pos layer). Every node's
-        clock must start after the stored heads, or peers drop the new proposals as stamped too far ahead.
-        """
-        if self.directory is None:
-            return 0.0
-        latest = 0
-        for spec in specs:
-            path = self.directory / f"{spec.name}.chain.db"
-            if "pos" not in spec.layers or not path.exists():
-                continue
-            store = self.chain(spec)
-            try:
-                head = store.head_height()
-                block = store.block(head) if head else None
-                if block is not None:
-                    latest = max(latest, block.header.timestamp)
-            finally:
-                store.close()
-        return latest / 1000 + 1.0 if latest else 0.0
-
-    def channels(self, spec: NodeSpec) -> ChannelStore:
-        """The store of the node's payment channels, invoices and preimages."""
-        if self.directory is None:
-            return MemoryChannelStore()
-        return SQLiteChannelStore(self.directory / f"{spec.name}.channels.db")
-
-
 async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Runtime, *,
-                     stores: Stores | None = None, options: dict[str, object] | None = None) -> A27Node:
+                     stores: Stores | None = None, settings: LayerSettings | None = None) -> A27Node:
     """
     Open an endpoint and start the node's layers on it.
 
     With the ``pos`` layer the ledger is driven by finalized blocks (``genesis`` must be a ``PosGenesis``); with the
     ledger alone, by the Lab 1 validators' logs. With ``channels`` the chain also accepts the channel transaction
-    kinds and a ``ChannelCommunity`` runs on the node's ``PosCommunity``. ``options`` go to the top layer's settings.
+    kinds and a ``ChannelCommunity`` runs on the node's ``PosCommunity``. ``settings[layer]`` go to that layer's
+    community settings, whatever layers run above it (see ``check_layer_settings`` for what is refused, before any
+    endpoint is opened).
     """
+    settings = settings if settings is not None else {}
+    check_layer_settings(spec, settings)
     stores = stores if stores is not None else Stores()
     endpoint = await runtime.open_endpoint(spec)
     peer = Peer(spec.key.ipv8_key(), endpoint.get_address())
@@ -264,7 +201,7 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
             chain = channel_chain(genesis, stores.ledger(spec), stores.chain(spec))
         else:
             chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
-        pos_options = {} if channels else dict(options or {})
+        pos_options = dict(settings.get("pos", {}))
         clock = runtime.pos_clock()
         if clock is not None:
             pos_options["clock"] = clock
@@ -273,12 +210,13 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
         if channels:
             overlays["channels"] = ChannelCommunity(ChannelSettings(my_peer=peer, endpoint=endpoint, network=network,
                                                                     pos=pos, store=stores.channels(spec),
-                                                                    **(options or {})))
+                                                                    **settings.get("channels", {})))
     else:
         ledger_genesis = genesis.ledger if isinstance(genesis, PosGenesis) else genesis
         state = LedgerState.from_genesis(ledger_genesis, stores.ledger(spec))
         overlays["ledger"] = LedgerCommunity(LedgerSettings(my_peer=peer, endpoint=endpoint, network=network,
-                                                            genesis=ledger_genesis, state=state, **(options or {})))
+                                                            genesis=ledger_genesis, state=state,
+                                                            **settings.get("ledger", {})))
     return A27Node(spec, peer, endpoint, network, overlays)
 
 

@@ -26,13 +26,22 @@ from a27_channels import (
     channel_record,
 )
 from a27_ledger import LedgerSnapshot
-from a27_netsim import Simulation, parse_latency
+from a27_netsim import Simulation
 
-from .lab1 import SETTLE_CHECK_INTERVAL, make_specs, schedule_faults
-from .lab2 import ChainWatcher, make_pos_genesis, with_layers
-from .node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
-from .output import ProgressCallback
-from .scenario import SimScenario
+from ..node import LIGHT, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from ..scenario import SimScenario
+from .common import (
+    SETTLE_CHECK_INTERVAL,
+    ChainWatcher,
+    ProgressCallback,
+    invariants_hold,
+    make_pos_genesis,
+    make_specs,
+    schedule_faults,
+    simulate,
+    wait_for_heights,
+    with_layers,
+)
 
 OPEN_TIMEOUT = 120.0
 """Simulated seconds an open may take until its funding is final."""
@@ -344,8 +353,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     params = NodeParams(challenge_period=scenario.challenge_period, accept_deposit_up_to=scenario.channel_deposit)
-    nodes = [await build_node(spec, genesis, runtime, stores=stores, options={
-        "node_params": params, "fee": scenario.fee, "rng": simulation.streams.stream(f"channels/{spec.name}")})
+    nodes = [await build_node(spec, genesis, runtime, stores=stores, settings={"channels": {
+        "node_params": params, "fee": scenario.fee, "rng": simulation.streams.stream(f"channels/{spec.name}")}})
         for spec in specs]
     # Channel messages go to a channel's other party and routed payments hop along the ring, so every node knows
     # every other here; the light-node topology of Lab 2 does not apply.
@@ -374,10 +383,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     closes = await run.close_all()
     phases["closed"] = loop.time() - start
     report(3)
-    target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
-    deadline = loop.time() + scenario.settle_timeout
-    while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
-        await asyncio.sleep(SETTLE_CHECK_INTERVAL)
+    target = await wait_for_heights(nodes, scenario.settle_timeout)
     phases["settled"] = loop.time() - start
     report(4)
     result = _collect(scenario=scenario, names=names, nodes=nodes, run=run, states=states, closes=closes,
@@ -432,9 +438,7 @@ def _collect(*, scenario: SimScenario, names: dict[bytes, str], nodes: Sequence[
     supply_ok = True
     reports = []
     for node in nodes:
-        try:
-            node.pos.chain.check_invariants()
-        except Exception:
+        if not invariants_hold(node.pos.chain.check_invariants):
             supply_ok = False
         reports.append(Lab3NodeReport(node.name, node.spec.role, node.pos.chain.height,
                                       watcher.digests[node.name].get(target, b"").hex()))
@@ -451,16 +455,14 @@ def _payment_order(payment: PaymentRecord) -> tuple[float, str, str]:
 
 def run_lab3(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab3Result:
     """Run Lab 3 in simulation: deterministic for a given scenario (seed included)."""
-    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
     # Concurrent payments make conflicting proposals that the protocol resolves; the result counts the drops.
     channel_logger = logging.getLogger(ChannelCommunity.__name__)
     level = channel_logger.level
     channel_logger.setLevel(logging.ERROR)
     try:
-        return simulation.run(_run(scenario, simulation, progress))
+        return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
     finally:
         channel_logger.setLevel(level)
-        simulation.close()
 
 
 __all__ = ["AccountCheck", "ChannelRecordLine", "Lab3NodeReport", "Lab3Result", "PaymentRecord", "run_lab3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,10 @@ import attrs
 
 from a27_ledger import format_balances
 
-from .lab1 import latency_summary
-from .lab2 import BlockRecord, Lab2Result
-from .output import pyplot, write_report_files
-from .report import network_line, seconds
+from ..labs.common import latency_summary
+from ..labs.lab2 import BlockRecord, Lab2Result
+from .files import pyplot, save_figure, write_report_files
+from .formatting import network_heading, network_line, seconds
 
 CHAIN_ROWS = 12
 """Blocks shown at each end of the chain in the terminal (the report lists every block)."""
@@ -93,8 +94,7 @@ def format_terminal(result: Lab2Result) -> str:
     lines = [
         f"a27 sim - Lab 2 proof of stake: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
         f"seed {scenario.seed}",
-        f"network: latency {scenario.latency}, loss {scenario.loss:.0%}, light-node topology {scenario.topology}; "
-        f"{scenario.duration:g} simulated seconds of transfers",
+        network_heading(scenario),
         f"consensus: proposer choice {scenario.proposer}, block reward {scenario.block_reward}, finality at more "
         "than 2/3 of bonded stake",
         "",
@@ -180,13 +180,10 @@ def plot(result: Lab2Result, path: Path) -> None:
     finality.set_title("Block finality, by proposer")
     if proposers:
         finality.legend(fontsize="small", ncol=2)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def write_report(result: Lab2Result, directory: str | Path) -> Path:
     """Write report.md, report.json and lab2.png into ``directory``; return the Markdown path."""
-    folder, markdown = write_report_files(directory, summary_data(result), format_markdown(result))
-    plot(result, folder / "lab2.png")
-    return markdown
+    return write_report_files(directory, summary_data(result), format_markdown(result),
+                              {"lab2.png": functools.partial(plot, result)})

@@ -8,27 +8,31 @@ from __future__ import annotations
 import asyncio
 import statistics
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 
-from a27_ledger import LedgerSnapshot, Receipt
+from a27_ledger import LedgerSnapshot
 from a27_ledger.community import SubmissionTimeout
-from a27_netsim import Simulation, parse_latency
-from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
+from a27_netsim import Simulation
+from a27_pos import STAKE, PosGenesis, TransactionRefused, sign_bond
 
-from .lab1 import (
-    CHAIN_ID,
-    SETTLE_CHECK_INTERVAL,
-    draw_transfer,
-    latency_summary,
+from ..node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from ..scenario import SimScenario
+from .common import (
+    ChainWatcher,
+    ProgressCallback,
+    TransferPhase,
+    TransferWorkload,
+    invariants_hold,
+    make_pos_genesis,
     make_specs,
     neighbours_for,
-    schedule_faults,
+    repeat_until,
+    simulate,
+    wait_for_heights,
+    with_layers,
 )
-from .node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
-from .output import ProgressCallback, start_progress
-from .scenario import SimScenario
 
 
 @attrs.frozen
@@ -134,65 +138,33 @@ class Lab2Result:
     restakes: tuple[RestakeRecord, ...]
 
 
-class ChainWatcher:
-    """Records, for every node, when it applied each height and the ledger digest it had then."""
-
-    def __init__(self, nodes: Sequence[A27Node], clock: Callable[[], float] | None = None) -> None:
-        """Listen to every node's commits; ``clock`` (default: the loop's) is the nodes' PoS clock."""
-        self.clock = clock
-        self.applied_at: dict[str, dict[int, float]] = {node.name: {} for node in nodes}
-        self.digests: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
-        self.block_ids: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
-        self.snapshots: dict[int, LedgerSnapshot] = {}
-        for index, node in enumerate(nodes):
-            node.pos.commit_listeners.append(self._listener(node, keep_snapshots=index == 0))
-
-    def _listener(self, node: A27Node, keep_snapshots: bool):  # type: ignore[no-untyped-def]
-        name = node.name
-
-        def on_commit(block: Block, _certificate: CommitCertificate, _receipts: Sequence[Receipt]) -> None:
-            height = block.header.height
-            snapshot = node.pos.chain.state.snapshot()
-            self.applied_at[name][height] = asyncio.get_running_loop().time() if self.clock is None else self.clock()
-            self.digests[name][height] = snapshot.digest()
-            self.block_ids[name][height] = block.block_id
-            if keep_snapshots:
-                self.snapshots[height] = snapshot
-        return on_commit
 
 
-class _Transfers:
+class _Transfers(TransferWorkload):
     """Seeded random transfers from every light node, each waited on until final (or refused)."""
 
     def __init__(self, scenario: SimScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
                  simulation: Simulation) -> None:
-        self.scenario = scenario
-        self.names = names
-        self.simulation = simulation
-        self.accounts = sorted(node.spec.key.public_key for node in nodes)
+        super().__init__(scenario, nodes, names, simulation)
         self.records: list[PosTransferRecord] = []
 
-    async def run_light_node(self, node: A27Node, stop_at: float) -> None:
-        rng = self.simulation.streams.stream(f"workload/{node.name}")
+    def balance(self, node: A27Node, account: bytes) -> int:
+        """The balance in the node's finalized chain state."""
+        return node.pos.chain.state.balance(account)
+
+    async def send(self, node: A27Node, recipient: bytes, amount: int) -> None:
+        """Submit the transfer and wait until it is final, refused or timed out."""
         loop = asyncio.get_running_loop()
-        community = node.pos
-        me = node.spec.key.public_key
-        while True:
-            await asyncio.sleep(rng.expovariate(1.0 / self.scenario.transfer_interval))
-            if loop.time() >= stop_at:
-                return
-            recipient, amount = draw_transfer(rng, self.scenario, self.accounts, me, community.chain.state.balance)
-            submitted_at = loop.time()
-            base = (node.name, self.names[recipient], amount, submitted_at)
-            try:
-                finality = await community.transfer(recipient, amount, fee=self.scenario.fee, timeout=60.0)
-            except TransactionRefused as refused:
-                self.records.append(PosTransferRecord(*base, "refused", refused.admission.reason, None, None))
-            except SubmissionTimeout as timeout:
-                self.records.append(PosTransferRecord(*base, "timed out", str(timeout), None, None))
-            else:
-                self.records.append(PosTransferRecord(*base, "final", "", loop.time() - submitted_at,
-                                                      finality.height))
+        submitted_at = loop.time()
+        base = (node.name, self.names[recipient], amount, submitted_at)
+        try:
+            finality = await node.pos.transfer(recipient, amount, fee=self.scenario.fee, timeout=60.0)
+        except TransactionRefused as refused:
+            self.records.append(PosTransferRecord(*base, "refused", refused.admission.reason, None, None))
+        except SubmissionTimeout as timeout:
+            self.records.append(PosTransferRecord(*base, "timed out", str(timeout), None, None))
+        else:
+            self.records.append(PosTransferRecord(*base, "final", "", loop.time() - submitted_at, finality.height))
 
 
 class _Restaker:
@@ -203,46 +175,36 @@ class _Restaker:
         self.records: list[RestakeRecord] = []
 
     async def run_validator(self, node: A27Node, stop_at: float) -> None:
-        assert self.scenario.restake_interval is not None
+        """Re-bond every ``restake_interval`` until ``stop_at``, one Bond in flight at a time."""
+        interval = self.scenario.restake_interval
+        assert interval is not None
         loop = asyncio.get_running_loop()
         community = node.pos
         me = node.spec.key.public_key
         waiting_for_nonce = -1
-        while True:
-            await asyncio.sleep(self.scenario.restake_interval)
-            if loop.time() >= stop_at:
-                return
+
+        async def restake() -> None:
+            nonlocal waiting_for_nonce
             state = community.chain.state
             # One Bond at a time: the next amount is only known once the previous Bond has been applied.
             if state.next_nonce(me) <= waiting_for_nonce:
-                continue
+                return
             amount = state.balance(me) - self.scenario.initial_balance
             if amount <= 0:
-                continue
+                return
             transaction = sign_bond(node.spec.key, amount, community.next_nonce())
             submitted_at = loop.time()
             try:
                 admission = await community.submit(transaction)
             except SubmissionTimeout:
                 self.records.append(RestakeRecord(node.name, submitted_at, amount, "timed out"))
-                continue
+                return
             if admission.admitted:
                 waiting_for_nonce = transaction.nonce
             self.records.append(RestakeRecord(node.name, submitted_at, amount,
                                               "admitted" if admission.admitted else "refused"))
 
-
-def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
-    """Every account starts with the scenario's balance; validators also bond their stake."""
-    validators = [spec for spec in specs if spec.role == VALIDATOR]
-    stakes = dict(zip((spec.key.public_key for spec in validators), scenario.validator_stakes(), strict=True))
-    params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
-    return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,
-                            params=params, names={spec.key.public_key: spec.name for spec in specs})
-
-
-def with_layers(specs: Sequence[NodeSpec], layers: tuple[str, ...]) -> list[NodeSpec]:
-    return [attrs.evolve(spec, layers=layers) for spec in specs]
+        await repeat_until(stop_at, lambda: interval, restake)
 
 
 async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab2Result:
@@ -253,28 +215,21 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     silent = {f"v{index}" for index in scenario.silent_validators}
     nodes = [await build_node(spec, genesis, runtime, stores=stores,
-                              options={"validator": False} if spec.name in silent else None) for spec in specs]
+                              settings={"pos": {"validator": False}} if spec.name in silent else None)
+             for spec in specs]
     introduce_all(nodes, neighbours_for(scenario, len(specs)))
     watcher = ChainWatcher(nodes, runtime.now)
     loop = asyncio.get_running_loop()
-    planned = scenario.duration + scenario.settle_timeout
-    start = loop.time()
-    schedule_faults(scenario, simulation.network, nodes, start)
-    stop_at = start + scenario.duration
-    ticking = start_progress(progress, scenario.duration, planned)
+    phase = TransferPhase(scenario, simulation, nodes, progress)
+    start, stop_at = phase.start, phase.stop_at
     transfers = _Transfers(scenario, nodes, names, simulation)
     restaker = _Restaker(scenario)
     restaking = [restaker.run_validator(node, stop_at) for node in nodes
                  if scenario.restake_interval is not None and node.pos.is_validator]
     await asyncio.gather(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
                          *restaking)
-    target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
-    deadline = loop.time() + scenario.settle_timeout
-    while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
-        await asyncio.sleep(SETTLE_CHECK_INTERVAL)
-    ticking.cancel()
-    if progress is not None:
-        progress(planned, planned, "done")
+    target = await wait_for_heights(nodes, scenario.settle_timeout)
+    phase.finish()
     end_time = loop.time() - start
     result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,
                       transfers=transfers, target=target, end_time=end_time,
@@ -321,9 +276,7 @@ def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, s
     supply_ok = True
     for node in nodes:
         chain = node.pos.chain
-        try:
-            chain.check_invariants()
-        except Exception:
+        if not invariants_hold(chain.check_invariants):
             supply_ok = False
         block_id, digest = watcher.block_ids[node.name].get(target), watcher.digests[node.name].get(target)
         if digest is None and chain.height == target and target > 0:
@@ -360,12 +313,8 @@ def _stored_block_id(node: A27Node, height: int) -> bytes | None:
 
 def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab2Result:
     """Run Lab 2 in simulation: deterministic for a given scenario (seed included)."""
-    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
-    try:
-        return simulation.run(_run(scenario, simulation, progress))
-    finally:
-        simulation.close()
+    return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
 
 
 __all__ = ["BlockRecord", "Lab2Result", "PosTransferRecord", "RestakeRecord", "StakeSample", "ValidatorRecord",
-           "latency_summary", "run_lab2"]
+           "run_lab2"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .output import pyplot
+from ..experiments.topology import SETTLED, PaymentOutcome, TopologyExperimentResult, TopologyRun
+from .files import pyplot, save_figure, write_report_files
+from .formatting import markdown_table, percent
 from .statistics import compare_proportions, wilson_interval
-from .topology_experiment import SETTLED, PaymentOutcome, TopologyExperimentResult, TopologyRun
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
          "offline": "offline_bridge.png"}
@@ -19,8 +20,6 @@ LEGEND_CHANNELS = 8
 """Channel series the liquidity plot names in its legend per panel (the rest are drawn unnamed)."""
 
 
-def _percent(share: float) -> str:
-    return f"{share:.1%}"
 
 
 def _time(value: float | None) -> str:
@@ -53,10 +52,10 @@ def _overview_rows(runs: Sequence[TopologyRun]) -> list[str]:
     rows = [f"{'topology':<12} {'channels':>8} {'bridges':<10} {'settled':>9} {'success':>8} {'hops':>5} "
             f"{'fees':>7} {'settled/s':>9} {'sim s':>6} {'messages':>8} {'depleted bridge/other':>22}"]
     rows += [f"{run.topology:<12} {run.channels:>8} {','.join(map(str, run.bridges)) or '-':<10} "
-             f"{f'{len(run.settled())}/{len(run.payments)}':>9} {_percent(run.success_rate()):>8} "
+             f"{f'{len(run.settled())}/{len(run.payments)}':>9} {percent(run.success_rate()):>8} "
              f"{run.mean_hops:>5.2f} {run.fees:>7,} {run.throughput:>9.2f} {run.simulated_seconds:>6g} "
              f"{run.messages:>8,} "
-             f"{f'{_percent(run.bridge_depleted_share)} / {_percent(run.other_depleted_share)}':>22}"
+             f"{f'{percent(run.bridge_depleted_share)} / {percent(run.other_depleted_share)}':>22}"
              for run in runs]
     return rows
 
@@ -66,7 +65,7 @@ def _bucket_rows(result: TopologyExperimentResult) -> list[str]:
     labels = bucket_labels(edges)
     rows = [f"{'topology':<12} " + " ".join(f"{label:>14}" for label in labels)]
     for run in result.baselines():
-        cells = [f"{_percent(settled / total) if total else '-'} ({total})" for settled, total in
+        cells = [f"{percent(settled / total) if total else '-'} ({total})" for settled, total in
                  run.success_by_bucket(edges)]
         rows.append(f"{run.topology:<12} " + " ".join(f"{cell:>14}" for cell in cells))
     return rows
@@ -93,8 +92,8 @@ def _offline_rows(result: TopologyExperimentResult) -> list[str]:
         _, baseline_after = baseline.split(boundary)
         endpoint = sum(payment.outcome == "endpoint offline" for payment in after)
         rows.append(f"{offline.topology:<12} {offline.offline_node!s:>7} {_time(offline.offline_time):>5} "
-                    f"{_percent(offline.success_rate(before)):>8} {_percent(offline.success_rate(after)):>8} "
-                    f"{_percent(baseline.success_rate(baseline_after)):>14} {endpoint:>16} "
+                    f"{percent(offline.success_rate(before)):>8} {percent(offline.success_rate(after)):>8} "
+                    f"{percent(baseline.success_rate(baseline_after)):>14} {endpoint:>16} "
                     f"{offline.throughput:>9.2f} {baseline.throughput:>18.2f}")
     return rows
 
@@ -120,7 +119,7 @@ def format_terminal(result: TopologyExperimentResult) -> str:
         "",
         "Overview (success: settled payments; hops and fees: settled payments; settled/s: settled payments per "
         "simulated second until the last one ended; depleted: channels whose poorer side fell below "
-        f"{_percent(experiment.depleted_below)} of capacity, bridge channels / others):",
+        f"{percent(experiment.depleted_below)} of capacity, bridge channels / others):",
         *_overview_rows(baselines),
         "",
         "Success by amount (payments in each range in brackets):",
@@ -152,7 +151,7 @@ def _interval(successes: int, trials: int) -> str:
     if not trials:
         return "no trials"
     interval = wilson_interval(successes, trials)
-    return f"{_percent(interval.share)}, 95% CI {_percent(interval.low)}-{_percent(interval.high)}"
+    return f"{percent(interval.share)}, 95% CI {percent(interval.low)}-{percent(interval.high)}"
 
 
 def _settled_count(payments: Sequence[PaymentOutcome]) -> tuple[int, int]:
@@ -161,7 +160,7 @@ def _settled_count(payments: Sequence[PaymentOutcome]) -> tuple[int, int]:
 
 def _largest_payments_sentence(baselines: Sequence[TopologyRun], edges: Sequence[int]) -> str:
     """Success of the largest amount bucket per topology, and whether it differs clearly from the smaller payments."""
-    largest = ", ".join(f"{run.topology} {_percent(settled / total) if total else '-'}"
+    largest = ", ".join(f"{run.topology} {percent(settled / total) if total else '-'}"
                         for run in baselines for settled, total in run.success_by_bucket(edges)[-1:])
     worse: list[str] = []
     alike: list[str] = []
@@ -239,8 +238,8 @@ def _offline_sentence(baseline: TopologyRun, offline: TopologyRun, boundary: int
     sentence = (
         f"With bridge node {offline.offline_node} of {offline.topology} offline from t = "
         f"{_time(offline.offline_time)} s, success {_change(_settled_count(before), _settled_count(after))} from "
-        f"{_percent(offline.success_rate(before))} to {_percent(offline.success_rate(after))}, "
-        f"{relation} the same payments with it online ({_percent(baseline.success_rate(baseline_after))}); "
+        f"{percent(offline.success_rate(before))} to {percent(offline.success_rate(after))}, "
+        f"{relation} the same payments with it online ({percent(baseline.success_rate(baseline_after))}); "
         f"{hop} payments failed because a hop stopped answering. Settled payments per second {pace} from "
         f"{baseline.throughput:.2f} to {offline.throughput:.2f} (the run lasted {offline.simulated_seconds:g} "
         f"simulated seconds instead of {baseline.simulated_seconds:g})")
@@ -257,18 +256,18 @@ def findings(result: TopologyExperimentResult) -> list[str]:
     baselines = result.baselines()
     sentences = []
     if baselines:
-        rates = ", ".join(f"{run.topology} {_percent(run.success_rate())} over {run.mean_hops:.2f} hops "
+        rates = ", ".join(f"{run.topology} {percent(run.success_rate())} over {run.mean_hops:.2f} hops "
                           f"({run.fees:,} in fees)" for run in baselines)
         sentences.append(f"Success over the whole workload: {rates}.")
         sentences.append(_largest_payments_sentence(baselines, edges))
     for run in baselines:
         if run.bridge_channels:
             sentences.append(
-                f"In {run.topology}, {_percent(run.bridge_depleted_share)} of the {run.bridge_channels} bridge "
-                f"channels depleted, against {_percent(run.other_depleted_share)} of the other "
+                f"In {run.topology}, {percent(run.bridge_depleted_share)} of the {run.bridge_channels} bridge "
+                f"channels depleted, against {percent(run.other_depleted_share)} of the other "
                 f"{run.channels - run.bridge_channels}; by the end the bridge channels' poorer side held "
-                f"{_percent(run.bridge_mean_share[-1])} of capacity on average, the others' "
-                f"{_percent(run.other_mean_share[-1])}.")
+                f"{percent(run.bridge_mean_share[-1])} of capacity on average, the others' "
+                f"{percent(run.other_mean_share[-1])}.")
             sentences.append(_drain_sentence(run))
     sentences += [_offline_sentence(baseline, offline, result.offline_boundary)
                   for baseline, offline in result.offline_pairs()]
@@ -278,10 +277,6 @@ def findings(result: TopologyExperimentResult) -> list[str]:
 # Markdown -----------------------------------------------------------------------------------------------------------
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
-    marks = {"l": ":---", "r": "---:"}
-    return ["| " + " | ".join(header) + " |", "|" + "|".join(marks[side] for side in align) + "|",
-            *("| " + " | ".join(str(cell) for cell in row) + " |" for row in rows)]
 
 
 def format_markdown(result: TopologyExperimentResult) -> str:
@@ -297,27 +292,27 @@ def format_markdown(result: TopologyExperimentResult) -> str:
              "layer's nodes, router and signed HTLC updates.", "", "## Findings", ""]
     lines += [f"- {sentence}" for sentence in findings(result)]
     lines += ["", "## Overview", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["topology", "channels", "bridge nodes", "settled", "success", "mean hops", "fees", "settled / s",
          "simulated s", "messages", "bridge channels depleted", "other channels depleted"],
         [(run.topology, run.channels, ", ".join(map(str, run.bridges)) or "-",
-          f"{len(run.settled())}/{len(run.payments)}", _percent(run.success_rate()), f"{run.mean_hops:.2f}",
+          f"{len(run.settled())}/{len(run.payments)}", percent(run.success_rate()), f"{run.mean_hops:.2f}",
           f"{run.fees:,}", f"{run.throughput:.2f}", f"{run.simulated_seconds:g}", f"{run.messages:,}",
-          _percent(run.bridge_depleted_share) if run.bridge_channels else "-", _percent(run.other_depleted_share))
+          percent(run.bridge_depleted_share) if run.bridge_channels else "-", percent(run.other_depleted_share))
          for run in baselines], "lrlrrrrrrrrr")
     lines += ["", "Settled / s counts settled payments per simulated second from the first payment until the last one "
                   "ended. A channel is depleted once its poorer side holds less than "
-                  f"{_percent(experiment.depleted_below)} of its capacity.", "",
+                  f"{percent(experiment.depleted_below)} of its capacity.", "",
               "## Success by amount", "", f"![success by amount]({PLOTS['amounts']})", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["topology", *bucket_labels(edges)],
-        [(run.topology, *[f"{_percent(settled / total) if total else '-'} ({total})"
+        [(run.topology, *[f"{percent(settled / total) if total else '-'} ({total})"
                           for settled, total in run.success_by_bucket(edges)]) for run in baselines],
         "l" + "r" * (len(edges) - 1))
     causes = _causes(result)
     lines += ["", "## Failures by cause", "", f"![failures]({PLOTS['failures']})", ""]
     if causes:
-        lines += _markdown_table(["run", *causes],
+        lines += markdown_table(["run", *causes],
                                  [(run.label, *[run.failures().get(cause, 0) for cause in causes])
                                   for run in result.runs], "l" + "r" * len(causes))
     else:
@@ -325,10 +320,10 @@ def format_markdown(result: TopologyExperimentResult) -> str:
     lines += ["", "## Liquidity drain", "", f"![liquidity]({PLOTS['liquidity']})", "",
               "The channels that depleted first, per topology (bridge: one end is an articulation point of the "
               "graph):", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["topology", "channel", "bridge", "depleted at s", "poorer side at end"],
         [(run.topology, trace.name, "yes" if trace.bridge else "no", _time(trace.first_depleted),
-          _percent(trace.poorer_share[-1])) for run in baselines for trace in run.traces[:experiment.top_channels]],
+          percent(trace.poorer_share[-1])) for run in baselines for trace in run.traces[:experiment.top_channels]],
         "llrrr")
     pairs = result.offline_pairs()
     if pairs:
@@ -341,11 +336,11 @@ def format_markdown(result: TopologyExperimentResult) -> str:
             before, after = offline.split(boundary)
             _, baseline_after = baseline.split(boundary)
             rows.append((offline.topology, offline.offline_node, _time(offline.offline_time),
-                         _percent(offline.success_rate(before)), _percent(offline.success_rate(after)),
-                         _percent(baseline.success_rate(baseline_after)),
+                         percent(offline.success_rate(before)), percent(offline.success_rate(after)),
+                         percent(baseline.success_rate(baseline_after)),
                          sum(payment.outcome == "endpoint offline" for payment in after),
                          f"{offline.throughput:.2f}", f"{baseline.throughput:.2f}"))
-        lines += _markdown_table(["topology", "offline node", "at s", "success before", "success after",
+        lines += markdown_table(["topology", "offline node", "at s", "success before", "success after",
                                   "baseline after", "endpoint offline", "settled / s", "baseline settled / s"],
                                  rows, "lrrrrrrrr")
     return "\n".join(lines) + "\n"
@@ -373,9 +368,7 @@ def plot_success_by_amount(result: TopologyExperimentResult, path: Path) -> None
     axis.grid(axis="y", alpha=0.3)
     # Below the axes: inside, the legend would hide the bars it names.
     axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
@@ -396,9 +389,7 @@ def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
     axis.set_ylim(0, max([*bottoms, 1]) * 1.12)
     if causes:
         axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
@@ -429,9 +420,7 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
         row[0].set_ylabel("poorer side (% of capacity)")
     for axis in [axis for row in axes for axis in row][len(baselines):]:
         axis.set_visible(False)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
@@ -460,25 +449,17 @@ def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
     axis.grid(axis="y", alpha=0.3)
     # Below the axes: inside, the legend would hide the bars it names.
     axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def write_report(result: TopologyExperimentResult, directory: str | Path) -> Path:
     """Write report.md, report.json and the PNG plots into ``directory``; return the Markdown path."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(report_data(result), indent=2, sort_keys=True) + "\n",
-                                        encoding="utf-8")
-    markdown = folder / "report.md"
-    markdown.write_text(format_markdown(result), encoding="utf-8")
-    plot_success_by_amount(result, folder / PLOTS["amounts"])
-    plot_failures(result, folder / PLOTS["failures"])
-    plot_liquidity(result, folder / PLOTS["liquidity"])
+    plots = {PLOTS["amounts"]: plot_success_by_amount, PLOTS["failures"]: plot_failures,
+             PLOTS["liquidity"]: plot_liquidity}
     if result.offline_pairs():
-        plot_offline(result, folder / PLOTS["offline"])
-    return markdown
+        plots[PLOTS["offline"]] = plot_offline
+    return write_report_files(directory, report_data(result), format_markdown(result),
+                              {name: functools.partial(draw, result) for name, draw in plots.items()})
 
 
 __all__ = ["PLOTS", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings", "format_markdown",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from .output import pyplot
-from .stake_experiment import (
+from ..experiments.stake import (
     SHARES_RUN,
     SILENCE_RUN,
     PooledShares,
@@ -20,6 +19,8 @@ from .stake_experiment import (
     ThresholdCrossing,
     Thresholds,
 )
+from .files import pyplot, save_figure, write_report_files
+from .formatting import markdown_table, percent
 from .statistics import wilson_interval
 
 PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",
@@ -30,8 +31,6 @@ DRIFT_SAMPLES = 6
 """Points in time at which the Markdown report tabulates stake shares of a restake run."""
 
 
-def _percent(share: float) -> str:
-    return f"{share:.1%}"
 
 
 def _yes(flag: bool) -> str:
@@ -87,7 +86,7 @@ def report_data(result: StakeExperimentResult) -> dict[str, Any]:
 def _threshold_rows(thresholds: Sequence[Thresholds]) -> list[str]:
     rows = [f"{'case':<10} {'v0 stake':>9}  {'v0 halts alone':<15} {'v0 finalizes alone':<19} "
             f"{'fewest to halt':>14} {'fewest to finalize':>18}"]
-    rows += [f"{item.case:<10} {_percent(item.stake_shares[0]):>9}  {_yes(item.halts_alone[0]):<15} "
+    rows += [f"{item.case:<10} {percent(item.stake_shares[0]):>9}  {_yes(item.halts_alone[0]):<15} "
              f"{_yes(item.finalizes_alone[0]):<19} {item.fewest_to_halt:>14} {item.fewest_to_finalize:>18}"
              for item in thresholds]
     return rows
@@ -99,10 +98,10 @@ def _share_rows(pooled: PooledShares) -> list[str]:
             f"  {'validator':<9} {'stake share':>11} {'blocks':>7} {'block share':>11}  {'95% interval':<16} "
             f"{'rewards':>9} {'reward share':>12}"]
     for validator in pooled.validators:
-        interval = f"[{_percent(validator.block_share.low)}, {_percent(validator.block_share.high)}]"
-        rows.append(f"  {validator.name:<9} {_percent(validator.stake_share):>11} {validator.blocks:>7} "
-                    f"{_percent(validator.block_share.share):>11}  {interval:<16} {validator.rewards:>9,} "
-                    f"{_percent(validator.reward_share):>12}")
+        interval = f"[{percent(validator.block_share.low)}, {percent(validator.block_share.high)}]"
+        rows.append(f"  {validator.name:<9} {percent(validator.stake_share):>11} {validator.blocks:>7} "
+                    f"{percent(validator.block_share.share):>11}  {interval:<16} {validator.rewards:>9,} "
+                    f"{percent(validator.reward_share):>12}")
     return rows
 
 
@@ -120,7 +119,7 @@ def _finality_rows(shares: Sequence[PooledShares]) -> list[str]:
 def _silence_rows(outcomes: Sequence[SilenceOutcome]) -> list[str]:
     rows = [f"{'case':<10} {'silent':<12} {'silent stake':>12}  {'predicted':<9} {'blocks':>6}  {'proposers':<12} "
             f"{'transfers final':>15}  as predicted"]
-    rows += [f"{outcome.case:<10} {','.join(outcome.silent):<12} {_percent(outcome.silent_share):>12}  "
+    rows += [f"{outcome.case:<10} {','.join(outcome.silent):<12} {percent(outcome.silent_share):>12}  "
              f"{'halt' if outcome.predicted_halt else 'live':<9} {outcome.blocks:>6}  "
              f"{','.join(outcome.proposers) or '-':<12} "
              f"{f'{outcome.transfers_final}/{outcome.transfers_submitted}':>15}  {_yes(outcome.as_predicted)}"
@@ -133,7 +132,7 @@ def _drift_rows(drifts: Sequence[StakeDrift]) -> list[str]:
     rows = [f"{'case':<10} {'strategy':<20} {'blocks':>6} {'bonds':>5}  "
             + "  ".join(f"{f'v{index} start -> end':<19}" for index in range(validators)) + "  largest move"]
     for drift in drifts:
-        columns = "  ".join(f"{f'{_percent(start)} -> {_percent(end)}':<19}"
+        columns = "  ".join(f"{f'{percent(start)} -> {percent(end)}':<19}"
                             for start, end in zip(drift.start_shares, drift.end_shares, strict=True))
         rows.append(f"{drift.case:<10} {drift.strategy:<20} {drift.blocks:>6} {drift.bonds_admitted:>5}  {columns}  "
                     f"{drift.largest_move * 100:.2f} points")
@@ -220,9 +219,9 @@ def _p_value_sentence(strategy: str, values: Sequence[float]) -> str:
     if low:
         expected = wilson_interval(low, len(values))
         chance = ("more often than the one test in twenty that chance alone gives (95% CI "
-                  f"{_percent(expected.low)}-{_percent(expected.high)})" if expected.low > SIGNIFICANCE else
+                  f"{percent(expected.low)}-{percent(expected.high)})" if expected.low > SIGNIFICANCE else
                   "no more often than chance alone would allow (95% CI "
-                  f"{_percent(expected.low)}-{_percent(expected.high)} holds 5%)")
+                  f"{percent(expected.low)}-{percent(expected.high)} holds 5%)")
         sentence += f"{low} of {len(values)} fell below {SIGNIFICANCE}, {chance}"
     elif high == len(values):
         sentence += (f"Every one is above {TOO_CLOSE}: the blocks followed the stake shares more closely than "
@@ -319,8 +318,8 @@ def findings(result: StakeExperimentResult) -> list[str]:
     sentences = []
     for strategy in experiment.strategies:
         mine = [pooled for pooled in shares if pooled.strategy == strategy]
-        pairs = ", ".join(f"{pooled.case} {_percent(pooled.validators[0].block_share.share)} against "
-                          f"{_percent(pooled.validators[0].stake_share)}" for pooled in mine)
+        pairs = ", ".join(f"{pooled.case} {percent(pooled.validators[0].block_share.share)} against "
+                          f"{percent(pooled.validators[0].stake_share)}" for pooled in mine)
         sentences.append(f"Under {strategy}, v0's share of the blocks against its share of the stake: {pairs}.")
     by_strategy = {strategy: [pooled.chi_square.p_value for pooled in shares
                               if pooled.strategy == strategy and pooled.chi_square is not None]
@@ -343,14 +342,14 @@ def findings(result: StakeExperimentResult) -> list[str]:
         happened = (f"no block was finalized in {outcome.duration:.0f} simulated seconds" if outcome.halted else
                     f"{outcome.blocks} blocks were finalized, proposed by {', '.join(outcome.proposers)}")
         expected = "as the quorum rule predicts" if outcome.as_predicted else "AGAINST the quorum rule's prediction"
-        sentences.append(f"{outcome.case}: with {', '.join(outcome.silent)} silent ({_percent(outcome.silent_share)} "
+        sentences.append(f"{outcome.case}: with {', '.join(outcome.silent)} silent ({percent(outcome.silent_share)} "
                          f"of the stake) {happened}, {expected}.")
     drifts = result.drift()
     if drifts:
         moves = ", ".join(f"{drift.case} {drift.strategy} {drift.largest_move * 100:.2f}" for drift in drifts)
-        incomes = "; ".join(f"{drift.case} {drift.strategy} {_percent(drift.start_shares[0])} of the stake, "
-                            f"{_percent(drift.reward_shares[0])} of the rewards, {_percent(drift.received_shares[0])} "
-                            f"of the transfers, {_percent(drift.end_shares[0])} of the stake at the end"
+        incomes = "; ".join(f"{drift.case} {drift.strategy} {percent(drift.start_shares[0])} of the stake, "
+                            f"{percent(drift.reward_shares[0])} of the rewards, {percent(drift.received_shares[0])} "
+                            f"of the transfers, {percent(drift.end_shares[0])} of the stake at the end"
                             for drift in drifts if drift.reward_shares and drift.received_shares)
         sentences.append(f"With restaking, the largest move of any validator's stake share was (in points): {moves}."
                          + (f" For v0: {incomes}." if incomes else ""))
@@ -375,9 +374,6 @@ def _setting(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
-    return [f"| {' | '.join(header)} |", "| " + " | ".join("---:" if mark == "r" else "---" for mark in align) + " |",
-            *[f"| {' | '.join(str(cell) for cell in row)} |" for row in rows]]
 
 
 def _drift_samples(drift: StakeDrift, samples: int) -> list[tuple[float, tuple[float, ...]]]:
@@ -404,9 +400,9 @@ def format_markdown(result: StakeExperimentResult) -> str:
              "## Who can halt or finalize the chain", "",
              "A block is final with precommits of more than 2/3 of the bonded stake. Validators holding at least 1/3 "
              "can therefore halt the chain by staying silent; more than 2/3 finalizes blocks without anyone else.", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["case", "validator", "stake share", "halts alone", "finalizes alone"],
-        [(item.case, f"v{index}", _percent(share), _yes(item.halts_alone[index]), _yes(item.finalizes_alone[index]))
+        [(item.case, f"v{index}", percent(share), _yes(item.halts_alone[index]), _yes(item.finalizes_alone[index]))
          for item in result.thresholds() for index, share in enumerate(item.stake_shares)], "llrll")
     lines += ["", "Fewest validators that can halt / finalize: " + "; ".join(
         f"{item.case} {item.fewest_to_halt} / {item.fewest_to_finalize}" for item in result.thresholds()) + ".", "",
@@ -418,12 +414,12 @@ def format_markdown(result: StakeExperimentResult) -> str:
     for pooled in shares:
         lines += [f"### {pooled.case}, {pooled.strategy}", "", f"{pooled.blocks} blocks; {_chi_square_text(pooled)}.",
                   ""]
-        lines += _markdown_table(
+        lines += markdown_table(
             ["validator", "stake share", "blocks", "block share", "95% interval", "rewards", "reward share"],
-            [(validator.name, _percent(validator.stake_share), validator.blocks,
-              _percent(validator.block_share.share),
-              f"{_percent(validator.block_share.low)} - {_percent(validator.block_share.high)}",
-              f"{validator.rewards:,}", _percent(validator.reward_share)) for validator in pooled.validators],
+            [(validator.name, percent(validator.stake_share), validator.blocks,
+              percent(validator.block_share.share),
+              f"{percent(validator.block_share.low)} - {percent(validator.block_share.high)}",
+              f"{validator.rewards:,}", percent(validator.reward_share)) for validator in pooled.validators],
             "lrrrlrr")
         lines.append("")
     lines += ["## Finality", "",
@@ -431,7 +427,7 @@ def format_markdown(result: StakeExperimentResult) -> str:
               "finality from submission until the sending light node applied the block holding it. The block interval "
               "is the mean time from one block to the next.", "",
               f"![finality]({PLOTS['finality']})", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["case", "strategy", "blocks", "rounds > 0", "block interval (s)", "block median (s)", "block p95 (s)",
          "transfer median (s)", "transfer p95 (s)", "transfers final"],
         [(pooled.case, pooled.strategy, pooled.blocks, pooled.rounds_above_zero, _interval(pooled),
@@ -443,10 +439,10 @@ def format_markdown(result: StakeExperimentResult) -> str:
               f"follows the chain, but never proposes or votes. Runs: {experiment.strategies[0]}, seed 1, "
               f"{experiment.silence_duration:g} simulated seconds of transfers (a transfer waits up to 60 s to be "
               "final).", "", f"![silence]({PLOTS['silence']})", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["case", "silent", "silent stake", "predicted", "blocks", "proposers", "rounds > 0", "transfers final",
          "as predicted"],
-        [(outcome.case, ", ".join(outcome.silent), _percent(outcome.silent_share),
+        [(outcome.case, ", ".join(outcome.silent), percent(outcome.silent_share),
           "halt" if outcome.predicted_halt else "live", outcome.blocks, ", ".join(outcome.proposers) or "-",
           outcome.rounds_above_zero, f"{outcome.transfers_final}/{outcome.transfers_submitted}",
           _yes(outcome.as_predicted)) for outcome in result.silence()], "llrlrlrrl")
@@ -459,24 +455,24 @@ def format_markdown(result: StakeExperimentResult) -> str:
         lines += [f"### {drift.case}, {drift.strategy}", "",
                   f"{drift.blocks} blocks, {drift.bonds_admitted} bonds; largest move {drift.largest_move * 100:.2f} "
                   "points.", ""]
-        lines += _markdown_table(
+        lines += markdown_table(
             ["time (s)", *[f"v{index}" for index in range(len(drift.start_shares))]],
-            [(f"{time:.0f}", *[_percent(share) for share in row])
+            [(f"{time:.0f}", *[percent(share) for share in row])
              for time, row in _drift_samples(drift, DRIFT_SAMPLES)],
             "r" * (len(drift.start_shares) + 1))
         lines.append("")
-        lines += _markdown_table(
+        lines += markdown_table(
             ["validator", "stake at start", "rewards", "received", "stake at end", "share at start",
              "share of rewards", "share of received", "share at end"],
             [(f"v{index}", f"{drift.stakes[0][index]:,}", f"{drift.rewards[index]:,}", f"{drift.received[index]:,}",
-              f"{drift.stakes[-1][index]:,}", _percent(drift.start_shares[index]),
-              _percent(drift.reward_shares[index]) if drift.reward_shares else "-",
-              _percent(drift.received_shares[index]) if drift.received_shares else "-",
-              _percent(drift.end_shares[index]))
+              f"{drift.stakes[-1][index]:,}", percent(drift.start_shares[index]),
+              percent(drift.reward_shares[index]) if drift.reward_shares else "-",
+              percent(drift.received_shares[index]) if drift.received_shares else "-",
+              percent(drift.end_shares[index]))
              for index in range(len(drift.start_shares))], "lrrrrrrrr")
         lines.append("")
     lines += ["## Runs", ""]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["kind", "case", "strategy", "seed", "silent", "blocks", "transfers final", "simulated s", "consistent"],
         [(run.kind, run.case, run.strategy, run.seed, ", ".join(f"v{index}" for index in run.silent) or "-",
           run.blocks, f"{len(run.transfer_latency)}/{run.transfers_submitted}", f"{run.end_time:.0f}",
@@ -516,9 +512,7 @@ def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
     for row in axes:
         row[0].set_ylabel("share")
     axes[0][0].legend(fontsize="small", loc="upper right")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_finality(result: StakeExperimentResult, path: Path) -> None:
@@ -546,9 +540,7 @@ def plot_finality(result: StakeExperimentResult, path: Path) -> None:
         axis.set_title(title)
         axis.grid(axis="y", alpha=0.3)
         axis.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_silence(result: StakeExperimentResult, path: Path) -> None:
@@ -561,7 +553,7 @@ def plot_silence(result: StakeExperimentResult, path: Path) -> None:
     for axis, case in zip(axes[0], experiment.cases, strict=True):
         for run in (run for run in runs if run.case == case.name):
             silent_power = sum(run.stakes[index] for index in run.silent) / sum(run.stakes)
-            label = f"{','.join(f'v{index}' for index in run.silent)} silent ({_percent(silent_power)})"
+            label = f"{','.join(f'v{index}' for index in run.silent)} silent ({percent(silent_power)})"
             axis.step([0.0, *run.block_times, run.end_time], [0, *range(1, run.blocks + 1), run.blocks], where="post",
                       label=label)
         axis.set_title(case.name)
@@ -569,9 +561,7 @@ def plot_silence(result: StakeExperimentResult, path: Path) -> None:
         axis.grid(alpha=0.3)
         axis.legend(fontsize="small")
     axes[0][0].set_ylabel("finalized height")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def plot_restake(result: StakeExperimentResult, path: Path) -> None:
@@ -586,7 +576,7 @@ def plot_restake(result: StakeExperimentResult, path: Path) -> None:
         for index, start in enumerate(drift.start_shares):
             # The change in points shows small and large holders on one scale; the legend keeps the level.
             axis.plot(drift.times, [(row[index] - start) * 100 for row in drift.shares],
-                      label=f"v{index} (from {_percent(start)} to {_percent(drift.end_shares[index])})")
+                      label=f"v{index} (from {percent(start)} to {percent(drift.end_shares[index])})")
         axis.axhline(0, color="grey", linewidth=0.8)
         axis.set_title(f"{drift.case}, {drift.strategy}", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
@@ -594,24 +584,15 @@ def plot_restake(result: StakeExperimentResult, path: Path) -> None:
         axis.legend(fontsize="x-small")
     for row in axes:
         row[0].set_ylabel("stake share change (points)")
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def write_report(result: StakeExperimentResult, directory: str | Path) -> Path:
     """Write report.md, report.json and the PNG plots into ``directory``; return the Markdown path."""
-    folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(report_data(result), indent=2, sort_keys=True) + "\n",
-                                        encoding="utf-8")
-    markdown = folder / "report.md"
-    markdown.write_text(format_markdown(result), encoding="utf-8")
-    plot_block_shares(result, folder / PLOTS["shares"])
-    plot_finality(result, folder / PLOTS["finality"])
-    plot_silence(result, folder / PLOTS["silence"])
-    plot_restake(result, folder / PLOTS["restake"])
-    return markdown
+    plots = {PLOTS["shares"]: plot_block_shares, PLOTS["finality"]: plot_finality, PLOTS["silence"]: plot_silence,
+             PLOTS["restake"]: plot_restake}
+    return write_report_files(directory, report_data(result), format_markdown(result),
+                              {name: functools.partial(draw, result) for name, draw in plots.items()})
 
 
 __all__ = ["PLOTS", "findings", "format_markdown", "format_terminal", "report_data", "verdict_line", "write_report"]

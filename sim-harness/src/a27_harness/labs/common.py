@@ -1,0 +1,264 @@
+"""
+What the labs share: the node set and genesis of a run, the light nodes' seeded transfer loop, network faults,
+watching the chain, waiting for it to settle, and progress over simulated time.
+
+No lab imports another lab; each takes what it shares with the others from here.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import functools
+import random
+import statistics
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, TypeVar
+
+import attrs
+
+from a27_ledger import Genesis, KeyPair, LedgerSnapshot, Receipt
+from a27_netsim import SimulatedNetwork, Simulation, parse_latency, topology_by_name
+from a27_pos import Block, CommitCertificate, PosGenesis, PosParams
+
+from ..node import LIGHT, VALIDATOR, A27Node, NodeSpec
+from ..scenario import SimScenario
+
+CHAIN_ID = "a27-sim"
+"""The chain id of every simulated run's genesis."""
+SETTLE_CHECK_INTERVAL = 0.5
+"""Simulated seconds between two checks of whether the nodes have settled."""
+
+ProgressCallback = Callable[[float, float, str], None]
+"""Called with (simulated seconds done, simulated seconds planned, phase)."""
+
+Result = TypeVar("Result")
+
+
+def start_progress(progress: ProgressCallback | None, busy_until: float, planned: float) -> asyncio.Task[None]:
+    """Report progress every simulated second: phase ``transfers`` until ``busy_until`` seconds, then ``settling``."""
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+
+    async def tick() -> None:
+        while True:
+            if progress is not None:
+                done = loop.time() - start
+                progress(min(done, planned), planned, "transfers" if done < busy_until else "settling")
+            await asyncio.sleep(1.0)
+
+    return loop.create_task(tick(), name="progress")
+
+
+class TransferPhase:
+    """
+    The workload phase of a run, started now: the scenario's faults are scheduled from its start, transfers run
+    until ``stop_at`` (``duration`` later), and progress is reported every simulated second until ``finish``.
+    """
+
+    def __init__(self, scenario: SimScenario, simulation: Simulation, nodes: Sequence[A27Node],
+                 progress: ProgressCallback | None) -> None:
+        """Start the phase on the running loop's clock."""
+        loop = asyncio.get_running_loop()
+        self.progress = progress
+        self.planned = scenario.duration + scenario.settle_timeout
+        self.start = loop.time()
+        schedule_faults(scenario, simulation.network, nodes, self.start)
+        self.stop_at = self.start + scenario.duration
+        self._ticking = start_progress(progress, scenario.duration, self.planned)
+
+    def finish(self) -> None:
+        """Stop reporting progress, and report the run done."""
+        self._ticking.cancel()
+        if self.progress is not None:
+            self.progress(self.planned, self.planned, "done")
+
+
+def simulate(scenario: SimScenario, run: Callable[[Simulation], Coroutine[Any, Any, Result]]) -> Result:
+    """Run ``run(simulation)`` on a simulation seeded, delayed and made lossy as the scenario says; then close it."""
+    simulation = Simulation(seed=scenario.seed, latency=parse_latency(scenario.latency), loss=scenario.loss)
+    try:
+        return simulation.run(run(simulation))
+    finally:
+        simulation.close()
+
+
+def make_specs(scenario: SimScenario, simulation: Simulation) -> list[NodeSpec]:
+    """Validators v0.. and light nodes l0.., with keys drawn from the seeded ``keys`` stream."""
+    rng = simulation.streams.stream("keys")
+    specs = [NodeSpec(f"v{i}", KeyPair.generate(rng), VALIDATOR) for i in range(scenario.validators)]
+    specs += [NodeSpec(f"l{i}", KeyPair.generate(rng), LIGHT) for i in range(scenario.light_nodes)]
+    return specs
+
+
+def with_layers(specs: Sequence[NodeSpec], layers: tuple[str, ...]) -> list[NodeSpec]:
+    """The same nodes, each running ``layers``."""
+    return [attrs.evolve(spec, layers=layers) for spec in specs]
+
+
+def make_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> Genesis:
+    """Every account starts with the scenario's balance; the validator nodes are the validators."""
+    return Genesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs},
+                         [spec.key.public_key for spec in specs if spec.role == VALIDATOR],
+                         names={spec.key.public_key: spec.name for spec in specs})
+
+
+def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
+    """Every account starts with the scenario's balance; validators also bond their stake."""
+    validators = [spec for spec in specs if spec.role == VALIDATOR]
+    stakes = dict(zip((spec.key.public_key for spec in validators), scenario.validator_stakes(), strict=True))
+    params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
+    return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,
+                            params=params, names={spec.key.public_key: spec.name for spec in specs})
+
+
+def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], list[int]]:
+    """Validators (the first nodes) know everyone; light nodes know each other as the topology says."""
+    validator_count = scenario.validators
+    graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
+
+    def neighbours(index: int) -> list[int]:
+        everyone_validates = list(range(validator_count))
+        if index < validator_count:
+            return list(range(node_count))
+        light = index - validator_count
+        return everyone_validates + [validator_count + other for other in sorted(graph.neighbors(light))]
+    return neighbours
+
+
+def schedule_faults(scenario: SimScenario, network: SimulatedNetwork, nodes: Sequence[A27Node], start: float) -> None:
+    """Schedule the scenario's faults on the simulated network, each ``fault.at`` seconds after ``start``."""
+    address = {node.name: node.address for node in nodes}
+    loop = network.loop
+    for fault in scenario.faults:
+        at = start + fault.at
+        if fault.action == "partition":
+            groups = scenario.partition_groups(fault)
+            network.partition([[address[name] for name in group] for group in groups], at=at)
+        elif fault.action == "heal":
+            network.heal(at=at)
+        elif fault.action in ("down", "up"):
+            switch = network.set_down if fault.action == "down" else network.set_up
+            for selector in fault.nodes:
+                for name in scenario.select(selector):
+                    switch(address[name], at=at)
+        elif fault.between is None:
+            loop.call_at(at, setattr, network, "loss", fault.loss)
+        else:
+            ends = [scenario.select(selector) for selector in fault.between]
+            for one in ends[0]:
+                for other in ends[1]:
+                    if one != other:
+                        loop.call_at(at, network.set_link_loss, address[one], address[other], fault.loss)
+
+
+def draw_transfer(rng: random.Random, scenario: SimScenario, accounts: Sequence[bytes], me: bytes,
+                  balance_of: Callable[[bytes], int]) -> tuple[bytes, int]:
+    """A light node's next seeded transfer: another account, and an amount (an overdraft now and then, on purpose)."""
+    recipient = rng.choice([account for account in accounts if account != me])
+    balance = balance_of(me)
+    if rng.random() < scenario.overdraft_probability:
+        return recipient, balance + rng.randint(1, 1000)
+    return recipient, rng.randint(1, max(1, balance // 10))
+
+
+async def repeat_until(stop_at: float, wait: Callable[[], float], step: Callable[[], Awaitable[None]]) -> None:
+    """Wait ``wait()`` seconds, then run ``step``, again and again, until the loop's clock reaches ``stop_at``."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(wait())
+        if loop.time() >= stop_at:
+            return
+        await step()
+
+
+class TransferWorkload(abc.ABC):
+    """
+    Seeded random transfers from every light node, one at a time per node, until a stop time; each lab says how
+    one transfer is sent and recorded (``send``) and where a node reads its balance (``balance``).
+
+    A node's random stream is ``workload/<name>``: after an exponential pause (mean ``transfer_interval``) it draws
+    the next transfer with ``draw_transfer``.
+    """
+
+    def __init__(self, scenario: SimScenario, nodes: Sequence[A27Node], names: dict[bytes, str],
+                 simulation: Simulation) -> None:
+        """Send among every node's account; ``names`` names accounts in the records."""
+        self.scenario = scenario
+        self.names = names
+        self.simulation = simulation
+        self.accounts = sorted(node.spec.key.public_key for node in nodes)
+
+    @abc.abstractmethod
+    def balance(self, node: A27Node, account: bytes) -> int:
+        """The balance of ``account`` as ``node`` sees it now."""
+
+    @abc.abstractmethod
+    async def send(self, node: A27Node, recipient: bytes, amount: int) -> None:
+        """Send one transfer from ``node`` and record what became of it."""
+
+    async def run_light_node(self, node: A27Node, stop_at: float) -> None:
+        """The node's seeded transfers until the loop's clock reaches ``stop_at``."""
+        rng = self.simulation.streams.stream(f"workload/{node.name}")
+        me = node.spec.key.public_key
+
+        async def one_transfer() -> None:
+            balance_of = functools.partial(self.balance, node)
+            await self.send(node, *draw_transfer(rng, self.scenario, self.accounts, me, balance_of))
+
+        await repeat_until(stop_at, lambda: rng.expovariate(1.0 / self.scenario.transfer_interval), one_transfer)
+
+
+async def wait_for_heights(nodes: Sequence[A27Node], timeout: float) -> int:
+    """Wait (at most ``timeout`` seconds) until every node holds the highest validator's chain height; return it."""
+    loop = asyncio.get_running_loop()
+    target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
+    deadline = loop.time() + timeout
+    while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
+        await asyncio.sleep(SETTLE_CHECK_INTERVAL)
+    return target
+
+
+class ChainWatcher:
+    """Records, for every node, when it applied each height and the ledger digest it had then."""
+
+    def __init__(self, nodes: Sequence[A27Node], clock: Callable[[], float] | None = None) -> None:
+        """Listen to every node's commits; ``clock`` (default: the loop's) is the nodes' PoS clock."""
+        self.clock = clock
+        self.applied_at: dict[str, dict[int, float]] = {node.name: {} for node in nodes}
+        self.digests: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
+        self.block_ids: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
+        self.snapshots: dict[int, LedgerSnapshot] = {}
+        for index, node in enumerate(nodes):
+            node.pos.commit_listeners.append(self._listener(node, keep_snapshots=index == 0))
+
+    def _listener(self, node: A27Node, keep_snapshots: bool):  # type: ignore[no-untyped-def]
+        name = node.name
+
+        def on_commit(block: Block, _certificate: CommitCertificate, _receipts: Sequence[Receipt]) -> None:
+            height = block.header.height
+            snapshot = node.pos.chain.state.snapshot()
+            self.applied_at[name][height] = asyncio.get_running_loop().time() if self.clock is None else self.clock()
+            self.digests[name][height] = snapshot.digest()
+            self.block_ids[name][height] = block.block_id
+            if keep_snapshots:
+                self.snapshots[height] = snapshot
+        return on_commit
+
+
+def invariants_hold(check: Callable[[], None]) -> bool:
+    """Whether ``check`` (a state's or chain's ``check_invariants``) passes; any error it raises means it does not."""
+    try:
+        check()
+    except Exception:
+        return False
+    return True
+
+
+def latency_summary(values: Sequence[float]) -> dict[str, float]:
+    """Median, 95th percentile and maximum of a list of latencies (empty dict for no values)."""
+    if not values:
+        return {}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median": statistics.median(ordered), "p95": p95, "max": ordered[-1]}

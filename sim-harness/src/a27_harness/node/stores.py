@@ -1,0 +1,69 @@
+"""Where nodes keep their ledger, chain and channels: in memory, or in one set of SQLite files per node."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from a27_channels import ChannelStore, MemoryChannelStore, SQLiteChannelStore, channels_registry
+from a27_ledger import MemoryStore, SQLiteStore
+from a27_ledger.store import LedgerStore
+from a27_pos import MemoryChainStore, SQLiteChainStore, pos_registry
+from a27_pos.store import ChainStore
+
+if TYPE_CHECKING:
+    from .builder import NodeSpec
+
+
+class Stores:
+    """Where nodes keep their ledger and chain: in memory, or in SQLite files in a directory."""
+
+    def __init__(self, directory: str | Path | None = None) -> None:
+        """Keep everything in memory, or in ``<directory>/<node>.db``, ``.chain.db`` and ``.channels.db``."""
+        self.directory = Path(directory) if directory is not None else None
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+    def ledger(self, spec: NodeSpec) -> LedgerStore:
+        """The store of the node's ledger state."""
+        if self.directory is None:
+            return MemoryStore()
+        return SQLiteStore(self.directory / f"{spec.name}.db")
+
+    def chain(self, spec: NodeSpec) -> ChainStore:
+        """The store of the node's finalized blocks (decoding the channel kinds too if the node runs channels)."""
+        if self.directory is None:
+            return MemoryChainStore()
+        registry = channels_registry() if "channels" in spec.layers else pos_registry()
+        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry)
+
+    def resume_epoch(self, specs: Sequence[NodeSpec]) -> float:
+        """
+        Where a resumed run's simulated PoS clock starts: one second after the latest stored block of any node.
+
+        0 when nothing is stored (memory stores, a new directory, or nodes without the pos layer). Every node's
+        clock must start after the stored heads, or peers drop the new proposals as stamped too far ahead.
+        """
+        if self.directory is None:
+            return 0.0
+        latest = 0
+        for spec in specs:
+            path = self.directory / f"{spec.name}.chain.db"
+            if "pos" not in spec.layers or not path.exists():
+                continue
+            store = self.chain(spec)
+            try:
+                head = store.head_height()
+                block = store.block(head) if head else None
+                if block is not None:
+                    latest = max(latest, block.header.timestamp)
+            finally:
+                store.close()
+        return latest / 1000 + 1.0 if latest else 0.0
+
+    def channels(self, spec: NodeSpec) -> ChannelStore:
+        """The store of the node's payment channels, invoices and preimages."""
+        if self.directory is None:
+            return MemoryChannelStore()
+        return SQLiteChannelStore(self.directory / f"{spec.name}.channels.db")
