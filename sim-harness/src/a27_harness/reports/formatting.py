@@ -1,0 +1,41 @@
+"""Text every report shares: latency summaries, network totals, percentages and Markdown tables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..scenario import SimScenario
+
+
+def percent(share: float) -> str:
+    """A share (0 to 1) as a percentage with one decimal."""
+    return f"{share:.1%}"
+
+
+def seconds(summary: dict[str, float]) -> str:
+    """A latency summary (``latency_summary``) in one line, or n/a for none."""
+    if not summary:
+        return "n/a"
+    return f"median {summary['median']:.3f} s, p95 {summary['p95']:.3f} s, max {summary['max']:.3f} s"
+
+
+def network_line(totals: dict[str, Any]) -> str:
+    """The simulated network's totals (sent, delivered, dropped by cause) in one line."""
+    causes = ", ".join(f"{cause.replace('_', ' ')} {count['messages']:,}"
+                       for cause, count in sorted(totals["dropped_by_cause"].items()) if count["messages"])
+    return (f"network: {totals['sent']['messages']:,} packets sent ({totals['sent']['bytes']:,} bytes), "
+            f"{totals['delivered']['messages']:,} delivered, {totals['dropped']['messages']:,} dropped"
+            + (f" ({causes})" if causes else ""))
+
+
+def network_heading(scenario: SimScenario) -> str:
+    """The line under a lab's title: latency, loss, light-node topology and how long transfers run."""
+    return (f"network: latency {scenario.latency}, loss {scenario.loss:.0%}, light-node topology {scenario.topology}; "
+            f"{scenario.duration:g} simulated seconds of transfers")
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
+    """A Markdown table: ``align`` has one letter per column, ``r`` for right-aligned, anything else left."""
+    return [f"| {' | '.join(header)} |", "| " + " | ".join("---:" if mark == "r" else "---" for mark in align) + " |",
+            *[f"| {' | '.join(str(cell) for cell in row)} |" for row in rows]]
