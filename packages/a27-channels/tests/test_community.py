@@ -34,8 +34,8 @@ from a27_channels.payloads import (
 from a27_channels.payment import FailureCause
 from a27_channels.state import ChannelTerms
 from a27_ledger import KeyPair
+from a27_ledger.overlay import SIGNATURE_LENGTH
 from a27_ledger.testing import make_keys
-from a27_ledger.wire import SIGNATURE_LENGTH
 from a27_pos import PosCommunity, PosGenesis, PosSettings, Timeouts
 from a27_pos.testing import LoopClock, make_pos_genesis
 

@@ -15,6 +15,7 @@ import pytest
 
 from a27_ledger import KeyPair, sign_transfer
 from a27_ledger.community import LedgerCommunity
+from a27_ledger.overlay import DroppedMessage, community_id_for, decode_signed, encode_signed
 from a27_ledger.payloads import (
     LEDGER_MESSAGES,
     BalanceQuery,
@@ -25,7 +26,6 @@ from a27_ledger.payloads import (
     SyncRequest,
     TransactionResult,
 )
-from a27_ledger.wire import DroppedMessage, community_id_for, decode_signed, encode_signed
 
 VECTORS = Path(__file__).parent / "vectors" / "ledger_messages_v1.json"
 NODE = KeyPair.from_seed(bytes([0x11]) * 32)

@@ -13,8 +13,8 @@ from ipv8.test.mocking.ipv8 import MockIPv8
 
 from a27_ledger import InsufficientBalance, KeyPair, sign_transfer
 from a27_ledger.community import SubmissionTimeout
+from a27_ledger.overlay import SIGNATURE_LENGTH
 from a27_ledger.testing import make_keys
-from a27_ledger.wire import SIGNATURE_LENGTH
 from a27_pos import (
     NIL,
     NO_ROUND,

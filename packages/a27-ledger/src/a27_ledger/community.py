@@ -18,6 +18,7 @@ from ipv8.community import CommunitySettings
 from .errors import LedgerError
 from .genesis import Genesis
 from .keys import KeyPair
+from .overlay import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
 from .payloads import (
     BalanceQuery,
     BalanceReply,
@@ -28,11 +29,10 @@ from .payloads import (
     TransactionResult,
 )
 from .pending import FutureNonceQueue
-from .replication import ACCEPTED, QUEUED, Admission, LedgerReplica, MissingRange
+from .replication import ACCEPTED, QUEUED, LedgerReplica, LogAdmission, MissingRange
 from .state import LedgerState
 from .store import MemoryStore
 from .transaction import Transaction, Transfer
-from .wire import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
 
 if TYPE_CHECKING:
     from ipv8.peer import Peer
@@ -287,7 +287,7 @@ class LedgerCommunity(A27Community):
         self._answer(peer, admission)
         self.flush_outbox()
 
-    def _answer(self, peer: Peer, admission: Admission) -> None:
+    def _answer(self, peer: Peer, admission: LogAdmission) -> None:
         self.stats[f"admission {admission.code}"] += 1
         self.ez_send(peer, TransactionResult(admission.tx_id, admission.code, admission.sequence, admission.reason))
 

@@ -27,7 +27,7 @@ from ipv8.community import CommunitySettings
 from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, Transfer
 from a27_ledger.community import NoValidator, SubmissionTimeout
 from a27_ledger.errors import DuplicateTransaction
-from a27_ledger.wire import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
+from a27_ledger.overlay import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
