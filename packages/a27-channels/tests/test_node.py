@@ -11,28 +11,41 @@ import networkx as nx
 import pytest
 from test_behaviour import PublishesSuperseded
 
-from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
-from a27_channels.actions import (
+from a27_channels import (
+    CHANNEL,
+    ChannelAnnouncement,
     ChannelClosed,
+    ChannelGraph,
+    ChannelNetwork,
+    ChannelNode,
     ChannelOpened,
     ChannelOpenFailed,
+    ChannelPolicy,
+    ChannelRefused,
+    ChannelReject,
+    ChannelStatus,
+    ChannelTerms,
+    CloseOutcome,
     DirectPaymentDone,
     DirectPaymentFailed,
+    FailureCause,
+    HtlcClaim,
     InputRefused,
+    InvalidAnnouncement,
+    InvalidChannelState,
+    LocalStatus,
+    NodeParams,
+    OpenProposal,
+    Pay,
     PaymentFailed,
     PaymentReceived,
     PaymentSucceeded,
     Send,
+    StaleState,
+    UpdateProposal,
+    channel_record,
+    preimage_height,
 )
-from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
-from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
-from a27_channels.inprocess import ChannelNetwork
-from a27_channels.messages import ChannelReject, OpenProposal, UpdateProposal
-from a27_channels.node import ChannelNode
-from a27_channels.onchain import CHANNEL, HtlcClaim, preimage_height
-from a27_channels.payment import FailureCause
-from a27_channels.state import ChannelTerms, Pay
-from a27_channels.store import LocalStatus
 from a27_ledger import KeyPair, Transaction
 from a27_ledger.testing import make_keys
 

@@ -16,6 +16,7 @@ import pytest
 from samples import ALICE, CHANNEL_ID, PREIMAGE, TERMS, final_state, instructions, samples
 
 from a27_channels import (
+    CHANNEL_MESSAGES,
     AddHtlc,
     AnnouncementSignature,
     ChannelCommunity,
@@ -29,10 +30,12 @@ from a27_channels import (
     UpdateCancel,
     UpdateComplete,
     UpdateProposal,
+    UpdateProposalMessage,
     UpdateSignature,
+    from_payload,
+    to_payload,
 )
-from a27_channels.payloads import CHANNEL_MESSAGES, UpdateProposalMessage, from_payload, to_payload
-from a27_ledger.overlay import DroppedMessage, community_id_for, decode_signed, encode_signed
+from a27_ledger import DroppedMessage, community_id_for, decode_signed, encode_signed
 
 VECTORS = Path(__file__).parent / "vectors" / "channel_messages_v1.json"
 PREFIX = b"\x00\x02" + community_id_for("a27/channels/v1")

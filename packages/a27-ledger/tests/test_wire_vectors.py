@@ -13,18 +13,22 @@ from typing import Any
 
 import pytest
 
-from a27_ledger import KeyPair, sign_transfer
-from a27_ledger.community import LedgerCommunity
-from a27_ledger.overlay import DroppedMessage, community_id_for, decode_signed, encode_signed
-from a27_ledger.payloads import (
+from a27_ledger import (
     LEDGER_MESSAGES,
     BalanceQuery,
     BalanceReply,
+    DroppedMessage,
+    KeyPair,
+    LedgerCommunity,
     LogEntryMessage,
     LogHead,
     SubmitTransaction,
     SyncRequest,
     TransactionResult,
+    community_id_for,
+    decode_signed,
+    encode_signed,
+    sign_transfer,
 )
 
 VECTORS = Path(__file__).parent / "vectors" / "ledger_messages_v1.json"

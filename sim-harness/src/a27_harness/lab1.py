@@ -13,8 +13,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from a27_ledger import Genesis, KeyPair, LedgerSnapshot
-from a27_ledger.community import SubmissionTimeout
+from a27_ledger import Genesis, KeyPair, LedgerSnapshot, SubmissionTimeout
 from a27_netsim import SimulatedNetwork, Simulation, parse_latency, topology_by_name
 
 from .node import (

@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from a27_ledger import LedgerSnapshot, Receipt
-from a27_ledger.community import SubmissionTimeout
+from a27_ledger import LedgerSnapshot, Receipt, SubmissionTimeout
 from a27_netsim import Simulation, parse_latency
 from a27_pos import STAKE, Block, CommitCertificate, PosGenesis, PosParams, TransactionRefused, sign_bond
 

@@ -28,8 +28,16 @@ from a27_channels import (
     channel_chain,
     channels_registry,
 )
-from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState, MemoryStore, SQLiteStore
-from a27_ledger.store import LedgerStore
+from a27_ledger import (
+    Genesis,
+    KeyPair,
+    LedgerCommunity,
+    LedgerSettings,
+    LedgerState,
+    LedgerStore,
+    MemoryStore,
+    SQLiteStore,
+)
 from a27_pos import Chain, MemoryChainStore, PosCommunity, PosGenesis, PosSettings, SQLiteChainStore, pos_registry
 from a27_pos.store import ChainStore
 

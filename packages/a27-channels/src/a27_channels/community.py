@@ -44,9 +44,20 @@ from a27_channels.onchain import CloseOutcome
 from a27_channels.params import NodeParams
 from a27_channels.payloads import CHANNEL_MESSAGES, from_payload, to_payload
 from a27_channels.store import ChannelStore, Invoice
-from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, TransactionBody
-from a27_ledger.community import NoValidator, SubmissionTimeout
-from a27_ledger.overlay import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
+from a27_ledger import (
+    A27Community,
+    DroppedMessage,
+    KeyPair,
+    LedgerError,
+    NoValidator,
+    Receipt,
+    SubmissionTimeout,
+    Transaction,
+    TransactionBody,
+    account_of,
+    community_id_for,
+    signed_handler,
+)
 from a27_pos import Block, CommitCertificate, PosCommunity
 
 if TYPE_CHECKING:
