@@ -40,7 +40,8 @@ def test_contract_holds_on_the_real_tree(tmp_path: Path) -> None:
     _copy_sources(tmp_path)
     result = _lint(tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "5 kept, 0 broken" in result.stdout
+    contracts = (ROOT / ".importlinter").read_text(encoding="utf-8").count("[importlinter:contract:")
+    assert f"{contracts} kept, 0 broken" in result.stdout
 
 
 @pytest.mark.parametrize(("lower", "upper"), [("a27_ledger", "a27_harness"), ("a27_ledger", "a27_pos"),
@@ -56,3 +57,21 @@ def test_contract_breaks_when_a_layer_imports_upward_or_sideways(tmp_path: Path,
     assert "BROKEN" in result.stdout
     assert f"{lower}.sneaky" in result.stdout
 
+
+
+@pytest.mark.parametrize(("core_module", "statement", "forbidden"), [
+    ("a27_ledger/state.py", "import asyncio", "asyncio"),
+    ("a27_ledger/replication.py", "from a27_ledger import overlay", "a27_ledger.overlay"),
+    ("a27_ledger/store.py", "import a27_ledger.community", "a27_ledger.community"),
+    ("a27_channels/node.py", "import a27_channels.community", "a27_channels.community"),
+    ("a27_channels/updates.py", "from a27_channels import payloads", "a27_channels.payloads"),
+])
+def test_core_contracts_break_when_a_core_module_imports_the_overlay(tmp_path: Path, core_module: str, statement: str,
+                                                                     forbidden: str) -> None:
+    _copy_sources(tmp_path)
+    with (tmp_path / core_module).open("a", encoding="utf-8") as module:
+        module.write(f"\n{statement}\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0, result.stdout
+    source = core_module.removesuffix(".py").replace("/", ".")
+    assert f"{source} is not allowed to import {forbidden}" in result.stdout

@@ -21,8 +21,7 @@ from pathlib import Path
 
 import libnacl
 
-from a27_channels import MemoryChannelStore, SQLiteChannelStore
-from a27_channels.inprocess import ChannelNetwork
+from a27_channels import ChannelNetwork, MemoryChannelStore, SQLiteChannelStore
 from a27_channels.testing import channel_pair, run_update
 from a27_ledger import KeyPair
 

@@ -17,8 +17,7 @@ import time
 
 import libnacl
 
-from a27_channels import PaymentSucceeded
-from a27_channels.inprocess import ChannelNetwork
+from a27_channels import ChannelNetwork, PaymentSucceeded
 from a27_ledger import KeyPair
 
 KEY = KeyPair.from_seed(bytes([0x51]) * 32)

@@ -16,11 +16,7 @@ import argparse
 import statistics
 import time
 
-from a27_channels import ChannelTerms
-from a27_channels.actions import InputRefused
-from a27_channels.inprocess import ChannelNetwork
-from a27_channels.messages import OpenProposal
-from a27_channels.node import ChannelNode
+from a27_channels import ChannelNetwork, ChannelNode, ChannelTerms, InputRefused, OpenProposal
 from a27_ledger.testing import make_keys
 
 

@@ -11,8 +11,7 @@ from collections import Counter
 
 import networkx as nx
 
-from a27_channels import PaymentFailed, PaymentSucceeded
-from a27_channels.inprocess import ChannelNetwork
+from a27_channels import ChannelNetwork, PaymentFailed, PaymentSucceeded
 
 NODES = 12
 SHAPES = {

@@ -23,15 +23,16 @@ from a27_channels import (
     FailureCause,
     FailureReport,
     FulfillHtlc,
+    HopInstruction,
     Htlc,
     HtlcClaim,
     HtlcRefund,
     Pay,
     Settle,
     UnilateralClose,
+    encode_instructions,
     payment_hash_of,
 )
-from a27_channels.payment import HopInstruction, encode_instructions
 from a27_channels.testing import sign_final_state, sign_state
 from a27_ledger import KeyPair, Transaction
 

@@ -8,15 +8,18 @@ from typing import Any
 import networkx as nx
 
 from a27_channels import (
+    CHANNEL,
     HONEST,
     Channel,
     ChannelClosed,
+    ChannelNetwork,
     ChannelOpened,
     ChannelOpenFailed,
     ChannelRefused,
     ChannelStatus,
     ChannelTerms,
     CloseOutcome,
+    FailureCause,
     ForwardDecision,
     HonestChannelBehaviour,
     HopInstruction,
@@ -27,9 +30,6 @@ from a27_channels import (
     SignedState,
     channel_record,
 )
-from a27_channels.inprocess import ChannelNetwork
-from a27_channels.onchain import CHANNEL
-from a27_channels.payment import FailureCause
 
 DEPOSIT = 100_000
 

@@ -10,20 +10,24 @@ from hypothesis import strategies as st
 from a27_channels import (
     PARTY_A,
     AddHtlc,
+    Channel,
     ChannelBusy,
+    ChannelError,
     ExpiryTooSoon,
     FailHtlc,
     InsufficientChannelBalance,
     InvalidChannelSignature,
+    InvalidChannelState,
     InvalidHtlc,
     MalformedChannelData,
     Pay,
     StaleState,
+    UpdateCancel,
+    UpdateComplete,
+    UpdateProposal,
+    UpdateSignature,
     payment_hash_of,
 )
-from a27_channels.channel import Channel
-from a27_channels.errors import ChannelError, InvalidChannelState
-from a27_channels.messages import UpdateCancel, UpdateComplete, UpdateProposal, UpdateSignature
 from a27_channels.testing import channel_pair, run_update
 from a27_ledger import InvalidAmount, KeyPair
 

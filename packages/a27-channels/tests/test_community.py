@@ -13,29 +13,26 @@ from ipv8.test.mocking.ipv8 import MockIPv8
 from test_behaviour import PublishesSuperseded
 
 from a27_channels import (
+    ChannelAnnouncementMessage,
     ChannelBehaviour,
     ChannelCommunity,
     ChannelSettings,
     ChannelStatus,
+    ChannelTerms,
     CloseOutcome,
+    FailureCause,
     NodeParams,
+    OpenProposalMessage,
     PaymentFailed,
     PaymentSucceeded,
-    channel_chain,
-    channel_record,
-)
-from a27_channels.payloads import (
-    ChannelAnnouncementMessage,
-    OpenProposalMessage,
     UpdateCompleteMessage,
     UpdateProposalMessage,
     UpdateSignatureMessage,
+    channel_chain,
+    channel_record,
 )
-from a27_channels.payment import FailureCause
-from a27_channels.state import ChannelTerms
-from a27_ledger import KeyPair
+from a27_ledger import SIGNATURE_LENGTH, KeyPair
 from a27_ledger.testing import make_keys
-from a27_ledger.wire import SIGNATURE_LENGTH
 from a27_pos import PosCommunity, PosGenesis, PosSettings, Timeouts
 from a27_pos.testing import LoopClock, make_pos_genesis
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from a27_channels import MalformedChannelData, Pay, Reject, UpdateCancel, UpdateProposal, UpdateSignature
+from a27_channels import ChannelReject, MalformedChannelData, Pay, UpdateCancel, UpdateProposal, UpdateSignature
 
 
 def test_fields_are_checked_on_construction() -> None:
@@ -14,6 +14,6 @@ def test_fields_are_checked_on_construction() -> None:
         with pytest.raises(MalformedChannelData):
             build()
     with pytest.raises(ValueError):
-        Reject(bytes(32), 0, 256, "")
+        ChannelReject(bytes(32), 0, 256, "")
     with pytest.raises(TypeError):
         UpdateProposal(bytes(32), 1, Pay(5), "text")  # type: ignore[arg-type]

@@ -11,28 +11,41 @@ import networkx as nx
 import pytest
 from test_behaviour import PublishesSuperseded
 
-from a27_channels import ChannelGraph, ChannelStatus, CloseOutcome, NodeParams, channel_record
-from a27_channels.actions import (
+from a27_channels import (
+    CHANNEL,
+    ChannelAnnouncement,
     ChannelClosed,
+    ChannelGraph,
+    ChannelNetwork,
+    ChannelNode,
     ChannelOpened,
     ChannelOpenFailed,
+    ChannelPolicy,
+    ChannelRefused,
+    ChannelReject,
+    ChannelStatus,
+    ChannelTerms,
+    CloseOutcome,
     DirectPaymentDone,
     DirectPaymentFailed,
+    FailureCause,
+    HtlcClaim,
     InputRefused,
+    InvalidAnnouncement,
+    InvalidChannelState,
+    LocalStatus,
+    NodeParams,
+    OpenProposal,
+    Pay,
     PaymentFailed,
     PaymentReceived,
     PaymentSucceeded,
     Send,
+    StaleState,
+    UpdateProposal,
+    channel_record,
+    preimage_height,
 )
-from a27_channels.errors import ChannelRefused, InvalidAnnouncement, InvalidChannelState, StaleState
-from a27_channels.gossip import ChannelAnnouncement, ChannelPolicy
-from a27_channels.inprocess import ChannelNetwork
-from a27_channels.messages import OpenProposal, Reject, UpdateProposal
-from a27_channels.node import ChannelNode
-from a27_channels.onchain import CHANNEL, HtlcClaim, preimage_height
-from a27_channels.payment import FailureCause
-from a27_channels.state import ChannelTerms, Pay
-from a27_channels.store import LocalStatus
 from a27_ledger import KeyPair, Transaction
 from a27_ledger.testing import make_keys
 
@@ -403,7 +416,7 @@ def test_unfunded_open_proposals_are_bounded_per_peer_and_in_total_and_dropped_a
                 accepted += 1
             except InputRefused as refusal:
                 assert isinstance(refusal.error, ChannelRefused)
-                assert isinstance(refusal.actions[0], Send) and isinstance(refusal.actions[0].message, Reject)
+                assert isinstance(refusal.actions[0], Send) and isinstance(refusal.actions[0].message, ChannelReject)
                 refused += 1
     assert accepted == 5 and refused == 35 and len(node.book.entries) == 5
     assert node.stats["open proposals refused: too many unfunded from the peer"] > 0
@@ -479,7 +492,7 @@ def test_a_proposal_refused_as_stale_is_proposed_again_at_the_next_sequence_a_bo
     for _ in range(3):
         assert isinstance(proposal, Send) and isinstance(proposal.message, UpdateProposal)
         sequences.append(proposal.message.sequence)
-        answer = node.on_message(peer, Reject(channel_id, proposal.message.sequence, StaleState.code, "stale"))
+        answer = node.on_message(peer, ChannelReject(channel_id, proposal.message.sequence, StaleState.code, "stale"))
         proposal = answer[0]  # type: ignore[assignment]
     assert sequences == [1, 2, 3]
     assert isinstance(answer[0], DirectPaymentFailed) and not node.channel(channel_id).busy

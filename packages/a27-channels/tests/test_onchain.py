@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from a27_channels import (
+    CHANNEL,
     PARTY_A,
     PARTY_B,
     BadPreimage,
@@ -43,7 +44,6 @@ from a27_channels import (
     payment_hash_of,
     preimage_height,
 )
-from a27_channels.onchain import CHANNEL
 from a27_channels.testing import sign_channel_open, sign_final_state, sign_state
 from a27_ledger import (
     InsufficientBalance,

@@ -16,23 +16,26 @@ import pytest
 from samples import ALICE, CHANNEL_ID, PREIMAGE, TERMS, final_state, instructions, samples
 
 from a27_channels import (
+    CHANNEL_MESSAGES,
     AddHtlc,
     AnnouncementSignature,
     ChannelCommunity,
+    ChannelReject,
     CloseAccept,
     CloseProposal,
     FulfillHtlc,
     MalformedChannelData,
     OpenAccept,
     OpenProposal,
-    Reject,
     UpdateCancel,
     UpdateComplete,
     UpdateProposal,
+    UpdateProposalMessage,
     UpdateSignature,
+    from_payload,
+    to_payload,
 )
-from a27_channels.payloads import CHANNEL_MESSAGES, UpdateProposalMessage, from_payload, to_payload
-from a27_ledger.wire import DroppedMessage, community_id_for, decode_signed, encode_signed
+from a27_ledger import DroppedMessage, community_id_for, decode_signed, encode_signed
 
 VECTORS = Path(__file__).parent / "vectors" / "channel_messages_v1.json"
 PREFIX = b"\x00\x02" + community_id_for("a27/channels/v1")
@@ -51,7 +54,7 @@ def messages() -> dict[str, Any]:
         "UpdateSignatureMessage": UpdateSignature(CHANNEL_ID, 10, SIGNATURE),
         "UpdateCompleteMessage": UpdateComplete(CHANNEL_ID, 10, SIGNATURE),
         "UpdateCancelMessage": UpdateCancel(CHANNEL_ID, 11),
-        "RejectMessage": Reject(CHANNEL_ID, 11, 108, "insufficient channel balance: balance 5 < HTLC 9"),
+        "RejectMessage": ChannelReject(CHANNEL_ID, 11, 108, "insufficient channel balance: balance 5 < HTLC 9"),
         "CloseProposalMessage": CloseProposal(CHANNEL_ID, state, state.sign_close(ALICE)),
         "CloseAcceptMessage": CloseAccept(CHANNEL_ID, state.sequence, SIGNATURE),
         "AnnouncementSignatureMessage": AnnouncementSignature(CHANNEL_ID, SIGNATURE),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from a27_channels import (
+    MAX_INSTRUCTIONS,
     ChannelBusy,
     ExpiryTooSoon,
     FailureCause,
@@ -13,8 +14,10 @@ from a27_channels import (
     InsufficientChannelBalance,
     MalformedChannelData,
     UnknownChannel,
+    cause_of,
+    decode_instructions,
+    encode_instructions,
 )
-from a27_channels.payment import MAX_INSTRUCTIONS, cause_of, decode_instructions, encode_instructions
 
 
 def test_instructions_round_trip() -> None:

@@ -10,6 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from a27_channels import (
+    CLOSE_DOMAIN,
+    MAX_HTLCS,
+    MAX_HTLCS_PER_PARTY,
     PARTY_A,
     PARTY_B,
     AddHtlc,
@@ -32,7 +35,6 @@ from a27_channels import (
     decode_operation,
     payment_hash_of,
 )
-from a27_channels.state import CLOSE_DOMAIN, MAX_HTLCS, MAX_HTLCS_PER_PARTY
 from a27_ledger import InvalidAmount, KeyPair
 
 ALICE = KeyPair.from_seed(bytes([0xA1]) * 32)

@@ -10,6 +10,7 @@ import pytest
 
 from a27_channels import (
     ChannelBusy,
+    ChannelNetwork,
     ChannelStore,
     ChannelStoreError,
     Invoice,
@@ -22,7 +23,6 @@ from a27_channels import (
     UpdateProposal,
     payment_hash_of,
 )
-from a27_channels.inprocess import ChannelNetwork
 from a27_channels.testing import channel_pair
 from a27_ledger import KeyPair
 

@@ -26,9 +26,9 @@ from a27_channels import (
     MalformedChannelData,
     SignedState,
     channels_registry,
+    decode_instructions,
     decode_operation,
 )
-from a27_channels.payment import decode_instructions
 from a27_ledger import Transaction
 
 VECTORS = Path(__file__).parent / "vectors" / "channel_encodings_v1.json"

@@ -11,21 +11,30 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import FutureNonceQueue, Genesis, KeyPair, Transaction, sign_transfer
-from a27_ledger.community import LedgerCommunity, LedgerSettings, SubmissionTimeout
-from a27_ledger.errors import InsufficientBalance, InvalidAmount, NonceGap, NonceReplay
-from a27_ledger.payloads import (
+from a27_ledger import (
+    MAX_UINT64,
+    QUEUED,
+    SIGNATURE_LENGTH,
     BalanceQuery,
+    FutureNonceQueue,
+    Genesis,
+    InsufficientBalance,
+    InvalidAmount,
+    KeyPair,
+    LedgerCommunity,
+    LedgerSettings,
     LogEntryMessage,
     LogHead,
+    NonceGap,
+    NonceReplay,
+    SubmissionTimeout,
     SubmitTransaction,
     SyncRequest,
+    Transaction,
     TransactionResult,
+    sign_transfer,
 )
-from a27_ledger.replication import QUEUED
 from a27_ledger.testing import make_keys
-from a27_ledger.transaction import MAX_UINT64
-from a27_ledger.wire import SIGNATURE_LENGTH
 
 VALIDATORS = 2
 NODES = 5

@@ -15,6 +15,7 @@ from a27_ledger import (
     LedgerState,
     MalformedTransaction,
     SQLiteStore,
+    StateTransition,
     Transaction,
     TransactionRegistry,
     Transfer,
@@ -22,7 +23,6 @@ from a27_ledger import (
     default_registry,
     sign_transfer,
 )
-from a27_ledger.state import StateTransition
 from a27_ledger.testing import make_genesis, make_keys
 
 STAKE = "stake"

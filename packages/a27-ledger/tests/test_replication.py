@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from a27_ledger import FutureNonceQueue, KeyPair, LedgerState, sign_transfer
-from a27_ledger.errors import InsufficientBalance, NonceGap, QueueFull
-from a27_ledger.replication import ACCEPTED, QUEUED, LedgerReplica
+from a27_ledger import (
+    ACCEPTED,
+    QUEUED,
+    FutureNonceQueue,
+    InsufficientBalance,
+    KeyPair,
+    LedgerReplica,
+    LedgerState,
+    NonceGap,
+    QueueFull,
+    sign_transfer,
+)
 from a27_ledger.testing import make_genesis, make_keys
 
 KEYS = make_keys(3, seed=12)

@@ -32,13 +32,13 @@ from a27_ledger import (
     SelfTransfer,
     SQLiteStore,
     StateChanges,
+    StateTransition,
     SupplyInvariantViolated,
     Transaction,
     Transfer,
     default_registry,
     sign_transfer,
 )
-from a27_ledger.state import StateTransition
 from a27_ledger.testing import make_genesis, make_keys
 
 KEYS = make_keys(3, seed=11)

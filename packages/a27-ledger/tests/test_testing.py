@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from a27_ledger import LedgerState
-from a27_ledger.testing import make_genesis, make_keys, random_transfers, rewrite_vectors, write_vector_file
+from a27_ledger import LedgerState, rewrite_vectors, write_vector_file
+from a27_ledger.testing import make_genesis, make_keys, random_transfers
 
 
 def test_make_keys_is_deterministic_per_seed() -> None:

@@ -22,6 +22,7 @@ from a27_ledger import (
     KeyPair,
     MalformedTransaction,
     SelfTransfer,
+    StateTransition,
     Transaction,
     TransactionRegistry,
     Transfer,
@@ -29,7 +30,6 @@ from a27_ledger import (
     default_registry,
     sign_transfer,
 )
-from a27_ledger.state import StateTransition
 
 VECTORS = json.loads((Path(__file__).parent / "vectors" / "transfer_v1.json").read_text())
 SENDER = KeyPair.from_seed(bytes.fromhex(VECTORS["sender_seed"]))

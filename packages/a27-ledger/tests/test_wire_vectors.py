@@ -13,19 +13,23 @@ from typing import Any
 
 import pytest
 
-from a27_ledger import KeyPair, sign_transfer
-from a27_ledger.community import LedgerCommunity
-from a27_ledger.payloads import (
+from a27_ledger import (
     LEDGER_MESSAGES,
     BalanceQuery,
     BalanceReply,
+    DroppedMessage,
+    KeyPair,
+    LedgerCommunity,
     LogEntryMessage,
     LogHead,
     SubmitTransaction,
     SyncRequest,
     TransactionResult,
+    community_id_for,
+    decode_signed,
+    encode_signed,
+    sign_transfer,
 )
-from a27_ledger.wire import DroppedMessage, community_id_for, decode_signed, encode_signed
 
 VECTORS = Path(__file__).parent / "vectors" / "ledger_messages_v1.json"
 NODE = KeyPair.from_seed(bytes([0x11]) * 32)

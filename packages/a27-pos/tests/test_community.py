@@ -11,10 +11,8 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import InsufficientBalance, KeyPair, sign_transfer
-from a27_ledger.community import SubmissionTimeout
+from a27_ledger import SIGNATURE_LENGTH, InsufficientBalance, KeyPair, SubmissionTimeout, sign_transfer
 from a27_ledger.testing import make_keys
-from a27_ledger.wire import SIGNATURE_LENGTH
 from a27_pos import (
     NIL,
     NO_ROUND,

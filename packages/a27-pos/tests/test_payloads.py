@@ -14,8 +14,7 @@ from typing import Any
 import pytest
 from samples import RECIPIENT, SENDER, samples
 
-from a27_ledger import KeyPair, sign_transfer
-from a27_ledger.wire import DroppedMessage, community_id_for, decode_signed, encode_signed
+from a27_ledger import DroppedMessage, KeyPair, community_id_for, decode_signed, encode_signed, sign_transfer
 from a27_pos import PosCommunity
 from a27_pos.payloads import (
     POS_MESSAGES,

@@ -2,18 +2,24 @@
 
 The core (states, the channel state machine, routing, the node) is pure and synchronous: messages, an explicit clock
 and block heights in, decisions out. `ChannelCommunity` carries it over IPv8. DESIGN.md describes the protocol.
+The overlay names (`ChannelCommunity`, its settings and errors, the payloads) are exported here too but loaded only on
+first use, so that importing the core loads neither `a27_channels.community` nor `a27_channels.payloads`.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from a27_channels.__about__ import __version__
 from a27_channels.actions import (
     Action,
-    Broadcast,
     ChannelClosed,
     ChannelOpened,
     ChannelOpenFailed,
     DirectPaymentDone,
     DirectPaymentFailed,
     Event,
+    Gossip,
     InputRefused,
     PaymentFailed,
     PaymentReceived,
@@ -23,13 +29,6 @@ from a27_channels.actions import (
 )
 from a27_channels.behaviour import HONEST, ChannelBehaviour, ForwardDecision, HonestChannelBehaviour
 from a27_channels.channel import Channel, Incoming, Outgoing
-from a27_channels.community import (
-    CHANNELS_COMMUNITY_NAME,
-    ChannelCommunity,
-    ChannelOpenError,
-    ChannelSettings,
-    DirectPaymentError,
-)
 from a27_channels.errors import (
     BadPreimage,
     ChallengePeriod,
@@ -59,11 +58,11 @@ from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import (
     AnnouncementSignature,
     ChannelMessage,
+    ChannelReject,
     CloseAccept,
     CloseProposal,
     OpenAccept,
     OpenProposal,
-    Reject,
     UpdateCancel,
     UpdateComplete,
     UpdateProposal,
@@ -92,9 +91,18 @@ from a27_channels.onchain import (
     preimage_height,
 )
 from a27_channels.params import NodeParams
-from a27_channels.payment import FailureCause, FailureReport, HopInstruction
+from a27_channels.payment import (
+    MAX_INSTRUCTIONS,
+    FailureCause,
+    FailureReport,
+    HopInstruction,
+    cause_of,
+    decode_instructions,
+    encode_instructions,
+)
 from a27_channels.router import Route, RouteHop, RouteParams, find_route
 from a27_channels.state import (
+    CLOSE_DOMAIN,
     MAX_HTLCS,
     MAX_HTLCS_PER_PARTY,
     PARTY_A,
@@ -121,26 +129,68 @@ from a27_channels.store import (
     SQLiteChannelStore,
     StoredChannel,
 )
+from a27_ledger import lazy_exports
+
+if TYPE_CHECKING:
+    from a27_channels.community import (
+        CHANNELS_COMMUNITY_NAME,
+        ChannelCommunity,
+        ChannelOpenError,
+        ChannelSettings,
+        DirectPaymentError,
+    )
+    from a27_channels.payloads import (
+        CHANNEL_MESSAGES,
+        AnnouncementSignatureMessage,
+        ChannelAnnouncementMessage,
+        ChannelUpdateMessage,
+        CloseAcceptMessage,
+        CloseProposalMessage,
+        OpenAcceptMessage,
+        OpenProposalMessage,
+        RejectMessage,
+        UpdateCancelMessage,
+        UpdateCompleteMessage,
+        UpdateProposalMessage,
+        UpdateSignatureMessage,
+        from_payload,
+        to_payload,
+    )
+
+_OVERLAY_NAMES: dict[str, tuple[str, ...]] = {
+    "a27_channels.community": (
+        "CHANNELS_COMMUNITY_NAME", "ChannelCommunity", "ChannelOpenError", "ChannelSettings", "DirectPaymentError"),
+    "a27_channels.payloads": (
+        "CHANNEL_MESSAGES", "AnnouncementSignatureMessage", "ChannelAnnouncementMessage", "ChannelUpdateMessage",
+        "CloseAcceptMessage", "CloseProposalMessage", "OpenAcceptMessage", "OpenProposalMessage", "RejectMessage",
+        "UpdateCancelMessage", "UpdateCompleteMessage", "UpdateProposalMessage", "UpdateSignatureMessage",
+        "from_payload", "to_payload"),
+}
+"""Overlay names exported lazily (loaded on first use), by the module that defines them."""
 
 __all__ = [
     "CHANNEL",
     "CHANNELS_COMMUNITY_NAME",
     "CHANNEL_KINDS",
+    "CHANNEL_MESSAGES",
+    "CLOSE_DOMAIN",
     "HONEST",
     "MAX_HTLCS",
     "MAX_HTLCS_PER_PARTY",
+    "MAX_INSTRUCTIONS",
     "PARTY_A",
     "PARTY_B",
     "PREIMAGES",
     "Action",
     "AddHtlc",
     "AnnouncementSignature",
+    "AnnouncementSignatureMessage",
     "BadPreimage",
-    "Broadcast",
     "Challenge",
     "ChallengePeriod",
     "Channel",
     "ChannelAnnouncement",
+    "ChannelAnnouncementMessage",
     "ChannelBehaviour",
     "ChannelBusy",
     "ChannelClosed",
@@ -158,6 +208,7 @@ __all__ = [
     "ChannelPolicy",
     "ChannelRecord",
     "ChannelRefused",
+    "ChannelReject",
     "ChannelSettings",
     "ChannelState",
     "ChannelStatus",
@@ -165,9 +216,12 @@ __all__ = [
     "ChannelStoreError",
     "ChannelTerms",
     "ChannelUpdate",
+    "ChannelUpdateMessage",
     "CloseAccept",
+    "CloseAcceptMessage",
     "CloseOutcome",
     "CloseProposal",
+    "CloseProposalMessage",
     "CooperativeClose",
     "DirectPaymentDone",
     "DirectPaymentError",
@@ -181,6 +235,7 @@ __all__ = [
     "ForwardDecision",
     "FulfillHtlc",
     "FundingExpired",
+    "Gossip",
     "HonestChannelBehaviour",
     "HopInstruction",
     "Htlc",
@@ -203,14 +258,16 @@ __all__ = [
     "NodeParams",
     "NotAChannelParty",
     "OpenAccept",
+    "OpenAcceptMessage",
     "OpenProposal",
+    "OpenProposalMessage",
     "Operation",
     "Outgoing",
     "Pay",
     "PaymentFailed",
     "PaymentReceived",
     "PaymentSucceeded",
-    "Reject",
+    "RejectMessage",
     "Route",
     "RouteHop",
     "RouteParams",
@@ -224,19 +281,31 @@ __all__ = [
     "UnilateralClose",
     "UnknownChannel",
     "UpdateCancel",
+    "UpdateCancelMessage",
     "UpdateComplete",
+    "UpdateCompleteMessage",
     "UpdateProposal",
+    "UpdateProposalMessage",
     "UpdateSignature",
+    "UpdateSignatureMessage",
     "WrongChannelStatus",
     "__version__",
     "apply_operation",
+    "cause_of",
     "channel_chain",
     "channel_error_for_code",
     "channel_record",
     "channels_registry",
+    "decode_instructions",
     "decode_operation",
+    "encode_instructions",
     "find_route",
+    "from_payload",
     "htlc_outcome",
     "payment_hash_of",
     "preimage_height",
+    "to_payload",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _OVERLAY_NAMES, __all__)

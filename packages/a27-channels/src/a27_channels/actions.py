@@ -27,7 +27,7 @@ class Send:
 
 
 @attrs.frozen
-class Broadcast:
+class Gossip:
     """Gossip `message` to every peer but `exclude` (the one it came from)."""
 
     message: ChannelAnnouncement | ChannelUpdate
@@ -114,12 +114,12 @@ class DirectPaymentFailed:
 
 Event = (ChannelOpened | ChannelOpenFailed | ChannelClosed | PaymentSucceeded | PaymentFailed | PaymentReceived
          | DirectPaymentDone | DirectPaymentFailed)
-Action = Send | Broadcast | Submit | Event
+Action = Send | Gossip | Submit | Event
 """What the node asks its performer to do."""
 
 
 class InputRefused(Exception):
-    """Bad input from a peer: `error` says why; `actions` (a Reject) are to be performed all the same."""
+    """Bad input from a peer: `error` says why; `actions` (a ChannelReject) are to be performed all the same."""
 
     def __init__(self, error: LedgerError, actions: Sequence[Action]) -> None:
         """Wrap the error and the answer."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import attrs
 
-from a27_channels.actions import Action, Broadcast, Send
+from a27_channels.actions import Action, Gossip, Send
 from a27_channels.book import ChannelBook, ChannelEntry
 from a27_channels.errors import InvalidAnnouncement, UnknownChannel
 from a27_channels.gossip import ChannelAnnouncement, ChannelUpdate
@@ -58,7 +58,7 @@ class Announcements:
         book.policy_serial = max(book.policy_serial + 1, book.height)
         update = ChannelUpdate.create(book.key, record.channel_id, book.policy_serial, book.params.policy)
         book.graph.apply_update(update)
-        return [Broadcast(announcement), Broadcast(update)]
+        return [Gossip(announcement), Gossip(update)]
 
     def on_announcement(self, sender: bytes, announcement: ChannelAnnouncement) -> list[Action]:
         """Another channel's announcement: learn it and pass it on if the chain backs it (or wait for its block)."""
@@ -76,7 +76,7 @@ class Announcements:
         announcement.check_against(record)
         book.graph.add_announcement(announcement)
         book.stats["announcements learnt"] += 1
-        return [Broadcast(announcement, exclude=sender)] if book.params.gossip else []
+        return [Gossip(announcement, exclude=sender)] if book.params.gossip else []
 
     def recheck(self) -> list[Action]:
         """After a block: learn the waiting announcements whose funding block arrived; drop those waiting too long."""
@@ -98,7 +98,7 @@ class Announcements:
             book.graph.add_announcement(announcement)
             book.stats["announcements learnt"] += 1
             if book.params.gossip:
-                actions.append(Broadcast(announcement, exclude=sender))
+                actions.append(Gossip(announcement, exclude=sender))
         return actions
 
     def on_channel_update(self, sender: bytes, update: ChannelUpdate) -> list[Action]:
@@ -112,4 +112,4 @@ class Announcements:
             return []
         update.verify()
         book.graph.apply_update(update)
-        return [Broadcast(update, exclude=sender)] if book.params.gossip else []
+        return [Gossip(update, exclude=sender)] if book.params.gossip else []

@@ -9,7 +9,7 @@ from a27_channels.actions import Action, InputRefused, Send, Submit
 from a27_channels.book import ChannelBook, ChannelEntry
 from a27_channels.channel import signed_by_both
 from a27_channels.errors import ChannelBusy, InvalidChannelSignature, StaleState, WrongChannelStatus
-from a27_channels.messages import CloseAccept, CloseProposal, Reject
+from a27_channels.messages import ChannelReject, CloseAccept, CloseProposal
 from a27_channels.onchain import (
     Challenge,
     ChannelRecord,
@@ -62,7 +62,7 @@ class Closing:
         return None
 
     def on_close_proposal(self, sender: bytes, message: CloseProposal) -> list[Action]:
-        """The peer proposes a cooperative close: sign it and submit it, or refuse it with a Reject."""
+        """The peer proposes a cooperative close: sign it and submit it, or refuse it with a ChannelReject."""
         book = self.book
         entry = book.peer_entry(sender, message.channel_id)
         channel = entry.channel
@@ -86,7 +86,8 @@ class Closing:
             if not verify_signature(sender, CLOSE_DOMAIN + message.state.encode(), message.signature):
                 raise InvalidChannelSignature("the close signature does not verify")
         except LedgerError as error:
-            raise InputRefused(error, [Send(sender, Reject(message.channel_id, 0, error.code, str(error)))]) from error
+            refusal = ChannelReject(message.channel_id, 0, error.code, str(error))
+            raise InputRefused(error, [Send(sender, refusal)]) from error
         entry.status = LocalStatus.CLOSING
         entry.close_state = message.state
         entry.close_signatures = {1 - entry.party: message.signature, entry.party: message.state.sign_close(book.key)}

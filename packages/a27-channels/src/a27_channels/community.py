@@ -23,13 +23,13 @@ from ipv8.community import CommunitySettings
 
 from a27_channels.actions import (
     Action,
-    Broadcast,
     ChannelClosed,
     ChannelOpened,
     ChannelOpenFailed,
     DirectPaymentDone,
     DirectPaymentFailed,
     Event,
+    Gossip,
     InputRefused,
     PaymentFailed,
     PaymentSucceeded,
@@ -44,9 +44,20 @@ from a27_channels.onchain import CloseOutcome
 from a27_channels.params import NodeParams
 from a27_channels.payloads import CHANNEL_MESSAGES, from_payload, to_payload
 from a27_channels.store import ChannelStore, Invoice
-from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, TransactionBody
-from a27_ledger.community import NoValidator, SubmissionTimeout
-from a27_ledger.wire import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
+from a27_ledger import (
+    A27Community,
+    DroppedMessage,
+    KeyPair,
+    LedgerError,
+    NoValidator,
+    Receipt,
+    SubmissionTimeout,
+    Transaction,
+    TransactionBody,
+    account_of,
+    community_id_for,
+    signed_handler,
+)
 from a27_pos import Block, CommitCertificate, PosCommunity
 
 if TYPE_CHECKING:
@@ -202,7 +213,7 @@ class ChannelCommunity(A27Community):
                     continue
                 self.stats[f"sent {type(action.message).__name__}"] += 1
                 self.ez_send(peer, to_payload(action.message))
-            elif isinstance(action, Broadcast):
+            elif isinstance(action, Gossip):
                 packet = self.pack_signed(to_payload(action.message))
                 peers = [peer for peer in self.sorted_peers()
                          if account_of(peer.public_key.key_to_bin()) != action.exclude]

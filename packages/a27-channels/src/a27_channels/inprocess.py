@@ -11,8 +11,8 @@ import attrs
 
 from a27_channels.actions import (
     Action,
-    Broadcast,
     Event,
+    Gossip,
     InputRefused,
     PaymentFailed,
     PaymentSucceeded,
@@ -96,7 +96,7 @@ class ChannelNetwork:
         for action in actions:
             if isinstance(action, Send):
                 self._send(node.account, action.peer, action.message)
-            elif isinstance(action, Broadcast):
+            elif isinstance(action, Gossip):
                 for other in self.nodes:
                     if other is not node and other.account != action.exclude:
                         self._send(node.account, other.account, action.message)

@@ -87,7 +87,7 @@ class UpdateCancel:
 
 
 @attrs.frozen
-class Reject:
+class ChannelReject:
     """Either way: the sender refuses the message about `sequence` (0 for an open or a close) with an error code."""
 
     channel_id: bytes = attrs.field(validator=_ID)
@@ -123,6 +123,7 @@ class AnnouncementSignature:
     signature: bytes = attrs.field(validator=_SIGNATURE)
 
 
-ChannelMessage = (OpenProposal | OpenAccept | UpdateProposal | UpdateSignature | UpdateComplete | UpdateCancel | Reject
-                  | CloseProposal | CloseAccept | AnnouncementSignature | ChannelAnnouncement | ChannelUpdate)
+ChannelMessage = (OpenProposal | OpenAccept | UpdateProposal | UpdateSignature | UpdateComplete | UpdateCancel
+                  | ChannelReject | CloseProposal | CloseAccept | AnnouncementSignature | ChannelAnnouncement
+                  | ChannelUpdate)
 """Every message a channel node sends or receives."""

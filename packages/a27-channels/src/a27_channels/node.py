@@ -31,11 +31,11 @@ from a27_channels.graph import ChannelGraph
 from a27_channels.messages import (
     AnnouncementSignature,
     ChannelMessage,
+    ChannelReject,
     CloseAccept,
     CloseProposal,
     OpenAccept,
     OpenProposal,
-    Reject,
     UpdateCancel,
     UpdateComplete,
     UpdateProposal,
@@ -174,7 +174,7 @@ class ChannelNode:
         """Handle a message from the peer with account `sender`.
 
         Raises a LedgerError (a ChannelError, or a ledger error such as InvalidAmount) for input that is dropped
-        (nothing changes), or InputRefused whose actions (a Reject) must still be performed.
+        (nothing changes), or InputRefused whose actions (a ChannelReject) must still be performed.
         """
         if isinstance(message, UpdateProposal):
             return self.updates.on_update_proposal(sender, message)
@@ -184,7 +184,7 @@ class ChannelNode:
             return self.updates.on_update_complete(sender, message)
         if isinstance(message, UpdateCancel):
             return self.updates.on_update_cancel(sender, message)
-        if isinstance(message, Reject):
+        if isinstance(message, ChannelReject):
             return self._on_reject(sender, message)
         if isinstance(message, OpenProposal):
             return self.opening.on_open_proposal(sender, message)
@@ -200,7 +200,7 @@ class ChannelNode:
             return self.announcements.on_announcement(sender, message)
         return self.announcements.on_channel_update(sender, message)
 
-    def _on_reject(self, sender: bytes, message: Reject) -> list[Action]:
+    def _on_reject(self, sender: bytes, message: ChannelReject) -> list[Action]:
         """The peer refused this node's open proposal, close proposal or update."""
         book = self.book
         entry = book.entries.get(message.channel_id)

@@ -56,10 +56,10 @@ from a27_ledger import (
     LedgerState,
     LedgerStore,
     MemoryStore,
+    StateTransition,
     Transaction,
     TransactionRegistry,
 )
-from a27_ledger.state import StateTransition
 from a27_pos import Chain, ChainStore, MemoryChainStore, PosGenesis, PosGenesisError, pos_registry
 from a27_pos.staking import StateReader, chain_head
 

@@ -11,7 +11,7 @@ from a27_channels.actions import Action, InputRefused, Send, Submit
 from a27_channels.book import ChannelBook, ChannelEntry
 from a27_channels.channel import Channel
 from a27_channels.errors import ChannelRefused, InvalidChannelSignature, NotAChannelParty, UnknownChannel
-from a27_channels.messages import OpenAccept, OpenProposal, Reject
+from a27_channels.messages import ChannelReject, OpenAccept, OpenProposal
 from a27_channels.onchain import ChannelOpen
 from a27_channels.state import ChannelTerms, SignedState
 from a27_channels.store import LocalStatus
@@ -45,7 +45,7 @@ class Opening:
         return OpenProposal(terms, terms.initial_state().sign(self.book.key))
 
     def on_open_proposal(self, sender: bytes, message: OpenProposal) -> list[Action]:
-        """A peer proposes a channel: accept it (sign state 0 and the funding) or refuse it with a Reject."""
+        """A peer proposes a channel: accept it (sign state 0 and the funding) or refuse it with a ChannelReject."""
         book = self.book
         terms = message.terms
         channel_id = terms.channel_id
@@ -63,7 +63,7 @@ class Opening:
             if not verify_signature(sender, state.signing_bytes(), message.signature):
                 raise InvalidChannelSignature("the opener's signature of state 0 does not verify")
         except LedgerError as error:
-            raise InputRefused(error, [Send(sender, Reject(channel_id, 0, error.code, str(error)))]) from error
+            raise InputRefused(error, [Send(sender, ChannelReject(channel_id, 0, error.code, str(error)))]) from error
         latest = SignedState(state, message.signature, state.sign(book.key))
         entry = ChannelEntry(terms, 1, LocalStatus.FUNDING, Channel(terms, book.key, latest, limits=book.params.limits))
         book.entries[channel_id] = entry

@@ -1,7 +1,7 @@
 """
 Messages of the channel community (``a27/channels/v1``). PROTOCOL.md at the repository root is their contract.
 
-Every message is signed with IPv8's standard layout (see ``a27_ledger.wire``). Field formats are IPv8 serializer
+Every message is signed with IPv8's standard layout (see ``a27_ledger.overlay``). Field formats are IPv8 serializer
 formats, big-endian: ``B`` u8, ``Q`` u64, ``32s``/``64s`` raw bytes, ``varlenH`` a u16 length then the bytes,
 ``varlenHutf8`` the same holding UTF-8 text, ``raw`` the rest of the message. Terms, states, operations, route data,
 announcements and policy updates travel in their canonical encodings (``state.py``, ``gossip.py``, ``payment.py``).
@@ -16,11 +16,11 @@ from a27_channels.gossip import ChannelAnnouncement, ChannelUpdate
 from a27_channels.messages import (
     AnnouncementSignature,
     ChannelMessage,
+    ChannelReject,
     CloseAccept,
     CloseProposal,
     OpenAccept,
     OpenProposal,
-    Reject,
     UpdateCancel,
     UpdateComplete,
     UpdateProposal,
@@ -195,7 +195,7 @@ def to_payload(message: ChannelMessage) -> ChannelPayload:
         return UpdateCompleteMessage(message.channel_id, message.sequence, message.signature)
     if isinstance(message, UpdateCancel):
         return UpdateCancelMessage(message.channel_id, message.sequence)
-    if isinstance(message, Reject):
+    if isinstance(message, ChannelReject):
         return RejectMessage(message.channel_id, message.sequence, message.code, message.reason)
     if isinstance(message, CloseProposal):
         return CloseProposalMessage(message.channel_id, message.state.encode(), message.signature)
@@ -224,7 +224,7 @@ def from_payload(payload: object) -> ChannelMessage:
     if isinstance(payload, UpdateCancelMessage):
         return UpdateCancel(payload.channel_id, payload.sequence)
     if isinstance(payload, RejectMessage):
-        return Reject(payload.channel_id, payload.sequence, payload.code, payload.reason)
+        return ChannelReject(payload.channel_id, payload.sequence, payload.code, payload.reason)
     if isinstance(payload, CloseProposalMessage):
         return CloseProposal(payload.channel_id, ChannelState.decode(payload.state), payload.signature)
     if isinstance(payload, CloseAcceptMessage):

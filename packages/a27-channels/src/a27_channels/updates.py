@@ -22,7 +22,7 @@ from a27_channels.actions import (
 from a27_channels.book import ChannelBook, ChannelEntry, ForDirect, ForForward, ForPayment, QueuedOperation
 from a27_channels.channel import Channel
 from a27_channels.errors import ChannelBusy, ChannelError, MalformedChannelData, StaleState, WrongChannelStatus
-from a27_channels.messages import Reject, UpdateCancel, UpdateComplete, UpdateProposal, UpdateSignature
+from a27_channels.messages import ChannelReject, UpdateCancel, UpdateComplete, UpdateProposal, UpdateSignature
 from a27_channels.params import MAX_STALE_REFUSALS
 from a27_channels.payment import FailureCause, FailureReport, cause_of
 from a27_channels.state import AddHtlc, ChannelState, FailHtlc, FulfillHtlc, Htlc, Pay, payment_hash_of
@@ -108,7 +108,7 @@ class UpdateQueue:
     # Messages ---------------------------------------------------------------------------------------------------
 
     def on_update_proposal(self, sender: bytes, message: UpdateProposal) -> list[Action]:
-        """The peer proposes an update: sign it (or refuse it with a Reject)."""
+        """The peer proposes an update: sign it (or refuse it with a ChannelReject)."""
         book = self.book
         entry = book.peer_entry(sender, message.channel_id)
         channel = entry.channel
@@ -121,7 +121,8 @@ class UpdateQueue:
                 raise WrongChannelStatus(f"the channel is {entry.status.name.lower()}")
             signature, displaced = channel.receive_proposal(message, book.height)
         except LedgerError as error:
-            answer: list[Action] = [Send(sender, Reject(message.channel_id, message.sequence, error.code, str(error)))]
+            refusal = ChannelReject(message.channel_id, message.sequence, error.code, str(error))
+            answer: list[Action] = [Send(sender, refusal)]
             if isinstance(error, ChannelBusy) and channel.incoming is not None:
                 # The proposer may have missed this party's signature of the update in flight: send it again.
                 pending = channel.pending_message()
@@ -189,7 +190,7 @@ class UpdateQueue:
             return self.pump(entry)
         return []
 
-    def on_update_rejected(self, entry: ChannelEntry, message: Reject, error: ChannelError) -> list[Action]:
+    def on_update_rejected(self, entry: ChannelEntry, message: ChannelReject, error: ChannelError) -> list[Action]:
         """The peer refused this node's proposal at `message.sequence` with `error`."""
         book = self.book
         channel = entry.channel

@@ -1,10 +1,24 @@
-"""a27 ledger layer: accounts, signed transactions, balances and their storage.
+"""a27 ledger layer: accounts, signed transactions, balances and their storage, and the Lab 1 overlay.
 
 The core is pure and synchronous (no networking, no asyncio): transactions in, state changes and receipts out.
+The IPv8 overlay (``A27Community``, ``signed_handler``, ``LedgerCommunity``, the payloads) is exported here too, but
+loaded only when one of its names is first used, so that importing the core (``a27_ledger.state``, or any core name
+from this package) loads neither asyncio nor ``ipv8.community``.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from a27_ledger.__about__ import __version__
-from a27_ledger.community import BalanceInfo, LedgerCommunity, LedgerSettings, SubmissionTimeout, SubmitOutcome
+from a27_ledger.behaviour import (
+    HONEST_LEDGER,
+    KEEP_EVERY_PEER,
+    HonestLedgerBehaviour,
+    KeepEveryPeer,
+    LedgerBehaviour,
+    PeerPolicy,
+)
 from a27_ledger.errors import (
     BadSignature,
     DuplicateTransaction,
@@ -15,19 +29,31 @@ from a27_ledger.errors import (
     MalformedTransaction,
     NonceGap,
     NonceReplay,
+    NoValidator,
     QueueFull,
     SelfTransfer,
     StoreError,
+    SubmissionTimeout,
     SupplyInvariantViolated,
     UnknownTransactionKind,
     error_for_code,
 )
 from a27_ledger.genesis import Genesis, GenesisAccount
-from a27_ledger.keys import KeyPair, public_key_from_ipv8, short_id, verify_signature
+from a27_ledger.keys import SIGNATURE_LENGTH, KeyPair, public_key_from_ipv8, short_id, verify_signature
+from a27_ledger.lazy import lazy_exports
 from a27_ledger.ledger_print import format_balances
 from a27_ledger.pending import FutureNonceQueue, NonceView
 from a27_ledger.records import Receipt, StateChanges, StoreMeta, SupplyEvent
 from a27_ledger.registry import TransactionRegistry, default_registry
+from a27_ledger.replication import (
+    ACCEPTED,
+    QUEUED,
+    EntryOutcome,
+    LedgerReplica,
+    LogAdmission,
+    LogEntry,
+    MissingRange,
+)
 from a27_ledger.snapshot import LedgerSnapshot
 from a27_ledger.state import FEE_POOL, LedgerState, StateTransition
 from a27_ledger.store import LedgerStore, MemoryStore, SQLiteStore
@@ -40,33 +66,99 @@ from a27_ledger.transaction import (
     Transfer,
     sign_transfer,
 )
+from a27_ledger.vectors import main_rewrite_vectors, rewrite_vectors, vector_file_text, write_vector_file
+
+if TYPE_CHECKING:
+    from a27_ledger.community import (
+        LEDGER_COMMUNITY_NAME,
+        SYNC_BATCH,
+        BalanceInfo,
+        LedgerCommunity,
+        LedgerSettings,
+        SubmitOutcome,
+    )
+    from a27_ledger.overlay import (
+        A27Community,
+        DropLogLimiter,
+        DroppedMessage,
+        account_of,
+        community_id_for,
+        decode_signed,
+        encode_signed,
+        signed_handler,
+    )
+    from a27_ledger.payloads import (
+        LEDGER_MESSAGES,
+        BalanceQuery,
+        BalanceReply,
+        LogEntryMessage,
+        LogHead,
+        SubmitTransaction,
+        SyncRequest,
+        TransactionResult,
+    )
+
+_OVERLAY_NAMES: dict[str, tuple[str, ...]] = {
+    "a27_ledger.overlay": ("A27Community", "DropLogLimiter", "DroppedMessage", "account_of", "community_id_for",
+                           "decode_signed", "encode_signed", "signed_handler"),
+    "a27_ledger.community": ("LEDGER_COMMUNITY_NAME", "SYNC_BATCH", "BalanceInfo", "LedgerCommunity", "LedgerSettings",
+                             "SubmitOutcome"),
+    "a27_ledger.payloads": ("LEDGER_MESSAGES", "BalanceQuery", "BalanceReply", "LogEntryMessage", "LogHead",
+                            "SubmitTransaction", "SyncRequest", "TransactionResult"),
+}
+"""Overlay names exported lazily (loaded on first use), by the module that defines them."""
 
 __all__ = [
+    "ACCEPTED",
     "FEE_POOL",
+    "HONEST_LEDGER",
+    "KEEP_EVERY_PEER",
+    "LEDGER_COMMUNITY_NAME",
+    "LEDGER_MESSAGES",
     "MAX_UINT64",
+    "QUEUED",
+    "SIGNATURE_LENGTH",
     "SIGNING_DOMAIN",
+    "SYNC_BATCH",
     "TX_VERSION",
+    "A27Community",
     "BadSignature",
     "BalanceInfo",
+    "BalanceQuery",
+    "BalanceReply",
+    "DropLogLimiter",
+    "DroppedMessage",
     "DuplicateTransaction",
+    "EntryOutcome",
     "FutureNonceQueue",
     "Genesis",
     "GenesisAccount",
     "GenesisError",
+    "HonestLedgerBehaviour",
     "InsufficientBalance",
     "InvalidAmount",
+    "KeepEveryPeer",
     "KeyPair",
+    "LedgerBehaviour",
     "LedgerCommunity",
     "LedgerError",
+    "LedgerReplica",
     "LedgerSettings",
     "LedgerSnapshot",
     "LedgerState",
     "LedgerStore",
+    "LogAdmission",
+    "LogEntry",
+    "LogEntryMessage",
+    "LogHead",
     "MalformedTransaction",
     "MemoryStore",
+    "MissingRange",
+    "NoValidator",
     "NonceGap",
     "NonceReplay",
     "NonceView",
+    "PeerPolicy",
     "QueueFull",
     "Receipt",
     "SQLiteStore",
@@ -77,19 +169,35 @@ __all__ = [
     "StoreMeta",
     "SubmissionTimeout",
     "SubmitOutcome",
+    "SubmitTransaction",
     "SupplyEvent",
     "SupplyInvariantViolated",
+    "SyncRequest",
     "Transaction",
     "TransactionBody",
     "TransactionRegistry",
+    "TransactionResult",
     "Transfer",
     "UnknownTransactionKind",
     "__version__",
+    "account_of",
+    "community_id_for",
+    "decode_signed",
     "default_registry",
+    "encode_signed",
     "error_for_code",
     "format_balances",
+    "lazy_exports",
+    "main_rewrite_vectors",
     "public_key_from_ipv8",
+    "rewrite_vectors",
     "short_id",
     "sign_transfer",
+    "signed_handler",
+    "vector_file_text",
     "verify_signature",
+    "write_vector_file",
 ]
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _OVERLAY_NAMES, __all__)

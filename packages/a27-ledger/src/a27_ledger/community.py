@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 import attrs
 from ipv8.community import CommunitySettings
 
-from .errors import LedgerError
+from .behaviour import HONEST_LEDGER, KEEP_EVERY_PEER, LedgerBehaviour, PeerPolicy
+from .errors import LedgerError, NoValidator, SubmissionTimeout
 from .genesis import Genesis
 from .keys import KeyPair
+from .overlay import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
 from .payloads import (
     BalanceQuery,
     BalanceReply,
@@ -28,11 +30,10 @@ from .payloads import (
     TransactionResult,
 )
 from .pending import FutureNonceQueue
-from .replication import ACCEPTED, QUEUED, Admission, LedgerReplica, MissingRange
+from .replication import ACCEPTED, QUEUED, LedgerReplica, LogAdmission, MissingRange
 from .state import LedgerState
 from .store import MemoryStore
 from .transaction import Transaction, Transfer
-from .wire import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
 
 if TYPE_CHECKING:
     from ipv8.peer import Peer
@@ -40,14 +41,6 @@ if TYPE_CHECKING:
 LEDGER_COMMUNITY_NAME = "a27/ledger/v1"
 SYNC_BATCH = 64
 """The most log entries one sync request asks for (and a validator sends back)."""
-
-
-class SubmissionTimeout(Exception):
-    """No validator gave a verdict on a submission within the allowed attempts."""
-
-
-class NoValidator(Exception):
-    """This node knows no validator to send to."""
 
 
 @attrs.frozen
@@ -94,6 +87,10 @@ class LedgerSettings(CommunitySettings):
     (16 per sender, 4,096 in all, held at most 30 s)."""
     sync_interval: float = 1.0
     max_peers: int = 10_000
+    behaviour: LedgerBehaviour = HONEST_LEDGER
+    """What this node relays as a validator (the broadcast of its log entries); see ``a27_ledger.behaviour``."""
+    peer_policy: PeerPolicy = KEEP_EVERY_PEER
+    """Which peers this node keeps; see ``a27_ledger.behaviour``."""
 
 
 class LedgerCommunity(A27Community):
@@ -107,6 +104,8 @@ class LedgerCommunity(A27Community):
         super().__init__(settings)
         self.settings = settings
         self.genesis = settings.genesis
+        self.behaviour = settings.behaviour
+        self.peer_policy = settings.peer_policy
         state = settings.state if settings.state is not None else LedgerState.from_genesis(settings.genesis,
                                                                                            MemoryStore())
         self.replica = LedgerReplica(state, settings.genesis.validators, self.account, queue=settings.queue)
@@ -287,19 +286,20 @@ class LedgerCommunity(A27Community):
         self._answer(peer, admission)
         self.flush_outbox()
 
-    def _answer(self, peer: Peer, admission: Admission) -> None:
+    def _answer(self, peer: Peer, admission: LogAdmission) -> None:
         self.stats[f"admission {admission.code}"] += 1
         self.ez_send(peer, TransactionResult(admission.tx_id, admission.code, admission.sequence, admission.reason))
 
     def flush_outbox(self) -> None:
-        """Broadcast newly logged entries and tell submitters of released transactions their verdict."""
+        """Broadcast newly logged entries (to the peers ``behaviour`` picks) and tell submitters of released
+        transactions their verdict."""
         entries, verdicts = self.replica.take_outbox()
         if entries:
             peers = self.sorted_peers()
             for entry in entries:
                 packet = self.pack_signed(LogEntryMessage(entry.sequence, entry.transaction.encode()))
                 self._entry_packets[entry.sequence] = packet
-                self.send_packet(peers, packet)
+                self.send_packet(self.behaviour.entry_recipients(entry, peers), packet)
         for verdict in verdicts:
             submitter = self._queued_submitters.pop(verdict.tx_id, None)
             if submitter is not None:

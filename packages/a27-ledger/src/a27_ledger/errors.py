@@ -107,6 +107,14 @@ class DuplicateTransaction(LedgerError):
     reason = "duplicate transaction"
 
 
+class SubmissionTimeout(Exception):
+    """No validator gave a verdict on a submission (or an answer to a query) within the allowed attempts."""
+
+
+class NoValidator(Exception):
+    """This node knows no validator to send to."""
+
+
 _ERRORS_BY_CODE: dict[int, type[LedgerError]] = {
     error.code: error
     for error in (

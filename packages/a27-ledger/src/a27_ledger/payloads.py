@@ -1,7 +1,7 @@
 """
 Messages of the ledger community (``a27/ledger/v1``). PROTOCOL.md at the repository root is their contract.
 
-Every message is signed with IPv8's standard layout (see ``wire.py``). Field formats are IPv8 serializer
+Every message is signed with IPv8's standard layout (see ``overlay.py``). Field formats are IPv8 serializer
 formats, all big-endian: ``B`` u8, ``H`` u16, ``I`` u32, ``Q`` u64, ``32s`` 32 raw bytes, ``varlenH`` a u16
 length then that many bytes, ``varlenHutf8`` the same holding UTF-8 text.
 """

@@ -43,7 +43,7 @@ class LogEntry:
 
 
 @attrs.frozen
-class Admission:
+class LogAdmission:
     """What a validator decided about one submitted transaction."""
 
     tx_id: bytes
@@ -180,13 +180,13 @@ class LedgerReplica:
         self._known_heads: dict[bytes, int] = dict.fromkeys(self.followers, 0)
         self._applied_ids = {receipt.tx.tx_id for receipt in state.history()}
         self._outbox_entries: list[LogEntry] = []
-        self._outbox_verdicts: list[Admission] = []
+        self._outbox_verdicts: list[LogAdmission] = []
         self.conflicts: list[tuple[bytes, Transaction]] = []
         """Entries dropped because another transaction with the same sender and nonce was applied first."""
         self.applied_listeners: list[Callable[[Receipt], None]] = []
         """Called with every receipt this node applies, in apply order."""
 
-    def take_outbox(self) -> tuple[list[LogEntry], list[Admission]]:
+    def take_outbox(self) -> tuple[list[LogEntry], list[LogAdmission]]:
         """Entries this validator logged and verdicts on released submissions, since the last call."""
         entries, verdicts = self._outbox_entries, self._outbox_verdicts
         self._outbox_entries, self._outbox_verdicts = [], []
@@ -194,7 +194,7 @@ class LedgerReplica:
 
     # Validator side ---------------------------------------------------------------------------------------------
 
-    def admit(self, transaction: Transaction, now: float) -> Admission:
+    def admit(self, transaction: Transaction, now: float) -> LogAdmission:
         """
         Check a submitted transaction against this validator's state; apply and log it if valid.
 
@@ -209,52 +209,52 @@ class LedgerReplica:
             raise RuntimeError(msg)
         tx_id = transaction.tx_id
         if tx_id in self._applied_ids:
-            return Admission(tx_id, ACCEPTED, self.log.position(tx_id))
+            return LogAdmission(tx_id, ACCEPTED, self.log.position(tx_id))
         if not transaction.verify_signature():
             error: LedgerError = BadSignature("transaction signature does not verify")
-            return Admission(tx_id, error.code, error=error)
+            return LogAdmission(tx_id, error.code, error=error)
         try:
             self._apply(transaction)
         except NonceGap as gap:
             return self._hold(transaction, gap, now)
         except LedgerError as error:
-            return Admission(tx_id, error.code, error=error)
+            return LogAdmission(tx_id, error.code, error=error)
         entry = self.log.append(transaction)
         self._outbox_entries.append(entry)
         self._settle()
-        return Admission(tx_id, ACCEPTED, entry.sequence)
+        return LogAdmission(tx_id, ACCEPTED, entry.sequence)
 
     def expire_queued(self, now: float) -> int:
         """Drop queued transactions whose hold time ran out (their submitters get a NonceGap verdict); how many."""
         expired = self.queue.expire(now)
         for transaction in expired:
             error = NonceGap(f"the sender's earlier nonces did not arrive within {self.queue.hold_seconds:g} s")
-            self._outbox_verdicts.append(Admission(transaction.tx_id, error.code, error=error))
+            self._outbox_verdicts.append(LogAdmission(transaction.tx_id, error.code, error=error))
         return len(expired)
 
-    def _hold(self, transaction: Transaction, gap: NonceGap, now: float) -> Admission:
+    def _hold(self, transaction: Transaction, gap: NonceGap, now: float) -> LogAdmission:
         tx_id = transaction.tx_id
         if self.queue.holds(transaction):
-            return Admission(tx_id, QUEUED, error=gap)
+            return LogAdmission(tx_id, QUEUED, error=gap)
         sender = transaction.sender
         ahead = transaction.nonce - self.state.next_nonce(sender)
         if ahead > self.queue.per_sender_limit:
             too_far = NonceGap(f"nonce {transaction.nonce} is {ahead} ahead of the next nonce; at most "
                                f"{self.queue.per_sender_limit} are held")
-            return Admission(tx_id, too_far.code, error=too_far)
+            return LogAdmission(tx_id, too_far.code, error=too_far)
         needed = sum(tx.body.debit() + tx.fee for tx in [*self.queue.held_by(sender), transaction])
         balance = self.state.balance(sender)
         if balance < needed:
             short = InsufficientBalance(f"balance {balance} < {needed}, what this and the held transactions take")
-            return Admission(tx_id, short.code, error=short)
+            return LogAdmission(tx_id, short.code, error=short)
         try:
             evicted = self.queue.add(transaction, now)
         except (DuplicateTransaction, QueueFull) as refused:
-            return Admission(tx_id, refused.code, error=refused)
+            return LogAdmission(tx_id, refused.code, error=refused)
         if evicted is not None:
             full = QueueFull("evicted from the full queue by a sender holding fewer transactions")
-            self._outbox_verdicts.append(Admission(evicted.tx_id, full.code, error=full))
-        return Admission(tx_id, QUEUED, error=gap)
+            self._outbox_verdicts.append(LogAdmission(evicted.tx_id, full.code, error=full))
+        return LogAdmission(tx_id, QUEUED, error=gap)
 
     def _release_queued(self) -> bool:
         released = False
@@ -262,11 +262,11 @@ class LedgerReplica:
             try:
                 self._apply(transaction)
             except LedgerError as error:
-                self._outbox_verdicts.append(Admission(transaction.tx_id, error.code, error=error))
+                self._outbox_verdicts.append(LogAdmission(transaction.tx_id, error.code, error=error))
                 continue
             entry = self.log.append(transaction)
             self._outbox_entries.append(entry)
-            self._outbox_verdicts.append(Admission(transaction.tx_id, ACCEPTED, entry.sequence))
+            self._outbox_verdicts.append(LogAdmission(transaction.tx_id, ACCEPTED, entry.sequence))
             released = True
         return released
 

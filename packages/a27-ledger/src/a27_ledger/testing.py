@@ -1,13 +1,15 @@
-"""Fixtures for tests and for the layers above: deterministic keys, genesis builders, valid transfer streams."""
+"""Fixtures for tests and for the layers above: deterministic keys, genesis builders, valid transfer streams, and
+probes of what a package loads."""
 
 from __future__ import annotations
 
-import importlib
-import json
+import ast
 import random
+import subprocess
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from types import ModuleType
 
 from a27_ledger.genesis import Genesis
 from a27_ledger.keys import KeyPair
@@ -69,38 +71,22 @@ def random_transfers(
         nonces[sender.public_key] += 1
 
 
-def vector_file_text(vectors: Mapping[str, str]) -> str:
-    """The canonical text of a golden-vector file: sorted JSON, two-space indent, one trailing newline."""
-    return json.dumps(dict(vectors), indent=2, sort_keys=True) + "\n"
+def modules_loaded_by(statement: str, modules: Iterable[str]) -> set[str]:
+    """Which of ``modules`` the Python ``statement`` loads when run in a fresh interpreter."""
+    names = tuple(modules)
+    probe = f"import sys\n{statement}\nprint(' '.join(m for m in {names!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    return set(result.stdout.split())
 
 
-def write_vector_file(path: Path, vectors: Mapping[str, str]) -> bool:
-    """Write ``vectors`` to ``path`` in the canonical form; return whether the file changed."""
-    text = vector_file_text(vectors)
-    if path.exists() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.write_text(text, encoding="utf-8")
-    return True
-
-
-def rewrite_vectors(tests_dir: Path, module_names: Sequence[str]) -> list[tuple[Path, bool]]:
+def typed_and_lazy_exports(package: ModuleType) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
     """
-    Rewrite the golden vectors of the test modules ``module_names`` in ``tests_dir``.
-
-    Each module names its file ``VECTORS`` and builds its vectors with ``vectors()``, the same function its tests
-    compare the file against, so the file and the tests cannot drift apart. Only for a deliberate protocol change:
-    the files are the contract. Returns each file with whether it changed.
+    The (module, name) pairs a package built with ``lazy_exports`` imports under ``TYPE_CHECKING`` (what mypy
+    sees), and those its ``_OVERLAY_NAMES`` serves at run time (what users get): a test asserts they are equal.
     """
-    sys.path.insert(0, str(tests_dir))
-    try:
-        modules = [importlib.import_module(name) for name in module_names]
-    finally:
-        sys.path.remove(str(tests_dir))
-    return [(Path(module.VECTORS), write_vector_file(Path(module.VECTORS), module.vectors())) for module in modules]
-
-
-def main_rewrite_vectors(tests_dir: Path, module_names: Sequence[str]) -> int:
-    """Entry point of a package's ``scripts/write_vectors.py``: rewrite, print what changed, return 0."""
-    for path, changed in rewrite_vectors(tests_dir, module_names):
-        print(f"{'rewrote' if changed else 'unchanged'} {path}")
-    return 0
+    tree = ast.parse(Path(str(package.__file__)).read_text(encoding="utf-8"))
+    guarded = next(node for node in tree.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING")
+    typed = {(str(node.module), alias.name) for node in guarded.body if isinstance(node, ast.ImportFrom)
+             for alias in node.names}
+    lazy = {(module, name) for module, names in package._OVERLAY_NAMES.items() for name in names}
+    return typed, lazy

@@ -9,8 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from a27_ledger import KeyPair, LedgerError, LedgerState, LedgerStore, Receipt, SupplyInvariantViolated, Transaction
-from a27_ledger.state import StateTransition
+from a27_ledger import (
+    KeyPair,
+    LedgerError,
+    LedgerState,
+    LedgerStore,
+    Receipt,
+    StateTransition,
+    SupplyInvariantViolated,
+    Transaction,
+)
 from a27_pos.block import Block
 from a27_pos.errors import (
     BadTimestamp,

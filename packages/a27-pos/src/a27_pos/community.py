@@ -24,10 +24,21 @@ from typing import TYPE_CHECKING, TypeVar
 import attrs
 from ipv8.community import CommunitySettings
 
-from a27_ledger import KeyPair, LedgerError, Receipt, Transaction, Transfer
-from a27_ledger.community import NoValidator, SubmissionTimeout
-from a27_ledger.errors import DuplicateTransaction
-from a27_ledger.wire import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
+from a27_ledger import (
+    A27Community,
+    DroppedMessage,
+    DuplicateTransaction,
+    KeyPair,
+    LedgerError,
+    NoValidator,
+    Receipt,
+    SubmissionTimeout,
+    Transaction,
+    Transfer,
+    account_of,
+    community_id_for,
+    signed_handler,
+)
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (

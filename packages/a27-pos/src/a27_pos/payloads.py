@@ -1,7 +1,7 @@
 """
 Messages of the PoS community (``a27/pos/v1``). PROTOCOL.md at the repository root is their contract.
 
-Every message is signed with IPv8's standard layout (see ``a27_ledger.wire``). Blocks, proposals, votes, evidence
+Every message is signed with IPv8's standard layout (see ``a27_ledger.overlay``). Blocks, proposals, votes, evidence
 and certificates travel in their canonical encodings (``raw``: the rest of the message, or ``varlenI``: a u32
 length first), which carry their own signatures, so any node may relay them. Field formats are IPv8 serializer
 formats, big-endian: ``B`` u8, ``H`` u16, ``Q`` u64, ``32s`` 32 raw bytes, ``varlenH`` a u16 length then the bytes,

@@ -32,11 +32,11 @@ from a27_ledger import (
     KeyPair,
     LedgerError,
     MalformedTransaction,
+    StateTransition,
     Transaction,
     TransactionRegistry,
     default_registry,
 )
-from a27_ledger.state import StateTransition
 from a27_pos.encoding import u64
 from a27_pos.params import PosGenesis, PosParams
 from a27_pos.validators import ValidatorSet

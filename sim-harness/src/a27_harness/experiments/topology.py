@@ -19,8 +19,7 @@ from collections.abc import Callable, Sequence
 import attrs
 import networkx as nx
 
-from a27_channels import ChannelGraph, NodeParams, PaymentFailed, PaymentSucceeded
-from a27_channels.inprocess import ChannelNetwork
+from a27_channels import ChannelGraph, ChannelNetwork, NodeParams, PaymentFailed, PaymentSucceeded
 from a27_netsim.topology import bridge_nodes, topology_by_name
 
 TOPOLOGIES = ("complete", "ba", "bottleneck", "bottlenecks")

@@ -11,8 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from a27_ledger import Genesis, LedgerSnapshot
-from a27_ledger.community import SubmissionTimeout
+from a27_ledger import Genesis, LedgerSnapshot, SubmissionTimeout
 from a27_netsim import Simulation
 
 from ..node import LIGHT, A27Node, SimulatedRuntime, Stores, build_node, introduce_all

@@ -12,8 +12,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from a27_ledger import LedgerSnapshot
-from a27_ledger.community import SubmissionTimeout
+from a27_ledger import LedgerSnapshot, SubmissionTimeout
 from a27_netsim import Simulation
 from a27_pos import STAKE, PosGenesis, TransactionRefused, sign_bond
 

@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from a27_channels import ChannelStore, MemoryChannelStore, SQLiteChannelStore, channels_registry
-from a27_ledger import MemoryStore, SQLiteStore
-from a27_ledger.store import LedgerStore
-from a27_pos import MemoryChainStore, SQLiteChainStore, pos_registry
-from a27_pos.store import ChainStore
+from a27_ledger import LedgerStore, MemoryStore, SQLiteStore
+from a27_pos import ChainStore, MemoryChainStore, SQLiteChainStore, pos_registry
 
 if TYPE_CHECKING:
     from .builder import NodeSpec

@@ -12,10 +12,8 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import Genesis
-from a27_ledger.community import LedgerCommunity, LedgerSettings
+from a27_ledger import DropLogLimiter, Genesis, LedgerCommunity, LedgerSettings
 from a27_ledger.testing import make_keys
-from a27_ledger.wire import DropLogLimiter
 
 BUILTIN_IDS = (231, 232, 233, 234, 245, 246, 249, 250)
 """IPv8's introduction (245, 246, 233, 234), puncture (249, 250, 231, 232) message ids."""

@@ -28,17 +28,26 @@ from ipv8.lazy_community import PacketDecodingError
 from ipv8.messaging.payload_headers import BinMemberAuthenticationPayload
 from ipv8.messaging.serialization import PackError, Payload, default_serializer
 
+from .behaviour import KEEP_EVERY_PEER, PeerPolicy
+from .keys import SIGNATURE_LENGTH
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from ipv8.messaging.interfaces.udp.endpoint import Address
+    from ipv8.messaging.payload import (
+        IntroductionRequestPayload,
+        IntroductionResponsePayload,
+        NewIntroductionRequestPayload,
+        NewIntroductionResponsePayload,
+    )
+    from ipv8.messaging.payload_headers import GlobalTimeDistributionPayload
     from ipv8.peer import Peer
 
     from .keys import KeyPair
 
 CURVE25519_PUBLIC_PREFIX = b"LibNaCLPK:"
 CURVE25519_PRIVATE_PREFIX = b"LibNaCLSK:"
-SIGNATURE_LENGTH = 64
 PREFIX_LENGTH = 22
 HEADER_LENGTH = PREFIX_LENGTH + 1
 
@@ -119,7 +128,10 @@ class DropLogLimiter:
 
 
 class A27Community(Community):
-    """Base of every a27 community: libnacl signing, strict decoding, drop counters and a ban list."""
+    """Base of every a27 community: libnacl signing, strict decoding, drop counters, a ban list, a peer policy."""
+
+    peer_policy: PeerPolicy = KEEP_EVERY_PEER
+    """Which peers this node keeps (see ``a27_ledger.behaviour``); a subclass sets it from its settings."""
 
     def __init__(self, settings: CommunitySettings) -> None:
         """Create the community; the node's IPv8 key must be a curve25519 (Ed25519) key."""
@@ -201,6 +213,30 @@ class A27Community(Community):
             futures.pop(key, None)
         return None
 
+    def get_peers(self) -> list[Peer]:
+        """This community's peers that ``peer_policy`` keeps."""
+        return [peer for peer in super().get_peers() if self.peer_policy.keeps(peer.public_key.key_to_bin())]
+
+    def on_introduction_request(self, peer: Peer, dist: GlobalTimeDistributionPayload,
+                                payload: IntroductionRequestPayload | NewIntroductionRequestPayload) -> None:
+        """Answer an introduction as IPv8 does, unless ``peer_policy`` refuses the peer (a counted drop)."""
+        if self._refuses(peer):
+            return
+        super().on_introduction_request(peer, dist, payload)
+
+    def on_introduction_response(self, peer: Peer, dist: GlobalTimeDistributionPayload,
+                                 payload: IntroductionResponsePayload | NewIntroductionResponsePayload) -> None:
+        """Take an introduction response as IPv8 does, unless ``peer_policy`` refuses the peer (a counted drop)."""
+        if self._refuses(peer):
+            return
+        super().on_introduction_response(peer, dist, payload)
+
+    def _refuses(self, peer: Peer) -> bool:
+        if self.peer_policy.keeps(peer.public_key.key_to_bin()):
+            return False
+        self.record_drop("introduction", peer.address, DroppedMessage("refused peer", "the peer policy refuses it"))
+        return True
+
     def sorted_peers(self) -> list[Peer]:
         """This community's peers in a stable order (by public key), so runs with one seed repeat exactly."""
         return sorted(self.get_peers(), key=lambda peer: peer.public_key.key_to_bin())
@@ -247,9 +283,11 @@ class A27Community(Community):
         return decode_signed(data, payload_class)
 
     def known_peer(self, key_bin: bytes, source_address: Address) -> Peer:
-        """The verified peer that signed a message; unknown and banned peers are dropped."""
+        """The verified peer that signed a message; unknown, banned and refused (``peer_policy``) peers are dropped."""
         if key_bin in self.banned:
             raise DroppedMessage("banned peer", self.banned[key_bin])
+        if not self.peer_policy.keeps(key_bin):
+            raise DroppedMessage("refused peer", "the peer policy refuses it")
         peer = self.network.get_verified_by_public_key_bin(key_bin)
         if peer is None:
             raise DroppedMessage("unknown peer", f"from {source_address[0]}:{source_address[1]}")
