@@ -15,7 +15,6 @@ from a27_pos import (
     PREVOTE,
     BadMerkleRoot,
     Block,
-    Broadcast,
     Chain,
     Committed,
     ConflictingProposal,
@@ -29,9 +28,10 @@ from a27_pos import (
     NotAValidator,
     PosParams,
     Proposal,
-    Reject,
+    RefusedInput,
     RequestSync,
     ScheduleTimeout,
+    SendToValidators,
     ServeSync,
     StaleMessage,
     Step,
@@ -81,11 +81,11 @@ def proposal(engine: ConsensusEngine, round_number: int = 0, pol_round: int = NO
 
 
 def broadcasts(actions: list[Action]) -> list[object]:
-    return [action.message for action in actions if isinstance(action, Broadcast)]
+    return [action.message for action in actions if isinstance(action, SendToValidators)]
 
 
 def rejected(actions: list[Action]) -> list[type]:
-    return [type(action.error) for action in actions if isinstance(action, Reject)]
+    return [type(action.error) for action in actions if isinstance(action, RefusedInput)]
 
 
 def others(engine: ConsensusEngine) -> list[KeyPair]:
@@ -236,7 +236,7 @@ def test_equivocation_is_detected_reported_and_proposed() -> None:
     engine.on_vote(vote(offender, PREVOTE, bytes([1]) * 32), NOW)
     actions = engine.on_vote(vote(offender, PREVOTE, NIL), NOW)
     evidence = Evidence.from_votes(vote(offender, PREVOTE, bytes([1]) * 32), vote(offender, PREVOTE, NIL))
-    assert EvidenceFound(evidence) in actions and Broadcast(evidence) in actions
+    assert EvidenceFound(evidence) in actions and SendToValidators(evidence) in actions
     assert engine.pending_evidence == {evidence.evidence_id: evidence}
     assert engine.on_vote(vote(offender, PREVOTE, NIL), NOW) == []
     assert engine.on_evidence(evidence, NOW) == []

@@ -32,13 +32,13 @@ from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
     Action,
-    Broadcast,
     Committed,
     ConsensusEngine,
     EvidenceFound,
-    Reject,
+    RefusedInput,
     RequestSync,
     ScheduleTimeout,
+    SendToValidators,
     ServeSync,
     Timeouts,
 )
@@ -68,7 +68,7 @@ ADMITTED = 0
 
 
 @attrs.frozen
-class Admission:
+class SubmissionAnswer:
     """A validator's answer to a submission: admitted to its mempool (code 0) or refused with an error code."""
 
     tx_id: bytes
@@ -96,7 +96,7 @@ class Finality:
 class TransactionRefused(Exception):
     """A validator refused the transaction; `admission` holds the code and reason."""
 
-    def __init__(self, admission: Admission) -> None:
+    def __init__(self, admission: SubmissionAnswer) -> None:
         """Wrap the refusal."""
         super().__init__(f"transaction refused (code {admission.code}): {admission.reason}")
         self.admission = admission
@@ -159,7 +159,7 @@ class PosCommunity(A27Community):
         self._sync_buffer: dict[int, tuple[Block, CommitCertificate]] = {}
         self._submitters: OrderedDict[bytes, Peer] = OrderedDict()
         self._recently_final: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
-        self._admissions: dict[bytes, asyncio.Future[Admission]] = {}
+        self._admissions: dict[bytes, asyncio.Future[SubmissionAnswer]] = {}
         self._finality: dict[bytes, asyncio.Future[Finality]] = {}
         self._waiting_since: dict[bytes, float] = {}
         self._next_nonce = 0
@@ -248,7 +248,7 @@ class PosCommunity(A27Community):
             self._waiting_since[tx_id] = self.now()
         return future
 
-    async def submit(self, transaction: Transaction, validator: Peer | None = None) -> Admission:
+    async def submit(self, transaction: Transaction, validator: Peer | None = None) -> SubmissionAnswer:
         """Send a transaction to a validator and wait for its answer, retransmitting while none arrives.
 
         Without a ``validator`` the first known one (in account order) is used; after ``attempts_per_validator``
@@ -287,7 +287,7 @@ class PosCommunity(A27Community):
         `source` is the peer whose message led to them (None for timeouts and local calls)."""
         rejections: list[DroppedMessage] = []
         for action in actions:
-            if isinstance(action, Broadcast):
+            if isinstance(action, SendToValidators):
                 self._broadcast(action.message)
             elif isinstance(action, ScheduleTimeout):
                 self.register_anonymous_task("consensus timeout", self._fire, action, delay=action.delay)
@@ -304,7 +304,7 @@ class PosCommunity(A27Community):
                 if source is not None:
                     self.stats["blocks offered to lagging validators"] += 1
                     self._send_blocks(source, action.height, self.settings.sync_batch)
-            elif isinstance(action, Reject):
+            elif isinstance(action, RefusedInput):
                 if isinstance(action.error, StaleMessage):
                     # Late votes of a finished height are normal: counted, not worth a warning.
                     self.stats["stale"] += 1
@@ -432,7 +432,7 @@ class PosCommunity(A27Community):
         future = self._admissions.get(payload.tx_id)
         if future is None or future.done():
             raise DroppedMessage("unexpected", "answer to a transaction this node is not submitting")
-        future.set_result(Admission(payload.tx_id, payload.code, payload.reason,
+        future.set_result(SubmissionAnswer(payload.tx_id, payload.code, payload.reason,
                                     account_of(peer.public_key.key_to_bin())))
 
     @signed_handler(TransactionFinal)

@@ -19,13 +19,13 @@ from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
     Action,
-    Broadcast,
     Committed,
     ConsensusEngine,
     EvidenceFound,
-    Reject,
+    RefusedInput,
     RequestSync,
     ScheduleTimeout,
+    SendToValidators,
     ServeSync,
     Timeouts,
 )
@@ -255,7 +255,7 @@ class MessageBus:
 
     def _handle(self, index: int, actions: Iterable[Action]) -> None:
         for action in actions:
-            if isinstance(action, Broadcast):
+            if isinstance(action, SendToValidators):
                 self._broadcast(index, action.message)
             elif isinstance(action, ScheduleTimeout):
                 self.at(self.now + action.delay, partial(self._timeout, index, action))
@@ -267,7 +267,7 @@ class MessageBus:
                     self.engines[index].chain.check_invariants()
             elif isinstance(action, EvidenceFound):
                 self.evidence_found.append((index, action.evidence))
-            elif isinstance(action, Reject):
+            elif isinstance(action, RefusedInput):
                 self.rejections[(index, type(action.error).__name__)] += 1
             elif isinstance(action, RequestSync):
                 self._sync(index, action.height)
