@@ -5,6 +5,7 @@ decisions out. `PosCommunity` carries it over IPv8. DESIGN.md describes the prot
 """
 
 from a27_pos.__about__ import __version__
+from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, PROPOSAL_DOMAIN, Block, BlockHeader, Proposal
 from a27_pos.chain import Chain
 from a27_pos.community import Finality, PosCommunity, PosSettings, SubmissionAnswer, TransactionRefused
@@ -45,6 +46,7 @@ from a27_pos.errors import (
     WrongProposer,
     pos_error_for_code,
 )
+from a27_pos.inmemory import MessageBus, make_engines
 from a27_pos.mempool import Mempool
 from a27_pos.merkle import merkle_root
 from a27_pos.params import PosGenesis, PosParams
@@ -64,6 +66,8 @@ from a27_pos.staking import (
     unbonding_entries,
 )
 from a27_pos.store import ChainStore, MemoryChainStore, SQLiteChainStore
+from a27_pos.submissions import NonceCounter, SubmissionDesk, SubmissionVerdict
+from a27_pos.sync import BlockSync
 from a27_pos.validators import Validator, ValidatorSet
 from a27_pos.votes import NIL, PRECOMMIT, PREVOTE, VOTE_DOMAIN, CommitCertificate, CommitSignature, Evidence, Vote
 
@@ -83,6 +87,7 @@ __all__ = [
     "BadTimestamp",
     "Block",
     "BlockHeader",
+    "BlockSync",
     "Bond",
     "Chain",
     "ChainContext",
@@ -99,6 +104,7 @@ __all__ = [
     "EvidenceFound",
     "Finality",
     "FutureMessage",
+    "HonestBehaviour",
     "InvalidBlock",
     "InvalidCertificate",
     "InvalidEvidence",
@@ -109,6 +115,8 @@ __all__ = [
     "MemoryChainStore",
     "Mempool",
     "MempoolFull",
+    "MessageBus",
+    "NonceCounter",
     "NonceTooFarAhead",
     "NotAValidator",
     "PosCommunity",
@@ -128,11 +136,14 @@ __all__ = [
     "StaleMessage",
     "Step",
     "SubmissionAnswer",
+    "SubmissionDesk",
+    "SubmissionVerdict",
     "Timeouts",
     "TransactionRefused",
     "TransactionTooLarge",
     "Unbond",
     "Validator",
+    "ValidatorBehaviour",
     "ValidatorSet",
     "Vote",
     "WeightedRoundRobin",
@@ -140,6 +151,7 @@ __all__ = [
     "WrongProposer",
     "__version__",
     "bonded_stake",
+    "make_engines",
     "merkle_root",
     "pos_error_for_code",
     "pos_registry",

@@ -2,7 +2,7 @@
 
 Messages and timeouts go in with an explicit `now` (seconds); actions come out: messages to broadcast, timeouts to
 schedule, blocks finalized, evidence found, inputs rejected (each with a specific error), sync requests. The
-engine never touches a socket or a clock; `PosCommunity` and `testing.MessageBus` run it. DESIGN.md describes
+engine never touches a socket or a clock; `PosCommunity` and `inmemory.MessageBus` run it. DESIGN.md describes
 the protocol; the rule numbers in comments (L22, L28, ...) are the lines of Algorithm 1 in Buchman, Kwon and
 Milosevic, "The latest gossip on BFT consensus" (2018).
 
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import attrs
 
 from a27_ledger import KeyPair, Receipt
+from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import NO_ROUND, Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.errors import (
@@ -40,9 +41,9 @@ MAX_ROUNDS_AHEAD = 100
 BUFFERED_HEIGHTS = 2
 """Messages of the next this-many heights are buffered; farther ones are refused."""
 BLOCK_OVERHEAD_BYTES = 1_024
+"""Bytes of a block's encoding reserved for everything but the transactions and the certificate."""
 SERVE_SYNC_INTERVAL = 0.5
 """Seconds a validator must still lag before it is offered the block, and between two offers to it."""
-"""Bytes of a block's encoding reserved for everything but the transactions and the certificate."""
 
 
 class Step(enum.IntEnum):
@@ -207,13 +208,16 @@ class ConsensusEngine:
 
     `key` is the node's identity (None for a node that never votes). The chain is the validator-set source and
     fixes the proposer strategy; `mempool` supplies transactions for the blocks this node proposes (and loses those
-    that a finalized block includes).
+    that a finalized block includes). `behaviour` decides what goes into the blocks it proposes, and whoever runs
+    the engine asks it what to send (README, "Behaviour seam"); honest by default.
     """
 
     def __init__(self, key: KeyPair | None, chain: Chain, *, timeouts: Timeouts | None = None,
-                 mempool: Mempool | None = None, max_clock_drift: float = 10.0, max_buffered: int = 10_000) -> None:
+                 mempool: Mempool | None = None, max_clock_drift: float = 10.0, max_buffered: int = 10_000,
+                 behaviour: ValidatorBehaviour | None = None) -> None:
         """Create the engine; nothing happens until `start`."""
         self.key = key
+        self.behaviour: ValidatorBehaviour = HonestBehaviour() if behaviour is None else behaviour
         self.chain = chain
         self.timeouts = Timeouts() if timeouts is None else timeouts
         self.mempool = Mempool() if mempool is None else mempool
@@ -643,7 +647,8 @@ class ConsensusEngine:
         self.mempool.expire(now, self.chain.state)
         transactions = self.mempool.pop_for_block(self.chain.state, params.max_block_transactions,
                                                   max(params.max_block_bytes - reserved, BLOCK_ENTRY_OVERHEAD))
-        return self.chain.build_block(self.key, self.round, int(now * 1000), transactions, evidence)
+        chosen_transactions, chosen_evidence = self.behaviour.block_contents(self, transactions, evidence)
+        return self.chain.build_block(self.key, self.round, int(now * 1000), chosen_transactions, chosen_evidence)
 
     def _evidence_for_block(self) -> list[Evidence]:
         # Pending evidence holds one entry per offender; evidence seen at this height is due from the next one.
