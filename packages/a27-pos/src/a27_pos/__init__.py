@@ -2,13 +2,21 @@
 
 The core (blocks, votes, chain, mempool, engine) is pure and synchronous: messages and an explicit `now` in,
 decisions out. `PosCommunity` carries it over IPv8. DESIGN.md describes the protocol.
+
+The community's names (`PosCommunity`, `PosSettings`, `SubmissionAnswer`, `Finality`, `TransactionRefused`) are
+imported on first use, so that importing the core (`import a27_pos.consensus`) does not load IPv8's community
+machinery or asyncio.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from a27_pos.__about__ import __version__
 from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, PROPOSAL_DOMAIN, Block, BlockHeader, Proposal
 from a27_pos.chain import Chain
-from a27_pos.community import Finality, PosCommunity, PosSettings, SubmissionAnswer, TransactionRefused
 from a27_pos.consensus import (
     Action,
     Committed,
@@ -70,6 +78,9 @@ from a27_pos.submissions import NonceCounter, SubmissionDesk, SubmissionVerdict
 from a27_pos.sync import BlockSync
 from a27_pos.validators import Validator, ValidatorSet
 from a27_pos.votes import NIL, PRECOMMIT, PREVOTE, VOTE_DOMAIN, CommitCertificate, CommitSignature, Evidence, Vote
+
+if TYPE_CHECKING:
+    from a27_pos.community import Finality, PosCommunity, PosSettings, SubmissionAnswer, TransactionRefused
 
 __all__ = [
     "BLOCK_DOMAIN",
@@ -162,3 +173,14 @@ __all__ = [
     "tombstone_height",
     "unbonding_entries",
 ]
+
+_COMMUNITY_NAMES = frozenset({"Finality", "PosCommunity", "PosSettings", "SubmissionAnswer", "TransactionRefused"})
+
+
+def __getattr__(name: str) -> Any:
+    """Import the community's names on first use (PEP 562)."""
+    if name in _COMMUNITY_NAMES:
+        value = getattr(importlib.import_module("a27_pos.community"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'a27_pos' has no attribute {name!r}")
