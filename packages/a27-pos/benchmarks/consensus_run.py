@@ -18,8 +18,8 @@ from functools import partial
 
 from a27_ledger import sign_transfer
 from a27_ledger.testing import make_keys
-from a27_pos import Timeouts
-from a27_pos.testing import MessageBus, make_engines, make_pos_genesis
+from a27_pos import MessageBus, Timeouts, make_engines
+from a27_pos.testing import make_pos_genesis
 
 
 def run(validators: int, arguments: argparse.Namespace) -> None:

@@ -16,10 +16,14 @@ import sys
 import time
 from collections.abc import Sequence
 from functools import partial
+from pathlib import Path
 
 from a27_ledger import sign_transfer
-from a27_pos import PosParams
-from a27_pos.testing import Behaviour, MessageBus, make_engines, make_validators
+from a27_pos import MessageBus, PosParams, make_engines
+from a27_pos.testing import make_validators
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from byzantine import Equivocate, Silent
 
 
 def run(seed: int, seconds: float) -> tuple[str, bool, bool, int]:
@@ -30,15 +34,15 @@ def run(seed: int, seconds: float) -> tuple[str, bool, bool, int]:
     strategy = rng.choice(["weighted-round-robin", "lottery"])
     keys, genesis = make_validators(count, stakes, seed=seed, params=PosParams(proposer_strategy=strategy))
     total = sum(stakes)
-    behaviours: dict[int, Behaviour] = {}
+    behaviours: dict[int, Silent | Equivocate] = {}
     byzantine = 0
     for index in rng.sample(range(count), count):
         if 3 * (byzantine + stakes[index]) < total and rng.random() < 0.6:
-            behaviours[index] = rng.choice([Behaviour.SILENT, Behaviour.EQUIVOCATE])
+            behaviours[index] = rng.choice([Silent, Equivocate])()
             byzantine += stakes[index]
     loss = rng.choice([0.0, 0.1, 0.2, 0.3])
     max_delay = rng.choice([0.05, 0.3, 1.0])
-    bus = MessageBus(make_engines(keys, genesis), seed=seed, max_delay=max_delay, loss=loss, behaviours=behaviours)
+    bus = MessageBus(make_engines(keys, genesis, behaviours=behaviours), seed=seed, max_delay=max_delay, loss=loss)
     side = set(rng.sample(range(count), count // 2))
     start, end = rng.uniform(0, 10), rng.uniform(10, 30)
     bus.partition(start, end, [side, set(range(count)) - side])
@@ -51,7 +55,7 @@ def run(seed: int, seconds: float) -> tuple[str, bool, bool, int]:
     bus.run(seconds)
     after = max(bus.engines[index].chain.height for index in bus.honest) - healed_at
     described = (f"seed {seed}: {count} validators, {strategy}, byzantine {byzantine}/{total} "
-                 f"{sorted((index, behaviour.value) for index, behaviour in behaviours.items())}, loss {loss:.0%}, "
+                 f"{sorted((index, behaviour.name) for index, behaviour in behaviours.items())}, loss {loss:.0%}, "
                  f"delay <= {max_delay} s, partition {start:.1f}..{end:.1f} s")
     return described, not bus.finalized_conflicts(), after > 0, after
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 
 from a27_ledger import sign_transfer
-from a27_pos import PosParams
-from a27_pos.testing import MessageBus, make_engines, make_validators
+from a27_pos import MessageBus, PosParams, make_engines
+from a27_pos.testing import make_validators
 
 STAKES = [100_000, 10_000, 10_000, 10_000]
 

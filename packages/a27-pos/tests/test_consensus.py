@@ -6,6 +6,7 @@ from functools import partial
 
 import attrs
 import pytest
+from byzantine import Equivocate, Silent
 
 from a27_ledger import KeyPair, sign_transfer
 from a27_pos import (
@@ -15,7 +16,6 @@ from a27_pos import (
     PREVOTE,
     BadMerkleRoot,
     Block,
-    Broadcast,
     Chain,
     Committed,
     ConflictingProposal,
@@ -29,9 +29,10 @@ from a27_pos import (
     NotAValidator,
     PosParams,
     Proposal,
-    Reject,
+    RefusedInput,
     RequestSync,
     ScheduleTimeout,
+    SendToValidators,
     ServeSync,
     StaleMessage,
     Step,
@@ -41,9 +42,11 @@ from a27_pos import (
     bonded_stake,
     tombstone_height,
 )
+from a27_pos.behaviour import ValidatorBehaviour
 from a27_pos.block import BLOCK_DOMAIN
 from a27_pos.consensus import Action
-from a27_pos.testing import Behaviour, MessageBus, certify, extend, make_engines, make_validators
+from a27_pos.inmemory import MessageBus, make_engines
+from a27_pos.testing import certify, extend, make_validators
 
 KEYS, GENESIS = make_validators(4, seed=51)
 CHAIN_ID = GENESIS.chain_id
@@ -81,11 +84,11 @@ def proposal(engine: ConsensusEngine, round_number: int = 0, pol_round: int = NO
 
 
 def broadcasts(actions: list[Action]) -> list[object]:
-    return [action.message for action in actions if isinstance(action, Broadcast)]
+    return [action.message for action in actions if isinstance(action, SendToValidators)]
 
 
 def rejected(actions: list[Action]) -> list[type]:
-    return [type(action.error) for action in actions if isinstance(action, Reject)]
+    return [type(action.error) for action in actions if isinstance(action, RefusedInput)]
 
 
 def others(engine: ConsensusEngine) -> list[KeyPair]:
@@ -236,7 +239,7 @@ def test_equivocation_is_detected_reported_and_proposed() -> None:
     engine.on_vote(vote(offender, PREVOTE, bytes([1]) * 32), NOW)
     actions = engine.on_vote(vote(offender, PREVOTE, NIL), NOW)
     evidence = Evidence.from_votes(vote(offender, PREVOTE, bytes([1]) * 32), vote(offender, PREVOTE, NIL))
-    assert EvidenceFound(evidence) in actions and Broadcast(evidence) in actions
+    assert EvidenceFound(evidence) in actions and SendToValidators(evidence) in actions
     assert engine.pending_evidence == {evidence.evidence_id: evidence}
     assert engine.on_vote(vote(offender, PREVOTE, NIL), NOW) == []
     assert engine.on_evidence(evidence, NOW) == []
@@ -406,15 +409,15 @@ def test_transactions_flow_from_the_mempool_into_the_proposal() -> None:
 # Safety and liveness on the in-memory bus ----------------------------------------------------------------------------
 
 
-def run_network(seed: int, behaviours: dict[int, Behaviour] | None = None, *, validators: int = 4,
+def run_network(seed: int, behaviours: dict[int, ValidatorBehaviour] | None = None, *, validators: int = 4,
                 stakes: list[int] | int = 10_000, strategy: str = "weighted-round-robin") -> tuple[MessageBus, int]:
     """Random latency, 10% loss, a partition from 5 s to 20 s that leaves no side a quorum; 60 s in all.
 
     Returns the bus and the lowest honest height when the partition healed.
     """
     keys, genesis = make_validators(validators, stakes, seed=seed, params=PosParams(proposer_strategy=strategy))
-    bus = MessageBus(make_engines(keys, genesis), seed=seed, min_delay=0.01, max_delay=0.3, loss=0.1,
-                     behaviours=behaviours)
+    bus = MessageBus(make_engines(keys, genesis, behaviours=behaviours), seed=seed, min_delay=0.01, max_delay=0.3,
+                     loss=0.1)
     half = validators // 2
     bus.partition(5.0, 20.0, [range(half), range(half, validators)])
     for index in range(40):
@@ -444,14 +447,14 @@ def test_the_lottery_is_safe_and_live_too(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_a_silent_validator_under_a_third_cannot_stop_the_chain(seed: int) -> None:
-    bus, healed_at = run_network(seed, {3: Behaviour.SILENT})
+    bus, healed_at = run_network(seed, {3: Silent()})
     assert bus.finalized_conflicts() == []
     assert bus.min_height() >= healed_at + 5
 
 
 @pytest.mark.parametrize("seed", range(4))
 def test_an_equivocating_validator_is_caught_and_slashed(seed: int) -> None:
-    bus, healed_at = run_network(seed, {0: Behaviour.EQUIVOCATE})
+    bus, healed_at = run_network(seed, {0: Equivocate()})
     assert bus.finalized_conflicts() == []
     assert bus.min_height() >= healed_at + 5
     offender = bus.engines[0].key.public_key  # type: ignore[union-attr]
@@ -470,7 +473,7 @@ def test_an_equivocating_validator_is_caught_and_slashed(seed: int) -> None:
 
 
 def test_byzantine_stake_just_under_a_third_of_seven_validators() -> None:
-    bus, healed_at = run_network(7, {1: Behaviour.EQUIVOCATE, 5: Behaviour.SILENT}, validators=7,
+    bus, healed_at = run_network(7, {1: Equivocate(), 5: Silent()}, validators=7,
                                  stakes=[3_000, 3_700, 3_000, 3_000, 3_000, 3_700, 3_000])
     assert bus.finalized_conflicts() == []
     assert bus.min_height() > healed_at

@@ -2,21 +2,30 @@
 
 The core (blocks, votes, chain, mempool, engine) is pure and synchronous: messages and an explicit `now` in,
 decisions out. `PosCommunity` carries it over IPv8. DESIGN.md describes the protocol.
+
+The community's names (`PosCommunity`, `PosSettings`, `SubmissionAnswer`, `Finality`, `TransactionRefused`) are
+imported on first use, so that importing the core (`import a27_pos.consensus`) does not load IPv8's community
+machinery or asyncio.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from a27_ledger import lazy_exports
 from a27_pos.__about__ import __version__
+from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, PROPOSAL_DOMAIN, Block, BlockHeader, Proposal
 from a27_pos.chain import Chain
-from a27_pos.community import Admission, Finality, PosCommunity, PosSettings, TransactionRefused
 from a27_pos.consensus import (
     Action,
-    Broadcast,
     Committed,
     ConsensusEngine,
     EvidenceFound,
-    Reject,
+    RefusedInput,
     RequestSync,
     ScheduleTimeout,
+    SendToValidators,
     ServeSync,
     Step,
     Timeouts,
@@ -45,6 +54,7 @@ from a27_pos.errors import (
     WrongProposer,
     pos_error_for_code,
 )
+from a27_pos.inmemory import MessageBus, make_engines
 from a27_pos.mempool import Mempool
 from a27_pos.merkle import merkle_root
 from a27_pos.params import PosGenesis, PosParams
@@ -64,8 +74,13 @@ from a27_pos.staking import (
     unbonding_entries,
 )
 from a27_pos.store import ChainStore, MemoryChainStore, SQLiteChainStore
+from a27_pos.submissions import NonceCounter, SubmissionDesk, SubmissionVerdict
+from a27_pos.sync import BlockSync
 from a27_pos.validators import Validator, ValidatorSet
 from a27_pos.votes import NIL, PRECOMMIT, PREVOTE, VOTE_DOMAIN, CommitCertificate, CommitSignature, Evidence, Vote
+
+if TYPE_CHECKING:
+    from a27_pos.community import Finality, PosCommunity, PosSettings, SubmissionAnswer, TransactionRefused
 
 __all__ = [
     "BLOCK_DOMAIN",
@@ -79,13 +94,12 @@ __all__ = [
     "UNBONDING",
     "VOTE_DOMAIN",
     "Action",
-    "Admission",
     "BadMerkleRoot",
     "BadTimestamp",
     "Block",
     "BlockHeader",
+    "BlockSync",
     "Bond",
-    "Broadcast",
     "Chain",
     "ChainContext",
     "ChainHead",
@@ -101,6 +115,7 @@ __all__ = [
     "EvidenceFound",
     "Finality",
     "FutureMessage",
+    "HonestBehaviour",
     "InvalidBlock",
     "InvalidCertificate",
     "InvalidEvidence",
@@ -111,6 +126,8 @@ __all__ = [
     "MemoryChainStore",
     "Mempool",
     "MempoolFull",
+    "MessageBus",
+    "NonceCounter",
     "NonceTooFarAhead",
     "NotAValidator",
     "PosCommunity",
@@ -121,18 +138,23 @@ __all__ = [
     "PosSettings",
     "Proposal",
     "ProposerStrategy",
-    "Reject",
+    "RefusedInput",
     "RequestSync",
     "SQLiteChainStore",
     "ScheduleTimeout",
+    "SendToValidators",
     "ServeSync",
     "StaleMessage",
     "Step",
+    "SubmissionAnswer",
+    "SubmissionDesk",
+    "SubmissionVerdict",
     "Timeouts",
     "TransactionRefused",
     "TransactionTooLarge",
     "Unbond",
     "Validator",
+    "ValidatorBehaviour",
     "ValidatorSet",
     "Vote",
     "WeightedRoundRobin",
@@ -140,6 +162,7 @@ __all__ = [
     "WrongProposer",
     "__version__",
     "bonded_stake",
+    "make_engines",
     "merkle_root",
     "pos_error_for_code",
     "pos_registry",
@@ -150,3 +173,10 @@ __all__ = [
     "tombstone_height",
     "unbonding_entries",
 ]
+
+_COMMUNITY_NAMES: dict[str, tuple[str, ...]] = {
+    "a27_pos.community": ("Finality", "PosCommunity", "PosSettings", "SubmissionAnswer", "TransactionRefused"),
+}
+"""The community's names, exported lazily (loaded on first use)."""
+
+__getattr__, __dir__ = lazy_exports(__name__, _COMMUNITY_NAMES, __all__)

@@ -10,16 +10,19 @@ The PoS community (Lab 2): validators run the consensus engine, every node follo
   engine) learns that its transfer is final when a block containing it, with a valid certificate, is applied to its
   own chain: it trusts no single validator.
 
-Handlers drop bad input with a log line and a counter (``drops``), never raise and never change state.
+Handlers drop bad input with a log line and a counter (``drops``), never raise and never change state. The
+decisions are the core's: the engine (`consensus`), block sync (`sync.BlockSync`), admission and finality notices
+(`submissions.SubmissionDesk`), nonces (`submissions.NonceCounter`); what leaves the node passes the behaviour seam
+(`PosSettings.behaviour`). This class decodes, sends, and keeps the futures and tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import attrs
 from ipv8.community import CommunitySettings
@@ -27,7 +30,6 @@ from ipv8.community import CommunitySettings
 from a27_ledger import (
     A27Community,
     DroppedMessage,
-    DuplicateTransaction,
     KeyPair,
     LedgerError,
     NoValidator,
@@ -39,17 +41,18 @@ from a27_ledger import (
     community_id_for,
     signed_handler,
 )
+from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
     Action,
-    Broadcast,
     Committed,
     ConsensusEngine,
     EvidenceFound,
-    Reject,
+    RefusedInput,
     RequestSync,
     ScheduleTimeout,
+    SendToValidators,
     ServeSync,
     Timeouts,
 )
@@ -68,18 +71,18 @@ from a27_pos.payloads import (
     TransactionStatus,
     VoteMessage,
 )
+from a27_pos.submissions import ADMITTED, NonceCounter, SubmissionDesk
+from a27_pos.sync import BlockSync, Received
 from a27_pos.votes import CommitCertificate, Evidence, Vote
 
 if TYPE_CHECKING:
     from ipv8.peer import Peer
 
 POS_COMMUNITY_NAME = "a27/pos/v1"
-ADMITTED = 0
-"""TransactionStatus code of a transaction admitted to the mempool."""
 
 
 @attrs.frozen
-class Admission:
+class SubmissionAnswer:
     """A validator's answer to a submission: admitted to its mempool (code 0) or refused with an error code."""
 
     tx_id: bytes
@@ -107,7 +110,7 @@ class Finality:
 class TransactionRefused(Exception):
     """A validator refused the transaction; `admission` holds the code and reason."""
 
-    def __init__(self, admission: Admission) -> None:
+    def __init__(self, admission: SubmissionAnswer) -> None:
         """Wrap the refusal."""
         super().__init__(f"transaction refused (code {admission.code}): {admission.reason}")
         self.admission = admission
@@ -139,6 +142,11 @@ class PosSettings(CommunitySettings):
     sync_batch: int = 16
     """Blocks one request asks for at most."""
     max_tracked_submissions: int = 10_000
+    """Submitters waiting for finality notices, and transactions finalized lately, that a validator remembers."""
+    max_tracked_peers: int = 10_000
+    """Peers whose announced heights block sync remembers (the latest heard from)."""
+    behaviour: ValidatorBehaviour = HonestBehaviour()
+    """What this node proposes, votes, relays and withholds (README, "Behaviour seam"); honest by default."""
 
 
 class PosCommunity(A27Community):
@@ -157,23 +165,25 @@ class PosCommunity(A27Community):
         if runs_engine is None:
             runs_engine = self.account in dict(settings.genesis.stakes)
         self.engine: ConsensusEngine | None = None
+        self.behaviour = settings.behaviour
+        self.submissions: SubmissionDesk[Peer] | None = None
+        """A validator's admission decisions and submitter bookkeeping (None on a light node)."""
         if runs_engine:
             self.engine = ConsensusEngine(self.key, self.chain, timeouts=settings.timeouts, mempool=settings.mempool,
-                                          max_clock_drift=settings.max_clock_drift)
+                                          max_clock_drift=settings.max_clock_drift, behaviour=settings.behaviour)
+            self.submissions = SubmissionDesk(self.engine.mempool, max_tracked=settings.max_tracked_submissions)
         self.stats: Counter[str] = Counter()
         """What this node did and saw, by event."""
         self.commit_listeners: list[Callable[[Block, CommitCertificate, Sequence[Receipt]], None]] = []
         """Called with every block this node finalizes or syncs, after it is applied."""
         self._clock = settings.clock
-        self._peer_heights: dict[bytes, int] = {}
-        self._last_request = -1e9
-        self._sync_buffer: dict[int, tuple[Block, CommitCertificate]] = {}
-        self._submitters: OrderedDict[bytes, Peer] = OrderedDict()
-        self._recently_final: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
-        self._admissions: dict[bytes, asyncio.Future[Admission]] = {}
+        self.sync: BlockSync[bytes] = BlockSync(batch=settings.sync_batch, retry_interval=settings.retry_interval,
+                                                max_tracked_peers=settings.max_tracked_peers)
+        """Which blocks to fetch from whom (peers by public key), and the blocks that arrived out of order."""
+        self.nonces = NonceCounter()
+        self._admissions: dict[bytes, asyncio.Future[SubmissionAnswer]] = {}
         self._finality: dict[bytes, asyncio.Future[Finality]] = {}
         self._waiting_since: dict[bytes, float] = {}
-        self._next_nonce = 0
 
         self.add_message_handler(SubmitTransaction, self.on_submit)
         self.add_message_handler(TransactionStatus, self.on_transaction_status)
@@ -217,7 +227,7 @@ class PosCommunity(A27Community):
 
     def next_nonce(self) -> int:
         """The nonce this node's next transaction should carry."""
-        return max(self.chain.state.next_nonce(self.account), self._next_nonce)
+        return self.nonces.next_nonce(self.chain.state.next_nonce(self.account))
 
     async def transfer(self, recipient: bytes, amount: int, fee: int = 0, timeout: float = 60.0) -> Finality:
         """Sign a transfer with the next nonce, submit it, and wait until this node applied it in a final block.
@@ -238,10 +248,9 @@ class PosCommunity(A27Community):
         try:
             return await asyncio.wait_for(finality, timeout)
         except asyncio.TimeoutError:
-            # A mempool may have dropped it: forget it, and take the next nonce from the chain again, or every
-            # later transfer would wait behind a nonce that never comes.
+            # A mempool may have dropped it: forget it (NonceCounter says why the nonce restarts from the chain).
             self.unwatch(transaction.tx_id)
-            self._next_nonce = self.chain.state.next_nonce(self.account)
+            self.nonces.timed_out(self.chain.state.next_nonce(self.account))
             raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s") from None
 
     def unwatch(self, tx_id: bytes) -> None:
@@ -259,7 +268,7 @@ class PosCommunity(A27Community):
             self._waiting_since[tx_id] = self.now()
         return future
 
-    async def submit(self, transaction: Transaction, validator: Peer | None = None) -> Admission:
+    async def submit(self, transaction: Transaction, validator: Peer | None = None) -> SubmissionAnswer:
         """Send a transaction to a validator and wait for its answer, retransmitting while none arrives.
 
         Without a ``validator`` the first known one (in account order) is used; after ``attempts_per_validator``
@@ -281,7 +290,7 @@ class PosCommunity(A27Community):
                                           interval=self.settings.retry_interval)
         if admission is not None:
             if admission.admitted and transaction.sender == self.account:
-                self._next_nonce = max(self._next_nonce, transaction.nonce + 1)
+                self.nonces.admitted(transaction.nonce)
             return admission
         raise SubmissionTimeout(f"no answer on {tx_id.hex()[:16]} after {self.settings.submit_attempts} attempts")
 
@@ -298,7 +307,7 @@ class PosCommunity(A27Community):
         `source` is the peer whose message led to them (None for timeouts and local calls)."""
         rejections: list[DroppedMessage] = []
         for action in actions:
-            if isinstance(action, Broadcast):
+            if isinstance(action, SendToValidators):
                 self._broadcast(action.message)
             elif isinstance(action, ScheduleTimeout):
                 self.register_anonymous_task("consensus timeout", self._fire, action, delay=action.delay)
@@ -312,10 +321,10 @@ class PosCommunity(A27Community):
                 self.request_blocks(action.height)
             elif isinstance(action, ServeSync):
                 # The engine raises it only for a message the validator sent itself: `source` is that validator.
-                if source is not None:
+                if source is not None and self.behaviour.serves_blocks(source, action.height):
                     self.stats["blocks offered to lagging validators"] += 1
                     self._send_blocks(source, action.height, self.settings.sync_batch)
-            elif isinstance(action, Reject):
+            elif isinstance(action, RefusedInput):
                 if isinstance(action.error, StaleMessage):
                     # Late votes of a finished height are normal: counted, not worth a warning.
                     self.stats["stale"] += 1
@@ -338,14 +347,17 @@ class PosCommunity(A27Community):
             self._record_local_drop("buffered message", drop)
 
     def _broadcast(self, message: Proposal | Vote | Evidence) -> None:
-        if isinstance(message, Proposal):
-            payload: ProposalMessage | VoteMessage | EvidenceMessage = ProposalMessage(message.encode())
-        elif isinstance(message, Vote):
-            payload = VoteMessage(message.encode())
-        else:
-            payload = EvidenceMessage(message.encode())
-        self.stats[f"sent {type(payload).__name__}"] += 1
-        self.send_packet(self.validator_peers(), self.pack_signed(payload))
+        """Send what the behaviour makes of `message` (honest: `message` to every validator)."""
+        assert self.engine is not None
+        for outgoing, recipients in self.behaviour.outgoing(self.engine, message, self.validator_peers()):
+            if isinstance(outgoing, Proposal):
+                payload: ProposalMessage | VoteMessage | EvidenceMessage = ProposalMessage(outgoing.encode())
+            elif isinstance(outgoing, Vote):
+                payload = VoteMessage(outgoing.encode())
+            else:
+                payload = EvidenceMessage(outgoing.encode())
+            self.stats[f"sent {type(payload).__name__}"] += 1
+            self.send_packet(list(recipients), self.pack_signed(payload))
 
     def _engine(self, message: str) -> ConsensusEngine:
         if self.engine is None:
@@ -387,55 +399,33 @@ class PosCommunity(A27Community):
     @signed_handler(SubmitTransaction)
     def on_submit(self, peer: Peer, payload: SubmitTransaction) -> None:
         """Admit a submitted transaction to the mempool, answer, and gossip it to the validators."""
-        engine = self._engine("submission")
+        self._engine("submission")
+        assert self.submissions is not None
         try:
             transaction = Transaction.decode(payload.transaction, self.chain.state.registry)
         except LedgerError as error:
             self.ez_send(peer, TransactionStatus(bytes(32), error.code, f"{error.reason}: {error}"))
             raise DroppedMessage("invalid transaction", str(error)) from error
-        tx_id = transaction.tx_id
-        final = self._recently_final.get(tx_id)
-        if final is not None:
+        verdict = self.submissions.submit(transaction, peer, self.chain.state, self.now())
+        if verdict.gossip:
+            relay_to = self.behaviour.relay_transaction(transaction, self.validator_peers())
+            self.send_packet(list(relay_to), self.pack_signed(TransactionGossip(payload.transaction)))
+        self.stats[f"admission {verdict.code}"] += 1
+        self.ez_send(peer, TransactionStatus(verdict.tx_id, verdict.code, verdict.reason))
+        if verdict.final is not None:
             # A retransmission whose first answer was lost, after the block came: it is final already.
-            self._answer(peer, tx_id, ADMITTED, "")
-            self.ez_send(peer, TransactionFinal(tx_id, *final))
-            return
-        try:
-            engine.mempool.add(transaction, self.chain.state, now=self.now())
-        except DuplicateTransaction:
-            if tx_id not in engine.mempool:
-                self._answer(peer, tx_id, DuplicateTransaction.code, "another transaction holds this nonce")
-                return
-        except (LedgerError, PosError) as error:
-            self._answer(peer, tx_id, error.code, f"{error.reason}: {error}")
-            return
-        else:
-            self.send_packet(self.validator_peers(), self.pack_signed(TransactionGossip(payload.transaction)))
-        _remember(self._submitters, tx_id, peer, self.settings.max_tracked_submissions)
-        self._answer(peer, tx_id, ADMITTED, "")
-
-    def _answer(self, peer: Peer, tx_id: bytes, code: int, reason: str) -> None:
-        self.stats[f"admission {code}"] += 1
-        self.ez_send(peer, TransactionStatus(tx_id, code, reason))
+            self.ez_send(peer, TransactionFinal(verdict.tx_id, *verdict.final))
 
     @signed_handler(TransactionGossip)
     def on_transaction_gossip(self, peer: Peer, payload: TransactionGossip) -> None:
         """Add a transaction another validator admitted to this node's mempool."""
-        engine = self._engine("transaction gossip")
+        self._engine("transaction gossip")
+        assert self.submissions is not None
         try:
             transaction = Transaction.decode(payload.transaction, self.chain.state.registry)
         except LedgerError as error:
             raise DroppedMessage("invalid transaction", str(error)) from error
-        if transaction.tx_id in engine.mempool:
-            self.stats["gossip duplicate"] += 1
-            return
-        try:
-            engine.mempool.add(transaction, self.chain.state, now=self.now())
-        except (LedgerError, PosError) as error:
-            # Another validator's view can differ (its chain may be ahead): counted, not a fault.
-            self.stats[f"gossip refused: {error.reason}"] += 1
-            return
-        self.stats["gossip admitted"] += 1
+        self.stats[self.submissions.gossiped(transaction, self.chain.state, self.now())] += 1
 
     @signed_handler(TransactionStatus)
     def on_transaction_status(self, peer: Peer, payload: TransactionStatus) -> None:
@@ -443,7 +433,7 @@ class PosCommunity(A27Community):
         future = self._admissions.get(payload.tx_id)
         if future is None or future.done():
             raise DroppedMessage("unexpected", "answer to a transaction this node is not submitting")
-        future.set_result(Admission(payload.tx_id, payload.code, payload.reason,
+        future.set_result(SubmissionAnswer(payload.tx_id, payload.code, payload.reason,
                                     account_of(peer.public_key.key_to_bin())))
 
     @signed_handler(TransactionFinal)
@@ -455,52 +445,50 @@ class PosCommunity(A27Community):
             self.stats["late finality notices"] += 1
             return
         self.stats["finality notices"] += 1
-        if payload.height > self.chain.height:
-            self._peer_heights[peer.public_key.key_to_bin()] = max(
-                payload.height, self._peer_heights.get(peer.public_key.key_to_bin(), 0))
+        if self.sync.note_at_least(peer.public_key.key_to_bin(), payload.height, self.chain.height):
             self.request_blocks(self.chain.height + 1, peer)
 
     # Following the chain ----------------------------------------------------------------------------------------
 
     def announce_status(self) -> None:
-        """Tell every peer this node's finalized height (runs periodically)."""
-        self.send_packet(self.sorted_peers(), self.pack_signed(Status(self.chain.height, self.chain.head.block_id)))
+        """Tell every peer this node's finalized height (runs periodically), unless the behaviour withholds it."""
+        if self.behaviour.announces_status(self.chain.height):
+            self.send_packet(self.sorted_peers(), self.pack_signed(Status(self.chain.height,
+                                                                          self.chain.head.block_id)))
 
     @signed_handler(Status)
     def on_status(self, peer: Peer, payload: Status) -> None:
         """Note a peer's height; fetch blocks if it is ahead."""
-        self._peer_heights[peer.public_key.key_to_bin()] = payload.height
-        if payload.height > self.chain.height:
+        if self.sync.note_status(peer.public_key.key_to_bin(), payload.height, self.chain.height):
             self.request_blocks(self.chain.height + 1, peer)
 
     def request_blocks(self, start: int, peer: Peer | None = None) -> None:
         """Ask a peer that is ahead (or `peer`) for finalized blocks from `start`, at most once per retry interval."""
-        now = self.now()
-        if now - self._last_request < self.settings.retry_interval:
+        by_key = {candidate.public_key.key_to_bin(): candidate for candidate in self.sorted_peers()}
+        peers = list(by_key)
+        validators = self.validator_peers()
+        by_key.update((candidate.public_key.key_to_bin(), candidate) for candidate in validators)
+        if peer is not None:
+            by_key[peer.public_key.key_to_bin()] = peer
+        fallback = [validator.public_key.key_to_bin() for validator in validators]
+        chosen = None if peer is None else peer.public_key.key_to_bin()
+        decision = self.sync.request(self.now(), start, peers, fallback, chosen)
+        if decision is None:
             return
-        if peer is None:
-            ahead = [candidate for candidate in self.sorted_peers()
-                     if self._peer_heights.get(candidate.public_key.key_to_bin(), 0) >= start]
-            candidates = ahead or self.validator_peers()
-            if not candidates:
-                return
-            # Rotate rather than draw at random, so that a seeded simulation repeats exactly.
-            peer = candidates[self.stats["block requests"] % len(candidates)]
-        self._last_request = now
         self.stats["block requests"] += 1
-        self.ez_send(peer, BlockRequest(start, self.settings.sync_batch))
+        self.ez_send(by_key[decision.peer], BlockRequest(decision.start, decision.count))
 
     @signed_handler(BlockRequest)
     def on_block_request(self, peer: Peer, payload: BlockRequest) -> None:
         """Send the requested finalized blocks, each with its certificate."""
         if payload.start < 1:
             raise DroppedMessage("malformed", "block heights start at 1")
-        self._send_blocks(peer, payload.start, payload.count)
+        if self.behaviour.serves_blocks(peer, payload.start):
+            self._send_blocks(peer, payload.start, payload.count)
 
     def _send_blocks(self, peer: Peer, start: int, count: int) -> None:
         """Send `peer` up to `count` (at most `sync_batch`) finalized blocks from `start`, each with its certificate."""
-        end = min(start + min(count, self.settings.sync_batch), self.chain.height + 1)
-        for height in range(start, end):
+        for height in self.sync.serve_range(start, count, self.chain.height):
             block, certificate = self.chain.block(height), self.chain.certificate(height)
             if block is None or certificate is None:
                 break
@@ -515,22 +503,19 @@ class PosCommunity(A27Community):
             certificate = CommitCertificate.decode(payload.certificate)
         except (MalformedBlock, MalformedVote) as error:
             raise DroppedMessage("malformed", f"block response: {error}") from error
-        if block.height <= self.chain.height:
+        received = self.sync.receive(block, certificate, self.chain.height)
+        if received is Received.HELD:
             self.stats["block already held"] += 1
-            return
-        if block.height > self.chain.height + 1:
-            if block.height <= self.chain.height + 2 * self.settings.sync_batch:
-                self._sync_buffer[block.height] = (block, certificate)
+        if received is not Received.NEXT:
             return
         self._apply_synced(block, certificate)
-        while (following := self._sync_buffer.pop(self.chain.height + 1, None)) is not None:
+        while (following := self.sync.pop_next(self.chain.height)) is not None:
             try:
                 self._apply_synced(*following)
             except DroppedMessage as drop:
                 self.record_drop("BlockResponse", peer.address, drop)
                 break
-        for height in [height for height in self._sync_buffer if height <= self.chain.height]:
-            del self._sync_buffer[height]
+        self.sync.prune(self.chain.height)
 
     def _apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         if self.engine is not None:
@@ -545,14 +530,11 @@ class PosCommunity(A27Community):
     def _finalized(self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
         self.stats["blocks finalized"] += 1
         now = self.now()
+        if self.submissions is not None:
+            for notice in self.submissions.finalized(block):
+                self.ez_send(notice.submitter, TransactionFinal(notice.tx_id, notice.height, notice.block_id))
         for tx in block.transactions:
             tx_id = tx.tx_id
-            if self.engine is not None:
-                _remember(self._recently_final, tx_id, (block.height, block.block_id),
-                          self.settings.max_tracked_submissions)
-            submitter = self._submitters.pop(tx_id, None)
-            if submitter is not None:
-                self.ez_send(submitter, TransactionFinal(tx_id, block.height, block.block_id))
             future = self._finality.pop(tx_id, None)
             if future is not None:
                 started = self._waiting_since.pop(tx_id, now)
@@ -560,16 +542,5 @@ class PosCommunity(A27Community):
                     future.set_result(Finality(tx_id, block.height, block.block_id, now - started))
         for listener in self.commit_listeners:
             listener(block, certificate, receipts)
-        self.send_packet(self.sorted_peers(), self.pack_signed(Status(block.height, block.block_id)))
-
-
-_K = TypeVar("_K")
-_V = TypeVar("_V")
-
-
-def _remember(memory: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
-    """Keep `key` as the newest entry of a bounded memory, forgetting the oldest beyond `limit`."""
-    memory[key] = value
-    memory.move_to_end(key)
-    while len(memory) > limit:
-        memory.popitem(last=False)
+        if self.behaviour.announces_status(block.height):
+            self.send_packet(self.sorted_peers(), self.pack_signed(Status(block.height, block.block_id)))

@@ -2,7 +2,7 @@
 
 Messages and timeouts go in with an explicit `now` (seconds); actions come out: messages to broadcast, timeouts to
 schedule, blocks finalized, evidence found, inputs rejected (each with a specific error), sync requests. The
-engine never touches a socket or a clock; `PosCommunity` and `testing.MessageBus` run it. DESIGN.md describes
+engine never touches a socket or a clock; `PosCommunity` and `inmemory.MessageBus` run it. DESIGN.md describes
 the protocol; the rule numbers in comments (L22, L28, ...) are the lines of Algorithm 1 in Buchman, Kwon and
 Milosevic, "The latest gossip on BFT consensus" (2018).
 
@@ -18,6 +18,7 @@ from collections.abc import Iterable
 import attrs
 
 from a27_ledger import KeyPair, Receipt
+from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import NO_ROUND, Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.errors import (
@@ -40,9 +41,9 @@ MAX_ROUNDS_AHEAD = 100
 BUFFERED_HEIGHTS = 2
 """Messages of the next this-many heights are buffered; farther ones are refused."""
 BLOCK_OVERHEAD_BYTES = 1_024
+"""Bytes of a block's encoding reserved for everything but the transactions and the certificate."""
 SERVE_SYNC_INTERVAL = 0.5
 """Seconds a validator must still lag before it is offered the block, and between two offers to it."""
-"""Bytes of a block's encoding reserved for everything but the transactions and the certificate."""
 
 
 class Step(enum.IntEnum):
@@ -79,7 +80,7 @@ class Timeouts:
 
 
 @attrs.frozen
-class Broadcast:
+class SendToValidators:
     """Send `message` to the other validators (and relay it: it is self-authenticating)."""
 
     message: Proposal | Vote | Evidence
@@ -112,7 +113,7 @@ class EvidenceFound:
 
 
 @attrs.frozen
-class Reject:
+class RefusedInput:
     """An input was refused, for the reason `error` gives; nothing changed."""
 
     error: PosError
@@ -144,7 +145,7 @@ class ServeSync:
     height: int
 
 
-Action = Broadcast | ScheduleTimeout | Committed | EvidenceFound | Reject | RequestSync | ServeSync
+Action = SendToValidators | ScheduleTimeout | Committed | EvidenceFound | RefusedInput | RequestSync | ServeSync
 Message = Proposal | Vote
 
 
@@ -207,13 +208,16 @@ class ConsensusEngine:
 
     `key` is the node's identity (None for a node that never votes). The chain is the validator-set source and
     fixes the proposer strategy; `mempool` supplies transactions for the blocks this node proposes (and loses those
-    that a finalized block includes).
+    that a finalized block includes). `behaviour` decides what goes into the blocks it proposes, and whoever runs
+    the engine asks it what to send (README, "Behaviour seam"); honest by default.
     """
 
     def __init__(self, key: KeyPair | None, chain: Chain, *, timeouts: Timeouts | None = None,
-                 mempool: Mempool | None = None, max_clock_drift: float = 10.0, max_buffered: int = 10_000) -> None:
+                 mempool: Mempool | None = None, max_clock_drift: float = 10.0, max_buffered: int = 10_000,
+                 behaviour: ValidatorBehaviour | None = None) -> None:
         """Create the engine; nothing happens until `start`."""
         self.key = key
+        self.behaviour: ValidatorBehaviour = HonestBehaviour() if behaviour is None else behaviour
         self.chain = chain
         self.timeouts = Timeouts() if timeouts is None else timeouts
         self.mempool = Mempool() if mempool is None else mempool
@@ -302,7 +306,7 @@ class ConsensusEngine:
         try:
             self.chain.check_evidence(evidence, self.height)
         except InvalidEvidence as error:
-            return [Reject(error)]
+            return [RefusedInput(error)]
         self.pending_evidence[evidence.evidence_id] = evidence
         return []
 
@@ -337,11 +341,11 @@ class ConsensusEngine:
     def on_decided_block(self, block: Block, certificate: CommitCertificate, now: float) -> list[Action]:
         """Take a finalized block from sync; it is verified against its certificate and applied if next."""
         if block.height > self.height:
-            return [Reject(FutureMessage(f"synced block {block.height} while deciding height {self.height}"))]
+            return [RefusedInput(FutureMessage(f"synced block {block.height} while deciding height {self.height}"))]
         try:
             receipts = self.chain.apply_synced(block, certificate)
         except PosError as error:
-            return [Reject(error)]
+            return [RefusedInput(error)]
         actions: list[Action] = []
         if block.height == self.height:
             self._finalized(block, certificate, receipts, now, actions)
@@ -379,13 +383,13 @@ class ConsensusEngine:
 
     def _admit(self, message: Message, height: int, round_number: int, actions: list[Action]) -> bool:
         if height < self.height:
-            actions.append(Reject(StaleMessage(f"height {height} is finalized here (deciding {self.height})")))
+            actions.append(RefusedInput(StaleMessage(f"height {height} is finalized here (deciding {self.height})")))
             return False
         if height > self.height:
             self._buffer_future(message, height, actions)
             return False
         if round_number > self.round + MAX_ROUNDS_AHEAD:
-            actions.append(Reject(FutureMessage(f"round {round_number} is more than {MAX_ROUNDS_AHEAD} ahead of "
+            actions.append(RefusedInput(FutureMessage(f"round {round_number} is more than {MAX_ROUNDS_AHEAD} ahead of "
                                                 f"{self.round}")))
             return False
         return True
@@ -395,14 +399,14 @@ class ConsensusEngine:
             self._sync_requested = True
             actions.append(RequestSync(self.height))
         if height > self.height + BUFFERED_HEIGHTS:
-            actions.append(Reject(FutureMessage(f"height {height} is more than {BUFFERED_HEIGHTS} ahead of "
+            actions.append(RefusedInput(FutureMessage(f"height {height} is more than {BUFFERED_HEIGHTS} ahead of "
                                                 f"{self.height}")))
             return
         encoded = message.encode()
         if encoded in self._buffered:
             return
         if len(self._buffer) >= self.max_buffered:
-            actions.append(Reject(FutureMessage(f"the buffer of future messages is full ({self.max_buffered})")))
+            actions.append(RefusedInput(FutureMessage(f"the buffer of future messages is full ({self.max_buffered})")))
             return
         self._buffer.append(message)
         self._buffered.add(encoded)
@@ -423,32 +427,32 @@ class ConsensusEngine:
     def _take_proposal(self, proposal: Proposal, now: float, actions: list[Action]) -> None:
         expected = self.chain.proposer(self.height, proposal.round)
         if proposal.proposer != expected:
-            actions.append(Reject(WrongProposer(f"proposal of round {proposal.round} by "
+            actions.append(RefusedInput(WrongProposer(f"proposal of round {proposal.round} by "
                                                 f"{proposal.proposer.hex()[:8]}, expected {expected.hex()[:8]}")))
             return
         existing = self._proposals.get(proposal.round)
         if existing is not None:
             if existing.block.block_id != proposal.block.block_id or existing.pol_round != proposal.pol_round:
-                actions.append(Reject(ConflictingProposal(f"a second proposal for round {proposal.round}")))
+                actions.append(RefusedInput(ConflictingProposal(f"a second proposal for round {proposal.round}")))
             return
         try:
             proposal.verify(self.chain.chain_id)
         except InvalidSignature as bad_signature:
-            actions.append(Reject(bad_signature))
+            actions.append(RefusedInput(bad_signature))
             return
         if proposal.block.header.round > proposal.round:
-            actions.append(Reject(WrongProposer(f"block of round {proposal.block.header.round} proposed in round "
+            actions.append(RefusedInput(WrongProposer(f"block of round {proposal.block.header.round} proposed in round "
                                                 f"{proposal.round}")))
             return
         self._proposals[proposal.round] = proposal
         self._participants.setdefault(proposal.round, set()).add(proposal.proposer)
         error = self._check_validity(proposal.block, now)
         if error is not None:
-            actions.append(Reject(error))
+            actions.append(RefusedInput(error))
 
     def _take_vote(self, vote: Vote, actions: list[Action]) -> None:
         if vote.validator not in self.validator_set:
-            actions.append(Reject(NotAValidator(f"{vote.validator.hex()[:8]} is not a validator at height "
+            actions.append(RefusedInput(NotAValidator(f"{vote.validator.hex()[:8]} is not a validator at height "
                                                 f"{vote.height}")))
             return
         vote_set = self._vote_set(vote.round, vote.type)
@@ -457,14 +461,14 @@ class ConsensusEngine:
         try:
             vote.verify(self.chain.chain_id)
         except InvalidSignature as error:
-            actions.append(Reject(error))
+            actions.append(RefusedInput(error))
             return
         first = vote_set.first.get(vote.validator)
         if first is not None and first.block_id != vote.block_id:
             if not self._has_evidence_against(vote.validator):
                 evidence = Evidence.from_votes(first, vote)
                 self.pending_evidence[evidence.evidence_id] = evidence
-                actions += [EvidenceFound(evidence), Broadcast(evidence)]
+                actions += [EvidenceFound(evidence), SendToValidators(evidence)]
             # Bounded: an equivocator's extra votes count only for nil or a block proposed at this height.
             if vote.block_id != NIL and self._known_block(vote.block_id) is None:
                 return
@@ -628,9 +632,9 @@ class ConsensusEngine:
             proposal = Proposal.create(self.key, chain_id, self.round, NO_ROUND, block)
         self._proposals[self.round] = proposal
         self._participants.setdefault(self.round, set()).add(self.key.public_key)
-        actions.append(Broadcast(proposal))
+        actions.append(SendToValidators(proposal))
         if self.valid_block is not None:
-            actions += [Broadcast(vote) for vote in self._vote_set(self.valid_round, PREVOTE).votes_for(
+            actions += [SendToValidators(vote) for vote in self._vote_set(self.valid_round, PREVOTE).votes_for(
                 self.valid_block.block_id)]
 
     def _new_block(self, now: float) -> Block:
@@ -643,7 +647,8 @@ class ConsensusEngine:
         self.mempool.expire(now, self.chain.state)
         transactions = self.mempool.pop_for_block(self.chain.state, params.max_block_transactions,
                                                   max(params.max_block_bytes - reserved, BLOCK_ENTRY_OVERHEAD))
-        return self.chain.build_block(self.key, self.round, int(now * 1000), transactions, evidence)
+        chosen_transactions, chosen_evidence = self.behaviour.block_contents(self, transactions, evidence)
+        return self.chain.build_block(self.key, self.round, int(now * 1000), chosen_transactions, chosen_evidence)
 
     def _evidence_for_block(self) -> list[Evidence]:
         # Pending evidence holds one entry per offender; evidence seen at this height is due from the next one.
@@ -670,12 +675,12 @@ class ConsensusEngine:
         vote_set.add(vote)
         self._participants.setdefault(self.round, set()).add(vote.validator)
         self._own_votes.append(vote)
-        actions.append(Broadcast(vote))
+        actions.append(SendToValidators(vote))
 
     def _rebroadcast(self, actions: list[Action]) -> None:
         """Repair lost messages: own recent votes, and the valid block's proposal with its polka."""
         recent = self._own_votes[-4:]
-        actions += [Broadcast(vote) for vote in recent]
+        actions += [SendToValidators(vote) for vote in recent]
         self._broadcast_valid_proof(actions, exclude=recent)
 
     def _broadcast_valid_proof(self, actions: list[Action], exclude: list[Vote]) -> None:
@@ -683,8 +688,8 @@ class ConsensusEngine:
             return
         proposal = self._proposals.get(self.valid_round)
         if proposal is not None:
-            actions.append(Broadcast(proposal))
-        actions += [Broadcast(vote) for vote in self._vote_set(self.valid_round, PREVOTE).votes_for(
+            actions.append(SendToValidators(proposal))
+        actions += [SendToValidators(vote) for vote in self._vote_set(self.valid_round, PREVOTE).votes_for(
             self.valid_block.block_id) if vote not in exclude]
 
     def _gossip(self, actions: list[Action]) -> None:
@@ -694,11 +699,11 @@ class ConsensusEngine:
         # that misses it prevotes nil and the round fails, so one lossy path must not decide.
         current = self._proposals.get(self.round)
         if current is not None and self.is_validator and self._is_known_valid(current.block):
-            actions.append(Broadcast(current))
+            actions.append(SendToValidators(current))
         # Its votes of the previous round too: a validator still collecting that round's precommits (some were
         # lost) would otherwise wait for the next round's messages and enter it late, and if it proposes there, the
         # others time out before its proposal arrives.
-        actions += [Broadcast(vote) for vote in self._own_votes if vote.round >= self.round - 1]
+        actions += [SendToValidators(vote) for vote in self._own_votes if vote.round >= self.round - 1]
         self._broadcast_valid_proof(actions, exclude=self._own_votes)
         actions.append(ScheduleTimeout(self.timeouts.gossip, self.height, self.round, "gossip"))
 
