@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from a27_ledger import Genesis, KeyPair, LedgerSnapshot, Receipt
-from a27_netsim import SimulatedNetwork, Simulation, parse_latency, topology_by_name
+from a27_netsim import SimulatedNetwork, Simulation, derive_seed, parse_latency, topology_by_name
 from a27_pos import Block, CommitCertificate, PosGenesis, PosParams
 
 from ..node import LIGHT, VALIDATOR, A27Node, NodeSpec
@@ -112,17 +112,47 @@ def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGen
                             params=params, names={spec.key.public_key: spec.name for spec in specs})
 
 
+def light_node_validators(scenario: SimScenario) -> list[tuple[int, ...]]:
+    """
+    The validators (by index) each light node is introduced to under PoS: ``validators_per_light_node`` of them.
+
+    With no more validators than that, every light node knows all of them. Otherwise the validators are put in a
+    seeded order and each light node takes the next ``validators_per_light_node`` of them around that circle, so that
+    every validator is followed by the same number of light nodes, give or take one.
+    """
+    count, per_node = scenario.validators, scenario.validators_per_light_node
+    if per_node >= count:
+        return [tuple(range(count))] * scenario.light_nodes
+    order = list(range(count))
+    random.Random(derive_seed(scenario.seed, "light-node validators")).shuffle(order)
+    return [tuple(sorted(order[(light * per_node + offset) % count] for offset in range(per_node)))
+            for light in range(scenario.light_nodes)]
+
+
 def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], list[int]]:
-    """Validators (the first nodes) know everyone; light nodes know each other as the topology says."""
+    """
+    Who each node is introduced to (nodes are the validators first, then the light nodes), in index order.
+
+    Light nodes know each other as the topology says. With the ledger alone (Lab 1) validators know everyone and
+    every light node knows every validator. With the pos layer a light node knows the validators
+    ``light_node_validators`` gives it, and a validator knows every validator and the light nodes that follow it.
+    """
     validator_count = scenario.validators
     graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
+    everyone_validates = tuple(range(validator_count))
+    followed = light_node_validators(scenario) if scenario.uses_pos else [everyone_validates] * scenario.light_nodes
+    followers: list[list[int]] = [[] for _ in range(validator_count)]
+    for light, validators in enumerate(followed):
+        for validator in validators:
+            followers[validator].append(validator_count + light)
 
     def neighbours(index: int) -> list[int]:
-        everyone_validates = list(range(validator_count))
         if index < validator_count:
-            return list(range(node_count))
+            if not scenario.uses_pos:
+                return list(range(node_count))
+            return [*everyone_validates, *followers[index]]
         light = index - validator_count
-        return everyone_validates + [validator_count + other for other in sorted(graph.neighbors(light))]
+        return [*followed[light], *(validator_count + other for other in sorted(graph.neighbors(light)))]
     return neighbours
 
 
