@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from a27_harness.labs.common import light_node_validators, neighbours_for
+from a27_harness.labs import run_lab1, run_lab2
+from a27_harness.labs.common import TRANSFER_TIMEOUT, light_node_validators, neighbours_for, repeat_until
 from a27_harness.scenario import ScenarioError, SimScenario
-from a27_netsim import topology_by_name
+from a27_netsim import Simulation, topology_by_name
 
 
 def test_a_pos_light_node_knows_a_few_validators_and_each_validator_its_followers() -> None:
@@ -63,3 +64,34 @@ def test_validators_per_light_node_is_a_network_setting(tmp_path: Path) -> None:
     assert SimScenario().validators_per_light_node == 4
     with pytest.raises(ScenarioError, match="validators_per_light_node: expected an integer from 1 to 1,000, got 0"):
         SimScenario(validators_per_light_node=0)
+
+
+def test_a_pause_drawn_past_the_stop_time_ends_at_the_stop_time(simulation: Simulation) -> None:
+    steps: list[float] = []
+
+    async def step() -> None:
+        steps.append(simulation.loop.time())
+
+    async def run() -> float:
+        start = simulation.loop.time()
+        pauses = iter([1.0, 2.0, 50.0])
+        await repeat_until(start + 4.0, lambda: next(pauses), step)
+        return simulation.loop.time() - start
+
+    assert simulation.run(run()) == 4.0
+    assert len(steps) == 2
+
+
+@pytest.mark.parametrize("layers", ["ledger", "ledger,pos"])
+def test_a_run_lasts_its_duration_plus_the_grace_of_the_transfers_in_flight(layers: str) -> None:
+    # A mean pause of 15 s over 5 s of transfers: most light nodes have a pause pending far past the duration.
+    scenario = SimScenario(layers=layers, validators=2, light_nodes=8, duration=5.0, transfer_interval=15.0, seed=3)
+    result = run_lab1(scenario) if layers == "ledger" else run_lab2(scenario)
+    assert result.transfers, "the seed should give at least one transfer within the duration"
+    assert 0.0 <= result.grace <= TRANSFER_TIMEOUT
+    # A transfer here is decided within a second or two; the pauses pending at the stop time would run on for tens
+    # of seconds, and must not be waited out.
+    assert result.grace < 3.0
+    assert scenario.duration + result.grace <= result.end_time < scenario.duration + result.grace + 2.0
+    # The nodes are built and introduced at simulated time 0, when the transfers start.
+    assert max(record.submitted_at for record in result.transfers) < scenario.duration

@@ -28,6 +28,10 @@ CHAIN_ID = "a27-sim"
 """The chain id of every simulated run's genesis."""
 SETTLE_CHECK_INTERVAL = 0.5
 """Simulated seconds between two checks of whether the nodes have settled."""
+TRANSFER_TIMEOUT = 60.0
+"""Simulated seconds a light node waits for its transfer to become final (PoS) before counting it timed out. No
+transfer starts after the run's duration; those in flight then finish within this grace, plus the layer's
+submission retries (``submit_attempts`` times ``retry_interval``) for one that no validator answers."""
 
 ProgressCallback = Callable[[float, float, str], None]
 """Called with (simulated seconds done, simulated seconds planned, phase)."""
@@ -65,7 +69,17 @@ class TransferPhase:
         self.start = loop.time()
         schedule_faults(scenario, simulation.network, nodes, self.start)
         self.stop_at = self.start + scenario.duration
+        self.grace = 0.0
+        """Simulated seconds after the duration until the last transfer in flight then had finished."""
         self._ticking = start_progress(progress, scenario.duration, self.planned)
+
+    async def run_workload(self, *workers: Awaitable[None]) -> None:
+        """
+        Run the workload's ``workers`` (each stops starting transfers at ``stop_at``, see ``repeat_until``) until all
+        have returned, and note how long after ``stop_at`` the last one did (``grace``).
+        """
+        await asyncio.gather(*workers)
+        self.grace = max(0.0, asyncio.get_running_loop().time() - self.stop_at)
 
     def finish(self) -> None:
         """Stop reporting progress, and report the run done."""
@@ -193,12 +207,19 @@ def draw_transfer(rng: random.Random, scenario: SimScenario, accounts: Sequence[
 
 
 async def repeat_until(stop_at: float, wait: Callable[[], float], step: Callable[[], Awaitable[None]]) -> None:
-    """Wait ``wait()`` seconds, then run ``step``, again and again, until the loop's clock reaches ``stop_at``."""
+    """
+    Wait ``wait()`` seconds, then run ``step``, again and again, starting no step at or after ``stop_at``.
+
+    A wait that would end at or after ``stop_at`` is cut short there, so the caller returns at ``stop_at`` (or when
+    the step in flight then finishes), not at the end of a pause drawn before it.
+    """
     loop = asyncio.get_running_loop()
     while True:
-        await asyncio.sleep(wait())
-        if loop.time() >= stop_at:
+        delay = wait()
+        if loop.time() + delay >= stop_at:
+            await asyncio.sleep(max(0.0, stop_at - loop.time()))
             return
+        await asyncio.sleep(delay)
         await step()
 
 
