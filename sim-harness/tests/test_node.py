@@ -208,3 +208,21 @@ def test_settings_that_would_reach_no_community_are_refused_before_any_endpoint_
         asyncio.run(build_node(NodeSpec("n0", keys[0], VALIDATOR, layers=layers), genesis, runtime,
                                settings=settings))
     assert runtime.asked == 0
+
+
+def test_introduced_peers_fill_ipv8s_address_cache_so_no_packet_scans_every_peer(simulation: Simulation) -> None:
+    keys = make_keys(4, seed=9)
+    genesis = Genesis.build("a27-test", {key.public_key: 100 for key in keys}, [keys[0].public_key])
+    runtime = SimulatedRuntime(simulation.network)
+    nodes = [simulation.run(build_node(NodeSpec(f"n{i}", key, LIGHT if i else VALIDATOR), genesis, runtime))
+             for i, key in enumerate(keys)]
+    introduce_all(nodes)
+    for node in nodes:
+        # IPv8 keeps 500 addresses by default and scans every verified peer on a miss: the harness's introduction
+        # must size the cache to the peers it adds and fill it with them.
+        lookup = node.network.reverse_ip_lookup
+        assert {address: peer.public_key.key_to_bin() for address, peer in lookup.items()} == {
+            other.address: other.peer.public_key.key_to_bin() for other in nodes if other is not node}
+        assert node.network.reverse_ip_cache_size >= len(lookup)
+    for node in nodes:
+        simulation.run(node.stop())

@@ -28,7 +28,7 @@ from .network import (
     node_address,
 )
 from .random_streams import SeedStreams, derive_seed, seed_global_random
-from .simulation import Simulation, introduce
+from .simulation import Member, Simulation, introduce, introduce_members
 from .stats import DROP_CAUSES, TrafficStats, message_kind
 from .topology import (
     TopologyError,
@@ -50,6 +50,7 @@ __all__ = [
     "LatencyError",
     "LatencyModel",
     "LogNormalLatency",
+    "Member",
     "NetworkConfigError",
     "RegionLatency",
     "SeedStreams",
@@ -71,6 +72,7 @@ __all__ = [
     "complete",
     "derive_seed",
     "introduce",
+    "introduce_members",
     "message_kind",
     "node_address",
     "parse_latency",

@@ -6,7 +6,7 @@ import asyncio
 import gc
 from collections.abc import Coroutine, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ipv8.peer import Peer
 
@@ -20,6 +20,9 @@ from .topology import TopologyError
 if TYPE_CHECKING:
     import networkx as nx
     from ipv8.community import Community
+    from ipv8.keyvault.keys import Key
+    from ipv8.messaging.interfaces.udp.endpoint import Address
+    from ipv8.peerdiscovery.network import Network
 
 _T = TypeVar("_T")
 
@@ -99,20 +102,73 @@ async def _gather_quietly(tasks: list[asyncio.Task[Any]]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+class Member(NamedTuple):
+    """One node as :func:`introduce_members` sees it: its IPv8 ``Network``, identity, address and communities."""
+
+    network: Network
+    """The IPv8 ``Network`` the node's overlays share (each learned peer is added here once)."""
+    public_key: Key
+    """The node's public key (one key object, shared by every ``Peer`` made for it)."""
+    address: Address
+    """The address the others reach it at."""
+    community_ids: Sequence[bytes]
+    """The communities it offers, as ``discover_services`` takes them."""
+
+
+def introduce_members(members: Sequence[Member], links: Sequence[Sequence[int]]) -> None:
+    """
+    Make each member know the members ``links[i]`` names as verified peers, as if their introductions had completed.
+
+    Member ``i`` learns member ``j`` for each ``j`` in ``links[i]``, in that order (which is the order IPv8's
+    ``get_peers`` returns them in); ``i`` itself is skipped. Each learned peer offers the other member's communities.
+    IPv8's ``Network`` looks up the sender of every packet in a cache of 500 addresses and scans all its peers on a
+    miss (and ``Peer.addresses`` on every hit it refreshes); the cache is grown to hold, and filled with, every
+    introduced peer, so a node with more than 500 peers pays no scan per packet.
+
+    :raises TopologyError: when ``links`` does not have one entry per member or names a member outside the list.
+    """
+    count = len(members)
+    if len(links) != count:
+        raise TopologyError(f"{len(links)} link lists for {count} members")
+    key_bins = [member.public_key.key_to_bin() for member in members]
+    # Introductions create n * degree long-lived objects; with the collector on, it rescans the growing heap again
+    # and again, which slows a large introduction down by a quarter.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for i, member in enumerate(members):
+            network = member.network
+            for j in links[i]:
+                if not 0 <= j < count:
+                    raise TopologyError(f"member {i} is linked to {j}, outside 0..{count - 1}")
+                if j == i:
+                    continue
+                other = members[j]
+                # A Peer holds what one node observed of another (last response, pings): each node gets its own.
+                peer = Peer(other.public_key, other.address)
+                network.add_verified_peer(peer)
+                network.discover_services(peer, list(other.community_ids))
+                known = network.verified_by_public_key_bin.get(key_bins[j])
+                if known is not None:
+                    network.reverse_ip_lookup[other.address] = known
+            network.reverse_ip_cache_size = max(network.reverse_ip_cache_size, len(network.reverse_ip_lookup))
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def introduce(overlays: Sequence[Community], graph: nx.Graph | None = None) -> None:
     """
     Make overlays know each other as verified peers, as if their introductions had completed.
 
     Without ``graph`` every overlay learns every other; with it, overlay ``i`` learns overlay ``j`` only when ``(i, j)``
     is an edge (graph nodes are indices into ``overlays``). Each learned peer is added to the overlay's ``network`` as
-    a verified peer offering the other overlay's community. Overlays on a :class:`SimulatedEndpoint` also learn their
-    own address (IPv8 would otherwise guess it from the real machine's interfaces). IPv8's ``Network`` looks up the
-    sender of every packet in a cache of 500 addresses and scans all its peers on a miss; the cache is grown to hold,
-    and filled with, every peer introduced.
+    a verified peer offering the other overlay's community (see :func:`introduce_members`, which also sizes IPv8's
+    address cache). Overlays on a :class:`SimulatedEndpoint` also learn their own address (IPv8 would otherwise guess
+    it from the real machine's interfaces).
     """
     count = len(overlays)
     addresses = [overlay.endpoint.get_address() for overlay in overlays]
-    key_bins = [overlay.my_peer.public_key.key_to_bin() for overlay in overlays]
     for overlay, address in zip(overlays, addresses, strict=True):
         if isinstance(overlay.endpoint, SimulatedEndpoint):
             overlay.my_estimated_lan = overlay.endpoint.lan_address
@@ -128,22 +184,6 @@ def introduce(overlays: Sequence[Community], graph: nx.Graph | None = None) -> N
             if u != v:
                 links[u].append(v)
                 links[v].append(u)
-    # Introductions create n * degree long-lived objects; with the collector on, it rescans the growing heap again
-    # and again, which slows a large introduction down by a quarter.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        for i, overlay in enumerate(overlays):
-            network = overlay.network
-            for j in links[i]:
-                # A Peer holds what one node observed of another (last response, pings): each overlay gets its own.
-                peer = Peer(overlays[j].my_peer.public_key, addresses[j])
-                network.add_verified_peer(peer)
-                network.discover_services(peer, [overlays[j].community_id])
-                known = network.verified_by_public_key_bin.get(key_bins[j])
-                if known is not None:
-                    network.reverse_ip_lookup[addresses[j]] = known
-            network.reverse_ip_cache_size = max(network.reverse_ip_cache_size, len(network.reverse_ip_lookup))
-    finally:
-        if collecting:
-            gc.enable()
+    members = [Member(overlay.network, overlay.my_peer.public_key, address, (overlay.community_id,))
+               for overlay, address in zip(overlays, addresses, strict=True)]
+    introduce_members(members, links)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import attrs
 
 from a27_ledger import Genesis, KeyPair, LedgerSnapshot, Receipt
-from a27_netsim import SimulatedNetwork, Simulation, parse_latency, topology_by_name
+from a27_netsim import SimulatedNetwork, Simulation, derive_seed, parse_latency, topology_by_name
 from a27_pos import Block, CommitCertificate, PosGenesis, PosParams
 
 from ..node import LIGHT, VALIDATOR, A27Node, NodeSpec
@@ -28,6 +28,10 @@ CHAIN_ID = "a27-sim"
 """The chain id of every simulated run's genesis."""
 SETTLE_CHECK_INTERVAL = 0.5
 """Simulated seconds between two checks of whether the nodes have settled."""
+TRANSFER_TIMEOUT = 60.0
+"""Simulated seconds a light node waits for its transfer to become final (PoS) before counting it timed out. No
+transfer starts after the run's duration; those in flight then finish within this grace, plus the layer's
+submission retries (``submit_attempts`` times ``retry_interval``) for one that no validator answers."""
 
 ProgressCallback = Callable[[float, float, str], None]
 """Called with (simulated seconds done, simulated seconds planned, phase)."""
@@ -65,7 +69,17 @@ class TransferPhase:
         self.start = loop.time()
         schedule_faults(scenario, simulation.network, nodes, self.start)
         self.stop_at = self.start + scenario.duration
+        self.grace = 0.0
+        """Simulated seconds after the duration until the last transfer in flight then had finished."""
         self._ticking = start_progress(progress, scenario.duration, self.planned)
+
+    async def run_workload(self, *workers: Awaitable[None]) -> None:
+        """
+        Run the workload's ``workers`` (each stops starting transfers at ``stop_at``, see ``repeat_until``) until all
+        have returned, and note how long after ``stop_at`` the last one did (``grace``).
+        """
+        await asyncio.gather(*workers)
+        self.grace = max(0.0, asyncio.get_running_loop().time() - self.stop_at)
 
     def finish(self) -> None:
         """Stop reporting progress, and report the run done."""
@@ -112,17 +126,47 @@ def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGen
                             params=params, names={spec.key.public_key: spec.name for spec in specs})
 
 
+def light_node_validators(scenario: SimScenario) -> list[tuple[int, ...]]:
+    """
+    The validators (by index) each light node is introduced to under PoS: ``validators_per_light_node`` of them.
+
+    With no more validators than that, every light node knows all of them. Otherwise the validators are put in a
+    seeded order and each light node takes the next ``validators_per_light_node`` of them around that circle, so that
+    every validator is followed by the same number of light nodes, give or take one.
+    """
+    count, per_node = scenario.validators, scenario.validators_per_light_node
+    if per_node >= count:
+        return [tuple(range(count))] * scenario.light_nodes
+    order = list(range(count))
+    random.Random(derive_seed(scenario.seed, "light-node validators")).shuffle(order)
+    return [tuple(sorted(order[(light * per_node + offset) % count] for offset in range(per_node)))
+            for light in range(scenario.light_nodes)]
+
+
 def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], list[int]]:
-    """Validators (the first nodes) know everyone; light nodes know each other as the topology says."""
+    """
+    Who each node is introduced to (nodes are the validators first, then the light nodes), in index order.
+
+    Light nodes know each other as the topology says. With the ledger alone (Lab 1) validators know everyone and
+    every light node knows every validator. With the pos layer a light node knows the validators
+    ``light_node_validators`` gives it, and a validator knows every validator and the light nodes that follow it.
+    """
     validator_count = scenario.validators
     graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
+    everyone_validates = tuple(range(validator_count))
+    followed = light_node_validators(scenario) if scenario.uses_pos else [everyone_validates] * scenario.light_nodes
+    followers: list[list[int]] = [[] for _ in range(validator_count)]
+    for light, validators in enumerate(followed):
+        for validator in validators:
+            followers[validator].append(validator_count + light)
 
     def neighbours(index: int) -> list[int]:
-        everyone_validates = list(range(validator_count))
         if index < validator_count:
-            return list(range(node_count))
+            if not scenario.uses_pos:
+                return list(range(node_count))
+            return [*everyone_validates, *followers[index]]
         light = index - validator_count
-        return everyone_validates + [validator_count + other for other in sorted(graph.neighbors(light))]
+        return [*followed[light], *(validator_count + other for other in sorted(graph.neighbors(light)))]
     return neighbours
 
 
@@ -163,12 +207,19 @@ def draw_transfer(rng: random.Random, scenario: SimScenario, accounts: Sequence[
 
 
 async def repeat_until(stop_at: float, wait: Callable[[], float], step: Callable[[], Awaitable[None]]) -> None:
-    """Wait ``wait()`` seconds, then run ``step``, again and again, until the loop's clock reaches ``stop_at``."""
+    """
+    Wait ``wait()`` seconds, then run ``step``, again and again, starting no step at or after ``stop_at``.
+
+    A wait that would end at or after ``stop_at`` is cut short there, so the caller returns at ``stop_at`` (or when
+    the step in flight then finishes), not at the end of a pause drawn before it.
+    """
     loop = asyncio.get_running_loop()
     while True:
-        await asyncio.sleep(wait())
-        if loop.time() >= stop_at:
+        delay = wait()
+        if loop.time() + delay >= stop_at:
+            await asyncio.sleep(max(0.0, stop_at - loop.time()))
             return
+        await asyncio.sleep(delay)
         await step()
 
 

@@ -74,6 +74,9 @@ class Lab1Result:
     """Simulated time at which every node held the same ledger (None if they never did)."""
     supply_ok: bool
     end_time: float
+    """Simulated seconds the run took: the duration, the grace, then waiting for every node to agree."""
+    grace: float
+    """Simulated seconds after the duration until the last transfer in flight then had finished."""
     network: dict[str, object]
 
     @property
@@ -177,7 +180,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     phase = TransferPhase(scenario, simulation, nodes, progress)
     start, stop_at = phase.start, phase.stop_at
     workload = _Workload(scenario, nodes, names, simulation)
-    await asyncio.gather(*(workload.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
+    await phase.run_workload(*(workload.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
     settled_at = None
     deadline = stop_at + scenario.settle_timeout
     while loop.time() < deadline:
@@ -203,7 +206,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     differing = ledger_disagreement(reports)
     supply_ok = supply_ok and all(report.snapshot.total_supply == genesis.total_supply for report in reports)
     return Lab1Result(scenario, genesis, names, workload.finished_records(), tuple(reports), not differing,
-                      settled_at, supply_ok, end_time, network_summary)
+                      settled_at, supply_ok, end_time, phase.grace, network_summary)
 
 
 def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab1Result:

@@ -19,6 +19,7 @@ from a27_pos import STAKE, PosGenesis, TransactionRefused, sign_bond
 from ..node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
 from ..scenario import SimScenario
 from .common import (
+    TRANSFER_TIMEOUT,
     ChainWatcher,
     ProgressCallback,
     TransferPhase,
@@ -131,6 +132,9 @@ class Lab2Result:
     agreed: bool
     supply_ok: bool
     end_time: float
+    """Simulated seconds the run took: the duration, the grace, then waiting for every node to reach the target."""
+    grace: float
+    """Simulated seconds after the duration until the last transfer in flight then had finished."""
     network: dict[str, object]
     stake_history: tuple[StakeSample, ...]
     """Validators' bonded stake at the genesis and after every block up to the target height."""
@@ -157,7 +161,8 @@ class _Transfers(TransferWorkload):
         submitted_at = loop.time()
         base = (node.name, self.names[recipient], amount, submitted_at)
         try:
-            finality = await node.pos.transfer(recipient, amount, fee=self.scenario.fee, timeout=60.0)
+            finality = await node.pos.transfer(recipient, amount, fee=self.scenario.fee,
+                                                timeout=TRANSFER_TIMEOUT)
         except TransactionRefused as refused:
             self.records.append(PosTransferRecord(*base, "refused", refused.admission.reason, None, None))
         except SubmissionTimeout as timeout:
@@ -225,13 +230,13 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     restaker = _Restaker(scenario)
     restaking = [restaker.run_validator(node, stop_at) for node in nodes
                  if scenario.restake_interval is not None and node.pos.is_validator]
-    await asyncio.gather(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
-                         *restaking)
+    await phase.run_workload(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
+                             *restaking)
     target = await wait_for_heights(nodes, scenario.settle_timeout)
     phase.finish()
     end_time = loop.time() - start
     result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,
-                      transfers=transfers, target=target, end_time=end_time,
+                      transfers=transfers, target=target, end_time=end_time, grace=phase.grace,
                       network=simulation.network.stats.summary(), restakes=restaker.records)
     for node in nodes:
         await node.stop()
@@ -239,7 +244,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
 
 
 def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, str], nodes: Sequence[A27Node],
-             watcher: ChainWatcher, transfers: _Transfers, target: int, end_time: float,
+             watcher: ChainWatcher, transfers: _Transfers, target: int, end_time: float, grace: float,
              network: dict[str, object], restakes: Sequence[RestakeRecord]) -> Lab2Result:
     reference = nodes[0].pos.chain
     blocks = []
@@ -288,7 +293,7 @@ def _collect(*, scenario: SimScenario, genesis: PosGenesis, names: dict[bytes, s
         report.digest_at_target for report in reports)
     snapshot = target_snapshot if target_snapshot is not None else reference.state.snapshot()
     return Lab2Result(scenario, genesis, names, target, tuple(blocks), tuple(transfers.records), tuple(validators),
-                      tuple(reports), snapshot, agreed, supply_ok, end_time, network,
+                      tuple(reports), snapshot, agreed, supply_ok, end_time, grace, network,
                       _stake_history(scenario, validator_accounts, watcher.snapshots, blocks), tuple(restakes))
 
 

@@ -224,17 +224,19 @@ def introduce_all(nodes: Sequence[A27Node], neighbours: Callable[[int], Sequence
     """
     Full visibility without a handshake: every node learns every other (or its ``neighbours(i)``) as verified.
 
-    For simulations; real nodes find each other with IPv8's introduction handshake (``walk_to_all``).
+    For simulations; real nodes find each other with IPv8's introduction handshake (``walk_to_all``). The peers are
+    added by ``a27_netsim.introduce_members``, which also sizes IPv8's address cache so that a node with more than
+    500 peers does not scan them all for every packet it receives.
     """
-    for index, node in enumerate(nodes):
-        others = range(len(nodes)) if neighbours is None else neighbours(index)
-        for other_index in others:
-            if other_index == index:
-                continue
-            other = nodes[other_index]
-            public = Peer(other.peer.public_key.key_to_bin(), other.address)
-            node.network.add_verified_peer(public)
-            node.network.discover_services(public, [overlay.community_id for overlay in other.overlays.values()])
+    # Imported here: a real node process builds nodes with this module but never introduces them by fiat, and need
+    # not load the simulator (and networkx with it).
+    from a27_netsim import Member, introduce_members  # noqa: PLC0415
+
+    members = [Member(node.network, node.peer.public_key, node.address,
+                      tuple(overlay.community_id for overlay in node.overlays.values())) for node in nodes]
+    everyone = range(len(nodes))
+    introduce_members(members, [everyone if neighbours is None else neighbours(index)
+                                for index in range(len(nodes))])
 
 
 def walk_to_all(nodes: Sequence[A27Node]) -> None:

@@ -35,6 +35,12 @@ def network_heading(scenario: SimScenario) -> str:
             f"{scenario.duration:g} simulated seconds of transfers")
 
 
+def timing_line(duration: float, grace: float, end_time: float) -> str:
+    """The line saying how long a run's transfers ran, the grace the ones in flight then took, and the whole run."""
+    return (f"time: transfers started for {duration:g} simulated s, the last in flight then finished "
+            f"{grace:.1f} s later; {end_time:.1f} simulated s in all")
+
+
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], align: str) -> list[str]:
     """A Markdown table: ``align`` has one letter per column, ``r`` for right-aligned, anything else left."""
     return [f"| {' | '.join(header)} |", "| " + " | ".join("---:" if mark == "r" else "---" for mark in align) + " |",

@@ -12,7 +12,7 @@ from a27_ledger import format_balances, short_id
 from ..labs.common import latency_summary
 from ..labs.lab1 import Lab1Result
 from .files import pyplot, save_figure, write_report_files
-from .formatting import network_heading, network_line, seconds
+from .formatting import network_heading, network_line, seconds, timing_line
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:
@@ -44,7 +44,8 @@ def summary_data(result: Lab1Result) -> dict[str, Any]:
     return {
         "scenario": result.scenario.to_dict(),
         "verdict": {"agreed": result.agreed, "differing": list(result.differing),
-                    "supply_conserved": result.supply_ok, "settled_at": result.settled_at, "end_time": result.end_time},
+                    "supply_conserved": result.supply_ok, "settled_at": result.settled_at, "end_time": result.end_time,
+                    "grace": result.grace},
         "genesis": {"chain_id": result.genesis.chain_id, "total_supply": result.genesis.total_supply,
                     "digest": result.genesis.digest().hex()},
         "transfers": {
@@ -82,6 +83,7 @@ def format_terminal(result: Lab1Result) -> str:
         f"a27 sim - Lab 1 ledger: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
         f"seed {scenario.seed}",
         network_heading(scenario),
+        timing_line(scenario.duration, result.grace, result.end_time),
         "",
         f"transfers: {transfers['submitted']} submitted, {transfers['accepted']} accepted, "
         f"{transfers['rejected']} rejected ({reasons})",

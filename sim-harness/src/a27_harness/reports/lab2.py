@@ -14,7 +14,7 @@ from a27_ledger import format_balances
 from ..labs.common import latency_summary
 from ..labs.lab2 import BlockRecord, Lab2Result
 from .files import pyplot, save_figure, write_report_files
-from .formatting import network_heading, network_line, seconds
+from .formatting import network_heading, network_line, seconds, timing_line
 
 CHAIN_ROWS = 12
 """Blocks shown at each end of the chain in the terminal (the report lists every block)."""
@@ -49,7 +49,8 @@ def summary_data(result: Lab2Result) -> dict[str, Any]:
     return {
         "scenario": result.scenario.to_dict(),
         "verdict": {"agreed": result.agreed, "supply_conserved": result.supply_ok,
-                    "target_height": result.target_height, "end_time": result.end_time},
+                    "target_height": result.target_height, "end_time": result.end_time,
+                    "grace": result.grace},
         "transfers": {"submitted": len(result.transfers), "final": outcomes["final"], "refused": outcomes["refused"],
                       "timed_out": outcomes["timed out"], "reasons": dict(sorted(reasons.items())),
                       "finality_latency": latency_summary(final)},
@@ -95,6 +96,7 @@ def format_terminal(result: Lab2Result) -> str:
         f"a27 sim - Lab 2 proof of stake: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
         f"seed {scenario.seed}",
         network_heading(scenario),
+        timing_line(scenario.duration, result.grace, result.end_time),
         f"consensus: proposer choice {scenario.proposer}, block reward {scenario.block_reward}, finality at more "
         "than 2/3 of bonded stake",
         "",

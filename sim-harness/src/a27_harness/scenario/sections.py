@@ -4,7 +4,7 @@ The sections of a scenario file, and the one table that maps every setting to it
 A scenario file keeps each concern in its own table::
 
     seed = 7                  # run-level keys: seed, duration, settle_timeout, layers, validators, light_nodes, db
-    [network]                 # latency, loss, topology
+    [network]                 # latency, loss, topology, validators_per_light_node
     [[faults]]                # one table per fault (see ``Fault``)
     [workload]                # transfer_interval, initial_balance, fee, overdraft_probability
     [pos]                     # stakes, proposer, block_reward, silent_validators, restake_interval
@@ -42,6 +42,7 @@ SECTION_OF: Mapping[str, str] = {
     "latency": "network",
     "loss": "network",
     "topology": "network",
+    "validators_per_light_node": "network",
     "transfer_interval": "workload",
     "initial_balance": "workload",
     "fee": "workload",

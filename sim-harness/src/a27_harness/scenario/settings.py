@@ -36,6 +36,8 @@ MIN_INTERVAL = 0.01
 """The shortest mean interval between a node's transfers or re-bonds, in simulated seconds."""
 MAX_COUNT = 1_000_000
 """The most payments, or blocks of challenge period, a scenario may ask for."""
+DEFAULT_VALIDATORS_PER_LIGHT_NODE = 4
+"""Validators a PoS light node knows by default: every validator of the default four-validator run."""
 
 
 def _amount(value: float) -> str:
@@ -194,7 +196,12 @@ class SimScenario:
     """A latency model: constant:S, uniform:LOW,HIGH, lognormal:MEDIAN,SIGMA or regions."""
     loss: float = attrs.field(default=0.0, validator=_number(0, 1, below_high=True))
     topology: str = attrs.field(default="complete", validator=_topology)
-    """Who knows whom among light nodes: complete, ba, bottleneck, bottlenecks. Every node knows the validators."""
+    """Who knows whom among light nodes: complete, ba, bottleneck, bottlenecks."""
+    validators_per_light_node: int = attrs.field(default=DEFAULT_VALIDATORS_PER_LIGHT_NODE,
+                                                 validator=_integer(1, MAX_VALIDATORS))
+    """With the pos layer, how many validators each light node is introduced to (all of them when there are no more
+    than this); a seeded, balanced assignment, and each validator knows the light nodes that follow it. With the
+    ledger alone every node knows every validator (Lab 1 validators broadcast to everyone)."""
     transfer_interval: float = attrs.field(default=4.0, validator=_number(MIN_INTERVAL, MAX_SECONDS))
     """Mean simulated seconds between two transfers of one light node (exponentially distributed)."""
     initial_balance: int = attrs.field(default=10_000, validator=_integer(1, MAX_UINT64))
