@@ -11,11 +11,16 @@ import pytest
 
 from a27_ledger import (
     BoundedLRU,
+    DroppedMessage,
     MalformedTransaction,
+    SubmitTransaction,
     Transaction,
     Transfer,
+    community_id_for,
+    decode_signed,
     decoded_objects,
     default_registry,
+    encode_signed,
     sign_transfer,
     signature_cache,
     verify_signature,
@@ -142,6 +147,18 @@ def test_transactions_verify_through_the_cache(libnacl_calls: list[bytes]) -> No
     decoded = Transaction.decode(bytearray(transaction.encode()))
     assert transaction.verify_signature() and decoded.verify_signature()
     assert len(libnacl_calls) == 1
+
+
+def test_a_packet_sent_to_many_peers_is_verified_once_and_a_damaged_copy_is_dropped(libnacl_calls: list[bytes]) -> None:
+    prefix = b"\x00\x02" + community_id_for("a27/cache-test")
+    packet = encode_signed(prefix, ALICE, SubmitTransaction(sign_transfer(ALICE, BOB.public_key, 5, 0).encode()))
+    results = [decode_signed(packet, SubmitTransaction) for _ in range(19)]
+    assert len(libnacl_calls) == 1
+    assert all(result[1].transaction == results[0][1].transaction for result in results)
+    damaged = packet[:-1] + bytes([packet[-1] ^ 1])
+    with pytest.raises(DroppedMessage, match="does not verify"):
+        decode_signed(damaged, SubmitTransaction)
+    assert len(libnacl_calls) == 2
 
 
 def test_the_cache_can_be_turned_off(libnacl_calls: list[bytes]) -> None:
