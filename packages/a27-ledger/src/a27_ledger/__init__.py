@@ -19,6 +19,7 @@ from a27_ledger.behaviour import (
     LedgerBehaviour,
     PeerPolicy,
 )
+from a27_ledger.cache import BoundedLRU, CacheStats, decode_shared, decoded_objects, signature_cache
 from a27_ledger.errors import (
     BadSignature,
     DuplicateTransaction,
@@ -126,6 +127,8 @@ __all__ = [
     "BalanceInfo",
     "BalanceQuery",
     "BalanceReply",
+    "BoundedLRU",
+    "CacheStats",
     "DropLogLimiter",
     "DroppedMessage",
     "DuplicateTransaction",
@@ -182,7 +185,9 @@ __all__ = [
     "__version__",
     "account_of",
     "community_id_for",
+    "decode_shared",
     "decode_signed",
+    "decoded_objects",
     "default_registry",
     "encode_signed",
     "error_for_code",
@@ -193,6 +198,7 @@ __all__ = [
     "rewrite_vectors",
     "short_id",
     "sign_transfer",
+    "signature_cache",
     "signed_handler",
     "vector_file_text",
     "verify_signature",

@@ -20,6 +20,8 @@ import libnacl
 from ipv8.keyvault.crypto import default_eccrypto
 from ipv8.keyvault.keys import PrivateKey
 
+from a27_ledger.cache import signature_cache
+
 IPV8_PRIVATE_PREFIX = b"LibNaCLSK:"
 IPV8_PUBLIC_PREFIX = b"LibNaCLPK:"
 SEED_LENGTH = 32
@@ -117,13 +119,21 @@ class KeyPair:
 
 
 def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Whether `signature` is a valid Ed25519 signature of `message` by `public_key`; never raises on bad input."""
+    """Whether `signature` is a valid Ed25519 signature of `message` by `public_key`; never raises on bad input.
+
+    Successful checks are remembered in `a27_ledger.cache.signature_cache`, keyed by the exact bytes: the same
+    (public key, message, signature) checked again, by another simulated node, is a lookup. Failures are not.
+    """
     if not (type(public_key) is bytes and type(message) is bytes and type(signature) is bytes):
         return False
+    key = (public_key, message, signature)
+    if signature_cache.lookup(key):
+        return True
     try:
         libnacl.crypto_sign_verify_detached(signature, message, public_key)
     except (ValueError, ctypes.ArgumentError):
         return False
+    signature_cache.store(key, True, len(public_key) + len(message) + len(signature))
     return True
 
 

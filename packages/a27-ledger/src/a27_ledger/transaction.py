@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import attrs
 
+from a27_ledger.cache import decode_shared
 from a27_ledger.errors import (
     BadSignature,
     InvalidAmount,
@@ -172,11 +173,18 @@ class Transaction:
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview, registry: TransactionRegistry | None = None) -> Transaction:
-        """Parse the canonical encoding strictly; raises only MalformedTransaction or UnknownTransactionKind."""
+        """Parse the canonical encoding strictly; raises only MalformedTransaction or UnknownTransactionKind.
+
+        The same bytes decoded again with the same registry give the same (immutable, shared) object, from
+        `a27_ledger.cache.decoded_objects`.
+        """
+        registry = default_registry if registry is None else registry
+        return decode_shared(cls._decode, data, registry)
+
+    @classmethod
+    def _decode(cls, data: bytes, registry: TransactionRegistry) -> Transaction:
         if type(data) is not bytes:
-            if not isinstance(data, (bytearray, memoryview)):
-                raise MalformedTransaction(f"expected bytes, not {type(data).__name__}")
-            data = bytes(data)
+            raise MalformedTransaction(f"expected bytes, not {type(data).__name__}")
         length = len(data)
         if length < _MIN_ENCODED_LENGTH:
             raise MalformedTransaction(f"{length} bytes is shorter than the minimum {_MIN_ENCODED_LENGTH}")
@@ -186,7 +194,7 @@ class Transaction:
         body_end = _HEADER.size + body_length
         if body_end + SIGNATURE_LENGTH != length:
             raise MalformedTransaction(f"body length {body_length} does not fit a {length}-byte transaction")
-        body_class = (default_registry if registry is None else registry).body_class(kind)
+        body_class = registry.body_class(kind)
         body_bytes = data[_HEADER.size : body_end]
         try:
             body = body_class.decode(body_bytes)

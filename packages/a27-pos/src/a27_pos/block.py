@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from a27_ledger import KeyPair, LedgerError, Transaction, TransactionRegistry, verify_signature
+from a27_ledger import KeyPair, LedgerError, Transaction, TransactionRegistry, decode_shared, verify_signature
 from a27_pos.encoding import MAX_UINT32, MAX_UINT64, Reader, chain_id_field
 from a27_pos.errors import BadMerkleRoot, InvalidSignature, MalformedBlock, MalformedVote
 from a27_pos.merkle import merkle_root
@@ -250,7 +250,14 @@ class Block:
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview, registry: TransactionRegistry) -> Block:
-        """Parse the canonical encoding strictly; raises only MalformedBlock."""
+        """Parse the canonical encoding strictly; raises only MalformedBlock.
+
+        The same bytes decoded again with the same registry give the same (immutable, shared) object.
+        """
+        return decode_shared(cls._decode, data, registry)
+
+    @classmethod
+    def _decode(cls, data: bytes, registry: TransactionRegistry) -> Block:
         reader = Reader(data, MalformedBlock)
         block = cls.read(reader, registry)
         reader.finish()
@@ -319,18 +326,25 @@ class Proposal:
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview, registry: TransactionRegistry) -> Proposal:
-        """Parse the canonical encoding strictly; raises only MalformedBlock."""
+        """Parse the canonical encoding strictly; raises only MalformedBlock.
+
+        The same bytes decoded again with the same registry give the same (immutable, shared) object, and its
+        block is the object `Block.decode` gives for the block's bytes.
+        """
+        return decode_shared(cls._decode, data, registry)
+
+    @classmethod
+    def _decode(cls, data: bytes, registry: TransactionRegistry) -> Proposal:
         reader = Reader(data, MalformedBlock)
         height, round_number, wire_pol, proposer, signature = _PROPOSAL_HEAD.unpack(reader.take(_PROPOSAL_HEAD.size))
-        block = Block.read(reader, registry)
-        reader.finish()
+        block = Block.decode(reader.take(reader.remaining), registry)
         if block.height != height:
             raise MalformedBlock(f"proposal height {height} differs from its block's {block.height}")
         if round_number == _NO_ROUND_WIRE:
             raise MalformedBlock("round 2**32-1 is reserved")
         pol_round = NO_ROUND if wire_pol == _NO_ROUND_WIRE else wire_pol
         proposal = cls(round_number, pol_round, block, proposer, signature)
-        object.__setattr__(proposal, "_encoded", bytes(data))
+        object.__setattr__(proposal, "_encoded", data)
         return proposal
 
     def __repr__(self) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from a27_ledger import KeyPair, verify_signature
+from a27_ledger import KeyPair, decode_shared, verify_signature
 from a27_pos.encoding import MAX_UINT32, MAX_UINT64, Reader, chain_id_field
 from a27_pos.errors import InvalidCertificate, InvalidEvidence, InvalidSignature, MalformedVote
 
@@ -107,8 +107,12 @@ class Vote:
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> Vote:
-        """Parse the canonical encoding; raises only MalformedVote."""
-        if not isinstance(data, (bytes, bytearray, memoryview)) or len(data) != VOTE_LENGTH:
+        """Parse the canonical encoding; raises only MalformedVote. The same bytes give the same (shared) object."""
+        return decode_shared(cls._decode, data)
+
+    @classmethod
+    def _decode(cls, data: bytes) -> Vote:
+        if not isinstance(data, bytes) or len(data) != VOTE_LENGTH:
             raise MalformedVote(f"a vote is {VOTE_LENGTH} bytes")
         return cls(*_VOTE.unpack(data))
 
@@ -204,7 +208,14 @@ class CommitCertificate:
 
     @classmethod
     def decode(cls, data: bytes | bytearray | memoryview) -> CommitCertificate:
-        """Parse the canonical encoding (signers strictly increasing); raises only MalformedVote."""
+        """Parse the canonical encoding (signers strictly increasing); raises only MalformedVote.
+
+        The same bytes decoded again give the same (immutable, shared) object.
+        """
+        return decode_shared(cls._decode, data)
+
+    @classmethod
+    def _decode(cls, data: bytes) -> CommitCertificate:
         reader = Reader(data, MalformedVote)
         height, round_number, block_id, count = _CERTIFICATE_HEAD.unpack(reader.take(_CERTIFICATE_HEAD.size))
         signatures = []
