@@ -185,10 +185,14 @@ class TestCatchingUp(PosTestBase):
         newcomer = make_keys(NODES + 1, seed=77)[NODES]
         node = MockIPv8(Peer(newcomer.ipv8_key()), PosCommunity, self.settings())
         self.add_node_to_experiment(node)
+        # Introduced both ways: a light node hears no Status, it must know a validator to long-poll.
         for other in self.nodes[:-1]:
             other.network.add_verified_peer(Peer(node.my_peer.public_key, node.my_peer.address))
             other.network.discover_services(Peer(node.my_peer.public_key, node.my_peer.address),
                                             [PosCommunity.community_id])
+            node.network.add_verified_peer(Peer(other.my_peer.public_key, other.my_peer.address))
+            node.network.discover_services(Peer(other.my_peer.public_key, other.my_peer.address),
+                                           [PosCommunity.community_id])
         target = self.overlay(0).chain.height
         await self.until(lambda: self.overlay(NODES).chain.height >= target)
         self.assertEqual(self.overlay(0).chain.block(target), self.overlay(NODES).chain.block(target))
