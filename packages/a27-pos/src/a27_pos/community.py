@@ -14,8 +14,9 @@ The PoS community (Lab 2): validators run the consensus engine, every node follo
 
 Handlers drop bad input with a log line and a counter (``drops``), never raise and never change state. The
 decisions are the core's: the engine (`consensus`), block sync (`sync.BlockSync`), admission and finality notices
-(`submissions.SubmissionDesk`), held long-polls (`sync.HeldRequests`), nonces (`submissions.NonceCounter`); what leaves the node passes the behaviour seam
-(`PosSettings.behaviour`). This class decodes, sends, and keeps the futures and tasks.
+(`submissions.SubmissionDesk`), held long-polls (`sync.HeldRequests`), nonces (`submissions.NonceCounter`); what
+leaves the node passes the behaviour seam (`PosSettings.behaviour`). This class decodes, sends, and keeps the
+futures and tasks.
 """
 
 from __future__ import annotations

@@ -136,7 +136,8 @@ class BlockSync(Generic[PeerId]):
         self.requests += 1
         return BlockRequestDecision(peer, start, self.batch)
 
-    def follow(self, now: float, local_height: int, validators: Sequence[PeerId]) -> BlockRequestDecision[PeerId] | None:
+    def follow(self, now: float, local_height: int,
+               validators: Sequence[PeerId]) -> BlockRequestDecision[PeerId] | None:
         """A light node's next long-poll (ask one of `validators` for the blocks after `local_height`), or None.
 
         Call it whenever a block was applied (at once, and again `settle` seconds later) and periodically (for the
