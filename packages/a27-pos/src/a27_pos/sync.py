@@ -237,6 +237,10 @@ class HeldRequests(Generic[Requester]):
         """Requests held now."""
         return len(self._held)
 
+    def __contains__(self, requester: object) -> bool:
+        """Whether a request of `requester` is held."""
+        return requester in self._held
+
     def hold(self, requester: Requester, start: int, count: int, now: float, local_height: int) -> bool:
         """Hold `requester`'s request for `count` blocks from `start` (above `local_height`); whether it is held.
 
