@@ -104,12 +104,20 @@ VALIDATORS = ["v0", "v1", "v2"]
 def test_a_light_node_polls_one_validator_for_the_next_block_starting_at_its_offset() -> None:
     sync: BlockSync[str] = BlockSync(batch=8, follow_timeout=3.0, follow_offset=4)
     assert sync.follow(0.0, 0, []) is None
+    assert sync.poll_due(0.0, 5)
     assert sync.follow(0.0, 5, VALIDATORS) == BlockRequestDecision("v1", 6, 8)
     assert sync.outstanding_poll == BlockRequestDecision("v1", 6, 8)
     # Outstanding and unanswered: nothing more until the timeout, however often it is asked.
     for now in (0.5, 1.0, 2.9):
+        assert not sync.poll_due(now, 5)
         assert sync.follow(now, 5, VALIDATORS) is None
     assert sync.requests == 1
+    # Timed out while no validator is known: nothing is sent, and the rotation waits for one.
+    for now in (3.0, 4.0):
+        assert sync.follow(now, 5, []) is None
+    assert sync.unanswered_polls == 0
+    assert sync.follow(5.0, 5, VALIDATORS) == BlockRequestDecision("v2", 6, 8)
+    assert sync.unanswered_polls == 1
 
 
 def test_an_answered_poll_is_followed_by_the_next_one_after_the_settle_time() -> None:

@@ -479,8 +479,11 @@ class PosCommunity(A27Community):
     def follow_chain(self) -> None:
         """A light node's long-poll: ask a validator for the blocks after its own when `BlockSync.follow` decides
         (runs every `retry_interval`, and after blocks are applied)."""
+        now = self.now()
+        if not self.sync.poll_due(now, self.chain.height):
+            return  # the common case: looking up the validators among the peers costs more than deciding
         validators = {peer.public_key.key_to_bin(): peer for peer in self.validator_peers()}
-        decision = self.sync.follow(self.now(), self.chain.height, list(validators))
+        decision = self.sync.follow(now, self.chain.height, list(validators))
         if decision is None:
             return
         self.stats["block requests"] += 1

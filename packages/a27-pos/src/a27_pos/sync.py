@@ -136,27 +136,31 @@ class BlockSync(Generic[PeerId]):
         self.requests += 1
         return BlockRequestDecision(peer, start, self.batch)
 
+    def poll_due(self, now: float, local_height: int) -> bool:
+        """Whether a light node at `local_height` should send its next long-poll now (see `follow`)."""
+        if local_height != self._seen_height:
+            self._seen_height = local_height
+            self._progress_at = now
+        poll = self._poll
+        if poll is None or local_height >= poll.start + poll.count - 1:
+            return True
+        if local_height >= poll.start:
+            return now - self._progress_at >= self.settle
+        return now - self._poll_sent >= self.follow_timeout
+
     def follow(self, now: float, local_height: int,
                validators: Sequence[PeerId]) -> BlockRequestDecision[PeerId] | None:
         """A light node's next long-poll (ask one of `validators` for the blocks after `local_height`), or None.
 
         Call it whenever a block was applied (at once, and again `settle` seconds later) and periodically (for the
-        timeout). None while the outstanding poll may still bring blocks, or when no validator is known."""
-        if local_height != self._seen_height:
-            self._seen_height = local_height
-            self._progress_at = now
-        poll = self._poll
-        if poll is not None and local_height < poll.start + poll.count - 1:
-            if local_height >= poll.start:
-                if now - self._progress_at < self.settle:
-                    return None
-            elif now - self._poll_sent < self.follow_timeout:
-                return None
-            else:
-                self.unanswered_polls += 1
-                self._poll_index += 1
-        if not validators:
+        timeout); `poll_due` tells beforehand whether it would decide anything. None while the outstanding poll may
+        still bring blocks, or when no validator is known."""
+        if not validators or not self.poll_due(now, local_height):
             return None
+        poll = self._poll
+        if poll is not None and local_height < poll.start:
+            self.unanswered_polls += 1
+            self._poll_index += 1
         decision = BlockRequestDecision(validators[self._poll_index % len(validators)], local_height + 1, self.batch)
         self._poll = decision
         self._poll_sent = now
