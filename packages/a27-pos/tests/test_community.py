@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import random
 import time
+from collections import Counter
 from collections.abc import Callable
 
 import attrs
 from ipv8.community import CommunitySettings
 from ipv8.peer import Peer
 from ipv8.test.base import TestBase
+from ipv8.test.mocking.endpoint import internet
 from ipv8.test.mocking.ipv8 import MockIPv8
 
 from a27_ledger import SIGNATURE_LENGTH, InsufficientBalance, KeyPair, SubmissionTimeout, sign_transfer
@@ -57,14 +60,15 @@ class PosTestBase(TestBase[PosCommunity]):
     """
 
     CLOCK_START = 0.0
+    NODE_COUNT = NODES
 
     def setUp(self) -> None:
         self.clock = LoopClock(self.CLOCK_START)
         super().setUp()
-        self.keys = make_keys(NODES, seed=77)
+        self.keys = make_keys(self.NODE_COUNT, seed=77)
         self.genesis = make_pos_genesis(self.keys, [10_000] * VALIDATORS, balance=1_000)
         self._unbuilt = list(self.keys)
-        self.initialize(PosCommunity, NODES)
+        self.initialize(PosCommunity, self.NODE_COUNT)
 
     def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
                     enable_statistics: bool = False) -> MockIPv8:
@@ -73,7 +77,7 @@ class PosTestBase(TestBase[PosCommunity]):
 
     def settings(self) -> PosSettings:
         return PosSettings(genesis=self.genesis, timeouts=FAST, status_interval=0.1, retry_interval=0.2,
-                           clock=self.clock)
+                           follow_timeout=0.5, follow_settle=0.02, clock=self.clock)
 
     def account(self, i: int) -> bytes:
         return self.keys[i].public_key
@@ -87,7 +91,7 @@ class PosTestBase(TestBase[PosCommunity]):
 
     def block_ids_at(self, height: int) -> set[bytes]:
         ids = set()
-        for i in range(NODES):
+        for i in range(self.NODE_COUNT):
             block = self.overlay(i).chain.block(height)
             if block is not None:
                 ids.add(block.block_id)
@@ -185,10 +189,14 @@ class TestCatchingUp(PosTestBase):
         newcomer = make_keys(NODES + 1, seed=77)[NODES]
         node = MockIPv8(Peer(newcomer.ipv8_key()), PosCommunity, self.settings())
         self.add_node_to_experiment(node)
+        # Introduced both ways: a light node hears no Status, it must know a validator to long-poll.
         for other in self.nodes[:-1]:
             other.network.add_verified_peer(Peer(node.my_peer.public_key, node.my_peer.address))
             other.network.discover_services(Peer(node.my_peer.public_key, node.my_peer.address),
                                             [PosCommunity.community_id])
+            node.network.add_verified_peer(Peer(other.my_peer.public_key, other.my_peer.address))
+            node.network.discover_services(Peer(other.my_peer.public_key, other.my_peer.address),
+                                           [PosCommunity.community_id])
         target = self.overlay(0).chain.height
         await self.until(lambda: self.overlay(NODES).chain.height >= target)
         self.assertEqual(self.overlay(0).chain.block(target), self.overlay(NODES).chain.block(target))
@@ -360,3 +368,140 @@ class TestBadInput(PosTestBase):
 
 class TestBadInputAtUnixTime(TestBadInput):
     CLOCK_START = UNIX_TIME
+
+
+Address = tuple[str, int]
+
+
+class Link:
+    """The test internet's way into one node: counts what arrives, by sender and message id, and drops what `drop`
+    picks (a lossy link), standing in `ipv8.test.mocking.endpoint.internet` for the node's endpoint."""
+
+    def __init__(self, endpoint: object, drop: Callable[[Address, int], bool] = lambda source, msg_id: False) -> None:
+        self.endpoint = endpoint
+        self.drop = drop
+        self.received: Counter[tuple[Address, int]] = Counter()
+        self.dropped = 0
+
+    def notify_listeners(self, packet: tuple[Address, bytes]) -> None:
+        source, data = packet
+        msg_id = data[22]
+        if self.drop(source, msg_id):
+            self.dropped += 1
+            return
+        self.received[(source, msg_id)] += 1
+        self.endpoint.notify_listeners(packet)  # type: ignore[attr-defined]
+
+
+class TestFollowing(PosTestBase):
+    """4 validators and 12 light nodes: light nodes long-poll validators for the next block and hear no Status."""
+
+    NODE_COUNT = 16
+    LIGHT = range(VALIDATORS, 16)
+
+    def links(self, drop: Callable[[int, Address, int], bool] | None = None) -> dict[int, Link]:
+        """Put a counting (and, with `drop(receiver, source, msg_id)`, lossy) link in front of every node."""
+        links = {}
+        for i in range(self.NODE_COUNT):
+            endpoint = self.endpoint(i)
+            link = Link(endpoint) if drop is None else Link(endpoint, lambda source, msg_id, i=i: drop(i, source,
+                                                                                                     msg_id))
+            for address in {endpoint.wan_address, endpoint.lan_address}:
+                internet[address] = link
+            links[i] = link
+        return links
+
+    def heights(self, nodes: range) -> list[int]:
+        return [self.overlay(i).chain.height for i in nodes]
+
+    async def test_light_node_traffic_per_block_is_a_small_constant_and_no_status_reaches_light_nodes(self) -> None:
+        await self.until(lambda: min(self.heights(range(self.NODE_COUNT))) >= 2)
+        links = self.links()
+        light_addresses = {self.address(i) for i in self.LIGHT}
+        start = self.overlay(0).chain.height
+        await self.until(lambda: self.overlay(0).chain.height >= start + 10)
+        end = self.overlay(0).chain.height
+        await self.until(lambda: min(self.heights(self.LIGHT)) >= end)
+        blocks = end - start
+        to_light = sum(sum(links[i].received.values()) for i in self.LIGHT)
+        from_light = sum(count for i in range(self.NODE_COUNT)
+                         for (source, _), count in links[i].received.items() if source in light_addresses)
+        status_to_light = sum(links[i].received[(source, Status.msg_id)] for i in self.LIGHT
+                              for source, msg_id in list(links[i].received) if msg_id == Status.msg_id)
+        status_from_light = sum(count for i in range(self.NODE_COUNT) for (source, msg_id), count
+                                in links[i].received.items() if msg_id == Status.msg_id and source in light_addresses)
+        self.assertEqual(0, status_to_light)
+        self.assertEqual(0, status_from_light)
+        # One BlockResponse and one BlockRequest per block and light node; a little slack for blocks that came
+        # between the counts and the last block the light nodes caught up with.
+        per_block_per_light_node = (to_light + from_light) / (blocks * len(self.LIGHT))
+        self.assertLessEqual(per_block_per_light_node, 3.0, (to_light, from_light, blocks))
+        for i in self.LIGHT:
+            self.assertEqual(0, self.overlay(i).stats["blocks served"])
+            self.assertEqual(self.overlay(0).chain.block(end), self.overlay(i).chain.block(end))
+        held = sum(self.overlay(i).stats["held requests answered"] for i in range(VALIDATORS))
+        self.assertGreaterEqual(held, len(self.LIGHT) * (blocks - 2))
+
+    async def test_light_nodes_receive_every_block_under_message_loss(self) -> None:
+        rng = random.Random(5)
+        light_addresses = {self.address(i) for i in self.LIGHT}
+
+        def lossy(receiver: int, source: Address, msg_id: int) -> bool:
+            # A fifth of what light nodes send and receive is lost; validators among themselves lose nothing.
+            return (receiver >= VALIDATORS or source in light_addresses) and rng.random() < 0.2
+
+        links = self.links(lossy)
+        await self.until(lambda: self.overlay(0).chain.height >= 8)
+        target = self.overlay(0).chain.height
+        await self.until(lambda: min(self.heights(self.LIGHT)) >= target, timeout=20.0)
+        self.assertGreater(sum(links[i].dropped for i in self.LIGHT), 0)
+        for i in self.LIGHT:
+            chain = self.overlay(i).chain
+            for height in range(1, target + 1):
+                self.assertEqual(self.overlay(0).chain.block(height), chain.block(height))
+            chain.check_invariants()
+
+    async def test_a_light_node_whose_validator_is_offline_and_whose_notices_are_lost_learns_its_finality(
+            self) -> None:
+        light = self.overlay(4)
+        await self.until(lambda: light.sync.outstanding_poll is not None and light.chain.height >= 1)
+        poll = light.sync.outstanding_poll
+        assert poll is not None
+        polled = next(i for i in range(VALIDATORS) if self.keys[i].ipv8_key().pub().key_to_bin() == poll.peer)
+        self.endpoint(polled).close()
+        # No finality notice reaches the light node: it learns from the blocks alone.
+        self.links(lambda receiver, source, msg_id: receiver == 4 and msg_id == TransactionFinal.msg_id)
+        finality = await light.transfer(self.account(5), 10, timeout=10.0)
+        self.assertEqual(990, light.chain.state.balance(self.account(4)))
+        self.assertEqual(0, light.stats["finality notices"] + light.stats["late finality notices"])
+        self.assertGreater(light.sync.unanswered_polls, 0)
+        target = max(self.overlay(i).chain.height for i in range(VALIDATORS))
+        await self.until(lambda: light.chain.height >= target)
+        self.assertGreaterEqual(light.chain.height, finality.height)
+
+    async def test_a_request_for_the_next_height_is_held_answered_once_final_and_expires(self) -> None:
+        validator = self.overlay(0)
+        handler = validator.decode_map[BlockRequest.msg_id]
+        assert handler is not None
+        await self.until(lambda: validator.chain.height >= 1)
+        next_height = validator.chain.height + 1
+        requester = Peer(self.overlay(5).my_peer.public_key, self.address(5))
+        served = validator.stats["blocks served"]
+        handler(self.address(5), self.overlay(5).pack_signed(BlockRequest(next_height, 1)))
+        self.assertIn(requester, validator.held)
+        self.assertEqual(served, validator.stats["blocks served"])
+        await self.until(lambda: validator.chain.height >= next_height)
+        self.assertNotIn(requester, validator.held)
+        await self.until(lambda: self.overlay(5).chain.height >= next_height)
+        self.assertEqual(validator.chain.block(next_height), self.overlay(5).chain.block(next_height))
+        # Far ahead: not held. A held one the chain does not reach within the hold time is dropped.
+        handler(self.address(6), self.overlay(6).pack_signed(BlockRequest(validator.chain.height + 17, 1)))
+        self.assertEqual(1, validator.stats["block requests not held"])
+        handler(self.address(6), self.overlay(6).pack_signed(BlockRequest(validator.chain.height + 16, 1)))
+        far = Peer(self.overlay(6).my_peer.public_key, self.address(6))
+        self.assertIn(far, validator.held)
+        expired = validator.held.expired
+        self.clock.advance(validator.settings.hold_time)
+        validator.held.expire(validator.now())
+        self.assertNotIn(far, validator.held)
+        self.assertGreater(validator.held.expired, expired)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from a27_pos import Block, BlockSync, Chain, CommitCertificate
-from a27_pos.sync import BlockRequestDecision, Received
+from a27_pos.sync import BlockRequestDecision, HeldRequests, Received
 from a27_pos.testing import extend, make_validators
 
 KEYS, GENESIS = make_validators(4, seed=41)
@@ -94,3 +94,132 @@ def test_announcements_from_ten_thousand_keys_keep_memory_bounded() -> None:
 def test_refuses_a_batch_or_memory_of_zero() -> None:
     with pytest.raises(ValueError):
         BlockSync(batch=0)
+
+
+# A light node's long-poll (BlockSync.follow) ------------------------------------------------------------------------
+
+VALIDATORS = ["v0", "v1", "v2"]
+
+
+def test_a_light_node_polls_one_validator_for_the_next_block_starting_at_its_offset() -> None:
+    sync: BlockSync[str] = BlockSync(batch=8, follow_timeout=3.0, follow_offset=4)
+    assert sync.follow(0.0, 0, []) is None
+    assert sync.poll_due(0.0, 5)
+    assert sync.follow(0.0, 5, VALIDATORS) == BlockRequestDecision("v1", 6, 8)
+    assert sync.outstanding_poll == BlockRequestDecision("v1", 6, 8)
+    # Outstanding and unanswered: nothing more until the timeout, however often it is asked.
+    for now in (0.5, 1.0, 2.9):
+        assert not sync.poll_due(now, 5)
+        assert sync.follow(now, 5, VALIDATORS) is None
+    assert sync.requests == 1
+    # Timed out while no validator is known: nothing is sent, and the rotation waits for one.
+    for now in (3.0, 4.0):
+        assert sync.follow(now, 5, []) is None
+    assert sync.unanswered_polls == 0
+    assert sync.follow(5.0, 5, VALIDATORS) == BlockRequestDecision("v2", 6, 8)
+    assert sync.unanswered_polls == 1
+
+
+def test_an_answered_poll_is_followed_by_the_next_one_after_the_settle_time() -> None:
+    sync: BlockSync[str] = BlockSync(batch=8, settle=0.1)
+    assert sync.follow(0.0, 5, VALIDATORS) == BlockRequestDecision("v0", 6, 8)
+    # The held request brought block 6 at 1.0; more of the batch may still be on the way.
+    assert sync.follow(1.0, 6, VALIDATORS) is None
+    assert sync.follow(1.05, 6, VALIDATORS) is None
+    assert sync.follow(1.1, 6, VALIDATORS) == BlockRequestDecision("v0", 7, 8)
+    assert sync.unanswered_polls == 0
+
+
+def test_a_fully_answered_poll_is_followed_at_once_and_a_partial_batch_waits_for_its_rest() -> None:
+    sync: BlockSync[str] = BlockSync(batch=4, settle=0.1)
+    assert sync.follow(0.0, 0, VALIDATORS) == BlockRequestDecision("v0", 1, 4)
+    for height in (1, 2, 3):
+        assert sync.follow(0.5, height, VALIDATORS) is None
+    assert sync.follow(0.5, 4, VALIDATORS) == BlockRequestDecision("v0", 5, 4)
+
+
+def test_an_unanswered_poll_goes_to_the_next_validator_after_the_timeout() -> None:
+    sync: BlockSync[str] = BlockSync(follow_timeout=3.0)
+    assert sync.follow(0.0, 2, VALIDATORS) == BlockRequestDecision("v0", 3, 16)
+    assert sync.follow(3.0, 2, VALIDATORS) == BlockRequestDecision("v1", 3, 16)
+    assert sync.follow(6.0, 2, VALIDATORS) == BlockRequestDecision("v2", 3, 16)
+    assert sync.follow(9.0, 2, VALIDATORS) == BlockRequestDecision("v0", 3, 16)
+    assert sync.unanswered_polls == 3
+    # A validator set that shrank: the rotation stays within it.
+    assert sync.follow(12.0, 2, ["v9"]) == BlockRequestDecision("v9", 3, 16)
+
+
+def test_refuses_a_follow_timeout_of_zero_or_a_negative_settle_time() -> None:
+    with pytest.raises(ValueError):
+        BlockSync(follow_timeout=0.0)
+    with pytest.raises(ValueError):
+        BlockSync(settle=-1.0)
+
+
+# Held requests (the server's side of the long-poll) -----------------------------------------------------------------
+
+
+def test_a_request_for_the_next_heights_is_held_and_answered_when_they_are_final() -> None:
+    held: HeldRequests[str] = HeldRequests(batch=4)
+    assert held.hold("a", 6, 4, now=0.0, local_height=5)
+    assert held.hold("b", 7, 4, now=0.1, local_height=5)
+    assert held.release(5, now=0.2) == []
+    assert held.release(6, now=1.0) == [("a", range(6, 7))]
+    assert len(held) == 1
+    assert held.release(8, now=1.5) == [("b", range(7, 9))]
+    assert len(held) == 0 and held.release(9, now=2.0) == []
+
+
+def test_released_requests_come_out_in_arrival_order_capped_at_a_batch() -> None:
+    held: HeldRequests[str] = HeldRequests(batch=2)
+    assert held.hold("late", 3, 2**16 - 1, now=1.0, local_height=1)
+    assert held.hold("early", 2, 1, now=2.0, local_height=1)
+    assert held.hold("late", 2, 2**16 - 1, now=3.0, local_height=1)
+    assert held.release(10, now=3.5) == [("early", range(2, 3)), ("late", range(2, 4))]
+
+
+def test_only_requests_within_a_batch_past_the_chain_are_held() -> None:
+    held: HeldRequests[str] = HeldRequests(batch=4)
+    assert not held.hold("a", 5, 4, now=0.0, local_height=5)  # held here already: serve it
+    assert not held.hold("a", 10, 4, now=0.0, local_height=5)
+    assert not held.hold("a", 2**64 - 1, 2**16 - 1, now=0.0, local_height=5)
+    assert not held.hold("a", 6, 0, now=0.0, local_height=5)
+    assert held.hold("a", 9, 4, now=0.0, local_height=5)
+    assert len(held) == 1
+
+
+def test_one_request_per_requester_the_newest_replaces_it() -> None:
+    held: HeldRequests[str] = HeldRequests()
+    for attempt in range(10_000):
+        assert held.hold("a", 6 + attempt % 2, 16, now=float(attempt), local_height=5)
+    assert len(held) == 1
+    assert held.release(7, now=10_000.0) == [("a", range(7, 8))]
+
+
+def test_held_requests_expire_unanswered_after_the_hold_time() -> None:
+    held: HeldRequests[str] = HeldRequests(hold_time=30.0)
+    assert held.hold("a", 6, 16, now=0.0, local_height=5)
+    assert held.hold("b", 6, 16, now=10.0, local_height=5)
+    held.expire(29.9)
+    assert len(held) == 2
+    assert held.release(6, now=30.0) == [("b", range(6, 7))]
+    assert held.expired == 1
+    assert held.hold("c", 7, 16, now=31.0, local_height=6)
+    held.expire(61.0)
+    assert len(held) == 0 and held.expired == 2
+
+
+def test_requests_from_ten_thousand_keys_keep_memory_bounded() -> None:
+    held: HeldRequests[int] = HeldRequests(max_held=100)
+    for key in range(10_000):
+        assert held.hold(key, 6, 2**16 - 1, now=0.0, local_height=5)
+    assert len(held) == 100 and held.evicted == 9_900
+    released = held.release(2**64 - 1, now=1.0)
+    assert [requester for requester, _ in released] == list(range(9_900, 10_000))
+    assert all(heights == range(6, 22) for _, heights in released)
+
+
+def test_refuses_holding_nothing() -> None:
+    for arguments in ({"batch": 0}, {"max_held": 0}, {"hold_time": 0.0}):
+        with pytest.raises(ValueError):
+            HeldRequests(**arguments)  # type: ignore[arg-type]

@@ -75,7 +75,7 @@ from a27_pos.staking import (
 )
 from a27_pos.store import ChainStore, MemoryChainStore, SQLiteChainStore
 from a27_pos.submissions import NonceCounter, SubmissionDesk, SubmissionVerdict
-from a27_pos.sync import BlockSync
+from a27_pos.sync import BlockSync, HeldRequests
 from a27_pos.validators import Validator, ValidatorSet
 from a27_pos.votes import NIL, PRECOMMIT, PREVOTE, VOTE_DOMAIN, CommitCertificate, CommitSignature, Evidence, Vote
 
@@ -115,6 +115,7 @@ __all__ = [
     "EvidenceFound",
     "Finality",
     "FutureMessage",
+    "HeldRequests",
     "HonestBehaviour",
     "InvalidBlock",
     "InvalidCertificate",

@@ -5,15 +5,18 @@ The PoS community (Lab 2): validators run the consensus engine, every node follo
   answers (``TransactionStatus``) and gossips it to the other validators. When a block containing it is finalized,
   that validator tells the submitter (``TransactionFinal``).
 - Validators exchange proposals, votes and evidence; the engine decides, this class only sends and receives.
-- Every node announces its finalized height (``Status``) and fetches the blocks it lacks, each with its commit
-  certificate (``BlockRequest``/``BlockResponse``), verified before it is applied. A light node (one that runs no
-  engine) learns that its transfer is final when a block containing it, with a valid certificate, is applied to its
-  own chain: it trusts no single validator.
+- Validators announce their finalized height to each other (``Status``) and fetch the blocks they lack, each with
+  its commit certificate (``BlockRequest``/``BlockResponse``), verified before it is applied. A light node (one that
+  runs no engine) sends no Status: it long-polls one validator for the blocks after its own (a ``BlockRequest`` the
+  validator holds until those heights are final), so each block costs it one response and one request. It learns
+  that its transfer is final when a block containing it, with a valid certificate, is applied to its own chain: it
+  trusts no single validator.
 
 Handlers drop bad input with a log line and a counter (``drops``), never raise and never change state. The
 decisions are the core's: the engine (`consensus`), block sync (`sync.BlockSync`), admission and finality notices
-(`submissions.SubmissionDesk`), nonces (`submissions.NonceCounter`); what leaves the node passes the behaviour seam
-(`PosSettings.behaviour`). This class decodes, sends, and keeps the futures and tasks.
+(`submissions.SubmissionDesk`), held long-polls (`sync.HeldRequests`), nonces (`submissions.NonceCounter`); what
+leaves the node passes the behaviour seam (`PosSettings.behaviour`). This class decodes, sends, and keeps the
+futures and tasks.
 """
 
 from __future__ import annotations
@@ -72,7 +75,7 @@ from a27_pos.payloads import (
     VoteMessage,
 )
 from a27_pos.submissions import ADMITTED, NonceCounter, SubmissionDesk
-from a27_pos.sync import BlockSync, Received
+from a27_pos.sync import BlockSync, HeldRequests, Received
 from a27_pos.votes import CommitCertificate, Evidence, Vote
 
 if TYPE_CHECKING:
@@ -134,7 +137,7 @@ class PosSettings(CommunitySettings):
     max_clock_drift: float = 10.0
     """Seconds a block's timestamp may be ahead of this node's clock (PROTOCOL.md)."""
     status_interval: float = 1.0
-    """Seconds between Status announcements (and the sync checks they trigger at peers)."""
+    """Seconds between a validator's Status announcements to the other validators (light nodes send none)."""
     retry_interval: float = 1.0
     """Seconds between retransmissions of a submission or a block request."""
     attempts_per_validator: int = 3
@@ -145,6 +148,14 @@ class PosSettings(CommunitySettings):
     """Submitters waiting for finality notices, and transactions finalized lately, that a validator remembers."""
     max_tracked_peers: int = 10_000
     """Peers whose announced heights block sync remembers (the latest heard from)."""
+    follow_timeout: float = 3.0
+    """Seconds a light node waits for any block of its long-poll before asking the next validator."""
+    follow_settle: float = 0.1
+    """Seconds without a further block after which a partly answered long-poll is done and the next one leaves."""
+    hold_time: float = 30.0
+    """Seconds a node holds a block request for heights it has not finalized yet before dropping it unanswered."""
+    max_held_requests: int = 10_000
+    """Held block requests at most (one per peer; the oldest is dropped for a new one)."""
     behaviour: ValidatorBehaviour = HonestBehaviour()
     """What this node proposes, votes, relays and withholds (README, "Behaviour seam"); honest by default."""
 
@@ -178,8 +189,14 @@ class PosCommunity(A27Community):
         """Called with every block this node finalizes or syncs, after it is applied."""
         self._clock = settings.clock
         self.sync: BlockSync[bytes] = BlockSync(batch=settings.sync_batch, retry_interval=settings.retry_interval,
-                                                max_tracked_peers=settings.max_tracked_peers)
+                                                max_tracked_peers=settings.max_tracked_peers,
+                                                follow_timeout=settings.follow_timeout, settle=settings.follow_settle,
+                                                follow_offset=int.from_bytes(self.account[:4], "big"))
         """Which blocks to fetch from whom (peers by public key), and the blocks that arrived out of order."""
+        self.held: HeldRequests[Peer] = HeldRequests(batch=settings.sync_batch, hold_time=settings.hold_time,
+                                                     max_held=settings.max_held_requests)
+        """Block requests for heights not final here yet (light nodes' long-polls), answered when they are."""
+        self._follow_check_pending = False
         self.nonces = NonceCounter()
         self._admissions: dict[bytes, asyncio.Future[SubmissionAnswer]] = {}
         self._finality: dict[bytes, asyncio.Future[Finality]] = {}
@@ -196,10 +213,12 @@ class PosCommunity(A27Community):
         self.add_message_handler(BlockResponse, self.on_block_response)
         self.add_message_handler(TransactionFinal, self.on_transaction_final)
 
-        self.register_task("announce status", self.announce_status, interval=settings.status_interval,
-                           delay=settings.status_interval)
         if self.engine is not None:
+            self.register_task("announce status", self.announce_status, interval=settings.status_interval,
+                               delay=settings.status_interval)
             self.register_task("start consensus", self.start_consensus, delay=0.0)
+        else:
+            self.register_task("follow the chain", self.follow_chain, interval=settings.retry_interval, delay=0.0)
 
     # Roles and peers -------------------------------------------------------------------------------------------
 
@@ -451,10 +470,35 @@ class PosCommunity(A27Community):
     # Following the chain ----------------------------------------------------------------------------------------
 
     def announce_status(self) -> None:
-        """Tell every peer this node's finalized height (runs periodically), unless the behaviour withholds it."""
-        if self.behaviour.announces_status(self.chain.height):
-            self.send_packet(self.sorted_peers(), self.pack_signed(Status(self.chain.height,
-                                                                          self.chain.head.block_id)))
+        """Tell the other validators this node's finalized height (a validator's periodic task), unless the
+        behaviour withholds it. Light nodes neither send nor need Status: they long-poll (`follow_chain`)."""
+        if self.engine is not None and self.behaviour.announces_status(self.chain.height):
+            self.send_packet(self.validator_peers(), self.pack_signed(Status(self.chain.height,
+                                                                             self.chain.head.block_id)))
+
+    def follow_chain(self) -> None:
+        """A light node's long-poll: ask a validator for the blocks after its own when `BlockSync.follow` decides
+        (runs every `retry_interval`, and after blocks are applied)."""
+        now = self.now()
+        if not self.sync.poll_due(now, self.chain.height):
+            return  # the common case: looking up the validators among the peers costs more than deciding
+        validators = {peer.public_key.key_to_bin(): peer for peer in self.validator_peers()}
+        decision = self.sync.follow(now, self.chain.height, list(validators))
+        if decision is None:
+            return
+        self.stats["block requests"] += 1
+        self.ez_send(validators[decision.peer], BlockRequest(decision.start, decision.count))
+
+    def _follow_soon(self) -> None:
+        """Check the long-poll now and again `follow_settle` seconds later (once per burst of blocks)."""
+        self.follow_chain()
+        if not self._follow_check_pending:
+            self._follow_check_pending = True
+            self.register_anonymous_task("follow check", self._follow_check, delay=self.settings.follow_settle)
+
+    def _follow_check(self) -> None:
+        self._follow_check_pending = False
+        self.follow_chain()
 
     @signed_handler(Status)
     def on_status(self, peer: Peer, payload: Status) -> None:
@@ -480,11 +524,19 @@ class PosCommunity(A27Community):
 
     @signed_handler(BlockRequest)
     def on_block_request(self, peer: Peer, payload: BlockRequest) -> None:
-        """Send the requested finalized blocks, each with its certificate."""
+        """Send the requested finalized blocks, each with its certificate; hold a request for the next heights
+        (a long-poll) until they are final."""
         if payload.start < 1:
             raise DroppedMessage("malformed", "block heights start at 1")
-        if self.behaviour.serves_blocks(peer, payload.start):
+        if not self.behaviour.serves_blocks(peer, payload.start):
+            return
+        if payload.start <= self.chain.height:
             self._send_blocks(peer, payload.start, payload.count)
+        elif self.held.hold(peer, payload.start, payload.count, self.now(), self.chain.height):
+            self.stats["block requests held"] += 1
+        else:
+            # Nothing asked, or heights too far ahead of this node's chain to be worth holding.
+            self.stats["block requests not held"] += 1
 
     def _send_blocks(self, peer: Peer, start: int, count: int) -> None:
         """Send `peer` up to `count` (at most `sync_batch`) finalized blocks from `start`, each with its certificate."""
@@ -508,14 +560,18 @@ class PosCommunity(A27Community):
             self.stats["block already held"] += 1
         if received is not Received.NEXT:
             return
-        self._apply_synced(block, certificate)
-        while (following := self.sync.pop_next(self.chain.height)) is not None:
-            try:
-                self._apply_synced(*following)
-            except DroppedMessage as drop:
-                self.record_drop("BlockResponse", peer.address, drop)
-                break
-        self.sync.prune(self.chain.height)
+        try:
+            self._apply_synced(block, certificate)
+            while (following := self.sync.pop_next(self.chain.height)) is not None:
+                try:
+                    self._apply_synced(*following)
+                except DroppedMessage as drop:
+                    self.record_drop("BlockResponse", peer.address, drop)
+                    break
+            self.sync.prune(self.chain.height)
+        finally:
+            if self.engine is None:
+                self._follow_soon()
 
     def _apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         if self.engine is not None:
@@ -530,6 +586,10 @@ class PosCommunity(A27Community):
     def _finalized(self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
         self.stats["blocks finalized"] += 1
         now = self.now()
+        # Held long-polls first: a light node then has the block before its finality notice arrives.
+        for requester, heights in self.held.release(self.chain.height, now):
+            self.stats["held requests answered"] += 1
+            self._send_blocks(requester, heights.start, len(heights))
         if self.submissions is not None:
             for notice in self.submissions.finalized(block):
                 self.ez_send(notice.submitter, TransactionFinal(notice.tx_id, notice.height, notice.block_id))
@@ -542,5 +602,5 @@ class PosCommunity(A27Community):
                     future.set_result(Finality(tx_id, block.height, block.block_id, now - started))
         for listener in self.commit_listeners:
             listener(block, certificate, receipts)
-        if self.behaviour.announces_status(block.height):
-            self.send_packet(self.sorted_peers(), self.pack_signed(Status(block.height, block.block_id)))
+        if self.engine is not None and self.behaviour.announces_status(block.height):
+            self.send_packet(self.validator_peers(), self.pack_signed(Status(block.height, block.block_id)))

@@ -1,7 +1,10 @@
 """Following the finalized chain: which blocks to request from whom, and applying what arrives in height order.
 
-A pure state machine (no network, no clock of its own): `PosCommunity` feeds it the heights peers announce and the
-blocks they send, and sends the requests it decides; `inmemory.MessageBus` does the same between engines in one process.
+Pure state machines (no network, no clock of their own). `BlockSync` is the follower's side: `PosCommunity` feeds it
+the heights peers announce and the blocks they send, and sends the requests it decides, among them a light node's
+long-poll for the next block (`BlockSync.follow`); `inmemory.MessageBus` does the same between engines in one
+process. `HeldRequests` is the server's side of the long-poll: requests for heights not final yet, answered when
+they are.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from a27_pos.block import Block
 from a27_pos.votes import CommitCertificate
 
 PeerId = TypeVar("PeerId", bound=Hashable)
+Requester = TypeVar("Requester", bound=Hashable)
 
 
 class Received(enum.Enum):
@@ -48,23 +52,41 @@ class BlockSync(Generic[PeerId]):
     buffered (bounded: at most that many blocks). At most one request leaves per `retry_interval` seconds. Heights
     are remembered for the `max_tracked_peers` peers heard from last, so announcements from ever new keys cannot grow
     memory without bound.
+
+    A light node follows the chain with `follow` instead (it hears no Status): one outstanding long-poll at a time to
+    one validator, for the blocks after its own. The poll is done when every block it asked for was applied, or when
+    at least the first was and no further one came for `settle` seconds (the rest of a batch arrives back to back; a
+    held request brings one block). A poll that brings nothing within `follow_timeout` seconds goes to the next
+    validator, starting from the `follow_offset`-th (so that light nodes spread over the validators).
     """
 
     def __init__(self, *, batch: int = 16, retry_interval: float = 1.0, max_tracked_peers: int = 10_000,
-                 choose: Callable[[Sequence[PeerId]], PeerId] | None = None) -> None:
+                 choose: Callable[[Sequence[PeerId]], PeerId] | None = None, follow_timeout: float = 3.0,
+                 settle: float = 0.1, follow_offset: int = 0) -> None:
         """A sync with no peer heights known; `choose` picks among candidates (default: rotate by request count,
         so that a seeded simulation repeats exactly)."""
         if batch < 1 or max_tracked_peers < 1:
             raise ValueError("batch and max_tracked_peers must be positive")
+        if follow_timeout <= 0 or settle < 0:
+            raise ValueError("follow_timeout must be positive and settle not negative")
         self.batch = batch
         self.retry_interval = retry_interval
         self.max_tracked_peers = max_tracked_peers
+        self.follow_timeout = follow_timeout
+        self.settle = settle
         self.requests = 0
-        """Requests decided so far."""
+        """Requests decided so far (long-polls included)."""
+        self.unanswered_polls = 0
+        """Long-polls that brought no block within `follow_timeout` (each moved to the next validator)."""
         self._choose = choose
         self._peer_heights: OrderedDict[PeerId, int] = OrderedDict()
         self._last_request = -1e9
         self._buffer: dict[int, tuple[Block, CommitCertificate]] = {}
+        self._poll: BlockRequestDecision[PeerId] | None = None
+        self._poll_sent = 0.0
+        self._poll_index = follow_offset
+        self._seen_height = -1
+        self._progress_at = 0.0
 
     # Peers' heights ---------------------------------------------------------------------------------------------
 
@@ -114,6 +136,42 @@ class BlockSync(Generic[PeerId]):
         self.requests += 1
         return BlockRequestDecision(peer, start, self.batch)
 
+    def poll_due(self, now: float, local_height: int) -> bool:
+        """Whether a light node at `local_height` should send its next long-poll now (see `follow`)."""
+        if local_height != self._seen_height:
+            self._seen_height = local_height
+            self._progress_at = now
+        poll = self._poll
+        if poll is None or local_height >= poll.start + poll.count - 1:
+            return True
+        if local_height >= poll.start:
+            return now - self._progress_at >= self.settle
+        return now - self._poll_sent >= self.follow_timeout
+
+    def follow(self, now: float, local_height: int,
+               validators: Sequence[PeerId]) -> BlockRequestDecision[PeerId] | None:
+        """A light node's next long-poll (ask one of `validators` for the blocks after `local_height`), or None.
+
+        Call it whenever a block was applied (at once, and again `settle` seconds later) and periodically (for the
+        timeout); `poll_due` tells beforehand whether it would decide anything. None while the outstanding poll may
+        still bring blocks, or when no validator is known."""
+        if not validators or not self.poll_due(now, local_height):
+            return None
+        poll = self._poll
+        if poll is not None and local_height < poll.start:
+            self.unanswered_polls += 1
+            self._poll_index += 1
+        decision = BlockRequestDecision(validators[self._poll_index % len(validators)], local_height + 1, self.batch)
+        self._poll = decision
+        self._poll_sent = now
+        self.requests += 1
+        return decision
+
+    @property
+    def outstanding_poll(self) -> BlockRequestDecision[PeerId] | None:
+        """The last long-poll `follow` decided (None before the first)."""
+        return self._poll
+
     def serve_range(self, start: int, count: int, local_height: int) -> range:
         """The heights to send a peer that asks for `count` blocks from `start`: at most `batch`, all held here."""
         return range(max(start, 1), min(start + min(count, self.batch), local_height + 1))
@@ -144,3 +202,93 @@ class BlockSync(Generic[PeerId]):
     def buffered(self) -> int:
         """Blocks waiting in the buffer."""
         return len(self._buffer)
+
+
+@attrs.frozen
+class HeldRequest(Generic[Requester]):
+    """A block request for heights not final yet, held since `since` (seconds)."""
+
+    requester: Requester
+    start: int
+    count: int
+    since: float
+
+
+class HeldRequests(Generic[Requester]):
+    """A node's held long-polls: block requests answered as soon as the heights they ask for are final.
+
+    At most one per requester (a new one replaces it), at most `max_held` in all (the oldest is dropped for a new
+    one), each for at most `hold_time` seconds; only requests starting within `batch` heights past the local chain are
+    held. So requests from ever new keys, for the largest heights, or repeated, cost bounded memory, and releasing a
+    block costs only the requests it answers plus at most `batch` height lookups.
+    """
+
+    def __init__(self, *, batch: int = 16, hold_time: float = 30.0, max_held: int = 10_000) -> None:
+        """Nothing held yet."""
+        if batch < 1 or max_held < 1 or hold_time <= 0:
+            raise ValueError("batch, max_held and hold_time must be positive")
+        self.batch = batch
+        self.hold_time = hold_time
+        self.max_held = max_held
+        self.expired = 0
+        """Requests dropped unanswered after `hold_time`."""
+        self.evicted = 0
+        """Requests dropped unanswered to make room for newer ones."""
+        self._held: OrderedDict[Requester, HeldRequest[Requester]] = OrderedDict()
+        self._by_start: dict[int, dict[Requester, None]] = {}
+
+    def __len__(self) -> int:
+        """Requests held now."""
+        return len(self._held)
+
+    def __contains__(self, requester: object) -> bool:
+        """Whether a request of `requester` is held."""
+        return requester in self._held
+
+    def hold(self, requester: Requester, start: int, count: int, now: float, local_height: int) -> bool:
+        """Hold `requester`'s request for `count` blocks from `start` (above `local_height`); whether it is held.
+
+        Not held: nothing asked (`count` < 1), a height held here already (serve it instead), or one farther than
+        `batch` heights ahead."""
+        self.expire(now)
+        if count < 1 or start <= local_height or start > local_height + self.batch:
+            return False
+        self._forget(requester)
+        self._held[requester] = HeldRequest(requester, start, count, now)
+        self._by_start.setdefault(start, {})[requester] = None
+        while len(self._held) > self.max_held:
+            self._forget(next(iter(self._held)))
+            self.evicted += 1
+        return True
+
+    def release(self, local_height: int, now: float) -> list[tuple[Requester, range]]:
+        """The held requests that `local_height` answers, each with the heights to send, in the order they came in;
+        they are no longer held."""
+        self.expire(now)
+        answered: list[HeldRequest[Requester]] = []
+        for start in sorted(start for start in self._by_start if start <= local_height):
+            answered.extend(self._held[requester] for requester in self._by_start[start])
+        answered.sort(key=lambda request: request.since)
+        for request in answered:
+            self._forget(request.requester)
+        return [(request.requester, range(request.start, min(request.start + min(request.count, self.batch),
+                                                              local_height + 1)))
+                for request in answered]
+
+    def expire(self, now: float) -> None:
+        """Drop the requests held longer than `hold_time`."""
+        while self._held:
+            oldest = next(iter(self._held.values()))
+            if now - oldest.since < self.hold_time:
+                break
+            self._forget(oldest.requester)
+            self.expired += 1
+
+    def _forget(self, requester: Requester) -> None:
+        request = self._held.pop(requester, None)
+        if request is None:
+            return
+        waiting = self._by_start[request.start]
+        del waiting[requester]
+        if not waiting:
+            del self._by_start[request.start]
