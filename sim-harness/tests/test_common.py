@@ -23,7 +23,8 @@ def test_a_pos_light_node_knows_a_few_validators_and_each_validator_its_follower
         known = neighbours(20 + light)
         validators = [index for index in known if index < 20]
         assert len(set(validators)) == 4 and validators == sorted(validators)
-        assert known[4:] == [20 + other for other in sorted(graph.neighbors(light))]
+        # Lab 2: light nodes talk only to validators, so they know no other light node.
+        assert known[4:] == []
         followers.update(validators)
         for validator in validators:
             assert 20 + light in neighbours(validator)
@@ -33,6 +34,12 @@ def test_a_pos_light_node_knows_a_few_validators_and_each_validator_its_follower
         known = neighbours(validator)
         assert known[:20] == list(range(20))
         assert len(known) - 20 == followers[validator]
+    # With channels (Lab 3) light nodes also know their topology neighbours, over which channels open.
+    lab3 = SimScenario(validators=20, light_nodes=98, validators_per_light_node=4, topology="ba", seed=3,
+                       layers="ledger,pos,channels")
+    with_channels = neighbours_for(lab3, node_count)
+    for light in range(lab3.light_nodes):
+        assert with_channels(20 + light)[4:] == [20 + other for other in sorted(graph.neighbors(light))]
 
 
 def test_the_assignment_is_seeded() -> None:
@@ -52,9 +59,11 @@ def test_full_visibility_of_validators_where_it_is_kept(layers: str, validators:
     neighbours = neighbours_for(scenario, node_count)
     for validator in range(validators):
         assert neighbours(validator) == list(range(node_count))
+    # Light nodes know each other (complete topology) except in Lab 2, where they talk only to validators.
+    light_peers = layers != "ledger,pos"
     for light in range(validators, node_count):
         assert neighbours(light) == [*range(validators), *(other for other in range(validators, node_count)
-                                                           if other != light)]
+                                                           if other != light and light_peers)]
 
 
 def test_validators_per_light_node_is_a_network_setting(tmp_path: Path) -> None:

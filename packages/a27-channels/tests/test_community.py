@@ -129,7 +129,10 @@ class TestPayments(ChannelTestBase):
         self.assertEqual((3, 12), (len(result.route.hops), result.route.fees))
         await self.until(lambda: self.overlay(7).node.channel(channel_ids[2]).balance == 55_000)
         self.assertEqual(55_006, self.overlay(6).node.channel(channel_ids[1]).balance)
-        self.assertEqual(0, sum(sum(self.overlay(i).drops.values()) for i in range(4, 8)))
+        # An update can outrun the block that funds its channel at a node that applies blocks later than the
+        # others: it is dropped as "unknown channel", counted, and retransmitted. Nothing else may be dropped.
+        drops = [dict(self.overlay(i).drops) for i in range(4, 8)]
+        self.assertEqual([], [cause for counts in drops for cause in counts if cause != "unknown channel"], drops)
 
     async def test_a_hop_without_balance_fails_the_payment(self) -> None:
         first = await self.overlay(4).open_channel(self.account(5), 50_000)

@@ -147,12 +147,15 @@ def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], li
     """
     Who each node is introduced to (nodes are the validators first, then the light nodes), in index order.
 
-    Light nodes know each other as the topology says. With the ledger alone (Lab 1) validators know everyone and
+    Light nodes know each other as the topology says in Lab 1 and Lab 3; in Lab 2 (pos without channels) light nodes
+    talk only to validators and know no other light node. With the ledger alone (Lab 1) validators know everyone and
     every light node knows every validator. With the pos layer a light node knows the validators
     ``light_node_validators`` gives it, and a validator knows every validator and the light nodes that follow it.
     """
     validator_count = scenario.validators
-    graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed)
+    # Under PoS without channels (Lab 2) light nodes talk only to validators: no light-to-light links to keep.
+    light_links = not scenario.uses_pos or scenario.uses_channels
+    graph = topology_by_name(scenario.topology, scenario.light_nodes, scenario.seed) if light_links else None
     everyone_validates = tuple(range(validator_count))
     followed = light_node_validators(scenario) if scenario.uses_pos else [everyone_validates] * scenario.light_nodes
     followers: list[list[int]] = [[] for _ in range(validator_count)]
@@ -166,6 +169,8 @@ def neighbours_for(scenario: SimScenario, node_count: int) -> Callable[[int], li
                 return list(range(node_count))
             return [*everyone_validates, *followers[index]]
         light = index - validator_count
+        if graph is None:
+            return list(followed[light])
         return [*followed[light], *(validator_count + other for other in sorted(graph.neighbors(light)))]
     return neighbours
 
