@@ -120,22 +120,39 @@ def test_a_light_node_polls_one_validator_for_the_next_block_starting_at_its_off
     assert sync.unanswered_polls == 1
 
 
-def test_an_answered_poll_is_followed_by_the_next_one_after_the_settle_time() -> None:
+def test_a_partly_answered_batch_waits_for_the_settle_time_then_polls_one_block_at_a_time() -> None:
     sync: BlockSync[str] = BlockSync(batch=8, settle=0.1)
     assert sync.follow(0.0, 5, VALIDATORS) == BlockRequestDecision("v0", 6, 8)
-    # The held request brought block 6 at 1.0; more of the batch may still be on the way.
+    assert not sync.at_tip
+    # Blocks 6 and 7 came; more of the batch may still be on the way.
     assert sync.follow(1.0, 6, VALIDATORS) is None
-    assert sync.follow(1.05, 6, VALIDATORS) is None
-    assert sync.follow(1.1, 6, VALIDATORS) == BlockRequestDecision("v0", 7, 8)
+    assert sync.follow(1.01, 7, VALIDATORS) is None
+    assert sync.follow(1.1, 7, VALIDATORS) is None
+    assert sync.follow(1.11, 7, VALIDATORS) == BlockRequestDecision("v0", 8, 1)
+    assert sync.at_tip
+    # At the tip each held request brings one block, and the next one leaves at once.
+    assert sync.follow(2.0, 7, VALIDATORS) is None
+    assert sync.follow(2.5, 8, VALIDATORS) == BlockRequestDecision("v0", 9, 1)
+    assert sync.follow(2.5, 9, VALIDATORS) == BlockRequestDecision("v0", 10, 1)
     assert sync.unanswered_polls == 0
 
 
-def test_a_fully_answered_poll_is_followed_at_once_and_a_partial_batch_waits_for_its_rest() -> None:
+def test_a_fully_answered_batch_is_followed_by_the_next_batch_at_once() -> None:
     sync: BlockSync[str] = BlockSync(batch=4, settle=0.1)
     assert sync.follow(0.0, 0, VALIDATORS) == BlockRequestDecision("v0", 1, 4)
     for height in (1, 2, 3):
         assert sync.follow(0.5, height, VALIDATORS) is None
     assert sync.follow(0.5, 4, VALIDATORS) == BlockRequestDecision("v0", 5, 4)
+    assert not sync.at_tip
+
+
+def test_a_node_at_the_tip_whose_poll_goes_unanswered_catches_up_by_batch_from_the_next_validator() -> None:
+    sync: BlockSync[str] = BlockSync(batch=4, settle=0.1, follow_timeout=3.0)
+    assert sync.follow(0.0, 0, VALIDATORS) == BlockRequestDecision("v0", 1, 4)
+    sync.follow(0.5, 1, VALIDATORS)
+    assert sync.follow(0.6 - 1e-9, 1, VALIDATORS) == BlockRequestDecision("v0", 2, 1)  # a timer fired a hair early
+    assert sync.follow(3.7, 1, VALIDATORS) == BlockRequestDecision("v1", 2, 4)
+    assert not sync.at_tip and sync.unanswered_polls == 1
 
 
 def test_an_unanswered_poll_goes_to_the_next_validator_after_the_timeout() -> None:

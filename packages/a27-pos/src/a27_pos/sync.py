@@ -22,6 +22,11 @@ from a27_pos.votes import CommitCertificate
 PeerId = TypeVar("PeerId", bound=Hashable)
 Requester = TypeVar("Requester", bound=Hashable)
 
+TIMER_TOLERANCE = 1e-6
+"""Seconds by which a check scheduled for a deadline may run early (event loops compare floats, and a clock read as
+an offset from the loop's time rounds): a light node's settle and timeout checks count such a call as on time, or
+the next poll would wait for the following periodic check."""
+
 
 class Received(enum.Enum):
     """What `BlockSync.receive` made of a finalized block."""
@@ -54,10 +59,13 @@ class BlockSync(Generic[PeerId]):
     memory without bound.
 
     A light node follows the chain with `follow` instead (it hears no Status): one outstanding long-poll at a time to
-    one validator, for the blocks after its own. The poll is done when every block it asked for was applied, or when
-    at least the first was and no further one came for `settle` seconds (the rest of a batch arrives back to back; a
-    held request brings one block). A poll that brings nothing within `follow_timeout` seconds goes to the next
-    validator, starting from the `follow_offset`-th (so that light nodes spread over the validators).
+    one validator, for the blocks after its own. Catching up (on start, and after a poll that brought nothing within
+    `follow_timeout` seconds) it asks for `batch` blocks; such a poll is done when all of them were applied, or when
+    at least the first was and no further one came for `settle` seconds (the rest of a batch arrives back to back).
+    A batch that came only in part reached the validator's head: from then on the node is at the tip and asks for one
+    block at a time, held by the validator until it is final, and asks for the next as soon as it is applied, with
+    no delay. A poll that brings nothing within `follow_timeout` seconds goes to the next validator (and back to
+    catching up), starting from the `follow_offset`-th (so that light nodes spread over the validators).
     """
 
     def __init__(self, *, batch: int = 16, retry_interval: float = 1.0, max_tracked_peers: int = 10_000,
@@ -87,6 +95,7 @@ class BlockSync(Generic[PeerId]):
         self._poll_index = follow_offset
         self._seen_height = -1
         self._progress_at = 0.0
+        self._catching_up = True
 
     # Peers' heights ---------------------------------------------------------------------------------------------
 
@@ -145,8 +154,8 @@ class BlockSync(Generic[PeerId]):
         if poll is None or local_height >= poll.start + poll.count - 1:
             return True
         if local_height >= poll.start:
-            return now - self._progress_at >= self.settle
-        return now - self._poll_sent >= self.follow_timeout
+            return now - self._progress_at >= self.settle - TIMER_TOLERANCE
+        return now - self._poll_sent >= self.follow_timeout - TIMER_TOLERANCE
 
     def follow(self, now: float, local_height: int,
                validators: Sequence[PeerId]) -> BlockRequestDecision[PeerId] | None:
@@ -161,7 +170,11 @@ class BlockSync(Generic[PeerId]):
         if poll is not None and local_height < poll.start:
             self.unanswered_polls += 1
             self._poll_index += 1
-        decision = BlockRequestDecision(validators[self._poll_index % len(validators)], local_height + 1, self.batch)
+            self._catching_up = True
+        elif poll is not None and local_height < poll.start + poll.count - 1:
+            self._catching_up = False  # a batch that came in part: the validator's head is reached
+        count = self.batch if self._catching_up else 1
+        decision = BlockRequestDecision(validators[self._poll_index % len(validators)], local_height + 1, count)
         self._poll = decision
         self._poll_sent = now
         self.requests += 1
@@ -171,6 +184,11 @@ class BlockSync(Generic[PeerId]):
     def outstanding_poll(self) -> BlockRequestDecision[PeerId] | None:
         """The last long-poll `follow` decided (None before the first)."""
         return self._poll
+
+    @property
+    def at_tip(self) -> bool:
+        """Whether the light node polls one block at a time (it reached a validator's head), not a batch."""
+        return not self._catching_up
 
     def serve_range(self, start: int, count: int, local_height: int) -> range:
         """The heights to send a peer that asks for `count` blocks from `start`: at most `batch`, all held here."""
