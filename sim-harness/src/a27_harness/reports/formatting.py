@@ -30,8 +30,15 @@ def network_line(totals: dict[str, Any]) -> str:
 
 
 def network_heading(scenario: SimScenario) -> str:
-    """The line under a lab's title: latency, loss, light-node topology and how long transfers run."""
-    return (f"network: latency {scenario.latency}, loss {scenario.loss:.0%}, light-node topology {scenario.topology}; "
+    """The line under a lab's title: latency, loss, who light nodes know and how long transfers run.
+
+    In Lab 2 (pos without channels) light nodes talk only to validators, so the light-node topology does not apply;
+    the line says how many validators each follows instead."""
+    if scenario.uses_pos and not scenario.uses_channels:
+        known = f"each light node follows {min(scenario.validators_per_light_node, scenario.validators)} validators"
+    else:
+        known = f"light-node topology {scenario.topology}"
+    return (f"network: latency {scenario.latency}, loss {scenario.loss:.0%}, {known}; "
             f"{scenario.duration:g} simulated seconds of transfers")
 
 
