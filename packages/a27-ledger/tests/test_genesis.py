@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from a27_ledger import MAX_UINT64, Genesis, GenesisAccount, GenesisError
@@ -115,3 +116,14 @@ def test_direct_construction_is_validated_too() -> None:
         Genesis("c", (GenesisAccount(b"short", 1, True),))
     with pytest.raises(GenesisError, match="GenesisAccount"):
         Genesis("c", ("not an account",))  # type: ignore[arg-type]
+
+
+def test_the_digest_is_computed_once_per_genesis_and_not_carried_into_a_changed_copy() -> None:
+    keys = make_keys(3, seed=5)
+    genesis = Genesis.build("once", {key.public_key: 10 for key in keys}, [keys[0].public_key])
+    first = genesis.digest()
+    assert genesis.digest() is first
+    renamed = attrs.evolve(genesis, chain_id="twice")
+    assert renamed.digest() != first
+    assert renamed == Genesis.build("twice", {key.public_key: 10 for key in keys}, [keys[0].public_key])
+    assert hash(genesis) == hash(Genesis.build("once", {key.public_key: 10 for key in keys}, [keys[0].public_key]))

@@ -98,3 +98,13 @@ def test_decoding_is_strict() -> None:
         ValidatorSet.decode(swapped)
     with pytest.raises(MalformedVote, match="not a validator set"):
         ValidatorSet.decode(b"\x00\x00")
+
+
+def test_nodes_reading_the_same_validator_set_share_one_object() -> None:
+    members = ValidatorSet((Validator(bytes([1]) * 32, 5), Validator(bytes([2]) * 32, 7)))
+    encoded = members.encode()
+    first = ValidatorSet.decode(encoded)
+    assert ValidatorSet.decode(bytes(encoded)) is first
+    assert first == members
+    with pytest.raises(MalformedVote):
+        ValidatorSet.decode(encoded[:-1])

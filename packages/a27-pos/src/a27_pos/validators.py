@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
+from a27_ledger import decode_shared
 from a27_pos.encoding import MAX_UINT64, Reader
 from a27_pos.errors import MalformedVote
 
@@ -152,7 +153,14 @@ class ValidatorSet:
 
     @classmethod
     def decode(cls, data: bytes) -> ValidatorSet:
-        """Parse the canonical encoding; raises only MalformedVote."""
+        """Parse the canonical encoding; raises only MalformedVote.
+
+        A validator set is immutable (its index is built once, in construction), so every node that reads the same
+        bytes shares one object (`a27_ledger.decode_shared`): each node looks up the set of each height it checks."""
+        return decode_shared(cls._decode, data)
+
+    @classmethod
+    def _decode(cls, data: bytes) -> ValidatorSet:
         reader = Reader(data, MalformedVote)
         validators = []
         previous = b""
