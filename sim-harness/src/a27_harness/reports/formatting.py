@@ -52,3 +52,11 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], alig
     """A Markdown table: ``align`` has one letter per column, ``r`` for right-aligned, anything else left."""
     return [f"| {' | '.join(header)} |", "| " + " | ".join("---:" if mark == "r" else "---" for mark in align) + " |",
             *[f"| {' | '.join(str(cell) for cell in row)} |" for row in rows]]
+
+
+def run_heading(title: str, scenario: SimScenario, grace: float, end_time: float) -> list[str]:
+    """The first lines `a27 sim` prints for a lab run: title and size, network, and timing."""
+    return [f"a27 sim - {title}: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
+            f"seed {scenario.seed}",
+            network_heading(scenario),
+            timing_line(scenario.duration, grace, end_time)]

@@ -12,7 +12,7 @@ from a27_ledger import format_balances, short_id
 from ..labs.common import latency_summary
 from ..labs.lab1 import Lab1Result
 from .files import pyplot, save_figure, write_report_files
-from .formatting import network_heading, network_line, seconds, timing_line
+from .formatting import network_line, run_heading, seconds
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:
@@ -80,10 +80,7 @@ def format_terminal(result: Lab1Result) -> str:
     transfers = data["transfers"]
     reasons = ", ".join(f"{reason} {count}" for reason, count in transfers["reject_reasons"].items()) or "none"
     lines = [
-        f"a27 sim - Lab 1 ledger: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
-        f"seed {scenario.seed}",
-        network_heading(scenario),
-        timing_line(scenario.duration, result.grace, result.end_time),
+        *run_heading("Lab 1 ledger", scenario, result.grace, result.end_time),
         "",
         f"transfers: {transfers['submitted']} submitted, {transfers['accepted']} accepted, "
         f"{transfers['rejected']} rejected ({reasons})",

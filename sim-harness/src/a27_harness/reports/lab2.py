@@ -14,7 +14,7 @@ from a27_ledger import format_balances
 from ..labs.common import latency_summary
 from ..labs.lab2 import BlockRecord, Lab2Result
 from .files import pyplot, save_figure, write_report_files
-from .formatting import network_heading, network_line, seconds, timing_line
+from .formatting import network_line, run_heading, seconds
 
 CHAIN_ROWS = 12
 """Blocks shown at each end of the chain in the terminal (the report lists every block)."""
@@ -93,10 +93,7 @@ def format_terminal(result: Lab2Result) -> str:
     transfers = data["transfers"]
     reasons = ", ".join(f"{reason} {count}" for reason, count in transfers["reasons"].items()) or "none"
     lines = [
-        f"a27 sim - Lab 2 proof of stake: {scenario.validators} validators, {scenario.light_nodes} light nodes, "
-        f"seed {scenario.seed}",
-        network_heading(scenario),
-        timing_line(scenario.duration, result.grace, result.end_time),
+        *run_heading("Lab 2 proof of stake", scenario, result.grace, result.end_time),
         f"consensus: proposer choice {scenario.proposer}, block reward {scenario.block_reward}, finality at more "
         "than 2/3 of bonded stake",
         "",
