@@ -12,7 +12,7 @@ from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import DropLogLimiter, Genesis, LedgerCommunity, LedgerSettings
+from a27_ledger import DropLogLimiter, DroppedMessage, Genesis, LedgerCommunity, LedgerSettings
 from a27_ledger.testing import make_keys
 
 BUILTIN_IDS = (231, 232, 233, 234, 245, 246, 249, 250)
@@ -102,6 +102,17 @@ class TestJunkOnIPv8MessageIds(TestBase[LedgerCommunity]):
             await self.deliver_messages(0.3)
             overlay.log_drop_summaries()
         self.assertIn("3 more dropped messages (malformed)", "\n".join(log.lines))
+
+    async def test_drops_decided_after_arrival_share_the_log_limit(self) -> None:
+        # A community that refuses a message it had buffered (PoS: a consensus message replayed at its height)
+        # records it with no source address; a flood of those is counted exactly and logged in bounded lines.
+        overlay = self.overlay(0)
+        with CapturedLog() as log:
+            for _ in range(1_000):
+                overlay.record_drop("buffered message", None, DroppedMessage("stale", "a replayed vote"))
+        self.assertEqual(1_000, overlay.drops["stale"])
+        self.assertEqual(overlay.drop_log.burst, len(log.lines))
+        self.assertIn("dropped buffered message: stale: a replayed vote", log.lines[0])
 
     async def test_well_formed_introductions_still_work(self) -> None:
         # initialize() introduced the nodes through IPv8's handshake on the wrapped handlers.

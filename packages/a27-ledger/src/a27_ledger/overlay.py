@@ -302,12 +302,18 @@ class A27Community(Community):
             self.banned[key_bin] = reason
             self.logger.warning("banning peer %s: %s", peer.mid.hex()[:8], reason)
 
-    def record_drop(self, message_name: str, source_address: Address, drop: DroppedMessage) -> None:
-        """Count one dropped message, and log it unless its cause has used up its log lines (``drop_log``)."""
+    def record_drop(self, message_name: str, source_address: Address | None, drop: DroppedMessage) -> None:
+        """Count one dropped message, and log it unless its cause has used up its log lines (``drop_log``).
+
+        `source_address` is None for a message refused later than on arrival (one the node had buffered)."""
         self.drops[drop.cause] += 1
         now = asyncio.get_running_loop().time()
         self.log_drop_summaries(now)
-        if self.drop_log.admit(drop.cause, now):
+        if not self.drop_log.admit(drop.cause, now):
+            return
+        if source_address is None:
+            self.logger.warning("dropped %s: %s", message_name, drop)
+        else:
             self.logger.warning("dropped %s from %s:%s: %s", message_name, source_address[0], source_address[1], drop)
 
     def log_drop_summaries(self, now: float | None = None) -> None:

@@ -350,20 +350,16 @@ class PosCommunity(A27Community):
                 else:
                     rejections.append(DroppedMessage(action.error.reason, str(action.error)))
         for extra in rejections[1:]:
-            self._record_local_drop("message", extra)
+            self.record_drop("message", None, extra)
         if rejections:
             raise rejections[0]
-
-    def _record_local_drop(self, what: str, drop: DroppedMessage) -> None:
-        self.drops[drop.cause] += 1
-        self.logger.warning("dropped %s: %s", what, drop)
 
     def _fire(self, timeout: ScheduleTimeout) -> None:
         assert self.engine is not None
         try:
             self._perform(self.engine.on_timeout(timeout, self.now()))
         except DroppedMessage as drop:
-            self._record_local_drop("buffered message", drop)
+            self.record_drop("buffered message", None, drop)
 
     def _broadcast(self, message: Proposal | Vote | Evidence) -> None:
         """Send what the behaviour makes of `message` (honest: `message` to every validator)."""
