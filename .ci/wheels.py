@@ -29,7 +29,8 @@ PACKAGES = {
     "ledger": ("packages/a27-ledger", "a27_ledger", ()),
     "pos": ("packages/a27-pos", "a27_pos", ("ledger",)),
     "channels": ("packages/a27-channels", "a27_channels", ("ledger", "pos")),
-    "harness": ("sim-harness", "a27_harness", ("netsim", "ledger", "pos", "channels")),
+    "attacks": ("packages/a27-attacks", "a27_attacks", ("netsim", "ledger", "pos", "channels")),
+    "harness": ("sim-harness", "a27_harness", ("netsim", "ledger", "pos", "channels", "attacks")),
 }
 """layer -> (folder, import name, the layers below it that it installs)."""
 

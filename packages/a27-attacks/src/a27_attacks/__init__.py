@@ -1,0 +1,14 @@
+"""
+a27-attacks: the red team's library.
+
+Malicious behaviours against every a27 layer. Each plugs into an honest node through the seams its layer documents
+(``LedgerSettings.behaviour`` and ``peer_policy``, ``PosSettings.behaviour``, ``ChannelSettings.behaviour``) and
+speaks only what PROTOCOL.md describes; the defences live in the honest layers, never here. Nothing below this
+package imports it: harness > attacks > channels > pos > ledger.
+"""
+
+from __future__ import annotations
+
+from .__about__ import __version__
+
+__all__ = ["__version__"]
