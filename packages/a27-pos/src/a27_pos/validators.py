@@ -18,6 +18,8 @@ from a27_pos.errors import MalformedVote
 
 _ENTRY = struct.Struct(">32sQ16s")
 _PRIORITY_BYTES = 16
+_SUCCESSORS_KEPT = 4
+"""How many (powers -> next set) results a validator set remembers; one per block is the usual need."""
 
 
 def _sorted_validators(validators: Iterable[Validator]) -> tuple[Validator, ...]:
@@ -40,6 +42,8 @@ class ValidatorSet:
     validators: tuple[Validator, ...] = attrs.field(converter=_sorted_validators)
     total_power: int = attrs.field(init=False)
     _index: dict[bytes, Validator] = attrs.field(init=False, repr=False, eq=False)
+    _successors: dict[tuple[tuple[bytes, int], ...], ValidatorSet] = attrs.field(init=False, repr=False, eq=False)
+    _encoded: bytes | None = attrs.field(init=False, default=None, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
         """Check the members and index them."""
@@ -56,6 +60,7 @@ class ValidatorSet:
             raise ValueError("a validator set needs at least one validator")
         object.__setattr__(self, "total_power", sum(validator.power for validator in self.validators))
         object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_successors", {})
 
     @classmethod
     def from_powers(cls, powers: Mapping[bytes, int]) -> ValidatorSet:
@@ -128,7 +133,22 @@ class ValidatorSet:
 
         A validator that stays keeps its priority; a new one starts at -1.125 times the new total power, so joining
         does not jump the queue; validators missing from `powers` (or with power 0) leave.
+
+        The result is a function of this set and `powers` alone and is remembered (for the last few `powers`): every
+        node applying a block derives the next height's set from the same shared set (see `decode`), so the first
+        computes it and the others look it up.
         """
+        key = tuple(sorted(powers.items()))
+        successors = self._successors
+        known = successors.get(key)
+        if known is None:
+            known = self._next_set(powers)
+            if len(successors) >= _SUCCESSORS_KEPT:
+                successors.pop(next(iter(successors)))
+            successors[key] = known
+        return known
+
+    def _next_set(self, powers: Mapping[bytes, int]) -> ValidatorSet:
         advanced, _ = self.increment_priorities(1)
         members = {account: power for account, power in powers.items() if power > 0}
         new_total = sum(members.values())
@@ -144,12 +164,16 @@ class ValidatorSet:
     # Encoding ---------------------------------------------------------------------------------------------------
 
     def encode(self) -> bytes:
-        """The canonical encoding."""
-        parts = [struct.pack(">H", len(self.validators))]
-        parts.extend(_ENTRY.pack(validator.account, validator.power,
-                                 validator.priority.to_bytes(_PRIORITY_BYTES, "big", signed=True))
-                     for validator in self.validators)
-        return b"".join(parts)
+        """The canonical encoding (computed once)."""
+        encoded = self._encoded
+        if encoded is None:
+            parts = [struct.pack(">H", len(self.validators))]
+            parts.extend(_ENTRY.pack(validator.account, validator.power,
+                                     validator.priority.to_bytes(_PRIORITY_BYTES, "big", signed=True))
+                         for validator in self.validators)
+            encoded = b"".join(parts)
+            object.__setattr__(self, "_encoded", encoded)
+        return encoded
 
     @classmethod
     def decode(cls, data: bytes) -> ValidatorSet:

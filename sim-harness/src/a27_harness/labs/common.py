@@ -265,10 +265,16 @@ class TransferWorkload(abc.ABC):
         await repeat_until(stop_at, lambda: rng.expovariate(1.0 / self.scenario.transfer_interval), one_transfer)
 
 
-async def wait_for_heights(nodes: Sequence[A27Node], timeout: float) -> int:
-    """Wait (at most ``timeout`` seconds) until every node holds the highest validator's chain height; return it."""
+async def wait_for_heights(nodes: Sequence[A27Node], timeout: float, watcher: ChainWatcher | None = None) -> int:
+    """
+    Wait (at most ``timeout`` seconds) until every node holds the highest validator's chain height; return it.
+
+    ``watcher`` (if given) records every node's ledger digest at that height, from now on.
+    """
     loop = asyncio.get_running_loop()
     target = max(node.pos.chain.height for node in nodes if node.spec.role == VALIDATOR)
+    if watcher is not None:
+        watcher.watch(target)
     deadline = loop.time() + timeout
     while loop.time() < deadline and min(node.pos.chain.height for node in nodes) < target:
         await asyncio.sleep(SETTLE_CHECK_INTERVAL)
@@ -276,29 +282,47 @@ async def wait_for_heights(nodes: Sequence[A27Node], timeout: float) -> int:
 
 
 class ChainWatcher:
-    """Records, for every node, when it applied each height and the ledger digest it had then."""
+    """
+    Records, for every node, when it applied each height and which block it was; the first node's ledger snapshot
+    at every height; and every node's ledger digest at the watched height (see ``watch``).
+
+    A digest covers every account, so taking one per node per block would cost O(N) per node and O(N^2) per block
+    in all; the run compares the nodes at one height, the one it settles on, and only that one is taken.
+    """
 
     def __init__(self, nodes: Sequence[A27Node], clock: Callable[[], float] | None = None) -> None:
         """Listen to every node's commits; ``clock`` (default: the loop's) is the nodes' PoS clock."""
         self.clock = clock
+        self.nodes = tuple(nodes)
         self.applied_at: dict[str, dict[int, float]] = {node.name: {} for node in nodes}
         self.digests: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
         self.block_ids: dict[str, dict[int, bytes]] = {node.name: {} for node in nodes}
         self.snapshots: dict[int, LedgerSnapshot] = {}
+        self.watched: int | None = None
+        """The height at which every node's digest is recorded (None until ``watch``)."""
         for index, node in enumerate(nodes):
             node.pos.commit_listeners.append(self._listener(node, keep_snapshots=index == 0))
+
+    def watch(self, height: int) -> None:
+        """Record every node's ledger digest at ``height``: now for the nodes that hold it, else when they apply it."""
+        self.watched = height
+        for node in self.nodes:
+            if node.pos.chain.height == height:
+                self.digests[node.name].setdefault(height, node.pos.chain.state.snapshot().digest())
 
     def _listener(self, node: A27Node, keep_snapshots: bool):  # type: ignore[no-untyped-def]
         name = node.name
 
         def on_commit(block: Block, _certificate: CommitCertificate, _receipts: Sequence[Receipt]) -> None:
             height = block.header.height
-            snapshot = node.pos.chain.state.snapshot()
             self.applied_at[name][height] = asyncio.get_running_loop().time() if self.clock is None else self.clock()
-            self.digests[name][height] = snapshot.digest()
             self.block_ids[name][height] = block.block_id
-            if keep_snapshots:
-                self.snapshots[height] = snapshot
+            if keep_snapshots or height == self.watched:
+                snapshot = node.pos.chain.state.snapshot()
+                if keep_snapshots:
+                    self.snapshots[height] = snapshot
+                if height == self.watched:
+                    self.digests[name][height] = snapshot.digest()
         return on_commit
 
 

@@ -232,7 +232,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
                  if scenario.restake_interval is not None and node.pos.is_validator]
     await phase.run_workload(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
                              *restaking)
-    target = await wait_for_heights(nodes, scenario.settle_timeout)
+    target = await wait_for_heights(nodes, scenario.settle_timeout, watcher)
     phase.finish()
     end_time = loop.time() - start
     result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,

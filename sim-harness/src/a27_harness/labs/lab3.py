@@ -383,7 +383,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
     closes = await run.close_all()
     phases["closed"] = loop.time() - start
     report(3)
-    target = await wait_for_heights(nodes, scenario.settle_timeout)
+    target = await wait_for_heights(nodes, scenario.settle_timeout, watcher)
     phases["settled"] = loop.time() - start
     report(4)
     result = _collect(scenario=scenario, names=names, nodes=nodes, run=run, states=states, closes=closes,
