@@ -20,6 +20,7 @@ from a27_ledger.behaviour import (
     PeerPolicy,
 )
 from a27_ledger.cache import BoundedLRU, CacheStats, decode_shared, decoded_objects, signature_cache
+from a27_ledger.defences import LedgerDefences
 from a27_ledger.errors import (
     BadSignature,
     DuplicateTransaction,
@@ -48,7 +49,10 @@ from a27_ledger.records import Receipt, StateChanges, StoreMeta, SupplyEvent
 from a27_ledger.registry import TransactionRegistry, default_registry
 from a27_ledger.replication import (
     ACCEPTED,
+    DOUBLE_SPEND_NAMESPACE,
     QUEUED,
+    DoubleSpend,
+    DoubleSpendProof,
     EntryOutcome,
     LedgerReplica,
     LogAdmission,
@@ -111,6 +115,7 @@ _OVERLAY_NAMES: dict[str, tuple[str, ...]] = {
 
 __all__ = [
     "ACCEPTED",
+    "DOUBLE_SPEND_NAMESPACE",
     "FEE_POOL",
     "HONEST_LEDGER",
     "KEEP_EVERY_PEER",
@@ -129,6 +134,8 @@ __all__ = [
     "BalanceReply",
     "BoundedLRU",
     "CacheStats",
+    "DoubleSpend",
+    "DoubleSpendProof",
     "DropLogLimiter",
     "DroppedMessage",
     "DuplicateTransaction",
@@ -144,6 +151,7 @@ __all__ = [
     "KeyPair",
     "LedgerBehaviour",
     "LedgerCommunity",
+    "LedgerDefences",
     "LedgerError",
     "LedgerReplica",
     "LedgerSettings",

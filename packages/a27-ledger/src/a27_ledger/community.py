@@ -16,9 +16,10 @@ import attrs
 from ipv8.community import CommunitySettings
 
 from .behaviour import HONEST_LEDGER, KEEP_EVERY_PEER, LedgerBehaviour, PeerPolicy
+from .defences import LedgerDefences
 from .errors import LedgerError, NoValidator, SubmissionTimeout
 from .genesis import Genesis
-from .keys import KeyPair
+from .keys import KeyPair, short_id
 from .overlay import A27Community, DroppedMessage, account_of, community_id_for, signed_handler
 from .payloads import (
     BalanceQuery,
@@ -91,6 +92,8 @@ class LedgerSettings(CommunitySettings):
     """What this node relays as a validator (the broadcast of its log entries); see ``a27_ledger.behaviour``."""
     peer_policy: PeerPolicy = KEEP_EVERY_PEER
     """Which peers this node keeps; see ``a27_ledger.behaviour``."""
+    defences: LedgerDefences = LedgerDefences()
+    """Which ledger defences this node runs (all by default); see ``a27_ledger.defences``."""
 
 
 class LedgerCommunity(A27Community):
@@ -108,7 +111,8 @@ class LedgerCommunity(A27Community):
         self.peer_policy = settings.peer_policy
         state = settings.state if settings.state is not None else LedgerState.from_genesis(settings.genesis,
                                                                                            MemoryStore())
-        self.replica = LedgerReplica(state, settings.genesis.validators, self.account, queue=settings.queue)
+        self.replica = LedgerReplica(state, settings.genesis.validators, self.account, queue=settings.queue,
+                                     defences=settings.defences)
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
         self.stats: Counter[str] = Counter()
         self.applied_listeners = self.replica.applied_listeners
@@ -304,6 +308,12 @@ class LedgerCommunity(A27Community):
             submitter = self._queued_submitters.pop(verdict.tx_id, None)
             if submitter is not None:
                 self._answer(submitter, verdict)
+        for found in self.replica.take_double_spends():
+            proof = found.proof
+            outcome = "the applied one is void" if found.voided else "the applied one could not be undone"
+            self.record_drop("LogEntryMessage", None, DroppedMessage(
+                "double spend", f"{short_id(proof.offender)} signed {proof.first.tx_id.hex()[:16]} and "
+                                f"{proof.second.tx_id.hex()[:16]} with nonce {proof.nonce}; {outcome}"))
 
     def announce_head(self) -> None:
         """Tell every node how long this validator's log is, so that lost entries are noticed; expire queued ones."""

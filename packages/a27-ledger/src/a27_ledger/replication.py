@@ -10,10 +10,12 @@ and from the head each validator announces, and fetched again. Nothing here touc
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Sequence
 
 import attrs
 
+from .defences import LedgerDefences
 from .errors import (
     BadSignature,
     DuplicateTransaction,
@@ -24,14 +26,59 @@ from .errors import (
     QueueFull,
 )
 from .pending import FutureNonceQueue
-from .state import LedgerState, Receipt
-from .transaction import Transaction
+from .state import FEE_POOL, LedgerState, Receipt, StateTransition
+from .transaction import Transaction, Transfer
 
 QUEUED = 255
 """Result code of a submission held by the validator until the sender's earlier nonces arrive."""
 
 ACCEPTED = 0
 """Result code of an accepted submission."""
+
+
+DOUBLE_SPEND_NAMESPACE = "double-spend"
+"""Data records of the (sender, nonce) slots voided as double spends: key sender (32 bytes) + nonce (u64), value 01.
+
+They make voiding idempotent across restarts and are the same on every node that voided the slot."""
+
+_U64 = struct.Struct(">Q")
+
+
+@attrs.frozen
+class DoubleSpendProof:
+    """Two different transactions signed by one sender with one nonce: a double spend anyone can check."""
+
+    first: Transaction
+    """The transaction this node had applied."""
+    second: Transaction
+    """The conflicting one that arrived later."""
+
+    @property
+    def offender(self) -> bytes:
+        """The account key that signed both."""
+        return self.first.sender
+
+    @property
+    def nonce(self) -> int:
+        """The nonce both carry."""
+        return self.first.nonce
+
+    def verify(self) -> bool:
+        """Whether this is a proof: same sender and nonce, different ids, both signatures valid."""
+        first, second = self.first, self.second
+        return (first.sender == second.sender and first.nonce == second.nonce and first.tx_id != second.tx_id
+                and first.verify_signature() and second.verify_signature())
+
+
+@attrs.define
+class DoubleSpend:
+    """What this node found and did about one double-spent (sender, nonce) slot."""
+
+    proof: DoubleSpendProof
+    voided: bool
+    """Whether the applied transaction is void here (False: it could not be undone, see ``LedgerReplica``)."""
+    further: int = 0
+    """Conflicting log entries for the slot that arrived after the proof (a third transaction, or copies)."""
 
 
 @attrs.frozen
@@ -159,14 +206,17 @@ class LedgerReplica:
     """
 
     def __init__(self, state: LedgerState, validators: Sequence[bytes], own_key: bytes, *,
-                 waiting_limit: int = 10_000, buffer_limit: int = 4096, queue: FutureNonceQueue | None = None) -> None:
+                 waiting_limit: int = 10_000, buffer_limit: int = 4096, queue: FutureNonceQueue | None = None,
+                 defences: LedgerDefences | None = None) -> None:
         """
         Create the replica of the node whose account key is ``own_key``.
 
         :param validators: the validator account keys from genesis; the node validates if ``own_key`` is one.
         :param waiting_limit: how many log entries may wait for an earlier transfer (another validator's) to arrive.
         :param buffer_limit: how many early entries each log follower holds.
+        :param defences: which defences run; ``None`` runs them all (``LedgerDefences()``).
         """
+        self.defences = defences if defences is not None else LedgerDefences()
         self.state = state
         self.validators = tuple(sorted(validators))
         self.own_key = own_key
@@ -182,7 +232,16 @@ class LedgerReplica:
         self._outbox_entries: list[LogEntry] = []
         self._outbox_verdicts: list[LogAdmission] = []
         self.conflicts: list[tuple[bytes, Transaction]] = []
-        """Entries dropped because another transaction with the same sender and nonce was applied first."""
+        """Without ``ledger.conflicting_nonces``: entries dropped because another transaction with the same sender and
+        nonce was applied first."""
+        self._by_slot: dict[tuple[bytes, int], Transaction] = {}
+        """With ``ledger.conflicting_nonces``: every applied transaction by (sender, nonce), to find the one a
+        conflicting entry contradicts."""
+        if self.defences.conflicting_nonces:
+            self._by_slot = {(receipt.tx.sender, receipt.tx.nonce): receipt.tx for receipt in state.history()}
+        self.double_spends: dict[tuple[bytes, int], DoubleSpend] = {}
+        """Double spends found, by (sender, nonce); one per slot, however many conflicting entries arrive."""
+        self._outbox_double_spends: list[DoubleSpend] = []
         self.applied_listeners: list[Callable[[Receipt], None]] = []
         """Called with every receipt this node applies, in apply order."""
 
@@ -191,6 +250,11 @@ class LedgerReplica:
         entries, verdicts = self._outbox_entries, self._outbox_verdicts
         self._outbox_entries, self._outbox_verdicts = [], []
         return entries, verdicts
+
+    def take_double_spends(self) -> list[DoubleSpend]:
+        """Double spends found since the last call, for the community to report once each."""
+        found, self._outbox_double_spends = self._outbox_double_spends, []
+        return found
 
     # Validator side ---------------------------------------------------------------------------------------------
 
@@ -277,16 +341,18 @@ class LedgerReplica:
         follower = self.followers[validator]
         self._known_heads[validator] = max(self._known_heads[validator], sequence)
         applied: list[Receipt] = []
+        voided = False
         for candidate in follower.offer(sequence, transaction):
             if not candidate.verify_signature():
                 return EntryOutcome(tuple(applied), invalid=BadSignature(
                     "a log entry carries a transaction whose signature does not verify"))
-            receipt, error = self._follow(validator, candidate)
+            receipt, error, changed = self._follow(validator, candidate)
+            voided = voided or changed
             if error is not None:
                 return EntryOutcome(tuple(applied), invalid=error)
             if receipt is not None:
                 applied.append(receipt)
-        if applied:
+        if applied or voided:
             applied.extend(self._settle())
         return EntryOutcome(tuple(applied), missing=follower.missing(self._known_heads[validator], 64))
 
@@ -316,27 +382,33 @@ class LedgerReplica:
     def _apply(self, transaction: Transaction) -> Receipt:
         receipt = self.state.apply(transaction, verify_signature=False)
         self._applied_ids.add(transaction.tx_id)
+        if self.defences.conflicting_nonces:
+            self._by_slot[(transaction.sender, transaction.nonce)] = transaction
         for listener in self.applied_listeners:
             listener(receipt)
         return receipt
 
-    def _follow(self, validator: bytes, transaction: Transaction) -> tuple[Receipt | None, LedgerError | None]:
-        """Apply a followed entry; a transfer that depends on one not yet seen waits."""
+    def _follow(self, validator: bytes,
+                transaction: Transaction) -> tuple[Receipt | None, LedgerError | None, bool]:
+        """Apply a followed entry; a transfer that depends on one not yet seen waits. The flag: a double spend was
+        voided (the state changed without a receipt)."""
         if transaction.tx_id in self._applied_ids:
-            return None, None
+            return None, None, False
         try:
-            return self._apply(transaction), None
+            return self._apply(transaction), None, False
         except (NonceGap, InsufficientBalance):
             # Entries from different validators interleave differently on every node: wait for the rest.
             if len(self._waiting) < self.waiting_limit:
                 self._waiting.setdefault(transaction.tx_id, transaction)
-            return None, None
+            return None, None, False
         except NonceReplay:
+            if self.defences.conflicting_nonces:
+                return None, None, self._conflict(transaction)
             self.conflicts.append((validator, transaction))
-            return None, None
+            return None, None, False
         except LedgerError as error:
             # A validator logged a transaction that no state could accept: it is faulty or malicious.
-            return None, error
+            return None, error, False
 
     def _settle(self) -> list[Receipt]:
         """After a change: apply waiting entries and release queued submissions until nothing moves."""
@@ -352,6 +424,11 @@ class LedgerReplica:
                     applied.append(self._apply(transaction))
                 except (NonceGap, InsufficientBalance):
                     continue
+                except NonceReplay:
+                    del self._waiting[tx_id]
+                    if self.defences.conflicting_nonces and self._conflict(transaction):
+                        progress = True
+                    continue
                 except LedgerError:
                     del self._waiting[tx_id]
                     continue
@@ -360,3 +437,49 @@ class LedgerReplica:
             if self.is_validator and len(self.queue) and self._release_queued():
                 progress = True
         return applied
+
+    # Defence ledger.conflicting_nonces ---------------------------------------------------------------------------
+
+    def _conflict(self, transaction: Transaction) -> bool:
+        """
+        A followed, validly signed entry whose (sender, nonce) another applied transaction used: void that one.
+
+        Returns whether the state changed. Work and memory per call are constant; one record per slot.
+        """
+        slot = (transaction.sender, transaction.nonce)
+        record = self.double_spends.get(slot)
+        if record is not None:
+            record.further += 1
+            return False
+        applied = self._by_slot.get(slot)
+        if applied is None or applied.tx_id == transaction.tx_id:
+            return False
+        record = DoubleSpend(DoubleSpendProof(applied, transaction), self._void(applied))
+        self.double_spends[slot] = record
+        self._outbox_double_spends.append(record)
+        return record.voided
+
+    def _void(self, applied: Transaction) -> bool:
+        """
+        Undo an applied transfer except its nonce: the amount goes back from the recipient and the fee from the fee
+        pool to the sender, and the slot is recorded as void. Every node voids whichever of the conflicting
+        transactions it applied, so all end in the same state. False if it cannot be undone: not a transfer, or the
+        recipient no longer holds the amount (it spent it before the conflict was seen here).
+        """
+        key = applied.sender + _U64.pack(applied.nonce)
+        if self.state.get_data(DOUBLE_SPEND_NAMESPACE, key) is not None:
+            return True
+        body = applied.body
+        if not isinstance(body, Transfer):
+            return False
+
+        def undo(ctx: StateTransition) -> None:
+            ctx.transfer(body.recipient, applied.sender, body.amount)
+            ctx.unlock(FEE_POOL[0], FEE_POOL[1], applied.sender, applied.fee)
+            ctx.put_data(DOUBLE_SPEND_NAMESPACE, key, b"\x01")
+
+        try:
+            self.state.apply_block([], system=undo)
+        except InsufficientBalance:
+            return False
+        return True
