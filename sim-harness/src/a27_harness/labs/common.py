@@ -13,7 +13,7 @@ import functools
 import random
 import statistics
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -21,7 +21,7 @@ from a27_ledger import Genesis, KeyPair, LedgerSnapshot, Receipt
 from a27_netsim import SimulatedNetwork, Simulation, derive_seed, parse_latency, topology_by_name
 from a27_pos import Block, CommitCertificate, PosGenesis, PosParams
 
-from ..node import LIGHT, VALIDATOR, A27Node, NodeSpec
+from ..node import LIGHT, VALIDATOR, A27Node, LayerSettings, NodeSpec
 from ..scenario import SimScenario
 
 CHAIN_ID = "a27-sim"
@@ -37,6 +37,47 @@ ProgressCallback = Callable[[float, float, str], None]
 """Called with (simulated seconds done, simulated seconds planned, phase)."""
 
 Result = TypeVar("Result")
+
+
+class Guests(Protocol):
+    """
+    Nodes a caller adds to a lab's run besides the lab's own, and what they do (the attack runner uses it; the labs
+    know nothing of attacks). The lab's workload neither sends from nor to them; they are built after the lab's
+    nodes, with keys the caller draws from its own stream, so the lab's nodes, keys and workload stay the same.
+    """
+
+    def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
+        """The guest nodes (their layers are set by the lab)."""
+        ...
+
+    def settings(self, spec: NodeSpec) -> LayerSettings:
+        """Layer settings of node ``spec`` (any node of the run, the lab's own included)."""
+        ...
+
+    async def run(self, nodes: Sequence[A27Node], start: float, stop_at: float) -> None:
+        """Runs alongside the workload (``nodes`` are the lab's nodes, then the guests); the run waits for it."""
+        ...
+
+    def finish(self, nodes: Sequence[A27Node]) -> None:
+        """Called when the run has settled, before the nodes stop."""
+        ...
+
+
+def guest_neighbours(neighbours: Callable[[int], list[int]], specs: Sequence[NodeSpec],
+                     lab_nodes: int) -> Callable[[int], list[int]]:
+    """
+    ``neighbours`` (of the lab's first ``lab_nodes`` nodes) extended to guest nodes after them: a guest knows every
+    validator, a guest validator every node, and every lab node also knows every guest validator.
+    """
+    guest_validators = [index for index in range(lab_nodes, len(specs)) if specs[index].role == VALIDATOR]
+    validators = [index for index, spec in enumerate(specs) if spec.role == VALIDATOR]
+
+    def extended(index: int) -> list[int]:
+        if index >= lab_nodes:
+            return list(range(len(specs))) if specs[index].role == VALIDATOR else validators
+        known = neighbours(index)
+        return sorted({*known, *guest_validators} - {index}) if guest_validators else known
+    return extended
 
 
 def start_progress(progress: ProgressCallback | None, busy_until: float, planned: float) -> asyncio.Task[None]:

@@ -1,0 +1,263 @@
+"""
+Running an attack: the lab's network and seeded workload with the attacker's nodes added, then the same seed and
+workload again with those nodes honest (the honest replay), and the audit of the one against the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import attrs
+
+from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
+from a27_ledger import KeyPair, SubmissionTimeout, Transaction
+from a27_netsim import Simulation
+
+from ..labs.lab1 import Lab1Result, ledger_disagreement, run_lab1
+from ..node import VALIDATOR, A27Node, LayerSettings, NodeSpec
+from ..scenario import SimScenario
+from .defences import defence_settings, merge_settings
+
+LAB_LAYERS = {"ledger": ("ledger",), "pos": ("ledger", "pos"), "channels": ("ledger", "pos", "channels")}
+"""The layers of each lab's network."""
+SAMPLE_INTERVAL = 1.0
+"""Simulated seconds between two looks at the honest nodes' drop counters and conflict records (detection)."""
+KEY_STREAM = "attack-keys"
+"""The seeded stream attacker keys come from (the lab's own keys come from ``keys`` and stay the same)."""
+
+
+class AttackRunError(ValueError):
+    """An attack that cannot run on this build (e.g. its lab has no attack runner yet)."""
+
+
+@attrs.frozen
+class AttackRun:
+    """One attack to run: the attack (with its parameters), the network and which defences are switched off."""
+
+    attack: Attack
+    scenario: SimScenario
+    switched_off: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class NodeAudit:
+    """One honest node's view: what attacker-controlled accounts hold there, in the attack and in the replay."""
+
+    name: str
+    role: str
+    attacker_holds: int
+    replay_holds: int
+    digest: str
+    replay_digest: str
+    supply: int
+
+
+@attrs.frozen
+class AttackReport:
+    """Everything an attack run produced: its verdict, the measured outcome and each honest node's audit."""
+
+    run: AttackRun
+    result: AttackResult
+    outcome: Outcome
+    audits: tuple[NodeAudit, ...]
+    accounts: dict[str, str]
+    """Attacker-controlled accounts: name -> short hex of the public key."""
+    genesis_supply: int
+    honest_transfers: int
+
+
+class _Signals:
+    """First simulated time each honest node showed each detection signal (a drop cause, a conflicting log entry)."""
+
+    def __init__(self) -> None:
+        self.first_seen: dict[tuple[str, str], float] = {}
+
+    def sample(self, nodes: Sequence[A27Node], now: float) -> None:
+        for node in nodes:
+            signals = []
+            for overlay in node.overlays.values():
+                signals += [f"dropped: {cause}" for cause, count in getattr(overlay, "drops", {}).items() if count]
+            replica = getattr(node.overlays.get("ledger"), "replica", None)
+            if replica is not None and replica.conflicts:
+                signals.append("conflicting log entry recorded (replica.conflicts: same sender and nonce from two validators; no log line)")
+            for signal in signals:
+                self.first_seen.setdefault((node.name, signal), now)
+
+
+class _Guests:
+    """The attacker's nodes in a lab run (``acting`` False: the honest replay, where they do nothing)."""
+
+    def __init__(self, run: AttackRun, acting: bool) -> None:
+        self.attack_run = run
+        self.acting = acting
+        self.attackers = run.attack.attacker_nodes()
+        self.keys: dict[str, KeyPair] = {}
+        self.signals = _Signals()
+        self.notes: dict[str, object] = {}
+        self.fees = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sampler: asyncio.Task[None] | None = None
+        self._start = 0.0
+
+    def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
+        rng = simulation.streams.stream(KEY_STREAM)
+        names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
+        self.keys = {name: KeyPair.generate(rng) for name in names}
+        return [NodeSpec(node.name, self.keys[node.name], node.role) for node in self.attackers]
+
+    def settings(self, spec: NodeSpec) -> LayerSettings:
+        honest = defence_settings(self.attack_run.switched_off, spec.layers)
+        attacker = next((node for node in self.attackers if node.name == spec.name), None)
+        if attacker is None:
+            return honest
+        return merge_settings(honest, self.attack_run.attack.settings_for(attacker) if self.acting else {})
+
+    async def run(self, nodes: Sequence[A27Node], start: float, stop_at: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._start = start
+        attacker_names = {node.name for node in self.attackers}
+        honest = [node for node in nodes if node.name not in attacker_names]
+
+        async def sample() -> None:
+            while True:
+                self.signals.sample(honest, loop.time() - start)
+                await asyncio.sleep(SAMPLE_INTERVAL)
+
+        self._sampler = loop.create_task(sample(), name="attack detection")
+        if not self.acting:
+            return
+        arena = _Arena(self, nodes, honest, start)
+        await self.attack_run.attack.act(arena)
+        while self._tasks:
+            task = self._tasks.pop(0)
+            await task
+
+    def finish(self, nodes: Sequence[A27Node]) -> None:
+        if self._sampler is not None:
+            self._sampler.cancel()
+        attacker_names = {node.name for node in self.attackers}
+        self.signals.sample([node for node in nodes if node.name not in attacker_names],
+                            asyncio.get_running_loop().time() - self._start)
+
+
+def _handle(node: A27Node) -> NodeHandle:
+    return NodeHandle(node.name, node.spec.key.public_key, node.spec.role, dict(node.overlays))
+
+
+class _Arena:
+    """The harness side of ``a27_attacks.Arena`` for one simulated run."""
+
+    def __init__(self, guests: _Guests, nodes: Sequence[A27Node], honest: Sequence[A27Node], start: float) -> None:
+        self._guests = guests
+        self._nodes = {node.name: node for node in nodes}
+        self._honest = sorted(honest, key=lambda node: (node.spec.role != VALIDATOR, len(node.name), node.name))
+        self._start = start
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time() - self._start
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    def at(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, seconds - self.now()))
+            await action()
+        self._guests._tasks.append(asyncio.get_running_loop().create_task(later()))
+
+    def attacker(self, name: str) -> NodeHandle:
+        if name not in {node.name for node in self._guests.attackers}:
+            msg = f"no attacker node {name!r}"
+            raise KeyError(msg)
+        return _handle(self._nodes[name])
+
+    def attacker_key(self, name: str) -> KeyPair:
+        return self._guests.keys[name]
+
+    def honest(self) -> Sequence[NodeHandle]:
+        return [_handle(node) for node in self._honest]
+
+    async def send_transaction(self, attacker: str, transaction: Transaction, validator: str) -> SendResult:
+        node = self._nodes[attacker]
+        target = self._nodes[validator]
+        community: Any = node.overlays.get("pos", node.overlays["ledger"])
+        peer = node.network.get_verified_by_public_key_bin(target.peer.public_key.key_to_bin())
+        try:
+            outcome = await community.submit(transaction, peer)
+        except SubmissionTimeout as timeout:
+            return SendResult(transaction.tx_id, False, -1, str(timeout))
+        if outcome.accepted:
+            self._guests.fees += transaction.fee
+        return SendResult(transaction.tx_id, bool(outcome.accepted), int(outcome.code), str(outcome.reason))
+
+    def note(self, key: str, value: object) -> None:
+        self._guests.notes[key] = value
+
+
+def _median_latency(result: Lab1Result) -> float | None:
+    latencies = [record.verdict_latency for record in result.transfers if record.accepted]
+    return round(statistics.median(latencies), 6) if latencies else None
+
+
+def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
+    """Signals an honest node showed in the attack run but never in the replay, first time first."""
+    seen_in_replay = set(replay.signals.first_seen)
+    found = [Detection(node, round(at, 3), how) for (node, how), at in attacked.signals.first_seen.items()
+             if (node, how) not in seen_in_replay]
+    return tuple(sorted(found, key=lambda detection: (detection.at, detection.node, detection.how)))
+
+
+def run_attack(run: AttackRun) -> AttackReport:
+    """
+    Run ``run``'s attack and its honest replay, audit them, and judge the attack. Deterministic for a given run.
+
+    :raises AttackRunError: when the attack's lab has no runner in this build.
+    :raises BadParameter: when the attack's parameters do not fit the network.
+    """
+    attack = run.attack
+    if attack.lab != "ledger":
+        msg = f"attack {attack.name} targets the {attack.lab} lab, which has no attack runner yet (only ledger)"
+        raise AttackRunError(msg)
+    scenario = run.scenario
+    attack.check(scenario.validators, scenario.light_nodes)
+    attacked_guests, replay_guests = _Guests(run, acting=True), _Guests(run, acting=False)
+    attacked = run_lab1(scenario, guests=attacked_guests)
+    replay = run_lab1(scenario, guests=replay_guests)
+    return _audit(run, attacked, replay, attacked_guests, replay_guests)
+
+
+def _audit(run: AttackRun, attacked: Lab1Result, replay: Lab1Result, attacked_guests: _Guests,
+           replay_guests: _Guests) -> AttackReport:
+    attacker_names = {node.name for node in attacked_guests.attackers}
+    accounts = [attacked_guests.keys[name].public_key for name in attacked_guests.keys]
+    honest = [report for report in attacked.nodes if report.name not in attacker_names]
+    replay_by_name = {report.name: report for report in replay.nodes}
+    audits = []
+    for report in honest:
+        again = replay_by_name[report.name]
+        audits.append(NodeAudit(report.name, report.role, sum(report.snapshot.balance(key) for key in accounts),
+                                sum(again.snapshot.balance(key) for key in accounts), report.digest, again.digest,
+                                report.snapshot.total_supply))
+    replay_honest = [replay_by_name[report.name] for report in honest]
+    spendable = sum(max(report.snapshot.balance(key) for report in honest) for key in accounts)
+    replay_spendable = sum(max(report.snapshot.balance(key) for report in replay_honest) for key in accounts)
+    genesis_supply = attacked.genesis.total_supply
+    differing = ledger_disagreement(honest)
+    outcome = Outcome(
+        gain_by_node={audit.name: audit.attacker_holds - audit.replay_holds for audit in audits},
+        paid_twice=max(0, spendable - replay_spendable),
+        excess_supply=max(0, *(audit.supply - genesis_supply for audit in audits)),
+        agreement=not differing, replay_agreement=not ledger_disagreement(replay_honest), differing=differing,
+        detections=_detections(attacked_guests, replay_guests), attacker_fees=attacked_guests.fees,
+        attacker_slashed=0,
+        honest_failed=sum(not record.accepted for record in attacked.transfers),
+        replay_failed=sum(not record.accepted for record in replay.transfers),
+        honest_latency=_median_latency(attacked), replay_latency=_median_latency(replay),
+        notes=dict(attacked_guests.notes))
+    names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
+    return AttackReport(run, run.attack.judge(outcome), outcome, tuple(audits), names, genesis_supply,
+                        len(attacked.transfers))
+
