@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import a27_ledger
 import pytest
-
 from a27_attacks import DoubleSpendLab1
+
+import a27_ledger
 from a27_harness.attacks import AttackRun, UnknownDefence, defence_settings, run_attack
 from a27_harness.cli import main
 from a27_harness.scenario import SimScenario

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import attrs
 import pytest
-
 from a27_attacks import (
     ATTACKS,
     Attack,
@@ -30,7 +29,7 @@ def _outcome(**changes: object) -> Outcome:
 def test_registry_names_every_attack_and_refuses_unknown_names_listing_them() -> None:
     assert ATTACKS["double-spend-lab1"] is DoubleSpendLab1
     assert attack_named("double-spend-lab1") is DoubleSpendLab1
-    with pytest.raises(UnknownAttack, match="attacks are .*double-spend-lab1"):
+    with pytest.raises(UnknownAttack, match=r"attacks are .*double-spend-lab1"):
         attack_named("double-spend")
 
 
@@ -85,7 +84,7 @@ def test_register_refuses_a_taken_name_an_unknown_lab_and_a_malformed_defence() 
         register(make("double-spend-lab1", "ledger", "ledger.x"))
     with pytest.raises(AttackError, match="lab must be"):
         register(make("probe", "moon", "ledger.x"))
-    with pytest.raises(AttackError, match="<layer>.<field>"):
+    with pytest.raises(AttackError, match=r"<layer>\.<field>"):
         register(make("probe", "ledger", "conflicting_nonces"))
     assert "probe" not in ATTACKS
     with pytest.raises(AttackError, match="unknown role"):

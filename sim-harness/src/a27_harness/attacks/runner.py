@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
-
 from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
+
 from a27_ledger import KeyPair, SubmissionTimeout, Transaction
 from a27_netsim import Simulation
 
@@ -82,7 +82,8 @@ class _Signals:
                 signals += [f"dropped: {cause}" for cause, count in getattr(overlay, "drops", {}).items() if count]
             replica = getattr(node.overlays.get("ledger"), "replica", None)
             if replica is not None and replica.conflicts:
-                signals.append("conflicting log entry recorded (replica.conflicts: same sender and nonce from two validators; no log line)")
+                signals.append("conflicting log entry recorded (replica.conflicts: same sender and nonce from two "
+                               "validators; no log line)")
             for signal in signals:
                 self.first_seen.setdefault((node.name, signal), now)
 

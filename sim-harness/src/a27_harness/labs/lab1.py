@@ -211,7 +211,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
                       settled_at, supply_ok, end_time, phase.grace, network_summary)
 
 
-def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None, guests: Guests | None = None) -> Lab1Result:
+def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None,
+             guests: Guests | None = None) -> Lab1Result:
     """
     Run Lab 1 in simulation: deterministic for a given scenario (seed included).
 

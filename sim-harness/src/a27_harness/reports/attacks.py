@@ -16,7 +16,9 @@ def report_data(report: AttackReport) -> dict[str, Any]:
     run, result, outcome = report.run, report.result, report.outcome
     return {
         "attack": {"name": run.attack.name, "lab": run.attack.lab, "family": run.attack.family,
-                   "parameters": attrs.asdict(run.attack), "defences": list(run.attack.defences)},
+                   "parameters": {parameter.name: getattr(run.attack, parameter.name)
+                                  for parameter in run.attack.parameters()},
+                   "defences": list(run.attack.defences)},
         "network": {"seed": run.scenario.seed, "validators": run.scenario.validators,
                     "light_nodes": run.scenario.light_nodes, "duration": run.scenario.duration},
         "defences_off": list(run.switched_off),
