@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
-from a27_attacks import DoubleSpendLab1
+from a27_attacks import Attack, AttackerNode, DoubleSpendLab1
 
 import a27_ledger
 from a27_harness.attacks import AttackRun, UnknownDefence, defence_settings, run_attack
@@ -98,3 +99,30 @@ def test_switching_off_maps_layer_dot_field_onto_the_layer_settings_defences() -
     if HAS_LEDGER_DEFENCES:
         settings = defence_settings(("ledger.conflicting_nonces",), ("ledger",))
         assert settings["ledger"]["defences"] == a27_ledger.LedgerDefences(conflicting_nonces=False)
+
+
+@attrs.frozen
+class _IdleAttackers(Attack):
+    """Attacker nodes that do nothing: the attack run must equal its honest replay."""
+
+    name = "idle"
+    lab = "pos"
+    family = "byzantine"
+    summary = "Attacker nodes that do nothing."
+    success = "never"
+    defences = ("pos.none",)
+
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """A validator and a light node."""
+        return (AttackerNode("a0", "validator", "idles"), AttackerNode("a1", "light", "idles"))
+
+
+def test_idle_attackers_on_the_pos_lab_change_nothing_and_are_audited_from_the_chain_state() -> None:
+    report = run_attack(AttackRun(_IdleAttackers(), SimScenario(seed=3, light_nodes=4, duration=10)))
+    assert not report.result.succeeded
+    assert report.outcome.agreement and report.outcome.excess_supply == 0
+    assert set(report.outcome.gain_by_node.values()) == {0}
+    assert [audit.name for audit in report.audits] == ["v0", "v1", "v2", "v3", "l0", "l1", "l2", "l3"]
+    # a0 earns block rewards as an honest validator would: its accounts hold more than their genesis balances.
+    assert report.audits[0].attacker_holds == report.audits[0].replay_holds > 2 * 10_000
+    assert report.result.detections == ()

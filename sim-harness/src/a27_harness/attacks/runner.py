@@ -16,7 +16,8 @@ from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, Se
 from a27_ledger import KeyPair, SubmissionTimeout, Transaction
 from a27_netsim import Simulation
 
-from ..labs.lab1 import Lab1Result, ledger_disagreement, run_lab1
+from ..labs.lab1 import run_lab1
+from ..labs.lab2 import run_lab2
 from ..node import VALIDATOR, A27Node, LayerSettings, NodeSpec
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
@@ -69,6 +70,39 @@ class AttackReport:
     honest_transfers: int
 
 
+@attrs.frozen
+class _View:
+    """One honest node's state at the end of a run, as far as the audit needs it."""
+
+    name: str
+    role: str
+    balances: dict[bytes, int]
+    """Balance of each attacker-controlled account."""
+    digest: str
+    waiting: int
+    """Lab 1: log entries still waiting for earlier ones (the node has not settled)."""
+    supply: int
+    allowed_growth: int
+    """How much supply may exceed the genesis supply here: the block rewards of the node's chain minus what was
+    burned (slashing)."""
+    slashed: int
+    """Tokens burned from attacker-controlled accounts."""
+
+
+def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int) -> _View:
+    """What ``node`` holds now: from its chain's state with the pos layer, else from its Lab 1 ledger."""
+    pos = node.overlays.get("pos")
+    state = pos.chain.state if pos is not None else node.ledger.state
+    height = pos.chain.height if pos is not None else 0
+    burns = [event for event in state.supply_events() if event.kind == "burn"]
+    snapshot = state.snapshot()
+    waiting = 0 if pos is not None else node.ledger.replica.waiting
+    return _View(node.name, node.spec.role, {account: snapshot.balance(account) for account in accounts},
+                 snapshot.digest().hex(), waiting, snapshot.total_supply,
+                 block_reward * height - sum(event.amount for event in burns),
+                 sum(event.amount for event in burns if event.account in accounts))
+
+
 class _Signals:
     """First simulated time each honest node showed each detection signal (a drop cause, a conflicting log entry)."""
 
@@ -102,6 +136,7 @@ class _Guests:
         self._tasks: list[asyncio.Task[None]] = []
         self._sampler: asyncio.Task[None] | None = None
         self._start = 0.0
+        self.views: list[_View] = []
 
     def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
         rng = simulation.streams.stream(KEY_STREAM)
@@ -139,9 +174,16 @@ class _Guests:
     def finish(self, nodes: Sequence[A27Node]) -> None:
         if self._sampler is not None:
             self._sampler.cancel()
-        attacker_names = {node.name for node in self.attackers}
-        self.signals.sample([node for node in nodes if node.name not in attacker_names],
-                            asyncio.get_running_loop().time() - self._start)
+        honest = _honest_order([node for node in nodes if node.name not in {node.name for node in self.attackers}])
+        self.signals.sample(honest, asyncio.get_running_loop().time() - self._start)
+        accounts = [key.public_key for key in self.keys.values()]
+        block_reward = self.attack_run.scenario.block_reward if "pos" in honest[0].overlays else 0
+        self.views = [_view(node, accounts, block_reward) for node in honest]
+
+
+def _honest_order(nodes: Sequence[A27Node]) -> list[A27Node]:
+    """Validators first, then light nodes, each in index order (v2 before v10)."""
+    return sorted(nodes, key=lambda node: (node.spec.role != VALIDATOR, len(node.name), node.name))
 
 
 def _handle(node: A27Node) -> NodeHandle:
@@ -154,7 +196,7 @@ class _Arena:
     def __init__(self, guests: _Guests, nodes: Sequence[A27Node], honest: Sequence[A27Node], start: float) -> None:
         self._guests = guests
         self._nodes = {node.name: node for node in nodes}
-        self._honest = sorted(honest, key=lambda node: (node.spec.role != VALIDATOR, len(node.name), node.name))
+        self._honest = _honest_order(honest)
         self._start = start
 
     def now(self) -> float:
@@ -198,9 +240,14 @@ class _Arena:
         self._guests.notes[key] = value
 
 
-def _median_latency(result: Lab1Result) -> float | None:
-    latencies = [record.verdict_latency for record in result.transfers if record.accepted]
-    return round(statistics.median(latencies), 6) if latencies else None
+def _transfer_stats(records: Sequence[Any]) -> tuple[int, float | None]:
+    """Honest transfers that failed, and the median seconds to the verdict of those that did not (Lab 1 or Lab 2)."""
+    succeeded = [record for record in records
+                 if (record.accepted if hasattr(record, "accepted") else record.outcome == "final")]
+    latencies = [record.verdict_latency if hasattr(record, "verdict_latency") else record.latency
+                 for record in succeeded]
+    median = round(statistics.median(latencies), 6) if latencies else None
+    return len(records) - len(succeeded), median
 
 
 def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
@@ -211,6 +258,10 @@ def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
     return tuple(sorted(found, key=lambda detection: (detection.at, detection.node, detection.how)))
 
 
+LAB_RUNNERS: dict[str, Callable[..., Any]] = {"ledger": run_lab1, "pos": run_lab2}
+"""The lab run each attack lab uses; each takes ``guests`` (see ``a27_harness.labs.common.Guests``)."""
+
+
 def run_attack(run: AttackRun) -> AttackReport:
     """
     Run ``run``'s attack and its honest replay, audit them, and judge the attack. Deterministic for a given run.
@@ -219,46 +270,48 @@ def run_attack(run: AttackRun) -> AttackReport:
     :raises BadParameter: when the attack's parameters do not fit the network.
     """
     attack = run.attack
-    if attack.lab != "ledger":
-        msg = f"attack {attack.name} targets the {attack.lab} lab, which has no attack runner yet (only ledger)"
+    if attack.lab not in LAB_RUNNERS:
+        msg = (f"attack {attack.name} targets the {attack.lab} lab, which has no attack runner yet "
+               f"(labs with one: {', '.join(LAB_RUNNERS)})")
         raise AttackRunError(msg)
     scenario = run.scenario
     attack.check(scenario.validators, scenario.light_nodes)
     attacked_guests, replay_guests = _Guests(run, acting=True), _Guests(run, acting=False)
-    attacked = run_lab1(scenario, guests=attacked_guests)
-    replay = run_lab1(scenario, guests=replay_guests)
-    return _audit(run, attacked, replay, attacked_guests, replay_guests)
+    attacked = LAB_RUNNERS[attack.lab](scenario, guests=attacked_guests)
+    replay = LAB_RUNNERS[attack.lab](scenario, guests=replay_guests)
+    genesis = attacked.genesis
+    genesis_supply = genesis.ledger.total_supply if hasattr(genesis, "ledger") else genesis.total_supply
+    return _audit(run, genesis_supply, attacked_transfers=attacked.transfers, replay_transfers=replay.transfers,
+                  attacked_guests=attacked_guests, replay_guests=replay_guests)
 
 
-def _audit(run: AttackRun, attacked: Lab1Result, replay: Lab1Result, attacked_guests: _Guests,
-           replay_guests: _Guests) -> AttackReport:
-    attacker_names = {node.name for node in attacked_guests.attackers}
-    accounts = [attacked_guests.keys[name].public_key for name in attacked_guests.keys]
-    honest = [report for report in attacked.nodes if report.name not in attacker_names]
-    replay_by_name = {report.name: report for report in replay.nodes}
-    audits = []
-    for report in honest:
-        again = replay_by_name[report.name]
-        audits.append(NodeAudit(report.name, report.role, sum(report.snapshot.balance(key) for key in accounts),
-                                sum(again.snapshot.balance(key) for key in accounts), report.digest, again.digest,
-                                report.snapshot.total_supply))
-    replay_honest = [replay_by_name[report.name] for report in honest]
-    spendable = sum(max(report.snapshot.balance(key) for report in honest) for key in accounts)
-    replay_spendable = sum(max(report.snapshot.balance(key) for report in replay_honest) for key in accounts)
-    genesis_supply = attacked.genesis.total_supply
-    differing = ledger_disagreement(honest)
+def _disagreeing(views: Sequence[_View]) -> tuple[str, ...]:
+    """Views whose ledger differs from the first's (the first honest validator's), or that still wait for entries."""
+    return tuple(view.name for view in views if view.digest != views[0].digest or view.waiting) if views else ()
+
+
+def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[Any], replay_transfers: Sequence[Any],
+           attacked_guests: _Guests, replay_guests: _Guests) -> AttackReport:
+    accounts = [key.public_key for key in attacked_guests.keys.values()]
+    honest, replay_by_name = attacked_guests.views, {view.name: view for view in replay_guests.views}
+    replay_honest = [replay_by_name[view.name] for view in honest]
+    audits = tuple(NodeAudit(view.name, view.role, sum(view.balances.values()),
+                             sum(replay_by_name[view.name].balances.values()), view.digest,
+                             replay_by_name[view.name].digest, view.supply) for view in honest)
+    spendable = sum(max((view.balances[key] for view in honest), default=0) for key in accounts)
+    replay_spendable = sum(max((view.balances[key] for view in replay_honest), default=0) for key in accounts)
+    differing = _disagreeing(honest)
+    failed, latency = _transfer_stats(attacked_transfers)
+    replay_failed, replay_latency = _transfer_stats(replay_transfers)
     outcome = Outcome(
         gain_by_node={audit.name: audit.attacker_holds - audit.replay_holds for audit in audits},
         paid_twice=max(0, spendable - replay_spendable),
-        excess_supply=max(0, *(audit.supply - genesis_supply for audit in audits)),
-        agreement=not differing, replay_agreement=not ledger_disagreement(replay_honest), differing=differing,
+        excess_supply=max(0, *(view.supply - genesis_supply - view.allowed_growth for view in honest)),
+        agreement=not differing, replay_agreement=not _disagreeing(replay_honest), differing=differing,
         detections=_detections(attacked_guests, replay_guests), attacker_fees=attacked_guests.fees,
-        attacker_slashed=0,
-        honest_failed=sum(not record.accepted for record in attacked.transfers),
-        replay_failed=sum(not record.accepted for record in replay.transfers),
-        honest_latency=_median_latency(attacked), replay_latency=_median_latency(replay),
+        attacker_slashed=max((view.slashed for view in honest), default=0),
+        honest_failed=failed, replay_failed=replay_failed, honest_latency=latency, replay_latency=replay_latency,
         notes=dict(attacked_guests.notes))
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
-    return AttackReport(run, run.attack.judge(outcome), outcome, tuple(audits), names, genesis_supply,
-                        len(attacked.transfers))
-
+    return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
+                        len(attacked_transfers))

@@ -66,17 +66,21 @@ class Guests(Protocol):
 def guest_neighbours(neighbours: Callable[[int], list[int]], specs: Sequence[NodeSpec],
                      lab_nodes: int) -> Callable[[int], list[int]]:
     """
-    ``neighbours`` (of the lab's first ``lab_nodes`` nodes) extended to guest nodes after them: a guest knows every
-    validator, a guest validator every node, and every lab node also knows every guest validator.
+    ``neighbours`` (of the lab's first ``lab_nodes`` nodes) extended to guest nodes after them: a guest light node
+    knows every validator, a guest validator every node; a lab validator also knows every guest, and a lab light node
+    every guest validator.
     """
-    guest_validators = [index for index in range(lab_nodes, len(specs)) if specs[index].role == VALIDATOR]
+    guests = range(lab_nodes, len(specs))
+    guest_validators = [index for index in guests if specs[index].role == VALIDATOR]
     validators = [index for index, spec in enumerate(specs) if spec.role == VALIDATOR]
 
     def extended(index: int) -> list[int]:
         if index >= lab_nodes:
-            return list(range(len(specs))) if specs[index].role == VALIDATOR else validators
+            return [other for other in range(len(specs)) if other != index] if specs[index].role == VALIDATOR \
+                else validators
         known = neighbours(index)
-        return sorted({*known, *guest_validators} - {index}) if guest_validators else known
+        added = guests if specs[index].role == VALIDATOR else guest_validators
+        return [*known, *(other for other in added if other not in known)]
     return extended
 
 
@@ -159,9 +163,15 @@ def make_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> Genesis:
 
 
 def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
-    """Every account starts with the scenario's balance; validators also bond their stake."""
+    """
+    Every account starts with the scenario's balance; validators also bond their stake (those after the
+    scenario's ``validators``, a caller's guests, the smallest of the scenario's stakes).
+    """
     validators = [spec for spec in specs if spec.role == VALIDATOR]
-    stakes = dict(zip((spec.key.public_key for spec in validators), scenario.validator_stakes(), strict=True))
+    lab_stakes = scenario.validator_stakes()
+    # Validators beyond the scenario's (a caller's guests, see ``Guests``) bond the smallest stake of the scenario's.
+    all_stakes = lab_stakes + (min(lab_stakes),) * (len(validators) - len(lab_stakes))
+    stakes = dict(zip((spec.key.public_key for spec in validators), all_stakes, strict=True))
     params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
     return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,
                             params=params, names={spec.key.public_key: spec.name for spec in specs})
