@@ -10,7 +10,7 @@ import pytest
 from a27_attacks import Attack, AttackerNode, DoubleSpendLab1
 
 import a27_ledger
-from a27_harness.attacks import AttackRun, UnknownDefence, defence_settings, run_attack
+from a27_harness.attacks import AttackRun, UnknownDefence, available_defences, defence_settings, run_attack
 from a27_harness.cli import main
 from a27_harness.scenario import SimScenario
 
@@ -126,3 +126,25 @@ def test_idle_attackers_on_the_pos_lab_change_nothing_and_are_audited_from_the_c
     # a0 earns block rewards as an honest validator would: its accounts hold more than their genesis balances.
     assert report.audits[0].attacker_holds == report.audits[0].replay_holds > 2 * 10_000
     assert report.result.detections == ()
+
+
+@attrs.frozen
+class _FakeDefences:
+    """Stands in for a layer's defences class that another change adds."""
+
+    shield: bool = True
+    wall: bool = True
+
+
+def test_defence_names_map_generically_onto_each_layer_and_peers_onto_every_community(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import a27_pos  # noqa: PLC0415 - patched below
+
+    monkeypatch.setattr(a27_pos, "PosDefences", _FakeDefences, raising=False)
+    monkeypatch.setattr(a27_ledger, "PeerDefences", _FakeDefences, raising=False)
+    assert {"pos.shield", "pos.wall", "peers.shield", "peers.wall"} <= set(available_defences())
+    settings = defence_settings(("pos.wall", "peers.shield"), ("ledger", "pos"))
+    assert settings == {"pos": {"defences": _FakeDefences(wall=False), "peer_defences": _FakeDefences(shield=False)}}
+    assert defence_settings(("peers.wall",), ("ledger",)) == {"ledger": {"peer_defences": _FakeDefences(wall=False)}}
+    with pytest.raises(UnknownDefence, match=r"the pos layer has no such defence \(defences: .*pos\.shield"):
+        defence_settings(("pos.moat",), ("ledger", "pos"))

@@ -110,6 +110,7 @@ class _Signals:
         self.first_seen: dict[tuple[str, str], float] = {}
 
     def sample(self, nodes: Sequence[A27Node], now: float) -> None:
+        """Note, for each node, the signals it shows now that it had not shown before."""
         for node in nodes:
             signals = []
             for overlay in node.overlays.values():
@@ -139,12 +140,14 @@ class _Guests:
         self.views: list[_View] = []
 
     def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
+        """The attacker's nodes, with keys (theirs, then the node-less accounts') from the ``attack-keys`` stream."""
         rng = simulation.streams.stream(KEY_STREAM)
         names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
         self.keys = {name: KeyPair.generate(rng) for name in names}
         return [NodeSpec(node.name, self.keys[node.name], node.role) for node in self.attackers]
 
     def settings(self, spec: NodeSpec) -> LayerSettings:
+        """Defences switched off on every node; an acting attacker node also gets the attack's settings."""
         honest = defence_settings(self.attack_run.switched_off, spec.layers)
         attacker = next((node for node in self.attackers if node.name == spec.name), None)
         if attacker is None:
@@ -152,6 +155,7 @@ class _Guests:
         return merge_settings(honest, self.attack_run.attack.settings_for(attacker) if self.acting else {})
 
     async def run(self, nodes: Sequence[A27Node], start: float, stop_at: float) -> None:
+        """Start sampling detection signals; when acting, run the attack's ``act`` and what it scheduled."""
         loop = asyncio.get_running_loop()
         self._start = start
         attacker_names = {node.name for node in self.attackers}
@@ -172,6 +176,7 @@ class _Guests:
             await task
 
     def finish(self, nodes: Sequence[A27Node]) -> None:
+        """Stop sampling, take a last sample, and record every honest node's view for the audit."""
         if self._sampler is not None:
             self._sampler.cancel()
         honest = _honest_order([node for node in nodes if node.name not in {node.name for node in self.attackers}])
@@ -200,43 +205,55 @@ class _Arena:
         self._start = start
 
     def now(self) -> float:
+        """Simulated seconds since the workload started."""
         return asyncio.get_running_loop().time() - self._start
 
     async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of simulated time."""
         await asyncio.sleep(seconds)
 
     def at(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action()`` at ``seconds`` (the run waits for it)."""
         async def later() -> None:
             await asyncio.sleep(max(0.0, seconds - self.now()))
             await action()
         self._guests._tasks.append(asyncio.get_running_loop().create_task(later()))
 
     def attacker(self, name: str) -> NodeHandle:
+        """The attacker node ``name``."""
         if name not in {node.name for node in self._guests.attackers}:
             msg = f"no attacker node {name!r}"
             raise KeyError(msg)
         return _handle(self._nodes[name])
 
     def attacker_key(self, name: str) -> KeyPair:
+        """The key of an attacker node or node-less attacker account."""
         return self._guests.keys[name]
 
     def honest(self) -> Sequence[NodeHandle]:
+        """The honest nodes, validators first."""
         return [_handle(node) for node in self._honest]
 
     async def send_transaction(self, attacker: str, transaction: Transaction, validator: str) -> SendResult:
+        """Submit through the attacker node's top ledger-carrying community (pos if it runs it) to ``validator``."""
         node = self._nodes[attacker]
         target = self._nodes[validator]
         community: Any = node.overlays.get("pos", node.overlays["ledger"])
         peer = node.network.get_verified_by_public_key_bin(target.peer.public_key.key_to_bin())
+        if peer is None or target.spec.role != VALIDATOR:
+            msg = f"attacker node {attacker} knows no validator {validator!r}"
+            raise ValueError(msg)
         try:
             outcome = await community.submit(transaction, peer)
         except SubmissionTimeout as timeout:
             return SendResult(transaction.tx_id, False, -1, str(timeout))
-        if outcome.accepted:
+        accepted = bool(outcome.accepted if hasattr(outcome, "accepted") else outcome.admitted)
+        if accepted:
             self._guests.fees += transaction.fee
-        return SendResult(transaction.tx_id, bool(outcome.accepted), int(outcome.code), str(outcome.reason))
+        return SendResult(transaction.tx_id, accepted, int(outcome.code), str(outcome.reason))
 
     def note(self, key: str, value: object) -> None:
+        """Record a fact for the report."""
         self._guests.notes[key] = value
 
 

@@ -33,6 +33,7 @@ def report_data(report: AttackReport) -> dict[str, Any]:
         "cost": dict(result.cost),
         "honest_effect": dict(result.honest_effect),
         "attacker_accounts": report.accounts,
+        "honest_transfers": report.honest_transfers,
         "notes": {key: str(value) for key, value in outcome.notes.items()},
         "nodes": [attrs.asdict(audit) for audit in report.audits],
     }
