@@ -75,3 +75,17 @@ def test_core_contracts_break_when_a_core_module_imports_the_overlay(tmp_path: P
     assert result.returncode != 0, result.stdout
     source = core_module.removesuffix(".py").replace("/", ".")
     assert f"{source} is not allowed to import {forbidden}" in result.stdout
+
+
+@pytest.mark.parametrize(("lab_module", "statement", "forbidden"), [
+    ("a27_harness/labs/lab1.py", "import a27_harness.attacks", "a27_harness.attacks"),
+    ("a27_harness/labs/common.py", "import a27_attacks", "a27_attacks"),
+])
+def test_the_labs_contract_breaks_when_a_lab_imports_attack_code(tmp_path: Path, lab_module: str, statement: str,
+                                                                 forbidden: str) -> None:
+    _copy_sources(tmp_path)
+    with (tmp_path / lab_module).open("a", encoding="utf-8") as module:
+        module.write(f"\n{statement}\n")
+    result = _lint(tmp_path)
+    assert result.returncode != 0, result.stdout
+    assert f"a27_harness.labs is not allowed to import {forbidden}" in result.stdout

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import NoReturn
 
 import attrs
+from a27_attacks import ATTACKS, AttackError, attack_named
 
 from a27_ledger import LedgerError
 from a27_pos import PosError
 
 from .__about__ import __version__
+from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
 from .experiments.stake import (
     DEFAULT_CASES,
     ExperimentError,
@@ -31,6 +33,7 @@ from .labs.common import ProgressCallback
 from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
 from .labs.lab3 import run_lab3
+from .reports import attacks as attacks_report
 from .reports import lab1 as lab1_report
 from .reports import lab2 as lab2_report
 from .reports import lab3 as lab3_report
@@ -187,6 +190,70 @@ def _sim(arguments: argparse.Namespace) -> int:
     print(f"report: {markdown} (and report.json, a plot)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
     return 0 if agreed else 1
+
+
+def _attack_list() -> str:
+    lines = []
+    for name in sorted(ATTACKS):
+        attack = ATTACKS[name]
+        lines.append(f"{name} (lab {attack.lab}, {attack.family}): {attack.one_line()}")
+        lines.append(f"    defences: {', '.join(attack.defences) or 'none'}")
+        for parameter in attack.parameters():
+            lines.append(f"    --param {parameter.name}={parameter.default}: {parameter.doc}")
+    return "\n".join(lines)
+
+
+def _attack(arguments: argparse.Namespace) -> int:
+    if arguments.list:
+        print(_attack_list())
+        return 0
+    if arguments.name is None:
+        print("a27 attack: name an attack, or --list them", file=sys.stderr)
+        return 2
+    try:
+        attack_class = attack_named(arguments.name)
+        attack = attack_class.from_params(arguments.param or [])
+        switched_off = tuple(attack.defences) if arguments.undefended else ()
+        switched_off += tuple(check_defence(name) for name in arguments.without or () if name not in switched_off)
+        for name in switched_off:
+            check_defence(name)
+        settings = {"validators": arguments.validators, "light_nodes": arguments.light_nodes,
+                    "duration": arguments.duration, "seed": arguments.seed}
+        scenario = SimScenario(layers=LAB_LAYERS[attack.lab],
+                               **{key: value for key, value in settings.items() if value is not None})
+        attack.check(scenario.validators, scenario.light_nodes)
+        out = check_directory("--out", arguments.out or Path("a27-out") / f"attack-{attack.name}-seed{scenario.seed}")
+        report = run_attack(AttackRun(attack, scenario, switched_off))
+    except (AttackError, AttackRunError, UnknownDefence, ScenarioError, PathOptionError) as error:
+        print(f"a27 attack: {error}", file=sys.stderr)
+        return 2
+    print(attacks_report.format_terminal(report))
+    markdown = attacks_report.write_report(report, out)
+    print(f"report: {markdown} (and report.json)", file=sys.stderr)
+    return 0
+
+
+def _add_attack_parser(commands: argparse._SubParsersAction) -> None:
+    attack = commands.add_parser(
+        "attack", help="Lab 4: run an attack in simulation and audit it against an honest replay",
+        description="Run an attack of a27-attacks on its lab's network with the lab's seeded workload, then the "
+                    "same seed and workload with the attacker's nodes honest (the honest replay); print tokens "
+                    "stolen, guarantees broken, who detected it and when, the attacker's cost and the effect on "
+                    "honest users. The same seed prints the same output, byte for byte.")
+    attack.add_argument("name", nargs="?", help="the attack (see --list)")
+    attack.add_argument("--list", action="store_true", help="list every attack, its defences and parameters")
+    attack.add_argument("--seed", type=_integer(0, MAX_UINT64), help="the seed that fixes everything (default 7)")
+    attack.add_argument("--validators", type=_integer(1, MAX_VALIDATORS), help="honest validators (default 4)")
+    attack.add_argument("--light-nodes", type=_integer(1, MAX_NODES), help="honest light nodes (default 16)")
+    attack.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
+                        help="simulated seconds of the workload (default 60)")
+    switches = attack.add_mutually_exclusive_group()
+    switches.add_argument("--undefended", action="store_true", help="switch off the defences the attack names")
+    switches.add_argument("--without", action="append", metavar="DEFENCE",
+                          help="switch off one defence by its full name, e.g. ledger.conflicting_nonces (repeatable)")
+    attack.add_argument("--param", action="append", metavar="NAME=VALUE", help="an attack parameter (repeatable)")
+    attack.add_argument("--out", metavar="DIR", help="report directory (default a27-out/attack-NAME-seedN)")
+    attack.set_defaults(handler=_attack)
 
 
 def _available_cpus() -> int:
@@ -382,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="show a progress bar on stderr (default: only on a terminal)")
     sim.set_defaults(handler=_sim)
     _add_experiment_parser(commands)
+    _add_attack_parser(commands)
     return parser
 
 

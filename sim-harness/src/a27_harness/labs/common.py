@@ -13,7 +13,7 @@ import functools
 import random
 import statistics
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
@@ -21,7 +21,7 @@ from a27_ledger import Genesis, KeyPair, LedgerSnapshot, Receipt
 from a27_netsim import SimulatedNetwork, Simulation, derive_seed, parse_latency, topology_by_name
 from a27_pos import Block, CommitCertificate, PosGenesis, PosParams
 
-from ..node import LIGHT, VALIDATOR, A27Node, NodeSpec
+from ..node import LIGHT, VALIDATOR, A27Node, LayerSettings, NodeSpec
 from ..scenario import SimScenario
 
 CHAIN_ID = "a27-sim"
@@ -37,6 +37,51 @@ ProgressCallback = Callable[[float, float, str], None]
 """Called with (simulated seconds done, simulated seconds planned, phase)."""
 
 Result = TypeVar("Result")
+
+
+class Guests(Protocol):
+    """
+    Nodes a caller adds to a lab's run besides the lab's own, and what they do (the attack runner uses it; the labs
+    know nothing of attacks). The lab's workload neither sends from nor to them; they are built after the lab's
+    nodes, with keys the caller draws from its own stream, so the lab's nodes, keys and workload stay the same.
+    """
+
+    def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
+        """The guest nodes (their layers are set by the lab)."""
+        ...
+
+    def settings(self, spec: NodeSpec) -> LayerSettings:
+        """Layer settings of node ``spec`` (any node of the run, the lab's own included)."""
+        ...
+
+    async def run(self, nodes: Sequence[A27Node], start: float, stop_at: float) -> None:
+        """Runs alongside the workload (``nodes`` are the lab's nodes, then the guests); the run waits for it."""
+        ...
+
+    def finish(self, nodes: Sequence[A27Node]) -> None:
+        """Called when the run has settled, before the nodes stop."""
+        ...
+
+
+def guest_neighbours(neighbours: Callable[[int], list[int]], specs: Sequence[NodeSpec],
+                     lab_nodes: int) -> Callable[[int], list[int]]:
+    """
+    ``neighbours`` (of the lab's first ``lab_nodes`` nodes) extended to guest nodes after them: a guest light node
+    knows every validator, a guest validator every node; a lab validator also knows every guest, and a lab light node
+    every guest validator.
+    """
+    guests = range(lab_nodes, len(specs))
+    guest_validators = [index for index in guests if specs[index].role == VALIDATOR]
+    validators = [index for index, spec in enumerate(specs) if spec.role == VALIDATOR]
+
+    def extended(index: int) -> list[int]:
+        if index >= lab_nodes:
+            return [other for other in range(len(specs)) if other != index] if specs[index].role == VALIDATOR \
+                else validators
+        known = neighbours(index)
+        added = guests if specs[index].role == VALIDATOR else guest_validators
+        return [*known, *(other for other in added if other not in known)]
+    return extended
 
 
 def start_progress(progress: ProgressCallback | None, busy_until: float, planned: float) -> asyncio.Task[None]:
@@ -118,9 +163,15 @@ def make_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> Genesis:
 
 
 def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
-    """Every account starts with the scenario's balance; validators also bond their stake."""
+    """
+    Every account starts with the scenario's balance; validators also bond their stake (those after the
+    scenario's ``validators``, a caller's guests, the smallest of the scenario's stakes).
+    """
     validators = [spec for spec in specs if spec.role == VALIDATOR]
-    stakes = dict(zip((spec.key.public_key for spec in validators), scenario.validator_stakes(), strict=True))
+    lab_stakes = scenario.validator_stakes()
+    # Validators beyond the scenario's (a caller's guests, see ``Guests``) bond the smallest stake of the scenario's.
+    all_stakes = lab_stakes + (min(lab_stakes),) * (len(validators) - len(lab_stakes))
+    stakes = dict(zip((spec.key.public_key for spec in validators), all_stakes, strict=True))
     params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
     return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,
                             params=params, names={spec.key.public_key: spec.name for spec in specs})

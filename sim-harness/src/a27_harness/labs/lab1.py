@@ -18,9 +18,11 @@ from ..node import LIGHT, A27Node, SimulatedRuntime, Stores, build_node, introdu
 from ..scenario import SimScenario
 from .common import (
     SETTLE_CHECK_INTERVAL,
+    Guests,
     ProgressCallback,
     TransferPhase,
     TransferWorkload,
+    guest_neighbours,
     invariants_hold,
     make_genesis,
     make_specs,
@@ -153,34 +155,32 @@ class _Workload(TransferWorkload):
         return tuple(records)
 
 
-
-
-
-
-
-
-
-
-
-
 def _all_agree(nodes: Sequence[A27Node]) -> bool:
     digests = {node.ledger.state.snapshot().digest() for node in nodes}
     return len(digests) == 1 and all(node.ledger.replica.waiting == 0 for node in nodes)
 
 
-async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab1Result:
-    specs = make_specs(scenario, simulation)
+async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None,
+               guests: Guests | None) -> Lab1Result:
+    lab_specs = make_specs(scenario, simulation)
+    specs = lab_specs + (guests.specs(simulation, scenario) if guests is not None else [])
     genesis = make_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
     stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network)
-    nodes = [await build_node(spec, genesis, runtime, stores=stores) for spec in specs]
-    introduce_all(nodes, neighbours_for(scenario, len(specs)))
+    nodes = [await build_node(spec, genesis, runtime, stores=stores,
+                              settings=guests.settings(spec) if guests is not None else None) for spec in specs]
+    neighbours = neighbours_for(scenario, len(specs))
+    introduce_all(nodes, guest_neighbours(neighbours, specs, len(lab_specs)) if guests is not None else neighbours)
     loop = asyncio.get_running_loop()
     phase = TransferPhase(scenario, simulation, nodes, progress)
     start, stop_at = phase.start, phase.stop_at
-    workload = _Workload(scenario, nodes, names, simulation)
-    await phase.run_workload(*(workload.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT))
+    lab_nodes = nodes[:len(lab_specs)]
+    workload = _Workload(scenario, lab_nodes, names, simulation)
+    workers = [workload.run_light_node(node, stop_at) for node in lab_nodes if node.spec.role == LIGHT]
+    if guests is not None:
+        workers.append(guests.run(nodes, start, stop_at))
+    await phase.run_workload(*workers)
     settled_at = None
     deadline = stop_at + scenario.settle_timeout
     while loop.time() < deadline:
@@ -201,6 +201,8 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
                                   dict(sorted(node.ledger.drops.items())), snapshot))
     end_time = loop.time() - start
     network_summary = simulation.network.stats.summary()
+    if guests is not None:
+        guests.finish(nodes)
     for node in nodes:
         await node.stop()
     differing = ledger_disagreement(reports)
@@ -209,6 +211,12 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
                       settled_at, supply_ok, end_time, phase.grace, network_summary)
 
 
-def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab1Result:
-    """Run Lab 1 in simulation: deterministic for a given scenario (seed included)."""
-    return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
+def run_lab1(scenario: SimScenario, progress: ProgressCallback | None = None,
+             guests: Guests | None = None) -> Lab1Result:
+    """
+    Run Lab 1 in simulation: deterministic for a given scenario (seed included).
+
+    ``guests`` adds nodes beyond the lab's (see ``Guests``); the lab's transfers and verdicts (``transfers``) are the
+    lab's nodes' only, while ``nodes`` reports every node, guests last.
+    """
+    return simulate(scenario, lambda simulation: _run(scenario, simulation, progress, guests))

@@ -16,14 +16,26 @@ from a27_ledger import LedgerSnapshot, SubmissionTimeout
 from a27_netsim import Simulation
 from a27_pos import STAKE, PosGenesis, TransactionRefused, sign_bond
 
-from ..node import LIGHT, VALIDATOR, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from ..node import (
+    LIGHT,
+    VALIDATOR,
+    A27Node,
+    LayerSettings,
+    NodeSpec,
+    SimulatedRuntime,
+    Stores,
+    build_node,
+    introduce_all,
+)
 from ..scenario import SimScenario
 from .common import (
     TRANSFER_TIMEOUT,
     ChainWatcher,
+    Guests,
     ProgressCallback,
     TransferPhase,
     TransferWorkload,
+    guest_neighbours,
     invariants_hold,
     make_pos_genesis,
     make_specs,
@@ -211,33 +223,48 @@ class _Restaker:
         await repeat_until(stop_at, lambda: interval, restake)
 
 
-async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab2Result:
-    specs = with_layers(make_specs(scenario, simulation), scenario.layers)
+def _node_settings(spec: NodeSpec, silent: set[str], guests: Guests | None) -> LayerSettings | None:
+    """A silent validator runs no consensus engine; a guest caller may add settings for any node."""
+    own: LayerSettings = {"pos": {"validator": False}} if spec.name in silent else {}
+    extra = guests.settings(spec) if guests is not None else {}
+    merged = {layer: {**own.get(layer, {}), **extra.get(layer, {})} for layer in (*own, *extra)}
+    return merged or None
+
+
+async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None,
+               guests: Guests | None) -> Lab2Result:
+    lab_specs = with_layers(make_specs(scenario, simulation), scenario.layers)
+    specs = lab_specs + (with_layers(guests.specs(simulation, scenario), scenario.layers) if guests is not None else [])
     genesis = make_pos_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
     stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
     silent = {f"v{index}" for index in scenario.silent_validators}
-    nodes = [await build_node(spec, genesis, runtime, stores=stores,
-                              settings={"pos": {"validator": False}} if spec.name in silent else None)
+    nodes = [await build_node(spec, genesis, runtime, stores=stores, settings=_node_settings(spec, silent, guests))
              for spec in specs]
-    introduce_all(nodes, neighbours_for(scenario, len(specs)))
-    watcher = ChainWatcher(nodes, runtime.now)
+    neighbours = neighbours_for(scenario, len(specs))
+    introduce_all(nodes, guest_neighbours(neighbours, specs, len(lab_specs)) if guests is not None else neighbours)
+    lab_nodes = nodes[:len(lab_specs)]
+    watcher = ChainWatcher(lab_nodes, runtime.now)
     loop = asyncio.get_running_loop()
     phase = TransferPhase(scenario, simulation, nodes, progress)
     start, stop_at = phase.start, phase.stop_at
-    transfers = _Transfers(scenario, nodes, names, simulation)
+    transfers = _Transfers(scenario, lab_nodes, names, simulation)
     restaker = _Restaker(scenario)
-    restaking = [restaker.run_validator(node, stop_at) for node in nodes
+    restaking = [restaker.run_validator(node, stop_at) for node in lab_nodes
                  if scenario.restake_interval is not None and node.pos.is_validator]
-    await phase.run_workload(*(transfers.run_light_node(node, stop_at) for node in nodes if node.spec.role == LIGHT),
-                             *restaking)
-    target = await wait_for_heights(nodes, scenario.settle_timeout, watcher)
+    workers = [transfers.run_light_node(node, stop_at) for node in lab_nodes if node.spec.role == LIGHT]
+    if guests is not None:
+        workers.append(guests.run(nodes, start, stop_at))
+    await phase.run_workload(*workers, *restaking)
+    target = await wait_for_heights(lab_nodes, scenario.settle_timeout, watcher)
     phase.finish()
     end_time = loop.time() - start
-    result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=nodes, watcher=watcher,
+    result = _collect(scenario=scenario, genesis=genesis, names=names, nodes=lab_nodes, watcher=watcher,
                       transfers=transfers, target=target, end_time=end_time, grace=phase.grace,
                       network=simulation.network.stats.summary(), restakes=restaker.records)
+    if guests is not None:
+        guests.finish(nodes)
     for node in nodes:
         await node.stop()
     return result
@@ -315,9 +342,14 @@ def _stored_block_id(node: A27Node, height: int) -> bytes | None:
     return None if block is None else block.block_id
 
 
-def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab2Result:
-    """Run Lab 2 in simulation: deterministic for a given scenario (seed included)."""
-    return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
+def run_lab2(scenario: SimScenario, progress: ProgressCallback | None = None,
+             guests: Guests | None = None) -> Lab2Result:
+    """
+    Run Lab 2 in simulation: deterministic for a given scenario (seed included).
+
+    ``guests`` adds nodes beyond the lab's (see ``Guests``); the result describes the lab's nodes only.
+    """
+    return simulate(scenario, lambda simulation: _run(scenario, simulation, progress, guests))
 
 
 __all__ = ["BlockRecord", "Lab2Result", "PosTransferRecord", "RestakeRecord", "StakeSample", "ValidatorRecord",

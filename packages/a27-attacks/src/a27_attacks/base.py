@@ -1,0 +1,360 @@
+"""
+The attack API: what an attack declares, what it may do during a run, and how its outcome is judged.
+
+An ``Attack`` subclass names itself and the defences that stop it (ClassVars), takes its parameters as attrs fields,
+says which attacker nodes it needs (``attacker_nodes``) and which layer settings each gets (``settings_for``), may act
+during the run through an ``Arena`` (``act``), and turns what the harness measured (``Outcome``) into an
+``AttackResult`` (``judge``). The harness implements ``Arena`` and measures the ``Outcome``; this module knows no
+simulator and no harness.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import attrs
+
+from a27_ledger import KeyPair, Transaction
+
+LABS = ("ledger", "pos", "channels")
+"""The labs an attack can target: Lab 1 (ledger), Lab 2 (pos), Lab 3 (channels)."""
+FAMILIES = ("double-spend", "sybil", "eclipse", "byzantine", "channels", "flooding")
+"""The families attacks are grouped in."""
+GUARANTEES = ("agreement", "supply", "finality", "availability")
+"""The guarantees an attack can break."""
+ROLES = ("validator", "light")
+"""The roles an attacker node can take."""
+
+LayerSettings = Mapping[str, Mapping[str, object]]
+"""Settings per layer for one node (``{"ledger": {"behaviour": ...}}``), as the node builder takes them."""
+
+AttackT = TypeVar("AttackT", bound="Attack")
+
+
+class AttackError(ValueError):
+    """Base class of the errors this package raises for bad attack names and parameters."""
+
+
+class UnknownAttack(AttackError):
+    """A name that no registered attack has."""
+
+
+class BadParameter(AttackError):
+    """An attack parameter that does not exist or whose value cannot be used."""
+
+
+@attrs.frozen
+class AttackerNode:
+    """An attacker node the attack needs: a name (``a0``...), a role, and what it does in one line."""
+
+    name: str
+    role: str
+    purpose: str
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse a role nodes cannot have."""
+        if self.role not in ROLES:
+            msg = f"attacker node {self.name}: unknown role {self.role!r}; roles are {', '.join(ROLES)}"
+            raise AttackError(msg)
+
+
+@attrs.frozen
+class NodeHandle:
+    """A node in the arena: its name, account (Ed25519 public key), role and its layers' communities by layer."""
+
+    name: str
+    public_key: bytes
+    role: str
+    communities: Mapping[str, Any] = attrs.field(repr=False)
+    """The node's communities (``"ledger"``, ``"pos"``, ``"channels"``); read-only for honest nodes."""
+
+
+@attrs.frozen
+class SendResult:
+    """What a validator answered to a transaction the attacker sent (``accepted`` False and ``code`` -1: no answer)."""
+
+    tx_id: bytes
+    accepted: bool
+    code: int
+    reason: str
+
+
+class Arena(Protocol):
+    """The run as an attack sees it (implemented by the harness): the clock, the nodes, and a few actions."""
+
+    def now(self) -> float:
+        """Simulated seconds since the workload started."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of simulated time."""
+        ...
+
+    def at(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action()`` when ``now()`` reaches ``seconds`` (at once if it has passed); the run waits for it."""
+        ...
+
+    def attacker(self, name: str) -> NodeHandle:
+        """The attacker node ``name`` (one of ``attacker_nodes``); its communities are the attacker's to drive."""
+        ...
+
+    def attacker_key(self, name: str) -> KeyPair:
+        """The key of attacker node ``name``, or of the node-less attacker account ``name`` (``accounts``)."""
+        ...
+
+    def honest(self) -> Sequence[NodeHandle]:
+        """The honest nodes, validators first, in name order within a role."""
+        ...
+
+    async def send_transaction(self, attacker: str, transaction: Transaction, validator: str) -> SendResult:
+        """Send ``transaction`` from attacker node ``attacker`` to validator ``validator`` and wait for its verdict."""
+        ...
+
+    def note(self, key: str, value: object) -> None:
+        """Record a fact for the report (``notes`` of the outcome), e.g. the amount the attacker signed."""
+        ...
+
+
+@attrs.frozen
+class Detection:
+    """An honest node noticed the attack: which node, when (simulated seconds since the start), and how."""
+
+    node: str
+    at: float
+    how: str
+
+
+@attrs.frozen
+class Outcome:
+    """
+    What the harness measured in the attack run and in the honest replay (same seed and workload, attackers honest).
+
+    ``gain_by_node`` is, per honest node, the tokens attacker-controlled accounts hold in that node's view minus what
+    they hold in the same node's view in the replay. ``paid_twice`` is the sum over attacker accounts of the most any
+    honest node credits them, minus the same in the replay (tokens the attacker can spend somewhere, beyond what it
+    would have had). ``excess_supply`` is the most any honest node's supply exceeds the genesis supply plus rewards.
+    """
+
+    gain_by_node: Mapping[str, int]
+    paid_twice: int
+    excess_supply: int
+    agreement: bool
+    """Whether every honest node ended with the same ledger."""
+    replay_agreement: bool
+    differing: tuple[str, ...]
+    """Honest nodes whose ledger differs from the first honest validator's."""
+    detections: tuple[Detection, ...]
+    attacker_fees: int
+    attacker_slashed: int
+    honest_failed: int
+    """Honest transfers refused or timed out (overdrafts the workload sends on purpose included)."""
+    replay_failed: int
+    honest_latency: float | None
+    """Median seconds to a verdict of an honest transfer, None without transfers."""
+    replay_latency: float | None
+    notes: Mapping[str, object] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class AttackResult:
+    """An attack's verdict: did it succeed, what it stole or broke, who saw it, what it cost, who it hurt."""
+
+    attack: str
+    succeeded: bool
+    stolen: int
+    broken: tuple[str, ...]
+    """Guarantees broken, from ``GUARANTEES``."""
+    detections: tuple[Detection, ...]
+    cost: Mapping[str, int]
+    honest_effect: Mapping[str, object]
+
+
+@attrs.frozen
+class Parameter:
+    """A parameter of an attack, as the CLI lists it."""
+
+    name: str
+    default: object
+    doc: str
+
+
+class Attack(abc.ABC):
+    """
+    An attack on an a27 network. Subclass it, set the ClassVars, declare parameters as attrs fields with defaults
+    and docstrings (decorate the subclass with ``@attrs.frozen``), implement ``attacker_nodes`` and usually
+    ``settings_for`` and ``act``, and register it with ``@register``.
+    """
+
+    name: ClassVar[str]
+    """The CLI name, e.g. ``double-spend-lab1``."""
+    lab: ClassVar[str]
+    """The network it runs on: ``ledger`` (Lab 1), ``pos`` (Lab 2) or ``channels`` (Lab 3)."""
+    family: ClassVar[str]
+    """One of ``FAMILIES``."""
+    summary: ClassVar[str]
+    """One paragraph; its first sentence is the one-line summary."""
+    success: ClassVar[str]
+    """What counts as success."""
+    defences: ClassVar[tuple[str, ...]]
+    """Full names (``<layer>.<field>``) of the defences that stop it."""
+    accounts: ClassVar[tuple[str, ...]] = ()
+    """Names of attacker-controlled accounts without a node (keys from ``Arena.attacker_key``; genesis gives them
+    nothing)."""
+
+    @abc.abstractmethod
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """The attacker nodes this attack needs and their roles (built besides the lab's honest nodes)."""
+
+    def check(self, validators: int, light_nodes: int) -> None:  # noqa: B027 - no constraint is a valid default
+        """
+        Refuse parameters that do not fit a network of ``validators`` honest validators and ``light_nodes`` honest
+        light nodes, before anything runs; default: everything fits.
+
+        :raises BadParameter: naming the parameter.
+        """
+
+    def settings_for(self, node: AttackerNode) -> LayerSettings:
+        """The layer settings (behaviours, peer policy) of attacker node ``node``; default: honest."""
+        return {}
+
+    async def act(self, arena: Arena) -> None:  # noqa: B027 - doing nothing is a valid default
+        """What the attacker does during the run (started with the workload); default: nothing."""
+
+    def judge(self, outcome: Outcome) -> AttackResult:
+        """
+        The verdict: success when tokens were stolen (the largest of the per-view gain, the tokens paid twice and the
+        excess supply) or a guarantee broke that held in the honest replay.
+        """
+        stolen = max(0, outcome.paid_twice, outcome.excess_supply, *outcome.gain_by_node.values())
+        broken = []
+        if not outcome.agreement and outcome.replay_agreement:
+            broken.append("agreement")
+        if outcome.excess_supply > 0:
+            broken.append("supply")
+        if outcome.honest_failed > outcome.replay_failed:
+            broken.append("availability")
+        return AttackResult(
+            attack=self.name, succeeded=stolen > 0 or bool(broken), stolen=stolen, broken=tuple(broken),
+            detections=outcome.detections,
+            cost={"fees": outcome.attacker_fees, "slashed": outcome.attacker_slashed},
+            honest_effect={"failed transfers": outcome.honest_failed,
+                           "failed transfers in the replay": outcome.replay_failed,
+                           "median verdict latency": outcome.honest_latency,
+                           "median verdict latency in the replay": outcome.replay_latency})
+
+    @classmethod
+    def one_line(cls) -> str:
+        """The first sentence of ``summary``."""
+        first = " ".join(cls.summary.split()).split(". ", 1)[0]
+        return first if first.endswith(".") else first + "."
+
+    @classmethod
+    def parameters(cls) -> tuple[Parameter, ...]:
+        """The attack's parameters: name, default and docstring of each attrs field."""
+        return tuple(Parameter(field.name, field.default, " ".join((field.metadata.get("doc") or "").split()))
+                     for field in attrs.fields(cls))  # type: ignore[arg-type]
+
+    @classmethod
+    def from_params(cls: type[AttackT], pairs: Sequence[str]) -> AttackT:
+        """
+        The attack with parameters from ``NAME=VALUE`` texts, each converted to its default's type.
+
+        :raises BadParameter: for text without ``=``, an unknown name, a value of the wrong type, NaN or infinity,
+            or one the field's validator refuses; the message names the attack and its parameters.
+        """
+        fields = {field.name: field for field in attrs.fields(cls)}  # type: ignore[arg-type]
+        known = ", ".join(fields) or "none"
+        values: dict[str, object] = {}
+        for pair in pairs:
+            key, sep, text = pair.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or key not in fields:
+                msg = f"{cls.name}: unknown parameter {pair!r} (expected NAME=VALUE; parameters: {known})"
+                raise BadParameter(msg)
+            values[key] = _convert(cls.name, key, fields[key].default, text.strip())
+        try:
+            return cls(**values)
+        except (TypeError, ValueError) as error:
+            msg = f"{cls.name}: {error}"
+            raise BadParameter(msg) from None
+
+
+def param(default: object, doc: str, validator: Callable[[Any, Any, Any], None] | None = None) -> Any:
+    """An attack parameter: an attrs field with a ``default`` and a docstring (``doc``) the CLI lists."""
+    return attrs.field(default=default, validator=validator, metadata={"doc": doc})
+
+
+def positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    """An attrs validator: a finite number above zero."""
+    if not math.isfinite(value) or value <= 0:
+        msg = f"{attribute.name} must be a finite number above 0, got {value!r}"
+        raise ValueError(msg)
+
+
+def non_negative(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    """An attrs validator: a finite number at least zero."""
+    if not math.isfinite(value) or value < 0:
+        msg = f"{attribute.name} must be a finite number of at least 0, got {value!r}"
+        raise ValueError(msg)
+
+
+def _convert(attack: str, key: str, default: object, text: str) -> object:
+    """``text`` as the type of ``default`` (bool, int, float or str)."""
+    try:
+        if isinstance(default, bool):
+            if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(text)
+            return text.lower() in ("true", "1", "yes")
+        if isinstance(default, int):
+            return int(text)
+        if isinstance(default, float):
+            value = float(text)
+            if not math.isfinite(value):
+                raise ValueError(text)
+            return value
+    except ValueError:
+        kind = type(default).__name__
+        msg = f"{attack}: parameter {key} expects a finite {kind}, got {text!r}"
+        raise BadParameter(msg) from None
+    return text
+
+
+ATTACKS: dict[str, type[Attack]] = {}
+"""Every registered attack, by CLI name."""
+
+
+def register(cls: type[AttackT]) -> type[AttackT]:
+    """
+    A class decorator adding an attack to ``ATTACKS``, after checking its ClassVars.
+
+    :raises AttackError: for a name taken, an unknown lab or family, or a defence name not ``<layer>.<field>``.
+    """
+    if cls.name in ATTACKS:
+        msg = f"attack name {cls.name!r} is taken by {ATTACKS[cls.name].__qualname__}"
+        raise AttackError(msg)
+    if cls.lab not in LABS or cls.family not in FAMILIES:
+        msg = f"attack {cls.name}: lab must be one of {', '.join(LABS)} and family one of {', '.join(FAMILIES)}"
+        raise AttackError(msg)
+    for defence in cls.defences:
+        layer, dot, field = defence.partition(".")
+        if not dot or not layer or not field:
+            msg = f"attack {cls.name}: defence {defence!r} is not <layer>.<field>"
+            raise AttackError(msg)
+    ATTACKS[cls.name] = cls
+    return cls
+
+
+def attack_named(name: str) -> type[Attack]:
+    """
+    The registered attack called ``name``.
+
+    :raises UnknownAttack: naming every registered attack.
+    """
+    try:
+        return ATTACKS[name]
+    except KeyError:
+        msg = f"no attack named {name!r}; attacks are {', '.join(sorted(ATTACKS)) or 'none'}"
+        raise UnknownAttack(msg) from None

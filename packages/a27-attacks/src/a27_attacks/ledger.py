@@ -1,0 +1,72 @@
+"""Lab 1 attacks: against the ledger community, where validators admit and broadcast transfers without consensus."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+
+from a27_ledger import sign_transfer
+
+from .base import Arena, Attack, AttackerNode, BadParameter, non_negative, param, register
+
+
+@register
+@attrs.frozen
+class DoubleSpendLab1(Attack):
+    """Two transfers of the whole balance under one nonce, to two validators at the same instant."""
+
+    name = "double-spend-lab1"
+    lab = "ledger"
+    family = "double-spend"
+    summary = (
+        "A light node owned by the attacker signs two transfers with the same nonce, each of its whole balance, to "
+        "two accounts the attacker also controls, and sends them to two different validators at the same simulated "
+        "instant. Each validator admits the one it got and logs it; every other node keeps whichever entry reached "
+        "it first, so the network can end with two ledgers, each crediting a different attacker account.")
+    success = ("honest nodes end with different ledgers (agreement broken) and the attacker's accounts are credited "
+               "the balance twice across them (tokens paid twice > 0)")
+    defences = ("ledger.conflicting_nonces",)
+    accounts = ("sink-a", "sink-b")
+
+    at: float = param(5.0, "simulated seconds after the workload starts when the two transfers are sent",
+                      non_negative)
+    fee: int = param(0, "fee of each transfer (the amount is the balance minus the fee)", non_negative)
+    first_validator: int = param(0, "index of the validator that gets the transfer to sink-a", non_negative)
+    second_validator: int = param(1, "index of the validator that gets the transfer to sink-b", non_negative)
+
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """One light node, ``a0``, whose account holds the genesis balance the attacker spends twice."""
+        return (AttackerNode("a0", "light", "signs two transfers of its whole balance under one nonce"),)
+
+    def check(self, validators: int, light_nodes: int) -> None:
+        """The two validator indices must differ and exist."""
+        for index in (self.first_validator, self.second_validator):
+            if index >= validators:
+                msg = f"{self.name}: validator index {index} is out of range (the network has {validators} validators)"
+                raise BadParameter(msg)
+        if self.first_validator == self.second_validator:
+            msg = f"{self.name}: first_validator and second_validator must differ"
+            raise BadParameter(msg)
+
+    async def act(self, arena: Arena) -> None:
+        """At ``at``, sign the two conflicting transfers and send them to the two validators concurrently."""
+        validators = [node.name for node in arena.honest() if node.role == "validator"]
+        await arena.sleep(max(0.0, self.at - arena.now()))
+        me = arena.attacker("a0")
+        key = arena.attacker_key("a0")
+        state = me.communities["ledger"].state
+        nonce, balance = state.next_nonce(key.public_key), state.balance(key.public_key)
+        amount = balance - self.fee
+        arena.note("amount signed twice", amount)
+        if amount <= 0:
+            arena.note("skipped", f"balance {balance} does not cover the fee {self.fee}")
+            return
+        spends = [sign_transfer(key, arena.attacker_key(sink).public_key, amount, nonce, fee=self.fee)
+                  for sink in self.accounts]
+        results = await asyncio.gather(
+            arena.send_transaction("a0", spends[0], validators[self.first_validator]),
+            arena.send_transaction("a0", spends[1], validators[self.second_validator]))
+        chosen = (validators[self.first_validator], validators[self.second_validator])
+        for sink, validator, result in zip(self.accounts, chosen, results, strict=True):
+            arena.note(f"to {sink} via {validator}", "accepted" if result.accepted else f"refused: {result.reason}")
