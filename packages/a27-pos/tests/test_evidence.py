@@ -36,7 +36,7 @@ from a27_pos import (
 )
 from a27_pos.block import Block
 from a27_pos.consensus import Action
-from a27_pos.testing import extend, make_validators
+from a27_pos.testing import certify, extend, make_validators
 
 KEYS, GENESIS = make_validators(4, seed=61)
 CHAIN_ID = GENESIS.chain_id
@@ -237,3 +237,20 @@ def test_without_the_transaction_check_a_block_that_does_not_apply_passes_the_ch
     with pytest.raises(InvalidBlock):
         extend(chain, KEYS, transactions=double_spend)
     assert chain.state.snapshot().digest() == before and chain.height == 0
+
+
+# Two certificates at one height --------------------------------------------------------------------------------
+
+
+def test_two_certificates_for_one_height_and_round_name_every_double_signer() -> None:
+    chain = Chain.start(GENESIS)
+    one, other = twin_proposals(chain)
+    first = certify(one.block, KEYS[:3])
+    second = certify(other.block, KEYS[1:])
+    evidence = Evidence.conflicting_certificates(first, second)
+    assert {item.offender for item in evidence} == {KEYS[1].public_key, KEYS[2].public_key}
+    for item in evidence:
+        item.verify(CHAIN_ID)
+    assert Evidence.conflicting_certificates(first, certify(other.block, KEYS[1:], round_number=1)) == []
+    with pytest.raises(ValueError, match="different blocks"):
+        Evidence.conflicting_certificates(first, first)
