@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from samples import evidence as vote_evidence
 from samples import proposal_evidence
 
 from a27_ledger import KeyPair, sign_transfer
@@ -126,6 +129,22 @@ def test_malformed_evidence_is_refused(name: str, damage: object) -> None:
     data = damage(proposal_evidence().encode())  # type: ignore[operator]
     with pytest.raises(MalformedVote):
         decode_evidence(data)
+
+
+@given(st.one_of(st.binary(max_size=600), st.sampled_from([3, 1, 2]).flatmap(
+    lambda kind: st.binary(min_size=244, max_size=281).map(lambda rest: bytes([kind]) + rest))))
+def test_decoding_any_bytes_gives_evidence_or_malformed_vote(data: bytes) -> None:
+    try:
+        decoded = decode_evidence(data)
+    except MalformedVote:
+        return
+    assert decoded.encode() == data
+
+
+@pytest.mark.parametrize("sample", [vote_evidence, proposal_evidence])
+def test_either_kind_decodes_from_a_memoryview(sample: object) -> None:
+    encoded = sample().encode()  # type: ignore[operator]
+    assert decode_evidence(memoryview(encoded)) == sample()  # type: ignore[operator]
 
 
 def test_a_block_with_an_unknown_evidence_kind_does_not_decode() -> None:
