@@ -14,6 +14,7 @@ from a27_pos import (
     Evidence,
     PosParams,
     Proposal,
+    ProposalEvidence,
     Validator,
     ValidatorSet,
     Vote,
@@ -49,6 +50,20 @@ def block() -> Block:
                        evidence=[evidence()], last_commit=certificate())
 
 
+def proposal_evidence() -> ProposalEvidence:
+    """Revision 3: the proposer of height 7, round 3 signed two proposals (another block, and another pol_round)."""
+    twin = Block.build(PROPOSER, chain_id=CHAIN_ID, height=7, round=3, timestamp=1_700_000_000_124,
+                       parent_id=OTHER_ID, last_commit=certificate())
+    return ProposalEvidence.from_proposals(Proposal.create(PROPOSER, CHAIN_ID, 3, 2, block()),
+                                           Proposal.create(PROPOSER, CHAIN_ID, 3, -1, twin))
+
+
+def block_with_both_evidence_kinds() -> Block:
+    """Revision 3: a block carrying vote evidence and proposal evidence."""
+    return Block.build(PROPOSER, chain_id=CHAIN_ID, height=9, round=0, timestamp=1_700_000_000_456,
+                       parent_id=BLOCK_ID, evidence=[evidence(), proposal_evidence()], last_commit=certificate())
+
+
 def first_block() -> Block:
     return Block.build(PROPOSER, chain_id=CHAIN_ID, height=1, round=0, timestamp=1_000, parent_id=BLOCK_ID)
 
@@ -68,4 +83,6 @@ def samples() -> dict[str, Any]:
         "params": PosParams(),
         "bond": sign_bond(SENDER, 5_000, 8, fee=1),
         "unbond": sign_unbond(SENDER, 2_000, 9),
+        "proposal_evidence": proposal_evidence(),
+        "block_with_both_evidence_kinds": block_with_both_evidence_kinds(),
     }

@@ -1,6 +1,7 @@
 """
-Golden vectors for every encoding of this layer (blocks, proposals, votes, certificates, evidence, validator
-sets, parameters, staking transactions), checked in both directions.
+Golden vectors for every encoding of this layer (blocks, proposals, votes, certificates, evidence of both kinds,
+validator sets, parameters, staking transactions), checked in both directions. The proposal evidence and the block
+carrying both evidence kinds are revision 3 (PROTOCOL.md); every revision-1 vector is unchanged.
 
 Rewrite the file with ``python packages/a27-pos/scripts/write_vectors.py``
 only when the protocol version changes on purpose; the file is the contract.
@@ -24,6 +25,7 @@ from a27_pos import (
     MalformedBlock,
     PosParams,
     Proposal,
+    ProposalEvidence,
     ValidatorSet,
     Vote,
     pos_registry,
@@ -45,6 +47,8 @@ DECODERS: dict[str, Callable[[bytes], Any]] = {
     "params": PosParams.decode,
     "bond": lambda data: Transaction.decode(data, REGISTRY),
     "unbond": lambda data: Transaction.decode(data, REGISTRY),
+    "proposal_evidence": ProposalEvidence.decode,
+    "block_with_both_evidence_kinds": lambda data: Block.decode(data, REGISTRY),
 }
 
 
@@ -58,6 +62,9 @@ def derived() -> dict[str, str]:
         "first_block.block_id": sample["first_block"].block_id.hex(),
         "certificate.hash": sample["certificate"].hash().hex(),
         "evidence.evidence_id": sample["evidence"].evidence_id.hex(),
+        "proposal_evidence.evidence_id": sample["proposal_evidence"].evidence_id.hex(),
+        "block_with_both_evidence_kinds.evidence_root":
+            sample["block_with_both_evidence_kinds"].header.evidence_root.hex(),
     }
 
 

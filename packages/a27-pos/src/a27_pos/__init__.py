@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from a27_ledger import lazy_exports
 from a27_pos.__about__ import __version__
 from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
-from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, PROPOSAL_DOMAIN, Block, BlockHeader, Proposal
+from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, Block, BlockHeader, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
     Action,
@@ -30,6 +30,7 @@ from a27_pos.consensus import (
     Step,
     Timeouts,
 )
+from a27_pos.defences import PosDefences
 from a27_pos.errors import (
     BadMerkleRoot,
     BadTimestamp,
@@ -53,6 +54,14 @@ from a27_pos.errors import (
     WrongChain,
     WrongProposer,
     pos_error_for_code,
+)
+from a27_pos.evidence import (
+    PROPOSAL_DOMAIN,
+    PROPOSAL_EVIDENCE_KIND,
+    AnyEvidence,
+    ProposalEvidence,
+    SignedProposal,
+    decode_evidence,
 )
 from a27_pos.inmemory import MessageBus, make_engines
 from a27_pos.mempool import Mempool
@@ -89,11 +98,13 @@ __all__ = [
     "PRECOMMIT",
     "PREVOTE",
     "PROPOSAL_DOMAIN",
+    "PROPOSAL_EVIDENCE_KIND",
     "STAKE",
     "STRATEGIES",
     "UNBONDING",
     "VOTE_DOMAIN",
     "Action",
+    "AnyEvidence",
     "BadMerkleRoot",
     "BadTimestamp",
     "Block",
@@ -132,12 +143,14 @@ __all__ = [
     "NonceTooFarAhead",
     "NotAValidator",
     "PosCommunity",
+    "PosDefences",
     "PosError",
     "PosGenesis",
     "PosGenesisError",
     "PosParams",
     "PosSettings",
     "Proposal",
+    "ProposalEvidence",
     "ProposerStrategy",
     "RefusedInput",
     "RequestSync",
@@ -145,6 +158,7 @@ __all__ = [
     "ScheduleTimeout",
     "SendToValidators",
     "ServeSync",
+    "SignedProposal",
     "StaleMessage",
     "Step",
     "SubmissionAnswer",
@@ -163,6 +177,7 @@ __all__ = [
     "WrongProposer",
     "__version__",
     "bonded_stake",
+    "decode_evidence",
     "make_engines",
     "merkle_root",
     "pos_error_for_code",

@@ -16,13 +16,14 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from a27_ledger import Transaction
 from a27_pos.block import Proposal
-from a27_pos.votes import Evidence, Vote
+from a27_pos.evidence import AnyEvidence
+from a27_pos.votes import Vote
 
 if TYPE_CHECKING:
     from a27_pos.consensus import ConsensusEngine
 
 Recipient = TypeVar("Recipient")
-ConsensusMessage = Proposal | Vote | Evidence
+ConsensusMessage = Proposal | Vote | AnyEvidence
 """What validators send each other."""
 
 
@@ -37,7 +38,7 @@ class ValidatorBehaviour(Protocol):
         returned are sent in order. `engine` gives the node's key, chain and round state (to sign a twin)."""
 
     def block_contents(self, engine: ConsensusEngine, transactions: Sequence[Transaction],
-                       evidence: Sequence[Evidence]) -> tuple[Sequence[Transaction], Sequence[Evidence]]:
+                       evidence: Sequence[AnyEvidence]) -> tuple[Sequence[Transaction], Sequence[AnyEvidence]]:
         """The transactions and evidence of a block this validator proposes, given what the honest choice is.
 
         Called when the engine builds a new block (not when it proposes again its valid block); what it returns
@@ -63,7 +64,7 @@ class HonestBehaviour:
         return [(message, recipients)]
 
     def block_contents(self, engine: ConsensusEngine, transactions: Sequence[Transaction],
-                       evidence: Sequence[Evidence]) -> tuple[Sequence[Transaction], Sequence[Evidence]]:
+                       evidence: Sequence[AnyEvidence]) -> tuple[Sequence[Transaction], Sequence[AnyEvidence]]:
         """The honest choice, unchanged."""
         return transactions, evidence
 

@@ -6,7 +6,8 @@ Header encoding::
     proposer 32 | tx_root 32 | tx_count u32 | evidence_root 32 | last_commit_hash 32
 
 Block encoding: ``header | signature 64 | (u32 length | transaction) * tx_count | evidence_count u16 |
-evidence (282 bytes) * evidence_count | u32 length | last commit certificate``. The block id is
+evidence * evidence_count | u32 length | last commit certificate``; an evidence entry's first byte tells its kind
+and length (`a27_pos.evidence`). The block id is
 ``sha256(header)``; the signature is the proposer's over ``b"a27/pos/block/v1" + header``.
 
 Proposal encoding: ``height u64 | round u32 | pol_round u32 (0xFFFFFFFF: none) | proposer 32 | signature 64 |
@@ -26,20 +27,16 @@ import attrs
 from a27_ledger import KeyPair, LedgerError, Transaction, TransactionRegistry, decode_shared, verify_signature
 from a27_pos.encoding import MAX_UINT32, MAX_UINT64, Reader, chain_id_field
 from a27_pos.errors import BadMerkleRoot, InvalidSignature, MalformedBlock, MalformedVote
+from a27_pos.evidence import NO_ROUND, NO_ROUND_WIRE, AnyEvidence, proposal_signing_bytes, read_evidence
 from a27_pos.merkle import merkle_root
-from a27_pos.votes import VOTE_LENGTH, CommitCertificate, Evidence
+from a27_pos.votes import CommitCertificate
 
 BLOCK_VERSION = 1
 BLOCK_DOMAIN = b"a27/pos/block/v1"
-PROPOSAL_DOMAIN = b"a27/pos/proposal/v1"
-NO_ROUND = -1
-"""The pol_round of a proposal without a proof of lock."""
-_NO_ROUND_WIRE = MAX_UINT32
 _HEADER_TAIL = struct.Struct(">QIQ32s32s32sI32s32s")
 _PROPOSAL_HEAD = struct.Struct(">QII32s64s")
 _U32 = struct.Struct(">I")
 _U16 = struct.Struct(">H")
-EVIDENCE_LENGTH = 2 * VOTE_LENGTH
 
 
 def _bounded(limit: int) -> Any:
@@ -113,7 +110,7 @@ def _transaction_tuple(transactions: Iterable[Transaction]) -> tuple[Transaction
     return tuple(transactions)
 
 
-def _evidence_tuple(evidence: Iterable[Evidence]) -> tuple[Evidence, ...]:
+def _evidence_tuple(evidence: Iterable[AnyEvidence]) -> tuple[AnyEvidence, ...]:
     return tuple(evidence)
 
 
@@ -133,7 +130,7 @@ class Block:
     header: BlockHeader
     signature: bytes = attrs.field(validator=_signature)
     transactions: tuple[Transaction, ...] = attrs.field(converter=_transaction_tuple)
-    evidence: tuple[Evidence, ...] = attrs.field(converter=_evidence_tuple)
+    evidence: tuple[AnyEvidence, ...] = attrs.field(converter=_evidence_tuple)
     last_commit: CommitCertificate | None = None
     _encoded: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)
     _block_id: bytes | None = attrs.field(default=None, init=False, eq=False, repr=False)
@@ -157,7 +154,7 @@ class Block:
         timestamp: int,
         parent_id: bytes,
         transactions: Sequence[Transaction] = (),
-        evidence: Sequence[Evidence] = (),
+        evidence: Sequence[AnyEvidence] = (),
         last_commit: CommitCertificate | None = None,
     ) -> Block:
         """Assemble a block with correct roots and sign it with `key` (the proposer)."""
@@ -236,7 +233,7 @@ class Block:
         evidence = []
         for _ in range(reader.u16()):
             try:
-                evidence.append(Evidence.decode(reader.take(EVIDENCE_LENGTH)))
+                evidence.append(read_evidence(reader))
             except MalformedVote as error:
                 raise MalformedBlock(f"evidence {len(evidence)}: {error}") from error
         commit_bytes = reader.take(reader.u32())
@@ -267,12 +264,6 @@ class Block:
         """Height, round, short id and size."""
         return (f"Block(h={self.height} r={self.header.round} {self.block_id.hex()[:8]} "
                 f"txs={len(self.transactions)} by {self.proposer.hex()[:8]})")
-
-
-def proposal_signing_bytes(chain_id: str, height: int, round_number: int, pol_round: int, block_id: bytes) -> bytes:
-    """What a proposer signs for a proposal (see the module docstring)."""
-    wire_pol = _NO_ROUND_WIRE if pol_round == NO_ROUND else pol_round
-    return PROPOSAL_DOMAIN + chain_id_field(chain_id) + struct.pack(">QII", height, round_number, wire_pol) + block_id
 
 
 def _pol_round(instance: Proposal, _attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -318,7 +309,7 @@ class Proposal:
         if encoded is None:
             if not self.signature:
                 raise MalformedBlock("proposal is not signed")
-            wire_pol = _NO_ROUND_WIRE if self.pol_round == NO_ROUND else self.pol_round
+            wire_pol = NO_ROUND_WIRE if self.pol_round == NO_ROUND else self.pol_round
             encoded = _PROPOSAL_HEAD.pack(self.height, self.round, wire_pol, self.proposer,
                                           self.signature) + self.block.encode()
             object.__setattr__(self, "_encoded", encoded)
@@ -340,9 +331,9 @@ class Proposal:
         block = Block.decode(reader.take(reader.remaining), registry)
         if block.height != height:
             raise MalformedBlock(f"proposal height {height} differs from its block's {block.height}")
-        if round_number == _NO_ROUND_WIRE:
+        if round_number == NO_ROUND_WIRE:
             raise MalformedBlock("round 2**32-1 is reserved")
-        pol_round = NO_ROUND if wire_pol == _NO_ROUND_WIRE else wire_pol
+        pol_round = NO_ROUND if wire_pol == NO_ROUND_WIRE else wire_pol
         proposal = cls(round_number, pol_round, block, proposer, signature)
         object.__setattr__(proposal, "_encoded", data)
         return proposal

@@ -44,7 +44,7 @@ from a27_ledger import (
     community_id_for,
     signed_handler,
 )
-from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
+from a27_pos.behaviour import ConsensusMessage, HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
@@ -59,7 +59,9 @@ from a27_pos.consensus import (
     ServeSync,
     Timeouts,
 )
+from a27_pos.defences import PosDefences
 from a27_pos.errors import MalformedBlock, MalformedVote, PosError, StaleMessage
+from a27_pos.evidence import decode_evidence
 from a27_pos.mempool import Mempool
 from a27_pos.params import PosGenesis
 from a27_pos.payloads import (
@@ -76,7 +78,7 @@ from a27_pos.payloads import (
 )
 from a27_pos.submissions import ADMITTED, NonceCounter, SubmissionDesk
 from a27_pos.sync import BlockSync, HeldRequests, Received
-from a27_pos.votes import CommitCertificate, Evidence, Vote
+from a27_pos.votes import CommitCertificate, Vote
 
 if TYPE_CHECKING:
     from ipv8.peer import Peer
@@ -158,6 +160,9 @@ class PosSettings(CommunitySettings):
     """Held block requests at most (one per peer; the oldest is dropped for a new one)."""
     behaviour: ValidatorBehaviour = HonestBehaviour()
     """What this node proposes, votes, relays and withholds (README, "Behaviour seam"); honest by default."""
+    defences: PosDefences = PosDefences()
+    """This node's PoS defences (README, "Defences"): all on by default; `PosDefences.none()` switches them off to
+    show what an attack does without them."""
 
 
 class PosCommunity(A27Community):
@@ -181,7 +186,8 @@ class PosCommunity(A27Community):
         """A validator's admission decisions and submitter bookkeeping (None on a light node)."""
         if runs_engine:
             self.engine = ConsensusEngine(self.key, self.chain, timeouts=settings.timeouts, mempool=settings.mempool,
-                                          max_clock_drift=settings.max_clock_drift, behaviour=settings.behaviour)
+                                          max_clock_drift=settings.max_clock_drift, behaviour=settings.behaviour,
+                                          defences=settings.defences)
             self.submissions = SubmissionDesk(self.engine.mempool, max_tracked=settings.max_tracked_submissions)
         self.stats: Counter[str] = Counter()
         """What this node did and saw, by event."""
@@ -361,7 +367,7 @@ class PosCommunity(A27Community):
         except DroppedMessage as drop:
             self.record_drop("buffered message", None, drop)
 
-    def _broadcast(self, message: Proposal | Vote | Evidence) -> None:
+    def _broadcast(self, message: ConsensusMessage) -> None:
         """Send what the behaviour makes of `message` (honest: `message` to every validator)."""
         assert self.engine is not None
         for outgoing, recipients in self.behaviour.outgoing(self.engine, message, self.validator_peers()):
@@ -401,10 +407,10 @@ class PosCommunity(A27Community):
 
     @signed_handler(EvidenceMessage)
     def on_evidence(self, peer: Peer, payload: EvidenceMessage) -> None:
-        """Hand evidence to the engine, to be included in a block."""
+        """Hand evidence (either kind) to the engine, to be included in a block."""
         engine = self._engine("evidence")
         try:
-            evidence = Evidence.decode(payload.evidence)
+            evidence = decode_evidence(payload.evidence)
         except MalformedVote as error:
             raise DroppedMessage("malformed", f"evidence: {error}") from error
         self._perform(engine.on_evidence(evidence, self.now()))

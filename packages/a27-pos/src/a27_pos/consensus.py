@@ -21,6 +21,7 @@ from a27_ledger import KeyPair, Receipt
 from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import NO_ROUND, Block, Proposal
 from a27_pos.chain import Chain
+from a27_pos.defences import PosDefences
 from a27_pos.errors import (
     BadTimestamp,
     ConflictingProposal,
@@ -32,6 +33,7 @@ from a27_pos.errors import (
     StaleMessage,
     WrongProposer,
 )
+from a27_pos.evidence import AnyEvidence, ProposalEvidence
 from a27_pos.mempool import BLOCK_ENTRY_OVERHEAD, Mempool
 from a27_pos.validators import ValidatorSet
 from a27_pos.votes import NIL, PRECOMMIT, PREVOTE, CommitCertificate, Evidence, Vote
@@ -83,7 +85,7 @@ class Timeouts:
 class SendToValidators:
     """Send `message` to the other validators (and relay it: it is self-authenticating)."""
 
-    message: Proposal | Vote | Evidence
+    message: Proposal | Vote | AnyEvidence
 
 
 @attrs.frozen
@@ -107,9 +109,9 @@ class Committed:
 
 @attrs.frozen
 class EvidenceFound:
-    """This node saw a validator equivocate."""
+    """This node saw a validator equivocate (two votes, or two proposals)."""
 
-    evidence: Evidence
+    evidence: AnyEvidence
 
 
 @attrs.frozen
@@ -209,21 +211,23 @@ class ConsensusEngine:
     `key` is the node's identity (None for a node that never votes). The chain is the validator-set source and
     fixes the proposer strategy; `mempool` supplies transactions for the blocks this node proposes (and loses those
     that a finalized block includes). `behaviour` decides what goes into the blocks it proposes, and whoever runs
-    the engine asks it what to send (README, "Behaviour seam"); honest by default.
+    the engine asks it what to send (README, "Behaviour seam"); honest by default. `defences` switches this
+    node's defences (`PosDefences`, all on by default; README, "Defences").
     """
 
     def __init__(self, key: KeyPair | None, chain: Chain, *, timeouts: Timeouts | None = None,
                  mempool: Mempool | None = None, max_clock_drift: float = 10.0, max_buffered: int = 10_000,
-                 behaviour: ValidatorBehaviour | None = None) -> None:
+                 behaviour: ValidatorBehaviour | None = None, defences: PosDefences | None = None) -> None:
         """Create the engine; nothing happens until `start`."""
         self.key = key
+        self.defences = PosDefences() if defences is None else defences
         self.behaviour: ValidatorBehaviour = HonestBehaviour() if behaviour is None else behaviour
         self.chain = chain
         self.timeouts = Timeouts() if timeouts is None else timeouts
         self.mempool = Mempool() if mempool is None else mempool
         self.max_clock_drift = max_clock_drift
         self.max_buffered = max_buffered
-        self.pending_evidence: dict[bytes, Evidence] = {}
+        self.pending_evidence: dict[bytes, AnyEvidence] = {}
         """Evidence seen and not yet in a finalized block, by evidence id (at most one per offender)."""
         self._buffer: list[Message] = []
         self._buffered: set[bytes] = set()
@@ -299,9 +303,11 @@ class ConsensusEngine:
             self._evaluate(now, actions)
         return actions
 
-    def on_evidence(self, evidence: Evidence, now: float) -> list[Action]:
-        """Take evidence gossiped by another node; valid evidence waits to be included in a block."""
-        if self._has_evidence_against(evidence.offender):
+    def on_evidence(self, evidence: AnyEvidence, now: float) -> list[Action]:
+        """Take evidence gossiped by another node; valid evidence waits to be included in a block.
+
+        Evidence of a kind whose defence is off (`pos.vote_evidence`, `pos.proposal_evidence`) is ignored."""
+        if not self._collects(evidence) or self._has_evidence_against(evidence.offender):
             return []
         try:
             self.chain.check_evidence(evidence, self.height)
@@ -309,6 +315,11 @@ class ConsensusEngine:
             return [RefusedInput(error)]
         self.pending_evidence[evidence.evidence_id] = evidence
         return []
+
+    def _collects(self, evidence: AnyEvidence) -> bool:
+        if isinstance(evidence, ProposalEvidence):
+            return self.defences.proposal_evidence
+        return self.defences.vote_evidence
 
     def _has_evidence_against(self, offender: bytes) -> bool:
         # One offence is punished once, so one pending evidence per offender is enough; this also bounds what an
@@ -434,6 +445,7 @@ class ConsensusEngine:
         if existing is not None:
             if existing.block.block_id != proposal.block.block_id or existing.pol_round != proposal.pol_round:
                 actions.append(RefusedInput(ConflictingProposal(f"a second proposal for round {proposal.round}")))
+                self._proposal_equivocation(existing, proposal, actions)
             return
         try:
             proposal.verify(self.chain.chain_id)
@@ -450,6 +462,20 @@ class ConsensusEngine:
         if error is not None:
             actions.append(RefusedInput(error))
 
+    def _proposal_equivocation(self, existing: Proposal, proposal: Proposal, actions: list[Action]) -> None:
+        """`proposal` differs from the round's proposal this node holds (`existing`, verified): if it is signed too,
+        the proposer equivocated; keep, report and gossip the evidence (once per offender)."""
+        if not self.defences.proposal_evidence or self._has_evidence_against(proposal.proposer):
+            return
+        try:
+            proposal.verify(self.chain.chain_id)
+        except InvalidSignature as bad_signature:
+            actions.append(RefusedInput(bad_signature))
+            return
+        evidence = ProposalEvidence.from_proposals(existing, proposal)
+        self.pending_evidence[evidence.evidence_id] = evidence
+        actions += [EvidenceFound(evidence), SendToValidators(evidence)]
+
     def _take_vote(self, vote: Vote, actions: list[Action]) -> None:
         if vote.validator not in self.validator_set:
             actions.append(RefusedInput(NotAValidator(f"{vote.validator.hex()[:8]} is not a validator at height "
@@ -465,7 +491,7 @@ class ConsensusEngine:
             return
         first = vote_set.first.get(vote.validator)
         if first is not None and first.block_id != vote.block_id:
-            if not self._has_evidence_against(vote.validator):
+            if self.defences.vote_evidence and not self._has_evidence_against(vote.validator):
                 evidence = Evidence.from_votes(first, vote)
                 self.pending_evidence[evidence.evidence_id] = evidence
                 actions += [EvidenceFound(evidence), SendToValidators(evidence)]
@@ -480,7 +506,8 @@ class ConsensusEngine:
         if block_id in self._validity:
             return self._validity[block_id]
         try:
-            self.chain.check_block(block, latest_timestamp=int((now + self.max_clock_drift) * 1000))
+            self.chain.check_block(block, latest_timestamp=int((now + self.max_clock_drift) * 1000),
+                                   check_transactions=self.defences.check_block_transactions)
         except BadTimestamp as error:
             # Not cached: a block from a clock ahead of ours becomes acceptable as time passes.
             return error
@@ -521,7 +548,14 @@ class ConsensusEngine:
             if not self._is_valid(block, now):
                 continue
             certificate = CommitCertificate.from_votes(vote_set.votes_for(block_id))
-            receipts = self.chain.commit(block, certificate, checked=True)
+            try:
+                # With `pos.check_block_transactions` off the block's transactions were not run before voting:
+                # the chain checks them now, and a certified block that does not apply is refused, never applied.
+                receipts = self.chain.commit(block, certificate, checked=self.defences.check_block_transactions)
+            except PosError as error:
+                self._validity[block_id] = error
+                actions.append(RefusedInput(error))
+                continue
             self._finalized(block, certificate, receipts, now, actions)
             return True
         return False
@@ -650,9 +684,9 @@ class ConsensusEngine:
         chosen_transactions, chosen_evidence = self.behaviour.block_contents(self, transactions, evidence)
         return self.chain.build_block(self.key, self.round, int(now * 1000), chosen_transactions, chosen_evidence)
 
-    def _evidence_for_block(self) -> list[Evidence]:
+    def _evidence_for_block(self) -> list[AnyEvidence]:
         # Pending evidence holds one entry per offender; evidence seen at this height is due from the next one.
-        chosen: list[Evidence] = []
+        chosen: list[AnyEvidence] = []
         for evidence in self.pending_evidence.values():
             if len(chosen) == self.chain.params.max_evidence_per_block:
                 break

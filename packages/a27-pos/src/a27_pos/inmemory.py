@@ -17,7 +17,7 @@ from functools import partial
 import attrs
 
 from a27_ledger import KeyPair, LedgerError, Transaction
-from a27_pos.behaviour import ValidatorBehaviour, is_honest
+from a27_pos.behaviour import ConsensusMessage, ValidatorBehaviour, is_honest
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
 from a27_pos.consensus import (
@@ -32,10 +32,12 @@ from a27_pos.consensus import (
     ServeSync,
     Timeouts,
 )
+from a27_pos.defences import PosDefences
 from a27_pos.errors import PosError
+from a27_pos.evidence import AnyEvidence
 from a27_pos.params import PosGenesis
 from a27_pos.sync import BlockSync, Received
-from a27_pos.votes import CommitCertificate, Evidence, Vote
+from a27_pos.votes import CommitCertificate, Vote
 
 
 @attrs.frozen
@@ -88,7 +90,7 @@ class MessageBus:
         self.submitted_at: dict[bytes, float] = {}
         self.rejections: Counter[tuple[int, str]] = Counter()
         """Rejected inputs by node and error class name."""
-        self.evidence_found: list[tuple[int, Evidence]] = []
+        self.evidence_found: list[tuple[int, AnyEvidence]] = []
         self.messages_sent = 0
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._sequence = 0
@@ -120,7 +122,7 @@ class MessageBus:
             with contextlib.suppress(LedgerError, PosError):
                 engine.mempool.add(transaction, engine.chain.state, now=self.now)
 
-    def deliver(self, recipient: int, message: Proposal | Vote | Evidence, delay: float = 0.0) -> None:
+    def deliver(self, recipient: int, message: ConsensusMessage, delay: float = 0.0) -> None:
         """Hand `message` to node `recipient` after `delay` (crafted input, bypassing loss and partitions)."""
         self.at(self.now + delay, lambda: self._receive(recipient, message))
 
@@ -157,7 +159,7 @@ class MessageBus:
 
     # Internals --------------------------------------------------------------------------------------------------
 
-    def _receive(self, index: int, message: Proposal | Vote | Evidence) -> None:
+    def _receive(self, index: int, message: ConsensusMessage) -> None:
         engine = self.engines[index]
         if isinstance(message, Proposal):
             actions = engine.on_proposal(message, self.now)
@@ -205,14 +207,14 @@ class MessageBus:
             following = sync.pop_next(engine.chain.height)
         sync.prune(engine.chain.height)
 
-    def _broadcast(self, sender: int, message: Proposal | Vote | Evidence) -> None:
+    def _broadcast(self, sender: int, message: ConsensusMessage) -> None:
         engine = self.engines[sender]
         peers = [peer for peer in range(len(self.engines)) if peer != sender]
         for outgoing, recipients in engine.behaviour.outgoing(engine, message, peers):
             for peer in recipients:
                 self._send(sender, peer, outgoing)
 
-    def _send(self, sender: int, recipient: int, message: Proposal | Vote | Evidence) -> None:
+    def _send(self, sender: int, recipient: int, message: ConsensusMessage) -> None:
         self.messages_sent += 1
         if not self.reachable(sender, recipient) or self.rng.random() < self.loss:
             return
@@ -262,13 +264,16 @@ class MessageBus:
 
 def make_engines(keys: Sequence[KeyPair], genesis: PosGenesis, *, timeouts: Timeouts | None = None,
                  observers: int = 0, behaviours: Mapping[int, ValidatorBehaviour] | None = None,
-                 ) -> list[ConsensusEngine]:
+                 defences: PosDefences | None = None) -> list[ConsensusEngine]:
     """One engine per key over its own in-memory chain of `genesis`, plus `observers` keyless followers.
 
-    `behaviours` gives node i (by index) a behaviour other than the honest default."""
+    `behaviours` gives node i (by index) a behaviour other than the honest default; `defences` are every node's
+    (all on by default; `PosDefences.none()` to show what an attack does without them)."""
     chosen = dict(behaviours or {})
-    engines = [ConsensusEngine(key, Chain.start(genesis), timeouts=timeouts, behaviour=chosen.get(index))
+    engines = [ConsensusEngine(key, Chain.start(genesis), timeouts=timeouts, behaviour=chosen.get(index),
+                               defences=defences)
                for index, key in enumerate(keys)]
-    engines += [ConsensusEngine(None, Chain.start(genesis), timeouts=timeouts, behaviour=chosen.get(len(keys) + index))
+    engines += [ConsensusEngine(None, Chain.start(genesis), timeouts=timeouts, behaviour=chosen.get(len(keys) + index),
+                                defences=defences)
                 for index in range(observers)]
     return engines

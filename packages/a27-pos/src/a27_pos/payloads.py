@@ -67,7 +67,8 @@ class VoteMessage(VariablePayload):
 
 @vp_compile
 class EvidenceMessage(VariablePayload):
-    """Validator -> validators: proof that a validator equivocated (282 bytes)."""
+    """Validator -> validators: proof that a validator equivocated: vote evidence (282 bytes) or, from revision 3,
+    proposal evidence (245 bytes); the first byte tells which."""
 
     msg_id = 6
     format_list = ["raw"]

@@ -15,7 +15,8 @@ from typing import Any, Protocol, TypeVar
 from a27_ledger import TransactionRegistry
 from a27_pos.block import Block
 from a27_pos.errors import ChainStoreError, PosError
-from a27_pos.votes import CommitCertificate, Evidence
+from a27_pos.evidence import AnyEvidence, decode_evidence
+from a27_pos.votes import CommitCertificate
 
 _T = TypeVar("_T")
 
@@ -47,7 +48,7 @@ class ChainStore(Protocol):
         """The commit certificate of the block at `height`, or None."""
         ...
 
-    def evidence(self, offender: bytes | None = None) -> list[tuple[int, Evidence]]:
+    def evidence(self, offender: bytes | None = None) -> list[tuple[int, AnyEvidence]]:
         """(inclusion height, evidence) of every included evidence, or those against `offender`, by height."""
         ...
 
@@ -70,7 +71,7 @@ class MemoryChainStore:
         """Create an empty store."""
         self._genesis: bytes | None = None
         self._blocks: list[tuple[Block, CommitCertificate]] = []
-        self._evidence: list[tuple[int, Evidence]] = []
+        self._evidence: list[tuple[int, AnyEvidence]] = []
 
     def genesis_digest(self) -> bytes | None:
         """The genesis digest, None if empty."""
@@ -100,7 +101,7 @@ class MemoryChainStore:
         """The certificate at `height`, or None."""
         return self._blocks[height - 1][1] if 1 <= height <= len(self._blocks) else None
 
-    def evidence(self, offender: bytes | None = None) -> list[tuple[int, Evidence]]:
+    def evidence(self, offender: bytes | None = None) -> list[tuple[int, AnyEvidence]]:
         """Included evidence, all or against `offender`."""
         return [entry for entry in self._evidence if offender is None or entry[1].offender == offender]
 
@@ -212,7 +213,7 @@ class SQLiteChainStore:
         row = self._fetch_one("SELECT certificate FROM blocks WHERE height = ?", (height,))
         return None if row is None else _decoded(height, lambda: CommitCertificate.decode(bytes(row[0])))
 
-    def evidence(self, offender: bytes | None = None) -> list[tuple[int, Evidence]]:
+    def evidence(self, offender: bytes | None = None) -> list[tuple[int, AnyEvidence]]:
         """Included evidence, all or against `offender`."""
         try:
             if offender is None:
@@ -222,7 +223,7 @@ class SQLiteChainStore:
                     "SELECT height, evidence FROM evidence WHERE offender = ? ORDER BY rowid", (offender,)).fetchall()
         except sqlite3.Error as exc:
             raise ChainStoreError(f"read failed: {exc}") from exc
-        return [(int(height), _decoded(int(height), partial(Evidence.decode, bytes(data)))) for height, data in rows]
+        return [(int(height), _decoded(int(height), partial(decode_evidence, bytes(data)))) for height, data in rows]
 
     def close(self) -> None:
         """Close the database connection."""

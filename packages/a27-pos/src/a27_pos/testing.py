@@ -9,8 +9,9 @@ from a27_ledger import KeyPair, Transaction
 from a27_ledger.testing import make_keys
 from a27_pos.block import Block
 from a27_pos.chain import Chain
+from a27_pos.evidence import AnyEvidence
 from a27_pos.params import PosGenesis, PosParams
-from a27_pos.votes import PRECOMMIT, CommitCertificate, Evidence, Vote
+from a27_pos.votes import PRECOMMIT, CommitCertificate, Vote
 
 
 def make_pos_genesis(
@@ -54,7 +55,7 @@ def certify(block: Block, keys: Iterable[KeyPair], round_number: int | None = No
 
 
 def extend(chain: Chain, keys: Sequence[KeyPair], transactions: Sequence[Transaction] = (), *,
-           evidence: Sequence[Evidence] = (), round_number: int = 0, timestamp: int | None = None) -> Block:
+           evidence: Sequence[AnyEvidence] = (), round_number: int = 0, timestamp: int | None = None) -> Block:
     """Build, certify (by every key in `keys` that validates) and commit the next block; the proposer signs it.
 
     The proposer is the chain's proposer of `round_number`, looked up among `keys`.

@@ -259,6 +259,20 @@ class Evidence:
             one, other = other, one
         return cls(one, other)
 
+    @classmethod
+    def conflicting_certificates(cls, one: CommitCertificate, other: CommitCertificate) -> list[Evidence]:
+        """Evidence against every validator that signed both of two certificates for different blocks at one height
+        and round (the accountability of a safety break: more than a third of the stake signed both).
+
+        Certificates of different rounds give none: a validator that precommits two blocks in two rounds broke its
+        lock, which its two precommits alone do not prove. ValueError unless the blocks differ at one height."""
+        if one.height != other.height or one.block_id == other.block_id:
+            raise ValueError("conflicting certificates are for different blocks at one height")
+        if one.round != other.round:
+            return []
+        theirs = {vote.validator: vote for vote in other.votes()}
+        return [cls.from_votes(vote, theirs[vote.validator]) for vote in one.votes() if vote.validator in theirs]
+
     @property
     def offender(self) -> bytes:
         """The validator that signed both votes."""

@@ -1,0 +1,42 @@
+"""The PoS layer's defences, each one switch: on by default, off only to show what an attack does without it.
+
+A defence's full name is ``pos.<field>`` (``pos.proposal_evidence``). The switches are local: a node with a defence
+off still accepts every block the protocol allows (evidence included by others, for instance), so honest nodes with
+different switches still agree; an attack's effect shows when every honest node has the defence off.
+`PosSettings.defences`, `ConsensusEngine(defences=...)` and `make_engines(defences=...)` take them.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+
+@attrs.frozen
+class PosDefences:
+    """Which PoS defences this node runs (README, "Defences")."""
+
+    vote_evidence: bool = True
+    """Stops a validator that signs two different votes for one height, round and type (vote equivocation) from
+    going unpunished: the node that sees both builds evidence, gossips it, includes it in the blocks it proposes,
+    and the offender is slashed and tombstoned. Off: the node neither builds, keeps nor includes vote evidence, so
+    with every honest node off an equivocator keeps its whole stake and stays a validator."""
+
+    proposal_evidence: bool = True
+    """Stops a proposer that signs two different proposals for one height and round (sending each to part of the
+    validators, to split their votes) from going unpunished: the node that sees both builds proposal evidence
+    (PROTOCOL.md, revision 3), gossips it, includes it in its blocks, and the offender is slashed and tombstoned
+    like a vote equivocator. Off: the node neither builds, keeps nor includes proposal evidence; with every honest
+    node off the proposer keeps its stake and can split every round it proposes."""
+
+    check_block_transactions: bool = True
+    """Stops a Byzantine proposer's block whose transactions do not apply (a second transfer with a used nonce, a
+    double spend, an overdraft) from getting honest prevotes: before voting for a proposal the node dry-runs its
+    transactions on the parent state. WARNING, for demonstrations only: off, the node prevotes and precommits such
+    a block without running its transactions; the block can then gather a commit certificate that no node can
+    apply (the ledger still refuses the transactions when it applies a block, so nothing is credited twice), and
+    the chain halts at that height for good: availability is lost."""
+
+    @classmethod
+    def none(cls) -> PosDefences:
+        """Every defence off."""
+        return cls(**{field.name: False for field in attrs.fields(cls)})
