@@ -17,6 +17,7 @@ from a27_pos.__about__ import __version__
 from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, PROPOSAL_DOMAIN, Block, BlockHeader, Proposal
 from a27_pos.chain import Chain
+from a27_pos.checkpoint import Checkpoint
 from a27_pos.consensus import (
     Action,
     Committed,
@@ -30,10 +31,12 @@ from a27_pos.consensus import (
     Step,
     Timeouts,
 )
+from a27_pos.defences import PosDefences
 from a27_pos.errors import (
     BadMerkleRoot,
     BadTimestamp,
     ChainStoreError,
+    CheckpointMismatch,
     ConflictingCommit,
     ConflictingProposal,
     FutureMessage,
@@ -105,6 +108,8 @@ __all__ = [
     "ChainHead",
     "ChainStore",
     "ChainStoreError",
+    "Checkpoint",
+    "CheckpointMismatch",
     "CommitCertificate",
     "CommitSignature",
     "Committed",
@@ -132,6 +137,7 @@ __all__ = [
     "NonceTooFarAhead",
     "NotAValidator",
     "PosCommunity",
+    "PosDefences",
     "PosError",
     "PosGenesis",
     "PosGenesisError",

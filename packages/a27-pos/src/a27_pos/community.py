@@ -47,6 +47,7 @@ from a27_ledger import (
 from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
+from a27_pos.checkpoint import Checkpoint
 from a27_pos.consensus import (
     Action,
     Committed,
@@ -59,6 +60,7 @@ from a27_pos.consensus import (
     ServeSync,
     Timeouts,
 )
+from a27_pos.defences import PosDefences
 from a27_pos.errors import MalformedBlock, MalformedVote, PosError, StaleMessage
 from a27_pos.mempool import Mempool
 from a27_pos.params import PosGenesis
@@ -158,6 +160,12 @@ class PosSettings(CommunitySettings):
     """Held block requests at most (one per peer; the oldest is dropped for a new one)."""
     behaviour: ValidatorBehaviour = HonestBehaviour()
     """What this node proposes, votes, relays and withholds (README, "Behaviour seam"); honest by default."""
+    checkpoint: Checkpoint | None = None
+    """A weak-subjectivity checkpoint (height, block id) the node's chain must contain, given out of band; needed by
+    a node that syncs from genesis or was offline longer than `unbonding_delay` blocks (DESIGN.md, "Long-range
+    forks"). Enforced while `defences.checkpoints` is on."""
+    defences: PosDefences = PosDefences()
+    """Which PoS defences this node runs (README, "Defences"); all on by default."""
 
 
 class PosCommunity(A27Community):
@@ -172,6 +180,8 @@ class PosCommunity(A27Community):
         self.settings = settings
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
         self.chain = settings.chain if settings.chain is not None else Chain.start(settings.genesis)
+        if settings.defences.checkpoints and settings.checkpoint is not None:
+            self.chain.set_checkpoint(settings.checkpoint)
         runs_engine = settings.validator
         if runs_engine is None:
             runs_engine = self.account in dict(settings.genesis.stakes)
