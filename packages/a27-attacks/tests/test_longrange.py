@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from a27_attacks.longrange import ForkImpossible, forge_history, serve_history
+from a27_attacks.longrange import CertifiedBlock, ForkImpossible, forge_history, serve_history
 
-from a27_ledger import sign_transfer
+from a27_ledger import KeyPair, sign_transfer
 from a27_ledger.testing import make_keys
-from a27_pos import Chain, Checkpoint, CheckpointMismatch, PosParams, sign_bond, sign_unbond
+from a27_pos import (
+    Chain,
+    Checkpoint,
+    CheckpointMismatch,
+    ConsensusEngine,
+    PosGenesis,
+    PosParams,
+    RefusedInput,
+    sign_bond,
+    sign_unbond,
+)
 from a27_pos.testing import extend, make_pos_genesis
 
 OLD, NEW = range(0, 4), range(4, 8)
@@ -27,9 +37,9 @@ PARAMS = PosParams(unbonding_delay=4, evidence_max_age=2)
 class Scenario:
     """The real chain (as each block's (block, certificate)) and what is needed to attack and check it."""
 
-    keys: list
-    genesis: object
-    real: list
+    keys: list[KeyPair]
+    genesis: PosGenesis
+    real: list[CertifiedBlock]
     payment_height: int
 
 
@@ -46,13 +56,17 @@ def real_chain() -> Scenario:
     }
     for height in range(1, 13):
         extend(chain, keys, contents.get(height, ()))
-    real = [(chain.block(height), chain.certificate(height)) for height in range(1, 13)]
+    real = []
+    for height in range(1, 13):
+        block, certificate = chain.block(height), chain.certificate(height)
+        assert block is not None and certificate is not None
+        real.append((block, certificate))
     assert set(chain.validator_set(13).accounts) == {keys[index].public_key for index in NEW}
     assert chain.state.balance(keys[MERCHANT].public_key) == 20_000 + PAID
     return Scenario(keys, genesis, real, 8)
 
 
-def long_range_fork(scenario: Scenario) -> list:
+def long_range_fork(scenario: Scenario) -> list[CertifiedBlock]:
     """The old validators' fork from height 1 (where they held all the stake): they never let the new validators in,
     and old validator 0 sends the same tokens to its accomplice; longer than the real chain."""
     keys = scenario.keys
@@ -125,3 +139,22 @@ def test_checkpoints_parse_and_print() -> None:
     for text in ("12", "x:00", f"0:{bytes(32).hex()}", "3:abcd"):
         with pytest.raises(ValueError):
             Checkpoint.parse(text)
+
+
+def test_a_validator_restarting_with_an_empty_store_and_a_checkpoint_reports_the_fork(scenario: Scenario) -> None:
+    honest = Chain.start(scenario.genesis)
+    serve_history(honest, scenario.real)
+    checkpoint = honest.checkpoint_at()
+    fork = long_range_fork(scenario)
+    for defended in (False, True):
+        engine = ConsensusEngine(scenario.keys[NEW[0]], Chain.start(
+            scenario.genesis, checkpoint=checkpoint if defended else None))
+        refusals = [action.error for block, certificate in scenario.real[:1] + fork
+                    for action in engine.on_decided_block(block, certificate, 0.0)
+                    if isinstance(action, RefusedInput)]
+        if defended:
+            assert [type(error) for error in refusals[:1]] == [CheckpointMismatch]
+            assert engine.chain.height == checkpoint.height - 1
+        else:
+            assert refusals == []
+            assert engine.chain.height == len(fork) + 1

@@ -38,8 +38,9 @@ class Censor(HonestBehaviour):
 
     def block_contents(self, engine: ConsensusEngine, transactions: Sequence[Transaction],
                        evidence: Sequence[Evidence]) -> tuple[Sequence[Transaction], Sequence[Evidence]]:
-        """The honest choice without the victims' transactions (the others do not depend on them: a sender's
-        transactions only need the sender's earlier nonces)."""
+        """The honest choice without the victims' transactions. A transaction of another sender that spends what a
+        victim's transfer in the same block would pay it no longer applies then: honest validators refuse that block
+        and the censor loses its round, which only helps the victim."""
         return [tx for tx in transactions if tx.sender not in self.victims], evidence
 
     def relay_transaction(self, transaction: Transaction, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
