@@ -44,9 +44,22 @@ def test_codes_are_stable_and_map_back(name: str, code: int) -> None:
     assert error.reason
 
 
+# Local refinements: raised and reported here, never a wire code of their own (they send their parent's).
+REFINEMENTS = {"CheckpointMismatch": "WrongChain"}
+
+
 def test_every_error_class_is_listed() -> None:
     classes = {name for name, value in vars(a27_pos).items() if isinstance(value, type) and issubclass(value, PosError)}
-    assert classes == set(CODES)
+    assert classes == set(CODES) | set(REFINEMENTS)
+
+
+@pytest.mark.parametrize(("name", "parent"), REFINEMENTS.items())
+def test_refinements_share_their_parents_code(name: str, parent: str) -> None:
+    error, parent_error = getattr(a27_pos, name), getattr(a27_pos, parent)
+    assert issubclass(error, parent_error)
+    assert error.code == parent_error.code
+    assert pos_error_for_code(error.code) is parent_error
+    assert error.reason != parent_error.reason
 
 
 def test_unknown_codes_map_to_the_base_class() -> None:

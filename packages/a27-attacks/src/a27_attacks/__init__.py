@@ -38,7 +38,11 @@ from .base import (
     positive,
     register,
 )
+from .censor import Censor, CensorshipDelay, censorship_delay
 from .ledger import DoubleSpendLab1
+from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
+from .mempool_flood import future_nonce_transfers
+from .withhold import Withhold, WithholdingDelay, withholding_delay
 
 __all__ = [
     "ATTACKS",
@@ -52,19 +56,30 @@ __all__ = [
     "AttackResult",
     "AttackerNode",
     "BadParameter",
+    "Censor",
+    "CensorshipDelay",
     "Detection",
     "DoubleSpendLab1",
+    "ForkImpossible",
     "LayerSettings",
     "NodeHandle",
     "Outcome",
     "Parameter",
     "SendResult",
+    "SyncOutcome",
     "UnknownAttack",
+    "Withhold",
+    "WithholdingDelay",
     "__version__",
     "attack_named",
+    "censorship_delay",
+    "forge_history",
+    "future_nonce_transfers",
     "ledger",
     "non_negative",
     "param",
     "positive",
     "register",
+    "serve_history",
+    "withholding_delay",
 ]

@@ -17,6 +17,7 @@ from a27_pos.__about__ import __version__
 from a27_pos.behaviour import HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import BLOCK_DOMAIN, NO_ROUND, Block, BlockHeader, Proposal
 from a27_pos.chain import Chain
+from a27_pos.checkpoint import Checkpoint
 from a27_pos.consensus import (
     Action,
     Committed,
@@ -35,6 +36,7 @@ from a27_pos.errors import (
     BadMerkleRoot,
     BadTimestamp,
     ChainStoreError,
+    CheckpointMismatch,
     ConflictingCommit,
     ConflictingProposal,
     FutureMessage,
@@ -116,6 +118,8 @@ __all__ = [
     "ChainHead",
     "ChainStore",
     "ChainStoreError",
+    "Checkpoint",
+    "CheckpointMismatch",
     "CommitCertificate",
     "CommitSignature",
     "Committed",

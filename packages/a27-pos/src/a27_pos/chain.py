@@ -20,9 +20,11 @@ from a27_ledger import (
     Transaction,
 )
 from a27_pos.block import Block
+from a27_pos.checkpoint import Checkpoint
 from a27_pos.errors import (
     BadTimestamp,
     ChainStoreError,
+    CheckpointMismatch,
     ConflictingCommit,
     InvalidBlock,
     InvalidCertificate,
@@ -77,6 +79,7 @@ class Chain:
         self._validator_sets: dict[int, ValidatorSet] = {}
         self._proposers: dict[tuple[int, int], bytes] = {}
         self._last_certificate = store.certificate(head.height) if head.height else None
+        self._checkpoint: Checkpoint | None = None
         stored = store.head_height()
         if stored == head.height + 1:
             self._finish_interrupted_commit()
@@ -87,9 +90,12 @@ class Chain:
 
     @classmethod
     def start(
-        cls, genesis: PosGenesis, ledger_store: LedgerStore | None = None, chain_store: ChainStore | None = None
+        cls, genesis: PosGenesis, ledger_store: LedgerStore | None = None, chain_store: ChainStore | None = None,
+        *, checkpoint: Checkpoint | None = None,
     ) -> Chain:
-        """Start the chain of `genesis` (default stores: in memory), or resume it if the stores hold it."""
+        """Start the chain of `genesis` (default stores: in memory), or resume it if the stores hold it.
+
+        `checkpoint`: see `set_checkpoint` (CheckpointMismatch if the stores hold another history)."""
         chain_store = MemoryChainStore() if chain_store is None else chain_store
         state = LedgerState.from_genesis(genesis.ledger, ledger_store, pos_registry())
         digest = genesis.digest()
@@ -102,7 +108,9 @@ class Chain:
             raise PosGenesisError(f"the ledger holds PoS genesis {existing.hex()[:16]}, not {digest.hex()[:16]}")
         if chain_store.genesis_digest() is None:
             chain_store.initialize(digest)
-        return cls(state, chain_store)
+        chain = cls(state, chain_store)
+        chain.set_checkpoint(checkpoint)
+        return chain
 
     # What the chain is -----------------------------------------------------------------------------------------
 
@@ -145,6 +153,39 @@ class Chain:
     def last_certificate(self) -> CommitCertificate | None:
         """The commit certificate of the last finalized block (None before the first)."""
         return self._last_certificate
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """The weak-subjectivity checkpoint this chain must contain (None: none configured)."""
+        return self._checkpoint
+
+    def set_checkpoint(self, checkpoint: Checkpoint | None) -> None:
+        """Refuse from now on any block at `checkpoint.height` other than its block (None: no checkpoint).
+
+        CheckpointMismatch (and nothing changes) if this chain already holds another block at that height: it is
+        on another history, which a node never reverts by itself; start again from an empty store."""
+        if checkpoint is not None and checkpoint.height <= self._head.height:
+            own = self._own_block_id(checkpoint.height)
+            if own != checkpoint.block_id:
+                raise CheckpointMismatch(f"this chain holds {own.hex()[:8] if own else 'no block'} at height "
+                                         f"{checkpoint.height}, the checkpoint {checkpoint.block_id.hex()[:8]}")
+        self._checkpoint = checkpoint
+
+    def checkpoint_at(self, height: int | None = None) -> Checkpoint:
+        """This chain's block at `height` (default: the last finalized one) as a checkpoint, to hand another node.
+
+        ValueError before the first block or for a height this chain does not hold."""
+        height = self._head.height if height is None else height
+        block_id = self._own_block_id(height) if 1 <= height <= self._head.height else None
+        if block_id is None:
+            raise ValueError(f"no finalized block at height {height} to checkpoint")
+        return Checkpoint(height, block_id)
+
+    def _own_block_id(self, height: int) -> bytes | None:
+        if height == self._head.height:
+            return self._head.block_id
+        block = self._store.block(height)
+        return None if block is None else block.block_id
 
     @property
     def strategy(self) -> ProposerStrategy:
@@ -230,6 +271,10 @@ class Chain:
         if header.parent_id != self._head.block_id:
             raise WrongChain(f"block parent {header.parent_id.hex()[:8]} is not the last block "
                              f"{self._head.block_id.hex()[:8]}")
+        checkpoint = self._checkpoint
+        if checkpoint is not None and checkpoint.height == height and block.block_id != checkpoint.block_id:
+            raise CheckpointMismatch(f"block {block.block_id.hex()[:8]} at the checkpoint height {height}, the "
+                                     f"checkpoint is {checkpoint.block_id.hex()[:8]}")
         expected = self.proposer(height, header.round)
         if header.proposer != expected:
             raise WrongProposer(f"block of round {header.round} by {header.proposer.hex()[:8]}, expected "

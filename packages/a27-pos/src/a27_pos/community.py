@@ -22,6 +22,7 @@ futures and tasks.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -47,6 +48,7 @@ from a27_ledger import (
 from a27_pos.behaviour import ConsensusMessage, HonestBehaviour, ValidatorBehaviour
 from a27_pos.block import Block, Proposal
 from a27_pos.chain import Chain
+from a27_pos.checkpoint import Checkpoint
 from a27_pos.consensus import (
     Action,
     Committed,
@@ -76,7 +78,7 @@ from a27_pos.payloads import (
     TransactionStatus,
     VoteMessage,
 )
-from a27_pos.submissions import ADMITTED, NonceCounter, SubmissionDesk
+from a27_pos.submissions import ADMITTED, NonceCounter, SubmissionDesk, next_submission_target
 from a27_pos.sync import BlockSync, HeldRequests, Received
 from a27_pos.votes import CommitCertificate, Vote
 
@@ -160,6 +162,14 @@ class PosSettings(CommunitySettings):
     """Held block requests at most (one per peer; the oldest is dropped for a new one)."""
     behaviour: ValidatorBehaviour = HonestBehaviour()
     """What this node proposes, votes, relays and withholds (README, "Behaviour seam"); honest by default."""
+    checkpoint: Checkpoint | None = None
+    """A weak-subjectivity checkpoint (height, block id) the node's chain must contain, given out of band; needed by
+    a node that syncs from genesis or was offline longer than `unbonding_delay` blocks (DESIGN.md, "Long-range
+    forks"). Enforced while `defences.checkpoints` is on."""
+    resubmit_after: float = 10.0
+    """Seconds a light node waits for an admitted transfer to become final before it submits it again to another
+    validator (while `defences.resubmit` is on): a validator that admits a transfer and then neither relays nor
+    includes it cannot hold it back for longer."""
     defences: PosDefences = PosDefences()
     """This node's PoS defences (README, "Defences"): all on by default; `PosDefences.none()` switches them off to
     show what an attack does without them."""
@@ -177,6 +187,8 @@ class PosCommunity(A27Community):
         self.settings = settings
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
         self.chain = settings.chain if settings.chain is not None else Chain.start(settings.genesis)
+        if settings.defences.checkpoints and settings.checkpoint is not None:
+            self.chain.set_checkpoint(settings.checkpoint)
         runs_engine = settings.validator
         if runs_engine is None:
             runs_engine = self.account in dict(settings.genesis.stakes)
@@ -270,13 +282,32 @@ class PosCommunity(A27Community):
         if not admission.admitted:
             self.unwatch(transaction.tx_id)
             raise TransactionRefused(admission)
-        try:
-            return await asyncio.wait_for(finality, timeout)
-        except asyncio.TimeoutError:
-            # A mempool may have dropped it: forget it (NonceCounter says why the nonce restarts from the chain).
-            self.unwatch(transaction.tx_id)
-            self.nonces.timed_out(self.chain.state.next_nonce(self.account))
-            raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s") from None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        tried = [admission.validator]
+        resubmits = self.settings.defences.resubmit
+        while (remaining := deadline - loop.time()) > 0:
+            done, _ = await asyncio.wait({finality}, timeout=min(self.settings.resubmit_after, remaining)
+                                         if resubmits else remaining)
+            if done:
+                return finality.result()
+            if resubmits and deadline > loop.time():
+                await self._resubmit(transaction, tried)
+        # A mempool may have dropped it: forget it (NonceCounter says why the nonce restarts from the chain).
+        self.unwatch(transaction.tx_id)
+        self.nonces.timed_out(self.chain.state.next_nonce(self.account))
+        raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s")
+
+    async def _resubmit(self, transaction: Transaction, tried: list[bytes]) -> None:
+        """Submit an admitted transaction that is still not final to a validator not tried yet (`pos.resubmit`)."""
+        validators = {account_of(peer.public_key.key_to_bin()): peer for peer in self.validator_peers()}
+        account = next_submission_target(list(validators), tried)
+        if account is None:
+            return
+        tried.append(account)
+        self.stats["resubmitted"] += 1
+        with contextlib.suppress(SubmissionTimeout):
+            await self.submit(transaction, validators[account])
 
     def unwatch(self, tx_id: bytes) -> None:
         """Stop waiting for the transaction `tx_id` to become final."""

@@ -160,6 +160,16 @@ class ConflictingProposal(PosError):
     reason = "conflicting proposal"
 
 
+class CheckpointMismatch(WrongChain):
+    """A block at a checkpoint's height that is not the checkpoint's block, or a chain already past that height on
+    another block: the chain offered is another history (a long-range fork), refused.
+
+    A local refinement of WrongChain that shares its wire code (68): it is never sent, and a peer that decodes 68
+    learns all it needs ("wrong chain")."""
+
+    reason = "not the checkpointed chain"
+
+
 _ERRORS_BY_CODE: dict[int, type[PosError]] = {
     error.code: error
     for error in (

@@ -9,7 +9,7 @@ receives what these decide.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Collection, Hashable, Sequence
 from typing import Generic, TypeVar
 
 import attrs
@@ -144,6 +144,13 @@ class NonceCounter:
     def timed_out(self, chain_next: int) -> None:
         """A transaction did not become final in time: take the next nonce from the chain again."""
         self._next = chain_next
+
+
+def next_submission_target(validators: Sequence[_K], tried: Collection[_K]) -> _K | None:
+    """The validator to submit a still unfinished transaction to next: the first of `validators` (in the order the
+    submitter knows them) not `tried` yet, or None when every one was tried. A censoring validator can hold back a
+    transaction only until the submitter's next try reaches an honest one, which relays it to the others."""
+    return next((validator for validator in validators if validator not in tried), None)
 
 
 def _remember(memory: OrderedDict[_K, _V], key: _K, value: _V, limit: int) -> None:
