@@ -35,7 +35,6 @@ from a27_channels import (
     InputRefused,
     NodeParams,
     OpenProposal,
-    PaymentFailed,
     PaymentSucceeded,
     SignedState,
     channel_record,
