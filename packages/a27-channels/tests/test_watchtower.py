@@ -12,6 +12,7 @@ from a27_channels import (
     ChannelRefused,
     ChannelStatus,
     InvalidChannelSignature,
+    LocalStatus,
     MalformedChannelData,
     NodeParams,
     NotAChannelParty,
@@ -116,6 +117,8 @@ def test_the_tower_submits_once_when_the_other_party_publishes_an_older_state_an
     # The whole channel (the cheat's remaining 98 000 and the victim's 2 000) goes to the victim, who paid the fee.
     assert network.chain.state.balance(victim.account) == victim_before + DEPOSIT - network.fee
     assert network.tower.appointments == {}
+    network.come_online(1)
+    assert victim.status(channel_id) is LocalStatus.CLOSED
 
 
 def test_the_tower_stays_quiet_when_its_client_published_or_the_latest_state_is_published() -> None:
