@@ -15,6 +15,7 @@ from a27_channels import (
     CHANNEL,
     ChannelAnnouncement,
     ChannelClosed,
+    ChannelDefences,
     ChannelGraph,
     ChannelNetwork,
     ChannelNode,
@@ -405,7 +406,9 @@ def unfunded_proposal(opener: KeyPair, node: ChannelNode, salt: int) -> OpenProp
 
 
 def test_unfunded_open_proposals_are_bounded_per_peer_and_in_total_and_dropped_at_their_deadline() -> None:
-    network = ChannelNetwork(1, seed=5, params=NodeParams(max_unfunded_per_peer=3, max_unfunded=5))
+    # Keys with no balance: the proposer_funds defence (tested in test_defences.py) is off to reach the bounds.
+    network = ChannelNetwork(1, seed=5, params=NodeParams(max_unfunded_per_peer=3, max_unfunded=5,
+                                                          defences=ChannelDefences(proposer_funds=False)))
     node = network.nodes[0]
     attackers = make_keys(4, seed=99)
     accepted = refused = 0

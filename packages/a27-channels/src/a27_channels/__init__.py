@@ -29,6 +29,7 @@ from a27_channels.actions import (
 )
 from a27_channels.behaviour import HONEST, ChannelBehaviour, ForwardDecision, HonestChannelBehaviour
 from a27_channels.channel import Channel, Incoming, Outgoing
+from a27_channels.defences import DEFAULT_DEFENCES, ChannelDefences
 from a27_channels.errors import (
     BadPreimage,
     ChallengePeriod,
@@ -129,6 +130,7 @@ from a27_channels.store import (
     SQLiteChannelStore,
     StoredChannel,
 )
+from a27_channels.watchtower import TowerReader, Watchtower
 from a27_ledger import lazy_exports
 
 if TYPE_CHECKING:
@@ -174,6 +176,7 @@ __all__ = [
     "CHANNEL_KINDS",
     "CHANNEL_MESSAGES",
     "CLOSE_DOMAIN",
+    "DEFAULT_DEFENCES",
     "HONEST",
     "MAX_HTLCS",
     "MAX_HTLCS_PER_PARTY",
@@ -195,6 +198,7 @@ __all__ = [
     "ChannelBusy",
     "ChannelClosed",
     "ChannelCommunity",
+    "ChannelDefences",
     "ChannelError",
     "ChannelExists",
     "ChannelGraph",
@@ -278,6 +282,7 @@ __all__ = [
     "StaleState",
     "StoredChannel",
     "Submit",
+    "TowerReader",
     "UnilateralClose",
     "UnknownChannel",
     "UpdateCancel",
@@ -288,6 +293,7 @@ __all__ = [
     "UpdateProposalMessage",
     "UpdateSignature",
     "UpdateSignatureMessage",
+    "Watchtower",
     "WrongChannelStatus",
     "__version__",
     "apply_operation",

@@ -96,6 +96,8 @@ class OutgoingPayment:
         self.attempts = 0
         self.failures: list[FailureReport] = []
         self.excluded_channels: set[bytes] = set()
+        self.excluded_nodes: set[bytes] = set()
+        """Nodes blamed for a timeout or for not answering (with the `avoid_failed_hops` defence)."""
         self.route: Route | None = None
         self.htlc: tuple[bytes, int] | None = None
         """The committed first-hop HTLC of the current attempt (channel id, HTLC id)."""

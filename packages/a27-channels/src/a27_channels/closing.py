@@ -167,7 +167,7 @@ class Closing:
         if record.status is ChannelStatus.CLOSING:
             latest = channel.latest
             if record.publisher != entry.party and latest.state.sequence > published.sequence \
-                    and ("challenge", latest.state.sequence) not in entry.onchain:
+                    and book.params.defences.penalty and ("challenge", latest.state.sequence) not in entry.onchain:
                 entry.onchain.add(("challenge", latest.state.sequence))
                 book.stats["challenges"] += 1
                 actions.append(Submit(Challenge(latest)))

@@ -37,6 +37,7 @@ from a27_channels.actions import (
     Submit,
 )
 from a27_channels.behaviour import ChannelBehaviour
+from a27_channels.defences import ChannelDefences
 from a27_channels.errors import MalformedChannelData
 from a27_channels.graph import ChannelGraph
 from a27_channels.node import ChannelNode
@@ -91,6 +92,8 @@ class ChannelSettings(CommunitySettings):
     node_params: NodeParams | None = None
     behaviour: ChannelBehaviour | None = None
     """The node's behaviour (README, "Behaviour seam"); None: that of `node_params` (honest by default)."""
+    defences: ChannelDefences | None = None
+    """The node's defences (README, "Defences"); None: those of `node_params` (all on by default)."""
     rng: random.Random | None = None
     """Source of invoice preimages; None: os.urandom. A seeded one makes simulations repeat exactly."""
     tick_interval: float = 0.25
@@ -117,6 +120,8 @@ class ChannelCommunity(A27Community):
         params = NodeParams() if settings.node_params is None else settings.node_params
         if settings.behaviour is not None:
             params = attrs.evolve(params, behaviour=settings.behaviour)
+        if settings.defences is not None:
+            params = attrs.evolve(params, defences=settings.defences)
         self.node = ChannelNode(self.key, self.pos.chain.state, store=settings.store, graph=settings.graph,
                                 params=params, rng=settings.rng)
         self.node.height = self.pos.chain.height

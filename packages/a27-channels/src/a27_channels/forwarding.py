@@ -81,12 +81,31 @@ class Forwarding:
             cause = FailureCause.EXPIRY_TOO_SOON
         elif out.channel.spendable() < hop.amount:
             cause = FailureCause.INSUFFICIENT_BALANCE
+        elif book.params.defences.slot_quota and \
+                self._slots_taken_for(out, entry.peer) >= book.params.max_forwarded_htlcs_per_peer:
+            book.stats["htlcs refused: slot quota"] += 1
+            cause = FailureCause.CHANNEL_FAILURE
         if cause is not None:
             return self.fail_incoming(channel_id, htlc.htlc_id, FailureReport(cause, book.account, hop.channel_id))
         assert out is not None
         queued = QueuedOperation(AddHtlc(htlc.payment_hash, hop.amount, hop.expiry), encode_instructions(rest),
                                  ForForward(channel_id, htlc.htlc_id))
         return self.updates.enqueue(out, queued)
+
+    def _slots_taken_for(self, out: ChannelEntry, upstream_peer: bytes) -> int:
+        """How many HTLCs this node offers on `out` (pending, in flight or queued) forwarding HTLCs of
+        `upstream_peer`."""
+        book = self.book
+        assert out.channel is not None
+        channel_id = out.terms.channel_id
+        upstream = [book.forwards.get((channel_id, htlc.htlc_id)) for htlc in out.channel.state.htlcs
+                    if htlc.offerer == out.party]
+        upstream += [(queued.origin.channel_id, queued.origin.htlc_id)
+                     for queued in (out.in_flight, *out.queue)
+                     if queued is not None and isinstance(queued.origin, ForForward)]
+        return sum(1 for key in upstream
+                   if key is not None and (incoming := book.entries.get(key[0])) is not None
+                   and incoming.peer == upstream_peer)
 
     def fail_incoming(self, channel_id: bytes, htlc_id: int, failure: FailureReport) -> list[Action]:
         """Give up an HTLC offered to this node, passing `failure` upstream."""

@@ -26,6 +26,7 @@ from a27_channels.node import ChannelNode
 from a27_channels.onchain import channel_chain
 from a27_channels.params import NodeParams
 from a27_channels.store import ChannelStore
+from a27_channels.watchtower import Watchtower
 from a27_ledger import LedgerError, Transaction, TransactionBody
 from a27_ledger.testing import make_keys
 from a27_pos.testing import extend, make_pos_genesis
@@ -71,6 +72,8 @@ class ChannelNetwork:
         self._queue: deque[tuple[bytes, bytes, ChannelMessage]] = deque()
         self._transactions: list[Transaction] = []
         self._outcomes: dict[bytes, PaymentSucceeded | PaymentFailed] = {}
+        self.tower = Watchtower(self.chain.state)
+        """One watchtower for every node: `go_offline` hands it the node's appointments; it sees every block."""
 
     def params_of(self, index: int) -> NodeParams:
         """The parameters of node `index`: `params`, with its behaviour if `behaviours` names one."""
@@ -117,7 +120,9 @@ class ChannelNetwork:
     def _submit(self, node: ChannelNode, body: TransactionBody) -> None:
         nonce = self.chain.state.next_nonce(node.account) + sum(
             1 for transaction in self._transactions if transaction.sender == node.account)
-        transaction = Transaction(node.account, nonce, self.fee, body).signed(node.key)
+        self._submit_signed(Transaction(node.account, nonce, self.fee, body).signed(node.key))
+
+    def _submit_signed(self, transaction: Transaction) -> None:
         try:
             self.chain.state.apply_block([*self._transactions, transaction], dry_run=True)
         except LedgerError:
@@ -146,6 +151,22 @@ class ChannelNetwork:
         self.perform(index, actions)
         return True
 
+    def go_offline(self, index: int) -> None:
+        """Take node `index` offline (it sends, receives and sees nothing until `come_online`); first it hands the
+        tower its appointments (none if its `watchtower` defence is off)."""
+        node = self.nodes[index]
+        next_nonce = self.chain.state.next_nonce(node.account) + sum(
+            1 for transaction in self._transactions if transaction.sender == node.account)
+        for appointment in node.watchtower_appointments(next_nonce, self.fee):
+            self.tower.watch(appointment)
+        self.offline.add(index)
+
+    def come_online(self, index: int) -> None:
+        """Bring node `index` back; it is shown the chain's head block, as a node that reconnects learns it."""
+        self.offline.discard(index)
+        self.perform(index, self.nodes[index].on_block(self.chain.height))
+        self.deliver()
+
     def mine(self, blocks: int = 1) -> None:
         """Finalize `blocks` blocks, the first with every transaction asked for; show each to the online nodes."""
         for _ in range(blocks):
@@ -155,6 +176,8 @@ class ChannelNetwork:
             for index, node in enumerate(self.nodes):
                 if index not in self.offline:
                     self.perform(index, node.on_block(block.height, block.transactions))
+            for transaction in self.tower.on_block(block.height):
+                self._submit_signed(transaction)
             self.deliver()
 
     def tick(self, seconds: float = 1.0) -> None:

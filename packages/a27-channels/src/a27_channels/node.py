@@ -41,6 +41,7 @@ from a27_channels.messages import (
     UpdateProposal,
     UpdateSignature,
 )
+from a27_channels.onchain import Challenge
 from a27_channels.opening import Opening
 from a27_channels.params import NodeParams
 from a27_channels.payments import Payments
@@ -167,6 +168,19 @@ class ChannelNode:
     def force_close(self, channel_id: bytes) -> list[Action]:
         """Publish the latest complete state on chain; the challenge period starts."""
         return self.closing.force_close(channel_id)
+
+    def watchtower_appointments(self, next_nonce: int, fee: int, *, nonces: int | None = None) -> list[Transaction]:
+        """Appointments for a watchtower (`Watchtower.watch`): per open channel, a `Challenge` of its latest complete
+        state, signed by this node, for each nonce from `next_nonce` on (`nonces` of them; default one per open
+        channel, at most 8, since each challenge sent uses one). Empty if the `watchtower` defence is off."""
+        book = self.book
+        if not book.params.defences.watchtower:
+            return []
+        channels = [entry.channel for _, entry in sorted(book.entries.items())
+                    if entry.status is LocalStatus.OPEN and entry.channel is not None]
+        count = min(len(channels), 8) if nonces is None else nonces
+        return [Transaction(book.account, next_nonce + offset, fee, Challenge(channel.latest)).signed(book.key)
+                for channel in channels for offset in range(count)]
 
     # Inputs -----------------------------------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ to it whose funding is not on chain yet, per peer and in all.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 from a27_channels.actions import Action, InputRefused, Send, Submit
 from a27_channels.book import ChannelBook, ChannelEntry
 from a27_channels.channel import Channel
@@ -16,6 +18,15 @@ from a27_channels.onchain import ChannelOpen
 from a27_channels.state import ChannelTerms, SignedState
 from a27_channels.store import LocalStatus
 from a27_ledger import LedgerError, verify_signature
+
+
+@runtime_checkable
+class BalanceReader(Protocol):
+    """A chain state that tells balances (a27-ledger's `LedgerState`, which every node runtime gives its node)."""
+
+    def balance(self, account: bytes) -> int:
+        """Spendable balance of `account`."""
+        ...
 
 
 class Opening:
@@ -83,6 +94,13 @@ class Opening:
                                   f"{params.max_challenge_period}")
         if not book.height < terms.funding_deadline <= book.height + 4 * params.funding_window:
             return ChannelRefused(f"funding deadline {terms.funding_deadline} does not suit height {book.height}")
+        if params.defences.proposer_funds and isinstance(book.reader, BalanceReader):
+            waiting = sum(book.entries[channel_id].terms.deposit_a for channel_id in book.unfunded.get(sender, ()))
+            balance = book.reader.balance(sender)
+            if balance < waiting + terms.deposit_a:
+                book.stats["open proposals refused: proposer cannot fund"] += 1
+                return ChannelRefused(f"the proposer's balance {balance} does not cover its deposit {terms.deposit_a} "
+                                      f"and the {waiting} of its other unfunded proposals here")
         if len(book.unfunded.get(sender, ())) >= params.max_unfunded_per_peer:
             book.stats["open proposals refused: too many unfunded from the peer"] += 1
             return ChannelRefused(f"the sender has {params.max_unfunded_per_peer} channels waiting for their funding")

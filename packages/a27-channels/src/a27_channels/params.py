@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from a27_channels.behaviour import HONEST, ChannelBehaviour
+from a27_channels.defences import DEFAULT_DEFENCES, ChannelDefences
 from a27_channels.gossip import ChannelPolicy
 from a27_channels.graph import DEFAULT_POLICY
 from a27_channels.router import DEFAULT_ROUTE_PARAMS, RouteParams
@@ -48,6 +49,11 @@ class NodeParams:
     node one shared graph (each node adds its own channels to it) can turn gossip off."""
     behaviour: ChannelBehaviour = HONEST
     """The decisions an attacker may replace (README, "Behaviour seam"); honest by default."""
+    defences: ChannelDefences = DEFAULT_DEFENCES
+    """Which defences the node runs (README, "Defences"); all on by default."""
+    max_forwarded_htlcs_per_peer: int = 8
+    """With the `slot_quota` defence: how many of this node's HTLC slots on one outgoing channel the HTLCs it
+    forwards for one incoming peer may take (of `MAX_HTLCS_PER_PARTY`, 32)."""
 
 
 MAX_STALE_REFUSALS = 2

@@ -56,6 +56,7 @@ class Payments:
                               if entry.channel is not None and entry.status is LocalStatus.OPEN}
             route = find_route(book.graph, book.account, payment.destination, payment.amount, book.height,
                                params=payment.params, exclude_channels=payment.excluded_channels,
+                               exclude_nodes=payment.excluded_nodes,
                                local_balances=local_balances)
         except NoRoute:
             failure = payment.failures[-1] if payment.failures else FailureReport(FailureCause.NO_PATH, book.account)
@@ -77,9 +78,16 @@ class Payments:
         """The current attempt failed with `failure`: try another route, or give the payment up."""
         payment.failures.append(failure)
         payment.htlc = None
-        final = failure.cause in (FailureCause.UNKNOWN_PAYMENT, FailureCause.TIMEOUT)
+        avoid_hops = self.book.params.defences.avoid_failed_hops
+        # A timed-out HTLC can no longer be claimed (`Forwarding.expire_outgoing`), so trying again cannot pay twice.
+        final = failure.cause is FailureCause.UNKNOWN_PAYMENT or (failure.cause is FailureCause.TIMEOUT and
+                                                                 not avoid_hops)
         if final or payment.attempts >= self.book.params.max_attempts or failure.channel_id == NO_CHANNEL:
             return self._finish_failed(payment, failure)
+        if avoid_hops and failure.cause in (FailureCause.TIMEOUT, FailureCause.HOP_OFFLINE):
+            if failure.node == payment.destination:
+                return self._finish_failed(payment, failure)
+            payment.excluded_nodes.add(failure.node)
         payment.excluded_channels.add(failure.channel_id)
         return self._attempt(payment)
 

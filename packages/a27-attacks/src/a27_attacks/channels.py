@@ -1,0 +1,289 @@
+"""Attacks on the channel layer (Lab 4): behaviours for `NodeParams.behaviour` / `ChannelSettings.behaviour`, a flood
+of channel proposals, and the scenarios that measure each attack against the honest outcome.
+
+Each behaviour subclasses `a27_channels.HonestChannelBehaviour` and overrides the hooks its attack needs; the node
+that runs it still speaks only PROTOCOL.md. The scenarios run in memory (`a27_channels.ChannelNetwork`), with the
+honest nodes' `ChannelDefences` as given, so one call shows an attack with a defence on and off.
+
+- `PublishSupersededState`: closes unilaterally with the old state that gave it the most (defences
+  `channels.penalty`, `channels.watchtower`).
+- `HoldHtlcs`: neither forwards nor fails the HTLCs it should forward, and never reveals the preimages of its
+  invoices (structural defences: HTLC expiry and refunds; `channels.avoid_failed_hops`). A holding payee jams.
+- `unfunded_open_proposals`: channel proposals from many keys that will never fund them (`channels.proposer_funds`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import attrs
+
+from a27_channels import (
+    Channel,
+    ChannelDefences,
+    ChannelNetwork,
+    ChannelOpened,
+    ChannelOpenFailed,
+    ChannelRecord,
+    ChannelRefused,
+    ChannelStatus,
+    ChannelTerms,
+    ForwardDecision,
+    HonestChannelBehaviour,
+    HopInstruction,
+    Htlc,
+    InputRefused,
+    NodeParams,
+    OpenProposal,
+    PaymentSucceeded,
+    SignedState,
+    channel_record,
+)
+from a27_ledger import KeyPair
+
+
+class PublishSupersededState(HonestChannelBehaviour):
+    """Remembers the states in which it held the most and, when it closes, publishes that one instead of the latest.
+
+    The attacker's operator calls `remember` with the node's channel after updates (it reads its own node); the
+    node then closes with `ChannelNode.force_close` as usual and this behaviour picks the state.
+    """
+
+    def __init__(self) -> None:
+        """No state remembered yet."""
+        self.best: dict[bytes, SignedState] = {}
+        """Per channel id, the complete state that gave this node the largest balance."""
+
+    def remember(self, channel: Channel) -> None:
+        """Keep `channel`'s latest complete state if it gives this node more than the one kept."""
+        kept = self.best.get(channel.channel_id)
+        if kept is None or channel.latest.state.balance(channel.party) > kept.state.balance(channel.party):
+            self.best[channel.channel_id] = channel.latest
+
+    def state_to_publish(self, channel: Channel) -> SignedState:
+        """The remembered best state, when it gives more than the latest one."""
+        kept = self.best.get(channel.channel_id)
+        if kept is not None and kept.state.balance(channel.party) > channel.latest.state.balance(channel.party):
+            return kept
+        return channel.latest
+
+
+class HoldHtlcs(HonestChannelBehaviour):
+    """Holds every HTLC it is asked to forward and never releases the preimage of its own invoices.
+
+    As a hop it locks the payer's funds until the HTLC's expiry; as the payee of many small payments (its own) it
+    keeps the HTLC slots of every channel on their route taken: jamming.
+    """
+
+    def forward_htlc(self, channel_id: bytes, htlc: Htlc, hop: HopInstruction) -> ForwardDecision:
+        """Hold it."""
+        return ForwardDecision.HOLD
+
+    def release_preimage(self, channel_id: bytes, htlc: Htlc, preimage: bytes) -> bool:
+        """Never."""
+        return False
+
+
+def unfunded_open_proposals(keys: Iterable[KeyPair], target: bytes, height: int, deposit: int = 1_000,
+                            funding_window: int = 20) -> Iterator[tuple[bytes, OpenProposal]]:
+    """One well-formed channel proposal to `target` from each of `keys` (sender, message), none of which will be
+    funded: each asks `target` to hold a place until the funding deadline `height + funding_window`."""
+    for key in keys:
+        terms = ChannelTerms(key.public_key, target, deposit, 0, 20, height + funding_window, 0)
+        yield key.public_key, OpenProposal(terms, terms.initial_state().sign(key))
+
+
+# Scenarios ----------------------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SupersededStateOutcome:
+    """What publishing a superseded state gave the attacker."""
+
+    honest_share: int
+    """What the attacker's latest complete state gives it: what an honest close pays it."""
+    received: int
+    """What the attacker received from the channel on chain."""
+    close_outcome: str
+    """How the chain closed the channel (settled, penalty, ...)."""
+
+    @property
+    def stolen(self) -> int:
+        """Tokens taken from the victim beyond the honest outcome (negative: the attacker lost that much)."""
+        return self.received - self.honest_share
+
+
+def superseded_state_attack(defences: ChannelDefences, *, victim_offline: bool, seed: int = 41,
+                            deposit: int = 100_000, paid: int = 60_000) -> SupersededStateOutcome:
+    """The attacker opens a channel with `deposit`, pays the victim `paid`, then closes with state 0.
+
+    The victim runs `defences`; if `victim_offline`, it goes offline (handing its tower its appointments if its
+    `watchtower` defence is on) before the close and stays away for the whole challenge period.
+    """
+    attacker = PublishSupersededState()
+    params = NodeParams(accept_deposit_up_to=deposit, defences=defences)
+    network = ChannelNetwork(2, seed=seed, params=params, behaviours={0: attacker})
+    channel_id = network.open(0, 1, deposit)
+    node = network.nodes[0]
+    attacker.remember(node.channel(channel_id))
+    network.perform(0, node.pay(channel_id, paid))
+    network.deliver()
+    attacker.remember(node.channel(channel_id))
+    honest_share = node.channel(channel_id).balance
+    if victim_offline:
+        network.go_offline(1)
+    before = _holdings(network, node.account)
+    network.perform(0, node.force_close(channel_id))
+    network.mine(node.channel(channel_id).terms.challenge_period + 3)
+    record = channel_record(network.chain.state, channel_id)
+    assert record is not None and record.status is ChannelStatus.CLOSED
+    return SupersededStateOutcome(honest_share, _holdings(network, node.account) - before,
+                                  record.outcome.name.lower())
+
+
+def _holdings(network: ChannelNetwork, account: bytes) -> int:
+    """The balance of `account` plus every fee it paid so far (fees are not what the attack is about)."""
+    state = network.chain.state
+    return state.balance(account) + network.fee * state.next_nonce(account)
+
+
+@attrs.frozen
+class HeldHtlcOutcome:
+    """What a hop holding a payment's HTLC cost the payer."""
+
+    succeeded: bool
+    """Whether the payment got through in the end."""
+    attempts: int
+    route_avoids_holder: bool
+    """Whether the successful route left out the holding node (False if the payment failed)."""
+    blocks_to_outcome: int
+    """Blocks from sending the payment to its success or failure."""
+    blocks_locked: int
+    """Blocks for which the held amount was out of the payer's reach (until its refund on chain)."""
+    amount: int
+
+    @property
+    def locked_liquidity(self) -> int:
+        """Amount times blocks locked (token-blocks)."""
+        return self.amount * self.blocks_locked
+
+
+def held_htlc_attack(defences: ChannelDefences, *, seed: int = 43, amount: int = 5_000) -> HeldHtlcOutcome:
+    """The payer (0) pays the payee (2); the cheapest routes pass the holder (1): 0-1-2 and 0-3-1-2; an honest route
+    0-4-5-2 exists. The holder holds the HTLC; blocks are mined until the payment ends and the held amount is back."""
+    params = NodeParams(accept_deposit_up_to=1_000_000, defences=defences)
+    network = ChannelNetwork(6, seed=seed, params=params, behaviours={1: HoldHtlcs()})
+    held_channel, *_ = network.open_edges([(0, 1), (1, 2), (0, 3), (3, 1), (0, 4), (4, 5), (5, 2)], 100_000)
+    start = network.chain.height
+    payment_hash = network.pay(0, 2, amount)
+    outcome_height = None
+    while True:
+        outcome = network.outcome(payment_hash)
+        if outcome is not None and outcome_height is None:
+            outcome_height = network.chain.height
+        record = channel_record(network.chain.state, held_channel)
+        if outcome is not None and _refunded(record):
+            break
+        if network.chain.height - start > 200:
+            raise AssertionError("the held HTLC was neither refunded nor the payment ended in 200 blocks")
+        network.mine()
+    assert outcome is not None and outcome_height is not None
+    holder = network.nodes[1].account
+    avoids = isinstance(outcome, PaymentSucceeded) and outcome.route is not None and \
+        all(hop.node != holder for hop in outcome.route.hops)
+    return HeldHtlcOutcome(isinstance(outcome, PaymentSucceeded), outcome.attempts, avoids,
+                           outcome_height - start, network.chain.height - start, amount)
+
+
+def _refunded(record: ChannelRecord | None) -> bool:
+    return record is not None and record.status is ChannelStatus.CLOSED
+
+
+@attrs.frozen
+class JammingOutcome:
+    """What jamming a channel's HTLC slots did to honest payments through it."""
+
+    jam_htlcs_held: int
+    """The attacker's HTLCs pending on the jammed channel (offered by the forwarding node)."""
+    honest_sent: int
+    honest_succeeded: int
+    blocks_until_freed: int
+    """Blocks after which the jammed channel's slots were free again (the jam's HTLCs expired and were failed)."""
+    honest_succeeded_after: int
+    """Of another `honest_sent` honest payments, sent once the slots were free."""
+
+    @property
+    def honest_success_rate(self) -> float:
+        """Share of honest payments that got through while the channel was jammed."""
+        return self.honest_succeeded / self.honest_sent
+
+
+def jamming_attack(defences: ChannelDefences, *, seed: int = 47, jam_payments: int = 32,
+                   honest_payments: int = 20) -> JammingOutcome:
+    """The attacker's sender (0) pays its own holding payee (3) `jam_payments` times 1 token over 0-1-2-3, filling
+    the slots of the honest channel 1-2; then an honest payer (4) pays an honest payee (5) over 4-1-2-5."""
+    params = NodeParams(accept_deposit_up_to=1_000_000, defences=defences)
+    network = ChannelNetwork(6, seed=seed, params=params, behaviours={3: HoldHtlcs()})
+    _, jammed, *_ = network.open_edges([(0, 1), (1, 2), (2, 3), (4, 1), (2, 5)], 100_000)
+    for _ in range(jam_payments):
+        network.pay(0, 3, 1)
+    channel = network.nodes[1].channel(jammed)
+
+    def offered() -> int:
+        return sum(1 for htlc in channel.state.htlcs if htlc.offerer == channel.party)
+
+    def honest_round() -> int:
+        return sum(1 for _ in range(honest_payments)
+                   if isinstance(network.outcome(network.pay(4, 5, 1_000)), PaymentSucceeded))
+
+    held = offered()
+    succeeded = honest_round()
+    start = network.chain.height
+    while offered() and network.chain.height - start < 200:
+        network.mine()
+    return JammingOutcome(held, honest_payments, succeeded, network.chain.height - start, honest_round())
+
+
+@attrs.frozen
+class FloodOutcome:
+    """What a flood of unfunded channel proposals did to the target and to an honest open after it."""
+
+    proposals: int
+    accepted: int
+    """Flood proposals the target accepted (each holds a place until its funding deadline)."""
+    honest_opened: bool
+
+
+def open_flood_attack(defences: ChannelDefences, *, keys: int = 10_000, seed: int = 53) -> FloodOutcome:
+    """`keys` fresh keys (no balance) each propose a channel to the target (0); then an honest, funded node (1)
+    opens one."""
+    params = NodeParams(accept_deposit_up_to=1_000_000, defences=defences)
+    network = ChannelNetwork(2, seed=seed, params=params)
+    target = network.nodes[0]
+    attackers = [KeyPair.from_seed(index.to_bytes(8, "big") + bytes(24)) for index in range(keys)]
+    accepted = 0
+    for sender, proposal in unfunded_open_proposals(attackers, target.account, target.height):
+        try:
+            target.on_message(sender, proposal)
+            accepted += 1
+        except InputRefused as refused:
+            assert isinstance(refused.error, ChannelRefused)
+    channel_id = network.open(1, 0, 10_000)
+    opened = any(isinstance(event, ChannelOpened) and event.channel_id == channel_id for _, event in network.events)
+    assert opened or any(isinstance(event, ChannelOpenFailed) for _, event in network.events)
+    return FloodOutcome(keys, accepted, opened)
+
+
+__all__ = [
+    "FloodOutcome",
+    "HeldHtlcOutcome",
+    "HoldHtlcs",
+    "JammingOutcome",
+    "PublishSupersededState",
+    "SupersededStateOutcome",
+    "held_htlc_attack",
+    "jamming_attack",
+    "open_flood_attack",
+    "superseded_state_attack",
+    "unfunded_open_proposals",
+]

@@ -1,0 +1,67 @@
+"""Each channel attack succeeds with its defence off and fails with it on (a27_attacks.channels scenarios)."""
+
+from __future__ import annotations
+
+from a27_attacks.channels import (
+    held_htlc_attack,
+    jamming_attack,
+    open_flood_attack,
+    superseded_state_attack,
+)
+from a27_channels import ChannelDefences, NodeParams
+
+ON = ChannelDefences()
+OFF = ChannelDefences.none()
+DEPOSIT, PAID = 100_000, 60_000
+
+
+def test_a_superseded_state_against_an_online_victim_steals_without_the_penalty_and_costs_the_deposit_with_it() -> None:
+    without = superseded_state_attack(ChannelDefences(penalty=False), victim_offline=False)
+    assert without.close_outcome == "unilateral"
+    assert without.stolen == PAID and without.received == DEPOSIT
+    with_penalty = superseded_state_attack(ON, victim_offline=False)
+    assert with_penalty.close_outcome == "penalty"
+    assert with_penalty.received == 0 and with_penalty.stolen == -(DEPOSIT - PAID)
+
+
+def test_a_superseded_state_against_an_offline_victim_steals_without_a_tower_and_costs_the_deposit_with_one() -> None:
+    for no_tower in (OFF, ChannelDefences(watchtower=False)):
+        outcome = superseded_state_attack(no_tower, victim_offline=True)
+        assert outcome.close_outcome == "unilateral" and outcome.stolen == PAID
+    towered = superseded_state_attack(ON, victim_offline=True)
+    assert towered.close_outcome == "penalty"
+    assert towered.received == 0 and towered.stolen == -(DEPOSIT - PAID)
+
+
+def test_a_held_htlc_stops_the_payment_without_retries_and_is_routed_around_with_them() -> None:
+    challenge_period = NodeParams().challenge_period
+    for defences in (OFF, ON):
+        outcome = held_htlc_attack(defences)
+        # The structural defence, on or off: the held amount comes back by expiry and refund, in bounded time.
+        expiry = NodeParams().route.final_expiry_delta + NodeParams().policy.expiry_delta
+        assert outcome.blocks_to_outcome == expiry
+        assert outcome.blocks_locked <= expiry + challenge_period + 2
+        assert outcome.locked_liquidity == outcome.amount * outcome.blocks_locked
+    without = held_htlc_attack(OFF)
+    assert not without.succeeded and without.attempts == 1
+    with_retries = held_htlc_attack(ON)
+    assert with_retries.succeeded and with_retries.route_avoids_holder and with_retries.attempts == 2
+
+
+def test_jamming_a_channels_slots_stops_honest_payments_without_the_quota_and_not_with_it() -> None:
+    without = jamming_attack(OFF)
+    assert without.jam_htlcs_held == 32 and without.honest_success_rate == 0.0
+    with_quota = jamming_attack(ON)
+    assert with_quota.jam_htlcs_held == NodeParams().max_forwarded_htlcs_per_peer
+    assert with_quota.honest_success_rate == 1.0
+    for outcome in (without, with_quota):
+        # HTLC expiry frees the slots in bounded time whatever the switches say.
+        assert outcome.blocks_until_freed <= NodeParams().route.final_expiry_delta
+        assert outcome.honest_succeeded_after == outcome.honest_sent
+
+
+def test_a_flood_of_unfunded_proposals_from_10000_keys_blocks_honest_opens_only_without_the_funds_check() -> None:
+    without = open_flood_attack(OFF, keys=10_000)
+    assert without.accepted == NodeParams().max_unfunded and not without.honest_opened
+    with_check = open_flood_attack(ON, keys=10_000)
+    assert with_check.accepted == 0 and with_check.honest_opened
