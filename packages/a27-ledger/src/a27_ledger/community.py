@@ -29,6 +29,7 @@ from .payloads import (
     SyncRequest,
     TransactionResult,
 )
+from .peer_defences import PeerDefences, PeerLimits
 from .pending import FutureNonceQueue
 from .replication import ACCEPTED, QUEUED, LedgerReplica, LogAdmission, MissingRange
 from .state import LedgerState
@@ -91,6 +92,10 @@ class LedgerSettings(CommunitySettings):
     """What this node relays as a validator (the broadcast of its log entries); see ``a27_ledger.behaviour``."""
     peer_policy: PeerPolicy = KEEP_EVERY_PEER
     """Which peers this node keeps; see ``a27_ledger.behaviour``."""
+    peer_defences: PeerDefences = PeerDefences()
+    """Overlay-wide peer defences (``peers.<field>``, all on); ``PeerDefences.none()`` to show an attack's effect."""
+    peer_limits: PeerLimits = PeerLimits()
+    """The numbers of those defences (rates, packet size, address groups)."""
 
 
 class LedgerCommunity(A27Community):
@@ -140,6 +145,10 @@ class LedgerCommunity(A27Community):
                                delay=settings.head_interval)
         self.register_task("request_missing", self.request_missing, interval=settings.sync_interval,
                            delay=settings.sync_interval)
+
+    def anchor_accounts(self) -> frozenset[bytes]:
+        """The genesis validators: ``peers.anchors`` always keeps them in the peer table."""
+        return frozenset(self.genesis.validators)
 
     @property
     def is_validator(self) -> bool:
