@@ -144,18 +144,20 @@ def decide_admission(newcomer: KeyT, newcomer_group: str, newcomer_is_anchor: bo
     Below ``max_peers`` (or for a peer already in the table) everyone is admitted. A full table admits nobody unless
     a defence says so: ``anchors`` admits an anchor in place of a non-anchor; ``diversity`` admits a newcomer whose
     group is smaller than the largest group in place of a peer of that group. The peer evicted is the newest of the
-    largest group of non-anchors (long-lived peers are kept; ties go to the group named first in sorted order), so
-    the decision depends only on its inputs.
+    largest group of non-anchors (long-lived peers are kept; among groups of equal size, the one holding the newest
+    peer), so the decision depends only on its inputs.
     """
     if max_peers < 0 or len(peers) < max_peers or any(key == newcomer for key, _, _ in peers):
         return PeerAdmission(True)
     evictable: dict[str, list[KeyT]] = {}
-    for key, group, is_anchor in peers:
+    newest: dict[str, int] = {}
+    for position, (key, group, is_anchor) in enumerate(peers):
         if not (defences.anchors and is_anchor):
             evictable.setdefault(group, []).append(key)
+            newest[group] = position
     if not evictable:
         return PeerAdmission(False, reason="the peer table is full of anchors")
-    largest = max(sorted(evictable), key=lambda group: len(evictable[group]))
+    largest = max(evictable, key=lambda group: (len(evictable[group]), newest[group]))
     if defences.anchors and newcomer_is_anchor:
         return PeerAdmission(True, evictable[largest][-1], "an anchor takes a slot")
     if defences.diversity and len(evictable.get(newcomer_group, ())) + 1 < len(evictable[largest]):
