@@ -8,11 +8,10 @@ import random
 
 import pytest
 from ipv8.community import CommunitySettings
+from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
 from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
-
-from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
 
 from a27_ledger import (
     DropLogLimiter,

@@ -14,15 +14,17 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import attrs
+
 from a27_ledger import KeyPair, encode_signed, sign_transfer
 from a27_ledger.testing import make_keys
 from a27_pos import HonestBehaviour
 from a27_pos.payloads import BlockResponse, Status, SubmitTransaction
 
 if TYPE_CHECKING:
-    from a27_pos import Block, CommitCertificate
     from ipv8.messaging.interfaces.udp.endpoint import Address
     from ipv8.messaging.serialization import Payload
+
+    from a27_pos import Block, CommitCertificate
 
 
 class PacketSender(Protocol):
@@ -83,7 +85,8 @@ class SybilShare:
         return self.slot_fraction / self.identity_fraction if self.identity_fraction else 0.0
 
 
-def sybil_share(peer_keys: Iterable[bytes], sybil_keys: Collection[bytes], honest_keys: Collection[bytes]) -> SybilShare:
+def sybil_share(peer_keys: Iterable[bytes], sybil_keys: Collection[bytes],
+                honest_keys: Collection[bytes]) -> SybilShare:
     """
     Measure a victim's peer table for the scoreboard: ``peer_keys`` are the IPv8 public keys of its peers
     (``community.get_peers()``), ``sybil_keys`` and ``honest_keys`` those of the identities that tried to connect.
