@@ -193,6 +193,14 @@ class TestPeerDefencesOn(PeerDefencesBase):
         self.assertEqual(2, len(overlay.get_peers()))
 
 
+    async def test_the_admission_order_stays_bounded_while_peers_come_and_go(self) -> None:
+        overlay = self.overlay(0)
+        for seed in range(300):
+            peer = self.sybil(f"10.{seed // 250}.{seed % 250}.1", 1_000 + seed)
+            self.assertTrue(overlay.admit_peer(peer))  # the table never fills: each one leaves again
+        self.assertLessEqual(len(overlay._joined), 2 * 16 + 1)
+
+
 class TestPeerDefencesOff(PeerDefencesBase):
     DEFENCES = PeerDefences.none()
 

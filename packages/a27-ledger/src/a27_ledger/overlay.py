@@ -292,6 +292,10 @@ class A27Community(Community):
         if key_bin not in self._joined:
             self._joins += 1
             self._joined[key_bin] = self._joins
+            if len(self._joined) > 2 * max(self.max_peers, len(peers), 16):
+                # Peers that left (IPv8's churn, another overlay) are forgotten, so the order stays bounded.
+                current = {other.public_key.key_to_bin() for other in peers} | {key_bin}
+                self._joined = {key: order for key, order in self._joined.items() if key in current}
         return True
 
     def _refuses(self, peer: Peer) -> bool:
