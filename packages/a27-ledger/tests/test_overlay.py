@@ -8,11 +8,22 @@ import random
 
 import pytest
 from ipv8.community import CommunitySettings
+from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
 from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
-from a27_ledger import DropLogLimiter, DroppedMessage, Genesis, LedgerCommunity, LedgerSettings
+from a27_ledger import (
+    DropLogLimiter,
+    DroppedMessage,
+    Genesis,
+    LedgerCommunity,
+    LedgerSettings,
+    LogHead,
+    PeerDefences,
+    PeerLimits,
+    encode_signed,
+)
 from a27_ledger.testing import make_keys
 
 BUILTIN_IDS = (231, 232, 233, 234, 245, 246, 249, 250)
@@ -43,7 +54,9 @@ class CapturedLog(logging.Handler):
         root.setLevel(self._level)
 
 
-class TestJunkOnIPv8MessageIds(TestBase[LedgerCommunity]):
+class TwoNodeBase(TestBase[LedgerCommunity]):
+    """Node 0 validates, node 1 is a light node; packets are delivered to node 0 by hand."""
+
     def setUp(self) -> None:
         super().setUp()
         self.keys = make_keys(2, seed=41)
@@ -54,7 +67,10 @@ class TestJunkOnIPv8MessageIds(TestBase[LedgerCommunity]):
 
     def create_node(self, settings: CommunitySettings | None = None, create_dht: bool = False,
                     enable_statistics: bool = False) -> MockIPv8:
-        return MockIPv8(Peer(self._unbuilt.pop(0).ipv8_key()), LedgerCommunity, LedgerSettings(genesis=self.genesis))
+        return MockIPv8(Peer(self._unbuilt.pop(0).ipv8_key()), LedgerCommunity, self.ledger_settings())
+
+    def ledger_settings(self) -> LedgerSettings:
+        return LedgerSettings(genesis=self.genesis)
 
     def junk(self, msg_id: int, body: bytes = b"\xff" * 5) -> bytes:
         return self.overlay(0).get_prefix() + bytes([msg_id]) + body
@@ -63,6 +79,8 @@ class TestJunkOnIPv8MessageIds(TestBase[LedgerCommunity]):
         """Deliver to node 0 on the production path (TestBase's own callback skips ``on_packet`` overrides)."""
         LedgerCommunity.on_packet(self.overlay(0), (self.address(1), data))
 
+
+class TestJunkOnIPv8MessageIds(TwoNodeBase):
     async def test_junk_on_every_builtin_id_is_one_drop_and_at_most_one_log_line(self) -> None:
         overlay = self.overlay(0)
         for msg_id in BUILTIN_IDS:
@@ -119,6 +137,91 @@ class TestJunkOnIPv8MessageIds(TestBase[LedgerCommunity]):
         self.assertEqual(1, len(self.overlay(0).get_peers()))
         self.assertEqual(1, len(self.overlay(1).get_peers()))
         self.assertEqual(0, sum(self.overlay(0).drops.values()))
+
+
+class PeerDefencesBase(TwoNodeBase):
+    """Node 0 with the peer defences of ``DEFENCES`` (burst 3 per address and message id, 1 KiB packets, 3 slots)."""
+
+    DEFENCES = PeerDefences()
+
+    def ledger_settings(self) -> LedgerSettings:
+        return LedgerSettings(genesis=self.genesis, max_peers=3, peer_defences=self.DEFENCES,
+                              peer_limits=PeerLimits(rate=1.0, burst=3.0, max_packet_size=1_024))
+
+    def strangers_head(self, seed: int) -> bytes:
+        """A well-signed LogHead from a key that is not node 0's peer."""
+        return encode_signed(self.overlay(0).get_prefix(), make_keys(1, seed=seed)[0], LogHead(seed))
+
+    def sybil(self, host: str, seed: int) -> Peer:
+        return Peer(make_keys(1, seed=seed)[0].ipv8_key().pub(), UDPv4Address(host, 9000))
+
+    def fill_with_sybils(self) -> None:
+        overlay = self.overlay(0)
+        for index, host in enumerate(["10.6.6.1", "10.6.6.2"]):
+            peer = self.sybil(host, 500 + index)
+            self.assertTrue(overlay.admit_peer(peer))
+            overlay.network.add_verified_peer(peer)
+            overlay.network.discover_services(peer, [overlay.community_id])
+        self.assertEqual(3, len(overlay.get_peers()))  # node 1 (the validator's light node) and two Sybils
+
+
+class TestPeerDefencesOn(PeerDefencesBase):
+    async def test_oversized_packets_are_dropped_unread(self) -> None:
+        self.receive(self.junk(4, bytes(2_000)))
+        self.assertEqual({"oversized": 1}, dict(self.overlay(0).drops))
+
+    async def test_a_flood_from_one_address_is_cut_to_the_burst(self) -> None:
+        for seed in range(10):
+            self.receive(self.strangers_head(seed))
+        self.assertEqual(7, self.overlay(0).drops["rate limited"])
+        self.assertEqual(3, self.overlay(0).drops["unknown peer"])
+
+    async def test_unknown_keys_cost_no_signature_check(self) -> None:
+        self.receive(self.strangers_head(1))
+        self.assertEqual(1, self.overlay(0).drops["unknown peer"])
+        self.assertEqual(0, self.overlay(0).work["signatures verified"])
+
+    async def test_an_anchor_takes_a_sybils_slot_and_sybils_cannot_take_more(self) -> None:
+        self.fill_with_sybils()
+        overlay = self.overlay(0)
+        self.assertFalse(overlay.admit_peer(self.sybil("10.6.6.3", 502)))
+        self.assertEqual(1, overlay.drops["peer table full"])
+        anchor = Peer(self.keys[0].ipv8_key().pub(), UDPv4Address("10.9.9.9", 9000))
+        self.assertIn(self.keys[0].public_key, overlay.anchor_accounts())
+        self.assertTrue(overlay.admit_peer(anchor))
+        self.assertEqual(1, overlay.drops["peer evicted"])
+        self.assertEqual(2, len(overlay.get_peers()))
+
+
+    async def test_the_admission_order_stays_bounded_while_peers_come_and_go(self) -> None:
+        overlay = self.overlay(0)
+        for seed in range(300):
+            peer = self.sybil(f"10.{seed // 250}.{seed % 250}.1", 1_000 + seed)
+            self.assertTrue(overlay.admit_peer(peer))  # the table never fills: each one leaves again
+        self.assertLessEqual(len(overlay._joined), 2 * 16 + 1)
+
+
+class TestPeerDefencesOff(PeerDefencesBase):
+    DEFENCES = PeerDefences.none()
+
+    async def test_oversized_packets_are_read(self) -> None:
+        self.receive(self.junk(4, bytes(2_000)))
+        self.assertEqual(0, self.overlay(0).drops["oversized"])
+        self.assertEqual({"unsupported key": 1}, dict(self.overlay(0).drops))  # it was read
+
+    async def test_a_flood_from_one_address_is_verified_packet_by_packet(self) -> None:
+        for seed in range(10):
+            self.receive(self.strangers_head(seed))
+        self.assertEqual(0, self.overlay(0).drops["rate limited"])
+        self.assertEqual(10, self.overlay(0).drops["unknown peer"])
+        self.assertEqual(10, self.overlay(0).work["signatures verified"])
+
+    async def test_a_full_table_admits_ipv8s_way(self) -> None:
+        self.fill_with_sybils()
+        anchor = Peer(self.keys[0].ipv8_key().pub(), UDPv4Address("10.9.9.9", 9000))
+        self.assertTrue(self.overlay(0).admit_peer(anchor))  # IPv8's own handlers then refuse beyond max_peers
+        self.assertEqual(0, self.overlay(0).drops["peer evicted"])
+        self.assertEqual(3, len(self.overlay(0).get_peers()))
 
 
 def test_drop_log_limiter_allows_a_burst_per_cause_per_window_and_summarises_the_rest() -> None:

@@ -51,6 +51,8 @@ from a27_ledger import (
     KeyPair,
     LedgerError,
     NoValidator,
+    PeerDefences,
+    PeerLimits,
     Receipt,
     SubmissionTimeout,
     Transaction,
@@ -103,6 +105,10 @@ class ChannelSettings(CommunitySettings):
     onchain_timeout: float = 30.0
     """Seconds to wait for a channel transaction to be final before checking it and sending it again."""
     onchain_attempts: int = 5
+    peer_defences: PeerDefences = PeerDefences()
+    """Overlay-wide peer defences (a27-ledger README, "Defences"), all on; ``PeerDefences.none()`` turns them off."""
+    peer_limits: PeerLimits = PeerLimits()
+    """The numbers of those defences."""
 
 
 class ChannelCommunity(A27Community):
@@ -175,6 +181,10 @@ class ChannelCommunity(A27Community):
         self._direct.setdefault(channel_id, []).append(future)
         self.perform(self.node.pay(channel_id, amount))
         return await asyncio.wait_for(future, timeout)
+
+    def anchor_accounts(self) -> frozenset[bytes]:
+        """The genesis validators of the node's chain: ``peers.anchors`` always keeps them in the peer table."""
+        return self.pos.anchor_accounts()
 
     def create_invoice(self, amount: int) -> Invoice:
         """An invoice for `amount` payable to this node; hand it to the payer."""

@@ -44,6 +44,14 @@ from a27_ledger.genesis import Genesis, GenesisAccount
 from a27_ledger.keys import SIGNATURE_LENGTH, KeyPair, public_key_from_ipv8, short_id, verify_signature
 from a27_ledger.lazy import lazy_exports
 from a27_ledger.ledger_print import format_balances
+from a27_ledger.peer_defences import (
+    PeerAdmission,
+    PeerDefences,
+    PeerLimits,
+    TokenBuckets,
+    address_group,
+    decide_admission,
+)
 from a27_ledger.pending import FutureNonceQueue, NonceView
 from a27_ledger.records import Receipt, StateChanges, StoreMeta, SupplyEvent
 from a27_ledger.registry import TransactionRegistry, default_registry
@@ -169,6 +177,9 @@ __all__ = [
     "NonceGap",
     "NonceReplay",
     "NonceView",
+    "PeerAdmission",
+    "PeerDefences",
+    "PeerLimits",
     "PeerPolicy",
     "QueueFull",
     "Receipt",
@@ -184,6 +195,7 @@ __all__ = [
     "SupplyEvent",
     "SupplyInvariantViolated",
     "SyncRequest",
+    "TokenBuckets",
     "Transaction",
     "TransactionBody",
     "TransactionRegistry",
@@ -192,7 +204,9 @@ __all__ = [
     "UnknownTransactionKind",
     "__version__",
     "account_of",
+    "address_group",
     "community_id_for",
+    "decide_admission",
     "decode_shared",
     "decode_signed",
     "decoded_objects",

@@ -30,6 +30,7 @@ from .payloads import (
     SyncRequest,
     TransactionResult,
 )
+from .peer_defences import PeerDefences, PeerLimits
 from .pending import FutureNonceQueue
 from .replication import ACCEPTED, QUEUED, LedgerReplica, LogAdmission, MissingRange
 from .state import LedgerState
@@ -94,6 +95,10 @@ class LedgerSettings(CommunitySettings):
     """Which peers this node keeps; see ``a27_ledger.behaviour``."""
     defences: LedgerDefences = LedgerDefences()
     """Which ledger defences this node runs (all by default); see ``a27_ledger.defences``."""
+    peer_defences: PeerDefences = PeerDefences()
+    """Overlay-wide peer defences (``peers.<field>``, all on); ``PeerDefences.none()`` to show an attack's effect."""
+    peer_limits: PeerLimits = PeerLimits()
+    """The numbers of those defences (rates, packet size, address groups)."""
 
 
 class LedgerCommunity(A27Community):
@@ -144,6 +149,10 @@ class LedgerCommunity(A27Community):
                                delay=settings.head_interval)
         self.register_task("request_missing", self.request_missing, interval=settings.sync_interval,
                            delay=settings.sync_interval)
+
+    def anchor_accounts(self) -> frozenset[bytes]:
+        """The genesis validators: ``peers.anchors`` always keeps them in the peer table."""
+        return frozenset(self.genesis.validators)
 
     @property
     def is_validator(self) -> bool:

@@ -12,6 +12,10 @@ IPv8 plumbing shared by every a27 community.
   for junk on IPv8's own message ids (introductions, punctures) and on ids nobody handles.
 - Drop logs are rate-limited per cause (``DropLogLimiter``) so that a flood cannot fill the disk; the counters in
   ``drops`` stay exact.
+- Peer defences (``peer_defences.py``, switched by the ``peer_defences`` setting, numbers in ``peer_limits``): a
+  packet size bound and per-address token buckets before any decoding, unknown senders refused before their
+  signature is verified, and a peer table in which anchors (genesis validators) always get a slot and a full table
+  gives slots to under-represented address groups only.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from ipv8.messaging.serialization import PackError, Payload, default_serializer
 
 from .behaviour import KEEP_EVERY_PEER, PeerPolicy
 from .keys import SIGNATURE_LENGTH, verify_signature
+from .peer_defences import PeerDefences, PeerLimits, TokenBuckets, address_group, decide_admission
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -150,6 +155,20 @@ class A27Community(Community):
         """Dropped messages by cause."""
         self.drop_log = DropLogLimiter()
         """Which drops get a log line; replace it to change the rate."""
+        self.peer_defences: PeerDefences = getattr(settings, "peer_defences", None) or PeerDefences()
+        """Which overlay-wide peer defences run (``a27_ledger.peer_defences``), from the ``peer_defences`` setting."""
+        self.peer_limits: PeerLimits = getattr(settings, "peer_limits", None) or PeerLimits()
+        """The numbers of those defences, from the ``peer_limits`` setting."""
+        self.rate_buckets: TokenBuckets[tuple[Address, int]] = TokenBuckets(
+            self.peer_limits.rate, self.peer_limits.burst, self.peer_limits.max_tracked)
+        """Token buckets per (source address, message id) of ``peers.rate_limit``."""
+        self.work: Counter[str] = Counter()
+        """Work spent on received packets: ``packets handled`` (given to a handler), ``signatures verified``
+        (signed a27 messages whose signature was checked), ``handler calls`` (signed messages that reached their
+        handler)."""
+        self._joined: dict[bytes, int] = {}
+        """Admission order of the peers this community admitted through an introduction (for eviction)."""
+        self._joins = 0
         # IPv8's own handlers (introductions, punctures, deprecated ids) raise or log on junk: make junk a drop.
         for msg_id, handler in enumerate(self.decode_map):
             if handler is not None:
@@ -221,17 +240,63 @@ class A27Community(Community):
 
     def on_introduction_request(self, peer: Peer, dist: GlobalTimeDistributionPayload,
                                 payload: IntroductionRequestPayload | NewIntroductionRequestPayload) -> None:
-        """Answer an introduction as IPv8 does, unless ``peer_policy`` refuses the peer (a counted drop)."""
-        if self._refuses(peer):
+        """Answer an introduction as IPv8 does, unless ``peer_policy`` refuses the peer or the peer table has no
+        slot for it (``admit_peer``); either is a counted drop."""
+        if self._refuses(peer) or not self.admit_peer(peer):
             return
         super().on_introduction_request(peer, dist, payload)
 
     def on_introduction_response(self, peer: Peer, dist: GlobalTimeDistributionPayload,
                                  payload: IntroductionResponsePayload | NewIntroductionResponsePayload) -> None:
-        """Take an introduction response as IPv8 does, unless ``peer_policy`` refuses the peer (a counted drop)."""
-        if self._refuses(peer):
+        """Take an introduction response as IPv8 does, unless ``peer_policy`` refuses the peer or the peer table
+        has no slot for it (``admit_peer``); either is a counted drop."""
+        if self._refuses(peer) or not self.admit_peer(peer):
             return
         super().on_introduction_response(peer, dist, payload)
+
+    def anchor_accounts(self) -> frozenset[bytes]:
+        """Accounts of the peers ``peers.anchors`` always keeps (a subclass returns its genesis validators)."""
+        return frozenset()
+
+    def admit_peer(self, peer: Peer) -> bool:
+        """
+        Whether ``peer`` gets a slot in this community's peer table (``max_peers``), evicting a peer if needed.
+
+        With ``peers.anchors`` and ``peers.diversity`` both off this is IPv8's rule (its introduction handlers refuse
+        requests beyond ``max_peers``). Otherwise `a27_ledger.peer_defences.decide_admission` decides; a refusal is
+        a ``peer table full`` drop and an eviction removes the evicted peer from the network.
+        """
+        defences = self.peer_defences
+        if not (defences.anchors or defences.diversity):
+            return True
+        key_bin = peer.public_key.key_to_bin()
+        peers = self.get_peers()
+        if self.max_peers >= 0 and len(peers) >= self.max_peers and all(
+                other.public_key.key_to_bin() != key_bin for other in peers):
+            anchors = self.anchor_accounts()
+            prefix = self.peer_limits.group_prefix
+            by_key = {other.public_key.key_to_bin(): other for other in peers}
+            self._joined = {key: order for key, order in self._joined.items() if key in by_key}
+            table = [(key, address_group(other.address[0], prefix), account_of(key) in anchors)
+                     for key, other in sorted(by_key.items(), key=lambda item: (self._joined.get(item[0], 0), item[0]))]
+            decision = decide_admission(key_bin, address_group(peer.address[0], prefix),
+                                        account_of(key_bin) in anchors, table, max_peers=self.max_peers,
+                                        defences=defences)
+            if not decision.admitted:
+                self.record_drop("introduction", peer.address, DroppedMessage("peer table full", decision.reason))
+                return False
+            if decision.evict is not None:
+                self.network.remove_peer(by_key[decision.evict])
+                self._joined.pop(decision.evict, None)
+                self.drops["peer evicted"] += 1
+        if key_bin not in self._joined:
+            self._joins += 1
+            self._joined[key_bin] = self._joins
+            if len(self._joined) > 2 * max(self.max_peers, len(peers), 16):
+                # Peers that left (IPv8's churn, another overlay) are forgotten, so the order stays bounded.
+                current = {other.public_key.key_to_bin() for other in peers} | {key_bin}
+                self._joined = {key: order for key, order in self._joined.items() if key in current}
+        return True
 
     def _refuses(self, peer: Peer) -> bool:
         if self.peer_policy.keeps(peer.public_key.key_to_bin()):
@@ -249,6 +314,16 @@ class A27Community(Community):
         """Drop packets too short to carry a message id or with an id nobody handles, then dispatch as usual."""
         source_address, data = packet
         if data[:PREFIX_LENGTH] == self.get_prefix():
+            defences = self.peer_defences
+            if defences.max_packet_size and len(data) > self.peer_limits.max_packet_size:
+                self.record_drop("packet", source_address, DroppedMessage(
+                    "oversized", f"{len(data)} bytes, the limit is {self.peer_limits.max_packet_size}"))
+                return
+            if defences.rate_limit and len(data) > PREFIX_LENGTH and not self.rate_buckets.admit(
+                    (source_address, data[PREFIX_LENGTH]), asyncio.get_running_loop().time()):
+                self.record_drop(f"message {data[PREFIX_LENGTH]}", source_address,
+                                 DroppedMessage("rate limited", "this address sent too many of this message"))
+                return
             if len(data) <= PREFIX_LENGTH:
                 self.record_drop("packet", source_address,
                                  DroppedMessage("malformed", f"{len(data)} bytes, no message id"))
@@ -257,6 +332,7 @@ class A27Community(Community):
                 self.record_drop(f"message {data[PREFIX_LENGTH]}", source_address,
                                  DroppedMessage("unknown message", "no handler for this message id"))
                 return
+            self.work["packets handled"] += 1
         super().on_packet(packet, warn_unknown)
 
     def _builtin_handler(self, msg_id: int,
@@ -280,9 +356,28 @@ class A27Community(Community):
                 return None
         return guarded
 
-    def unpack_signed(self, payload_class: type[PayloadT], data: bytes) -> tuple[bytes, PayloadT]:
-        """Check and decode a signed packet: returns the sender's IPv8 public key and the payload."""
-        return decode_signed(data, payload_class)
+    def unpack_signed(self, payload_class: type[PayloadT], data: bytes,
+                      before_verify: Callable[[bytes], object] | None = None) -> tuple[bytes, PayloadT]:
+        """Check and decode a signed packet: returns the sender's IPv8 public key and the payload.
+
+        ``before_verify(sender key)`` runs before the signature is verified and may raise ``DroppedMessage``."""
+        return decode_signed(data, payload_class, before_verify)
+
+    def unpack_from_peer(self, payload_class: type[PayloadT], data: bytes,
+                         source_address: Address) -> tuple[Peer, PayloadT]:
+        """Check and decode a signed packet from a known peer (``known_peer``): the peer and the payload.
+
+        With ``peers.cheap_checks_first`` the sender is looked up before its signature is verified, so packets from
+        keys that are not peers cost no verification."""
+        cheap_first = self.peer_defences.cheap_checks_first
+
+        def before_verify(key_bin: bytes) -> None:
+            if cheap_first:
+                self.known_peer(key_bin, source_address)
+            self.work["signatures verified"] += 1
+
+        key_bin, payload = self.unpack_signed(payload_class, data, before_verify)
+        return self.known_peer(key_bin, source_address), payload
 
     def known_peer(self, key_bin: bytes, source_address: Address) -> Peer:
         """The verified peer that signed a message; unknown, banned and refused (``peer_policy``) peers are dropped."""
@@ -332,9 +427,13 @@ def encode_signed(prefix: bytes, key: KeyPair, payload: Payload) -> bytes:
     return packet + key.sign(packet)
 
 
-def decode_signed(data: bytes, payload_class: type[PayloadT]) -> tuple[bytes, PayloadT]:
+def decode_signed(data: bytes, payload_class: type[PayloadT],
+                  before_verify: Callable[[bytes], object] | None = None) -> tuple[bytes, PayloadT]:
     """
     Check and decode a signed packet of ``payload_class``: the sender's IPv8 public key and the payload.
+
+    ``before_verify``, if given, is called with the sender's IPv8 public key just before the signature is verified
+    (after the cheap layout checks); what it raises propagates.
 
     :raises DroppedMessage: when the packet is malformed, carries trailing bytes, or does not verify.
     """
@@ -350,6 +449,8 @@ def decode_signed(data: bytes, payload_class: type[PayloadT]) -> tuple[bytes, Pa
     if len(data) - offset < SIGNATURE_LENGTH:
         raise DroppedMessage("malformed", "packet too short for a signature")
     body, signature = data[:-SIGNATURE_LENGTH], data[-SIGNATURE_LENGTH:]
+    if before_verify is not None:
+        before_verify(key_bin)
     if not verify_signature(account, body, signature):
         raise DroppedMessage("bad signature", f"{payload_class.__name__} does not verify")
     try:
@@ -374,8 +475,8 @@ def signed_handler(payload_class: type[PayloadT]) -> Callable[
         @wraps(handler)
         def wrapper(self: C, source_address: Address, data: bytes) -> None:
             try:
-                key_bin, payload = self.unpack_signed(payload_class, data)
-                peer = self.known_peer(key_bin, source_address)
+                peer, payload = self.unpack_from_peer(payload_class, data, source_address)
+                self.work["handler calls"] += 1
                 handler(self, peer, payload)  # type: ignore[call-arg]
             except DroppedMessage as drop:
                 self.record_drop(payload_class.__name__, source_address, drop)

@@ -37,6 +37,8 @@ from a27_ledger import (
     KeyPair,
     LedgerError,
     NoValidator,
+    PeerDefences,
+    PeerLimits,
     Receipt,
     SubmissionTimeout,
     Transaction,
@@ -173,6 +175,11 @@ class PosSettings(CommunitySettings):
     defences: PosDefences = PosDefences()
     """This node's PoS defences (README, "Defences"): all on by default; `PosDefences.none()` switches them off to
     show what an attack does without them."""
+    peer_defences: PeerDefences = PeerDefences()
+    """Overlay-wide peer defences (a27-ledger README, "Defences"); ``peers.validator_pinning`` and ``peers.anchors``
+    keep a light node following the validators of its validator set."""
+    peer_limits: PeerLimits = PeerLimits()
+    """The numbers of those defences."""
 
 
 class PosCommunity(A27Community):
@@ -253,6 +260,17 @@ class PosCommunity(A27Community):
     def now(self) -> float:
         """This node's clock in seconds (see `PosSettings.clock`)."""
         return self._clock()
+
+    def anchor_accounts(self) -> frozenset[bytes]:
+        """The genesis validators: ``peers.anchors`` always keeps them in the peer table."""
+        return frozenset(account for account, _ in self.settings.genesis.stakes)
+
+    def _pinned(self, peer: Peer, claim: str) -> None:
+        """On a light node with ``peers.validator_pinning``, refuse a height claim (``claim``) from a peer outside
+        the validator set of the next height (DroppedMessage)."""
+        if self.engine is None and self.peer_defences.validator_pinning and account_of(
+                peer.public_key.key_to_bin()) not in self.chain.validator_set(self.chain.height + 1):
+            raise DroppedMessage("not a validator", f"{claim} from a peer outside the validator set")
 
     def validator_peers(self) -> list[Peer]:
         """Known peers that validate the next height, in account order."""
@@ -496,6 +514,7 @@ class PosCommunity(A27Community):
             # node applied the block itself. That is normal traffic, counted but not logged.
             self.stats["late finality notices"] += 1
             return
+        self._pinned(peer, "finality notice")
         self.stats["finality notices"] += 1
         if self.sync.note_at_least(peer.public_key.key_to_bin(), payload.height, self.chain.height):
             self.request_blocks(self.chain.height + 1, peer)
@@ -536,14 +555,18 @@ class PosCommunity(A27Community):
     @signed_handler(Status)
     def on_status(self, peer: Peer, payload: Status) -> None:
         """Note a peer's height; fetch blocks if it is ahead."""
+        self._pinned(peer, "status")
         if self.sync.note_status(peer.public_key.key_to_bin(), payload.height, self.chain.height):
             self.request_blocks(self.chain.height + 1, peer)
 
     def request_blocks(self, start: int, peer: Peer | None = None) -> None:
         """Ask a peer that is ahead (or `peer`) for finalized blocks from `start`, at most once per retry interval."""
-        by_key = {candidate.public_key.key_to_bin(): candidate for candidate in self.sorted_peers()}
-        peers = list(by_key)
         validators = self.validator_peers()
+        # A pinned light node asks only validators; otherwise any peer that claimed the height may be asked.
+        pinned = self.engine is None and self.peer_defences.validator_pinning
+        candidates = validators if pinned else self.sorted_peers()
+        by_key = {candidate.public_key.key_to_bin(): candidate for candidate in candidates}
+        peers = sorted(by_key)
         by_key.update((candidate.public_key.key_to_bin(), candidate) for candidate in validators)
         if peer is not None:
             by_key[peer.public_key.key_to_bin()] = peer
