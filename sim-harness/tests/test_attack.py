@@ -7,9 +7,9 @@ from pathlib import Path
 
 import attrs
 import pytest
-from a27_attacks import Attack, AttackerNode, DoubleSpendLab1
 
 import a27_ledger
+from a27_attacks import Attack, AttackerNode, DoubleSpendLab1
 from a27_harness.attacks import AttackRun, UnknownDefence, available_defences, defence_settings, run_attack
 from a27_harness.cli import main
 from a27_harness.scenario import SimScenario

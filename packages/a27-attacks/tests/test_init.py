@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import importlib.metadata
 
-import a27_attacks
 from packaging.version import Version
 
+import a27_attacks
 from a27_ledger.testing import modules_loaded_by
 
 

@@ -15,6 +15,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from unittest import mock
 
+from ipv8.community import CommunitySettings
+from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
+from ipv8.peer import Peer
+from ipv8.test.base import TestBase
+from ipv8.test.mocking.endpoint import AutoMockEndpoint
+from ipv8.test.mocking.ipv8 import MockIPv8
+
 from a27_attacks.peers import (
     CabalPolicy,
     Flooder,
@@ -26,13 +33,6 @@ from a27_attacks.peers import (
     sybil_share,
     transfer_flood,
 )
-from ipv8.community import CommunitySettings
-from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
-from ipv8.peer import Peer
-from ipv8.test.base import TestBase
-from ipv8.test.mocking.endpoint import AutoMockEndpoint
-from ipv8.test.mocking.ipv8 import MockIPv8
-
 from a27_ledger import KeyPair, PeerDefences, PeerLimits, sign_transfer
 from a27_ledger.testing import make_keys
 from a27_pos import (

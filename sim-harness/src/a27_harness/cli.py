@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import NoReturn
 
 import attrs
-from a27_attacks import ATTACKS, AttackError, attack_named
 
+from a27_attacks import ATTACKS, AttackError, attack_named
 from a27_ledger import LedgerError
 from a27_pos import PosError
 

@@ -21,7 +21,7 @@ import attrs
 
 from a27_ledger import Transaction, sign_transfer
 from a27_ledger.testing import make_keys
-from a27_pos import ConsensusEngine, Evidence, HonestBehaviour, MessageBus, PosParams, make_engines
+from a27_pos import AnyEvidence, ConsensusEngine, HonestBehaviour, MessageBus, PosParams, make_engines
 from a27_pos.testing import make_pos_genesis
 
 Recipient = TypeVar("Recipient")
@@ -37,7 +37,7 @@ class Censor(HonestBehaviour):
         self.victims = frozenset(victims)
 
     def block_contents(self, engine: ConsensusEngine, transactions: Sequence[Transaction],
-                       evidence: Sequence[Evidence]) -> tuple[Sequence[Transaction], Sequence[Evidence]]:
+                       evidence: Sequence[AnyEvidence]) -> tuple[Sequence[Transaction], Sequence[AnyEvidence]]:
         """The honest choice without the victims' transactions. A transaction of another sender that spends what a
         victim's transfer in the same block would pay it no longer applies then: honest validators refuse that block
         and the censor loses its round, which only helps the victim."""

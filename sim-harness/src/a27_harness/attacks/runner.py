@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
-from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
 
+from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
 from a27_ledger import KeyPair, SubmissionTimeout, Transaction
 from a27_netsim import Simulation
 
