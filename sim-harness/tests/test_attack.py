@@ -17,7 +17,6 @@ from a27_harness.scenario import SimScenario
 SPLIT_SEED = 11
 """A seed whose 4-validator, 4-light-node Lab 1 run ends split by the double spend (13 and 1 do too; 2 does not)."""
 SMALL = ["--light-nodes", "4", "--duration", "10"]
-HAS_LEDGER_DEFENCES = hasattr(a27_ledger, "LedgerDefences")
 
 
 def _scenario(seed: int = SPLIT_SEED) -> SimScenario:
@@ -33,7 +32,7 @@ def test_list_names_each_attack_with_its_summary_defences_and_parameters(capsys:
 
 
 def test_the_undefended_lab1_double_spend_splits_the_network_and_pays_out_twice() -> None:
-    switched_off = ("ledger.conflicting_nonces",) if HAS_LEDGER_DEFENCES else ()  # today's code has no defence
+    switched_off = ("ledger.conflicting_nonces",)
     report = run_attack(AttackRun(DoubleSpendLab1(), _scenario(), switched_off))
     assert report.result.succeeded
     assert report.result.stolen == 10_000 == report.outcome.paid_twice
@@ -43,7 +42,6 @@ def test_the_undefended_lab1_double_spend_splits_the_network_and_pays_out_twice(
     assert report.outcome.notes["to sink-a via v0"] == report.outcome.notes["to sink-b via v1"] == "accepted"
 
 
-@pytest.mark.skipif(not HAS_LEDGER_DEFENCES, reason="needs a27_ledger.LedgerDefences (the Lab 1 ledger defence)")
 def test_the_defended_lab1_double_spend_steals_nothing_and_honest_nodes_agree() -> None:
     report = run_attack(AttackRun(DoubleSpendLab1(), _scenario()))
     assert not report.result.succeeded
@@ -56,7 +54,7 @@ def test_a_run_prints_the_verdict_and_writes_the_same_bytes_for_the_same_seed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []
     for attempt in ("one", "two"):
-        assert main(["attack", "double-spend-lab1", "--seed", str(SPLIT_SEED), *SMALL,
+        assert main(["attack", "double-spend-lab1", "--seed", str(SPLIT_SEED), *SMALL, "--undefended",
                      "--out", str(tmp_path / attempt)]) == 0
         files = [(tmp_path / attempt / name).read_bytes() for name in ("report.md", "report.json")]
         outputs.append((capsys.readouterr().out, *files))
