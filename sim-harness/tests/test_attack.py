@@ -94,9 +94,8 @@ def test_switching_off_maps_layer_dot_field_onto_the_layer_settings_defences() -
     assert defence_settings((), ("ledger",)) == {}
     with pytest.raises(UnknownDefence):
         defence_settings(("ledger.no_such_field",), ("ledger",))
-    if HAS_LEDGER_DEFENCES:
-        settings = defence_settings(("ledger.conflicting_nonces",), ("ledger",))
-        assert settings["ledger"]["defences"] == a27_ledger.LedgerDefences(conflicting_nonces=False)
+    settings = defence_settings(("ledger.conflicting_nonces",), ("ledger",))
+    assert settings["ledger"]["defences"] == a27_ledger.LedgerDefences(conflicting_nonces=False)
 
 
 @attrs.frozen
