@@ -209,9 +209,28 @@ def test_decoding_the_same_bytes_twice_gives_the_identical_object() -> None:
     assert decoded_objects.stats().hits == 3
 
 
-def test_different_registries_do_not_share_decoded_objects() -> None:
+class _ExtraKind:
+    """A kind only some registries hold (register reads nothing but KIND)."""
+
+    KIND = 200
+    NAME = "extra"
+
+
+def test_registries_holding_the_same_kinds_share_decoded_objects() -> None:
+    # Every simulated node builds its own registry; they must still share one decoded block or transaction.
+    encoded = sign_transfer(ALICE, BOB.public_key, 5, 3).encode()
+    mine = Transaction.decode(encoded)
+    assert Transaction.decode(encoded, default_registry.copy()) is mine
+    first, second = default_registry.copy(), default_registry.copy()
+    first.register(_ExtraKind)  # type: ignore[type-var]
+    second.register(_ExtraKind)  # type: ignore[type-var]
+    assert Transaction.decode(encoded, first) is Transaction.decode(encoded, second)
+
+
+def test_registries_holding_different_kinds_do_not_share_decoded_objects() -> None:
     encoded = sign_transfer(ALICE, BOB.public_key, 5, 3).encode()
     other = default_registry.copy()
+    other.register(_ExtraKind)  # type: ignore[type-var]
     mine, theirs = Transaction.decode(encoded), Transaction.decode(encoded, other)
     assert mine == theirs and mine is not theirs
     assert Transaction.decode(encoded, other) is theirs

@@ -156,15 +156,16 @@ def decode_shared(decoder: Callable[..., T], data: object, *context: Hashable) -
     """``decoder(data, *context)``, or the object it returned before for the same decoder, bytes and context.
 
     Only for decoders that return immutable objects (frozen, made of tuples, bytes and ints) and whose result depends
-    on nothing but `data` and `context` (a context object that has no ``__eq__`` of its own, such as a transaction
-    registry, counts by identity). Errors are not cached: bad input is decoded, and refused, every time. `data` that
+    on nothing but `data` and `context`. A context object with a ``decode_key`` counts by that key (a
+    `TransactionRegistry` has one: its kinds, so every node's registry holding the same kinds shares entries);
+    another counts by its ``__eq__`` (by identity if it has none). Errors are not cached: bad input is decoded, and refused, every time. `data` that
     is not bytes, bytearray or memoryview goes to `decoder` unchanged, to be refused there.
     """
     if type(data) is not bytes:
         if not isinstance(data, (bytearray, memoryview)):
             return decoder(data, *context)
         data = bytes(data)
-    key = (decoder, data, *context)
+    key = (decoder, data, *(getattr(part, "decode_key", part) for part in context))
     found = decoded_objects.lookup(key)
     if found is not None:
         return found

@@ -20,6 +20,7 @@ class TransactionRegistry:
     def __init__(self) -> None:
         """Create an empty registry."""
         self._classes: dict[int, type[TransactionBody]] = {}
+        self._decode_key: tuple[tuple[int, type[TransactionBody]], ...] = ()
 
     def register(self, body_class: _BodyClassT) -> _BodyClassT:
         """Add a body class; usable as a class decorator. A KIND already taken, or outside uint16, is a ValueError."""
@@ -30,7 +31,15 @@ class TransactionRegistry:
         if existing is not None:
             raise ValueError(f"kind {kind} is already registered to {existing.__name__}")
         self._classes[kind] = body_class
+        self._decode_key = tuple(sorted(self._classes.items(), key=lambda item: item[0]))
         return body_class
+
+    @property
+    def decode_key(self) -> tuple[tuple[int, type[TransactionBody]], ...]:
+        """What decoding depends on: the (kind, body class) pairs. Registries holding the same kinds decode the same
+        bytes to the same objects, so `a27_ledger.decode_shared` keys its cache by this rather than by the registry
+        object: every node of a simulation builds its own registry, and they still share decoded blocks."""
+        return self._decode_key
 
     def body_class(self, kind: int) -> type[TransactionBody]:
         """Return the body class of `kind`, or raise UnknownTransactionKind."""
@@ -47,6 +56,7 @@ class TransactionRegistry:
         """Return an independent registry holding the same kinds, to extend without touching this one."""
         duplicate = TransactionRegistry()
         duplicate._classes = dict(self._classes)
+        duplicate._decode_key = self._decode_key
         return duplicate
 
 
