@@ -46,9 +46,24 @@ def test_a_block_decoded_twice_is_the_identical_object_made_of_shared_parts() ->
     assert Vote.decode(first.evidence[0].first.encode()) is first.evidence[0].first
 
 
-def test_different_registries_do_not_share_blocks_or_their_transactions() -> None:
+def test_every_node_s_own_registry_with_the_same_kinds_shares_blocks() -> None:
+    # Each chain builds its own registry (pos_registry()); nodes must still share one decoded block.
+    encoded = block().encode()
+    assert Block.decode(encoded, pos_registry()) is Block.decode(encoded, pos_registry()) is Block.decode(
+        encoded, REGISTRY)
+
+
+class _ExtraKind:
+    """A kind only some registries hold (register reads nothing but KIND)."""
+
+    KIND = 200
+    NAME = "extra"
+
+
+def test_registries_with_different_kinds_do_not_share_blocks_or_their_transactions() -> None:
     encoded = block().encode()
     other = REGISTRY.copy()
+    other.register(_ExtraKind)  # type: ignore[type-var]
     mine, theirs = Block.decode(encoded, REGISTRY), Block.decode(encoded, other)
     assert mine == theirs and mine is not theirs
     assert mine.transactions[0] is not theirs.transactions[0]
