@@ -50,6 +50,28 @@ def test_the_defended_lab1_double_spend_steals_nothing_and_honest_nodes_agree() 
     assert report.outcome.excess_supply == 0
 
 
+FORWARD_SEED = 2
+"""A seed whose chained double spend (forward=True) gets both onward spends admitted before the conflict (3 and 13
+split too; 11 and 1 do not: the conflicting entry won the race)."""
+
+
+def test_the_chained_double_spend_beats_conflicting_nonces_alone() -> None:
+    attack = DoubleSpendLab1(forward=True)
+    report = run_attack(AttackRun(attack, _scenario(FORWARD_SEED), ("ledger.confirmed_credits",)))
+    assert report.result.succeeded
+    assert report.result.broken == ("agreement",)
+    assert report.result.stolen == 20_000
+    assert report.outcome.excess_supply == 0
+
+
+def test_the_chained_double_spend_steals_nothing_with_confirmed_credits() -> None:
+    report = run_attack(AttackRun(DoubleSpendLab1(forward=True), _scenario(FORWARD_SEED)))
+    assert not report.result.succeeded
+    assert report.result.stolen == 0
+    assert report.outcome.agreement
+    assert report.outcome.honest_failed == report.outcome.replay_failed
+
+
 def test_a_run_prints_the_verdict_and_writes_the_same_bytes_for_the_same_seed(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []
@@ -63,7 +85,8 @@ def test_a_run_prints_the_verdict_and_writes_the_same_bytes_for_the_same_seed(
     assert "verdict: SUCCEEDED; tokens stolen 10,000; guarantees broken: agreement" in stdout
     data = json.loads(outputs[0][2])
     assert data["stolen"] == 10_000 and data["audit"]["paid_twice"] == 10_000
-    assert data["attack"]["parameters"] == {"at": 5.0, "fee": 0, "first_validator": 0, "second_validator": 1}
+    assert data["attack"]["parameters"] == {"at": 5.0, "fee": 0, "first_validator": 0, "second_validator": 1,
+                                            "forward": False, "forward_copies": 21, "forward_spacing": 0.005}
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

@@ -30,7 +30,7 @@ def follow(transactions: Sequence[Transaction], validators: Sequence[bytes], own
     gc.collect()
     started = time.perf_counter()
     for index, transaction in enumerate(transactions):
-        replica.receive_entry(validators[index % 2], index // 2 + 1, transaction)
+        replica.receive_entry(validators[index % 2], index // 2 + 1, transaction, index * 0.001)
     elapsed = time.perf_counter() - started
     if replica.state.applied_count != len(transactions):
         raise RuntimeError("the follower did not apply every transfer")

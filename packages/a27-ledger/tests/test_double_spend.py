@@ -138,3 +138,77 @@ class TestDefended(DoubleSpendBase):
         for i in range(NODES):
             self.assertEqual(300, self.overlay(i).state.balance(self.honest_payee))
             self.assertEqual(699, self.overlay(i).state.balance(self.keys[2].public_key))
+
+
+class ChainedSpendBase(DoubleSpendBase):
+    """The double spend whose two payees (the attacker's too) forward what they got at once, each to a further
+    attacker account, through the validator that credited them: the onward spend lands before the conflict."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.onward = [key.public_key for key in make_keys(2, seed=405)]
+
+    def chained(self) -> list[Transaction]:
+        """T1 (to payee 0), its forward F1, T2 (to payee 1), its forward F2."""
+        first, second = self.conflicting()
+        forwards = [sign_transfer(self.keys[NODES + i], self.onward[i], BALANCE, 0) for i in range(2)]
+        return [first, forwards[0], second, forwards[1]]
+
+    def forwarded(self, node: int) -> tuple[int, int]:
+        """What the two onward accounts hold on ``node``."""
+        state = self.overlay(node).state
+        return state.balance(self.onward[0]), state.balance(self.onward[1])
+
+
+class TestChainedSpendResidual(ChainedSpendBase):
+    """``ledger.conflicting_nonces`` alone: the void cannot happen, and the network keeps two ledgers."""
+
+    DEFENCES = LedgerDefences(confirmed_credits=False)
+
+    async def test_onward_spends_split_the_network_and_pay_twice(self) -> None:
+        self.submit_at_once(self.chained(), [0, 0, 1, 1])
+        await self.settle()
+        self.assertEqual(2, len(self.digests()))
+        self.assertEqual((BALANCE, 0), self.forwarded(0))
+        self.assertEqual((0, BALANCE), self.forwarded(1))
+        (found,) = self.overlay(0).replica.double_spends.values()
+        self.assertFalse(found.voided)
+
+
+class TestChainedSpendDefended(ChainedSpendBase):
+    """With ``ledger.confirmed_credits`` (default) the forwards are refused until the double spend is void."""
+
+    async def test_forwards_are_refused_and_every_node_voids_the_double_spend(self) -> None:
+        self.submit_at_once(self.chained(), [0, 0, 1, 1])
+        await self.settle()
+        self.assertEqual(1, len(self.digests()))
+        for i in range(NODES):
+            state = self.overlay(i).state
+            state.check_invariants()
+            self.assertEqual((0, 0), self.forwarded(i))
+            self.assertEqual(0, self.paid_out(i))
+            self.assertEqual(BALANCE, state.balance(self.keys[ATTACKER].public_key))
+            self.assertTrue(all(found.voided for found in self.overlay(i).replica.double_spends.values()))
+        self.assertEqual(2, self.overlay(0).stats["admission 5"] + self.overlay(1).stats["admission 5"])
+
+    async def test_forwards_sent_again_after_the_window_find_nothing_to_spend(self) -> None:
+        chained = self.chained()
+        self.submit_at_once(chained, [0, 0, 1, 1])
+        await self.settle(seconds=2.5)
+        self.submit_at_once([chained[1], chained[3]], [0, 1])
+        await self.settle()
+        self.assertEqual(1, len(self.digests()))
+        self.assertEqual((0, 0), self.forwarded(0))
+
+    async def test_an_honest_payee_spends_a_credit_once_it_is_confirmed(self) -> None:
+        payee = self.keys[NODES + 2]
+        paid = sign_transfer(self.keys[2], payee.public_key, 300, 0)
+        onward = sign_transfer(payee, self.onward[0], 300, 0)
+        self.submit_at_once([paid, onward], [0, 0])
+        await self.settle(lambda: self.overlay(0).stats["admission 5"] == 1)
+        self.assertEqual(0, self.overlay(0).state.balance(self.onward[0]))
+        await self.settle(seconds=2.1)
+        self.submit_at_once([onward], [0])
+        await self.settle(lambda: len(self.digests()) == 1 and self.forwarded(NODES - 1)[0] == 300)
+        self.assertEqual({300}, {self.forwarded(i)[0] for i in range(NODES)})
+        self.assertEqual(1, len(self.digests()))

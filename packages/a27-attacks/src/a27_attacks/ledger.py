@@ -6,7 +6,7 @@ import asyncio
 
 import attrs
 
-from a27_ledger import sign_transfer
+from a27_ledger import SubmitTransaction, Transaction, sign_transfer
 
 from .base import Arena, Attack, AttackerNode, BadParameter, non_negative, param, register
 
@@ -23,17 +23,26 @@ class DoubleSpendLab1(Attack):
         "A light node owned by the attacker signs two transfers with the same nonce, each of its whole balance, to "
         "two accounts the attacker also controls, and sends them to two different validators at the same simulated "
         "instant. Each validator admits the one it got and logs it; every other node keeps whichever entry reached "
-        "it first, so the network can end with two ledgers, each crediting a different attacker account.")
+        "it first, so the network can end with two ledgers, each crediting a different attacker account. With "
+        "forward=True each of the two accounts at once signs a transfer of everything it got to a further attacker "
+        "account (onward-a, onward-b) and sprays it at the validator that credited it, so the onward spend lands "
+        "before that validator sees the conflicting transfer and the double spend can no longer be voided.")
     success = ("honest nodes end with different ledgers (agreement broken) and the attacker's accounts are credited "
                "the balance twice across them (tokens paid twice > 0)")
-    defences = ("ledger.conflicting_nonces",)
-    accounts = ("sink-a", "sink-b")
+    defences = ("ledger.conflicting_nonces", "ledger.confirmed_credits")
+    accounts = ("sink-a", "sink-b", "onward-a", "onward-b")
 
     at: float = param(5.0, "simulated seconds after the workload starts when the two transfers are sent",
                       non_negative)
     fee: int = param(0, "fee of each transfer (the amount is the balance minus the fee)", non_negative)
     first_validator: int = param(0, "index of the validator that gets the transfer to sink-a", non_negative)
     second_validator: int = param(1, "index of the validator that gets the transfer to sink-b", non_negative)
+    forward: bool = param(False, "sink-a and sink-b forward what they got at once to onward-a and onward-b, through "
+                                 "the validator that credited each (defeats conflicting_nonces alone)")
+    forward_copies: int = param(21, "copies of each forward sent, one every forward_spacing seconds from the instant "
+                                    "of the double spend (the first that arrives after the credit is admitted)",
+                                non_negative)
+    forward_spacing: float = param(0.005, "seconds between copies of a forward", non_negative)
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """One light node, ``a0``, whose account holds the genesis balance the attacker spends twice."""
@@ -64,9 +73,33 @@ class DoubleSpendLab1(Attack):
             return
         spends = [sign_transfer(key, arena.attacker_key(sink).public_key, amount, nonce, fee=self.fee)
                   for sink in self.accounts]
-        results = await asyncio.gather(
-            arena.send_transaction("a0", spends[0], validators[self.first_validator]),
-            arena.send_transaction("a0", spends[1], validators[self.second_validator]))
         chosen = (validators[self.first_validator], validators[self.second_validator])
-        for sink, validator, result in zip(self.accounts, chosen, results, strict=True):
+        double_spend = asyncio.gather(arena.send_transaction("a0", spends[0], chosen[0]),
+                                      arena.send_transaction("a0", spends[1], chosen[1]))
+        if self.forward:
+            await self._forward(arena, amount, chosen)
+        results = await double_spend
+        for sink, validator, result in zip(self.accounts[:2], chosen, results, strict=True):
             arena.note(f"to {sink} via {validator}", "accepted" if result.accepted else f"refused: {result.reason}")
+
+    async def _forward(self, arena: Arena, amount: int, chosen: tuple[str, str]) -> None:
+        """Spray each sink's transfer of ``amount`` to its onward account at the validator that credits the sink: a
+        copy arriving after the credit and before the conflicting entry is admitted; the others are refused."""
+        community = arena.attacker("a0").communities["ledger"]
+        forwards: list[tuple[Transaction, str]] = []
+        for sink, onward, validator in zip(self.accounts[:2], self.accounts[2:], chosen, strict=True):
+            key = arena.attacker_key(sink)
+            forwards.append((sign_transfer(key, arena.attacker_key(onward).public_key, amount,
+                                           community.state.next_nonce(key.public_key)), validator))
+        packets = []
+        for transaction, validator in forwards:
+            handle = next(node for node in arena.honest() if node.name == validator)
+            peer = community.network.get_verified_by_public_key_bin(
+                handle.communities["ledger"].my_peer.public_key.key_to_bin())
+            packets.append(([peer], community.pack_signed(SubmitTransaction(transaction.encode()))))
+        arena.note("forward copies sent to each validator", self.forward_copies)
+        for copy in range(self.forward_copies):
+            if copy:
+                await arena.sleep(self.forward_spacing)
+            for peers, packet in packets:
+                community.send_packet(peers, packet)

@@ -32,7 +32,7 @@ from .payloads import (
 )
 from .peer_defences import PeerDefences, PeerLimits
 from .pending import FutureNonceQueue
-from .replication import ACCEPTED, QUEUED, LedgerReplica, LogAdmission, MissingRange
+from .replication import ACCEPTED, CONFIRMATION_WINDOW, QUEUED, LedgerReplica, LogAdmission, MissingRange
 from .state import LedgerState
 from .store import MemoryStore
 from .transaction import Transaction, Transfer
@@ -95,6 +95,9 @@ class LedgerSettings(CommunitySettings):
     """Which peers this node keeps; see ``a27_ledger.behaviour``."""
     defences: LedgerDefences = LedgerDefences()
     """Which ledger defences this node runs (all by default); see ``a27_ledger.defences``."""
+    confirmation_window: float = CONFIRMATION_WINDOW
+    """With ``ledger.confirmed_credits``: seconds a transfer credit must have been applied on a validator before it
+    admits a spend of it (2 s)."""
     peer_defences: PeerDefences = PeerDefences()
     """Overlay-wide peer defences (``peers.<field>``, all on); ``PeerDefences.none()`` to show an attack's effect."""
     peer_limits: PeerLimits = PeerLimits()
@@ -117,7 +120,7 @@ class LedgerCommunity(A27Community):
         state = settings.state if settings.state is not None else LedgerState.from_genesis(settings.genesis,
                                                                                            MemoryStore())
         self.replica = LedgerReplica(state, settings.genesis.validators, self.account, queue=settings.queue,
-                                     defences=settings.defences)
+                                     defences=settings.defences, confirmation_window=settings.confirmation_window)
         self.key = KeyPair.from_ipv8_private_bin(self.my_peer.key.key_to_bin())
         self.stats: Counter[str] = Counter()
         self.applied_listeners = self.replica.applied_listeners
@@ -371,7 +374,8 @@ class LedgerCommunity(A27Community):
         except LedgerError as error:
             self.ban(peer, f"logged an undecodable transaction ({error})")
             raise DroppedMessage("invalid log entry", str(error)) from error
-        outcome = self.replica.receive_entry(validator, payload.sequence, transaction)
+        outcome = self.replica.receive_entry(validator, payload.sequence, transaction,
+                                             asyncio.get_running_loop().time())
         if outcome.invalid is not None:
             self.ban(peer, f"logged an invalid transaction ({outcome.invalid})")
             raise DroppedMessage("invalid log entry", str(outcome.invalid))

@@ -23,6 +23,15 @@ class LedgerDefences:
     keeps whichever of the conflicting transactions it saw first, so nodes can disagree for good and the sender's
     balance is paid out once per conflicting transaction."""
 
+    confirmed_credits: bool = True
+    """Stops the chained double spend in Lab 1 (``conflicting_nonces``'s residual): a validator admits a transfer only
+    if the sender's balance covers it without the transfer credits this node applied less than
+    ``confirmation_window`` seconds ago (``LedgerSettings.confirmation_window``, 2 s). A conflicting transaction
+    reaches every validator well within that window, so a double spend is voided before its payee can move the funds
+    on, and every node ends with the same ledger. Off: a payee can spend a credit the instant it lands; if it does so
+    before its validator sees the conflicting transfer, that transfer cannot be voided and the nodes keep two ledgers
+    for good, each paying a different attacker account."""
+
     @classmethod
     def none(cls) -> LedgerDefences:
         """Every defence off: the undefended node, to show what an attack does."""

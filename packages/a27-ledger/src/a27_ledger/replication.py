@@ -11,6 +11,7 @@ and from the head each validator announces, and fetched again. Nothing here touc
 from __future__ import annotations
 
 import struct
+from collections import deque
 from collections.abc import Callable, Sequence
 
 import attrs
@@ -34,6 +35,10 @@ QUEUED = 255
 
 ACCEPTED = 0
 """Result code of an accepted submission."""
+
+CONFIRMATION_WINDOW = 2.0
+"""Default seconds a credit must have been applied on a validator before it admits a spend of it
+(``ledger.confirmed_credits``): two head intervals, so a conflicting entry lost once is fetched again in time."""
 
 
 DOUBLE_SPEND_NAMESPACE = "double-spend"
@@ -198,6 +203,48 @@ class LogFollower:
         return MissingRange(self.validator, self.next_sequence, count)
 
 
+class RecentCredits:
+    """
+    Transfer credits applied in the last ``window`` seconds, per account (defence ``ledger.confirmed_credits``).
+
+    Times are the caller's ``now`` (any clock that does not go back). Memory is one entry per credit applied within
+    the window, so it is bounded by what validators can log in ``window`` seconds; expired entries are dropped on
+    every call, oldest first.
+    """
+
+    def __init__(self, window: float) -> None:
+        """Track credits for ``window`` seconds."""
+        self.window = window
+        self._entries: deque[tuple[float, bytes, int]] = deque()
+        self._totals: dict[bytes, int] = {}
+
+    def __len__(self) -> int:
+        """How many credits are tracked."""
+        return len(self._entries)
+
+    def add(self, account: bytes, amount: int, now: float) -> None:
+        """Record that ``account`` was credited ``amount`` at ``now``."""
+        self.expire(now)
+        self._entries.append((now, account, amount))
+        self._totals[account] = self._totals.get(account, 0) + amount
+
+    def expire(self, now: float) -> None:
+        """Forget credits applied ``window`` seconds or more before ``now``."""
+        entries, totals = self._entries, self._totals
+        while entries and now - entries[0][0] >= self.window:
+            _at, account, amount = entries.popleft()
+            left = totals[account] - amount
+            if left:
+                totals[account] = left
+            else:
+                del totals[account]
+
+    def unconfirmed(self, account: bytes, now: float) -> int:
+        """What ``account`` was credited less than ``window`` seconds before ``now``."""
+        self.expire(now)
+        return self._totals.get(account, 0)
+
+
 class LedgerReplica:
     """One node's view of the Lab 1 ledger: its state, its own log if it validates, and the logs it follows.
 
@@ -207,7 +254,7 @@ class LedgerReplica:
 
     def __init__(self, state: LedgerState, validators: Sequence[bytes], own_key: bytes, *,
                  waiting_limit: int = 10_000, buffer_limit: int = 4096, queue: FutureNonceQueue | None = None,
-                 defences: LedgerDefences | None = None) -> None:
+                 defences: LedgerDefences | None = None, confirmation_window: float = CONFIRMATION_WINDOW) -> None:
         """
         Create the replica of the node whose account key is ``own_key``.
 
@@ -215,6 +262,8 @@ class LedgerReplica:
         :param waiting_limit: how many log entries may wait for an earlier transfer (another validator's) to arrive.
         :param buffer_limit: how many early entries each log follower holds.
         :param defences: which defences run; ``None`` runs them all (``LedgerDefences()``).
+        :param confirmation_window: with ``ledger.confirmed_credits``, seconds a transfer credit must have been
+            applied here before this validator admits a spend of it.
         """
         self.defences = defences if defences is not None else LedgerDefences()
         self.state = state
@@ -244,6 +293,8 @@ class LedgerReplica:
         self._outbox_double_spends: list[DoubleSpend] = []
         self.applied_listeners: list[Callable[[Receipt], None]] = []
         """Called with every receipt this node applies, in apply order."""
+        self.recent_credits = RecentCredits(confirmation_window)
+        """With ``ledger.confirmed_credits``: transfer credits applied here within the confirmation window."""
 
     def take_outbox(self) -> tuple[list[LogEntry], list[LogAdmission]]:
         """Entries this validator logged and verdicts on released submissions, since the last call."""
@@ -278,14 +329,15 @@ class LedgerReplica:
             error: LedgerError = BadSignature("transaction signature does not verify")
             return LogAdmission(tx_id, error.code, error=error)
         try:
-            self._apply(transaction)
+            self._check_confirmed(transaction, now)
+            self._apply(transaction, now)
         except NonceGap as gap:
             return self._hold(transaction, gap, now)
         except LedgerError as error:
             return LogAdmission(tx_id, error.code, error=error)
         entry = self.log.append(transaction)
         self._outbox_entries.append(entry)
-        self._settle()
+        self._settle(now)
         return LogAdmission(tx_id, ACCEPTED, entry.sequence)
 
     def expire_queued(self, now: float) -> int:
@@ -320,11 +372,12 @@ class LedgerReplica:
             self._outbox_verdicts.append(LogAdmission(evicted.tx_id, full.code, error=full))
         return LogAdmission(tx_id, QUEUED, error=gap)
 
-    def _release_queued(self) -> bool:
+    def _release_queued(self, now: float) -> bool:
         released = False
         for transaction in self.queue.pop_ready(self.state):
             try:
-                self._apply(transaction)
+                self._check_confirmed(transaction, now)
+                self._apply(transaction, now)
             except LedgerError as error:
                 self._outbox_verdicts.append(LogAdmission(transaction.tx_id, error.code, error=error))
                 continue
@@ -336,8 +389,11 @@ class LedgerReplica:
 
     # Every node -------------------------------------------------------------------------------------------------
 
-    def receive_entry(self, validator: bytes, sequence: int, transaction: Transaction) -> EntryOutcome:
-        """Follow one entry of ``validator``'s log; unknown validators must be filtered out by the caller."""
+    def receive_entry(self, validator: bytes, sequence: int, transaction: Transaction, now: float) -> EntryOutcome:
+        """
+        Follow one entry of ``validator``'s log, received at ``now`` (the clock ``admit`` gets); unknown validators
+        must be filtered out by the caller.
+        """
         follower = self.followers[validator]
         self._known_heads[validator] = max(self._known_heads[validator], sequence)
         applied: list[Receipt] = []
@@ -346,14 +402,14 @@ class LedgerReplica:
             if not candidate.verify_signature():
                 return EntryOutcome(tuple(applied), invalid=BadSignature(
                     "a log entry carries a transaction whose signature does not verify"))
-            receipt, error, changed = self._follow(validator, candidate)
+            receipt, error, changed = self._follow(validator, candidate, now)
             voided = voided or changed
             if error is not None:
                 return EntryOutcome(tuple(applied), invalid=error)
             if receipt is not None:
                 applied.append(receipt)
         if applied or voided:
-            applied.extend(self._settle())
+            applied.extend(self._settle(now))
         return EntryOutcome(tuple(applied), missing=follower.missing(self._known_heads[validator], 64))
 
     def receive_head(self, validator: bytes, head: int, batch: int) -> MissingRange | None:
@@ -379,23 +435,26 @@ class LedgerReplica:
         """Whether this node applied the transaction."""
         return tx_id in self._applied_ids
 
-    def _apply(self, transaction: Transaction) -> Receipt:
+    def _apply(self, transaction: Transaction, now: float) -> Receipt:
         receipt = self.state.apply(transaction, verify_signature=False)
         self._applied_ids.add(transaction.tx_id)
         if self.defences.conflicting_nonces:
             self._by_slot[(transaction.sender, transaction.nonce)] = transaction
+        body = transaction.body
+        if self.defences.confirmed_credits and self.is_validator and isinstance(body, Transfer):
+            self.recent_credits.add(body.recipient, body.amount, now)
         for listener in self.applied_listeners:
             listener(receipt)
         return receipt
 
-    def _follow(self, validator: bytes,
-                transaction: Transaction) -> tuple[Receipt | None, LedgerError | None, bool]:
+    def _follow(self, validator: bytes, transaction: Transaction,
+                now: float) -> tuple[Receipt | None, LedgerError | None, bool]:
         """Apply a followed entry; a transfer that depends on one not yet seen waits. The flag: a double spend was
         voided (the state changed without a receipt)."""
         if transaction.tx_id in self._applied_ids:
             return None, None, False
         try:
-            return self._apply(transaction), None, False
+            return self._apply(transaction, now), None, False
         except (NonceGap, InsufficientBalance):
             # Entries from different validators interleave differently on every node: wait for the rest.
             if len(self._waiting) < self.waiting_limit:
@@ -410,7 +469,7 @@ class LedgerReplica:
             # A validator logged a transaction that no state could accept: it is faulty or malicious.
             return None, error, False
 
-    def _settle(self) -> list[Receipt]:
+    def _settle(self, now: float) -> list[Receipt]:
         """After a change: apply waiting entries and release queued submissions until nothing moves."""
         applied: list[Receipt] = []
         progress = True
@@ -421,7 +480,7 @@ class LedgerReplica:
                     del self._waiting[tx_id]
                     continue
                 try:
-                    applied.append(self._apply(transaction))
+                    applied.append(self._apply(transaction, now))
                 except (NonceGap, InsufficientBalance):
                     continue
                 except NonceReplay:
@@ -434,9 +493,32 @@ class LedgerReplica:
                     continue
                 del self._waiting[tx_id]
                 progress = True
-            if self.is_validator and len(self.queue) and self._release_queued():
+            if self.is_validator and len(self.queue) and self._release_queued(now):
                 progress = True
         return applied
+
+    # Defence ledger.confirmed_credits ----------------------------------------------------------------------------
+
+    def _check_confirmed(self, transaction: Transaction, now: float) -> None:
+        """
+        Refuse (``InsufficientBalance``) a transaction due now whose sender can pay only with transfer credits applied
+        here less than the confirmation window ago: a double spend that paid them is voided within that window, and
+        the credit with it, on every node; spent onward first, it could not be. Anything else is left to the
+        ledger's own checks.
+        """
+        if not self.defences.confirmed_credits:
+            return
+        sender = transaction.sender
+        unconfirmed = self.recent_credits.unconfirmed(sender, now)
+        if not unconfirmed or transaction.nonce != self.state.next_nonce(sender):
+            return
+        balance = self.state.balance(sender)
+        needed = transaction.body.debit() + transaction.fee
+        spendable = max(0, balance - unconfirmed)
+        if spendable < needed <= balance:
+            msg = (f"balance {balance} includes {unconfirmed} credited less than {self.recent_credits.window:g} s "
+                   f"ago; confirmed {spendable} < amount+fee {needed}")
+            raise InsufficientBalance(msg)
 
     # Defence ledger.conflicting_nonces ---------------------------------------------------------------------------
 
