@@ -221,8 +221,10 @@ def format_markdown(result: AttackExperimentResult) -> str:
     """The whole report.md."""
     experiment = result.experiment
     found = sections(result)
+    plural = "s" if len(found) != 1 else ""
     lines = ["# a27 experiment attacks", "",
-             f"{len(found)} attack{'s' if len(found) != 1 else ''}, {experiment.seeds} seeds each (1..{experiment.seeds}), on {experiment.validators} "
+             f"{len(found)} attack{plural}, {experiment.seeds} seeds each (1..{experiment.seeds}), on "
+             f"{experiment.validators} "
              f"honest validators and {experiment.light_nodes} honest light nodes, {experiment.duration:g} simulated s "
              f"of workload per run; {len(result.runs)} runs in all. Share sweep points: "
              f"{', '.join(f'{share:g}' for share in experiment.share_points)}; light-node sweep points: "
