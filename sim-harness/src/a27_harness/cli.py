@@ -20,6 +20,7 @@ from a27_pos import PosError
 
 from .__about__ import __version__
 from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
+from .experiments.attacks import AttackExperiment, run_attack_experiment
 from .experiments.stake import (
     DEFAULT_CASES,
     ExperimentError,
@@ -33,6 +34,7 @@ from .labs.common import ProgressCallback
 from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
 from .labs.lab3 import run_lab3
+from .reports import attack_experiment as attack_experiment_report
 from .reports import attacks as attacks_report
 from .reports import lab1 as lab1_report
 from .reports import lab2 as lab2_report
@@ -52,6 +54,7 @@ from .scenario import (
     check_number,
 )
 
+SCOREBOARD_AND_CARDS = "scoreboard.png and one card-NAME.png per attack"
 MAX_JOBS = 1_024
 """The most worker processes `a27 experiment stake` starts."""
 MAX_TOPOLOGY_NODES = 1_000
@@ -367,6 +370,62 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
     topology.set_defaults(handler=_experiment_topology)
 
 
+def _experiment_attacks(arguments: argparse.Namespace) -> int:
+    names = tuple(dict.fromkeys(name.strip() for name in (arguments.attacks or "").split(",") if name.strip()))
+    base = AttackExperiment.quick(names) if arguments.quick else AttackExperiment(attacks=names)
+    settings = {"seeds": arguments.seeds, "validators": arguments.validators, "light_nodes": arguments.light_nodes,
+                "duration": arguments.duration}
+    try:
+        experiment = attrs.evolve(base, **{key: value for key, value in settings.items() if value is not None})
+        runs = len(experiment.plan())
+        out = check_directory("--out", arguments.out)
+    except (ValueError, AttackError) as error:
+        print(f"a27 experiment attacks: {error}", file=sys.stderr)
+        return 2
+    jobs = max(1, min(runs, arguments.jobs if arguments.jobs is not None else _available_cpus()))
+    progress, bar = _progress_bar(arguments.progress, unit="runs")
+    wall_start = time.perf_counter()
+    try:
+        result = run_attack_experiment(experiment, jobs=jobs, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()  # type: ignore[attr-defined]
+    print(attack_experiment_report.format_terminal(result))
+    markdown = attack_experiment_report.write_report(result, out)
+    print(f"report: {markdown} (and report.json, {SCOREBOARD_AND_CARDS})", file=sys.stderr)
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _add_attacks_experiment_parser(kinds: argparse._SubParsersAction) -> None:
+    defaults, quick = AttackExperiment(), AttackExperiment.quick()
+    attacks = kinds.add_parser(
+        "attacks", help="Lab 4: every registered attack against the defended and the undefended build, over seeds",
+        description="Run every registered attack (or those named) against the defended build and the undefended "
+                    "one (the defences the attack names switched off) over seeds, and write the scoreboard (red "
+                    "team's haul, blue team's losses, the defences' cost) and one attack card per attack (analytic "
+                    "curve beside the measured points). Stdout and the report files depend only on the options.")
+    attacks.add_argument("--attacks", help="comma-separated attack names (default: every registered attack)")
+    attacks.add_argument("--quick", action="store_true",
+                         help=f"the CI preset: {quick.seeds} seeds, {quick.light_nodes} light nodes, "
+                              f"{quick.duration:g} s runs, two points per sweep (options given here override it)")
+    attacks.add_argument("--seeds", type=_integer(1, 1_000),
+                         help=f"runs per attack, build and sweep point, seeds 1..N (default {defaults.seeds})")
+    attacks.add_argument("--validators", type=_integer(1, MAX_VALIDATORS),
+                         help=f"honest validators (default {defaults.validators})")
+    attacks.add_argument("--light-nodes", type=_integer(1, MAX_NODES),
+                         help=f"honest light nodes (default {defaults.light_nodes})")
+    attacks.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
+                         help=f"simulated seconds of workload per run (default {defaults.duration:g})")
+    attacks.add_argument("--jobs", type=_integer(1, MAX_JOBS),
+                         help="worker processes (default: one per available CPU)")
+    attacks.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-attacks"),
+                         help="report directory (default a27-out/experiment-attacks)")
+    attacks.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="show a progress bar over runs on stderr (default: only on a terminal)")
+    attacks.set_defaults(handler=_experiment_attacks)
+
+
 def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     defaults = {field.name: field.default for field in attrs.fields(StakeExperiment)}
     experiment = commands.add_parser("experiment", help="run a designed experiment: many seeded simulations, "
@@ -415,6 +474,7 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
                        help="show a progress bar over runs on stderr (default: only on a terminal)")
     stake.set_defaults(handler=_experiment_stake)
     _add_topology_parser(kinds)
+    _add_attacks_experiment_parser(kinds)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -68,6 +68,13 @@ class AttackReport:
     """Attacker-controlled accounts: name -> short hex of the public key."""
     genesis_supply: int
     honest_transfers: int
+    honest_slashed: int = 0
+    """The most stake any honest node's chain burned from honest accounts in the attack run (a defence's false
+    positive, or the attack framing honest validators)."""
+    replay_honest_slashed: int = 0
+    honest_banned: int = 0
+    """The most honest peers any one honest node had banned at the end of the attack run."""
+    replay_honest_banned: int = 0
 
 
 @attrs.frozen
@@ -87,10 +94,18 @@ class _View:
     burned (slashing)."""
     slashed: int
     """Tokens burned from attacker-controlled accounts."""
+    honest_slashed: int = 0
+    """Tokens burned from every other account (honest ones)."""
+    honest_banned: int = 0
+    """Honest peers this node's communities have banned."""
 
 
-def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int) -> _View:
-    """What ``node`` holds now: from its chain's state with the pos layer, else from its Lab 1 ledger."""
+def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int, honest_keys: frozenset[bytes] = frozenset()) \
+        -> _View:
+    """
+    What ``node`` holds now: from its chain's state with the pos layer, else from its Lab 1 ledger; and which of
+    ``honest_keys`` (IPv8 key bins of the honest nodes) its communities have banned.
+    """
     pos = node.overlays.get("pos")
     state = pos.chain.state if pos is not None else node.ledger.state
     height = pos.chain.height if pos is not None else 0
@@ -100,7 +115,10 @@ def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int) -> _View:
     return _View(node.name, node.spec.role, {account: snapshot.balance(account) for account in accounts},
                  snapshot.digest().hex(), waiting, snapshot.total_supply,
                  block_reward * height - sum(event.amount for event in burns),
-                 sum(event.amount for event in burns if event.account in accounts))
+                 sum(event.amount for event in burns if event.account in accounts),
+                 sum(event.amount for event in burns if event.account not in accounts),
+                 len({key for overlay in node.overlays.values() for key in getattr(overlay, "banned", {})}
+                     & honest_keys))
 
 
 class _Signals:
@@ -183,7 +201,8 @@ class _Guests:
         self.signals.sample(honest, asyncio.get_running_loop().time() - self._start)
         accounts = [key.public_key for key in self.keys.values()]
         block_reward = self.attack_run.scenario.block_reward if "pos" in honest[0].overlays else 0
-        self.views = [_view(node, accounts, block_reward) for node in honest]
+        honest_keys = frozenset(node.peer.public_key.key_to_bin() for node in honest)
+        self.views = [_view(node, accounts, block_reward, honest_keys) for node in honest]
 
 
 def _honest_order(nodes: Sequence[A27Node]) -> list[A27Node]:
@@ -331,4 +350,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         notes=dict(attacked_guests.notes))
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
-                        len(attacked_transfers))
+                        len(attacked_transfers),
+                        honest_slashed=max((view.honest_slashed for view in honest), default=0),
+                        replay_honest_slashed=max((view.honest_slashed for view in replay_honest), default=0),
+                        honest_banned=max((view.honest_banned for view in honest), default=0),
+                        replay_honest_banned=max((view.honest_banned for view in replay_honest), default=0))

@@ -63,6 +63,33 @@ def chi_square_against_shares(observed: Sequence[int], expected_shares: Sequence
     return ChiSquare(float(statistic), len(observed) - 1, float(p_value))
 
 
+@attrs.frozen
+class MeanInterval:
+    """A mean over runs with its confidence interval (Student's t; a single value or equal values give a point)."""
+
+    mean: float
+    low: float
+    high: float
+    runs: int
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> MeanInterval:
+    """
+    The mean of ``values`` with a Student's t confidence interval across them (e.g. one value per seed).
+
+    :raises ValueError: when ``values`` is empty.
+    """
+    if not values:
+        msg = "need at least one value for a mean"
+        raise ValueError(msg)
+    mean = math.fsum(values) / len(values)
+    if len(values) < 2:
+        return MeanInterval(mean, mean, mean, 1)
+    deviation = math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (len(values) - 1))
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1)) * deviation / math.sqrt(len(values))
+    return MeanInterval(mean, mean - half, mean + half, len(values))
+
+
 def compare_proportions(first: tuple[int, int], second: tuple[int, int], confidence: float = 0.95) -> int:
     """
     Whether one proportion is clearly above another: a conservative reading of their Wilson intervals.
