@@ -6,9 +6,9 @@ import asyncio
 
 import attrs
 
-from a27_ledger import sign_transfer
+from a27_ledger import LedgerState, sign_transfer
 
-from .base import Arena, Attack, AttackerNode, BadParameter, non_negative, param, register
+from .base import Arena, Attack, AttackerNode, BadParameter, NodeHandle, non_negative, param, register
 
 
 @register
@@ -49,13 +49,17 @@ class DoubleSpendLab1(Attack):
             msg = f"{self.name}: first_validator and second_validator must differ"
             raise BadParameter(msg)
 
+    def ledger_state(self, me: NodeHandle) -> LedgerState:
+        """The ledger state the attacker node ``me`` reads its balance and next nonce from (its Lab 1 ledger)."""
+        return me.communities["ledger"].state  # type: ignore[no-any-return]
+
     async def act(self, arena: Arena) -> None:
         """At ``at``, sign the two conflicting transfers and send them to the two validators concurrently."""
         validators = [node.name for node in arena.honest() if node.role == "validator"]
         await arena.sleep(max(0.0, self.at - arena.now()))
         me = arena.attacker("a0")
         key = arena.attacker_key("a0")
-        state = me.communities["ledger"].state
+        state = self.ledger_state(me)
         nonce, balance = state.next_nonce(key.public_key), state.balance(key.public_key)
         amount = balance - self.fee
         arena.note("amount signed twice", amount)
