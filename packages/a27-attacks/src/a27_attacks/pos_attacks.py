@@ -63,10 +63,17 @@ def _note_seats(arena: Arena, names: Sequence[str]) -> None:
 
 def _with(result: AttackResult, *, succeeded: bool, broken: Sequence[str] = (), cost: dict[str, int] | None = None,
           effect: dict[str, object] | None = None) -> AttackResult:
-    """The default verdict with the attack's own success, extra guarantees broken, costs and effects."""
+    """
+    The default verdict of an attack by validators, with its own success, extra guarantees broken, costs and
+    effects. What the attacker's accounts hold beyond the replay is, for a validator, block rewards and fees (it
+    proposed more or fewer blocks than in the replay, or in a longer or shorter chain): reported as ``attacker
+    accounts' gain over the replay``, not as tokens stolen.
+    """
     all_broken = tuple(dict.fromkeys((*result.broken, *broken)))
-    return attrs.evolve(result, succeeded=succeeded or result.stolen > 0 or bool(all_broken), broken=all_broken,
-                        cost={**result.cost, **(cost or {})}, honest_effect={**result.honest_effect, **(effect or {})})
+    return attrs.evolve(result, succeeded=succeeded or bool(all_broken), stolen=0, broken=all_broken,
+                        cost={**result.cost, **(cost or {})},
+                        honest_effect={"attacker accounts' gain over the replay (rewards, fees)": result.stolen,
+                                       **result.honest_effect, **(effect or {})})
 
 
 class _Equivocator(Attack):
@@ -152,8 +159,7 @@ class InvalidBlock(Attack):
         "transfers of its whole balance under one nonce (double-spend) or one of more than it holds (overdraft). "
         "Honest validators dry-run a proposal's transactions before voting and prevote nil; without that check "
         "they certify a block that no node can apply, and the chain halts.")
-    success = ("tokens credited twice, or the chain halts: honest transfers fail that did not in the honest replay "
-               "(availability)")
+    success = "the chain halts: honest transfers fail that did not in the honest replay (availability)"
     defences = ("pos.check_block_transactions",)
     accounts = ("sink-a", "sink-b")
 
@@ -202,6 +208,8 @@ class InvalidBlock(Attack):
                    if (block := chain.block(height)) is not None and block.header.proposer == account)
         arena.note("height finalized (first honest validator)", chain.height)
         arena.note("blocks proposed by a0 in the honest chain", mine)
+        arena.note("credited to sink-a and sink-b", sum(chain.state.balance(arena.attacker_key(sink).public_key)
+                                                        for sink in self.accounts))
 
 
 @register
@@ -326,13 +334,13 @@ class CensorAttack(Attack):
         "validators nor includes them in its blocks. When it is the first validator the victim asks (light nodes "
         "ask in account order) the victim waits on it; pos.resubmit sends a transfer not final after "
         "resubmit_after seconds to the next validator.")
-    success = ("the victim's transfers fail more often than in the honest replay, or their median delay grows by at "
-               "least min_delay seconds")
+    success = ("the victim's transfers fail (not final within the lab's transfer timeout) more often than in the "
+               "honest replay, or their median delay grows by at least min_delay seconds")
     defences = ("pos.resubmit",)
 
     victim: str = param("l0", "the light node whose transfers are censored")
     stake_share: float = param(0.2, "share of all bonded stake a0 holds", _share)
-    min_delay: float = param(5.0, "extra median delay (seconds) of the victim's transfers that counts as success",
+    min_delay: float = param(30.0, "extra median delay (seconds) of the victim's transfers that counts as success",
                              positive)
 
     def check(self, validators: int, light_nodes: int) -> None:

@@ -261,7 +261,8 @@ class _Arena:
         """Submit through the attacker node's top ledger-carrying community (pos if it runs it) to ``validator``."""
         node = self._nodes[attacker]
         target = self._nodes[validator]
-        community: Any = node.overlays.get("pos", node.overlays["ledger"])
+        # Not ``overlays.get("pos", overlays["ledger"])``: a Lab 2 node runs no separate ledger overlay.
+        community: Any = node.overlays["pos"] if "pos" in node.overlays else node.overlays["ledger"]
         peer = node.network.get_verified_by_public_key_bin(target.peer.public_key.key_to_bin())
         if peer is None or target.spec.role != VALIDATOR:
             msg = f"attacker node {attacker} knows no validator {validator!r}"
