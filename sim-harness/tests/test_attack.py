@@ -68,7 +68,8 @@ def test_a_run_prints_the_verdict_and_writes_the_same_bytes_for_the_same_seed(
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["attack"], "name an attack"),
-    (["attack", "no-such-attack"], "no attack named 'no-such-attack'; attacks are censor, coalition, double-spend-lab1"),
+    (["attack", "no-such-attack"],
+     "no attack named 'no-such-attack'; attacks are censor, coalition, double-spend-lab1"),
     (["attack", "double-spend-lab1", "--param", "at=nan"], "expects a finite float, got 'nan'"),
     (["attack", "double-spend-lab1", "--param", "speed=3"], "unknown parameter 'speed=3'"),
     (["attack", "double-spend-lab1", "--param", "second_validator=9"], "validator index 9 is out of range"),

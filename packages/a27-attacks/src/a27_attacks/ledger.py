@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import attrs
 
@@ -26,7 +27,7 @@ class DoubleSpendLab1(Attack):
         "it first, so the network can end with two ledgers, each crediting a different attacker account.")
     success = ("honest nodes end with different ledgers (agreement broken) and the attacker's accounts are credited "
                "the balance twice across them (tokens paid twice > 0)")
-    defences = ("ledger.conflicting_nonces",)
+    defences: ClassVar[tuple[str, ...]] = ("ledger.conflicting_nonces",)
     accounts = ("sink-a", "sink-b")
 
     at: float = param(5.0, "simulated seconds after the workload starts when the two transfers are sent",
@@ -51,7 +52,7 @@ class DoubleSpendLab1(Attack):
 
     def ledger_state(self, me: NodeHandle) -> LedgerState:
         """The ledger state the attacker node ``me`` reads its balance and next nonce from (its Lab 1 ledger)."""
-        return me.communities["ledger"].state  # type: ignore[no-any-return]
+        return me.communities["ledger"].state
 
     async def act(self, arena: Arena) -> None:
         """At ``at``, sign the two conflicting transfers and send them to the two validators concurrently."""

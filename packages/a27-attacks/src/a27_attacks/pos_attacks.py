@@ -9,7 +9,7 @@ conflicting blocks) and judges from those measured numbers and the runner's audi
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -17,8 +17,19 @@ import attrs
 from a27_ledger import LedgerState, account_of, sign_transfer
 from a27_pos import bonded_stake
 
-from .base import Arena, Attack, AttackerNode, AttackResult, BadParameter, NodeHandle, Outcome, non_negative, param, \
-    positive, register
+from .base import (
+    Arena,
+    Attack,
+    AttackerNode,
+    AttackResult,
+    BadParameter,
+    NodeHandle,
+    Outcome,
+    non_negative,
+    param,
+    positive,
+    register,
+)
 from .censor import Censor
 from .ledger import DoubleSpendLab1
 from .mempool_flood import future_nonce_transfers
@@ -61,8 +72,8 @@ def _note_seats(arena: Arena, names: Sequence[str]) -> None:
         arena.note(f"{name} validates at the end", account in next_set)
 
 
-def _with(result: AttackResult, *, succeeded: bool, broken: Sequence[str] = (), cost: dict[str, int] | None = None,
-          effect: dict[str, object] | None = None) -> AttackResult:
+def _with(result: AttackResult, *, succeeded: bool, broken: Sequence[str] = (), cost: Mapping[str, int] | None = None,
+          effect: Mapping[str, object] | None = None) -> AttackResult:
     """
     The default verdict of an attack by validators, with its own success, extra guarantees broken, costs and
     effects. What the attacker's accounts hold beyond the replay is, for a validator, block rewards and fees (it
@@ -230,7 +241,7 @@ class DoubleSpendPos(DoubleSpendLab1):
 
     def ledger_state(self, me: NodeHandle) -> LedgerState:
         """The attacker light node's finalized chain state."""
-        return me.communities["pos"].chain.state  # type: ignore[no-any-return]
+        return me.communities["pos"].chain.state
 
 
 @attrs.define
@@ -253,7 +264,8 @@ class CoalitionAttack(Attack):
         "Attacker validators holding stake_share of all bonded stake double-sign together: the honest validators "
         "are split in two sides, side A gets the coalition's real proposals and votes, side B their twins. Above a "
         "third of the stake both sides gather a commit certificate at one height (conflicting finality), and the "
-        "price is the stake that signed both; at a third or less no defence is needed, BFT quorums intersect.")
+        "price is the stake that signed both; at a third or less BFT quorums intersect and it fails (no defence switch: "
+        "the stake share decides, and pos.vote_evidence makes it pay).")
     success = "two different blocks final at one height among the honest nodes (finality broken)"
     defences = ()
 
@@ -297,7 +309,7 @@ class CoalitionAttack(Attack):
                 continue
             first, *_ = held
             second = next(name for name, block in held.items()
-                          if block is not None and block.block_id != held[first].block_id)  # type: ignore[union-attr]
+                          if block is not None and block.block_id != held[first].block_id)
             price = safety_break_price(chains[first], chains[first].certificate(height),
                                        chains[second].certificate(height))
             arena.note("conflicting finality at height", height)
@@ -365,8 +377,9 @@ class CensorAttack(Attack):
         """Censor the victim's account from the start."""
         victim = next(node for node in arena.honest() if node.name == self.victim)
         arena.attacker("a0").communities["pos"].behaviour.victims = frozenset({victim.public_key})
-        accounts = sorted([*(node.public_key for node in _honest_validators(arena)), arena.attacker_key("a0").public_key])
-        arena.note("a0's place in the victim's validator order", accounts.index(arena.attacker_key("a0").public_key))
+        mine = arena.attacker_key("a0").public_key
+        accounts = sorted([*(node.public_key for node in _honest_validators(arena)), mine])
+        arena.note("a0's place in the victim's validator order", accounts.index(mine))
 
     def judge(self, outcome: Outcome) -> AttackResult:
         """From the victim's own transfers, against the replay."""
@@ -392,8 +405,8 @@ class WithholdAttack(Attack):
     summary = (
         "An attacker validator withholds its own proposals and the finalized blocks others ask it for, and with "
         "votes=true its votes too. Its lost rounds only delay transfers while it holds under a third of the stake "
-        "(round timeouts, quorums, the light node's failover: structural, no switch); from a third on with its "
-        "votes withheld no quorum forms and the chain halts (the BFT liveness bound).")
+        "(round timeouts, quorums, the light node's failover: structural, no defence switch); from a third on "
+        "with its votes withheld no quorum forms and the chain halts (the BFT liveness bound).")
     success = "honest transfers fail that did not in the honest replay (availability)"
     defences = ()
 
@@ -434,9 +447,10 @@ class MempoolFlood(Attack):
     family = "flooding"
     summary = (
         "An attacker light node signs count transfers from its account whose nonces leave a gap (none can ever be "
-        "included) and submits them to every validator (all of one validator's at once), to fill their mempools and crowd out honest "
-        "transfers. The mempool's bounds (nonces ahead, gapped transactions per sender and in all) are structural "
-        "and always on; the flood costs nothing as long as nothing is included.")
+        "included) and submits them to every validator (all of one validator's at once), to fill their mempools and "
+        "crowd out honest transfers. The mempool's bounds (nonces ahead, gapped transactions per sender and in "
+        "all) are structural and always on (no defence switch); the flood costs nothing as long as nothing is "
+        "included.")
     success = "honest transfers fail that did not in the honest replay (availability)"
     defences = ()
     accounts = ("sink",)
