@@ -265,7 +265,7 @@ class CoalitionAttack(Attack):
         "are split in two sides, side A gets the coalition's real proposals and votes, side B their twins. Above a "
         "third of the stake both sides gather a commit certificate at one height (conflicting finality), and the "
         "price is the stake that signed both; at a third or less BFT quorums intersect and it fails (no defence switch: "
-        "the stake share decides, and pos.vote_evidence makes it pay).")
+        "the stake share decides; evidence and slashing make it pay).")
     success = "two different blocks final at one height among the honest nodes (finality broken)"
     defences = ()
 
