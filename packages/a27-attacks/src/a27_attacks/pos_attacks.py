@@ -264,8 +264,8 @@ class CoalitionAttack(Attack):
         "Attacker validators holding stake_share of all bonded stake double-sign together: the honest validators "
         "are split in two sides, side A gets the coalition's real proposals and votes, side B their twins. Above a "
         "third of the stake both sides gather a commit certificate at one height (conflicting finality), and the "
-        "price is the stake that signed both; at a third or less BFT quorums intersect and it fails (no defence switch: "
-        "the stake share decides; evidence and slashing make it pay).")
+        "price is the stake that signed both; at a third or less BFT quorums intersect and it fails (no defence "
+        "switch: the stake share decides; evidence and slashing make it pay).")
     success = "two different blocks final at one height among the honest nodes (finality broken)"
     defences = ()
 
