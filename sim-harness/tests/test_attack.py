@@ -26,7 +26,7 @@ def _scenario(seed: int = SPLIT_SEED) -> SimScenario:
 def test_list_names_each_attack_with_its_summary_defences_and_parameters(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["attack", "--list"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("double-spend-lab1 (lab ledger, double-spend): A light node owned by the attacker")
+    assert "\ndouble-spend-lab1 (lab ledger, double-spend): A light node owned by the attacker" in "\n" + out
     assert "defences: ledger.conflicting_nonces" in out
     assert "--param at=5.0:" in out
 
@@ -91,7 +91,8 @@ def test_a_run_prints_the_verdict_and_writes_the_same_bytes_for_the_same_seed(
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["attack"], "name an attack"),
-    (["attack", "no-such-attack"], "no attack named 'no-such-attack'; attacks are double-spend-lab1"),
+    (["attack", "no-such-attack"],
+     "no attack named 'no-such-attack'; attacks are censor, coalition, double-spend-lab1"),
     (["attack", "double-spend-lab1", "--param", "at=nan"], "expects a finite float, got 'nan'"),
     (["attack", "double-spend-lab1", "--param", "speed=3"], "unknown parameter 'speed=3'"),
     (["attack", "double-spend-lab1", "--param", "second_validator=9"], "validator index 9 is out of range"),

@@ -36,7 +36,9 @@ def test_registry_names_every_attack_and_refuses_unknown_names_listing_them() ->
 
 def test_every_attack_declares_its_classvars_and_documents_its_parameters() -> None:
     for attack in ATTACKS.values():
-        assert attack.summary and attack.success and attack.defences
+        assert attack.summary and attack.success
+        # An attack stopped only by the protocol's structure (BFT bounds, mempool bounds) says so instead.
+        assert attack.defences or "no defence switch" in " ".join(attack.summary.split()), attack.name
         assert attack.one_line().endswith(".")
         for parameter in attack.parameters():
             assert parameter.doc, (attack.name, parameter.name)

@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import ledger
+from . import ledger, pos_attacks
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -42,6 +42,16 @@ from .censor import Censor, CensorshipDelay, censorship_delay
 from .ledger import DoubleSpendLab1
 from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
+from .pos_attacks import (
+    CensorAttack,
+    CoalitionAttack,
+    DoubleSpendPos,
+    InvalidBlock,
+    MempoolFlood,
+    ProposalEquivocationAttack,
+    VoteEquivocationAttack,
+    WithholdAttack,
+)
 from .withhold import Withhold, WithholdingDelay, withholding_delay
 
 __all__ = [
@@ -57,18 +67,26 @@ __all__ = [
     "AttackerNode",
     "BadParameter",
     "Censor",
+    "CensorAttack",
     "CensorshipDelay",
+    "CoalitionAttack",
     "Detection",
     "DoubleSpendLab1",
+    "DoubleSpendPos",
     "ForkImpossible",
+    "InvalidBlock",
     "LayerSettings",
+    "MempoolFlood",
     "NodeHandle",
     "Outcome",
     "Parameter",
+    "ProposalEquivocationAttack",
     "SendResult",
     "SyncOutcome",
     "UnknownAttack",
+    "VoteEquivocationAttack",
     "Withhold",
+    "WithholdAttack",
     "WithholdingDelay",
     "__version__",
     "attack_named",
@@ -78,6 +96,7 @@ __all__ = [
     "ledger",
     "non_negative",
     "param",
+    "pos_attacks",
     "positive",
     "register",
     "serve_history",

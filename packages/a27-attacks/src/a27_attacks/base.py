@@ -23,8 +23,9 @@ LABS = ("ledger", "pos", "channels")
 """The labs an attack can target: Lab 1 (ledger), Lab 2 (pos), Lab 3 (channels)."""
 FAMILIES = ("double-spend", "sybil", "eclipse", "byzantine", "channels", "flooding")
 """The families attacks are grouped in."""
-GUARANTEES = ("agreement", "supply", "finality", "availability")
-"""The guarantees an attack can break."""
+GUARANTEES = ("agreement", "supply", "finality", "availability", "accountability")
+"""The guarantees an attack can break (accountability: a validator that signed two conflicting messages loses its
+stake and its seat)."""
 ROLES = ("validator", "light")
 """The roles an attacker node can take."""
 
@@ -156,6 +157,10 @@ class Outcome:
     """Median seconds to a verdict of an honest transfer, None without transfers."""
     replay_latency: float | None
     notes: Mapping[str, object] = attrs.field(factory=dict)
+    by_sender: Mapping[str, tuple[int, float | None]] = attrs.field(factory=dict)
+    """Per honest light node: (transfers failed, median seconds to a verdict of the others), in the attack run."""
+    replay_by_sender: Mapping[str, tuple[int, float | None]] = attrs.field(factory=dict)
+    """The same in the honest replay."""
 
 
 @attrs.frozen
@@ -223,6 +228,19 @@ class Attack(abc.ABC):
     async def act(self, arena: Arena) -> None:  # noqa: B027 - doing nothing is a valid default
         """What the attacker does during the run (started with the workload); default: nothing."""
 
+    def attacker_stakes(self, honest_stakes: Sequence[int]) -> Sequence[int] | None:
+        """
+        The stake each attacker validator bonds in the genesis (in ``attacker_nodes`` order), given the honest
+        validators' stakes; default None: each bonds the smallest honest stake. Only PoS labs use it.
+        """
+        return None
+
+    def observe(self, arena: Arena) -> None:  # noqa: B027 - noting nothing is a valid default
+        """
+        Called once the attack run has settled, before its nodes stop: read the attacker's and the honest nodes'
+        state and ``arena.note`` measured facts for ``judge``; default: nothing.
+        """
+
     def judge(self, outcome: Outcome) -> AttackResult:
         """
         The verdict: success when tokens were stolen (the largest of the per-view gain, the tokens paid twice and the
@@ -255,7 +273,7 @@ class Attack(abc.ABC):
     def parameters(cls) -> tuple[Parameter, ...]:
         """The attack's parameters: name, default and docstring of each attrs field."""
         return tuple(Parameter(field.name, field.default, " ".join((field.metadata.get("doc") or "").split()))
-                     for field in attrs.fields(cls))  # type: ignore[arg-type]
+                     for field in attrs.fields(cls) if field.init)  # type: ignore[arg-type]
 
     @classmethod
     def from_params(cls: type[AttackT], pairs: Sequence[str]) -> AttackT:
@@ -265,7 +283,7 @@ class Attack(abc.ABC):
         :raises BadParameter: for text without ``=``, an unknown name, a value of the wrong type, NaN or infinity,
             or one the field's validator refuses; the message names the attack and its parameters.
         """
-        fields = {field.name: field for field in attrs.fields(cls)}  # type: ignore[arg-type]
+        fields = {field.name: field for field in attrs.fields(cls) if field.init}  # type: ignore[arg-type]
         known = ", ".join(fields) or "none"
         values: dict[str, object] = {}
         for pair in pairs:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from typing import ClassVar
 
 import attrs
 
-from a27_ledger import SubmitTransaction, Transaction, sign_transfer
+from a27_ledger import LedgerState, SubmitTransaction, Transaction, sign_transfer
 
-from .base import Arena, Attack, AttackerNode, BadParameter, non_negative, param, register
+from .base import Arena, Attack, AttackerNode, BadParameter, NodeHandle, non_negative, param, register
 
 
 @register
@@ -29,8 +30,8 @@ class DoubleSpendLab1(Attack):
         "before that validator sees the conflicting transfer and the double spend can no longer be voided.")
     success = ("honest nodes end with different ledgers (agreement broken) and the attacker's accounts are credited "
                "the balance twice across them (tokens paid twice > 0)")
-    defences = ("ledger.conflicting_nonces", "ledger.confirmed_credits")
-    accounts = ("sink-a", "sink-b", "onward-a", "onward-b")
+    defences: ClassVar[tuple[str, ...]] = ("ledger.conflicting_nonces", "ledger.confirmed_credits")
+    accounts: ClassVar[tuple[str, ...]] = ("sink-a", "sink-b", "onward-a", "onward-b")
 
     at: float = param(5.0, "simulated seconds after the workload starts when the two transfers are sent",
                       non_negative)
@@ -58,13 +59,17 @@ class DoubleSpendLab1(Attack):
             msg = f"{self.name}: first_validator and second_validator must differ"
             raise BadParameter(msg)
 
+    def ledger_state(self, me: NodeHandle) -> LedgerState:
+        """The ledger state the attacker node ``me`` reads its balance and next nonce from (its Lab 1 ledger)."""
+        return me.communities["ledger"].state
+
     async def act(self, arena: Arena) -> None:
         """At ``at``, sign the two conflicting transfers and send them to the two validators concurrently."""
         validators = [node.name for node in arena.honest() if node.role == "validator"]
         await arena.sleep(max(0.0, self.at - arena.now()))
         me = arena.attacker("a0")
         key = arena.attacker_key("a0")
-        state = me.communities["ledger"].state
+        state = self.ledger_state(me)
         nonce, balance = state.next_nonce(key.public_key), state.balance(key.public_key)
         amount = balance - self.fee
         arena.note("amount signed twice", amount)

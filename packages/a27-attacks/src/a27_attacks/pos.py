@@ -70,6 +70,11 @@ class VoteEquivocation(HonestBehaviour):
     Stopped by `pos.vote_evidence`: any honest node that receives both builds evidence; the equivocator is slashed
     (`slash_percent` of its stake burned) and never validates again."""
 
+    def __init__(self) -> None:
+        """No twin signed yet."""
+        self.twins_signed = 0
+        """How many conflicting twin votes this validator signed."""
+
     def outgoing(self, engine: ConsensusEngine, message: ConsensusMessage,
                  recipients: Sequence[Recipient]) -> list[tuple[ConsensusMessage, Sequence[Recipient]]]:
         """The vote and its twin to each recipient, in opposite orders to the two halves; anything else as is."""
@@ -78,6 +83,7 @@ class VoteEquivocation(HonestBehaviour):
             return [(message, recipients)]
         twin = attrs.evolve(message, block_id=CONFLICTING_ID if message.is_nil else NIL).signed(
             key, engine.chain.chain_id)
+        self.twins_signed += 1
         first_half, second_half = _halves(recipients)
         sends: list[tuple[ConsensusMessage, Sequence[Recipient]]] = []
         for recipient in first_half:

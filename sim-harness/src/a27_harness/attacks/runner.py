@@ -126,11 +126,13 @@ class _Signals:
 
     def __init__(self) -> None:
         self.first_seen: dict[tuple[str, str], float] = {}
+        self._scanned: dict[str, int] = {}
+        """Per node, the chain height up to which its blocks were searched for evidence."""
 
     def sample(self, nodes: Sequence[A27Node], now: float) -> None:
         """Note, for each node, the signals it shows now that it had not shown before."""
         for node in nodes:
-            signals = []
+            signals = self._evidence_in_new_blocks(node)
             for overlay in node.overlays.values():
                 signals += [f"dropped: {cause}" for cause, count in getattr(overlay, "drops", {}).items() if count]
             replica = getattr(node.overlays.get("ledger"), "replica", None)
@@ -139,6 +141,21 @@ class _Signals:
                                "validators; no log line)")
             for signal in signals:
                 self.first_seen.setdefault((node.name, signal), now)
+
+    def _evidence_in_new_blocks(self, node: A27Node) -> list[str]:
+        """Evidence in the blocks ``node`` finalized since the last sample (PoS nodes only): one signal per block."""
+        pos = node.overlays.get("pos")
+        if pos is None:
+            return []
+        chain = pos.chain
+        signals = []
+        for height in range(self._scanned.get(node.name, 0) + 1, chain.height + 1):
+            block = chain.block(height)
+            if block is not None and block.evidence:
+                kinds = sorted({type(item).__name__ for item in block.evidence})
+                signals.append(f"{'/'.join(kinds)} included in finalized block {height}")
+        self._scanned[node.name] = chain.height
+        return signals
 
 
 class _Guests:
@@ -163,6 +180,10 @@ class _Guests:
         names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
         self.keys = {name: KeyPair.generate(rng) for name in names}
         return [NodeSpec(node.name, self.keys[node.name], node.role) for node in self.attackers]
+
+    def validator_stakes(self, scenario: SimScenario) -> Sequence[int] | None:
+        """The stakes the attack gives its validators (the same in the replay, so the genesis is the same)."""
+        return self.attack_run.attack.attacker_stakes(scenario.validator_stakes())
 
     def settings(self, spec: NodeSpec) -> LayerSettings:
         """Defences switched off on every node; an acting attacker node also gets the attack's settings."""
@@ -199,6 +220,8 @@ class _Guests:
             self._sampler.cancel()
         honest = _honest_order([node for node in nodes if node.name not in {node.name for node in self.attackers}])
         self.signals.sample(honest, asyncio.get_running_loop().time() - self._start)
+        if self.acting:
+            self.attack_run.attack.observe(_Arena(self, nodes, honest, self._start))
         accounts = [key.public_key for key in self.keys.values()]
         block_reward = self.attack_run.scenario.block_reward if "pos" in honest[0].overlays else 0
         honest_keys = frozenset(node.peer.public_key.key_to_bin() for node in honest)
@@ -257,7 +280,8 @@ class _Arena:
         """Submit through the attacker node's top ledger-carrying community (pos if it runs it) to ``validator``."""
         node = self._nodes[attacker]
         target = self._nodes[validator]
-        community: Any = node.overlays.get("pos", node.overlays["ledger"])
+        # Not ``overlays.get("pos", overlays["ledger"])``: a Lab 2 node runs no separate ledger overlay.
+        community: Any = node.overlays["pos"] if "pos" in node.overlays else node.overlays["ledger"]
         peer = node.network.get_verified_by_public_key_bin(target.peer.public_key.key_to_bin())
         if peer is None or target.spec.role != VALIDATOR:
             msg = f"attacker node {attacker} knows no validator {validator!r}"
@@ -284,6 +308,13 @@ def _transfer_stats(records: Sequence[Any]) -> tuple[int, float | None]:
                  for record in succeeded]
     median = round(statistics.median(latencies), 6) if latencies else None
     return len(records) - len(succeeded), median
+
+
+def _stats_by_sender(records: Sequence[Any]) -> dict[str, tuple[int, float | None]]:
+    """``_transfer_stats`` per sending node (records with a ``sender``; Lab 1 records have none: empty)."""
+    senders = sorted({record.sender for record in records if hasattr(record, "sender")})
+    return {sender: _transfer_stats([record for record in records if record.sender == sender])
+            for sender in senders}
 
 
 def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
@@ -347,7 +378,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         detections=_detections(attacked_guests, replay_guests), attacker_fees=attacked_guests.fees,
         attacker_slashed=max((view.slashed for view in honest), default=0),
         honest_failed=failed, replay_failed=replay_failed, honest_latency=latency, replay_latency=replay_latency,
-        notes=dict(attacked_guests.notes))
+        notes=dict(attacked_guests.notes), by_sender=_stats_by_sender(attacked_transfers),
+        replay_by_sender=_stats_by_sender(replay_transfers))
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
                         len(attacked_transfers),

@@ -62,6 +62,10 @@ class Guests(Protocol):
         """Called when the run has settled, before the nodes stop."""
         ...
 
+    def validator_stakes(self, scenario: SimScenario) -> Sequence[int] | None:
+        """The stake each guest validator bonds in a PoS genesis (in ``specs`` order); None: the default."""
+        ...
+
 
 def guest_neighbours(neighbours: Callable[[int], list[int]], specs: Sequence[NodeSpec],
                      lab_nodes: int) -> Callable[[int], list[int]]:
@@ -162,15 +166,21 @@ def make_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> Genesis:
                          names={spec.key.public_key: spec.name for spec in specs})
 
 
-def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec]) -> PosGenesis:
+def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec],
+                     guest_stakes: Sequence[int] | None = None) -> PosGenesis:
     """
     Every account starts with the scenario's balance; validators also bond their stake (those after the
-    scenario's ``validators``, a caller's guests, the smallest of the scenario's stakes).
+    scenario's ``validators``, a caller's guests, ``guest_stakes`` if given, else the smallest of the scenario's).
     """
     validators = [spec for spec in specs if spec.role == VALIDATOR]
     lab_stakes = scenario.validator_stakes()
     # Validators beyond the scenario's (a caller's guests, see ``Guests``) bond the smallest stake of the scenario's.
-    all_stakes = lab_stakes + (min(lab_stakes),) * (len(validators) - len(lab_stakes))
+    extra = len(validators) - len(lab_stakes)
+    chosen = tuple(guest_stakes) if guest_stakes is not None else (min(lab_stakes),) * extra
+    if len(chosen) != extra or any(stake <= 0 for stake in chosen):
+        msg = f"guest stakes {chosen} do not give each of the {extra} guest validators a positive stake"
+        raise ValueError(msg)
+    all_stakes = lab_stakes + chosen
     stakes = dict(zip((spec.key.public_key for spec in validators), all_stakes, strict=True))
     params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
     return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,

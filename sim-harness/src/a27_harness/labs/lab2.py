@@ -235,7 +235,7 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
                guests: Guests | None) -> Lab2Result:
     lab_specs = with_layers(make_specs(scenario, simulation), scenario.layers)
     specs = lab_specs + (with_layers(guests.specs(simulation, scenario), scenario.layers) if guests is not None else [])
-    genesis = make_pos_genesis(scenario, specs)
+    genesis = make_pos_genesis(scenario, specs, guests.validator_stakes(scenario) if guests is not None else None)
     names = {spec.key.public_key: spec.name for spec in specs}
     stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
