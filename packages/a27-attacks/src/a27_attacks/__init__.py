@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import ledger
+from . import ledger, peers
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -28,6 +28,7 @@ from .base import (
     Detection,
     LayerSettings,
     NodeHandle,
+    NodeView,
     Outcome,
     Parameter,
     SendResult,
@@ -42,6 +43,7 @@ from .censor import Censor, CensorshipDelay, censorship_delay
 from .ledger import DoubleSpendLab1
 from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
+from .peers import Eclipse, PeerFlood, SybilSlots, ViewFate, view_fate
 from .withhold import Withhold, WithholdingDelay, withholding_delay
 
 __all__ = [
@@ -60,14 +62,19 @@ __all__ = [
     "CensorshipDelay",
     "Detection",
     "DoubleSpendLab1",
+    "Eclipse",
     "ForkImpossible",
     "LayerSettings",
     "NodeHandle",
+    "NodeView",
     "Outcome",
     "Parameter",
+    "PeerFlood",
     "SendResult",
+    "SybilSlots",
     "SyncOutcome",
     "UnknownAttack",
+    "ViewFate",
     "Withhold",
     "WithholdingDelay",
     "__version__",
@@ -78,8 +85,10 @@ __all__ = [
     "ledger",
     "non_negative",
     "param",
+    "peers",
     "positive",
     "register",
     "serve_history",
+    "view_fate",
     "withholding_delay",
 ]
