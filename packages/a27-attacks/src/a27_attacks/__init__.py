@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import ledger, pos_attacks
+from . import ledger, peers, pos_attacks
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -28,6 +28,7 @@ from .base import (
     Detection,
     LayerSettings,
     NodeHandle,
+    NodeView,
     Outcome,
     Parameter,
     SendResult,
@@ -42,6 +43,7 @@ from .censor import Censor, CensorshipDelay, censorship_delay
 from .ledger import DoubleSpendLab1
 from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
+from .peers import Eclipse, PeerFlood, SybilSlots, ViewFate, view_fate
 from .pos_attacks import (
     CensorAttack,
     CoalitionAttack,
@@ -73,17 +75,22 @@ __all__ = [
     "Detection",
     "DoubleSpendLab1",
     "DoubleSpendPos",
+    "Eclipse",
     "ForkImpossible",
     "InvalidBlock",
     "LayerSettings",
     "MempoolFlood",
     "NodeHandle",
+    "NodeView",
     "Outcome",
     "Parameter",
+    "PeerFlood",
     "ProposalEquivocationAttack",
     "SendResult",
+    "SybilSlots",
     "SyncOutcome",
     "UnknownAttack",
+    "ViewFate",
     "VoteEquivocationAttack",
     "Withhold",
     "WithholdAttack",
@@ -96,9 +103,11 @@ __all__ = [
     "ledger",
     "non_negative",
     "param",
+    "peers",
     "pos_attacks",
     "positive",
     "register",
     "serve_history",
+    "view_fate",
     "withholding_delay",
 ]

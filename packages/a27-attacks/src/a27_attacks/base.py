@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import attrs
@@ -118,6 +118,27 @@ class Arena(Protocol):
         """Record a fact for the report (``notes`` of the outcome), e.g. the amount the attacker signed."""
         ...
 
+    def send_packets(self, attacker: str, target: str, packets: Iterable[bytes]) -> int:
+        """
+        Send raw ``packets`` (bytes the attacker built, e.g. with ``peers.Flooder.packets``) from attacker node
+        ``attacker``'s endpoint to the address of node ``target`` (honest or attacker), back to back; returns how many.
+        """
+        ...
+
+    def set_max_peers(self, node: str, max_peers: int) -> None:
+        """Set the peer-table size (IPv8's ``max_peers``) of every community of node ``node`` (honest or attacker);
+        it applies to introductions from now on."""
+        ...
+
+    async def introduce_first(self, victim: str, attackers: Sequence[str], settle: float = 1.0) -> None:
+        """
+        Re-join honest node ``victim`` with the attacker nodes first, as after a restart in which they reach it
+        before anyone else: it forgets its peers, the ``attackers`` walk to it (IPv8's introduction handshake, so
+        its peer-table rules decide), and ``settle`` seconds later the honest peers it had walk to it again.
+        Returns ``settle`` seconds after those walks.
+        """
+        ...
+
 
 @attrs.frozen
 class Detection:
@@ -126,6 +147,24 @@ class Detection:
     node: str
     at: float
     how: str
+
+
+@attrs.frozen
+class NodeView:
+    """One honest node at the end of a run, for attacks on availability and on a node's view of the chain."""
+
+    height: int
+    """Its finalized height (0 in Lab 1)."""
+    forked_at: int | None
+    """The first height at which its block differs from the first honest validator's; None if its chain is a prefix
+    of that one (or equal to it), and in Lab 1."""
+    work: Mapping[str, int]
+    """Its communities' work counters summed (``A27Community.work``: ``packets handled``, ``signatures verified``,
+    ``handler calls``)."""
+    peers: int
+    """Peers in its table (of its top community)."""
+    validator_peers: int
+    """Of those, validators."""
 
 
 @attrs.frozen
@@ -161,6 +200,10 @@ class Outcome:
     """Per honest light node: (transfers failed, median seconds to a verdict of the others), in the attack run."""
     replay_by_sender: Mapping[str, tuple[int, float | None]] = attrs.field(factory=dict)
     """The same in the honest replay."""
+    views: Mapping[str, NodeView] = attrs.field(factory=dict)
+    """Each honest node at the end of the attack run, by name."""
+    replay_views: Mapping[str, NodeView] = attrs.field(factory=dict)
+    """Each honest node at the end of the replay, by name."""
 
 
 @attrs.frozen

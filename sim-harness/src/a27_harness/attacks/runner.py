@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
-from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
+from a27_attacks import Attack, AttackResult, Detection, NodeHandle, NodeView, Outcome, SendResult
 from a27_ledger import KeyPair, SubmissionTimeout, Transaction
 from a27_netsim import Simulation
 
@@ -94,17 +94,20 @@ class _View:
     burned (slashing)."""
     slashed: int
     """Tokens burned from attacker-controlled accounts."""
+    node_view: NodeView
+    """Height, fork point, work counters and peers, for the attack's judge."""
     honest_slashed: int = 0
     """Tokens burned from every other account (honest ones)."""
     honest_banned: int = 0
     """Honest peers this node's communities have banned."""
 
 
-def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int, honest_keys: frozenset[bytes] = frozenset()) \
-        -> _View:
+def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int, reference: A27Node,
+          honest_keys: frozenset[bytes] = frozenset()) -> _View:
     """
-    What ``node`` holds now: from its chain's state with the pos layer, else from its Lab 1 ledger; and which of
-    ``honest_keys`` (IPv8 key bins of the honest nodes) its communities have banned.
+    What ``node`` holds now: from its chain's state with the pos layer, else from its Lab 1 ledger; its chain
+    compared with ``reference``'s (the first honest validator); and which of ``honest_keys`` (IPv8 key bins of the
+    honest nodes) its communities have banned.
     """
     pos = node.overlays.get("pos")
     state = pos.chain.state if pos is not None else node.ledger.state
@@ -115,10 +118,32 @@ def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int, honest_ke
     return _View(node.name, node.spec.role, {account: snapshot.balance(account) for account in accounts},
                  snapshot.digest().hex(), waiting, snapshot.total_supply,
                  block_reward * height - sum(event.amount for event in burns),
-                 sum(event.amount for event in burns if event.account in accounts),
+                 sum(event.amount for event in burns if event.account in accounts), _node_view(node, reference),
                  sum(event.amount for event in burns if event.account not in accounts),
                  len({key for overlay in node.overlays.values() for key in getattr(overlay, "banned", {})}
                      & honest_keys))
+
+
+def _block_id(chain: Any, height: int) -> bytes | None:
+    block = chain.block(height)
+    return None if block is None else bytes(block.block_id)
+
+
+def _node_view(node: A27Node, reference: A27Node) -> NodeView:
+    """``node``'s height, first height where its chain leaves ``reference``'s, summed work counters and peers."""
+    top: Any = node.overlays.get("pos", node.overlays.get("ledger"))
+    work: dict[str, int] = {}
+    for overlay in node.overlays.values():
+        for name, count in getattr(overlay, "work", {}).items():
+            work[name] = work.get(name, 0) + count
+    peers = top.get_peers()
+    validator_peers = len(top.validator_peers()) if hasattr(top, "validator_peers") else 0
+    if "pos" not in node.overlays:
+        return NodeView(0, None, work, len(peers), validator_peers)
+    chain, reference_chain = node.pos.chain, reference.pos.chain
+    forked_at = next((height for height in range(1, min(chain.height, reference_chain.height) + 1)
+                      if _block_id(chain, height) != _block_id(reference_chain, height)), None)
+    return NodeView(chain.height, forked_at, work, len(peers), validator_peers)
 
 
 class _Signals:
@@ -225,7 +250,7 @@ class _Guests:
         accounts = [key.public_key for key in self.keys.values()]
         block_reward = self.attack_run.scenario.block_reward if "pos" in honest[0].overlays else 0
         honest_keys = frozenset(node.peer.public_key.key_to_bin() for node in honest)
-        self.views = [_view(node, accounts, block_reward, honest_keys) for node in honest]
+        self.views = [_view(node, accounts, block_reward, honest[0], honest_keys) for node in honest]
 
 
 def _honest_order(nodes: Sequence[A27Node]) -> list[A27Node]:
@@ -263,10 +288,7 @@ class _Arena:
 
     def attacker(self, name: str) -> NodeHandle:
         """The attacker node ``name``."""
-        if name not in {node.name for node in self._guests.attackers}:
-            msg = f"no attacker node {name!r}"
-            raise KeyError(msg)
-        return _handle(self._nodes[name])
+        return _handle(self._attacker_node(name))
 
     def attacker_key(self, name: str) -> KeyPair:
         """The key of an attacker node or node-less attacker account."""
@@ -298,6 +320,58 @@ class _Arena:
     def note(self, key: str, value: object) -> None:
         """Record a fact for the report."""
         self._guests.notes[key] = value
+
+    def _attacker_node(self, name: str) -> A27Node:
+        if name not in {node.name for node in self._guests.attackers}:
+            msg = f"no attacker node {name!r}"
+            raise KeyError(msg)
+        return self._nodes[name]
+
+    def _node(self, name: str) -> A27Node:
+        if name not in self._nodes:
+            msg = f"no node {name!r} in this run"
+            raise KeyError(msg)
+        return self._nodes[name]
+
+    def send_packets(self, attacker: str, target: str, packets: Iterable[bytes]) -> int:
+        """Send raw ``packets`` from attacker node ``attacker``'s endpoint to node ``target``'s address."""
+        endpoint, address = self._attacker_node(attacker).endpoint, self._node(target).address
+        sent = 0
+        for packet in packets:
+            endpoint.send(address, packet)
+            sent += 1
+        return sent
+
+    def set_max_peers(self, node: str, max_peers: int) -> None:
+        """Set IPv8's ``max_peers`` on every community of ``node``."""
+        if max_peers < 0:
+            msg = f"max_peers must be at least 0, got {max_peers}"
+            raise ValueError(msg)
+        for overlay in self._node(node).overlays.values():
+            overlay.max_peers = max_peers
+
+    async def introduce_first(self, victim: str, attackers: Sequence[str], settle: float = 1.0) -> None:
+        """``victim`` forgets its peers; the attackers walk to it; ``settle`` s later its honest peers walk to it."""
+        target = self._node(victim)
+        if victim not in {node.name for node in self._honest}:
+            msg = f"{victim!r} is not an honest node"
+            raise KeyError(msg)
+        first = [self._attacker_node(name) for name in attackers]
+        honest_by_key = {node.peer.public_key.key_to_bin(): node for node in self._honest}
+        # Sorted by key: the network's peer set has no order that repeats from run to run.
+        known = sorted(target.network.verified_peers, key=lambda peer: peer.public_key.key_to_bin())
+        rejoining = [honest_by_key[key] for key in (peer.public_key.key_to_bin() for peer in known)
+                     if key in honest_by_key]
+        for peer in known:
+            target.network.remove_peer(peer)
+        for node in first:
+            for overlay in node.overlays.values():
+                overlay.walk_to(target.address)
+        await asyncio.sleep(settle)
+        for node in rejoining:
+            for overlay in node.overlays.values():
+                overlay.walk_to(target.address)
+        await asyncio.sleep(settle)
 
 
 def _transfer_stats(records: Sequence[Any]) -> tuple[int, float | None]:
@@ -379,7 +453,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         attacker_slashed=max((view.slashed for view in honest), default=0),
         honest_failed=failed, replay_failed=replay_failed, honest_latency=latency, replay_latency=replay_latency,
         notes=dict(attacked_guests.notes), by_sender=_stats_by_sender(attacked_transfers),
-        replay_by_sender=_stats_by_sender(replay_transfers))
+        replay_by_sender=_stats_by_sender(replay_transfers), views={view.name: view.node_view for view in honest},
+        replay_views={view.name: view.node_view for view in replay_honest})
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
                         len(attacked_transfers),

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from a27_ledger import LedgerSnapshot, SubmissionTimeout
+from a27_ledger import LedgerSnapshot, NoValidator, SubmissionTimeout
 from a27_netsim import Simulation
 from a27_pos import STAKE, PosGenesis, TransactionRefused, sign_bond
 
@@ -73,7 +73,7 @@ class PosTransferRecord:
     amount: int
     submitted_at: float
     outcome: str
-    """final, refused or timed out."""
+    """final, refused or timed out (no verdict: no validator answered, or the node knew none)."""
     reason: str
     latency: float | None
     """Seconds from submission until the sender applied the final block holding it."""
@@ -179,6 +179,9 @@ class _Transfers(TransferWorkload):
             self.records.append(PosTransferRecord(*base, "refused", refused.admission.reason, None, None))
         except SubmissionTimeout as timeout:
             self.records.append(PosTransferRecord(*base, "timed out", str(timeout), None, None))
+        except NoValidator as alone:
+            # A light node cut off from every validator (an eclipse) gets no verdict: no transfer of its can land.
+            self.records.append(PosTransferRecord(*base, "timed out", f"no validator: {alone}", None, None))
         else:
             self.records.append(PosTransferRecord(*base, "final", "", loop.time() - submitted_at, finality.height))
 
