@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import ledger
+from . import channels, ledger
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -39,6 +39,7 @@ from .base import (
     register,
 )
 from .censor import Censor, CensorshipDelay, censorship_delay
+from .channels import SupersededStateAttack
 from .ledger import DoubleSpendLab1
 from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
@@ -66,6 +67,7 @@ __all__ = [
     "Outcome",
     "Parameter",
     "SendResult",
+    "SupersededStateAttack",
     "SyncOutcome",
     "UnknownAttack",
     "Withhold",
@@ -73,6 +75,7 @@ __all__ = [
     "__version__",
     "attack_named",
     "censorship_delay",
+    "channels",
     "forge_history",
     "future_nonce_transfers",
     "ledger",

@@ -14,10 +14,11 @@ import attrs
 
 from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
 from a27_ledger import KeyPair, SubmissionTimeout, Transaction
-from a27_netsim import Simulation
+from a27_netsim import SimulatedNetwork, Simulation
 
 from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
+from ..labs.lab3 import run_lab3
 from ..node import VALIDATOR, A27Node, LayerSettings, NodeSpec
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
@@ -138,9 +139,13 @@ class _Guests:
         self._sampler: asyncio.Task[None] | None = None
         self._start = 0.0
         self.views: list[_View] = []
+        self.network: SimulatedNetwork | None = None
+        self.locked = 0
+        """Token-blocks of honest liquidity in pending HTLCs (Lab 3), counted at every block of the first node."""
 
     def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
         """The attacker's nodes, with keys (theirs, then the node-less accounts') from the ``attack-keys`` stream."""
+        self.network = simulation.network
         rng = simulation.streams.stream(KEY_STREAM)
         names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
         self.keys = {name: KeyPair.generate(rng) for name in names}
@@ -167,13 +172,23 @@ class _Guests:
                 await asyncio.sleep(SAMPLE_INTERVAL)
 
         self._sampler = loop.create_task(sample(), name="attack detection")
-        if not self.acting:
+        if "channels" in honest[0].overlays:
+            honest[0].pos.commit_listeners.append(lambda *_: self._count_locked(honest))
+        if not self.acting and not self.attack_run.attack.replay_acts:
             return
         arena = _Arena(self, nodes, honest, start)
         await self.attack_run.attack.act(arena)
         while self._tasks:
             task = self._tasks.pop(0)
             await task
+
+    def _count_locked(self, honest: Sequence[A27Node]) -> None:
+        """Add one block of the HTLC amounts honest nodes have offered and that are still pending."""
+        for node in honest:
+            for entry in node.channels.node.book.entries.values():
+                channel = entry.channel
+                if channel is not None:
+                    self.locked += sum(htlc.amount for htlc in channel.state.htlcs if htlc.offerer == channel.party)
 
     def finish(self, nodes: Sequence[A27Node]) -> None:
         """Stop sampling, take a last sample, and record every honest node's view for the audit."""
@@ -256,13 +271,29 @@ class _Arena:
         """Record a fact for the report."""
         self._guests.notes[key] = value
 
+    async def take_offline(self, name: str, seconds: float) -> None:
+        """Honest node ``name`` hands its appointments to the first honest validator's tower (Lab 3), goes down for
+        ``seconds``, then comes back up."""
+        node = next((node for node in self._honest if node.name == name), None)
+        network = self._guests.network
+        if node is None or network is None:
+            msg = f"no honest node {name!r}"
+            raise KeyError(msg)
+        if "channels" in node.overlays:
+            tower = next(other for other in self._honest if other.spec.role == VALIDATOR)
+            kept = tower.channels.keep_appointments(node.channels.watchtower_appointments())
+            self._guests.notes[f"appointments {name} handed to {tower.name}'s tower"] = kept
+        network.set_down(node.address)
+        network.set_up(node.address, at=asyncio.get_running_loop().time() + seconds)
+
 
 def _transfer_stats(records: Sequence[Any]) -> tuple[int, float | None]:
     """Honest transfers that failed, and the median seconds to the verdict of those that did not (Lab 1 or Lab 2)."""
     succeeded = [record for record in records
-                 if (record.accepted if hasattr(record, "accepted") else record.outcome == "final")]
+                 if (record.accepted if hasattr(record, "accepted") else record.outcome in ("final", "succeeded"))]
+    # Lab 3's payment records carry no latency.
     latencies = [record.verdict_latency if hasattr(record, "verdict_latency") else record.latency
-                 for record in succeeded]
+                 for record in succeeded if hasattr(record, "verdict_latency") or hasattr(record, "latency")]
     median = round(statistics.median(latencies), 6) if latencies else None
     return len(records) - len(succeeded), median
 
@@ -275,7 +306,7 @@ def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
     return tuple(sorted(found, key=lambda detection: (detection.at, detection.node, detection.how)))
 
 
-LAB_RUNNERS: dict[str, Callable[..., Any]] = {"ledger": run_lab1, "pos": run_lab2}
+LAB_RUNNERS: dict[str, Callable[..., Any]] = {"ledger": run_lab1, "pos": run_lab2, "channels": run_lab3}
 """The lab run each attack lab uses; each takes ``guests`` (see ``a27_harness.labs.common.Guests``)."""
 
 
@@ -298,8 +329,14 @@ def run_attack(run: AttackRun) -> AttackReport:
     replay = LAB_RUNNERS[attack.lab](scenario, guests=replay_guests)
     genesis = attacked.genesis
     genesis_supply = genesis.ledger.total_supply if hasattr(genesis, "ledger") else genesis.total_supply
-    return _audit(run, genesis_supply, attacked_transfers=attacked.transfers, replay_transfers=replay.transfers,
-                  attacked_guests=attacked_guests, replay_guests=replay_guests)
+    return _audit(run, genesis_supply, attacked_transfers=_honest_records(attacked),
+                  replay_transfers=_honest_records(replay), attacked_guests=attacked_guests,
+                  replay_guests=replay_guests)
+
+
+def _honest_records(result: Any) -> Sequence[Any]:
+    """The lab's honest transfers (Lab 1, Lab 2) or payments (Lab 3)."""
+    return result.transfers if hasattr(result, "transfers") else result.payments
 
 
 def _disagreeing(views: Sequence[_View]) -> tuple[str, ...]:
@@ -328,7 +365,7 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         detections=_detections(attacked_guests, replay_guests), attacker_fees=attacked_guests.fees,
         attacker_slashed=max((view.slashed for view in honest), default=0),
         honest_failed=failed, replay_failed=replay_failed, honest_latency=latency, replay_latency=replay_latency,
-        notes=dict(attacked_guests.notes))
+        notes=dict(attacked_guests.notes), honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked)
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
                         len(attacked_transfers))
