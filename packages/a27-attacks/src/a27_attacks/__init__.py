@@ -39,7 +39,7 @@ from .base import (
     register,
 )
 from .censor import Censor, CensorshipDelay, censorship_delay
-from .channels import SupersededStateAttack
+from .channels import HoldHtlcsAttack, SupersededStateAttack
 from .ledger import DoubleSpendLab1
 from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
@@ -62,6 +62,7 @@ __all__ = [
     "Detection",
     "DoubleSpendLab1",
     "ForkImpossible",
+    "HoldHtlcsAttack",
     "LayerSettings",
     "NodeHandle",
     "Outcome",

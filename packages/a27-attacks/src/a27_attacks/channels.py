@@ -11,11 +11,13 @@ honest nodes' `ChannelDefences` as given, so one call shows an attack with a def
   invoices (structural defences: HTLC expiry and refunds; `channels.avoid_failed_hops`). A holding payee jams.
 - `unfunded_open_proposals`: channel proposals from many keys that will never fund them (`channels.proposer_funds`).
 
-Registered on the Lab 3 network (`a27 attack NAME`): `SupersededStateAttack` (`superseded-state`).
+Registered on the Lab 3 network (`a27 attack NAME`): `SupersededStateAttack` (`superseded-state`),
+`HoldHtlcsAttack` (`hold-htlcs`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,6 +29,7 @@ from a27_channels import (
     ChannelNetwork,
     ChannelOpened,
     ChannelOpenFailed,
+    ChannelPolicy,
     ChannelRecord,
     ChannelRefused,
     ChannelStatus,
@@ -294,12 +297,12 @@ def open_flood_attack(defences: ChannelDefences, *, keys: int = 10_000, seed: in
 
 
 def channel_verdict(attack: Attack, outcome: Outcome) -> AttackResult:
-    """The default verdict, with the channel figures: the attacker's penalty (tokens it ended with below the honest
-    replay, in the worst honest view), its on-chain fees, and the honest liquidity locked in pending HTLCs."""
+    """The default verdict, with the channel figures: what the attacker lost against the honest replay (a penalty,
+    in the worst honest view), its on-chain fees, and the honest liquidity locked in pending HTLCs."""
     result = Attack.judge(attack, outcome)
     penalty = max(0, *(-gain for gain in outcome.gain_by_node.values()))
     fees = outcome.notes.get("attacker on-chain fees", 0)
-    cost = {**result.cost, "fees": fees if isinstance(fees, int) else 0, "penalty lost": penalty}
+    cost = {**result.cost, "fees": fees if isinstance(fees, int) else 0, "lost against the replay": penalty}
     effect = {**result.honest_effect, "liquidity locked (token-blocks)": outcome.honest_locked,
               "liquidity locked in the replay (token-blocks)": outcome.replay_locked}
     return attrs.evolve(result, cost=cost, honest_effect=effect)
@@ -386,10 +389,55 @@ class SupersededStateAttack(Attack):
         return channel_verdict(self, outcome)
 
 
+@register
+@attrs.frozen
+class HoldHtlcsAttack(Attack):
+    """A forwarding hub that charges nothing and holds every HTLC honest payments route through it."""
+
+    name = "hold-htlcs"
+    lab = "channels"
+    family = "channels"
+    summary = (
+        "The attacker's light node a0 opens a dual-funded channel with every honest light node and forwards for "
+        "free, so that routed payments prefer it; it then neither forwards nor fails the HTLCs it gets, which lock "
+        "the payers' funds until their expiry. Without `channels.avoid_failed_hops` the timeout ends each payment; "
+        "with it, the payer tries again around the holder and the payment gets through (the liquidity stays locked "
+        "until the expiry either way).")
+    success = "more honest payments fail than in the honest replay, where a0 forwards"
+    defences = ("channels.avoid_failed_hops",)
+    replay_acts = True
+
+    deposit: int = param(1_500, "a0's deposit, and the honest node's, in each of its channels", positive)
+
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """One light node, ``a0``, the hub."""
+        return (AttackerNode("a0", "light", "a free forwarding hub that holds every HTLC"),)
+
+    def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """a0 holds HTLCs and advertises a zero fee."""
+        params = NodeParams(policy=ChannelPolicy(fee_base=0, fee_ppm=0), accept_deposit_up_to=self.deposit)
+        return {"channels": {"behaviour": HoldHtlcs(), "node_params": params}}
+
+    async def act(self, arena: Arena) -> None:
+        """Open a channel with every honest light node (both sides deposit `deposit`)."""
+        community = arena.attacker("a0").communities["channels"]
+        light = [node for node in arena.honest() if node.role == "light"]
+        opened = await asyncio.gather(*(community.open_channel(node.public_key, self.deposit, self.deposit,
+                                                               timeout=120.0) for node in light),
+                                      return_exceptions=True)
+        arena.note("hub channels opened", sum(1 for result in opened if isinstance(result, bytes)))
+        _note_fees(arena, community)
+
+    def judge(self, outcome: Outcome) -> AttackResult:
+        """The default verdict with the channel figures (penalty lost, fees, liquidity locked)."""
+        return channel_verdict(self, outcome)
+
+
 __all__ = [
     "FloodOutcome",
     "HeldHtlcOutcome",
     "HoldHtlcs",
+    "HoldHtlcsAttack",
     "JammingOutcome",
     "PublishSupersededState",
     "SupersededStateAttack",

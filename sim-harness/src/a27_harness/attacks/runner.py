@@ -13,7 +13,8 @@ from typing import Any
 import attrs
 
 from a27_attacks import Attack, AttackResult, Detection, NodeHandle, Outcome, SendResult
-from a27_ledger import KeyPair, SubmissionTimeout, Transaction
+from a27_channels import CHANNEL, channel_record
+from a27_ledger import KeyPair, LedgerSnapshot, LedgerState, SubmissionTimeout, Transaction
 from a27_netsim import SimulatedNetwork, Simulation
 
 from ..labs.lab1 import run_lab1
@@ -78,7 +79,7 @@ class _View:
     name: str
     role: str
     balances: dict[bytes, int]
-    """Balance of each attacker-controlled account."""
+    """Balance of each attacker-controlled account, plus its deposits in channels still escrowed on chain."""
     digest: str
     waiting: int
     """Lab 1: log entries still waiting for earlier ones (the node has not settled)."""
@@ -98,10 +99,27 @@ def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int) -> _View:
     burns = [event for event in state.supply_events() if event.kind == "burn"]
     snapshot = state.snapshot()
     waiting = 0 if pos is not None else node.ledger.replica.waiting
-    return _View(node.name, node.spec.role, {account: snapshot.balance(account) for account in accounts},
+    escrowed = _channel_deposits(state, snapshot, accounts)
+    return _View(node.name, node.spec.role,
+                 {account: snapshot.balance(account) + escrowed.get(account, 0) for account in accounts},
                  snapshot.digest().hex(), waiting, snapshot.total_supply,
                  block_reward * height - sum(event.amount for event in burns),
                  sum(event.amount for event in burns if event.account in accounts))
+
+
+def _channel_deposits(state: LedgerState, snapshot: LedgerSnapshot, accounts: Sequence[bytes]) -> dict[bytes, int]:
+    """What each of ``accounts`` deposited into channels still escrowed on chain (Lab 3): an attacker's channel left
+    open at the end holds its tokens; its off-chain balance is not on chain, so the deposit stands for it."""
+    held: dict[bytes, int] = {}
+    for name, key, _amount in snapshot.escrows:
+        record = channel_record(state, key) if name == CHANNEL else None
+        if record is None:
+            continue
+        for party, deposit in ((record.terms.party_a, record.terms.deposit_a),
+                               (record.terms.party_b, record.terms.deposit_b)):
+            if party in accounts:
+                held[party] = held.get(party, 0) + deposit
+    return held
 
 
 class _Signals:
