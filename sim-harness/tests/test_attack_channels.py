@@ -26,8 +26,9 @@ def test_superseded_state_with_the_victim_offline_and_no_defences_takes_back_wha
     assert report.outcome.agreement and report.outcome.excess_supply == 0
 
 
-def test_superseded_state_with_the_victim_offline_is_challenged_by_its_watchtower_and_penalized() -> None:
-    report = run_attack(AttackRun(SupersededStateAttack(), _scenario()))
+@pytest.mark.parametrize("payments", [8, 48])  # with 48, the validator first asked has not applied the close yet
+def test_superseded_state_with_the_victim_offline_is_challenged_by_its_watchtower_and_penalized(payments: int) -> None:
+    report = run_attack(AttackRun(SupersededStateAttack(), _scenario(payments)))
     assert not report.result.succeeded
     assert report.result.stolen == 0
     assert report.outcome.notes["close outcome"] == "penalty"
