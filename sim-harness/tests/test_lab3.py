@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -137,3 +138,43 @@ def test_a_channels_node_runs_a_channel_community_on_its_pos_community() -> None
         simulation.run(scenario())
     finally:
         simulation.close()
+
+
+class _EarlyCloser:
+    """Guests for the Lab 3 hook: one idle guest light node; during the run, l0 force-closes its first channel as
+    soon as it is open (as an honest node does when a peer holds an HTLC until its expiry)."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.closed: list[bytes] = []
+
+    def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
+        return [NodeSpec("g0", make_keys(1, seed=99)[0], LIGHT)]
+
+    def settings(self, spec: NodeSpec) -> dict[str, dict[str, object]]:
+        return {}
+
+    async def run(self, nodes: list, start: float, stop_at: float) -> None:  # type: ignore[type-arg]
+        l0 = next(node for node in nodes if node.name == "l0")
+        while not l0.channels.node.open_channels():
+            await asyncio.sleep(0.5)
+        channel_id = l0.channels.node.open_channels()[0].channel_id
+        self.closed.append(channel_id)
+        await l0.channels.force_close(channel_id)
+
+    def finish(self, nodes: list) -> None:  # type: ignore[type-arg]
+        self.seen = [node.name for node in nodes]
+
+
+def test_guests_join_a_lab3_run_and_a_channel_closed_early_does_not_crash_the_closes() -> None:
+    scenario = SimScenario(seed=5, **{**SMALL, "light_nodes": 4, "payments": 6})
+    guests = _EarlyCloser()
+    result = run_lab3(scenario, guests=guests)
+    alone = run_lab3(scenario)
+    assert guests.seen == ["v0", "v1", "v2", "v3", "l0", "l1", "l2", "l3", "g0"]
+    assert [report.name for report in result.nodes] == [report.name for report in alone.nodes]
+    assert {key: name for key, name in result.names.items() if name != "g0"} == alone.names  # the lab's keys
+    assert result.genesis is not None and len(result.genesis.ledger.balances) == len(alone.genesis.ledger.balances) + 1
+    closed_early = next(line for line in result.channels if bytes.fromhex(line.channel_id) == guests.closed[0])
+    assert closed_early.outcome == ""  # not closed as the lab planned: it was closed already
+    assert result.agreed and result.supply_ok

@@ -32,7 +32,7 @@ from a27_channels import (
     channel_chain,
     channel_record,
 )
-from a27_ledger import SIGNATURE_LENGTH, KeyPair
+from a27_ledger import SIGNATURE_LENGTH, KeyPair, sign_transfer
 from a27_ledger.testing import make_keys
 from a27_pos import PosCommunity, PosGenesis, PosSettings, Timeouts
 from a27_pos.testing import LoopClock, make_pos_genesis
@@ -171,6 +171,34 @@ class TestCheating(ChannelTestBase):
         self.assertIs(CloseOutcome.PENALTY, record.outcome)
         self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, victim.pos.chain.state.balance(self.account(5)))
         self.assertEqual(1, victim.node.stats["challenges"])
+
+
+    async def test_an_offline_victims_tower_on_another_node_challenges_for_it(self) -> None:
+        cheater, victim, tower = self.overlay(4), self.overlay(5), self.overlay(6)
+        channel_id = await cheater.open_channel(victim.account, 40_000, 10_000)
+        old = cheater.node.channel(channel_id).latest
+        await cheater.pay(channel_id, 30_000)
+        await self.until(lambda: victim.node.channel(channel_id).balance == 40_000)
+        appointments = victim.watchtower_appointments()
+        self.assertEqual(len(appointments), tower.keep_appointments(appointments))
+        self.assertEqual(0, tower.keep_appointments([sign_transfer(self.keys[5], self.account(6), 1, 0)]))
+        self.assertEqual(1, sum(count for cause, count in tower.drops.items() if cause.startswith("appointment")))
+        self.nodes[5].endpoint.close()  # the victim goes offline: it sees nothing and cannot challenge
+        self.cheater.superseded[channel_id] = old
+        cheater.perform(cheater.node.force_close(channel_id))
+
+        def closed() -> bool:
+            record = channel_record(tower.pos.chain.state, channel_id)
+            return record is not None and record.status is ChannelStatus.CLOSED
+
+        await self.until(closed)
+        record = channel_record(tower.pos.chain.state, channel_id)
+        assert record is not None
+        self.assertIs(CloseOutcome.PENALTY, record.outcome)
+        self.assertEqual(0, victim.node.stats["challenges"])
+        self.assertEqual(1, tower.stats["tower challenge admitted"])
+        # The victim paid the challenge's fee (it signed it) and got the whole channel.
+        self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, tower.pos.chain.state.balance(self.account(5)))
 
 
 class TestBadInput(ChannelTestBase):

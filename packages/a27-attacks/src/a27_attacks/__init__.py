@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import ledger, peers, pos_attacks
+from . import channels, ledger, peers, pos_attacks
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -40,6 +40,7 @@ from .base import (
     register,
 )
 from .censor import Censor, CensorshipDelay, censorship_delay
+from .channels import HoldHtlcsAttack, SupersededStateAttack
 from .ledger import DoubleSpendLab1
 from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
@@ -77,6 +78,7 @@ __all__ = [
     "DoubleSpendPos",
     "Eclipse",
     "ForkImpossible",
+    "HoldHtlcsAttack",
     "InvalidBlock",
     "LayerSettings",
     "MempoolFlood",
@@ -87,6 +89,7 @@ __all__ = [
     "PeerFlood",
     "ProposalEquivocationAttack",
     "SendResult",
+    "SupersededStateAttack",
     "SybilSlots",
     "SyncOutcome",
     "UnknownAttack",
@@ -98,6 +101,7 @@ __all__ = [
     "__version__",
     "attack_named",
     "censorship_delay",
+    "channels",
     "forge_history",
     "future_nonce_transfers",
     "ledger",

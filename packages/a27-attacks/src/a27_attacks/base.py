@@ -139,6 +139,15 @@ class Arena(Protocol):
         """
         ...
 
+    async def take_offline(self, name: str, seconds: float) -> None:
+        """
+        Honest node ``name`` goes offline for ``seconds`` (the victim the attacker waited for, or knocked off the
+        network): as an honest node going away does, it first hands its appointments to its watchtower (none if its
+        ``channels.watchtower`` defence is off), then neither sends nor receives until it comes back. Returns once it
+        is offline.
+        """
+        ...
+
 
 @attrs.frozen
 class Detection:
@@ -204,6 +213,10 @@ class Outcome:
     """Each honest node at the end of the attack run, by name."""
     replay_views: Mapping[str, NodeView] = attrs.field(factory=dict)
     """Each honest node at the end of the replay, by name."""
+    honest_locked: int = 0
+    """Lab 3: token-blocks of honest liquidity locked in pending HTLCs (per block, the amounts of the HTLCs honest
+    nodes had offered and that were neither settled nor failed yet, summed over the run's blocks)."""
+    replay_locked: int = 0
 
 
 @attrs.frozen
@@ -251,6 +264,10 @@ class Attack(abc.ABC):
     accounts: ClassVar[tuple[str, ...]] = ()
     """Names of attacker-controlled accounts without a node (keys from ``Arena.attacker_key``; genesis gives them
     nothing)."""
+    replay_acts: ClassVar[bool] = False
+    """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
+    attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced
+    behaviour, so that the replay measures what that activity gives when played honestly."""
 
     @abc.abstractmethod
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:

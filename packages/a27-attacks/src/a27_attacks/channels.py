@@ -10,11 +10,16 @@ honest nodes' `ChannelDefences` as given, so one call shows an attack with a def
 - `HoldHtlcs`: neither forwards nor fails the HTLCs it should forward, and never reveals the preimages of its
   invoices (structural defences: HTLC expiry and refunds; `channels.avoid_failed_hops`). A holding payee jams.
 - `unfunded_open_proposals`: channel proposals from many keys that will never fund them (`channels.proposer_funds`).
+
+Registered on the Lab 3 network (`a27 attack NAME`): `SupersededStateAttack` (`superseded-state`),
+`HoldHtlcsAttack` (`hold-htlcs`).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import attrs
 
@@ -24,6 +29,7 @@ from a27_channels import (
     ChannelNetwork,
     ChannelOpened,
     ChannelOpenFailed,
+    ChannelPolicy,
     ChannelRecord,
     ChannelRefused,
     ChannelStatus,
@@ -40,6 +46,19 @@ from a27_channels import (
     channel_record,
 )
 from a27_ledger import KeyPair
+
+from .base import (
+    Arena,
+    Attack,
+    AttackerNode,
+    AttackResult,
+    BadParameter,
+    Outcome,
+    non_negative,
+    param,
+    positive,
+    register,
+)
 
 
 class PublishSupersededState(HonestChannelBehaviour):
@@ -274,13 +293,156 @@ def open_flood_attack(defences: ChannelDefences, *, keys: int = 10_000, seed: in
     return FloodOutcome(keys, accepted, opened)
 
 
+# Registered attacks on the Lab 3 network ------------------------------------------------------------------------
+
+
+def channel_verdict(attack: Attack, outcome: Outcome) -> AttackResult:
+    """The default verdict, with the channel figures: what the attacker lost against the honest replay (a penalty,
+    in the worst honest view), its on-chain fees, and the honest liquidity locked in pending HTLCs."""
+    result = Attack.judge(attack, outcome)
+    penalty = max(0, *(-gain for gain in outcome.gain_by_node.values()))
+    fees = outcome.notes.get("attacker on-chain fees", 0)
+    cost = {**result.cost, "fees": fees if isinstance(fees, int) else 0, "lost against the replay": penalty}
+    effect = {**result.honest_effect, "liquidity locked (token-blocks)": outcome.honest_locked,
+              "liquidity locked in the replay (token-blocks)": outcome.replay_locked}
+    return attrs.evolve(result, cost=cost, honest_effect=effect)
+
+
+def _light(arena: Arena, index: int) -> Any:
+    """The honest light node number `index` (l0, l1...)."""
+    return [node for node in arena.honest() if node.role == "light"][index]
+
+
+def _note_fees(arena: Arena, community: Any) -> None:
+    """Note the attacker node's on-chain fees so far: one channel transaction fee per nonce it used."""
+    state = community.pos.chain.state
+    arena.note("attacker on-chain fees", community.settings.fee * state.next_nonce(community.account))
+
+
+@register
+@attrs.frozen
+class SupersededStateAttack(Attack):
+    """Opens a channel with an honest light node, pays it, then closes with the older state in which it held more."""
+
+    name = "superseded-state"
+    lab = "channels"
+    family = "channels"
+    summary = (
+        "The attacker's light node a0 opens a channel with an honest light node (the victim), pays it off chain, and "
+        "at `at` closes the channel unilaterally with the opening state, in which it still held everything, while "
+        "the victim is offline for the whole challenge period (`victim_offline`). Unchallenged, the chain pays the "
+        "attacker the old balance: it takes back what it paid. The victim's own challenge (`channels.penalty`) "
+        "cannot come while it is offline; the appointment it handed its watchtower (`channels.watchtower`, the first "
+        "validator's) can, and then the chain gives the victim the whole channel.")
+    success = "the attacker ends with more than in the honest replay, where it closes with the latest state"
+    defences = ("channels.penalty", "channels.watchtower")
+    replay_acts = True
+
+    victim: int = param(0, "index of the honest light node the attacker opens its channel with", non_negative)
+    deposit: int = param(2_000, "the attacker's deposit into the channel (the victim deposits nothing)", positive)
+    paid: int = param(1_500, "what the attacker pays the victim off chain before it cheats", positive)
+    at: float = param(30.0, "simulated seconds after the start when the victim goes offline and a0 closes",
+                      non_negative)
+    victim_offline: bool = param(True, "whether the victim is offline for the challenge period (offline_for)")
+    offline_for: float = param(20.0, "simulated seconds the victim stays offline", positive)
+
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """One light node, ``a0``, that opens, pays and closes with an old state."""
+        return (AttackerNode("a0", "light", "opens a channel with the victim, pays it, closes with an old state"),)
+
+    def check(self, validators: int, light_nodes: int) -> None:
+        """The victim must exist and the payment fit the deposit."""
+        if self.victim >= light_nodes:
+            msg = f"{self.name}: victim {self.victim} is out of range (the network has {light_nodes} light nodes)"
+            raise BadParameter(msg)
+        if self.paid > self.deposit:
+            msg = f"{self.name}: paid {self.paid} exceeds the deposit {self.deposit}"
+            raise BadParameter(msg)
+
+    def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """a0 publishes the state it remembered as its best."""
+        return {"channels": {"behaviour": PublishSupersededState()}}
+
+    async def act(self, arena: Arena) -> None:
+        """Open, pay, remember the best state, and at `at` (the victim going offline first) force-close."""
+        community = arena.attacker("a0").communities["channels"]
+        victim = _light(arena, self.victim)
+        behaviour = community.node.book.params.behaviour
+        cheating = isinstance(behaviour, PublishSupersededState)
+        channel_id = await community.open_channel(victim.public_key, self.deposit, 0, timeout=120.0)
+        if cheating:
+            behaviour.remember(community.node.channel(channel_id))
+        await community.pay(channel_id, self.paid, timeout=60.0)
+        arena.note("honest share (the attacker's latest balance)", community.node.channel(channel_id).balance)
+        await arena.sleep(max(0.0, self.at - arena.now()))
+        back_at = arena.now() + self.offline_for
+        if self.victim_offline:
+            await arena.take_offline(victim.name, self.offline_for)
+        outcome = await community.force_close(channel_id, timeout=600.0)
+        arena.note("close outcome", outcome.name.lower())
+        _note_fees(arena, community)
+        if self.victim_offline:
+            await arena.sleep(max(0.0, back_at - arena.now()))
+
+    def judge(self, outcome: Outcome) -> AttackResult:
+        """The default verdict with the channel figures (penalty lost, fees, liquidity locked)."""
+        return channel_verdict(self, outcome)
+
+
+@register
+@attrs.frozen
+class HoldHtlcsAttack(Attack):
+    """A forwarding hub that charges nothing and holds every HTLC honest payments route through it."""
+
+    name = "hold-htlcs"
+    lab = "channels"
+    family = "channels"
+    summary = (
+        "The attacker's light node a0 opens a dual-funded channel with every honest light node and forwards for "
+        "free, so that routed payments prefer it; it then neither forwards nor fails the HTLCs it gets, which lock "
+        "the payers' funds until their expiry. Without `channels.avoid_failed_hops` the timeout ends each payment; "
+        "with it, the payer tries again around the holder and the payment gets through (the liquidity stays locked "
+        "until the expiry either way).")
+    success = "more honest payments fail than in the honest replay, where a0 forwards"
+    defences = ("channels.avoid_failed_hops",)
+    replay_acts = True
+
+    deposit: int = param(1_500, "a0's deposit, and the honest node's, in each of its channels", positive)
+
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """One light node, ``a0``, the hub."""
+        return (AttackerNode("a0", "light", "a free forwarding hub that holds every HTLC"),)
+
+    def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """a0 holds HTLCs and advertises a zero fee."""
+        params = NodeParams(policy=ChannelPolicy(fee_base=0, fee_ppm=0), accept_deposit_up_to=self.deposit)
+        return {"channels": {"behaviour": HoldHtlcs(), "node_params": params}}
+
+    async def act(self, arena: Arena) -> None:
+        """Open a channel with every honest light node (both sides deposit `deposit`)."""
+        community = arena.attacker("a0").communities["channels"]
+        light = [node for node in arena.honest() if node.role == "light"]
+        opened = await asyncio.gather(*(community.open_channel(node.public_key, self.deposit, self.deposit,
+                                                               timeout=120.0) for node in light),
+                                      return_exceptions=True)
+        arena.note("hub channels opened", sum(1 for result in opened if isinstance(result, bytes)))
+        _note_fees(arena, community)
+
+    def judge(self, outcome: Outcome) -> AttackResult:
+        """The default verdict with the channel figures (penalty lost, fees, liquidity locked)."""
+        return channel_verdict(self, outcome)
+
+
 __all__ = [
     "FloodOutcome",
     "HeldHtlcOutcome",
     "HoldHtlcs",
+    "HoldHtlcsAttack",
     "JammingOutcome",
     "PublishSupersededState",
+    "SupersededStateAttack",
     "SupersededStateOutcome",
+    "channel_verdict",
     "held_htlc_attack",
     "jamming_attack",
     "open_flood_attack",

@@ -45,6 +45,7 @@ from a27_channels.onchain import CloseOutcome
 from a27_channels.params import NodeParams
 from a27_channels.payloads import CHANNEL_MESSAGES, from_payload, to_payload
 from a27_channels.store import ChannelStore, Invoice
+from a27_channels.watchtower import Watchtower
 from a27_ledger import (
     A27Community,
     DroppedMessage,
@@ -131,6 +132,9 @@ class ChannelCommunity(A27Community):
         self.node = ChannelNode(self.key, self.pos.chain.state, store=settings.store, graph=settings.graph,
                                 params=params, rng=settings.rng)
         self.node.height = self.pos.chain.height
+        self.tower = Watchtower(self.pos.chain.state)
+        """This node's watchtower for other nodes (README, "Defences"): it keeps the appointments handed to it with
+        `keep_appointments`, is shown every block this node finalizes, and submits a client's challenge itself."""
         self.stats: Counter[str] = Counter()
         """What this node sent and submitted, by event."""
         self.event_listeners: list[Callable[[Event], None]] = []
@@ -181,6 +185,27 @@ class ChannelCommunity(A27Community):
         self._direct.setdefault(channel_id, []).append(future)
         self.perform(self.node.pay(channel_id, amount))
         return await asyncio.wait_for(future, timeout)
+
+    def watchtower_appointments(self) -> list[Transaction]:
+        """Appointments for another node's tower (`keep_appointments` there), to hand over before going offline:
+        per open channel, a `Challenge` of its latest complete state signed by this node, for its next nonces (the
+        chain's, after the channel transactions it has queued). Empty if its `watchtower` defence is off."""
+        next_nonce = self.pos.chain.state.next_nonce(self.account) + self._onchain.qsize()
+        return self.node.watchtower_appointments(next_nonce, self.settings.fee)
+
+    def keep_appointments(self, appointments: Sequence[Transaction]) -> int:
+        """Keep a client's `appointments` in this node's tower; returns how many it kept. One it refuses (not the
+        client's signed challenge of an open channel, older than one kept, tower full) is counted in `drops` and
+        changes nothing."""
+        kept = 0
+        for appointment in appointments:
+            try:
+                self.tower.watch(appointment)
+            except LedgerError as error:
+                self.drops[f"appointment refused: {error.reason}"] += 1
+                continue
+            kept += 1
+        return kept
 
     def anchor_accounts(self) -> frozenset[bytes]:
         """The genesis validators of the node's chain: ``peers.anchors`` always keeps them in the peer table."""
@@ -293,6 +318,24 @@ class ChannelCommunity(A27Community):
 
     def _on_commit(self, block: Block, certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
         self.perform(self.node.on_block(block.height, block.transactions))
+        for challenge in self.tower.on_block(block.height):
+            self.register_anonymous_task("tower challenge", self._submit_for_client, challenge)
+
+    async def _submit_for_client(self, challenge: Transaction) -> None:
+        """Submit a client's signed challenge (from this node's tower) to the validators, as it is; a refusal (the
+        validator may not hold the close's block yet) is tried again after a tick, `onchain_attempts` times in all."""
+        for _ in range(self.settings.onchain_attempts):
+            try:
+                admission = await self.pos.submit(challenge)
+            except (NoValidator, SubmissionTimeout) as error:
+                self.stats["tower challenge unanswered"] += 1
+                self.logger.warning("tower challenge: %s", error)
+                return
+            if admission.admitted:
+                self.stats["tower challenge admitted"] += 1
+                return
+            self.stats[f"tower challenge refused: {admission.reason}"] += 1
+            await asyncio.sleep(self.settings.tick_interval)
 
     def _tick(self) -> None:
         self.perform(self.node.on_tick(self.pos.now()))

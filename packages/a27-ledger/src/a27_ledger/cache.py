@@ -158,8 +158,9 @@ def decode_shared(decoder: Callable[..., T], data: object, *context: Hashable) -
     Only for decoders that return immutable objects (frozen, made of tuples, bytes and ints) and whose result depends
     on nothing but `data` and `context`. A context object with a ``decode_key`` counts by that key (a
     `TransactionRegistry` has one: its kinds, so every node's registry holding the same kinds shares entries);
-    another counts by its ``__eq__`` (by identity if it has none). Errors are not cached: bad input is decoded, and refused, every time. `data` that
-    is not bytes, bytearray or memoryview goes to `decoder` unchanged, to be refused there.
+    another counts by its ``__eq__`` (by identity if it has none). Errors are not cached: bad input is decoded, and
+    refused, every time. `data` that is not bytes, bytearray or memoryview goes to `decoder` unchanged, to be refused
+    there.
     """
     if type(data) is not bytes:
         if not isinstance(data, (bytearray, memoryview)):

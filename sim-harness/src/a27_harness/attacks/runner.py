@@ -13,11 +13,13 @@ from typing import Any
 import attrs
 
 from a27_attacks import Attack, AttackResult, Detection, NodeHandle, NodeView, Outcome, SendResult
-from a27_ledger import KeyPair, SubmissionTimeout, Transaction
-from a27_netsim import Simulation
+from a27_channels import CHANNEL, channel_record
+from a27_ledger import KeyPair, LedgerSnapshot, LedgerState, SubmissionTimeout, Transaction
+from a27_netsim import SimulatedNetwork, Simulation
 
 from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
+from ..labs.lab3 import run_lab3
 from ..node import VALIDATOR, A27Node, LayerSettings, NodeSpec
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
@@ -84,7 +86,7 @@ class _View:
     name: str
     role: str
     balances: dict[bytes, int]
-    """Balance of each attacker-controlled account."""
+    """Balance of each attacker-controlled account, plus its deposits in channels still escrowed on chain."""
     digest: str
     waiting: int
     """Lab 1: log entries still waiting for earlier ones (the node has not settled)."""
@@ -115,7 +117,9 @@ def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int, reference
     burns = [event for event in state.supply_events() if event.kind == "burn"]
     snapshot = state.snapshot()
     waiting = 0 if pos is not None else node.ledger.replica.waiting
-    return _View(node.name, node.spec.role, {account: snapshot.balance(account) for account in accounts},
+    escrowed = _channel_deposits(state, snapshot, accounts)
+    return _View(node.name, node.spec.role,
+                 {account: snapshot.balance(account) + escrowed.get(account, 0) for account in accounts},
                  snapshot.digest().hex(), waiting, snapshot.total_supply,
                  block_reward * height - sum(event.amount for event in burns),
                  sum(event.amount for event in burns if event.account in accounts), _node_view(node, reference),
@@ -144,6 +148,21 @@ def _node_view(node: A27Node, reference: A27Node) -> NodeView:
     forked_at = next((height for height in range(1, min(chain.height, reference_chain.height) + 1)
                       if _block_id(chain, height) != _block_id(reference_chain, height)), None)
     return NodeView(chain.height, forked_at, work, len(peers), validator_peers)
+
+
+def _channel_deposits(state: LedgerState, snapshot: LedgerSnapshot, accounts: Sequence[bytes]) -> dict[bytes, int]:
+    """What each of ``accounts`` deposited into channels still escrowed on chain (Lab 3): an attacker's channel left
+    open at the end holds its tokens; its off-chain balance is not on chain, so the deposit stands for it."""
+    held: dict[bytes, int] = {}
+    for name, key, _amount in snapshot.escrows:
+        record = channel_record(state, key) if name == CHANNEL else None
+        if record is None:
+            continue
+        for party, deposit in ((record.terms.party_a, record.terms.deposit_a),
+                               (record.terms.party_b, record.terms.deposit_b)):
+            if party in accounts:
+                held[party] = held.get(party, 0) + deposit
+    return held
 
 
 class _Signals:
@@ -198,9 +217,13 @@ class _Guests:
         self._sampler: asyncio.Task[None] | None = None
         self._start = 0.0
         self.views: list[_View] = []
+        self.network: SimulatedNetwork | None = None
+        self.locked = 0
+        """Token-blocks of honest liquidity in pending HTLCs (Lab 3), counted at every block of the first node."""
 
     def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
         """The attacker's nodes, with keys (theirs, then the node-less accounts') from the ``attack-keys`` stream."""
+        self.network = simulation.network
         rng = simulation.streams.stream(KEY_STREAM)
         names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
         self.keys = {name: KeyPair.generate(rng) for name in names}
@@ -231,13 +254,23 @@ class _Guests:
                 await asyncio.sleep(SAMPLE_INTERVAL)
 
         self._sampler = loop.create_task(sample(), name="attack detection")
-        if not self.acting:
+        if "channels" in honest[0].overlays:
+            honest[0].pos.commit_listeners.append(lambda *_: self._count_locked(honest))
+        if not self.acting and not self.attack_run.attack.replay_acts:
             return
         arena = _Arena(self, nodes, honest, start)
         await self.attack_run.attack.act(arena)
         while self._tasks:
             task = self._tasks.pop(0)
             await task
+
+    def _count_locked(self, honest: Sequence[A27Node]) -> None:
+        """Add one block of the HTLC amounts honest nodes have offered and that are still pending."""
+        for node in honest:
+            for entry in node.channels.node.book.entries.values():
+                channel = entry.channel
+                if channel is not None:
+                    self.locked += sum(htlc.amount for htlc in channel.state.htlcs if htlc.offerer == channel.party)
 
     def finish(self, nodes: Sequence[A27Node]) -> None:
         """Stop sampling, take a last sample, and record every honest node's view for the audit."""
@@ -372,14 +405,29 @@ class _Arena:
             for overlay in node.overlays.values():
                 overlay.walk_to(target.address)
         await asyncio.sleep(settle)
+    async def take_offline(self, name: str, seconds: float) -> None:
+        """Honest node ``name`` hands its appointments to the first honest validator's tower (Lab 3), goes down for
+        ``seconds``, then comes back up."""
+        node = next((node for node in self._honest if node.name == name), None)
+        network = self._guests.network
+        if node is None or network is None:
+            msg = f"no honest node {name!r}"
+            raise KeyError(msg)
+        if "channels" in node.overlays:
+            tower = next(other for other in self._honest if other.spec.role == VALIDATOR)
+            kept = tower.channels.keep_appointments(node.channels.watchtower_appointments())
+            self._guests.notes[f"appointments {name} handed to {tower.name}'s tower"] = kept
+        network.set_down(node.address)
+        network.set_up(node.address, at=asyncio.get_running_loop().time() + seconds)
 
 
 def _transfer_stats(records: Sequence[Any]) -> tuple[int, float | None]:
     """Honest transfers that failed, and the median seconds to the verdict of those that did not (Lab 1 or Lab 2)."""
     succeeded = [record for record in records
-                 if (record.accepted if hasattr(record, "accepted") else record.outcome == "final")]
+                 if (record.accepted if hasattr(record, "accepted") else record.outcome in ("final", "succeeded"))]
+    # Lab 3's payment records carry no latency.
     latencies = [record.verdict_latency if hasattr(record, "verdict_latency") else record.latency
-                 for record in succeeded]
+                 for record in succeeded if hasattr(record, "verdict_latency") or hasattr(record, "latency")]
     median = round(statistics.median(latencies), 6) if latencies else None
     return len(records) - len(succeeded), median
 
@@ -399,7 +447,7 @@ def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
     return tuple(sorted(found, key=lambda detection: (detection.at, detection.node, detection.how)))
 
 
-LAB_RUNNERS: dict[str, Callable[..., Any]] = {"ledger": run_lab1, "pos": run_lab2}
+LAB_RUNNERS: dict[str, Callable[..., Any]] = {"ledger": run_lab1, "pos": run_lab2, "channels": run_lab3}
 """The lab run each attack lab uses; each takes ``guests`` (see ``a27_harness.labs.common.Guests``)."""
 
 
@@ -422,8 +470,14 @@ def run_attack(run: AttackRun) -> AttackReport:
     replay = LAB_RUNNERS[attack.lab](scenario, guests=replay_guests)
     genesis = attacked.genesis
     genesis_supply = genesis.ledger.total_supply if hasattr(genesis, "ledger") else genesis.total_supply
-    return _audit(run, genesis_supply, attacked_transfers=attacked.transfers, replay_transfers=replay.transfers,
-                  attacked_guests=attacked_guests, replay_guests=replay_guests)
+    return _audit(run, genesis_supply, attacked_transfers=_honest_records(attacked),
+                  replay_transfers=_honest_records(replay), attacked_guests=attacked_guests,
+                  replay_guests=replay_guests)
+
+
+def _honest_records(result: Any) -> Sequence[Any]:
+    """The lab's honest transfers (Lab 1, Lab 2) or payments (Lab 3)."""
+    return result.transfers if hasattr(result, "transfers") else result.payments
 
 
 def _disagreeing(views: Sequence[_View]) -> tuple[str, ...]:
@@ -454,7 +508,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         honest_failed=failed, replay_failed=replay_failed, honest_latency=latency, replay_latency=replay_latency,
         notes=dict(attacked_guests.notes), by_sender=_stats_by_sender(attacked_transfers),
         replay_by_sender=_stats_by_sender(replay_transfers), views={view.name: view.node_view for view in honest},
-        replay_views={view.name: view.node_view for view in replay_honest})
+        replay_views={view.name: view.node_view for view in replay_honest},
+        honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked)
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
                         len(attacked_transfers),

@@ -22,17 +22,20 @@ from a27_channels import (
     DirectPaymentError,
     NodeParams,
     PaymentSucceeded,
+    WrongChannelStatus,
     channel_error_for_code,
     channel_record,
 )
 from a27_ledger import LedgerSnapshot
 from a27_netsim import Simulation
+from a27_pos import PosGenesis
 
-from ..node import LIGHT, A27Node, SimulatedRuntime, Stores, build_node, introduce_all
+from ..node import LIGHT, A27Node, LayerSettings, NodeSpec, SimulatedRuntime, Stores, build_node, introduce_all
 from ..scenario import SimScenario
 from .common import (
     SETTLE_CHECK_INTERVAL,
     ChainWatcher,
+    Guests,
     ProgressCallback,
     invariants_hold,
     make_pos_genesis,
@@ -161,6 +164,8 @@ class Lab3Result:
     """Channel messages nodes dropped, by cause, summed over nodes (conflicting proposals, gossip ahead of the
     chain); counted rather than logged."""
     network: dict[str, object]
+    genesis: PosGenesis | None = attrs.field(default=None, repr=False)
+    """The run's genesis (the lab's nodes' accounts, and a caller's guests' if it added any)."""
 
     @property
     def channels_ok(self) -> bool:
@@ -335,7 +340,8 @@ class _Lab3Run:
                     outcome = await community.force_close(channel.channel_id, timeout=CLOSE_TIMEOUT)
                 else:
                     outcome = await community.close_channel(channel.channel_id, timeout=CLOSE_TIMEOUT)
-            except asyncio.TimeoutError:
+            except (asyncio.TimeoutError, WrongChannelStatus):
+                # WrongChannelStatus: a party already went on chain (a guest's HTLC held until its expiry).
                 return kind, closer.name, "", 0
             return kind, closer.name, _outcome_name(outcome), closer.pos.chain.height
 
@@ -346,24 +352,36 @@ def _outcome_name(outcome: CloseOutcome) -> str:
     return outcome.name.lower()
 
 
-async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None) -> Lab3Result:
-    specs = with_layers(make_specs(scenario, simulation), scenario.layers)
+def _node_settings(scenario: SimScenario, simulation: Simulation, spec: NodeSpec,
+                   guests: Guests | None) -> LayerSettings:
+    """The lab's channel settings of node ``spec`` (a seeded preimage stream of its own); a guest caller may add
+    settings for any node, per layer, over the lab's."""
+    params = NodeParams(challenge_period=scenario.challenge_period, accept_deposit_up_to=scenario.channel_deposit)
+    own: LayerSettings = {"channels": {"node_params": params, "fee": scenario.fee,
+                                       "rng": simulation.streams.stream(f"channels/{spec.name}")}}
+    extra = guests.settings(spec) if guests is not None else {}
+    return {layer: {**own.get(layer, {}), **extra.get(layer, {})} for layer in (*own, *extra)}
+
+
+async def _run(scenario: SimScenario, simulation: Simulation, progress: ProgressCallback | None,
+               guests: Guests | None) -> Lab3Result:
+    lab_specs = with_layers(make_specs(scenario, simulation), scenario.layers)
+    specs = lab_specs + (with_layers(guests.specs(simulation, scenario), scenario.layers) if guests is not None else [])
     genesis = make_pos_genesis(scenario, specs)
     names = {spec.key.public_key: spec.name for spec in specs}
     stores = Stores(scenario.db)
     runtime = SimulatedRuntime(simulation.network, epoch=stores.resume_epoch(specs))
-    params = NodeParams(challenge_period=scenario.challenge_period, accept_deposit_up_to=scenario.channel_deposit)
-    nodes = [await build_node(spec, genesis, runtime, stores=stores, settings={"channels": {
-        "node_params": params, "fee": scenario.fee, "rng": simulation.streams.stream(f"channels/{spec.name}")}})
-        for spec in specs]
+    nodes = [await build_node(spec, genesis, runtime, stores=stores,
+                              settings=_node_settings(scenario, simulation, spec, guests)) for spec in specs]
     # Channel messages go to a channel's other party and routed payments hop along the ring, so every node knows
-    # every other here; the light-node topology of Lab 2 does not apply.
+    # every other here (guests included); the light-node topology of Lab 2 does not apply.
     introduce_all(nodes)
-    watcher = ChainWatcher(nodes, runtime.now)
+    lab_nodes = nodes[:len(lab_specs)]
+    watcher = ChainWatcher(lab_nodes, runtime.now)
     loop = asyncio.get_running_loop()
     start = loop.time()
-    schedule_faults(scenario, simulation.network, nodes, start)
-    run = _Lab3Run(scenario, simulation, nodes, names)
+    schedule_faults(scenario, simulation.network, lab_nodes, start)
+    run = _Lab3Run(scenario, simulation, lab_nodes, names)
     phases: dict[str, float] = {}
     steps = ("opening channels", "paying", "closing", "settling")
 
@@ -371,27 +389,36 @@ async def _run(scenario: SimScenario, simulation: Simulation, progress: Progress
         if progress is not None:
             progress(step, len(steps), steps[step] if step < len(steps) else "done")
 
-    report(0)
-    await run.open_ring()
-    phases["opened"] = loop.time() - start
-    report(1)
-    await run.pay()
-    await run.wait_for_quiet_channels()
+    async def open_and_pay() -> None:
+        report(0)
+        await run.open_ring()
+        phases["opened"] = loop.time() - start
+        report(1)
+        await run.pay()
+        await run.wait_for_quiet_channels()
+
+    if guests is None:
+        await open_and_pay()
+    else:
+        # Guests act from the start, alongside the opens and payments; the closes wait for them.
+        await asyncio.gather(open_and_pay(), guests.run(nodes, start, start + scenario.duration))
     phases["paid"] = loop.time() - start
     states = run.final_states()
     report(2)
     closes = await run.close_all()
     phases["closed"] = loop.time() - start
     report(3)
-    target = await wait_for_heights(nodes, scenario.settle_timeout, watcher)
+    target = await wait_for_heights(lab_nodes, scenario.settle_timeout, watcher)
     phases["settled"] = loop.time() - start
     report(4)
-    result = _collect(scenario=scenario, names=names, nodes=nodes, run=run, states=states, closes=closes,
+    result = _collect(scenario=scenario, names=names, nodes=lab_nodes, run=run, states=states, closes=closes,
                       watcher=watcher, target=target, end_time=loop.time() - start, phases=phases,
                       network=simulation.network.stats.summary())
+    if guests is not None:
+        guests.finish(nodes)
     for node in nodes:
         await node.stop()
-    return result
+    return attrs.evolve(result, genesis=genesis)
 
 
 def _collect(*, scenario: SimScenario, names: dict[bytes, str], nodes: Sequence[A27Node], run: _Lab3Run,
@@ -453,14 +480,22 @@ def _payment_order(payment: PaymentRecord) -> tuple[float, str, str]:
     return payment.started_at, payment.payer, payment.payee
 
 
-def run_lab3(scenario: SimScenario, progress: ProgressCallback | None = None) -> Lab3Result:
-    """Run Lab 3 in simulation: deterministic for a given scenario (seed included)."""
+def run_lab3(scenario: SimScenario, progress: ProgressCallback | None = None,
+             guests: Guests | None = None) -> Lab3Result:
+    """
+    Run Lab 3 in simulation: deterministic for a given scenario (seed included).
+
+    ``guests`` adds nodes beyond the lab's (see ``Guests``): they know every node, start acting with the opens
+    (their ``run`` gets ``duration`` seconds as its stop time), and the lab's closes wait until their ``run`` has
+    returned. The ring, payments, closes and the result are the lab's nodes' only; the channel escrow left counts
+    every channel on chain, guests' included.
+    """
     # Concurrent payments make conflicting proposals that the protocol resolves; the result counts the drops.
     channel_logger = logging.getLogger(ChannelCommunity.__name__)
     level = channel_logger.level
     channel_logger.setLevel(logging.ERROR)
     try:
-        return simulate(scenario, lambda simulation: _run(scenario, simulation, progress))
+        return simulate(scenario, lambda simulation: _run(scenario, simulation, progress, guests))
     finally:
         channel_logger.setLevel(level)
 
