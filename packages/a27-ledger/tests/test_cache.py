@@ -264,3 +264,29 @@ def test_decoded_objects_stay_bounded_with_distinct_inputs() -> None:
     assert stats.entries == DECODED_CACHE_ENTRIES
     assert stats.evictions == count - DECODED_CACHE_ENTRIES
     assert stats.size <= DECODED_CACHE_BYTES
+
+
+# Shared receipts ---------------------------------------------------------------------------------------------------
+
+
+def test_states_applying_the_same_transaction_share_one_receipt() -> None:
+    # In a simulation every node applies every block: one receipt per transaction, not one per node.
+    from a27_ledger import LedgerState  # noqa: PLC0415
+    from a27_ledger.cache import shared_receipts  # noqa: PLC0415
+    from a27_ledger.testing import make_genesis  # noqa: PLC0415
+
+    genesis = make_genesis([ALICE, BOB])
+    first, second = LedgerState.from_genesis(genesis), LedgerState.from_genesis(genesis)
+    transfer = sign_transfer(ALICE, BOB.public_key, 5, 0)
+    mine, theirs = first.apply(transfer), second.apply(transfer)
+    assert mine is theirs
+    later = LedgerState.from_genesis(genesis)
+    later.apply(sign_transfer(ALICE, BOB.public_key, 1, 0))
+    other = later.apply(sign_transfer(ALICE, BOB.public_key, 5, 1))
+    assert other.sequence != mine.sequence and other is not mine
+    shared_receipts.resize(0, 0)
+    try:
+        unshared = LedgerState.from_genesis(genesis).apply(transfer)
+        assert unshared == mine and unshared is not mine
+    finally:
+        shared_receipts.resize(32_768, 32_768)

@@ -6,6 +6,9 @@ into frozen objects, gives the same answer every time for the same bytes, so one
 
 - ``signature_cache`` remembers *successful* verifications, keyed by the exact (public key, message, signature)
   bytes; a lookup compares all of them, so a hit means these very bytes verified before. Failures are never cached.
+- ``shared_receipts`` remembers the receipts of applied transactions, keyed by everything a receipt holds (the
+  transaction's id and signature, its sequence number, the fee recipient and the accounts it touched), so that the
+  nodes applying one block keep one receipt per transaction between them rather than one each.
 - ``decoded_objects`` remembers immutable decoded objects (`Transaction`, and in a27-pos blocks, proposals, votes
   and certificates), keyed by the decoder, the exact input bytes and the context the decoding depends on (the
   transaction registry), so that nodes share one object instead of holding one copy each.
@@ -40,6 +43,10 @@ DECODED_CACHE_ENTRIES = 8_192
 DECODED_CACHE_BYTES = 8 * 2**20
 """Default bound on the total length of the encodings the remembered objects were decoded from (a decoded block
 takes about five times its encoding in Python objects)."""
+
+RECEIPT_CACHE_ENTRIES = 32_768
+"""Default number of receipts remembered by ``shared_receipts``."""
+
 
 
 @attrs.frozen
@@ -173,3 +180,8 @@ def decode_shared(decoder: Callable[..., T], data: object, *context: Hashable) -
     decoded = decoder(data, *context)
     decoded_objects.store(key, decoded, len(data))
     return decoded
+
+
+shared_receipts: BoundedLRU[tuple[Any, ...], Any] = BoundedLRU(RECEIPT_CACHE_ENTRIES, RECEIPT_CACHE_ENTRIES)
+"""Receipts of applied transactions (each counts 1 against both bounds), keyed by (tx id, signature, sequence, fee
+recipient, accounts); used by `LedgerState` when it applies a transaction."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from a27_ledger.cache import shared_receipts
 from a27_ledger.errors import (
     BadSignature,
     GenesisError,
@@ -256,8 +257,20 @@ def _apply_one(
         else:
             ctx.transfer(sender, fee_recipient, tx.fee)
     ctx._nonces[sender] = tx.nonce + 1
-    receipt = Receipt(tx, ctx._sequence, fee_recipient, accounts)
+    receipt = _shared_receipt(tx, ctx._sequence, fee_recipient, accounts)
     ctx._sequence += 1
+    return receipt
+
+
+def _shared_receipt(tx: Transaction, sequence: int, fee_recipient: bytes | None,
+                    accounts: tuple[bytes, ...]) -> Receipt:
+    """The receipt, shared with every other state in this process that applied the same transaction the same way
+    (`cache.shared_receipts`): in a simulation every node applies every block, and a receipt is immutable."""
+    key = (tx.tx_id, tx.signature, sequence, fee_recipient, accounts)
+    receipt = shared_receipts.lookup(key)
+    if receipt is None or (receipt.tx is not tx and receipt.tx != tx):
+        receipt = Receipt(tx, sequence, fee_recipient, accounts)
+        shared_receipts.store(key, receipt, 1)
     return receipt
 
 
