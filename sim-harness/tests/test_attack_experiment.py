@@ -17,14 +17,16 @@ from a27_harness.experiments.attacks import (
     UNDEFENDED,
     AttackExperiment,
     AttackExperimentError,
+    AttackExperimentResult,
     AttackRunSummary,
     a27_finality_bound,
+    build_score,
     card_kind,
     nakamoto_probability,
     run_attack_experiment,
 )
 from a27_harness.reports import attack_experiment as report
-from a27_harness.reports.statistics import mean_interval
+from a27_harness.reports.statistics import bootstrap_mean_interval, mean_interval
 from a27_harness.scenario import SimScenario
 
 WHITEPAPER = [(0.1, 1, 0.2045873), (0.1, 2, 0.0509779), (0.1, 5, 0.0009137), (0.3, 5, 0.1773523),
@@ -206,9 +208,6 @@ def test_the_same_options_give_the_same_bytes_with_one_or_two_worker_processes(
 
 
 def test_tokens_stolen_intervals_stay_within_what_runs_can_steal() -> None:
-    from a27_harness.experiments.attacks import build_score
-    from a27_harness.reports.statistics import bootstrap_mean_interval
-
     hauls = [0, 0, 10_000]  # one seed of three stole the attacker's whole 10,000
     stolen = bootstrap_mean_interval(hauls)
     assert 0 <= stolen.low <= stolen.mean <= stolen.high <= 10_000
@@ -216,12 +215,10 @@ def test_tokens_stolen_intervals_stay_within_what_runs_can_steal() -> None:
     assert mean_interval(hauls).high > 10_000 and mean_interval(hauls).low < 0  # what the t interval printed
     runs = [attrs.evolve(_summary(), seed=seed, stolen=haul) for seed, haul in enumerate(hauls, 1)]
     score = build_score("undefended", runs)
-    assert 0 <= score.stolen.low and score.stolen.high <= 10_000
+    assert score.stolen.low >= 0 and score.stolen.high <= 10_000
 
 
 def test_structural_controls_are_marked_and_expected_to_fail(capsys: pytest.CaptureFixture[str]) -> None:
-    from a27_harness.experiments.attacks import AttackExperimentResult
-
     controls = sorted(name for name, attack in ATTACKS.items() if attack.structural)
     assert controls == ["coalition", "double-spend-pos", "mempool-flood", "withhold"]
     assert main(["attack", "--list"]) == 0

@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import channels, ledger, longrange, peers, pos_attacks
+from . import channels, ledger, longrange, peers, pos_attacks  # noqa: F401 - importing registers the attacks
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -78,10 +78,10 @@ __all__ = [
     "DoubleSpendPos",
     "Eclipse",
     "ForkImpossible",
-    "LongRange",
     "HoldHtlcsAttack",
     "InvalidBlock",
     "LayerSettings",
+    "LongRange",
     "MempoolFlood",
     "NodeHandle",
     "NodeView",

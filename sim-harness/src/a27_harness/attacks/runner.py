@@ -463,7 +463,8 @@ class _Arena:
         """Send ``target`` a BlockResponse per (block, certificate), signed by attacker node ``attacker``."""
         pos = self._attacker_node(attacker).pos
         target_node = self._guests.late.get(target) or self._node(target)
-        packets = [pos.pack_signed(BlockResponse(block.encode(), certificate.encode())) for block, certificate in blocks]
+        packets = [pos.pack_signed(BlockResponse(block.encode(), certificate.encode()))
+                   for block, certificate in blocks]
         for packet in packets:
             pos.endpoint.send(target_node.address, packet)
         return len(packets)
@@ -513,7 +514,7 @@ def run_attack(run: AttackRun) -> AttackReport:
         raise AttackRunError(msg)
     changes = attack.scenario_changes()
     if changes:
-        run = attrs.evolve(run, scenario=attrs.evolve(run.scenario, **changes))
+        run = attrs.evolve(run, scenario=attrs.evolve(run.scenario, **changes))  # type: ignore[arg-type]
     scenario = run.scenario
     attack.check(scenario.validators, scenario.light_nodes)
     attacked_guests, replay_guests = _Guests(run, acting=True), _Guests(run, acting=False)

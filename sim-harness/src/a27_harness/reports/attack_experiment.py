@@ -265,14 +265,16 @@ def format_terminal(result: AttackExperimentResult) -> str:
     for section in sections(result):
         control = " (structural control: expected to fail)" if attack_named(section.attack).structural else ""
         for score in (section.undefended, section.defended):
-            lines.append(f"{section.attack}{control} {score.build}: success {_interval(score.success)} of {score.runs} runs; "
-                         f"tokens stolen {_mean(score.stolen)}; guarantee broken {_interval(score.broken)}")
+            lines.append(f"{section.attack}{control} {score.build}: success {_interval(score.success)} of "
+                         f"{score.runs} runs; tokens stolen {_mean(score.stolen)}; "
+                         f"guarantee broken {_interval(score.broken)}")
     for name, reason in result.skipped.items():
         lines.append(f"{name}: not run ({reason})")
     lines.append("blue team: " + ("held in every defended run" if not result.defended_successes else
                                   f"lost {len(result.defended_successes)} defended runs"))
     if result.control_successes:
-        lines.append(f"structural controls: succeeded in {len(result.control_successes)} runs (expected none)")
+        lines.append(f"structural controls: succeeded in {len(result.control_successes)} runs "
+                     "(expected none)")
     return "\n".join(lines)
 
 

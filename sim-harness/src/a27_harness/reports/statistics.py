@@ -114,8 +114,8 @@ def bootstrap_mean_interval(values: Sequence[float], confidence: float = 0.95, *
     rng = random.Random(seed)
     means = sorted(math.fsum(rng.choices(values, k=len(values))) / len(values) for _ in range(resamples))
     tail = (1 - confidence) / 2
-    low = means[int(math.floor(tail * (resamples - 1)))]
-    high = means[int(math.ceil((1 - tail) * (resamples - 1)))]
+    low = means[math.floor(tail * (resamples - 1))]
+    high = means[math.ceil((1 - tail) * (resamples - 1))]
     return MeanInterval(mean, min(low, mean), max(high, mean), len(values))
 
 

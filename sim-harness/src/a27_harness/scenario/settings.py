@@ -276,7 +276,7 @@ class SimScenario:
         """``base`` with this scenario's ``unbonding_delay`` and ``evidence_max_age`` where they are set."""
         changes = {name: value for name, value in (("unbonding_delay", self.unbonding_delay),
                                                     ("evidence_max_age", self.evidence_max_age)) if value is not None}
-        return attrs.evolve(base, **changes) if changes else base
+        return attrs.evolve(base, **changes) if changes else base  # type: ignore[arg-type]
 
     def _check_faults(self) -> None:
         """Every selector names nodes this scenario has; no node is in two groups of one partition."""
