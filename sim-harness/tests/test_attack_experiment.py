@@ -17,13 +17,16 @@ from a27_harness.experiments.attacks import (
     UNDEFENDED,
     AttackExperiment,
     AttackExperimentError,
+    AttackExperimentResult,
+    AttackRunSummary,
     a27_finality_bound,
+    build_score,
     card_kind,
     nakamoto_probability,
     run_attack_experiment,
 )
 from a27_harness.reports import attack_experiment as report
-from a27_harness.reports.statistics import mean_interval
+from a27_harness.reports.statistics import bootstrap_mean_interval, mean_interval
 from a27_harness.scenario import SimScenario
 
 WHITEPAPER = [(0.1, 1, 0.2045873), (0.1, 2, 0.0509779), (0.1, 5, 0.0009137), (0.3, 5, 0.1773523),
@@ -202,3 +205,39 @@ def test_the_same_options_give_the_same_bytes_with_one_or_two_worker_processes(
         outputs.append((capsys.readouterr().out, _files(tmp_path / jobs)))
     assert outputs[0] == outputs[1]
     assert set(outputs[0][1]) == {"report.md", "report.json", "scoreboard.png", "card-double-spend-lab1.png"}
+
+
+def test_tokens_stolen_intervals_stay_within_what_runs_can_steal() -> None:
+    hauls = [0, 0, 10_000]  # one seed of three stole the attacker's whole 10,000
+    stolen = bootstrap_mean_interval(hauls)
+    assert 0 <= stolen.low <= stolen.mean <= stolen.high <= 10_000
+    assert stolen == bootstrap_mean_interval(hauls)  # seeded: the same values give the same interval
+    assert mean_interval(hauls).high > 10_000 and mean_interval(hauls).low < 0  # what the t interval printed
+    runs = [attrs.evolve(_summary(), seed=seed, stolen=haul) for seed, haul in enumerate(hauls, 1)]
+    score = build_score("undefended", runs)
+    assert score.stolen.low >= 0 and score.stolen.high <= 10_000
+
+
+def test_structural_controls_are_marked_and_expected_to_fail(capsys: pytest.CaptureFixture[str]) -> None:
+    controls = sorted(name for name, attack in ATTACKS.items() if attack.structural)
+    assert controls == ["coalition", "double-spend-pos", "mempool-flood", "withhold"]
+    assert main(["attack", "--list"]) == 0
+    assert capsys.readouterr().out.count("structural control: expected to fail") == len(controls)
+    experiment = AttackExperiment(attacks=("mempool-flood",), seeds=1)
+    failed = attrs.evolve(_summary(), attack="mempool-flood", build="undefended", succeeded=False,
+                          light_nodes=experiment.light_nodes)
+    held = AttackExperimentResult(experiment, (failed, attrs.evolve(failed, build="defended")), {})
+    assert held.ok and not held.control_successes  # a control failing undefended is the expected result
+    assert "mempool-flood (structural control: expected to fail) undefended" in report.format_terminal(held)
+    broke = AttackExperimentResult(experiment, (attrs.evolve(failed, succeeded=True),), {})
+    assert not broke.ok and broke.control_successes  # a control that succeeds: the structure did not hold
+
+
+def _summary() -> AttackRunSummary:
+    """A run summary with nothing stolen or broken (fields set per test with attrs.evolve)."""
+    return AttackRunSummary(
+        attack="double-spend-lab1", family="double-spend", parameters=(), build="undefended", seed=1, validators=4,
+        light_nodes=2, defences_off=(), attacker_nodes=1, attacker_validators=0, stake_share=0.0,
+        identity_share=0.1, succeeded=False, stolen=0, broken=(), detected=False, first_detection=None,
+        attacker_slashed=0, attacker_fees=0, honest_failed=0, replay_failed=0, honest_latency=None,
+        replay_latency=None, honest_slashed=0, replay_honest_slashed=0, honest_banned=0, replay_honest_banned=0)

@@ -200,7 +200,8 @@ def _attack_list() -> str:
     for name in sorted(ATTACKS):
         attack = ATTACKS[name]
         lines.append(f"{name} (lab {attack.lab}, {attack.family}): {attack.one_line()}")
-        lines.append(f"    defences: {', '.join(attack.defences) or 'none'}")
+        lines.append(f"    defences: {', '.join(attack.defences) or 'none'}"
+                     + ("  (structural control: expected to fail even undefended)" if attack.structural else ""))
         for parameter in attack.parameters():
             lines.append(f"    --param {parameter.name}={parameter.default}: {parameter.doc}")
     return "\n".join(lines)

@@ -11,7 +11,7 @@ package imports it: harness > attacks > channels > pos > ledger.
 
 from __future__ import annotations
 
-from . import channels, ledger, peers, pos_attacks
+from . import channels, ledger, longrange, peers, pos_attacks  # noqa: F401 - importing registers the attacks
 from .__about__ import __version__
 from .base import (
     ATTACKS,
@@ -42,7 +42,7 @@ from .base import (
 from .censor import Censor, CensorshipDelay, censorship_delay
 from .channels import HoldHtlcsAttack, SupersededStateAttack
 from .ledger import DoubleSpendLab1
-from .longrange import ForkImpossible, SyncOutcome, forge_history, serve_history
+from .longrange import ForkImpossible, LongRange, SyncOutcome, forge_history, serve_history
 from .mempool_flood import future_nonce_transfers
 from .peers import Eclipse, PeerFlood, SybilSlots, ViewFate, view_fate
 from .pos_attacks import (
@@ -81,6 +81,7 @@ __all__ = [
     "HoldHtlcsAttack",
     "InvalidBlock",
     "LayerSettings",
+    "LongRange",
     "MempoolFlood",
     "NodeHandle",
     "NodeView",

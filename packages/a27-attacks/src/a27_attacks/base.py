@@ -148,6 +148,27 @@ class Arena(Protocol):
         """
         ...
 
+    async def join_late(self, name: str) -> NodeHandle:
+        """
+        Add honest light node ``name`` now, with an empty store, syncing from genesis (a new node, or one restarting
+        with its data lost). Its operator gives it a checkpoint out of band: the first honest validator's last
+        finalized block (``PosSettings.checkpoint``; enforced while ``pos.checkpoints`` is on). It knows every
+        validator of the run, attacker validators included, and they know it. Returns once it is up; its
+        communities are for reading (``late_node``).
+        """
+        ...
+
+    def late_node(self, name: str) -> NodeHandle:
+        """A node added by ``join_late`` (stopped or not), to read its chain."""
+        ...
+
+    def serve_blocks(self, attacker: str, target: str, blocks: Iterable[tuple[Any, Any]]) -> int:
+        """
+        Send ``target`` one BlockResponse (PROTOCOL.md, PoS message 9) per ``(block, certificate)`` pair, in order,
+        signed by attacker node ``attacker``'s IPv8 key, unasked (block sync takes what arrives); returns how many.
+        """
+        ...
+
 
 @attrs.frozen
 class Detection:
@@ -264,6 +285,10 @@ class Attack(abc.ABC):
     accounts: ClassVar[tuple[str, ...]] = ()
     """Names of attacker-controlled accounts without a node (keys from ``Arena.attacker_key``; genesis gives them
     nothing)."""
+    structural: ClassVar[bool] = False
+    """A control for a structural defence: no switch turns off what stops it (consensus ordering, the BFT bound,
+    timeouts and quorums, mempool bounds), so it is expected to fail even with ``--undefended``; its runs show that
+    the structure holds, not that a defence works. ``defences`` is then usually empty."""
     replay_acts: ClassVar[bool] = False
     """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
     attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced
@@ -272,6 +297,11 @@ class Attack(abc.ABC):
     @abc.abstractmethod
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """The attacker nodes this attack needs and their roles (built besides the lab's honest nodes)."""
+
+    def scenario_changes(self) -> Mapping[str, object]:
+        """Scenario settings this attack needs changed, in both its run and the replay (``{"unbonding_delay": 3}``);
+        default: none."""
+        return {}
 
     def check(self, validators: int, light_nodes: int) -> None:  # noqa: B027 - no constraint is a valid default
         """

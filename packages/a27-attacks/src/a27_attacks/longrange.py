@@ -13,12 +13,24 @@ The defence lives in a27-pos: `pos.checkpoints` (weak subjectivity, `a27_pos.Che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from a27_ledger import KeyPair, Transaction
-from a27_pos import PRECOMMIT, Block, Chain, CommitCertificate, PosError, PosGenesis, Vote
+from a27_ledger import KeyPair, Transaction, sign_transfer
+from a27_pos import (
+    PRECOMMIT,
+    Block,
+    Chain,
+    CheckpointMismatch,
+    CommitCertificate,
+    PosError,
+    PosGenesis,
+    Vote,
+    sign_unbond,
+)
+
+from .base import Arena, Attack, AttackerNode, AttackResult, Outcome, non_negative, param, positive, register
 
 CertifiedBlock = tuple[Block, CommitCertificate]
 """A finalized block with its commit certificate, as block sync carries it."""
@@ -85,3 +97,116 @@ def serve_history(victim: Chain, history: Iterable[CertifiedBlock]) -> SyncOutco
             return SyncOutcome(applied, error)
         applied += victim.height - before
     return SyncOutcome(applied, None)
+
+
+SPENDER, HOLDER = "a0", "a1"
+"""The attacker validators of `LongRange`: the spender (its unbonded stake is spent twice) and the bulk holder."""
+LATE_NODE = "n0"
+"""The node `LongRange` has join late."""
+
+
+@register
+@attrs.frozen
+class LongRange(Attack):
+    """Validators that held more than two thirds at genesis unbond, then serve a late node a history they forged."""
+
+    name = "long-range"
+    lab = "pos"
+    family = "byzantine"
+    summary = (
+        "Two attacker validators hold more than two thirds of the genesis stake (a1 alone more than two thirds once "
+        "a0 is gone). Both unbond at the start; once a0's stake is released it pays it all to the first honest light "
+        "node (the merchant) on the real chain. Then a node n0 joins with an empty store and syncs from genesis, and "
+        "a1 serves it a history forged from genesis, certified by the old validators' keys (nothing left to slash), "
+        "in which a0 unbonds and pays the same tokens to the attacker's sink instead. Defence: the operator hands "
+        "n0 a checkpoint of an honest chain out of band (pos.checkpoints) and n0 refuses the fork at its height.")
+    success = ("the late node adopts (syncs past the honest height it joined at) a chain in which a0's unbonded "
+               "tokens went to the sink, while the real chain paid them to the merchant")
+    defences = ("pos.checkpoints",)
+    accounts = ("sink",)
+
+    unbonding_delay: int = param(3, "blocks until unbonded stake is released (the scenario's, for this attack)",
+                                 positive)
+    join_at: float = param(9.0, "simulated second at which the late node joins", positive)
+    settle: float = param(4.0, "simulated seconds the late node syncs before it is judged", positive)
+    fee: int = param(1, "fee of each of the attacker's transactions", non_negative)
+
+    def attacker_nodes(self) -> tuple[AttackerNode, ...]:
+        """Two validators: the spender and the bulk of the old stake."""
+        return (AttackerNode(SPENDER, "validator", "unbonds, pays the merchant, pays the sink in the fork"),
+                AttackerNode(HOLDER, "validator", "unbonds, signs the forged history and serves it"))
+
+    def scenario_changes(self) -> Mapping[str, object]:
+        """A short unbonding delay (and evidence age within it) so stake is released within the run."""
+        return {"unbonding_delay": self.unbonding_delay, "evidence_max_age": min(2, self.unbonding_delay)}
+
+    def attacker_stakes(self, honest_stakes: Sequence[int]) -> Sequence[int] | None:
+        """a0 bonds the smallest honest stake; a1 twice all honest stake plus one (above two thirds without a0)."""
+        return (min(honest_stakes), 2 * sum(honest_stakes) + 1)
+
+    async def act(self, arena: Arena) -> None:
+        """Unbond both, pay the merchant with a0's released stake, then fork from genesis for a late node."""
+        spender, holder = arena.attacker_key(SPENDER), arena.attacker_key(HOLDER)
+        # The honest chain as the first honest validator holds it: an unbonded validator is no longer sent Status.
+        chain: Chain = arena.honest()[0].communities["pos"].chain
+        genesis: PosGenesis = arena.attacker(SPENDER).communities["pos"].settings.genesis
+        stakes = dict(genesis.stakes)
+        amount = stakes[spender.public_key]
+        validator = arena.honest()[0].name
+        merchant = next(node for node in arena.honest() if node.role == "light")
+        for name, key in ((SPENDER, spender), (HOLDER, holder)):
+            sent = await arena.send_transaction(name, sign_unbond(key, stakes[key.public_key], 0, self.fee), validator)
+            arena.note(f"{name} unbond admitted", sent.accepted)
+        while chain.state.balance(spender.public_key) < amount + self.fee and arena.now() < self.join_at:
+            await arena.sleep(0.25)
+
+        before = chain.state.balance(merchant.public_key)
+        payment = sign_transfer(spender, merchant.public_key, amount, 1, self.fee)
+        sent = await arena.send_transaction(SPENDER, payment, validator)
+        arena.note("payment to the merchant admitted", sent.accepted)
+        while chain.state.balance(merchant.public_key) < before + amount and arena.now() < self.join_at:
+            await arena.sleep(0.25)
+        arena.note("merchant paid on the real chain", chain.state.balance(merchant.public_key) - before)
+        await arena.sleep(max(0.0, self.join_at - arena.now()))
+        honest_height = chain.height
+        sink = arena.attacker_key("sink").public_key
+        spend_height = self.unbonding_delay + 3
+        contents = [[sign_unbond(spender, amount, 0, self.fee)], *([] for _ in range(spend_height - 2)),
+                    [sign_transfer(spender, sink, amount, 1, self.fee)]]
+        contents += [[] for _ in range(max(0, honest_height + 2 - len(contents)))]
+        fork = forge_history(genesis, (), [spender, holder], contents)
+        late = await arena.join_late(LATE_NODE)
+        arena.note("forged blocks served", arena.serve_blocks(HOLDER, LATE_NODE, fork))
+        await arena.sleep(self.settle)
+        late_chain: Chain = late.communities["pos"].chain
+        checkpoint = late_chain.checkpoint
+        arena.note("honest height when n0 joined", honest_height)
+        arena.note("n0 checkpoint height", checkpoint.height if checkpoint is not None else None)
+        arena.note("n0 height", late_chain.height)
+        first = late_chain.block(1) if late_chain.height > 0 else None
+        arena.note("n0 on the fork", first is not None and first.block_id == fork[0][0].block_id)
+        arena.note("sink credited on n0's chain", late_chain.state.balance(sink))
+        arena.note("merchant credited on n0's chain", late_chain.state.balance(merchant.public_key) - before)
+        arena.note("n0 refused at the checkpoint", late.communities["pos"].drops.get(CheckpointMismatch.reason, 0))
+
+    def judge(self, outcome: Outcome) -> AttackResult:
+        """Stolen: the tokens the sink holds on the late node's chain, when that node synced past the honest height
+        it joined at on the fork and the real chain had paid them to the merchant."""
+        notes = outcome.notes
+        on_fork = bool(notes.get("n0 on the fork"))
+        adopted = on_fork and _number(notes.get("n0 height")) >= _number(notes.get("honest height when n0 joined"))
+        stolen = min(_number(notes.get("sink credited on n0's chain")),
+                     _number(notes.get("merchant paid on the real chain"))) if adopted else 0
+        # Not the default's theft measures: a0 and a1 unbond, so their released stake shows as balance against a
+        # replay in which it stays bonded; that is their own stake, not tokens stolen.
+        verdict = super().judge(outcome)
+        broken = tuple(dict.fromkeys((*verdict.broken, "agreement"))) if adopted else verdict.broken
+        return attrs.evolve(verdict, succeeded=stolen > 0 or bool(broken), stolen=stolen,
+                            broken=broken,
+                            honest_effect={**verdict.honest_effect, "late node adopted the fork": adopted,
+                                           "late node's height": notes.get("n0 height")})
+
+
+def _number(value: object) -> int:
+    """An int note (0 when missing)."""
+    return value if isinstance(value, int) else 0

@@ -238,6 +238,7 @@ class DoubleSpendPos(DoubleSpendLab1):
         "one transfer becomes final; no defence switch of this build lets the second one through (it is a control).")
     success = "honest nodes end with different ledgers or the attacker's accounts are credited the balance twice"
     defences = ()
+    structural = True
 
     def ledger_state(self, me: NodeHandle) -> LedgerState:
         """The attacker light node's finalized chain state."""
@@ -268,6 +269,7 @@ class CoalitionAttack(Attack):
         "switch: the stake share decides; evidence and slashing make it pay).")
     success = "two different blocks final at one height among the honest nodes (finality broken)"
     defences = ()
+    structural = True
 
     stake_share: float = param(0.4, "share of all bonded stake the coalition holds together", _share)
     members: int = param(2, "attacker validators in the coalition", positive)
@@ -409,6 +411,7 @@ class WithholdAttack(Attack):
         "with its votes withheld no quorum forms and the chain halts (the BFT liveness bound).")
     success = "honest transfers fail that did not in the honest replay (availability)"
     defences = ()
+    structural = True
 
     stake_share: float = param(0.2, "share of all bonded stake a0 holds", _share)
     votes: bool = param(False, "withhold its votes too")
@@ -453,6 +456,7 @@ class MempoolFlood(Attack):
         "included.")
     success = "honest transfers fail that did not in the honest replay (availability)"
     defences = ()
+    structural = True
     accounts = ("sink",)
 
     at: float = param(2.0, "simulated seconds after the workload starts when the flood is sent", non_negative)

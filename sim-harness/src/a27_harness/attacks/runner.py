@@ -15,12 +15,13 @@ import attrs
 from a27_attacks import Attack, AttackResult, Detection, NodeHandle, NodeView, Outcome, SendResult
 from a27_channels import CHANNEL, channel_record
 from a27_ledger import KeyPair, LedgerSnapshot, LedgerState, SubmissionTimeout, Transaction
-from a27_netsim import SimulatedNetwork, Simulation
+from a27_netsim import Member, SimulatedNetwork, Simulation, introduce_members
+from a27_pos.payloads import BlockResponse
 
 from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
-from ..node import VALIDATOR, A27Node, LayerSettings, NodeSpec
+from ..node import LIGHT, VALIDATOR, A27Node, LayerSettings, NodeSpec, SimulatedRuntime, build_node
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
 
@@ -28,6 +29,8 @@ LAB_LAYERS = {"ledger": ("ledger",), "pos": ("ledger", "pos"), "channels": ("led
 """The layers of each lab's network."""
 SAMPLE_INTERVAL = 1.0
 """Simulated seconds between two looks at the honest nodes' drop counters and conflict records (detection)."""
+LATE_KEY_STREAM = "late-node-keys"
+"""The seeded stream (one per name) a node added with ``Arena.join_late`` takes its key from."""
 KEY_STREAM = "attack-keys"
 """The seeded stream attacker keys come from (the lab's own keys come from ``keys`` and stay the same)."""
 
@@ -218,12 +221,16 @@ class _Guests:
         self._start = 0.0
         self.views: list[_View] = []
         self.network: SimulatedNetwork | None = None
+        self.simulation: Simulation | None = None
+        self.late: dict[str, A27Node] = {}
+        """Nodes an attack added with ``Arena.join_late``, by name (stopped once its ``act`` has returned)."""
         self.locked = 0
         """Token-blocks of honest liquidity in pending HTLCs (Lab 3), counted at every block of the first node."""
 
     def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
         """The attacker's nodes, with keys (theirs, then the node-less accounts') from the ``attack-keys`` stream."""
         self.network = simulation.network
+        self.simulation = simulation
         rng = simulation.streams.stream(KEY_STREAM)
         names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
         self.keys = {name: KeyPair.generate(rng) for name in names}
@@ -263,6 +270,8 @@ class _Guests:
         while self._tasks:
             task = self._tasks.pop(0)
             await task
+        for late in self.late.values():
+            await late.stop()
 
     def _count_locked(self, honest: Sequence[A27Node]) -> None:
         """Add one block of the HTLC amounts honest nodes have offered and that are still pending."""
@@ -421,6 +430,46 @@ class _Arena:
         network.set_up(node.address, at=asyncio.get_running_loop().time() + seconds)
 
 
+    async def join_late(self, name: str) -> NodeHandle:
+        """Build honest light node ``name`` with an empty in-memory store and a checkpoint of the first honest
+        validator's last finalized block; introduce it to every validator of the run (and them to it)."""
+        guests, reference = self._guests, self._honest[0]
+        if name in self._nodes or name in guests.late or guests.simulation is None or "pos" not in reference.overlays:
+            msg = f"cannot add node {name!r}: the name is taken, or this run has no PoS chain to sync"
+            raise ValueError(msg)
+        pos = reference.pos
+        key = KeyPair.generate(guests.simulation.streams.stream(f"{LATE_KEY_STREAM}:{name}"))
+        spec = NodeSpec(name, key, LIGHT, layers=reference.spec.layers)
+        layer_settings = merge_settings(defence_settings(guests.attack_run.switched_off, spec.layers),
+                                        {"pos": {"checkpoint": pos.chain.checkpoint_at()}})
+        runtime = SimulatedRuntime(guests.network, epoch=pos.now() - asyncio.get_running_loop().time())
+        node = await build_node(spec, pos.settings.genesis, runtime, settings=layer_settings)
+        guests.late[name] = node
+        validators = [other for other in self._nodes.values() if other.spec.role == VALIDATOR]
+        everyone = [node, *validators]
+        members = [Member(other.network, other.peer.public_key, other.address,
+                          tuple(overlay.community_id for overlay in other.overlays.values())) for other in everyone]
+        introduce_members(members, [range(1, len(everyone)), *([0] for _ in validators)])
+        return _handle(node)
+
+    def late_node(self, name: str) -> NodeHandle:
+        """A node added by ``join_late``."""
+        if name not in self._guests.late:
+            msg = f"no late node {name!r}"
+            raise KeyError(msg)
+        return _handle(self._guests.late[name])
+
+    def serve_blocks(self, attacker: str, target: str, blocks: Iterable[tuple[Any, Any]]) -> int:
+        """Send ``target`` a BlockResponse per (block, certificate), signed by attacker node ``attacker``."""
+        pos = self._attacker_node(attacker).pos
+        target_node = self._guests.late.get(target) or self._node(target)
+        packets = [pos.pack_signed(BlockResponse(block.encode(), certificate.encode()))
+                   for block, certificate in blocks]
+        for packet in packets:
+            pos.endpoint.send(target_node.address, packet)
+        return len(packets)
+
+
 def _transfer_stats(records: Sequence[Any]) -> tuple[int, float | None]:
     """Honest transfers that failed, and the median seconds to the verdict of those that did not (Lab 1 or Lab 2)."""
     succeeded = [record for record in records
@@ -463,6 +512,9 @@ def run_attack(run: AttackRun) -> AttackReport:
         msg = (f"attack {attack.name} targets the {attack.lab} lab, which has no attack runner yet "
                f"(labs with one: {', '.join(LAB_RUNNERS)})")
         raise AttackRunError(msg)
+    changes = attack.scenario_changes()
+    if changes:
+        run = attrs.evolve(run, scenario=attrs.evolve(run.scenario, **changes))  # type: ignore[arg-type]
     scenario = run.scenario
     attack.check(scenario.validators, scenario.light_nodes)
     attacked_guests, replay_guests = _Guests(run, acting=True), _Guests(run, acting=False)

@@ -32,7 +32,7 @@ from a27_attacks import ATTACKS, GUARANTEES, Attack, AttackError, attack_named
 
 from ..attacks import LAB_LAYERS, AttackReport, AttackRun, run_attack
 from ..attacks.runner import LAB_RUNNERS
-from ..reports.statistics import Interval, MeanInterval, mean_interval, wilson_interval
+from ..reports.statistics import Interval, MeanInterval, bootstrap_mean_interval, mean_interval, wilson_interval
 from ..scenario import SimScenario
 
 DEFENDED = "defended"
@@ -333,10 +333,18 @@ class AttackExperimentResult:
                 and not (card_kind(attack_named(run.attack)) == "share" and run.stake_share > BYZANTINE_BOUND)]
 
     @property
+    def control_successes(self) -> list[AttackRunSummary]:
+        """Runs, of either build, in which a structural control (``Attack.structural``: expected to fail even with
+        ``--undefended``) succeeded: the structure it tests did not hold (coalitions above 1/3 excepted)."""
+        return [run for run in self.runs if attack_named(run.attack).structural and run.succeeded
+                and not (card_kind(attack_named(run.attack)) == "share" and run.stake_share > BYZANTINE_BOUND)]
+
+    @property
     def ok(self) -> bool:
         """No attack succeeded against the defended build (coalitions above 1/3 of the stake excepted: no defence
-        can stop them, the card prices them)."""
-        return not self.defended_successes
+        can stop them, the card prices them), and no structural control succeeded in either build (their undefended
+        runs are expected to fail)."""
+        return not self.defended_successes and not self.control_successes
 
 
 def run_attack_experiment(experiment: AttackExperiment, *, jobs: int = 1,
@@ -390,7 +398,8 @@ class BuildScore:
     success: Interval
     """Share of runs in which the attack succeeded, with a 95% Wilson interval."""
     stolen: MeanInterval
-    """Tokens stolen per run (the red team's haul), with a 95% t interval across runs."""
+    """Tokens stolen per run (the red team's haul), with a 95% percentile bootstrap interval across runs (it stays
+    within 0 and the most one run stole; a t interval over few runs reached above what a run can steal)."""
     broken: Interval
     """Share of runs in which a guarantee broke."""
     broken_guarantees: dict[str, int]
@@ -419,7 +428,7 @@ def build_score(build: str, runs: Sequence[AttackRunSummary]) -> BuildScore:
     broken = sum(bool(run.broken) for run in runs)
     return BuildScore(
         build=build, runs=len(runs), success=_wilson(sum(run.succeeded for run in runs), len(runs)),
-        stolen=mean_interval([run.stolen for run in runs]), broken=_wilson(broken, len(runs)),
+        stolen=bootstrap_mean_interval([run.stolen for run in runs]), broken=_wilson(broken, len(runs)),
         broken_guarantees={guarantee: count for guarantee in GUARANTEES
                            if (count := sum(guarantee in run.broken for run in runs))},
         extra_failed=mean_interval([run.extra_failed for run in runs]),

@@ -182,7 +182,7 @@ def make_pos_genesis(scenario: SimScenario, specs: Sequence[NodeSpec],
         raise ValueError(msg)
     all_stakes = lab_stakes + chosen
     stakes = dict(zip((spec.key.public_key for spec in validators), all_stakes, strict=True))
-    params = PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer)
+    params = scenario.pos_params(PosParams(block_reward=scenario.block_reward, proposer_strategy=scenario.proposer))
     return PosGenesis.build(CHAIN_ID, {spec.key.public_key: scenario.initial_balance for spec in specs}, stakes,
                             params=params, names={spec.key.public_key: spec.name for spec in specs})
 

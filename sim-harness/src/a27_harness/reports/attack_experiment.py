@@ -131,6 +131,8 @@ def report_data(result: AttackExperimentResult) -> dict[str, Any]:
         "experiment": result.experiment.to_dict(),
         "skipped": dict(result.skipped),
         "ok": result.ok,
+        "structural_controls": [name for name in result.attacks if attack_named(name).structural],
+        "control_successes": [attrs.asdict(run) for run in result.control_successes],
         "defended_successes": [attrs.asdict(run) for run in result.defended_successes],
         "definitions": dict(DEFINITIONS),
         "nakamoto": nakamoto_rows(),
@@ -231,7 +233,7 @@ def format_markdown(result: AttackExperimentResult) -> str:
              f"{', '.join(str(count) for count in experiment.light_node_points)}.", ""]
     if result.skipped:
         lines += ["Not run:", *[f"- {name}: {reason}" for name, reason in result.skipped.items()], ""]
-    if result.ok:
+    if not result.defended_successes:
         lines += [f"Blue team: no attack succeeded against the defended build in any of its "
                   f"{sum(run.build == DEFENDED for run in result.runs)} defended runs"
                   + (" (coalitions above 1/3 of the stake aside: no defence can stop them; they are priced on their "
@@ -240,6 +242,14 @@ def format_markdown(result: AttackExperimentResult) -> str:
         lines += ["Blue team: attacks succeeded against the defended build in "
                   f"{len(result.defended_successes)} runs: "
                   + ", ".join(f"{run.attack} seed {run.seed}" for run in result.defended_successes) + ".", ""]
+    controls = [section.attack for section in found if attack_named(section.attack).structural]
+    if controls:
+        lines += ["Structural controls (expected to fail in both builds: no defence switch turns off what stops "
+                  "them; a failed undefended run is the expected result, not a failed attack): "
+                  + ", ".join(controls) + "."
+                  + ("" if not result.control_successes else " Controls that succeeded: "
+                     + ", ".join(f"{run.attack} {run.build} seed {run.seed}" for run in result.control_successes)
+                     + "."), ""]
     lines += _scoreboard_lines(found)
     lines += ["", "![scoreboard](scoreboard.png)", "", "## Attack cards", ""]
     for section in found:
@@ -253,13 +263,18 @@ def format_terminal(result: AttackExperimentResult) -> str:
     """What `a27 experiment attacks` prints: one line per attack and build, and the blue team's verdict."""
     lines = []
     for section in sections(result):
+        control = " (structural control: expected to fail)" if attack_named(section.attack).structural else ""
         for score in (section.undefended, section.defended):
-            lines.append(f"{section.attack} {score.build}: success {_interval(score.success)} of {score.runs} runs; "
-                         f"tokens stolen {_mean(score.stolen)}; guarantee broken {_interval(score.broken)}")
+            lines.append(f"{section.attack}{control} {score.build}: success {_interval(score.success)} of "
+                         f"{score.runs} runs; tokens stolen {_mean(score.stolen)}; "
+                         f"guarantee broken {_interval(score.broken)}")
     for name, reason in result.skipped.items():
         lines.append(f"{name}: not run ({reason})")
-    lines.append("blue team: " + ("held in every defended run" if result.ok else
+    lines.append("blue team: " + ("held in every defended run" if not result.defended_successes else
                                   f"lost {len(result.defended_successes)} defended runs"))
+    if result.control_successes:
+        lines.append(f"structural controls: succeeded in {len(result.control_successes)} runs "
+                     "(expected none)")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ def report_data(report: AttackReport) -> dict[str, Any]:
         "attack": {"name": run.attack.name, "lab": run.attack.lab, "family": run.attack.family,
                    "parameters": {parameter.name: getattr(run.attack, parameter.name)
                                   for parameter in run.attack.parameters()},
-                   "defences": list(run.attack.defences)},
+                   "defences": list(run.attack.defences), "structural": run.attack.structural},
         "network": {"seed": run.scenario.seed, "validators": run.scenario.validators,
                     "light_nodes": run.scenario.light_nodes, "duration": run.scenario.duration},
         "defences_off": list(run.switched_off),
@@ -45,7 +45,8 @@ def _lines(report: AttackReport) -> list[str]:
     lines = [f"attack {run.attack.name} (lab {run.attack.lab}, {run.attack.family}), seed {run.scenario.seed}: "
              f"{run.scenario.validators} validators, {run.scenario.light_nodes} light nodes, "
              f"{run.scenario.duration:g} s",
-             f"defences off: {off}",
+             f"defences off: {off}" + ("; structural control: expected to fail even undefended"
+                                       if run.attack.structural else ""),
              f"verdict: {'SUCCEEDED' if result.succeeded else 'failed'}; tokens stolen {result.stolen:,}; "
              f"guarantees broken: {', '.join(result.broken) or 'none'}",
              f"audit against the honest replay: paid twice across honest views {outcome.paid_twice:,}; "

@@ -7,7 +7,8 @@ A scenario file keeps each concern in its own table::
     [network]                 # latency, loss, topology, validators_per_light_node
     [[faults]]                # one table per fault (see ``Fault``)
     [workload]                # transfer_interval, initial_balance, fee, overdraft_probability
-    [pos]                     # stakes, proposer, block_reward, silent_validators, restake_interval
+    [pos]                     # stakes, proposer, block_reward, silent_validators, restake_interval,
+                              # unbonding_delay, evidence_max_age
     [channels]                # channel_deposit, payments, unilateral_closes, challenge_period
 
 Older files put every setting in one flat ``[sim]`` table (or at the top level); ``SECTION_OF`` maps those keys
@@ -52,6 +53,8 @@ SECTION_OF: Mapping[str, str] = {
     "block_reward": "pos",
     "silent_validators": "pos",
     "restake_interval": "pos",
+    "unbonding_delay": "pos",
+    "evidence_max_age": "pos",
     "channel_deposit": "channels",
     "payments": "channels",
     "unilateral_closes": "channels",

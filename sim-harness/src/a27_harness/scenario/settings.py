@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 from a27_netsim import LatencyError, parse_latency
+from a27_pos import PosParams
 
 from .errors import ScenarioError
 from .faults import Fault, parse_faults, select_nodes
@@ -89,8 +90,10 @@ def check_number(name: str, value: object, low: float, high: float, *, above_low
     return value  # type: ignore[return-value]
 
 
-def _integer(low: int, high: int) -> Callable[[object, attrs.Attribute, object], None]:
+def _integer(low: int, high: int, *, optional: bool = False) -> Callable[[object, attrs.Attribute, object], None]:
     def validate(_: object, attribute: attrs.Attribute, value: object) -> None:
+        if value is None and optional:
+            return
         check_integer(attribute.name, value, low, high)
     return validate
 
@@ -217,6 +220,11 @@ class SimScenario:
     proposer: str = attrs.field(default="weighted-round-robin", validator=_text)
     """How PoS picks block proposers: weighted-round-robin or lottery."""
     block_reward: int = attrs.field(default=100, validator=_integer(1, MAX_UINT64))
+    unbonding_delay: int | None = attrs.field(default=None, validator=_integer(1, MAX_COUNT, optional=True))
+    """Blocks from an Unbond's inclusion until its stake is released (PoS); None: a27-pos's default (20). An attack
+    that needs stake released within a short run (``long-range``) shortens it."""
+    evidence_max_age: int | None = attrs.field(default=None, validator=_integer(1, MAX_COUNT, optional=True))
+    """Blocks after which evidence can no longer be included (PoS; at most ``unbonding_delay``); None: the default."""
     silent_validators: tuple[int, ...] = attrs.field(default=(), converter=_indices)
     """Validators, by index (0 is v0), that run the PoS layer without the consensus engine: they keep their stake
     and follow the chain, but never propose or vote."""
@@ -256,7 +264,19 @@ class SimScenario:
         if self.uses_channels and self.unilateral_closes > self.light_nodes:
             msg = f"unilateral_closes {self.unilateral_closes} exceeds the {self.light_nodes} channels"
             raise ScenarioError(msg)
+        defaults = PosParams()
+        unbonding = self.unbonding_delay if self.unbonding_delay is not None else defaults.unbonding_delay
+        evidence = self.evidence_max_age if self.evidence_max_age is not None else defaults.evidence_max_age
+        if evidence > unbonding:
+            msg = f"evidence_max_age {evidence} exceeds unbonding_delay {unbonding}: unbonding would escape slashing"
+            raise ScenarioError(msg)
         self._check_faults()
+
+    def pos_params(self, base: PosParams) -> PosParams:
+        """``base`` with this scenario's ``unbonding_delay`` and ``evidence_max_age`` where they are set."""
+        changes = {name: value for name, value in (("unbonding_delay", self.unbonding_delay),
+                                                    ("evidence_max_age", self.evidence_max_age)) if value is not None}
+        return attrs.evolve(base, **changes) if changes else base  # type: ignore[arg-type]
 
     def _check_faults(self) -> None:
         """Every selector names nodes this scenario has; no node is in two groups of one partition."""
