@@ -31,6 +31,7 @@ from a27_ledger import (
     Receipt,
     SelfTransfer,
     SQLiteStore,
+    StalePreparedBlock,
     StateChanges,
     StateTransition,
     SupplyInvariantViolated,
@@ -442,6 +443,35 @@ def test_apply_block_is_all_or_nothing_when_the_system_effects_fail(state: Ledge
         state.apply_block([sign_transfer(ALICE, B, 10, 3)], system=lambda ctx: ctx.mint(A, 5, "block reward"))
     assert state.snapshot().digest() == before
     assert state.supply_events() == []
+
+
+def test_a_prepared_block_commits_what_apply_block_would_write(state: LedgerState) -> None:
+    txs = [sign_transfer(ALICE, B, 10, 0, fee=2), sign_transfer(ALICE, C, 5, 1)]
+
+    def reward(ctx: StateTransition) -> None:
+        ctx.mint(C, 50, "block reward")
+
+    twin = LedgerState.from_genesis(GENESIS)
+    expected = twin.apply_block(txs, fee_recipient=C, system=reward)
+    before = state.snapshot().digest()
+    prepared = state.prepare_block(txs, fee_recipient=C, system=reward)
+    assert state.snapshot().digest() == before  # nothing written yet
+    state.commit_prepared(prepared)
+    assert prepared.receipts == expected
+    assert state.snapshot().digest() == twin.snapshot().digest()
+
+
+def test_a_prepared_block_is_refused_once_the_ledger_changed(state: LedgerState) -> None:
+    prepared = state.prepare_block([sign_transfer(ALICE, B, 10, 0)])
+    state.apply(sign_transfer(ALICE, C, 5, 0))
+    before = state.snapshot().digest()
+    with pytest.raises(StalePreparedBlock):
+        state.commit_prepared(prepared)  # its nonce 0 is spent now: writing it would replay it
+    other = LedgerState.from_genesis(GENESIS)
+    with pytest.raises(StalePreparedBlock):
+        other.commit_prepared(state.prepare_block([sign_transfer(ALICE, B, 1, 1)]))
+    assert state.snapshot().digest() == before
+    assert other.snapshot().digest() == LedgerState.from_genesis(GENESIS).snapshot().digest()
 
 
 def test_apply_block_dry_run_checks_everything_and_writes_nothing(state: LedgerState) -> None:

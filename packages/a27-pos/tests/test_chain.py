@@ -110,6 +110,41 @@ INVALID: list[tuple[str, Callable[[Chain], Block], type[PosError], str]] = [
 ]
 
 
+def test_a_block_checked_then_committed_runs_its_transactions_once(chain: Chain,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # check_block computes the block's effects; commit writes them instead of running the transactions again.
+    block = next_block(chain, transactions=[sign_transfer(USER, KEYS[0].public_key, 10, 0)])
+    twin = Chain.start(GENESIS)
+    extend(twin, VALIDATORS)
+    twin.commit(block, certify(block, VALIDATORS))
+    runs: list[int] = []
+    state_class = type(chain.state)
+    original = state_class.prepare_block
+
+    def counting(self: object, *args: object, **kwargs: object) -> object:
+        runs.append(1)
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(state_class, "prepare_block", counting)
+    chain.commit(block, certify(block, VALIDATORS))  # unchecked: commit checks it first
+    assert len(runs) == 1
+    assert chain.state.snapshot().digest() == twin.state.snapshot().digest()
+
+
+def test_a_block_checked_against_an_older_state_is_run_again(chain: Chain) -> None:
+    twin = Chain.start(GENESIS)
+    extend(twin, VALIDATORS)
+    stale = next_block(chain, transactions=[sign_transfer(USER, KEYS[0].public_key, 10, 0)])
+    chain.check_block(stale)  # prepared against height 1, never committed
+    for current in (chain, twin):
+        fresh = next_block(current)
+        current.commit(fresh, certify(fresh, VALIDATORS))
+        after = next_block(current, transactions=[sign_transfer(USER, KEYS[0].public_key, 7, 0)])
+        current.commit(after, certify(after, VALIDATORS))
+    assert chain.state.snapshot().digest() == twin.state.snapshot().digest()
+    assert chain.state.next_nonce(USER.public_key) == 1
+
+
 @pytest.mark.parametrize(("case", "make_block", "error", "match"), INVALID, ids=[case[0] for case in INVALID])
 def test_invalid_blocks_are_refused_and_change_nothing(chain: Chain, case: str, make_block: Callable[[Chain], Block],
                                                        error: type[PosError], match: str) -> None:

@@ -68,7 +68,7 @@ from a27_ledger.replication import (
     MissingRange,
 )
 from a27_ledger.snapshot import LedgerSnapshot
-from a27_ledger.state import FEE_POOL, LedgerState, StateTransition
+from a27_ledger.state import FEE_POOL, LedgerState, PreparedBlock, StalePreparedBlock, StateTransition
 from a27_ledger.store import LedgerStore, MemoryStore, SQLiteStore
 from a27_ledger.transaction import (
     MAX_UINT64,
@@ -181,10 +181,12 @@ __all__ = [
     "PeerDefences",
     "PeerLimits",
     "PeerPolicy",
+    "PreparedBlock",
     "QueueFull",
     "Receipt",
     "SQLiteStore",
     "SelfTransfer",
+    "StalePreparedBlock",
     "StateChanges",
     "StateTransition",
     "StoreError",

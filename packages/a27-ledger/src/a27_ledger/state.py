@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import attrs
+
 from a27_ledger.cache import shared_receipts
 from a27_ledger.errors import (
     BadSignature,
@@ -274,6 +276,21 @@ def _shared_receipt(tx: Transaction, sequence: int, fee_recipient: bytes | None,
     return receipt
 
 
+class StalePreparedBlock(ValueError):
+    """A prepared block was committed after the ledger changed (or on another ledger): nothing was written."""
+
+
+@attrs.frozen
+class PreparedBlock:
+    """A block's transactions and system effects run against a ledger's state, not written yet
+    (`LedgerState.prepare_block`); ``receipts`` are what committing it returns."""
+
+    state: LedgerState
+    version: int
+    transition: StateTransition
+    receipts: list[Receipt]
+
+
 class LedgerState:
     """Balances, nonces, escrows and records of one ledger, kept in a `LedgerStore`.
 
@@ -292,6 +309,8 @@ class LedgerState:
         self._total_supply = meta.total_supply
         self._applied = meta.applied
         self._registry = registry
+        self._commits = 0
+        """Store commits made through this object: a prepared block is valid only at the count it was made at."""
 
     @classmethod
     def from_genesis(
@@ -431,14 +450,42 @@ class LedgerState:
         happens even when `txs` is empty. With `dry_run=True` everything is checked and the receipts are returned,
         but nothing is written.
         """
+        prepared = self.prepare_block(txs, fee_recipient=fee_recipient, system=system,
+                                      verify_signature=verify_signature)
+        if not dry_run:
+            self.commit_prepared(prepared)
+        return prepared.receipts
+
+    def prepare_block(
+        self,
+        txs: Sequence[Transaction],
+        *,
+        fee_recipient: bytes | None = None,
+        system: Callable[[StateTransition], None] | None = None,
+        verify_signature: bool = True,
+    ) -> PreparedBlock:
+        """Check and compute what `apply_block` would do, without writing: ``commit_prepared`` writes it later.
+
+        A caller that checks a block before it commits it (a chain checks every block it is given, then stores it,
+        then applies it) runs the transactions once instead of twice. Raises what `apply_block` raises.
+        """
         ctx = self._transition()
         registry = self._registry
         receipts = [_apply_one(tx, ctx, registry, fee_recipient, verify_signature) for tx in txs]
         if system is not None:
             system(ctx)
-        if not dry_run:
-            self._commit(ctx, receipts)
-        return receipts
+        return PreparedBlock(self, self._commits, ctx, receipts)
+
+    @property
+    def commits(self) -> int:
+        """Store commits made through this object so far (what a `PreparedBlock`'s ``version`` is compared with)."""
+        return self._commits
+
+    def commit_prepared(self, prepared: PreparedBlock) -> None:
+        """Write a block `prepare_block` computed on this state; StalePreparedBlock if the state changed since."""
+        if prepared.state is not self or prepared.version != self._commits:
+            raise StalePreparedBlock("the ledger changed after this block was prepared; prepare it again")
+        self._commit(prepared.transition, prepared.receipts)
 
     def _apply_atomic(
         self, txs: Sequence[Transaction], fee_recipient: bytes | None, verify_signature: bool
@@ -452,6 +499,7 @@ class LedgerState:
 
     def _commit(self, ctx: StateTransition, receipts: list[Receipt]) -> None:
         self._store.commit(ctx._changes, receipts)
+        self._commits += 1
         self._total_supply = ctx._supply
         self._applied += len(receipts)
 

@@ -14,6 +14,7 @@ from a27_ledger import (
     LedgerError,
     LedgerState,
     LedgerStore,
+    PreparedBlock,
     Receipt,
     StateTransition,
     SupplyInvariantViolated,
@@ -78,6 +79,8 @@ class Chain:
         self._head = head
         self._validator_sets: dict[int, ValidatorSet] = {}
         self._proposers: dict[tuple[int, int], bytes] = {}
+        self._prepared: tuple[bytes, PreparedBlock] | None = None
+        """The last block `check_block` ran against the current state, and what it computed (see `_apply`)."""
         self._last_certificate = store.certificate(head.height) if head.height else None
         self._checkpoint: Checkpoint | None = None
         stored = store.head_height()
@@ -296,10 +299,12 @@ class Chain:
         if not check_transactions:
             return
         try:
-            self._state.apply_block(block.transactions, fee_recipient=header.proposer,
-                                    system=self._effects(block), dry_run=True)
+            prepared = self._state.prepare_block(block.transactions, fee_recipient=header.proposer,
+                                                 system=self._effects(block))
         except LedgerError as error:
             raise InvalidBlock(f"does not apply: {type(error).__name__}: {error}") from error
+        # Kept for `_apply`: committing this block next writes what was just computed instead of running it again.
+        self._prepared = (block.block_id, prepared)
 
     def _check_size(self, block: Block) -> None:
         params = self._params
@@ -380,8 +385,13 @@ class Chain:
                                     f"{block.height}, where this node finalized {own.block_id.hex()[:8]}")
 
     def _apply(self, block: Block, certificate: CommitCertificate) -> list[Receipt]:
-        receipts = self._state.apply_block(block.transactions, fee_recipient=block.proposer,
-                                           system=self._effects(block), verify_signature=False)
+        kept, self._prepared = self._prepared, None
+        if kept is not None and kept[0] == block.block_id and kept[1].version == self._state.commits:
+            receipts = kept[1].receipts
+            self._state.commit_prepared(kept[1])
+        else:
+            receipts = self._state.apply_block(block.transactions, fee_recipient=block.proposer,
+                                               system=self._effects(block), verify_signature=False)
         self._head = ChainHead(block.height, block.block_id, block.header.timestamp)
         self._last_certificate = certificate
         self._proposers.clear()

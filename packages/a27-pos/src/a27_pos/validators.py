@@ -19,7 +19,8 @@ from a27_pos.errors import MalformedVote
 _ENTRY = struct.Struct(">32sQ16s")
 _PRIORITY_BYTES = 16
 _SUCCESSORS_KEPT = 4
-"""How many (powers -> next set) results a validator set remembers; one per block is the usual need."""
+"""How many results a validator set remembers of `next_set` (one per block is the usual need) and, apart, of
+`increment_priorities` (one per round)."""
 
 
 def _sorted_validators(validators: Iterable[Validator]) -> tuple[Validator, ...]:
@@ -43,6 +44,7 @@ class ValidatorSet:
     total_power: int = attrs.field(init=False)
     _index: dict[bytes, Validator] = attrs.field(init=False, repr=False, eq=False)
     _successors: dict[tuple[tuple[bytes, int], ...], ValidatorSet] = attrs.field(init=False, repr=False, eq=False)
+    _increments: dict[int, tuple[ValidatorSet, tuple[bytes, ...]]] = attrs.field(init=False, repr=False, eq=False)
     _encoded: bytes | None = attrs.field(init=False, default=None, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
@@ -61,6 +63,7 @@ class ValidatorSet:
         object.__setattr__(self, "total_power", sum(validator.power for validator in self.validators))
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_successors", {})
+        object.__setattr__(self, "_increments", {})
 
     @classmethod
     def from_powers(cls, powers: Mapping[bytes, int]) -> ValidatorSet:
@@ -109,6 +112,18 @@ class ValidatorSet:
         """
         if times < 1:
             raise ValueError("increment at least once")
+        # A function of this immutable set and `times`: every node asks the shared set of a height for the proposer
+        # of each round, so the first computes it and the others look it up (a few rounds are remembered).
+        increments = self._increments
+        known = increments.get(times)
+        if known is None:
+            known = self._increment(times)
+            if len(increments) >= _SUCCESSORS_KEPT:
+                increments.pop(next(iter(increments)))
+            increments[times] = known
+        return known[0], list(known[1])
+
+    def _increment(self, times: int) -> tuple[ValidatorSet, tuple[bytes, ...]]:
         total = self.total_power
         accounts = [validator.account for validator in self.validators]
         powers = [validator.power for validator in self.validators]
@@ -126,7 +141,7 @@ class ValidatorSet:
             chosen.append(accounts[best])
         validators = tuple(Validator(account, power, priority)
                            for account, power, priority in zip(accounts, powers, priorities, strict=True))
-        return ValidatorSet(validators), chosen
+        return ValidatorSet(validators), tuple(chosen)
 
     def next_set(self, powers: Mapping[bytes, int]) -> ValidatorSet:
         """The set of the following height: priorities advanced once, then the new `powers` applied.

@@ -166,7 +166,7 @@ class AttackExperiment:
     @classmethod
     def quick(cls, attacks: tuple[str, ...] = ()) -> AttackExperiment:
         """The CI preset: 2 seeds, small networks, short runs, two points per sweep."""
-        return cls(attacks=attacks, seeds=2, validators=4, light_nodes=2, duration=10.0, share_points=(0.25, 0.4),
+        return cls(attacks=attacks, seeds=2, validators=4, light_nodes=3, duration=10.0, share_points=(0.25, 0.4),
                    light_node_points=(2, 4))
 
     def attack_names(self) -> tuple[str, ...]:
