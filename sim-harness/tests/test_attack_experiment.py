@@ -129,7 +129,7 @@ def test_the_plan_covers_every_registered_attack_both_builds_seeds_and_sweeps(pr
     assert {run.parameters for run in probe} == {(("share", "0.2"),), (("share", "0.4"),)}
     assert len(probe) == 2 * 2 * 3
     sybil = [run for run in plan if run.attack == _SybilProbe.name]
-    assert sorted({run.light_nodes for run in sybil}) == [2, 5]
+    assert sorted({run.light_nodes for run in sybil}) == [2, 4, 5]  # the experiment's own 4 included
     double_spend = [run for run in plan if run.attack == "double-spend-lab1"]
     assert [(run.build, run.seed) for run in double_spend] == [
         (build, seed) for build in (UNDEFENDED, DEFENDED) for seed in (1, 2, 3)]

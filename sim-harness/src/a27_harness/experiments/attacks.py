@@ -167,7 +167,7 @@ class AttackExperiment:
     def quick(cls, attacks: tuple[str, ...] = ()) -> AttackExperiment:
         """The CI preset: 2 seeds, small networks, short runs, two points per sweep."""
         return cls(attacks=attacks, seeds=2, validators=4, light_nodes=3, duration=10.0, share_points=(0.25, 0.4),
-                   light_node_points=(2, 4))
+                   light_node_points=(3, 5))
 
     def attack_names(self) -> tuple[str, ...]:
         """The attacks the experiment covers (checked against the registry)."""
@@ -201,7 +201,10 @@ class AttackExperiment:
         return [((share, repr(point)),) for point in self.share_points] if share else [()]
 
     def _light_nodes(self, attack: type[Attack]) -> tuple[int, ...]:
-        return self.light_node_points if card_kind(attack) == "identities" else (self.light_nodes,)
+        # The sweep always holds the experiment's own network: the scoreboard's row is read there.
+        if card_kind(attack) == "identities":
+            return tuple(sorted({*self.light_node_points, self.light_nodes}))
+        return (self.light_nodes,)
 
     def plan(self) -> tuple[PlannedAttackRun, ...]:
         """Every run, in report order: attack, sweep point, build (undefended first), seed."""
