@@ -72,6 +72,7 @@ class _CoalitionProbe(Attack):
     summary = "A probe for the experiment's share sweep."
     success = "never"
     defences = ("ledger.conflicting_nonces",)
+    structural = True
 
     share: float = param(0.2, "the attacker's share of the bonded stake")
 
@@ -128,6 +129,8 @@ def test_the_plan_covers_every_registered_attack_both_builds_seeds_and_sweeps(pr
     probe = [run for run in plan if run.attack == _CoalitionProbe.name]
     assert {run.parameters for run in probe} == {(("share", "0.2"),), (("share", "0.4"),)}
     assert len(probe) == 2 * 2 * 3
+    if "vote-equivocation" in ATTACKS:  # a stake share, but not a structural control: run at its default
+        assert {run.parameters for run in plan if run.attack == "vote-equivocation"} == {()}
     sybil = [run for run in plan if run.attack == _SybilProbe.name]
     assert sorted({run.light_nodes for run in sybil}) == [2, 4, 5]  # the experiment's own 4 included
     double_spend = [run for run in plan if run.attack == "double-spend-lab1"]

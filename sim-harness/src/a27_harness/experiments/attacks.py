@@ -89,7 +89,13 @@ def a27_finality_bound(share: float) -> float:
 
 
 def _share_parameter(attack: type[Attack]) -> str | None:
-    """The attack's stake-share parameter, if it has one."""
+    """
+    The stake-share parameter the experiment sweeps, for a structural control that has one (a coalition, a
+    withholding validator: what they achieve is set by the one-third bound, not by a switch). Another attack with a
+    stake share (an equivocator) runs at its default: past a third of the stake it would test the bound instead.
+    """
+    if not attack.structural:
+        return None
     return next((parameter.name for parameter in attack.parameters()
                  if parameter.name in SHARE_PARAMETERS and isinstance(parameter.default, float)), None)
 
