@@ -8,7 +8,8 @@ signed bits.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import TypeVar
 
 import attrs
 
@@ -18,9 +19,23 @@ from a27_pos.errors import MalformedVote
 
 _ENTRY = struct.Struct(">32sQ16s")
 _PRIORITY_BYTES = 16
+Key = TypeVar("Key", bound=Hashable)
+Result = TypeVar("Result")
+
 _SUCCESSORS_KEPT = 4
 """How many results a validator set remembers of `next_set` (one per block is the usual need) and, apart, of
 `increment_priorities` (one per round)."""
+
+
+def _remembered(results: dict[Key, Result], key: Key, compute: Callable[[], Result]) -> Result:
+    """``results[key]``, computed by ``compute`` on a miss; the oldest of ``_SUCCESSORS_KEPT`` results is dropped."""
+    known = results.get(key)
+    if known is None:
+        known = compute()
+        if len(results) >= _SUCCESSORS_KEPT:
+            results.pop(next(iter(results)))
+        results[key] = known
+    return known
 
 
 def _sorted_validators(validators: Iterable[Validator]) -> tuple[Validator, ...]:
@@ -114,14 +129,8 @@ class ValidatorSet:
             raise ValueError("increment at least once")
         # A function of this immutable set and `times`: every node asks the shared set of a height for the proposer
         # of each round, so the first computes it and the others look it up (a few rounds are remembered).
-        increments = self._increments
-        known = increments.get(times)
-        if known is None:
-            known = self._increment(times)
-            if len(increments) >= _SUCCESSORS_KEPT:
-                increments.pop(next(iter(increments)))
-            increments[times] = known
-        return known[0], list(known[1])
+        advanced, chosen = _remembered(self._increments, times, lambda: self._increment(times))
+        return advanced, list(chosen)
 
     def _increment(self, times: int) -> tuple[ValidatorSet, tuple[bytes, ...]]:
         total = self.total_power
@@ -153,15 +162,7 @@ class ValidatorSet:
         node applying a block derives the next height's set from the same shared set (see `decode`), so the first
         computes it and the others look it up.
         """
-        key = tuple(sorted(powers.items()))
-        successors = self._successors
-        known = successors.get(key)
-        if known is None:
-            known = self._next_set(powers)
-            if len(successors) >= _SUCCESSORS_KEPT:
-                successors.pop(next(iter(successors)))
-            successors[key] = known
-        return known
+        return _remembered(self._successors, tuple(sorted(powers.items())), lambda: self._next_set(powers))
 
     def _next_set(self, powers: Mapping[bytes, int]) -> ValidatorSet:
         advanced, _ = self.increment_priorities(1)
