@@ -479,6 +479,36 @@ class TestFollowing(PosTestBase):
         await self.until(lambda: light.chain.height >= target)
         self.assertGreaterEqual(light.chain.height, finality.height)
 
+    async def test_one_signed_block_response_serves_every_follower_of_a_height(self) -> None:
+        validator = self.overlay(0)
+        handler = validator.decode_map[BlockRequest.msg_id]
+        assert handler is not None
+        await self.until(lambda: validator.chain.height >= 2)
+        height = validator.chain.height
+        sent: list[bytes] = []
+        signed: list[int] = []
+        original_send, original_pack = validator.send_packet, validator.pack_signed
+        validator.send_packet = lambda peers, packet: (sent.append(packet), original_send(peers, packet))  # type: ignore[method-assign]
+        validator.pack_signed = lambda payload: (signed.append(1), original_pack(payload))[1]  # type: ignore[method-assign]
+        served = validator.stats["blocks served"]
+        for i in self.LIGHT:
+            handler(self.address(i), self.overlay(i).pack_signed(BlockRequest(height, 1)))
+        self.assertEqual(len(self.LIGHT), validator.stats["blocks served"] - served)
+        self.assertEqual(len(self.LIGHT), len(sent))
+        self.assertEqual({sent[0]}, set(sent))  # the same bytes to each follower
+        self.assertLessEqual(len(signed), 1)  # signed at most once (not at all if served before)
+
+    async def test_validator_peers_follow_a_peer_that_leaves(self) -> None:
+        validator = self.overlay(0)
+        await self.until(lambda: validator.chain.height >= 1)
+        before = validator.validator_peers()
+        self.assertEqual(VALIDATORS - 1, len(before))
+        leaving = before[0]
+        validator.network.remove_peer(leaving)
+        after = validator.validator_peers()
+        self.assertNotIn(leaving, after)
+        self.assertEqual(VALIDATORS - 2, len(after))
+
     async def test_a_request_for_the_next_height_is_held_answered_once_final_and_expires(self) -> None:
         validator = self.overlay(0)
         handler = validator.decode_map[BlockRequest.msg_id]

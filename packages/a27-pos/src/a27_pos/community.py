@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -86,6 +86,9 @@ from a27_pos.votes import CommitCertificate, Vote
 
 if TYPE_CHECKING:
     from ipv8.peer import Peer
+
+VALIDATOR_PEERS_TTL = 1.0
+"""Seconds `PosCommunity.validator_peers` keeps its answer while nothing it depends on visibly changed."""
 
 POS_COMMUNITY_NAME = "a27/pos/v1"
 
@@ -222,6 +225,10 @@ class PosCommunity(A27Community):
                                                      max_held=settings.max_held_requests)
         """Block requests for heights not final here yet (light nodes' long-polls), answered when they are."""
         self._follow_check_pending = False
+        self._validator_peers: tuple[object, int, float, list[Peer]] | None = None
+        """`validator_peers` as last computed: (validator set, verified peer count, time, peers)."""
+        self._block_packets: OrderedDict[int, bytes] = OrderedDict()
+        """Signed BlockResponse packets by height, the last few served (`_send_blocks`)."""
         self.nonces = NonceCounter()
         self._admissions: dict[bytes, asyncio.Future[SubmissionAnswer]] = {}
         self._finality: dict[bytes, asyncio.Future[Finality]] = {}
@@ -273,10 +280,23 @@ class PosCommunity(A27Community):
             raise DroppedMessage("not a validator", f"{claim} from a peer outside the validator set")
 
     def validator_peers(self) -> list[Peer]:
-        """Known peers that validate the next height, in account order."""
+        """Known peers that validate the next height, in account order.
+
+        Filtering every peer costs O(peers) (a validator has its followers among them), and validators ask for every
+        message they send, so the answer is kept while the validator set and the number of verified peers stay the
+        same and every peer in it is still verified, for at most `VALIDATOR_PEERS_TTL` seconds (a peer replaced by
+        another between two calls is seen then)."""
         validators = self.chain.validator_set(self.chain.height + 1)
+        verified = self.network.verified_peers
+        now = self.now()
+        kept = self._validator_peers
+        if (kept is not None and kept[0] is validators and kept[1] == len(verified)
+                and now - kept[2] < VALIDATOR_PEERS_TTL and all(peer in verified for peer in kept[3])):
+            return list(kept[3])
         peers = [peer for peer in self.get_peers() if account_of(peer.public_key.key_to_bin()) in validators]
-        return sorted(peers, key=lambda peer: account_of(peer.public_key.key_to_bin()))
+        peers.sort(key=lambda peer: account_of(peer.public_key.key_to_bin()))
+        self._validator_peers = (validators, len(verified), now, peers)
+        return list(peers)
 
     # Light node API -------------------------------------------------------------------------------------------
 
@@ -597,10 +617,18 @@ class PosCommunity(A27Community):
     def _send_blocks(self, peer: Peer, start: int, count: int) -> None:
         """Send `peer` up to `count` (at most `sync_batch`) finalized blocks from `start`, each with its certificate."""
         for height in self.sync.serve_range(start, count, self.chain.height):
-            block, certificate = self.chain.block(height), self.chain.certificate(height)
-            if block is None or certificate is None:
-                break
-            self.send_packet([peer], self.pack_signed(BlockResponse(block.encode(), certificate.encode())))
+            packet = self._block_packets.get(height)
+            if packet is None:
+                block, certificate = self.chain.block(height), self.chain.certificate(height)
+                if block is None or certificate is None:
+                    break
+                # A finalized block never changes and a BlockResponse names no recipient: the packet signed for
+                # one follower serves every other one asking for this height.
+                packet = self.pack_signed(BlockResponse(block.encode(), certificate.encode()))
+                self._block_packets[height] = packet
+                if len(self._block_packets) > 2 * self.settings.sync_batch:
+                    self._block_packets.popitem(last=False)
+            self.send_packet([peer], packet)
             self.stats["blocks served"] += 1
 
     @signed_handler(BlockResponse)
