@@ -156,3 +156,45 @@ def test_real_node_processes_finalize_stop_cleanly_and_a_restarted_validator_cat
     common = min(len(chain) for chain in chains.values())
     assert common >= target
     assert len({tuple(chain[:common]) for chain in chains.values()}) == 1, "the nodes' chains differ"
+
+
+def _free_block() -> int:
+    """A prefix P such that UDP ports P0 to P3 and P9 on 127.0.0.1 are free (the README's 900x and 9010)."""
+    for prefix in range(4_000, 6_500, 37):
+        probes: list[socket.socket] = []
+        try:
+            for last in (0, 1, 2, 3, 9):
+                probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                probes.append(probe)
+                probe.bind(("127.0.0.1", prefix * 10 + last))
+            return prefix
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise AssertionError("no free block of UDP ports")
+
+
+@pytest.mark.timeout(90)
+def test_the_readme_commands_start_four_validators_by_hand(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[1] / "sim-harness" / "README.md").read_text(encoding="utf-8")
+    block = readme[readme.index("mkdir net && cd net"):]
+    block = block[:block.index("\n```")]
+    prefix = str(_free_block())
+    # Whatever happens, the script leaves no node running: it waits for the ones it stopped and kills any other.
+    script = ("trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n"
+              + block.replace("9010", prefix + "9").replace("900", prefix) + "\nwait\n")
+    environment = {"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    finished = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=environment, capture_output=True,
+                              text=True, timeout=80, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert "finalized height" in finished.stdout
+    logs = tmp_path / "net"
+    assert sum(log.read_text(encoding="utf-8").count("databases closed") for log in logs.glob("*.log")) == 6
+    v3 = (logs / "v3.log").read_text(encoding="utf-8")
+    resumed = re.findall(r"v3: started on .*, height (\d+)", v3)
+    assert len(resumed) == 2
+    assert int(resumed[1]) > 0  # the restart resumed from its data directory
+    stopped = [int(height) for height in re.findall(r"v3: stopped at height (\d+)", v3)]
+    assert stopped[1] > stopped[0]  # and caught up past where it stopped
