@@ -65,10 +65,10 @@ class Network:
         heights = [int(found[1]) for found in FINALIZED.findall(self.log(name).read_text(encoding="utf-8"))]
         return max(heights, default=0)
 
-    def stop(self, name: str) -> None:
-        """SIGTERM the node and check that it exits 0 after closing its databases."""
+    def stop(self, name: str, number: signal.Signals = signal.SIGTERM) -> None:
+        """Signal the node (SIGTERM or SIGINT) and check that it exits 0 after closing its databases."""
         process = self.processes.pop(name)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(number)
         assert process.wait(timeout=15) == 0, self.log(name).read_text(encoding="utf-8")
         assert "databases closed" in self.log(name).read_text(encoding="utf-8")
 
@@ -151,7 +151,7 @@ def test_real_node_processes_finalize_stop_cleanly_and_a_restarted_validator_cat
     assert f", height {stopped_at}\n" in network.log("v3").read_text(encoding="utf-8")
 
     for name in NAMES:
-        network.stop(name)
+        network.stop(name, signal.SIGINT if name == "l0" else signal.SIGTERM)  # Ctrl-C stops a node the same way
     chains = {name: _stored_chain(network, name) for name in NAMES}
     common = min(len(chain) for chain in chains.values())
     assert common >= target
