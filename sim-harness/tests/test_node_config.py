@@ -25,7 +25,7 @@ from a27_harness.node.config import (
     render_config,
     render_genesis,
 )
-from a27_harness.node.process import behaviour_settings, node_settings, prepare, run_node
+from a27_harness.node.process import behaviour_settings, lock_data_dir, node_settings, prepare, run_node
 from a27_ledger import KeyPair, SQLiteStore
 from a27_pos import Chain, SQLiteChainStore, pos_registry
 
@@ -157,6 +157,9 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     stranger = attrs.evolve(spec, key=KeyPair.generate())
     with pytest.raises(ConfigError, match=r"role: v0 is a validator but the genesis .* gives its key .* no stake"):
         node_settings(config, stranger, genesis)
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"data_dir: cannot create .*/file/data: Not a directory"):
+        prepare(attrs.evolve(config, data_dir=tmp_path / "file" / "data"))
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     with pytest.raises(ConfigError, match="behaviour: attack 'double-spend-lab1' has no validator node"):
@@ -251,3 +254,28 @@ def test_a_node_command_loads_no_report_lab_or_plotting_code() -> None:
             "'a27_harness.labs', 'a27_harness.cli', 'a27_netsim') if name in sys.modules)))")
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(finished.stdout) == []
+
+
+def test_a_node_refuses_a_taken_port_instead_of_moving_to_another(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        config = attrs.evolve(_config(tmp_path), port=int(taken.getsockname()[1]), bootstrap=())
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            stop.set()  # were the port silently moved, the node would start and stop at once
+            await run_node(config, stop)
+
+        with pytest.raises(OSError, match=r"UDP port 127\.0\.0\.1:\d+ for v0 is in use"):
+            asyncio.run(run())
+
+
+def test_two_nodes_cannot_share_a_data_directory(tmp_path: Path) -> None:
+    config = attrs.evolve(_config(tmp_path), port=_free_port(), bootstrap=())
+    prepare(config)
+    stop = asyncio.Event()
+    stop.set()  # without the lock, the second node would start and stop at once
+    with lock_data_dir(config), pytest.raises(ConfigError, match=r"data_dir: .* is in use by another running node"):
+        asyncio.run(run_node(config, stop))
+    with lock_data_dir(config):  # released
+        pass

@@ -15,6 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from a27_ledger import LedgerError
+from a27_pos import PosError
+
 from .builder import ROLES, VALIDATOR
 from .config import (
     ConfigError,
@@ -89,6 +92,9 @@ def _run(arguments: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         asyncio.run(serve(config))
+    except (LedgerError, PosError) as error:
+        # The data directory holds another chain than the genesis names, or a store the layers refuse to reopen.
+        raise ConfigError(f"{config.data_dir}: {error}") from None
     except OSError as error:
         print(f"a27 node run: {config.name}: {error}", file=sys.stderr)
         return 1

@@ -10,9 +10,12 @@ resumes from the stored chain and catches up from its peers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import logging
+import os
 import signal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from a27_ledger import KeyPair, Receipt
 from a27_pos import Block, CommitCertificate, PosGenesis
@@ -80,14 +83,39 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> La
 
 def prepare(config: NodeConfig) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
     """
-    Everything checked before a socket or database is opened: key (created if missing), genesis, settings.
+    Everything checked before a socket or database is opened: key (created if missing), genesis, the data directory
+    (created if missing), settings.
 
     :raises ConfigError: naming the setting at fault.
     """
     key: KeyPair = load_or_create_key(config.key_file)
     genesis = load_genesis(config.genesis)
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"data_dir: cannot create {config.data_dir}: {error.strerror or error}") from None
+    if not os.access(config.data_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"data_dir: {config.data_dir} is not writable")
     spec = NodeSpec(config.name, key, config.role, config.layers)
     return spec, genesis, node_settings(config, spec, genesis)
+
+
+@contextlib.contextmanager
+def lock_data_dir(config: NodeConfig) -> Iterator[None]:
+    """
+    Hold an exclusive lock on ``<data_dir>/node.lock`` while the node runs (released by the system if it dies).
+
+    :raises ConfigError: if another process holds it: two nodes writing the same databases would corrupt them.
+    """
+    with (config.data_dir / "node.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"data_dir: {config.data_dir} is in use by another running node") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def height_of(node: A27Node) -> int:
@@ -124,14 +152,19 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     :raises OSError: when the UDP socket cannot be bound.
     """
     spec, genesis, settings = prepare(config)
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    stores = Stores(config.data_dir)
-    try:
-        node = await build_node(spec, genesis, UdpRuntime(config.listen, config.port), stores=stores,
-                                settings=settings)
-    except BaseException:
-        stores.close()
-        raise
+    with lock_data_dir(config):
+        stores = Stores(config.data_dir)
+        try:
+            node = await build_node(spec, genesis, UdpRuntime(config.listen, config.port), stores=stores,
+                                    settings=settings)
+        except BaseException:
+            stores.close()
+            raise
+        await _run_built(config, node, stores, stop)
+
+
+async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event) -> None:
+    spec = node.spec
     if "pos" in node.overlays:
         def on_commit(block: Block, _certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
             log.info("%s: finalized height %d (%d transactions)", spec.name, block.header.height, len(receipts))
