@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -226,3 +227,15 @@ def test_introduced_peers_fill_ipv8s_address_cache_so_no_packet_scans_every_peer
         assert node.network.reverse_ip_cache_size >= len(lookup)
     for node in nodes:
         simulation.run(node.stop())
+
+
+def test_stores_close_every_sqlite_store_they_handed_out(tmp_path: Path) -> None:
+    spec = NodeSpec("c0", make_keys(1)[0], LIGHT, layers=LAYERS)
+    stores = Stores(tmp_path)
+    opened = [stores.ledger(spec), stores.chain(spec), stores.channels(spec)]
+    stores.close()
+    for store in opened:
+        with pytest.raises(sqlite3.ProgrammingError, match="closed database"):
+            store._connection.execute("SELECT 1")  # type: ignore[attr-defined]
+    stores.close()  # a second close does nothing
+    Stores().close()  # memory stores hold nothing to close

@@ -10,7 +10,6 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn
 
 import attrs
 
@@ -34,6 +33,7 @@ from .labs.common import ProgressCallback
 from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
 from .labs.lab3 import run_lab3
+from .node.command import OneLineErrorParser, add_node_parser
 from .reports import attack_experiment as attack_experiment_report
 from .reports import attacks as attacks_report
 from .reports import lab1 as lab1_report
@@ -67,12 +67,7 @@ class PathOptionError(ValueError):
     """A --db or --out path that cannot be used as a writable directory."""
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr (``a27 sim: argument --seed: ...``) and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``message`` on one line after the command's name, and exit with status 2."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+_ArgumentParser = OneLineErrorParser
 
 
 def _option_type(convert: Callable[[str], float], check: Callable[[float], float] | None) -> Callable[[str], float]:
@@ -511,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_sim)
     _add_experiment_parser(commands)
     _add_attack_parser(commands)
+    add_node_parser(commands)
     return parser
 
 

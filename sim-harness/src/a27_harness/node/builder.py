@@ -78,11 +78,22 @@ class UdpRuntime:
         self._opened = 0
 
     async def open_endpoint(self, spec: NodeSpec) -> Endpoint:
-        """Open a UDP endpoint bound to this runtime's host."""
+        """
+        Open a UDP endpoint bound to this runtime's host, on the next port of ``base_port`` (any with 0).
+
+        :raises OSError: when that port is taken: IPv8's endpoint would quietly bind a later port, where the peers
+            that know the node's address would never reach it.
+        """
         port = self.base_port + self._opened if self.base_port else 0
         endpoint = UDPEndpoint(port=port, ip=self.host)
         if not await endpoint.open():
             msg = f"could not bind a UDP socket on {self.host}:{port} for {spec.name}"
+            raise OSError(msg)
+        if port and endpoint.get_address()[1] != port:
+            closing = endpoint.close()
+            if closing is not None:
+                await closing
+            msg = f"UDP port {self.host}:{port} for {spec.name} is in use"
             raise OSError(msg)
         self._opened += 1
         return endpoint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from a27_channels import ChannelStore, MemoryChannelStore, SQLiteChannelStore, channels_registry
 from a27_ledger import LedgerStore, MemoryStore, SQLiteStore
@@ -13,6 +13,8 @@ from a27_pos import ChainStore, MemoryChainStore, SQLiteChainStore, pos_registry
 if TYPE_CHECKING:
     from .builder import NodeSpec
 
+StoreT = TypeVar("StoreT", "LedgerStore", "ChainStore", "ChannelStore")
+
 
 class Stores:
     """Where nodes keep their ledger and chain: in memory, or in SQLite files in a directory."""
@@ -20,6 +22,7 @@ class Stores:
     def __init__(self, directory: str | Path | None = None) -> None:
         """Keep everything in memory, or in ``<directory>/<node>.db``, ``.chain.db`` and ``.channels.db``."""
         self.directory = Path(directory) if directory is not None else None
+        self._opened: list[LedgerStore | ChainStore | ChannelStore] = []
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
 
@@ -27,14 +30,14 @@ class Stores:
         """The store of the node's ledger state."""
         if self.directory is None:
             return MemoryStore()
-        return SQLiteStore(self.directory / f"{spec.name}.db")
+        return self._keep(SQLiteStore(self.directory / f"{spec.name}.db"))
 
     def chain(self, spec: NodeSpec) -> ChainStore:
         """The store of the node's finalized blocks (decoding the channel kinds too if the node runs channels)."""
         if self.directory is None:
             return MemoryChainStore()
         registry = channels_registry() if "channels" in spec.layers else pos_registry()
-        return SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry)
+        return self._keep(SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry))
 
     def resume_epoch(self, specs: Sequence[NodeSpec]) -> float:
         """
@@ -64,4 +67,13 @@ class Stores:
         """The store of the node's payment channels, invoices and preimages."""
         if self.directory is None:
             return MemoryChannelStore()
-        return SQLiteChannelStore(self.directory / f"{spec.name}.channels.db")
+        return self._keep(SQLiteChannelStore(self.directory / f"{spec.name}.channels.db"))
+
+    def _keep(self, store: StoreT) -> StoreT:
+        self._opened.append(store)
+        return store
+
+    def close(self) -> None:
+        """Close every SQLite store handed out (a real node does so after stopping its overlays); idempotent."""
+        while self._opened:
+            self._opened.pop().close()

@@ -1,0 +1,345 @@
+"""
+A real node's configuration: the node's TOML file, its key file and the network's shared genesis file.
+
+``a27 node init`` writes a commented config (``render_config``) and a key (``create_key``); ``a27 node genesis``
+writes the genesis file the nodes share (``render_genesis``); ``a27 node run`` reads them (``load_config``,
+``load_genesis``). Every mistake is a ``ConfigError`` naming the setting: the command prints it as one line.
+Relative paths in a config are relative to the folder of the config file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from a27_ledger import GenesisError, KeyPair
+from a27_pos import PosGenesis, PosGenesisError, PosParams
+
+from .builder import ROLES, VALIDATOR
+from .layers import LAYERS
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+HONEST = "honest"
+"""The behaviour of an honest node; any other behaviour names a registered attack (``a27 attack --list``)."""
+MAX_PORT = 65_535
+MAX_BOOTSTRAP = 1_000
+"""The most bootstrap addresses one config may list."""
+MAX_UINT64 = 2**64 - 1
+TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network")
+NETWORK_KEYS = ("listen", "port", "bootstrap")
+GENESIS_KEYS = ("chain_id", "params", "accounts")
+ACCOUNT_KEYS = ("public_key", "balance", "stake", "name")
+
+
+class ConfigError(ValueError):
+    """A node config, key file or genesis file that cannot be used; the message names the setting and the problem."""
+
+
+@attrs.frozen
+class NodeConfig:
+    """One real node's settings, checked, with every path absolute."""
+
+    path: Path
+    """The config file."""
+    name: str
+    role: str
+    layers: tuple[str, ...]
+    behaviour: str
+    behaviour_params: tuple[str, ...]
+    key_file: Path
+    genesis: Path
+    data_dir: Path
+    listen: str
+    port: int
+    bootstrap: tuple[tuple[str, int], ...]
+
+
+def _ipv4(setting: str, text: object) -> str:
+    if not isinstance(text, str):
+        raise ConfigError(f"{setting}: expected an IPv4 address as a string, got {text!r}")
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise ConfigError(f"{setting}: expected an IPv4 address such as 127.0.0.1, got {text!r}") from None
+
+
+def check_port(setting: str, value: object) -> int:
+    """``value`` as a UDP port (1 to 65,535); ConfigError naming ``setting`` otherwise (NaN, 4.0, true included)."""
+    if type(value) is not int or not 1 <= value <= MAX_PORT:
+        raise ConfigError(f"{setting}: expected an integer port from 1 to {MAX_PORT:,}, got {value!r}")
+    return value
+
+
+def parse_address(setting: str, text: object) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv4 address and a port) as a tuple; ConfigError naming ``setting`` otherwise."""
+    if not isinstance(text, str) or text.count(":") != 1:
+        raise ConfigError(f"{setting}: expected HOST:PORT such as 127.0.0.1:9000, got {text!r}")
+    host, port = text.split(":")
+    if not port.isdigit():
+        raise ConfigError(f"{setting}: expected HOST:PORT with a numeric port, got {text!r}")
+    return _ipv4(setting, host), check_port(setting, int(port))
+
+
+def _string(setting: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{setting}: expected a non-empty string, got {value!r}")
+    return value
+
+
+def _strings(setting: str, value: object, limit: int) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{setting}: expected a list of strings, got {value!r}")
+    if len(value) > limit:
+        raise ConfigError(f"{setting}: at most {limit:,} entries, got {len(value):,}")
+    return value
+
+
+def _unknown_keys(where: str, table: Mapping[str, object], known: Sequence[str]) -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key {key!r}; keys are {', '.join(known)}")
+
+
+def check_layers(setting: str, value: object) -> tuple[str, ...]:
+    """The layers a node runs, bottom first: ledger, then optionally pos, then optionally channels."""
+    names = value.split(",") if isinstance(value, str) else value
+    if not isinstance(names, list | tuple) or not all(isinstance(name, str) for name in names):
+        raise ConfigError(f"{setting}: expected a list of layer names, got {value!r}")
+    layers = tuple(name.strip() for name in names)
+    if layers not in {LAYERS[:count] for count in range(1, len(LAYERS) + 1)}:
+        choices = " or ".join(",".join(LAYERS[:count]) for count in range(1, len(LAYERS) + 1))
+        raise ConfigError(f"{setting}: expected {choices}, got {value!r}")
+    return layers
+
+
+def check_name(setting: str, value: object) -> str:
+    """A node name: 1 to 64 ASCII letters, digits, ``-`` or ``_`` (it names the node's database files)."""
+    text = _string(setting, value)
+    if not text.isascii() or not text.replace("-", "").replace("_", "").isalnum() or len(text) > 64:
+        raise ConfigError(f"{setting}: expected 1 to 64 letters, digits, '-' or '_', got {text!r}")
+    return text
+
+
+def _path(base: Path, setting: str, value: object) -> Path:
+    text = _string(setting, value)
+    if "\0" in text:
+        raise ConfigError(f"{setting}: a path cannot contain a NUL character")
+    return (base / Path(text).expanduser()).resolve()
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise ConfigError(f"{what} {path}: cannot read it: {reason}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{what} {path}: not valid TOML: {error}") from None
+
+
+def load_config(path: str | os.PathLike[str]) -> NodeConfig:
+    """
+    Read and check a node config; nothing is created or opened.
+
+    :raises ConfigError: for an unreadable file, an unknown key, a missing or mistyped setting, a bad address or
+        port, or a data directory or key file where the other kind of file is. The genesis file is read by
+        ``load_genesis``.
+    """
+    config_path = Path(path).resolve()
+    document = _read_toml(config_path, "config")
+    _unknown_keys("config", document, TOP_KEYS)
+    for required in ("name", "role", "genesis"):
+        if required not in document:
+            raise ConfigError(f"config: {required} is missing")
+    base = config_path.parent
+    name = check_name("name", document["name"])
+    role = document["role"]
+    if role not in ROLES:
+        raise ConfigError(f"role: expected {' or '.join(ROLES)}, got {role!r}")
+    network = document.get("network", {})
+    if not isinstance(network, dict):
+        raise ConfigError("network: expected a [network] table")
+    _unknown_keys("[network]", network, NETWORK_KEYS)
+    genesis = _path(base, "genesis", document["genesis"])
+    data_dir = _path(base, "data_dir", document.get("data_dir", "data"))
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"data_dir: {data_dir} is not a directory")
+    key_file = _path(base, "key_file", document.get("key_file", "key.bin"))
+    if key_file.is_dir():
+        raise ConfigError(f"key_file: {key_file} is a directory")
+    bootstrap = _strings("[network] bootstrap", network.get("bootstrap", []), MAX_BOOTSTRAP)
+    return NodeConfig(
+        path=config_path, name=name, role=role,
+        layers=check_layers("layers", document.get("layers", ["ledger", "pos"])),
+        behaviour=_string("behaviour", document.get("behaviour", HONEST)),
+        behaviour_params=tuple(_strings("behaviour_params", document.get("behaviour_params", []), 100)),
+        key_file=key_file, genesis=genesis, data_dir=data_dir,
+        listen=_ipv4("[network] listen", network.get("listen", "127.0.0.1")),
+        port=check_port("[network] port", network.get("port", 9000)),
+        bootstrap=tuple(parse_address(f"[network] bootstrap[{index}]", text) for index, text in enumerate(bootstrap)),
+    )
+
+
+def create_key(path: Path) -> KeyPair:
+    """
+    Write a fresh key to ``path`` (IPv8 key-file format, mode 0600) unless a file is there; never overwrite one.
+
+    :raises FileExistsError: if ``path`` exists (also when another process created it meanwhile).
+    """
+    key = KeyPair.generate()
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created with mode 0600
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key.to_ipv8_private_bin())
+            handle.flush()
+            os.fsync(handle.fileno())
+        # A hard link fails if the target exists, so two processes starting at once cannot replace each other's key.
+        os.link(temporary, path)
+    finally:
+        Path(temporary).unlink(missing_ok=True)
+    return key
+
+
+def load_or_create_key(path: Path) -> KeyPair:
+    """The key in ``path``, created first if the file does not exist; ConfigError if it is not a key."""
+    if not path.parent.is_dir():
+        raise ConfigError(f"key_file: the folder {path.parent} does not exist")
+    if not path.exists():
+        try:
+            return create_key(path)
+        except FileExistsError:
+            pass
+        except OSError as error:
+            raise ConfigError(f"key_file: cannot create {path}: {error.strerror or error}") from None
+    try:
+        return KeyPair.load(path)
+    except OSError as error:
+        raise ConfigError(f"key_file: cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise ConfigError(f"key_file: {path}: {error}") from None
+
+
+def render_config(name: str, role: str, layers: Sequence[str], port: int, bootstrap: Sequence[str], *,
+                  listen: str = "127.0.0.1", genesis: str = "../genesis.toml") -> str:
+    """The commented TOML config ``a27 node init`` writes (every value is checked the way ``load_config`` does)."""
+    check_name("--name", name)
+    if role not in ROLES:
+        raise ConfigError(f"--role: expected {' or '.join(ROLES)}, got {role!r}")
+    check_layers("--layers", list(layers))
+    check_port("--port", port)
+    for index, address in enumerate(bootstrap):
+        parse_address(f"--bootstrap[{index}]", address)
+    _ipv4("--listen", listen)
+
+    def quoted(items: Sequence[str]) -> str:
+        return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+    return f"""\
+# a27 node config, read by `a27 node run THIS_FILE`. Relative paths are relative to this file's folder.
+
+# The node's name: in its log lines and its database files (<name>.db, <name>.chain.db, <name>.channels.db).
+name = "{name}"
+# validator: runs consensus (its key must hold a stake in the genesis); light: follows the finalized chain.
+role = "{role}"
+# The layers the node runs, bottom first: ["ledger"], ["ledger", "pos"] or ["ledger", "pos", "channels"].
+layers = {quoted(layers)}
+# "honest", or the name of a registered attack (`a27 attack --list`) whose node behaviour this node runs.
+behaviour = "{HONEST}"
+# The attack's parameters as NAME=VALUE texts (as for `a27 attack NAME --param`); unused when honest.
+behaviour_params = []
+# The node's identity (IPv8 key file). Created on first start if missing, never overwritten, mode 0600.
+key_file = "key.bin"
+# The genesis file every node of the network shares (`a27 node genesis`).
+genesis = "{genesis}"
+# The folder of the node's SQLite databases: the node restarts from it.
+data_dir = "data"
+
+[network]
+# The IPv4 address and UDP port to listen on.
+listen = "{listen}"
+port = {port}
+# Nodes to introduce this node to, as "HOST:PORT": it walks to them at start and whenever it lost them.
+bootstrap = {quoted(bootstrap)}
+"""
+
+
+def _integer(setting: str, value: object, low: int, high: int) -> int:
+    if type(value) is not int or not low <= value <= high:
+        raise ConfigError(f"{setting}: expected an integer from {low:,} to {high:,}, got {value!r}")
+    return value
+
+
+def load_genesis(path: Path) -> PosGenesis:
+    """
+    Read the genesis file the nodes share: chain id, optional ``[params]`` (``PosParams``), ``[[accounts]]``.
+
+    An account with a ``stake`` is a validator; its ``balance`` is what it can spend besides. A ledger-only node
+    uses the ledger part (``PosGenesis.ledger``), where the validators hold balance plus stake.
+
+    :raises ConfigError: for anything unreadable, unknown or inconsistent.
+    """
+    document = _read_toml(path, "genesis")
+    _unknown_keys(f"genesis {path}", document, GENESIS_KEYS)
+    chain_id = _string("genesis chain_id", document.get("chain_id"))
+    params_table = document.get("params", {})
+    accounts = document.get("accounts")
+    if not isinstance(params_table, dict):
+        raise ConfigError("genesis params: expected a [params] table")
+    if not isinstance(accounts, list) or not accounts or not all(isinstance(table, dict) for table in accounts):
+        raise ConfigError("genesis: expected [[accounts]] tables")
+    if len(accounts) > 100_000:
+        raise ConfigError(f"genesis: at most 100,000 accounts, got {len(accounts):,}")
+    known_params = [field.name for field in attrs.fields(PosParams)]
+    _unknown_keys("genesis [params]", params_table, known_params)
+    balances: dict[bytes, int] = {}
+    stakes: dict[bytes, int] = {}
+    names: dict[bytes, str] = {}
+    for index, table in enumerate(accounts):
+        where = f"genesis accounts[{index}]"
+        _unknown_keys(where, table, ACCOUNT_KEYS)
+        text = table.get("public_key")
+        if not isinstance(text, str) or len(text) != 64:
+            raise ConfigError(f"{where}.public_key: expected 64 hex characters, got {text!r}")
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise ConfigError(f"{where}.public_key: not hex: {text!r}") from None
+        if key in balances:
+            raise ConfigError(f"{where}.public_key: {text[:16]}... is listed twice")
+        balances[key] = _integer(f"{where}.balance", table.get("balance"), 0, MAX_UINT64)
+        if "stake" in table:
+            stakes[key] = _integer(f"{where}.stake", table["stake"], 1, MAX_UINT64)
+        if "name" in table:
+            names[key] = _string(f"{where}.name", table["name"])
+    try:
+        return PosGenesis.build(chain_id, balances, stakes, PosParams(**params_table), names)
+    except (PosGenesisError, GenesisError, TypeError) as error:
+        raise ConfigError(f"genesis {path}: {error}") from None
+
+
+def render_genesis(chain_id: str, nodes: Sequence[tuple[NodeConfig, KeyPair]], balance: int, stake: int) -> str:
+    """The genesis file for ``nodes``: every account starts with ``balance``; each validator also bonds ``stake``."""
+    _integer("--balance", balance, 0, MAX_UINT64)
+    _integer("--stake", stake, 1, MAX_UINT64)
+    lines = ["# a27 genesis shared by every node of the network. Accounts with a stake are the validators.",
+             f"chain_id = {json.dumps(_string('--chain-id', chain_id))}", "", "[params]", "block_reward = 100"]
+    for config, key in nodes:
+        lines += ["", "[[accounts]]", f'name = "{config.name}"', f'public_key = "{key.public_key.hex()}"',
+                  f"balance = {balance}"]
+        if config.role == VALIDATOR:
+            lines.append(f"stake = {stake}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,199 @@
+"""
+One real node as its own process (``a27 node run``): built from a config on a UDP socket, stopped by a signal.
+
+The node is the same composition as in simulation (``build_node``); only the runtime differs: a UDP endpoint, the
+process's asyncio loop, Unix time as the PoS clock (the shared time base), SQLite stores in the config's data
+directory. On SIGINT or SIGTERM it unloads its overlays, closes its endpoint and then every database, so a restart
+resumes from the stored chain and catches up from its peers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import signal
+from collections.abc import Iterator, Sequence
+
+from a27_ledger import KeyPair, Receipt
+from a27_pos import Block, CommitCertificate, PosGenesis
+
+from .builder import VALIDATOR, A27Node, NodeSpec, UdpRuntime, build_node
+from .config import HONEST, ConfigError, NodeConfig, load_genesis, load_or_create_key
+from .settings import LayerSettings, LayerSettingsError, check_layer_settings
+from .stores import Stores
+
+WALK_INTERVAL = 2.0
+"""Seconds between walks to the bootstrap addresses that an overlay does not have among its peers."""
+STATUS_INTERVAL = 10.0
+"""Seconds between the status lines a running node logs."""
+
+log = logging.getLogger("a27.node")
+
+
+def behaviour_settings(config: NodeConfig) -> LayerSettings:
+    """
+    The per-layer settings of the config's behaviour: none when honest, else the registered attack's settings.
+
+    The attack is built from ``behaviour_params`` the way ``a27 attack`` builds it, and its first attacker node with
+    the config's role gives the settings (``Attack.settings_for``), exactly what the simulator gives that node.
+
+    :raises ConfigError: for an unknown attack, a bad parameter, or an attack without a node of this role.
+    """
+    if config.behaviour == HONEST:
+        return {}
+    # Imported here: an honest node process need not load the attacks.
+    from a27_attacks import AttackError, attack_named  # noqa: PLC0415
+
+    try:
+        attack = attack_named(config.behaviour).from_params(list(config.behaviour_params))
+    except AttackError as error:
+        raise ConfigError(f"behaviour: {error}") from None
+    for attacker in attack.attacker_nodes():
+        if attacker.role == config.role:
+            return attack.settings_for(attacker)
+    raise ConfigError(f"behaviour: attack {config.behaviour!r} has no {config.role} node "
+                      f"(its nodes: {', '.join(f'{node.name} {node.role}' for node in attack.attacker_nodes())})")
+
+
+def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> LayerSettings:
+    """
+    The layer settings for the node: its behaviour's, and with PoS the role the config names.
+
+    :raises ConfigError: when the genesis contradicts the role, or the behaviour's settings do not fit the node.
+    """
+    account = spec.key.public_key
+    staked = account in dict(genesis.stakes)
+    if config.role == VALIDATOR and not staked:
+        raise ConfigError(f"role: {config.name} is a validator but the genesis {config.genesis} gives its key "
+                          f"{account.hex()[:16]}... no stake")
+    if "pos" not in config.layers and config.role != VALIDATOR and staked:
+        raise ConfigError(f"role: {config.name} is light but the genesis makes its key a ledger validator")
+    settings = {layer: dict(options) for layer, options in behaviour_settings(config).items()}
+    if "pos" in config.layers:
+        settings.setdefault("pos", {})["validator"] = config.role == VALIDATOR
+    try:
+        check_layer_settings(spec, settings)
+    except (LayerSettingsError, ValueError) as error:
+        raise ConfigError(f"behaviour: {error}") from None
+    return settings
+
+
+def prepare(config: NodeConfig) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
+    """
+    Everything checked before a socket or database is opened: key (created if missing), genesis, the data directory
+    (created if missing), settings.
+
+    :raises ConfigError: naming the setting at fault.
+    """
+    key: KeyPair = load_or_create_key(config.key_file)
+    genesis = load_genesis(config.genesis)
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"data_dir: cannot create {config.data_dir}: {error.strerror or error}") from None
+    if not os.access(config.data_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"data_dir: {config.data_dir} is not writable")
+    spec = NodeSpec(config.name, key, config.role, config.layers)
+    return spec, genesis, node_settings(config, spec, genesis)
+
+
+@contextlib.contextmanager
+def lock_data_dir(config: NodeConfig) -> Iterator[None]:
+    """
+    Hold an exclusive lock on ``<data_dir>/node.lock`` while the node runs (released by the system if it dies).
+
+    :raises ConfigError: if another process holds it: two nodes writing the same databases would corrupt them.
+    """
+    with (config.data_dir / "node.lock").open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigError(f"data_dir: {config.data_dir} is in use by another running node") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def height_of(node: A27Node) -> int:
+    """The node's finalized height (PoS), or the ledger transactions it applied (ledger only)."""
+    if "pos" in node.overlays:
+        return node.pos.chain.height
+    return node.ledger.state.applied_count
+
+
+async def walk_to_bootstrap(node: A27Node, bootstrap: Sequence[tuple[str, int]]) -> None:
+    """Forever: every ``WALK_INTERVAL`` seconds, each overlay walks to the bootstrap addresses it has no peer at."""
+    while True:
+        for overlay in node.overlays.values():
+            known = {tuple(peer.address) for peer in overlay.get_peers()}
+            for address in bootstrap:
+                if address not in known and address != node.address:
+                    overlay.walk_to(address)
+        await asyncio.sleep(WALK_INTERVAL)
+
+
+async def log_status(node: A27Node) -> None:
+    """Forever: every ``STATUS_INTERVAL`` seconds, log the node's height and peers."""
+    while True:
+        await asyncio.sleep(STATUS_INTERVAL)
+        peers = {layer: len(overlay.get_peers()) for layer, overlay in node.overlays.items()}
+        log.info("%s: height %d, peers %s", node.name, height_of(node), peers)
+
+
+async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
+    """
+    Build the node the config describes, run it until ``stop`` is set, then stop it and close its databases.
+
+    :raises ConfigError: for a config the node cannot run with (see ``prepare``).
+    :raises OSError: when the UDP socket cannot be bound.
+    """
+    spec, genesis, settings = prepare(config)
+    with lock_data_dir(config):
+        stores = Stores(config.data_dir)
+        try:
+            node = await build_node(spec, genesis, UdpRuntime(config.listen, config.port), stores=stores,
+                                    settings=settings)
+        except BaseException:
+            stores.close()
+            raise
+        await _run_built(config, node, stores, stop)
+
+
+async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event) -> None:
+    spec = node.spec
+    if "pos" in node.overlays:
+        def on_commit(block: Block, _certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
+            log.info("%s: finalized height %d (%d transactions)", spec.name, block.header.height, len(receipts))
+
+        node.pos.commit_listeners.append(on_commit)
+    host, port = node.address
+    log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
+             spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
+    tasks = [asyncio.ensure_future(walk_to_bootstrap(node, config.bootstrap)), asyncio.ensure_future(log_status(node))]
+    try:
+        await stop.wait()
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        height = height_of(node)
+        await node.stop()
+        stores.close()
+        log.info("%s: stopped at height %d; databases closed", spec.name, height)
+
+
+async def serve(config: NodeConfig) -> None:
+    """Run the node until SIGINT or SIGTERM arrives (the process's entry point, on its own event loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(number, stop.set)
+    try:
+        await run_node(config, stop)
+    finally:
+        for number in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(number)
