@@ -284,3 +284,26 @@ def test_sqlite_store_accepts_str_paths(tmp_path: Path) -> None:
     reopened = LedgerState(SQLiteStore(path))
     assert reopened.balance(KEYS[0].public_key) == 10_000
     reopened.close()
+
+
+def test_memory_stores_of_one_genesis_share_its_balances_and_keep_only_what_changed() -> None:
+    # A simulation's nodes start from one genesis: N stores must not hold N copies of every account.
+    from a27_ledger import LedgerState, MemoryStore, sign_transfer  # noqa: PLC0415
+    from a27_ledger.testing import make_genesis, make_keys  # noqa: PLC0415
+
+    alice, bob, carol = make_keys(3, seed=77)
+    genesis = make_genesis([alice, bob, carol], balance=100)
+    first, second = MemoryStore(), MemoryStore()
+    one, other = LedgerState.from_genesis(genesis, first), LedgerState.from_genesis(genesis, second)
+    assert first._base is second._base is genesis.balances
+    one.apply(sign_transfer(alice, bob.public_key, 100, 0))  # alice emptied, bob credited
+    assert dict(first.balances()) == {bob.public_key: 200, carol.public_key: 100}
+    assert dict(second.balances()) == {key.public_key: 100 for key in (alice, bob, carol)}
+    assert len(first._balances) == 2 and not second._balances
+    assert one.snapshot().digest() != other.snapshot().digest()
+    one.check_invariants()
+    plain = {alice.public_key: 5}
+    copied = MemoryStore()
+    copied.initialize(b"\x01" * 32, plain)
+    plain[alice.public_key] = 6  # the caller's dict is not the store's
+    assert copied.balance(alice.public_key) == 5

@@ -20,6 +20,7 @@ import struct
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -76,6 +77,7 @@ class Genesis:
     chain_id: str
     accounts: tuple[GenesisAccount, ...] = attrs.field(converter=_sorted_accounts)
     _digest: bytes | None = attrs.field(init=False, default=None, eq=False, repr=False)
+    _balances: Mapping[bytes, int] | None = attrs.field(init=False, default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         """Validate the whole genesis."""
@@ -103,9 +105,14 @@ class Genesis:
         return tuple(account.public_key for account in self.accounts if account.validator)
 
     @property
-    def balances(self) -> dict[bytes, int]:
-        """Starting balance of every account."""
-        return {account.public_key: account.balance for account in self.accounts}
+    def balances(self) -> Mapping[bytes, int]:
+        """Starting balance of every account: one read-only mapping per genesis, which every `MemoryStore` started
+        from it shares as its base (a simulation's nodes then hold only what changed, not N copies of N accounts)."""
+        balances = self._balances
+        if balances is None:
+            balances = MappingProxyType({account.public_key: account.balance for account in self.accounts})
+            object.__setattr__(self, "_balances", balances)
+        return balances
 
     @property
     def names(self) -> dict[bytes, str]:

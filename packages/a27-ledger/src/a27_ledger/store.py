@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from a27_ledger.errors import StoreError
@@ -83,6 +84,9 @@ class MemoryStore:
 
     def __init__(self) -> None:
         """Create an empty store."""
+        self._base: Mapping[bytes, int] = {}
+        """The genesis balances, shared read-only (see `initialize`); ``_balances`` holds every balance changed
+        since, zeros included (an account emptied since genesis)."""
         self._balances: dict[bytes, int] = {}
         self._nonces: dict[bytes, int] = {}
         self._escrows: dict[tuple[str, bytes], int] = {}
@@ -104,11 +108,14 @@ class MemoryStore:
             raise StoreError("the store already holds a ledger")
         self._genesis_digest = genesis_digest
         self._genesis_supply = sum(balances.values())
-        self._balances.update((account, balance) for account, balance in balances.items() if balance)
+        # A read-only mapping (`Genesis.balances`) is shared, not copied: the nodes of a simulation started from one
+        # genesis then keep only the balances that changed. Any other mapping is copied, as the caller may change it.
+        self._base = balances if isinstance(balances, MappingProxyType) else dict(balances)
 
     def balance(self, account: bytes) -> int:
         """Balance of `account`, 0 if absent."""
-        return self._balances.get(account, 0)
+        value = self._balances.get(account)
+        return self._base.get(account, 0) if value is None else value
 
     def nonce(self, account: bytes) -> int:
         """Next nonce of `account`, 0 if absent."""
@@ -124,12 +131,7 @@ class MemoryStore:
 
     def commit(self, changes: StateChanges, receipts: Sequence[Receipt]) -> None:
         """Apply `changes` and append `receipts`; dictionary updates cannot fail halfway."""
-        balances = self._balances
-        for account, balance in changes.balances.items():
-            if balance:
-                balances[account] = balance
-            else:
-                balances.pop(account, None)
+        self._balances.update(changes.balances)
         self._nonces.update(changes.nonces)
         escrows = self._escrows
         for escrow_key, amount in changes.escrows.items():
@@ -152,7 +154,8 @@ class MemoryStore:
 
     def balances(self) -> list[tuple[bytes, int]]:
         """All non-zero balances, sorted by account."""
-        return sorted(self._balances.items())
+        merged = {**self._base, **self._balances}
+        return sorted((account, balance) for account, balance in merged.items() if balance)
 
     def nonces(self) -> list[tuple[bytes, int]]:
         """All non-zero nonces, sorted by account."""
