@@ -25,7 +25,7 @@ from a27_harness.reports.topology import PLOTS, bucket_labels, findings, format_
 @pytest.fixture(scope="module")
 def result() -> TopologyExperimentResult:
     experiment = TopologyExperiment(topologies=("complete", "bottleneck"), nodes=12, payments=60, deposit=10_000,
-                                    max_amount=10_000, drain_seconds=200)
+                                    max_amount=10_000, drain_seconds=200, seeds=2)
     return run_topology_experiment(experiment)
 
 
@@ -47,7 +47,7 @@ def test_bucket_labels_name_each_range() -> None:
 
 def test_findings_read_success_drain_and_the_offline_bridge(result: TopologyExperimentResult) -> None:
     text = " ".join(findings(result))
-    assert "Success over the whole workload: complete" in text
+    assert "Seed 7, success over the whole workload: complete" in text
     assert "For the largest payments (3,162-10,000)" in text
     assert "bridge channels depleted" in text
     offline = result.offline_pairs()[0][1]
@@ -55,7 +55,7 @@ def test_findings_read_success_drain_and_the_offline_bridge(result: TopologyExpe
 
 
 def test_a_run_without_bottleneck_shapes_has_no_offline_section() -> None:
-    plain = run_topology_experiment(TopologyExperiment(topologies=("complete",), nodes=6, payments=10))
+    plain = run_topology_experiment(TopologyExperiment(topologies=("complete",), nodes=6, payments=10, seeds=1))
     assert "bridge node offline" not in format_terminal(plain)
     assert not any("bridge" in sentence for sentence in findings(plain))
 
@@ -70,6 +70,8 @@ def test_write_report_writes_markdown_json_and_plots(result: TopologyExperimentR
         assert (tmp_path / "out" / name).read_bytes().startswith(b"\x89PNG")
     assert "| bottleneck (bridge offline) |" in text
     data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    provenance = data.pop("provenance")
+    assert provenance["parameters"]["experiment"]["seeds"] == 2
     assert data == json.loads(json.dumps(report_data(result)))
     assert [run["label"] for run in data["runs"]] == ["complete", "bottleneck", "bottleneck (bridge offline)"]
     assert data["experiment"]["bucket_edges"] == list(result.experiment.bucket_edges())
@@ -80,7 +82,7 @@ def test_write_report_writes_markdown_json_and_plots(result: TopologyExperimentR
 # Findings read from the numbers: two data sets each, and the sentence must follow them ------------------------------
 
 EXPERIMENT = TopologyExperiment(topologies=("ba",), payments=200, min_amount=100, max_amount=10_000,
-                                amount_buckets=2)
+                                amount_buckets=2, seeds=1)
 """Amount buckets 100-1,000 and 1,000-10,000."""
 
 
@@ -101,7 +103,7 @@ def _run(*, bridge_depleted: int, other_depleted: int, bridge_end: float, other_
     """A run with 10 bridge channels and 60 others; the first ``bridge_depleted`` bridge channels depleted."""
     traces = tuple(ChannelTrace(f"0-{k}", True, 1.0 if k < bridge_depleted else None, (0.5, bridge_end))
                    for k in range(10))
-    return TopologyRun(topology, variant, 70, (0,), 0 if variant != BASELINE else None,
+    return TopologyRun(topology, variant, EXPERIMENT.seed, 70, (0,), 0 if variant != BASELINE else None,
                        3.0 if variant != BASELINE else None,
                        payments if payments is not None else _payments((100, 100), (100, 100)), (0.0, 10.0),
                        traces, (0.5, bridge_end), (0.5, other_end), bridge_depleted + other_depleted, 10, seconds,

@@ -272,9 +272,9 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
                 "restake_duration": arguments.restake_duration, "restake_interval": arguments.restake_interval,
                 "restake_block_reward": arguments.restake_reward}
     try:
-        experiment = StakeExperiment(cases=parse_cases(arguments.cases),
-                                     strategies=parse_strategies(arguments.proposer),
-                                     **{key: value for key, value in settings.items() if value is not None})
+        make = StakeExperiment.quick if arguments.quick else StakeExperiment
+        experiment = make(cases=parse_cases(arguments.cases), strategies=parse_strategies(arguments.proposer),
+                          **{key: value for key, value in settings.items() if value is not None})
         # Building every scenario up front reports a bad setting before any simulation starts.
         runs = len(experiment.plan())
         out = check_directory("--out", arguments.out)
@@ -290,22 +290,24 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(stake_report.format_terminal(result))
-    markdown = stake_report.write_report(result, out)
+    markdown = stake_report.write_report(result, out, arguments.argv)
     print(f"report: {markdown} (and report.json, {len(stake_report.PLOTS)} plots)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
     return 0 if result.ok else 1
 
 
 def _experiment_topology(arguments: argparse.Namespace) -> int:
-    settings = {"nodes": arguments.nodes, "seed": arguments.seed, "deposit": arguments.deposit,
+    settings = {"nodes": arguments.nodes, "seed": arguments.seed, "seeds": arguments.seeds,
+                "deposit": arguments.deposit,
                 "payments": arguments.payments, "min_amount": arguments.min_amount,
                 "max_amount": arguments.max_amount, "payments_per_second": arguments.rate,
                 "amount_buckets": arguments.buckets, "ba_m": arguments.m, "clusters": arguments.clusters,
                 "bridge_degree": arguments.bridge_degree, "offline_at": arguments.offline_at}
     try:
-        experiment = TopologyExperiment(topologies=parse_topologies(arguments.topologies),
-                                        **{key: value for key, value in settings.items() if value is not None})
-        runs = len(experiment.plan())
+        make = TopologyExperiment.quick if arguments.quick else TopologyExperiment
+        experiment = make(topologies=parse_topologies(arguments.topologies),
+                          **{key: value for key, value in settings.items() if value is not None})
+        runs = experiment.runs_planned()
         # Building every graph up front reports a shape these settings cannot make before any run starts.
         for topology in experiment.topologies:
             experiment.graph(topology)
@@ -322,7 +324,7 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(topology_report.format_terminal(result))
-    markdown = topology_report.write_report(result, out)
+    markdown = topology_report.write_report(result, out, arguments.argv)
     print(f"report: {markdown} (and report.json, plots)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
     return 0
@@ -340,8 +342,15 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
                           help="comma-separated shapes: complete, ba, bottleneck, bottlenecks (default all)")
     topology.add_argument("--nodes", type=_integer(2, MAX_TOPOLOGY_NODES),
                           help=f"channel nodes (default {defaults['nodes']})")
-    topology.add_argument("--seed", type=_integer(0, MAX_UINT64),
-                          help=f"the seed that fixes everything (default {defaults['seed']})")
+    topology.add_argument("--seed", type=_integer(0, MAX_UINT64 - 1_000),
+                          help="the first seed; its runs are reported in detail, and seeds SEED+1 ... add "
+                               f"intervals across seeds (default {defaults['seed']})")
+    topology.add_argument("--seeds", type=_integer(1, 1_000),
+                          help=f"seeds to run, each with its own graph and workload (default {defaults['seeds']})")
+    quick = TopologyExperiment.quick()
+    topology.add_argument("--quick", action="store_true",
+                          help=f"the CI preset: {quick.seeds} seeds, {quick.nodes} nodes, {quick.payments} payments "
+                               "(options given here override it)")
     topology.add_argument("--deposit", type=_integer(1, MAX_PAYMENT),
                           help=f"each side's deposit per channel (default {defaults['deposit']:,})")
     topology.add_argument("--payments", type=_integer(1, MAX_COUNT),
@@ -444,6 +453,11 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
                             f"1/N of, each other's stake; default {','.join(DEFAULT_CASES)})")
     stake.add_argument("--proposer", default="both",
                        help="weighted-round-robin, lottery or both (default both)")
+    quick = StakeExperiment.quick()
+    stake.add_argument("--quick", action="store_true",
+                       help=f"the CI preset: {quick.seeds} seeds, {quick.duration:g} s shares runs, "
+                            f"{quick.silence_duration:g} s silence runs, {quick.restake_duration:g} s restake runs "
+                            "(options given here override it)")
     stake.add_argument("--seeds", type=_integer(1, 1_000),
                        help=f"runs per case and strategy, seeds 1..N (default {defaults['seeds']})")
     stake.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
@@ -516,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``a27`` console script."""
     arguments = build_parser().parse_args(argv)
+    # Reports record the command that made them (provenance).
+    arguments.argv = list(sys.argv[1:] if argv is None else argv)
     return int(arguments.handler(arguments))
 
 
