@@ -41,6 +41,7 @@ from .reports import lab2 as lab2_report
 from .reports import lab3 as lab3_report
 from .reports import stake as stake_report
 from .reports import topology as topology_report
+from .reports.provenance import collect_provenance, scenario_parameters
 from .scenario import (
     MAX_COUNT,
     MAX_NODES,
@@ -170,19 +171,20 @@ def _sim(arguments: argparse.Namespace) -> int:
         return 2
     progress, bar = _progress_bar(arguments.progress)
     wall_start = time.perf_counter()
+    provenance = collect_provenance(arguments.argv, scenario_parameters(scenario))
     try:
         if scenario.uses_channels:
             channels_result = run_lab3(scenario, progress)
             text, agreed = lab3_report.format_terminal(channels_result), channels_result.ok
-            markdown = lab3_report.write_report(channels_result, out)
+            markdown = lab3_report.write_report(channels_result, out, provenance)
         elif scenario.uses_pos:
             pos_result = run_lab2(scenario, progress)
             text, agreed = lab2_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
-            markdown = lab2_report.write_report(pos_result, out)
+            markdown = lab2_report.write_report(pos_result, out, provenance)
         else:
             ledger_result = run_lab1(scenario, progress)
             text, agreed = lab1_report.format_terminal(ledger_result), ledger_result.agreed and ledger_result.supply_ok
-            markdown = lab1_report.write_report(ledger_result, out)
+            markdown = lab1_report.write_report(ledger_result, out, provenance)
     except (ValueError, LedgerError, PosError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2
@@ -231,7 +233,10 @@ def _attack(arguments: argparse.Namespace) -> int:
         print(f"a27 attack: {error}", file=sys.stderr)
         return 2
     print(attacks_report.format_terminal(report))
-    markdown = attacks_report.write_report(report, out)
+    parameters = {"attack": {"name": attack.name, "parameters": {parameter.name: getattr(attack, parameter.name)
+                                                                 for parameter in attack.parameters()}},
+                  "defences_switched_off": list(switched_off), **scenario_parameters(scenario)}
+    markdown = attacks_report.write_report(report, out, collect_provenance(arguments.argv, parameters))
     print(f"report: {markdown} (and report.json)", file=sys.stderr)
     return 0
 
@@ -400,7 +405,7 @@ def _experiment_attacks(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(attack_experiment_report.format_terminal(result))
-    markdown = attack_experiment_report.write_report(result, out)
+    markdown = attack_experiment_report.write_report(result, out, arguments.argv)
     print(f"report: {markdown} (and report.json, {SCOREBOARD_AND_CARDS})", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
     return 0 if result.ok else 1

@@ -19,11 +19,11 @@ from typing import Any
 
 import attrs
 
-from a27_ledger import LedgerDefences, PeerDefences
-from a27_pos import PosCommunity, PosDefences, PosParams, Timeouts, ValidatorSet
+from a27_pos import PosCommunity, PosParams, ValidatorSet
 
 from ..labs.common import latency_summary
 from ..labs.lab2 import Lab2Result, run_lab2
+from ..reports.provenance import scenario_parameters
 from ..reports.statistics import (
     ChiSquare,
     Interval,
@@ -220,15 +220,8 @@ class StakeExperiment:
         every run shares (seed, stakes, proposer and duration vary per run and follow from the settings), the chain's
         parameters, the consensus timeouts and the defences (all on).
         """
-        varying = ("seed", "stakes", "proposer", "duration", "silent_validators", "restake_interval", "db",
-                   # Lab 3 settings, unused without the channel layer:
-                   "channel_deposit", "payments", "unilateral_closes", "challenge_period")
-        scenario = {key: value for key, value in self.plan()[0].scenario.to_dict().items() if key not in varying}
-        chain = attrs.asdict(PosParams())
-        for key in ("block_reward", "proposer_strategy"):
-            del chain[key]
-        return {"experiment": self.to_dict(), "scenario": scenario, "pos": chain, "pos_timeouts": Timeouts(),
-                "defences": {"ledger": LedgerDefences(), "peers": PeerDefences(), "pos": PosDefences()}}
+        varying = ("seed", "stakes", "proposer", "duration", "silent_validators", "restake_interval", "db")
+        return {"experiment": self.to_dict(), **scenario_parameters(self.plan()[0].scenario, varying)}
 
 
 @attrs.frozen

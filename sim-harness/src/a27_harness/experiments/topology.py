@@ -439,7 +439,8 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
                                 tuple(round(share, 4) for share in series[index])) for index in kept)
     ended = [payment.ended for payment in outcomes.values() if payment.ended is not None]
     return TopologyRun(
-        topology=topology, variant=variant, seed=experiment.seed, channels=len(channels), bridges=bridges, offline_node=offline_node,
+        topology=topology, variant=variant, seed=experiment.seed, channels=len(channels), bridges=bridges,
+        offline_node=offline_node,
         offline_time=offline_time, payments=tuple(outcomes[index] for index in range(len(workload))),
         times=tuple(times), traces=traces,
         bridge_mean_share=_mean_series(samples, [index for index in range(len(channels)) if on_bridge[index]]),
@@ -562,7 +563,8 @@ class TopologyExperimentResult:
                          "other_depleted_share": run.other_depleted_share,
                          "success_before_offline_point": run.success_rate(before),
                          "success_after_offline_point": run.success_rate(after)})
-        seeds = [{"topology": run.topology, "variant": run.variant, "seed": run.seed, "success_rate": run.success_rate(),
+        seeds = [{"topology": run.topology, "variant": run.variant, "seed": run.seed,
+                  "success_rate": run.success_rate(),
                   "success_by_bucket": [list(pair) for pair in run.success_by_bucket(edges)],
                   "failures": run.failures(), "mean_hops": run.mean_hops, "fees": run.fees,
                   "throughput": run.throughput} for run in self.runs]

@@ -19,7 +19,11 @@ from typing import Any
 
 import attrs
 
+from a27_ledger import LedgerDefences, PeerDefences
+from a27_pos import PosDefences, PosParams, Timeouts
+
 from ..__about__ import __version__
+from ..scenario import SimScenario
 
 UNKNOWN = "unknown"
 """What provenance records for anything it cannot find out (no git, not a checkout, a package not installed)."""
@@ -44,7 +48,7 @@ def distribution_version(name: str) -> str:
 
 def _git(directory: Path, *arguments: str) -> str | None:
     try:
-        completed = subprocess.run(["git", "-C", str(directory), *arguments], capture_output=True, text=True,  # noqa: S603, S607 - fixed arguments, git from PATH
+        completed = subprocess.run(["git", "-C", str(directory), *arguments], capture_output=True, text=True,
                                    timeout=_GIT_TIMEOUT, check=False)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -140,6 +144,28 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|")
 
 
+CHANNEL_SETTINGS = ("channel_deposit", "payments", "unilateral_closes", "challenge_period")
+"""Scenario settings only the channel layer (Lab 3) reads."""
+
+
+def scenario_parameters(scenario: SimScenario, leave_out: Sequence[str] = ()) -> dict[str, Any]:
+    """
+    What a simulation of ``scenario`` depends on besides the code: the scenario's settings (without ``leave_out``,
+    and without the channel settings when it has no channel layer), and with the pos layer the chain's parameters,
+    the consensus timeouts and the defences, defaults included.
+    """
+    skipped = {*leave_out, *(() if scenario.uses_channels else CHANNEL_SETTINGS)}
+    data: dict[str, Any] = {"scenario": {key: value for key, value in scenario.to_dict().items() if key not in skipped}}
+    defences: dict[str, Any] = {"ledger": LedgerDefences(), "peers": PeerDefences()}
+    if scenario.uses_pos:
+        data["pos"] = {key: value for key, value in attrs.asdict(PosParams()).items()
+                       if key not in ("block_reward", "proposer_strategy")}  # the scenario's, above
+        data["pos_timeouts"] = Timeouts()
+        defences["pos"] = PosDefences()
+    data["defences"] = defences
+    return data
+
+
 def command_line(argv: Sequence[str] | None) -> str:
     """``a27`` followed by ``argv`` quoted for a shell, or ``unknown`` when ``argv`` is None (not run by the CLI)."""
     return UNKNOWN if argv is None else shlex.join(["a27", *argv])
@@ -154,5 +180,5 @@ def collect_provenance(argv: Sequence[str] | None, parameters: Mapping[str, Any]
         parameters=plain(parameters))
 
 
-__all__ = ["A27_PACKAGES", "SOFTWARE", "UNKNOWN", "Provenance", "collect_provenance", "command_line",
-           "distribution_version", "git_commit", "plain"]
+__all__ = ["A27_PACKAGES", "CHANNEL_SETTINGS", "SOFTWARE", "UNKNOWN", "Provenance", "collect_provenance",
+           "command_line", "distribution_version", "git_commit", "plain", "scenario_parameters"]

@@ -21,7 +21,7 @@ from ..experiments.stake import (
 )
 from .files import pyplot, save_figure, write_report_files
 from .formatting import markdown_table, percent
-from .provenance import Provenance, collect_provenance
+from .provenance import collect_provenance
 from .statistics import Interval, MeanInterval, wilson_interval
 
 PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",
@@ -65,11 +65,10 @@ def _chi_square_text(pooled: PooledShares) -> str:
 # Plain data ---------------------------------------------------------------------------------------------------------
 
 
-def report_data(result: StakeExperimentResult, provenance: Provenance | None = None) -> dict[str, Any]:
-    """Every figure of the experiment as plain data: what report.json holds (with ``provenance`` when given)."""
+def report_data(result: StakeExperimentResult) -> dict[str, Any]:
+    """Every figure of the experiment as plain data: what report.json holds besides its provenance."""
     experiment = result.experiment
     return {
-        **({"provenance": provenance.to_dict()} if provenance is not None else {}),
         "experiment": experiment.to_dict(),
         "verdict": {"ok": result.ok, "runs": len(result.runs),
                     "inconsistent_runs": [attrs.asdict(run) for run in result.inconsistent_runs]},
@@ -439,8 +438,8 @@ def _drift_samples(drift: StakeDrift, samples: int) -> list[tuple[float, tuple[f
     return picked
 
 
-def format_markdown(result: StakeExperimentResult, provenance: Provenance | None = None) -> str:
-    """The Markdown report: tables, plots, a reading of the numbers and (when given) its provenance."""
+def format_markdown(result: StakeExperimentResult) -> str:
+    """The Markdown report: tables, plots, a reading of the numbers (its provenance is added on writing)."""
     experiment = result.experiment
     shares = result.shares()
     lines = ["# a27 experiment stake: what stake weights do to proof of stake", "", f"**{verdict_line(result)}**", "",
@@ -543,8 +542,6 @@ def format_markdown(result: StakeExperimentResult, provenance: Provenance | None
           _yes(run.consistent)) for run in result.runs], "lllrlrrrl")
     lines += ["", "Consistent: the run conserved supply and every node ended on one chain (a run with no block "
                   "counts as one chain)."]
-    if provenance is not None:
-        lines += ["", *provenance.markdown()]
     return "\n".join(lines) + "\n"
 
 
@@ -668,8 +665,9 @@ def write_report(result: StakeExperimentResult, directory: str | Path, argv: Seq
     plots = {PLOTS["shares"]: plot_block_shares, PLOTS["finality"]: plot_finality, PLOTS["silence"]: plot_silence,
              PLOTS["restake"]: plot_restake}
     provenance = collect_provenance(argv, result.experiment.parameters())
-    return write_report_files(directory, report_data(result, provenance), format_markdown(result, provenance),
-                              {name: functools.partial(draw, result) for name, draw in plots.items()})
+    return write_report_files(directory, report_data(result), format_markdown(result),
+                              {name: functools.partial(draw, result) for name, draw in plots.items()}, provenance)
 
 
-__all__ = ["PLOTS", "findings", "precision_sentence", "format_markdown", "format_terminal", "report_data", "verdict_line", "write_report"]
+__all__ = ["PLOTS", "findings", "format_markdown", "format_terminal", "precision_sentence", "report_data",
+           "verdict_line", "write_report"]

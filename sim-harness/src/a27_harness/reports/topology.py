@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from ..experiments.topology import (
-    ENDPOINT_OFFLINE,
     OPENS_PER_BLOCK,
     SETTLED,
     UNRESOLVED,
@@ -22,7 +21,7 @@ from .causes import colour as cause_colour
 from .causes import definitions as cause_definitions
 from .files import pyplot, save_figure, write_report_files
 from .formatting import markdown_table, percent
-from .provenance import Provenance, collect_provenance
+from .provenance import collect_provenance
 from .statistics import MeanInterval, compare_proportions, wilson_interval
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
@@ -93,9 +92,9 @@ def _causes(result: TopologyExperimentResult) -> list[str]:
     return sorted(totals, key=lambda cause: (-totals[cause], cause))
 
 
-def report_data(result: TopologyExperimentResult, provenance: Provenance | None = None) -> dict[str, Any]:
-    """Every figure of the experiment as plain data: what report.json holds (with ``provenance`` when given)."""
-    return {**({"provenance": provenance.to_dict()} if provenance is not None else {}), **result.to_dict(),
+def report_data(result: TopologyExperimentResult) -> dict[str, Any]:
+    """Every figure of the experiment as plain data: what report.json holds besides its provenance."""
+    return {**result.to_dict(),
             "findings": findings(result)}
 
 
@@ -152,8 +151,8 @@ def _offline_rows(result: TopologyExperimentResult) -> list[str]:
         before, after = offline.split(boundary)
         _, baseline_after = baseline.split(boundary)
         endpoint = sum(payment.outcome == "endpoint offline" for payment in after)
-        rows.append(f"{offline.topology:<12} {_node_ids([offline.offline_node] if offline.offline_node is not None else []):>7} "
-                    f"{_time(offline.offline_time):>5} "
+        node = _node_ids([offline.offline_node] if offline.offline_node is not None else [])
+        rows.append(f"{offline.topology:<12} {node:>7} {_time(offline.offline_time):>5} "
                     f"{percent(offline.success_rate(before)):>8} {percent(offline.success_rate(after)):>8} "
                     f"{percent(baseline.success_rate(baseline_after)):>14} {endpoint:>16} "
                     f"{offline.throughput:>9.2f} {baseline.throughput:>18.2f}")
@@ -407,8 +406,8 @@ def findings(result: TopologyExperimentResult) -> list[str]:
 
 
 
-def format_markdown(result: TopologyExperimentResult, provenance: Provenance | None = None) -> str:
-    """The Markdown report: settings, the reading of the numbers, tables, plots and (when given) its provenance."""
+def format_markdown(result: TopologyExperimentResult) -> str:
+    """The Markdown report: settings, the reading of the numbers, tables and plots (provenance is added on writing)."""
     experiment = result.experiment
     baselines = result.baselines()
     edges = experiment.bucket_edges()
@@ -479,8 +478,8 @@ def format_markdown(result: TopologyExperimentResult, provenance: Provenance | N
               f"other), the first {LEGEND_CHANNELS} of them named in the legend; thick lines are the means over all "
               "bridge channels and all other channels; the dotted line is the depletion threshold "
               f"({percent(experiment.depleted_below)}).", "",
-              f"The channels that depleted first, per topology (at most {experiment.top_channels}; {BRIDGE_DEFINITION}; "
-              "a channel is named by the node numbers of its two ends):", ""]
+              f"The channels that depleted first, per topology (at most {experiment.top_channels}; "
+              f"{BRIDGE_DEFINITION}; a channel is named by the node numbers of its two ends):", ""]
     lines += markdown_table(
         ["topology", "channel", "bridge", "depleted at s", "poorer side at end"],
         [(run.topology, trace.name, "yes" if trace.bridge else "no", _time(trace.first_depleted),
@@ -491,10 +490,10 @@ def format_markdown(result: TopologyExperimentResult, provenance: Provenance | N
     pairs = result.offline_pairs()
     if pairs:
         boundary = result.offline_boundary
-        lines += ["", f"## A bridge node offline (seed {experiment.seed})", "", f"![offline bridge]({PLOTS['offline']})",
-                  "", "Figure: success of the payments started before and after the bridge went offline, with it "
-                  "online (blue) and offline (orange), seed " f"{experiment.seed}; the offline node is named by its "
-                  "number.", "",
+        lines += ["", f"## A bridge node offline (seed {experiment.seed})", "",
+                  f"![offline bridge]({PLOTS['offline']})", "",
+                  "Figure: success of the payments started before and after the bridge went offline, with it online "
+                  f"(blue) and offline (orange), seed {experiment.seed}; the offline node is named by its number.", "",
                   f"The bridge goes offline once {boundary} payments have started; payments from or to it are then "
                   "not started (endpoint offline).", ""]
         rows = []
@@ -517,8 +516,6 @@ def format_markdown(result: TopologyExperimentResult, provenance: Provenance | N
               "memory, in order and without latency or loss; every node's clock ticks one simulated second after "
               f"each {experiment.payments_per_second} payments started. Fees follow the channel layer's default "
               "policy (see Provenance)."]
-    if provenance is not None:
-        lines += ["", *provenance.markdown()]
     return "\n".join(lines) + "\n"
 
 
@@ -645,8 +642,8 @@ def write_report(result: TopologyExperimentResult, directory: str | Path, argv: 
     if result.offline_pairs():
         plots[PLOTS["offline"]] = plot_offline
     provenance = collect_provenance(argv, result.experiment.parameters())
-    return write_report_files(directory, report_data(result, provenance), format_markdown(result, provenance),
-                              {name: functools.partial(draw, result) for name, draw in plots.items()})
+    return write_report_files(directory, report_data(result), format_markdown(result),
+                              {name: functools.partial(draw, result) for name, draw in plots.items()}, provenance)
 
 
 __all__ = ["BRIDGE_DEFINITION", "PLOTS", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings",
