@@ -198,19 +198,19 @@ def test_round_robin_shares_are_exact_and_lottery_shares_carry_an_interval(resul
 
 
 def test_precision_sentences_follow_blocks_and_seeds(result: StakeExperimentResult) -> None:
-    lottery = [pooled for pooled in result.shares() if pooled.strategy == "lottery"][0]
+    lottery = next(pooled for pooled in result.shares() if pooled.strategy == "lottery")
     sentence = precision_sentence(lottery)
     assert f"over {lottery.blocks} pooled blocks" in sentence
     assert f"by {lottery.detectable_shift * 100:.1f} points" in sentence
     assert "over 2 seeds" in sentence
-    # Four times the blocks halves the detectable shift; the sentence says so.
+    # More blocks give a smaller detectable shift, and the sentence says so.
     more = _shares_runs(result, lambda stakes: tuple(40 * stake // min(stakes) for stake in stakes))
-    bigger = [pooled for pooled in more.shares() if pooled.strategy == "lottery"][0]
+    bigger = next(pooled for pooled in more.shares() if pooled.strategy == "lottery")
     assert bigger.blocks > lottery.blocks
     assert bigger.detectable_shift is not None and lottery.detectable_shift is not None
     assert bigger.detectable_shift < lottery.detectable_shift
     assert precision_sentence(bigger) != sentence
-    robin = [pooled for pooled in result.shares() if pooled.strategy == "weighted-round-robin"][0]
+    robin = next(pooled for pooled in result.shares() if pooled.strategy == "weighted-round-robin")
     assert "is exact rather than a sample" in precision_sentence(robin)
     assert precision_sentence(robin) in findings(result)
 

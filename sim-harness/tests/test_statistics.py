@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from scipy import stats
 
 from a27_harness.reports.statistics import (
