@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "s
 
 DRIFT_SAMPLES = 6
 """Points in time at which the Markdown report tabulates stake shares of a restake run."""
+
+LEGEND_VALIDATORS = 8
+"""Validators the restake plot names in each panel's legend (v0 first); the others are drawn thin and unnamed."""
+
+TICK_LABELS = 12
+"""Validator names the block-share plot writes under each panel at most (every k-th beyond that)."""
 
 
 
@@ -513,7 +520,8 @@ def format_markdown(result: StakeExperimentResult) -> str:
               f"{experiment.restake_block_reward:,}, seed 1, {experiment.restake_duration:g} simulated seconds.", "",
               f"![restake]({PLOTS['restake']})", "",
               "Figure: each validator's stake share minus its share at the genesis, in points, after every block "
-              "(one run per case and strategy, seed 1: no bands); the legend gives the start and end shares.", ""]
+              "(one run per case and strategy, seed 1: no bands); the legend gives the start and end shares of the "
+              f"first {LEGEND_VALIDATORS} validators, and any others are drawn as thin grey lines.", ""]
     for drift in result.drift():
         lines += [f"### {drift.case}, {drift.strategy}", "",
                   f"{drift.blocks} blocks, {drift.bonds_admitted} bonds; largest move {drift.largest_move * 100:.2f} "
@@ -572,7 +580,8 @@ def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
         axis.plot([position + 0.22 for position in positions],
                   [validator.reward_share for validator in pooled.validators], "x", color="#1f4e79",
                   label="reward share")
-        axis.set_xticks(list(positions), [validator.name for validator in pooled.validators])
+        step = max(1, math.ceil(len(pooled.validators) / TICK_LABELS))
+        axis.set_xticks(list(positions)[::step], [validator.name for validator in pooled.validators][::step])
         p_value = f"p = {pooled.chi_square.p_value:.3f}" if pooled.chi_square is not None else "no blocks"
         axis.set_title(f"{pooled.case}, {pooled.strategy}\n{pooled.blocks} blocks, chi-square {p_value}",
                        fontsize="medium")
@@ -645,8 +654,11 @@ def plot_restake(result: StakeExperimentResult, path: Path) -> None:
             [case.name for case in experiment.cases].index(drift.case)]
         for index, start in enumerate(drift.start_shares):
             # The change in points shows small and large holders on one scale; the legend keeps the level.
+            named = index < LEGEND_VALIDATORS
             axis.plot(drift.times, [(row[index] - start) * 100 for row in drift.shares],
-                      label=f"v{index} (from {percent(start)} to {percent(drift.end_shares[index])})")
+                      linewidth=1.5 if named else 0.5, color=None if named else "#b0b0b0",
+                      label=f"v{index} (from {percent(start)} to {percent(drift.end_shares[index])})" if named
+                      else None)
         axis.axhline(0, color="grey", linewidth=0.8)
         axis.set_title(f"{drift.case}, {drift.strategy}", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
