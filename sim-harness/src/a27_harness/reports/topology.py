@@ -578,7 +578,8 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
     baselines = result.baselines()
     columns = min(len(baselines), 2)
     rows = (len(baselines) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.8 * rows), squeeze=False, sharey=True)
+    # Room under each panel for its legend: inside, it would hide the lines it names.
+    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns, 5.2 * rows), squeeze=False, sharey=True)
     for axis, run in zip((axis for row in axes for axis in row), baselines, strict=False):
         for position, trace in enumerate(run.traces):
             named = position < LEGEND_CHANNELS
@@ -592,10 +593,11 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
         axis.plot(run.times, [share * 100 for share in run.other_mean_share], color="#27ae60", linewidth=2.2,
                   label="mean, other channels")
         axis.axhline(result.experiment.depleted_below * 100, color="black", linewidth=0.8, linestyle=":")
-        axis.set_title(f"{run.topology}: most depleted channels", fontsize="medium")
+        axis.set_title(f"{run.topology}: {len(run.traces)} of {run.channels} channels (the {LEGEND_CHANNELS} first "
+                       "named)", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize="x-small", ncol=2, loc="upper right")
+        axis.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     for row in axes:
         row[0].set_ylabel("poorer side (% of capacity)")
     for axis in [axis for row in axes for axis in row][len(baselines):]:
