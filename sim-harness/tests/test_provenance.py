@@ -70,8 +70,17 @@ def test_plain_turns_settings_into_json_without_addresses() -> None:
 
 
 def test_the_command_is_quoted_as_a_shell_needs_it() -> None:
-    assert command_line(["experiment", "stake", "--out", "my dir"]) == "a27 experiment stake --out 'my dir'"
+    assert command_line(["sim", "--latency", "constant:0.1", "--scenario", "my lab.toml"]) == \
+        "a27 sim --latency constant:0.1 --scenario 'my lab.toml'"
     assert command_line(None) == UNKNOWN
+
+
+def test_the_command_leaves_out_options_that_cannot_change_results() -> None:
+    # Where the report goes, how many workers and a progress bar change no number: two runs that differ only there
+    # must write the same bytes.
+    assert command_line(["experiment", "stake", "--out", "a", "--jobs", "2", "--no-progress", "--seeds", "3"]) == \
+        command_line(["experiment", "stake", "--out=b", "--jobs=1", "--progress", "--seeds", "3"]) == \
+        "a27 experiment stake --seeds 3"
 
 
 def test_provenance_lists_versions_and_every_parameter() -> None:

@@ -98,7 +98,8 @@ class Provenance:
     commit: str
     """The git commit of the checkout the code ran from, or ``unknown``."""
     command: str
-    """The command line, quoted as a shell would need it; ``unknown`` when the report was not made by the CLI."""
+    """The command line, quoted as a shell would need it, without options that cannot change the results (``--out``,
+    ``--jobs``, ``--progress``); ``unknown`` when the report was not made by the CLI."""
     python: str
     software: dict[str, str]
     """Versions of a27's own packages and of the libraries results depend on."""
@@ -166,9 +167,29 @@ def scenario_parameters(scenario: SimScenario, leave_out: Sequence[str] = ()) ->
     return data
 
 
+NEUTRAL_OPTIONS = {"--out": True, "--jobs": True, "--progress": False, "--no-progress": False}
+"""Options that change where a report goes or how fast it comes, never what it says (True: the option takes a value).
+The recorded command leaves them out, so that the same options give the same bytes whatever the directory or the
+number of worker processes."""
+
+
 def command_line(argv: Sequence[str] | None) -> str:
-    """``a27`` followed by ``argv`` quoted for a shell, or ``unknown`` when ``argv`` is None (not run by the CLI)."""
-    return UNKNOWN if argv is None else shlex.join(["a27", *argv])
+    """
+    ``a27`` followed by ``argv`` quoted for a shell, without the ``NEUTRAL_OPTIONS``; ``unknown`` when ``argv`` is
+    None (not run by the CLI).
+    """
+    if argv is None:
+        return UNKNOWN
+    kept: list[str] = []
+    skip = False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in NEUTRAL_OPTIONS:
+            skip = NEUTRAL_OPTIONS[token]
+        elif not any(token.startswith(f"{option}=") for option, valued in NEUTRAL_OPTIONS.items() if valued):
+            kept.append(token)
+    return shlex.join(["a27", *kept])
 
 
 def collect_provenance(argv: Sequence[str] | None, parameters: Mapping[str, Any]) -> Provenance:
@@ -180,5 +201,5 @@ def collect_provenance(argv: Sequence[str] | None, parameters: Mapping[str, Any]
         parameters=plain(parameters))
 
 
-__all__ = ["A27_PACKAGES", "CHANNEL_SETTINGS", "SOFTWARE", "UNKNOWN", "Provenance", "collect_provenance",
-           "command_line", "distribution_version", "git_commit", "plain", "scenario_parameters"]
+__all__ = ["A27_PACKAGES", "CHANNEL_SETTINGS", "NEUTRAL_OPTIONS", "SOFTWARE", "UNKNOWN", "Provenance",
+           "collect_provenance", "command_line", "distribution_version", "git_commit", "plain", "scenario_parameters"]
