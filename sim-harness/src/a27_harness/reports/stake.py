@@ -188,7 +188,8 @@ def format_terminal(result: StakeExperimentResult) -> str:
     for pooled in shares:
         lines += _share_rows(pooled)
     lines += ["", "Finality in seconds (interval: mean time between blocks; block: from its timestamp until the median "
-                  "node applied it; transfer: from submission until the sender applied it):",
+                  "node applied it; transfer: from submission until the sender applied it; rounds>0: blocks finalized "
+                  "after a failed round; final: transfers final within 60 s, of those submitted):",
               *_finality_rows(shares), "",
               f"Silent validators ({experiment.strategies[0]}, seed 1, {experiment.silence_duration:g} simulated "
               "seconds of transfers; a silent validator keeps its stake but never proposes or votes):",
@@ -488,7 +489,9 @@ def format_markdown(result: StakeExperimentResult) -> str:
     lines += ["## Finality", "",
               "Block finality runs from the proposer's timestamp until the median node applied the block; transfer "
               "finality from submission until the sending light node applied the block holding it. The block interval "
-              "is the mean time from one block to the next.", "",
+              "is the mean time from one block to the next. Rounds > 0 counts the blocks finalized after round 0, that "
+              "is after at least one round whose proposer timed out or whose proposal got no quorum; transfers final: "
+              "final within the 60 s a transfer waits, of those submitted.", "",
               f"![finality]({PLOTS['finality']})", "",
               "Figure: one box per strategy and case over every block (or transfer) of every seed; the box spans the "
               "quartiles, the line is the median, the whiskers reach the 5th and 95th percentiles, and values "
@@ -506,7 +509,10 @@ def format_markdown(result: StakeExperimentResult) -> str:
               f"{experiment.silence_duration:g} simulated seconds of transfers (a transfer waits up to 60 s to be "
               "final).", "", f"![silence]({PLOTS['silence']})", "",
               "Figure: the finalized height over simulated time in each silence run; the legend names the silent "
-              "validators and their share of the stake. A flat line at 0 is a halted chain.", ""]
+              "validators and their share of the stake. A flat line at 0 is a halted chain.", "",
+              "Predicted: halt when the silent validators hold at least 1/3 of the stake, live otherwise; as "
+              "predicted: the run finalized no block exactly when a halt was predicted; proposers: the validators "
+              "that proposed at least one finalized block.", ""]
     lines += markdown_table(
         ["case", "silent", "silent stake", "predicted", "blocks", "proposers", "rounds > 0", "transfers final",
          "as predicted"],
