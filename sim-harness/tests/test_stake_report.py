@@ -19,7 +19,14 @@ from a27_harness.experiments.stake import (
     StakeExperiment,
     StakeExperimentResult,
 )
-from a27_harness.reports.stake import PLOTS, findings, format_terminal, report_data, write_report
+from a27_harness.reports.stake import (
+    PLOTS,
+    findings,
+    format_terminal,
+    precision_sentence,
+    report_data,
+    write_report,
+)
 
 
 def _made_up(run: PlannedRun, index: int) -> RunSummary:
@@ -170,3 +177,48 @@ def test_restake_sentences_follow_the_drift(result: StakeExperimentResult) -> No
                                                              if run.kind != RESTAKE_RUN or run.case != "equal"))
     pulled = " ".join(findings(unequal))
     assert "in the 4 restake runs: 4 towards equal (a move under 1 point counts as none): validators also" in pulled
+
+
+# Precision: exact round-robin shares, intervals across seeds, detectable differences --------------------------------
+
+
+def test_round_robin_shares_are_exact_and_lottery_shares_carry_an_interval(result: StakeExperimentResult,
+                                                                            tmp_path: Path) -> None:
+    shares = result.shares()
+    robin = next(pooled for pooled in shares if pooled.strategy == "weighted-round-robin")
+    lottery = next(pooled for pooled in shares if pooled.strategy == "lottery")
+    assert robin.exact and all(v.block_share.low == v.block_share.high == v.block_share.share
+                               for v in robin.validators)
+    assert not lottery.exact and lottery.validators[0].block_share.low < lottery.validators[0].block_share.share
+    text = write_report(result, tmp_path / "report").read_text(encoding="utf-8")
+    section = text.split("### equal, weighted-round-robin")[1].split("###")[0]
+    assert "| v0 | 25.0% |" in section and "exact (schedule)" in section
+    assert "exact" not in text.split("### equal, lottery")[1].split("###")[0]
+    assert "exact (schedule)" in format_terminal(result)
+
+
+def test_precision_sentences_follow_blocks_and_seeds(result: StakeExperimentResult) -> None:
+    lottery = next(pooled for pooled in result.shares() if pooled.strategy == "lottery")
+    sentence = precision_sentence(lottery)
+    assert f"over {lottery.blocks} pooled blocks" in sentence
+    assert f"by {lottery.detectable_shift * 100:.1f} points" in sentence
+    assert "over 2 seeds" in sentence
+    # More blocks give a smaller detectable shift, and the sentence says so.
+    more = _shares_runs(result, lambda stakes: tuple(40 * stake // min(stakes) for stake in stakes))
+    bigger = next(pooled for pooled in more.shares() if pooled.strategy == "lottery")
+    assert bigger.blocks > lottery.blocks
+    assert bigger.detectable_shift is not None and lottery.detectable_shift is not None
+    assert bigger.detectable_shift < lottery.detectable_shift
+    assert precision_sentence(bigger) != sentence
+    robin = next(pooled for pooled in result.shares() if pooled.strategy == "weighted-round-robin")
+    assert "is exact rather than a sample" in precision_sentence(robin)
+    assert precision_sentence(robin) in findings(result)
+
+
+def test_intervals_across_seeds_use_one_value_per_seed(result: StakeExperimentResult) -> None:
+    pooled = result.shares()[0]
+    runs = [run for run in result.of_kind(SHARES_RUN) if (run.case, run.strategy) == (pooled.case, pooled.strategy)]
+    per_seed = [run.blocks_proposed[0] / run.blocks for run in runs]
+    assert pooled.v0_block_share is not None
+    assert pooled.v0_block_share.mean == pytest.approx(sum(per_seed) / len(per_seed))
+    assert pooled.v0_block_share.runs == len(runs) == 2

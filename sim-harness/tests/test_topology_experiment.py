@@ -21,7 +21,7 @@ from a27_harness.experiments.topology import (
 )
 from a27_harness.reports.topology import format_terminal
 
-SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, max_amount=20_000, drain_seconds=300)
+SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, max_amount=20_000, drain_seconds=300, seeds=2)
 """Small enough for tests, and with payments large against the channels so that the shapes differ."""
 
 
@@ -29,7 +29,8 @@ SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, max_amount=20
 def result() -> TopologyExperimentResult:
     progress: list[tuple[int, int, str]] = []
     result = run_topology_experiment(SMALL, progress=lambda done, total, label: progress.append((done, total, label)))
-    assert progress == [(index, 6, run.label) for index, run in enumerate(result.runs, 1)]
+    assert progress == [(index, 12, f"{run.label} seed {run.seed}") for index, run in enumerate(result.runs, 1)]
+    assert [run.seed for run in result.runs] == [7] * 6 + [8] * 6
     return result
 
 
@@ -79,7 +80,7 @@ def test_the_plan_adds_a_bridge_offline_run_per_bottleneck_shape() -> None:
 
 def test_same_seed_same_terminal_text() -> None:
     experiment = TopologyExperiment(topologies=("bottleneck",), nodes=12, payments=40, deposit=10_000,
-                                    max_amount=10_000, drain_seconds=100)
+                                    max_amount=10_000, drain_seconds=100, seeds=2)
     first, second = run_topology_experiment(experiment), run_topology_experiment(experiment)
     assert first == second
     assert format_terminal(first) == format_terminal(second)

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import attrs
 import pytest
 
 from a27_harness.experiments.topology import (
@@ -19,13 +20,24 @@ from a27_harness.experiments.topology import (
     TopologyRun,
     run_topology_experiment,
 )
-from a27_harness.reports.topology import PLOTS, bucket_labels, findings, format_terminal, report_data, write_report
+from a27_harness.reports.causes import OTHER_COLOUR, OUTCOMES
+from a27_harness.reports.causes import colour as cause_colour
+from a27_harness.reports.causes import definitions as cause_definitions
+from a27_harness.reports.topology import (
+    PLOTS,
+    bucket_labels,
+    findings,
+    format_terminal,
+    report_data,
+    spread_sentence,
+    write_report,
+)
 
 
 @pytest.fixture(scope="module")
 def result() -> TopologyExperimentResult:
     experiment = TopologyExperiment(topologies=("complete", "bottleneck"), nodes=12, payments=60, deposit=10_000,
-                                    max_amount=10_000, drain_seconds=200)
+                                    max_amount=10_000, drain_seconds=200, seeds=2)
     return run_topology_experiment(experiment)
 
 
@@ -47,7 +59,7 @@ def test_bucket_labels_name_each_range() -> None:
 
 def test_findings_read_success_drain_and_the_offline_bridge(result: TopologyExperimentResult) -> None:
     text = " ".join(findings(result))
-    assert "Success over the whole workload: complete" in text
+    assert "Seed 7, success over the whole workload: complete" in text
     assert "For the largest payments (3,162-10,000)" in text
     assert "bridge channels depleted" in text
     offline = result.offline_pairs()[0][1]
@@ -55,7 +67,7 @@ def test_findings_read_success_drain_and_the_offline_bridge(result: TopologyExpe
 
 
 def test_a_run_without_bottleneck_shapes_has_no_offline_section() -> None:
-    plain = run_topology_experiment(TopologyExperiment(topologies=("complete",), nodes=6, payments=10))
+    plain = run_topology_experiment(TopologyExperiment(topologies=("complete",), nodes=6, payments=10, seeds=1))
     assert "bridge node offline" not in format_terminal(plain)
     assert not any("bridge" in sentence for sentence in findings(plain))
 
@@ -70,6 +82,8 @@ def test_write_report_writes_markdown_json_and_plots(result: TopologyExperimentR
         assert (tmp_path / "out" / name).read_bytes().startswith(b"\x89PNG")
     assert "| bottleneck (bridge offline) |" in text
     data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    provenance = data.pop("provenance")
+    assert provenance["parameters"]["experiment"]["seeds"] == 2
     assert data == json.loads(json.dumps(report_data(result)))
     assert [run["label"] for run in data["runs"]] == ["complete", "bottleneck", "bottleneck (bridge offline)"]
     assert data["experiment"]["bucket_edges"] == list(result.experiment.bucket_edges())
@@ -80,7 +94,7 @@ def test_write_report_writes_markdown_json_and_plots(result: TopologyExperimentR
 # Findings read from the numbers: two data sets each, and the sentence must follow them ------------------------------
 
 EXPERIMENT = TopologyExperiment(topologies=("ba",), payments=200, min_amount=100, max_amount=10_000,
-                                amount_buckets=2)
+                                amount_buckets=2, seeds=1)
 """Amount buckets 100-1,000 and 1,000-10,000."""
 
 
@@ -101,7 +115,7 @@ def _run(*, bridge_depleted: int, other_depleted: int, bridge_end: float, other_
     """A run with 10 bridge channels and 60 others; the first ``bridge_depleted`` bridge channels depleted."""
     traces = tuple(ChannelTrace(f"0-{k}", True, 1.0 if k < bridge_depleted else None, (0.5, bridge_end))
                    for k in range(10))
-    return TopologyRun(topology, variant, 70, (0,), 0 if variant != BASELINE else None,
+    return TopologyRun(topology, variant, EXPERIMENT.seed, 70, (0,), 0 if variant != BASELINE else None,
                        3.0 if variant != BASELINE else None,
                        payments if payments is not None else _payments((100, 100), (100, 100)), (0.0, 10.0),
                        traces, (0.5, bridge_end), (0.5, other_end), bridge_depleted + other_depleted, 10, seconds,
@@ -157,3 +171,59 @@ def test_the_offline_bridge_sentence_follows_the_numbers() -> None:
     assert "not clearly different from the same payments with it online" in text
     assert "Settled payments per second stayed within 10%, going from 10.00 to 9.95" in text
     assert "payments keep being routed to it" not in text
+
+
+# Across seeds, labels, caps and colours ------------------------------------------------------------------------------
+
+
+def test_spreads_take_one_success_rate_per_seed(result: TopologyExperimentResult) -> None:
+    spreads = {spread.label: spread for spread in result.spreads()}
+    assert list(spreads) == ["complete", "bottleneck", "bottleneck (bridge offline)"]
+    rates = [run.success_rate() for run in result.runs if run.label == "bottleneck"]
+    assert len(rates) == 2
+    assert spreads["bottleneck"].success.mean == pytest.approx(sum(rates) / 2)
+    assert spreads["bottleneck"].success.runs == 2
+    (offline,) = result.offline_spreads()
+    drops = []
+    for seed in (7, 8):
+        online = next(run for run in result.runs if (run.label, run.seed) == ("bottleneck", seed))
+        down = next(run for run in result.runs if (run.label, run.seed) == ("bottleneck (bridge offline)", seed))
+        drops.append(online.success_rate(online.split(30)[1]) - down.success_rate(down.split(30)[1]))
+    assert offline.drop.mean == pytest.approx(sum(drops) / 2)
+
+
+def test_spread_sentences_follow_the_seeds() -> None:
+    def run(seed: int, settled: int) -> TopologyRun:
+        return attrs.evolve(_run(bridge_depleted=0, other_depleted=0, bridge_end=0.5, other_end=0.5,
+                                 payments=_payments((settled, 100), (100, 100))), seed=seed)
+
+    experiment = attrs.evolve(EXPERIMENT, seeds=2)
+    same = TopologyExperimentResult(experiment, (run(7, 90), run(8, 90)))
+    apart = TopologyExperimentResult(experiment, (run(7, 60), run(8, 100)))
+    (flat,), (spread,) = same.spreads(), apart.spreads()
+    assert "no spread to size a test by" in spread_sentence(flat)
+    assert spread.detectable is not None and spread.detectable > 0
+    assert f"{spread.detectable * 100:.1f} points or more" in spread_sentence(spread)
+    assert spread_sentence(spread) in findings(apart)
+
+
+def test_ids_are_marked_and_labels_defined(result: TopologyExperimentResult, tmp_path: Path) -> None:
+    text = write_report(result, tmp_path / "out").read_text(encoding="utf-8")
+    bottleneck = result.baselines()[1]
+    assert f"| bottleneck | {bottleneck.channels} | #{bottleneck.bridges[0]}" in text
+    assert "bridge node: an articulation point" in text
+    for cause in result.baselines()[1].failures():
+        assert f"*{cause}*: " in text
+    unresolved = sum(payment.outcome == "unresolved" for run in result.runs for payment in run.payments)
+    assert f"stops waiting 200 simulated seconds after its last payment started; {unresolved} payment" in text
+    assert "whiskers are the 95% Student's t interval across seeds" in text
+    assert "offline node id" in text and "bridge ids" in format_terminal(result)
+
+
+def test_failure_causes_keep_their_colour_whatever_else_failed() -> None:
+    colours = {label: cause_colour(label) for label in OUTCOMES}
+    assert len({colour for label, colour in colours.items() if label not in ("settled", "succeeded")}) == \
+        len(colours) - 2
+    assert cause_colour("no path") == colours["no path"] == "#1f77b4"
+    assert cause_colour("a cause added later") == OTHER_COLOUR
+    assert "a cause this report has no definition of" in cause_definitions(["a cause added later"])

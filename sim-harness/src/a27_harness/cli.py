@@ -41,6 +41,7 @@ from .reports import lab2 as lab2_report
 from .reports import lab3 as lab3_report
 from .reports import stake as stake_report
 from .reports import topology as topology_report
+from .reports.provenance import collect_provenance, scenario_parameters
 from .scenario import (
     MAX_COUNT,
     MAX_NODES,
@@ -165,19 +166,20 @@ def _sim(arguments: argparse.Namespace) -> int:
         return 2
     progress, bar = _progress_bar(arguments.progress)
     wall_start = time.perf_counter()
+    provenance = collect_provenance(arguments.argv, scenario_parameters(scenario))
     try:
         if scenario.uses_channels:
             channels_result = run_lab3(scenario, progress)
             text, agreed = lab3_report.format_terminal(channels_result), channels_result.ok
-            markdown = lab3_report.write_report(channels_result, out)
+            markdown = lab3_report.write_report(channels_result, out, provenance)
         elif scenario.uses_pos:
             pos_result = run_lab2(scenario, progress)
             text, agreed = lab2_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
-            markdown = lab2_report.write_report(pos_result, out)
+            markdown = lab2_report.write_report(pos_result, out, provenance)
         else:
             ledger_result = run_lab1(scenario, progress)
             text, agreed = lab1_report.format_terminal(ledger_result), ledger_result.agreed and ledger_result.supply_ok
-            markdown = lab1_report.write_report(ledger_result, out)
+            markdown = lab1_report.write_report(ledger_result, out, provenance)
     except (ValueError, LedgerError, PosError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2
@@ -227,7 +229,10 @@ def _attack(arguments: argparse.Namespace) -> int:
         print(f"a27 attack: {error}", file=sys.stderr)
         return 2
     print(attacks_report.format_terminal(report))
-    markdown = attacks_report.write_report(report, out)
+    parameters = {"attack": {"name": attack.name, "parameters": {parameter.name: getattr(attack, parameter.name)
+                                                                 for parameter in attack.parameters()}},
+                  "defences_switched_off": list(switched_off), **scenario_parameters(scenario)}
+    markdown = attacks_report.write_report(report, out, collect_provenance(arguments.argv, parameters))
     print(f"report: {markdown} (and report.json)", file=sys.stderr)
     return 0
 
@@ -268,9 +273,9 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
                 "restake_duration": arguments.restake_duration, "restake_interval": arguments.restake_interval,
                 "restake_block_reward": arguments.restake_reward}
     try:
-        experiment = StakeExperiment(cases=parse_cases(arguments.cases),
-                                     strategies=parse_strategies(arguments.proposer),
-                                     **{key: value for key, value in settings.items() if value is not None})
+        make = StakeExperiment.quick if arguments.quick else StakeExperiment
+        experiment = make(cases=parse_cases(arguments.cases), strategies=parse_strategies(arguments.proposer),
+                          **{key: value for key, value in settings.items() if value is not None})
         # Building every scenario up front reports a bad setting before any simulation starts.
         runs = len(experiment.plan())
         out = check_directory("--out", arguments.out)
@@ -286,22 +291,24 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(stake_report.format_terminal(result))
-    markdown = stake_report.write_report(result, out)
+    markdown = stake_report.write_report(result, out, arguments.argv)
     print(f"report: {markdown} (and report.json, {len(stake_report.PLOTS)} plots)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
     return 0 if result.ok else 1
 
 
 def _experiment_topology(arguments: argparse.Namespace) -> int:
-    settings = {"nodes": arguments.nodes, "seed": arguments.seed, "deposit": arguments.deposit,
+    settings = {"nodes": arguments.nodes, "seed": arguments.seed, "seeds": arguments.seeds,
+                "deposit": arguments.deposit,
                 "payments": arguments.payments, "min_amount": arguments.min_amount,
                 "max_amount": arguments.max_amount, "payments_per_second": arguments.rate,
                 "amount_buckets": arguments.buckets, "ba_m": arguments.m, "clusters": arguments.clusters,
                 "bridge_degree": arguments.bridge_degree, "offline_at": arguments.offline_at}
     try:
-        experiment = TopologyExperiment(topologies=parse_topologies(arguments.topologies),
-                                        **{key: value for key, value in settings.items() if value is not None})
-        runs = len(experiment.plan())
+        make = TopologyExperiment.quick if arguments.quick else TopologyExperiment
+        experiment = make(topologies=parse_topologies(arguments.topologies),
+                          **{key: value for key, value in settings.items() if value is not None})
+        runs = experiment.runs_planned()
         # Building every graph up front reports a shape these settings cannot make before any run starts.
         for topology in experiment.topologies:
             experiment.graph(topology)
@@ -318,7 +325,7 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(topology_report.format_terminal(result))
-    markdown = topology_report.write_report(result, out)
+    markdown = topology_report.write_report(result, out, arguments.argv)
     print(f"report: {markdown} (and report.json, plots)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
     return 0
@@ -336,8 +343,15 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
                           help="comma-separated shapes: complete, ba, bottleneck, bottlenecks (default all)")
     topology.add_argument("--nodes", type=_integer(2, MAX_TOPOLOGY_NODES),
                           help=f"channel nodes (default {defaults['nodes']})")
-    topology.add_argument("--seed", type=_integer(0, MAX_UINT64),
-                          help=f"the seed that fixes everything (default {defaults['seed']})")
+    topology.add_argument("--seed", type=_integer(0, MAX_UINT64 - 1_000),
+                          help="the first seed; its runs are reported in detail, and seeds SEED+1 ... add "
+                               f"intervals across seeds (default {defaults['seed']})")
+    topology.add_argument("--seeds", type=_integer(1, 1_000),
+                          help=f"seeds to run, each with its own graph and workload (default {defaults['seeds']})")
+    quick = TopologyExperiment.quick()
+    topology.add_argument("--quick", action="store_true",
+                          help=f"the CI preset: {quick.seeds} seeds, {quick.nodes} nodes, {quick.payments} payments "
+                               "(options given here override it)")
     topology.add_argument("--deposit", type=_integer(1, MAX_PAYMENT),
                           help=f"each side's deposit per channel (default {defaults['deposit']:,})")
     topology.add_argument("--payments", type=_integer(1, MAX_COUNT),
@@ -387,7 +401,7 @@ def _experiment_attacks(arguments: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()  # type: ignore[attr-defined]
     print(attack_experiment_report.format_terminal(result))
-    markdown = attack_experiment_report.write_report(result, out)
+    markdown = attack_experiment_report.write_report(result, out, arguments.argv)
     print(f"report: {markdown} (and report.json, {SCOREBOARD_AND_CARDS})", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
     return 0 if result.ok else 1
@@ -440,6 +454,11 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
                             f"1/N of, each other's stake; default {','.join(DEFAULT_CASES)})")
     stake.add_argument("--proposer", default="both",
                        help="weighted-round-robin, lottery or both (default both)")
+    quick = StakeExperiment.quick()
+    stake.add_argument("--quick", action="store_true",
+                       help=f"the CI preset: {quick.seeds} seeds, {quick.duration:g} s shares runs, "
+                            f"{quick.silence_duration:g} s silence runs, {quick.restake_duration:g} s restake runs "
+                            "(options given here override it)")
     stake.add_argument("--seeds", type=_integer(1, 1_000),
                        help=f"runs per case and strategy, seeds 1..N (default {defaults['seeds']})")
     stake.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
@@ -513,6 +532,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``a27`` console script."""
     arguments = build_parser().parse_args(argv)
+    # Reports record the command that made them (provenance).
+    arguments.argv = list(sys.argv[1:] if argv is None else argv)
     return int(arguments.handler(arguments))
 
 

@@ -32,6 +32,7 @@ from a27_attacks import ATTACKS, GUARANTEES, Attack, AttackError, attack_named
 
 from ..attacks import LAB_LAYERS, AttackReport, AttackRun, run_attack
 from ..attacks.runner import LAB_RUNNERS
+from ..reports.provenance import scenario_parameters
 from ..reports.statistics import Interval, MeanInterval, bootstrap_mean_interval, mean_interval, wilson_interval
 from ..scenario import SimScenario
 
@@ -229,6 +230,23 @@ class AttackExperiment:
         data["share_points"] = list(self.share_points)
         data["light_node_points"] = list(self.light_node_points)
         return data
+
+    def parameters(self) -> dict[str, object]:
+        """
+        Every parameter the results depend on, defaults included: the experiment's settings, each attack's
+        parameter defaults and the defences the undefended build switches off, and the scenario settings of each
+        lab's runs (seed, sizes and duration come from the experiment).
+        """
+        attacks = {}
+        for name in self.attack_names():
+            attack = attack_named(name)
+            attacks[name] = {"lab": attack.lab, "defences_off_when_undefended": list(attack.defences),
+                             "parameters": {parameter.name: parameter.default for parameter in attack.parameters()}}
+        varying = ("seed", "validators", "light_nodes", "duration", "db")
+        labs = sorted({attack_named(name).lab for name in self.attack_names()})
+        scenarios = {f"lab {lab}": scenario_parameters(SimScenario(layers=LAB_LAYERS[lab]), varying)
+                     for lab in labs if lab in LAB_LAYERS}
+        return {"experiment": self.to_dict(), "attacks": attacks, "labs": scenarios}
 
 
 @attrs.frozen

@@ -23,10 +23,24 @@ from a27_pos import PosCommunity, PosParams, ValidatorSet
 
 from ..labs.common import latency_summary
 from ..labs.lab2 import Lab2Result, run_lab2
-from ..reports.statistics import ChiSquare, Interval, chi_square_against_shares, wilson_interval
+from ..reports.provenance import scenario_parameters
+from ..reports.statistics import (
+    ChiSquare,
+    Interval,
+    MeanInterval,
+    chi_square_against_shares,
+    detectable_effect_chi_square,
+    detectable_standardized_difference,
+    mean_interval,
+    share_shift_for_effect,
+    standard_deviation,
+    wilson_interval,
+)
 from ..scenario import SimScenario
 
 STRATEGIES = ("weighted-round-robin", "lottery")
+DETERMINISTIC_STRATEGIES = ("weighted-round-robin",)
+"""Strategies whose proposer schedule follows from the stakes alone: their block shares are exact, not a sample."""
 DEFAULT_CASES = ("equal", "10x-more", "10x-less")
 
 SHARES_RUN = "shares"
@@ -123,7 +137,7 @@ class StakeExperiment:
 
     cases: tuple[StakeCase, ...] = attrs.field(default=tuple(StakeCase.named(name) for name in DEFAULT_CASES))
     strategies: tuple[str, ...] = STRATEGIES
-    seeds: int = attrs.field(default=3, validator=_positive)
+    seeds: int = attrs.field(default=20, validator=_positive)
     """Shares runs per case and strategy, with seeds 1, 2, ..."""
     validators: int = 4
     light_nodes: int = attrs.field(default=4, validator=_positive)
@@ -156,6 +170,11 @@ class StakeExperiment:
                 msg = (f"case {case.name} gives a stake of {min(self.stakes(case)):,}, below the chain's min_stake "
                        f"{min_stake:,}; raise the base stake or pick a smaller factor")
                 raise ExperimentError(msg)
+
+    @classmethod
+    def quick(cls, **settings: Any) -> StakeExperiment:
+        """The CI preset: 2 seeds and short runs (``settings`` override it)."""
+        return cls(**{"seeds": 2, "duration": 30.0, "silence_duration": 20.0, "restake_duration": 120.0, **settings})
 
     def stakes(self, case: StakeCase) -> tuple[int, ...]:
         """Each validator's stake in ``case``."""
@@ -194,6 +213,15 @@ class StakeExperiment:
         data["cases"] = {case.name: list(self.stakes(case)) for case in self.cases}
         data["strategies"] = list(self.strategies)
         return data
+
+    def parameters(self) -> dict[str, object]:
+        """
+        Every parameter the results depend on, defaults included: the experiment's settings, the scenario settings
+        every run shares (seed, stakes, proposer and duration vary per run and follow from the settings), the chain's
+        parameters, the consensus timeouts and the defences (all on).
+        """
+        varying = ("seed", "stakes", "proposer", "duration", "silent_validators", "restake_interval", "db")
+        return {"experiment": self.to_dict(), **scenario_parameters(self.plan()[0].scenario, varying)}
 
 
 @attrs.frozen
@@ -333,6 +361,19 @@ class PooledShares:
     validators: tuple[ValidatorShare, ...]
     chi_square: ChiSquare | None
     """Blocks proposed against stake shares; None without blocks."""
+    exact: bool
+    """The strategy's schedule follows from the stakes alone, so block shares are exact and carry no interval."""
+    v0_block_share: MeanInterval | None
+    """v0's share of the blocks, one value per seed with blocks, with a 95% t interval across seeds."""
+    detectable_shift: float | None
+    """The smallest move of v0's block share away from its stake share (others scaled in proportion) that the
+    chi-square test over these blocks detects with 80% power at the 5% level; None without blocks."""
+    median_finality: MeanInterval | None
+    """The median block finality of each seed, with a 95% t interval across seeds; None without finalized blocks."""
+    finality_detectable: float | None
+    """Seconds: the smallest difference in mean per-seed median block finality between this and another group of as
+    many seeds with the same spread that a two-sided two-sample t-test detects with 80% power at the 5% level; None
+    with fewer than two seeds with blocks."""
     block_finality: dict[str, float]
     block_interval: float | None
     """Mean simulated seconds from one block to the next; None with fewer than two blocks in every run."""
@@ -356,17 +397,32 @@ def pool_shares(runs: Sequence[RunSummary]) -> PooledShares:
     proposed = [sum(run.blocks_proposed[index] for run in runs) for index in range(len(first.stakes))]
     rewards = [sum(run.rewards[index] for run in runs) for index in range(len(first.stakes))]
     blocks = sum(proposed)
+    exact = first.strategy in DETERMINISTIC_STRATEGIES
+
+    def block_share(count: int) -> Interval:
+        if not blocks:
+            return Interval(0.0, 0.0, 1.0)
+        return Interval(count / blocks, count / blocks, count / blocks) if exact else wilson_interval(count, blocks)
+
     validators = tuple(
-        ValidatorShare(f"v{index}", stake / total_stake, proposed[index],
-                       wilson_interval(proposed[index], blocks) if blocks else Interval(0.0, 0.0, 1.0),
+        ValidatorShare(f"v{index}", stake / total_stake, proposed[index], block_share(proposed[index]),
                        rewards[index], rewards[index] / sum(rewards) if sum(rewards) else 0.0)
         for index, stake in enumerate(first.stakes))
     chi_square = chi_square_against_shares(proposed, first.stakes) if blocks else None
+    seeded_shares = [run.blocks_proposed[0] / run.blocks for run in runs if run.blocks]
+    medians = [latency_summary(list(run.block_finality))["median"] for run in runs if run.block_finality]
+    v0_stake = first.stakes[0] / total_stake
     spans = [(run.block_times[-1] - run.block_times[0], run.blocks - 1) for run in runs if run.blocks >= 2]
     gaps = sum(count for _, count in spans)
     return PooledShares(
         case=first.case, strategy=first.strategy, seeds=tuple(run.seed for run in runs), blocks=blocks,
-        validators=validators, chi_square=chi_square,
+        validators=validators, chi_square=chi_square, exact=exact,
+        v0_block_share=mean_interval(seeded_shares) if seeded_shares else None,
+        detectable_shift=share_shift_for_effect(detectable_effect_chi_square(blocks, len(first.stakes) - 1), v0_stake)
+        if blocks and 0 < v0_stake < 1 else None,
+        median_finality=mean_interval(medians) if medians else None,
+        finality_detectable=detectable_standardized_difference(len(medians)) * standard_deviation(medians)
+        if len(medians) >= 2 else None,
         block_finality=latency_summary([value for run in runs for value in run.block_finality]),
         block_interval=sum(span for span, _ in spans) / gaps if gaps else None,
         transfer_finality=latency_summary([value for run in runs for value in run.transfer_latency]),
@@ -578,6 +634,7 @@ class StakeExperimentResult:
 
 __all__ = [
     "DEFAULT_CASES",
+    "DETERMINISTIC_STRATEGIES",
     "RESTAKE_RUN",
     "SHARES_RUN",
     "SILENCE_RUN",

@@ -6,7 +6,8 @@ channel, both sides depositing the same amount, for every edge of the graph. The
 payees, amounts, order) is then routed over each with the channel layer's real nodes, router and HTLC state machines
 (``a27_channels.inprocess.ChannelNetwork``: signed states, one in-memory PoS chain, no IPv8). Each run records how
 every payment ended, and how the channels' balances drift while it runs. For the bottleneck shapes a second run
-takes a bridge node offline half-way through.
+takes a bridge node offline half-way through. All of it is repeated for several seeds (each seed its own graph and
+workload): the first seed's runs are reported in detail, and every seed's success rates give intervals across seeds.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ import networkx as nx
 
 from a27_channels import ChannelGraph, ChannelNetwork, NodeParams, PaymentFailed, PaymentSucceeded
 from a27_netsim.topology import bridge_nodes, topology_by_name
+
+from ..reports.statistics import (
+    MeanInterval,
+    detectable_standardized_difference,
+    mean_interval,
+    standard_deviation,
+)
 
 TOPOLOGIES = ("complete", "ba", "bottleneck", "bottlenecks")
 BOTTLENECK_TOPOLOGIES = ("bottleneck", "bottlenecks")
@@ -87,6 +95,9 @@ class TopologyExperiment:
     topologies: tuple[str, ...] = TOPOLOGIES
     nodes: int = attrs.field(default=30, validator=_positive)
     seed: int = 7
+    """The first seed; its runs are the ones the report shows in detail."""
+    seeds: int = attrs.field(default=20, validator=_positive)
+    """Seeds ``seed``, ``seed + 1``, ..., each with its own graph and workload, for intervals across seeds."""
     deposit: int = attrs.field(default=50_000, validator=_positive)
     """What each side of every channel deposits (the channel's capacity is twice this)."""
     payments: int = attrs.field(default=300, validator=_positive)
@@ -125,6 +136,19 @@ class TopologyExperiment:
             msg = f"payments need two nodes or more, not {self.nodes}"
             raise TopologyExperimentError(msg)
 
+    @classmethod
+    def quick(cls, **settings: object) -> TopologyExperiment:
+        """The CI preset: 2 seeds, 16 nodes, 100 payments (``settings`` override it)."""
+        return cls(**{"seeds": 2, "nodes": 16, "payments": 100, **settings})  # type: ignore[arg-type]
+
+    def seed_values(self) -> tuple[int, ...]:
+        """Every seed the experiment runs, the detailed one first."""
+        return tuple(range(self.seed, self.seed + self.seeds))
+
+    def runs_planned(self) -> int:
+        """How many runs the experiment makes over all seeds."""
+        return len(self.plan()) * self.seeds
+
     def graph(self, topology: str) -> nx.Graph:
         """The topology's graph for these settings (raises a27-netsim's TopologyError if it cannot be built)."""
         params: dict[str, object] = {"m": self.ba_m}
@@ -154,7 +178,8 @@ class TopologyExperiment:
         return (self.min_amount, *inner, self.max_amount)
 
     def plan(self) -> tuple[tuple[str, str], ...]:
-        """Every run as (topology, variant): a baseline per topology, a bridge-offline run per shape with a bridge."""
+        """Every run of one seed as (topology, variant): a baseline per topology, a bridge-offline run per shape with
+        a bridge."""
         runs = [(topology, BASELINE) for topology in self.topologies]
         runs += [(topology, BRIDGE_OFFLINE) for topology in self.topologies if topology in BOTTLENECK_TOPOLOGIES]
         return tuple(runs)
@@ -165,6 +190,22 @@ class TopologyExperiment:
         data["topologies"] = list(self.topologies)
         data["bucket_edges"] = list(self.bucket_edges())
         return data
+
+    def parameters(self) -> dict[str, object]:
+        """
+        Every parameter the results depend on, defaults included: the experiment's settings, how the network is built
+        and the channel nodes' parameters (fee policy, HTLC limits, routing, retransmissions).
+        """
+        node = NodeParams(gossip=False)
+        return {"experiment": self.to_dict(),
+                "network": {"starting_balance": "deposit x (largest degree + 1)", "opens_per_block": OPENS_PER_BLOCK,
+                            "message_delivery": "in memory, in order, no latency or loss",
+                            "clock_tick_seconds": 1.0, "graph_seed": "the run's seed",
+                            "workload_seed": "a27/topology-experiment/<seed>"},
+                "channel_node": {name: getattr(node, name) for name in (
+                    "policy", "limits", "route", "challenge_period", "funding_window", "min_final_expiry",
+                    "claim_margin", "retransmit_interval", "max_retransmits", "max_attempts",
+                    "max_forwarded_htlcs_per_peer", "gossip", "defences")}}
 
 
 @attrs.frozen
@@ -204,6 +245,7 @@ class TopologyRun:
 
     topology: str
     variant: str
+    seed: int
     channels: int
     bridges: tuple[int, ...]
     offline_node: int | None
@@ -397,7 +439,8 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
                                 tuple(round(share, 4) for share in series[index])) for index in kept)
     ended = [payment.ended for payment in outcomes.values() if payment.ended is not None]
     return TopologyRun(
-        topology=topology, variant=variant, channels=len(channels), bridges=bridges, offline_node=offline_node,
+        topology=topology, variant=variant, seed=experiment.seed, channels=len(channels), bridges=bridges,
+        offline_node=offline_node,
         offline_time=offline_time, payments=tuple(outcomes[index] for index in range(len(workload))),
         times=tuple(times), traces=traces,
         bridge_mean_share=_mean_series(samples, [index for index in range(len(channels)) if on_bridge[index]]),
@@ -409,20 +452,96 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
 
 
 @attrs.frozen
+class SeedSpread:
+    """One kind of run (topology and variant) over every seed: success with 95% t intervals across seeds."""
+
+    label: str
+    topology: str
+    variant: str
+    success: MeanInterval
+    """The success rate (settled share of all payments) of each seed."""
+    success_by_bucket: tuple[MeanInterval | None, ...]
+    """The same per amount bucket, over the seeds that had payments in it; None where none had."""
+    detectable: float | None
+    """The smallest difference in mean success (a share) from another kind of run with as many seeds and the same
+    spread that a two-sided two-sample t-test detects with 80% power at the 5% level; None below two seeds."""
+    unresolved: int
+    """Payments, over all seeds, still pending when their run stopped waiting."""
+
+
+@attrs.frozen
+class OfflineSpread:
+    """What taking a bridge offline cost, seed by seed: success of the payments started after the offline point,
+    with every node online minus with the bridge offline (the same seed's graph and payments, so paired)."""
+
+    topology: str
+    drop: MeanInterval
+    detectable: float | None
+    """The smallest mean drop a two-sided paired t-test detects with 80% power at the 5% level, given the spread of
+    the seeds' drops; None below two seeds."""
+
+
+@attrs.frozen
 class TopologyExperimentResult:
-    """Every run of the experiment."""
+    """Every run of the experiment, over every seed."""
 
     experiment: TopologyExperiment
     runs: tuple[TopologyRun, ...]
 
+    def example_runs(self) -> list[TopologyRun]:
+        """The runs of the first seed, which the report shows in detail, in plan order."""
+        return [run for run in self.runs if run.seed == self.experiment.seed]
+
     def baselines(self) -> list[TopologyRun]:
-        """The runs with every node online, in the experiment's topology order."""
-        return [run for run in self.runs if run.variant == BASELINE]
+        """The first seed's runs with every node online, in the experiment's topology order."""
+        return [run for run in self.example_runs() if run.variant == BASELINE]
 
     def offline_pairs(self) -> list[tuple[TopologyRun, TopologyRun]]:
-        """(baseline, bridge-offline run) for each topology that had a bridge-offline run."""
+        """(baseline, bridge-offline run) of the first seed for each topology that had a bridge-offline run."""
         baselines = {run.topology: run for run in self.baselines()}
-        return [(baselines[run.topology], run) for run in self.runs if run.variant == BRIDGE_OFFLINE]
+        return [(baselines[run.topology], run) for run in self.example_runs() if run.variant == BRIDGE_OFFLINE]
+
+    def spreads(self) -> list[SeedSpread]:
+        """Each kind of run over every seed, in plan order."""
+        edges = self.experiment.bucket_edges()
+        spreads = []
+        for topology, variant in self.experiment.plan():
+            runs = [run for run in self.runs if (run.topology, run.variant) == (topology, variant)]
+            if not runs:
+                continue
+            rates = [run.success_rate() for run in runs]
+            buckets = [run.success_by_bucket(edges) for run in runs]
+            by_bucket = []
+            for index in range(len(edges) - 1):
+                values = [settled / total for counts in buckets for settled, total in counts[index:index + 1] if total]
+                by_bucket.append(mean_interval(values) if values else None)
+            spreads.append(SeedSpread(
+                label=runs[0].label, topology=topology, variant=variant, success=mean_interval(rates),
+                success_by_bucket=tuple(by_bucket),
+                detectable=detectable_standardized_difference(len(rates)) * standard_deviation(rates)
+                if len(rates) >= 2 else None,
+                unresolved=sum(payment.outcome == UNRESOLVED for run in runs for payment in run.payments)))
+        return spreads
+
+    def offline_spreads(self) -> list[OfflineSpread]:
+        """The success drop after a bridge went offline, per shape with a bridge-offline run, over every seed."""
+        found = {(run.topology, run.variant, run.seed): run for run in self.runs}
+        spreads = []
+        for topology in [topology for topology, variant in self.experiment.plan() if variant == BRIDGE_OFFLINE]:
+            drops = []
+            for seed in sorted({seed for name, variant, seed in found if name == topology and variant == BRIDGE_OFFLINE
+                                and (topology, BASELINE, seed) in found}):
+                _, online = found[(topology, BASELINE, seed)].split(self.offline_boundary)
+                _, offline = found[(topology, BRIDGE_OFFLINE, seed)].split(self.offline_boundary)
+                drops.append(found[(topology, BASELINE, seed)].success_rate(online)
+                             - found[(topology, BRIDGE_OFFLINE, seed)].success_rate(offline))
+            if not drops:
+                continue
+            spreads.append(OfflineSpread(
+                topology, mean_interval(drops),
+                detectable_standardized_difference(len(drops), paired=True) * standard_deviation(drops)
+                if len(drops) >= 2 else None))
+        return spreads
 
     @property
     def offline_boundary(self) -> int:
@@ -430,10 +549,11 @@ class TopologyExperimentResult:
         return round(self.experiment.offline_at * self.experiment.payments)
 
     def to_dict(self) -> dict[str, object]:
-        """Every run as plain data, with its derived figures."""
+        """The first seed's runs as plain data, with their derived figures; every seed's success rates; the spreads
+        across seeds."""
         edges = self.experiment.bucket_edges()
         runs = []
-        for run in self.runs:
+        for run in self.example_runs():
             before, after = run.split(self.offline_boundary)
             runs.append({**attrs.asdict(run), "label": run.label, "success_rate": run.success_rate(),
                          "success_by_bucket": [list(pair) for pair in run.success_by_bucket(edges)],
@@ -443,18 +563,27 @@ class TopologyExperimentResult:
                          "other_depleted_share": run.other_depleted_share,
                          "success_before_offline_point": run.success_rate(before),
                          "success_after_offline_point": run.success_rate(after)})
-        return {"experiment": self.experiment.to_dict(), "runs": runs}
+        seeds = [{"topology": run.topology, "variant": run.variant, "seed": run.seed,
+                  "success_rate": run.success_rate(),
+                  "success_by_bucket": [list(pair) for pair in run.success_by_bucket(edges)],
+                  "failures": run.failures(), "mean_hops": run.mean_hops, "fees": run.fees,
+                  "throughput": run.throughput} for run in self.runs]
+        return {"experiment": self.experiment.to_dict(), "runs": runs, "seeds": seeds,
+                "spreads": [attrs.asdict(spread) for spread in self.spreads()],
+                "offline_spreads": [attrs.asdict(spread) for spread in self.offline_spreads()]}
 
 
 def run_topology_experiment(experiment: TopologyExperiment, progress: RunProgress | None = None) -> \
         TopologyExperimentResult:
-    """Run every planned run in this process, in plan order."""
+    """Run every planned run for every seed in this process: seed by seed, each in plan order."""
     plan = experiment.plan()
     runs = []
-    for done, (topology, variant) in enumerate(plan, 1):
-        runs.append(run_topology(experiment, topology, variant))
-        if progress is not None:
-            progress(done, len(plan), runs[-1].label)
+    for seed in experiment.seed_values():
+        seeded = attrs.evolve(experiment, seed=seed)
+        for topology, variant in plan:
+            runs.append(run_topology(seeded, topology, variant))
+            if progress is not None:
+                progress(len(runs), experiment.runs_planned(), f"{runs[-1].label} seed {seed}")
     return TopologyExperimentResult(experiment, tuple(runs))
 
 
@@ -467,9 +596,11 @@ __all__ = [
     "TOPOLOGIES",
     "UNRESOLVED",
     "ChannelTrace",
+    "OfflineSpread",
     "Payment",
     "PaymentOutcome",
     "RunProgress",
+    "SeedSpread",
     "TopologyExperiment",
     "TopologyExperimentError",
     "TopologyExperimentResult",

@@ -34,7 +34,8 @@ from ..experiments.attacks import (
 )
 from .files import pyplot, save_figure, write_report_files
 from .formatting import markdown_table, percent
-from .statistics import Interval, MeanInterval
+from .provenance import collect_provenance
+from .statistics import Interval, MeanInterval, detectable_proportion_difference
 
 NAKAMOTO_TABLE = ((0.1, tuple(range(11))), (0.3, tuple(range(0, 51, 5))))
 """The (q, z values) of the table in section 11 of the Bitcoin whitepaper."""
@@ -125,9 +126,24 @@ def _coalition_price(result: AttackExperimentResult) -> list[tuple[str, SweepPoi
             for point in sweep(result, name) if point.share > BYZANTINE_BOUND]
 
 
+def precision_sentence(result: AttackExperimentResult) -> str:
+    """The smallest difference in success rate between the two builds the experiment's seeds can show."""
+    seeds = result.experiment.seeds
+    difference = detectable_proportion_difference(seeds)
+    where = f"With {seeds} run{'s' if seeds != 1 else ''} per attack, build and sweep point"
+    if difference >= 1:
+        return (f"{where}, no difference in success rate between the builds, not even 100% against 0%, is found "
+                "with 80% power at the 5% level (two-sided two-proportion z-test): read the 95% Wilson intervals "
+                "instead, and run more seeds (--seeds) for a test.")
+    return (f"{where}, a difference in success rate between the builds of {difference * 100:.0f} points or more is "
+            "found with 80% power at the 5% level (two-sided two-proportion z-test, rates near 50%, the hardest "
+            "case); smaller differences may be missed, and need more seeds (--seeds).")
+
+
 def report_data(result: AttackExperimentResult) -> dict[str, Any]:
-    """The report as JSON-ready data."""
+    """The report as JSON-ready data, besides its provenance."""
     return {
+        "precision": precision_sentence(result),
         "experiment": result.experiment.to_dict(),
         "skipped": dict(result.skipped),
         "ok": result.ok,
@@ -220,7 +236,7 @@ def _card_lines(section: AttackSection, result: AttackExperimentResult) -> list[
 
 
 def format_markdown(result: AttackExperimentResult) -> str:
-    """The whole report.md."""
+    """The whole report.md but its provenance section (added on writing)."""
     experiment = result.experiment
     found = sections(result)
     plural = "s" if len(found) != 1 else ""
@@ -251,7 +267,9 @@ def format_markdown(result: AttackExperimentResult) -> str:
                      + ", ".join(f"{run.attack} {run.build} seed {run.seed}" for run in result.control_successes)
                      + "."), ""]
     lines += _scoreboard_lines(found)
-    lines += ["", "![scoreboard](scoreboard.png)", "", "## Attack cards", ""]
+    lines += ["", precision_sentence(result), "", "![scoreboard](scoreboard.png)", "",
+              "Figure: bars are means (tokens, latencies) or shares of runs (success); whiskers are their 95% "
+              "intervals (Wilson for shares of runs, Student's t across runs for means).", "", "## Attack cards", ""]
     for section in found:
         lines += _card_lines(section, result)
         lines += [f"![{section.attack}]({_card_name(section.attack)})", ""]
@@ -382,6 +400,10 @@ def plots(result: AttackExperimentResult) -> dict[str, Callable[[Path], None]]:
     return figures
 
 
-def write_report(result: AttackExperimentResult, directory: str | Path) -> Path:
-    """Write report.md, report.json, scoreboard.png and the cards into ``directory``; returns report.md's path."""
-    return write_report_files(directory, report_data(result), format_markdown(result), plots(result))
+def write_report(result: AttackExperimentResult, directory: str | Path, argv: Sequence[str] | None = None) -> Path:
+    """
+    Write report.md, report.json, scoreboard.png and the cards into ``directory``, with the provenance of
+    ``a27 <argv>`` (the command is recorded as unknown without ``argv``); returns report.md's path.
+    """
+    provenance = collect_provenance(argv, result.experiment.parameters())
+    return write_report_files(directory, report_data(result), format_markdown(result), plots(result), provenance)

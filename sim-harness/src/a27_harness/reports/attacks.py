@@ -9,6 +9,7 @@ import attrs
 
 from ..attacks import AttackReport
 from .files import write_report_files
+from .provenance import Provenance
 
 
 def report_data(report: AttackReport) -> dict[str, Any]:
@@ -77,8 +78,9 @@ def format_terminal(report: AttackReport) -> str:
     return "\n".join(_lines(report))
 
 
-def write_report(report: AttackReport, directory: str | Path) -> Path:
-    """Write report.md and report.json into ``directory``; returns the Markdown file's path."""
+def write_report(report: AttackReport, directory: str | Path, provenance: Provenance | None = None) -> Path:
+    """Write report.md and report.json into ``directory`` (with ``provenance`` when given); returns the Markdown
+    file's path."""
     markdown = (f"# Attack {report.run.attack.name}\n\n{' '.join(report.run.attack.summary.split())}\n\n"
                 f"Success means: {report.run.attack.success}.\n\n```\n{format_terminal(report)}\n```\n")
-    return write_report_files(directory, report_data(report), markdown)
+    return write_report_files(directory, report_data(report), markdown, provenance=provenance)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .provenance import Provenance
 
 
 def pyplot() -> Any:
@@ -26,11 +29,16 @@ def save_figure(figure: Any, path: Path) -> None:
 
 
 def write_report_files(directory: str | Path, data: dict[str, Any], markdown: str,
-                       plots: Mapping[str, Callable[[Path], None]] | None = None) -> Path:
+                       plots: Mapping[str, Callable[[Path], None]] | None = None,
+                       provenance: Provenance | None = None) -> Path:
     """
     Write a report into ``directory``: ``report.json`` (``data``, sorted keys), ``report.md`` (``markdown``) and one
-    PNG per entry of ``plots`` (file name: function drawing it to a path). Returns the Markdown file's path.
+    PNG per entry of ``plots`` (file name: function drawing it to a path). With ``provenance``, report.json gets it
+    under ``provenance`` and report.md ends with its section. Returns the Markdown file's path.
     """
+    if provenance is not None:
+        data = {**data, "provenance": provenance.to_dict()}
+        markdown = markdown.rstrip("\n") + "\n\n" + "\n".join(provenance.markdown()) + "\n"
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -13,6 +13,7 @@ from ..labs.common import latency_summary
 from ..labs.lab1 import Lab1Result
 from .files import pyplot, save_figure, write_report_files
 from .formatting import network_line, run_heading, seconds
+from .provenance import Provenance
 
 
 def _reject_reasons(result: Lab1Result) -> Counter[str]:
@@ -182,7 +183,8 @@ def plot(result: Lab1Result, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_report(result: Lab1Result, directory: str | Path) -> Path:
-    """Write report.md, report.json and lab1.png into ``directory``; return the Markdown path."""
+def write_report(result: Lab1Result, directory: str | Path, provenance: Provenance | None = None) -> Path:
+    """Write report.md, report.json and lab1.png into ``directory`` (with ``provenance`` when given); return the
+    Markdown path."""
     return write_report_files(directory, summary_data(result), format_markdown(result),
-                              {"lab1.png": functools.partial(plot, result)})
+                              {"lab1.png": functools.partial(plot, result)}, provenance)

@@ -15,6 +15,7 @@ from ..labs.common import latency_summary
 from ..labs.lab2 import BlockRecord, Lab2Result
 from .files import pyplot, save_figure, write_report_files
 from .formatting import network_line, run_heading, seconds
+from .provenance import Provenance
 
 CHAIN_ROWS = 12
 """Blocks shown at each end of the chain in the terminal (the report lists every block)."""
@@ -182,7 +183,8 @@ def plot(result: Lab2Result, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_report(result: Lab2Result, directory: str | Path) -> Path:
-    """Write report.md, report.json and lab2.png into ``directory``; return the Markdown path."""
+def write_report(result: Lab2Result, directory: str | Path, provenance: Provenance | None = None) -> Path:
+    """Write report.md, report.json and lab2.png into ``directory`` (with ``provenance`` when given); return the
+    Markdown path."""
     return write_report_files(directory, summary_data(result), format_markdown(result),
-                              {"lab2.png": functools.partial(plot, result)})
+                              {"lab2.png": functools.partial(plot, result)}, provenance)

@@ -10,8 +10,10 @@ from typing import Any
 import attrs
 
 from ..labs.lab3 import Lab3Result
+from .causes import colour as cause_colour
 from .files import pyplot, save_figure, write_report_files
 from .formatting import network_line
+from .provenance import Provenance
 
 
 def _routed_fees(result: Lab3Result) -> int:
@@ -196,7 +198,7 @@ def plot(result: Lab3Result, path: Path) -> None:
         counts = [sum(1 for payment in result.payments if payment.kind == kind
                       and (payment.outcome if payment.outcome == "succeeded" else payment.cause) == label)
                   for kind in kinds]
-        outcomes.bar(kinds, counts, bottom=bottoms, label=label)
+        outcomes.bar(kinds, counts, bottom=bottoms, label=label, color=cause_colour(label))
         bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
     outcomes.set_ylabel("payments")
     outcomes.set_title("Payments by kind and outcome")
@@ -216,7 +218,8 @@ def plot(result: Lab3Result, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_report(result: Lab3Result, directory: str | Path) -> Path:
-    """Write report.md, report.json and lab3.png into ``directory``; return the Markdown path."""
+def write_report(result: Lab3Result, directory: str | Path, provenance: Provenance | None = None) -> Path:
+    """Write report.md, report.json and lab3.png into ``directory`` (with ``provenance`` when given); return the
+    Markdown path."""
     return write_report_files(directory, summary_data(result), format_markdown(result),
-                              {"lab3.png": functools.partial(plot, result)})
+                              {"lab3.png": functools.partial(plot, result)}, provenance)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from ..experiments.stake import (
 )
 from .files import pyplot, save_figure, write_report_files
 from .formatting import markdown_table, percent
-from .statistics import wilson_interval
+from .provenance import collect_provenance
+from .statistics import Interval, MeanInterval, wilson_interval
 
 PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",
          "restake": "restake.png"}
@@ -29,6 +31,12 @@ PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "s
 
 DRIFT_SAMPLES = 6
 """Points in time at which the Markdown report tabulates stake shares of a restake run."""
+
+LEGEND_VALIDATORS = 8
+"""Validators the restake plot names in each panel's legend (v0 first); the others are drawn thin and unnamed."""
+
+TICK_LABELS = 12
+"""Validator names the block-share plot writes under each panel at most (every k-th beyond that)."""
 
 
 
@@ -49,6 +57,11 @@ def _seed_range(seeds: int) -> str:
     return "seed 1" if seeds == 1 else f"seeds 1-{seeds}"
 
 
+def _share_interval(pooled: PooledShares, share: Interval) -> str:
+    """A block share's 95% Wilson interval, or ``exact`` under a deterministic schedule."""
+    return "exact (schedule)" if pooled.exact else f"[{percent(share.low)}, {percent(share.high)}]"
+
+
 def _chi_square_text(pooled: PooledShares) -> str:
     test = pooled.chi_square
     if test is None:
@@ -60,7 +73,7 @@ def _chi_square_text(pooled: PooledShares) -> str:
 
 
 def report_data(result: StakeExperimentResult) -> dict[str, Any]:
-    """Every figure of the experiment as plain data: what report.json holds."""
+    """Every figure of the experiment as plain data: what report.json holds besides its provenance."""
     experiment = result.experiment
     return {
         "experiment": experiment.to_dict(),
@@ -98,7 +111,7 @@ def _share_rows(pooled: PooledShares) -> list[str]:
             f"  {'validator':<9} {'stake share':>11} {'blocks':>7} {'block share':>11}  {'95% interval':<16} "
             f"{'rewards':>9} {'reward share':>12}"]
     for validator in pooled.validators:
-        interval = f"[{percent(validator.block_share.low)}, {percent(validator.block_share.high)}]"
+        interval = _share_interval(pooled, validator.block_share)
         rows.append(f"  {validator.name:<9} {percent(validator.stake_share):>11} {validator.blocks:>7} "
                     f"{percent(validator.block_share.share):>11}  {interval:<16} {validator.rewards:>9,} "
                     f"{percent(validator.reward_share):>12}")
@@ -167,14 +180,16 @@ def format_terminal(result: StakeExperimentResult) -> str:
         "silence of at least 1/3 halts it):",
         *_threshold_rows(result.thresholds()),
         "",
-        "Blocks and rewards by validator, pooled over seeds (block share with its 95% Wilson interval; the "
-        "chi-square tests blocks proposed against stake shares):",
+        "Blocks and rewards by validator, pooled over seeds (block share with its 95% Wilson interval, or exact "
+        "where the proposer schedule follows from the stakes alone; the chi-square tests blocks proposed against "
+        "stake shares):",
     ]
     shares = result.shares()
     for pooled in shares:
         lines += _share_rows(pooled)
     lines += ["", "Finality in seconds (interval: mean time between blocks; block: from its timestamp until the median "
-                  "node applied it; transfer: from submission until the sender applied it):",
+                  "node applied it; transfer: from submission until the sender applied it; rounds>0: blocks finalized "
+                  "after a failed round; final: transfers final within 60 s, of those submitted):",
               *_finality_rows(shares), "",
               f"Silent validators ({experiment.strategies[0]}, seed 1, {experiment.silence_duration:g} simulated "
               "seconds of transfers; a silent validator keeps its stake but never proposes or votes):",
@@ -311,6 +326,50 @@ def _restake_sentences(drifts: Sequence[StakeDrift]) -> list[str]:
     return sentences
 
 
+def _mean_text(value: MeanInterval, unit: str = "") -> str:
+    if value.runs < 2:
+        return f"{value.mean:.3f}{unit} (one seed, no interval)"
+    return f"mean {value.mean:.3f}{unit}, 95% t interval {value.low:.3f}-{value.high:.3f}{unit} over {value.runs} seeds"
+
+
+def _share_mean_text(value: MeanInterval) -> str:
+    """A mean share across seeds with its t interval, cut to 0-100% (a share cannot leave it)."""
+    if value.runs < 2:
+        return f"{percent(value.mean)} (one seed, no interval)"
+    return (f"mean {percent(value.mean)}, 95% t interval {percent(max(0.0, value.low))}-"
+            f"{percent(min(1.0, value.high))} over {value.runs} seeds")
+
+
+def precision_sentence(pooled: PooledShares) -> str:
+    """
+    How precise a case's numbers are at this many seeds: v0's block share (exact under a deterministic schedule,
+    otherwise its spread across seeds and the smallest move the chi-square test detects), and the median block
+    finality across seeds with the smallest difference a t-test detects.
+    """
+    v0 = pooled.validators[0]
+    where = f"{pooled.case}, {pooled.strategy}"
+    if not pooled.blocks:
+        return f"{where}: no block was finalized, so there is nothing to estimate."
+    if pooled.exact:
+        sentence = (f"{where}: the schedule follows from the stakes alone, so v0's block share "
+                    f"{percent(v0.block_share.share)} is exact rather than a sample (no interval)")
+    else:
+        share = pooled.v0_block_share
+        spread = (f"per seed {_share_mean_text(share)}" if share is not None else "no seed had blocks")
+        sentence = f"{where}: v0's block share {spread}"
+        if pooled.detectable_shift is not None:
+            sentence += (f"; over {pooled.blocks} pooled blocks the chi-square test detects, with 80% power at the 5% "
+                         f"level, v0's block share off its stake share by {pooled.detectable_shift * 100:.1f} points "
+                         "or more (the others' shares scaled in proportion)")
+    if pooled.median_finality is not None:
+        sentence += f"; median block finality per seed {_mean_text(pooled.median_finality, ' s')}"
+        if pooled.finality_detectable is not None:
+            sentence += (f", and a two-sided t-test against another group of {pooled.median_finality.runs} seeds "
+                         f"with this spread detects a difference of {pooled.finality_detectable:.3f} s or more "
+                         "(80% power, 5% level)")
+    return sentence + "."
+
+
 def findings(result: StakeExperimentResult) -> list[str]:
     """A few sentences that read the experiment's numbers; each claim is computed from the runs."""
     experiment = result.experiment
@@ -328,6 +387,7 @@ def findings(result: StakeExperimentResult) -> list[str]:
         if values:
             sentences.append(_p_value_sentence(strategy, values))
     sentences.append(_reward_sentence(shares))
+    sentences += [precision_sentence(pooled) for pooled in shares]
     first = [pooled for pooled in shares if pooled.strategy == experiment.strategies[0] and pooled.block_finality]
     if first:
         medians = ", ".join(f"{pooled.case} {pooled.block_finality['median']:.3f} s" for pooled in first)
@@ -387,7 +447,7 @@ def _drift_samples(drift: StakeDrift, samples: int) -> list[tuple[float, tuple[f
 
 
 def format_markdown(result: StakeExperimentResult) -> str:
-    """The Markdown report: tables, plots and a reading of the numbers."""
+    """The Markdown report: tables, plots, a reading of the numbers (its provenance is added on writing)."""
     experiment = result.experiment
     shares = result.shares()
     lines = ["# a27 experiment stake: what stake weights do to proof of stake", "", f"**{verdict_line(result)}**", "",
@@ -408,25 +468,34 @@ def format_markdown(result: StakeExperimentResult) -> str:
         f"{item.case} {item.fewest_to_halt} / {item.fewest_to_finalize}" for item in result.thresholds()) + ".", "",
         "## Blocks and rewards", "",
         f"Pooled over {_seed_range(experiment.seeds)}. The chi-square test compares blocks proposed with stake "
-        "shares: the weighted round robin follows them by construction (p near 1, closer than chance); the lottery "
-        "draws proposers at random in proportion to stake (p is then spread evenly over 0 to 1, and below 0.05 "
-        "about one time in twenty).", "", f"![block shares]({PLOTS['shares']})", ""]
+        "shares: the weighted round robin follows them by construction (p near 1, closer than chance), so its block "
+        "shares are exact and shown without an interval; the lottery draws proposers at random in proportion to "
+        "stake (p is then spread evenly over 0 to 1, and below 0.05 about one time in twenty), and its block shares "
+        "carry a 95% Wilson interval.", "",
+        f"![block shares]({PLOTS['shares']})", "",
+        "Figure: bars are stake shares; red dots are block shares with their 95% Wilson interval as whiskers "
+        "(lottery only; a deterministic schedule's share is drawn without whiskers); crosses are reward shares.",
+        ""]
     for pooled in shares:
         lines += [f"### {pooled.case}, {pooled.strategy}", "", f"{pooled.blocks} blocks; {_chi_square_text(pooled)}.",
                   ""]
         lines += markdown_table(
             ["validator", "stake share", "blocks", "block share", "95% interval", "rewards", "reward share"],
             [(validator.name, percent(validator.stake_share), validator.blocks,
-              percent(validator.block_share.share),
-              f"{percent(validator.block_share.low)} - {percent(validator.block_share.high)}",
+              percent(validator.block_share.share), _share_interval(pooled, validator.block_share),
               f"{validator.rewards:,}", percent(validator.reward_share)) for validator in pooled.validators],
             "lrrrlrr")
         lines.append("")
     lines += ["## Finality", "",
               "Block finality runs from the proposer's timestamp until the median node applied the block; transfer "
               "finality from submission until the sending light node applied the block holding it. The block interval "
-              "is the mean time from one block to the next.", "",
-              f"![finality]({PLOTS['finality']})", ""]
+              "is the mean time from one block to the next. Rounds > 0 counts the blocks finalized after round 0, that "
+              "is after at least one round whose proposer timed out or whose proposal got no quorum; transfers final: "
+              "final within the 60 s a transfer waits, of those submitted.", "",
+              f"![finality]({PLOTS['finality']})", "",
+              "Figure: one box per strategy and case over every block (or transfer) of every seed; the box spans the "
+              "quartiles, the line is the median, the whiskers reach the 5th and 95th percentiles, and values "
+              "beyond them are not drawn. A case with nothing to draw is left empty.", ""]
     lines += markdown_table(
         ["case", "strategy", "blocks", "rounds > 0", "block interval (s)", "block median (s)", "block p95 (s)",
          "transfer median (s)", "transfer p95 (s)", "transfers final"],
@@ -438,7 +507,12 @@ def format_markdown(result: StakeExperimentResult) -> str:
               f"A silent validator runs the proof-of-stake layer without the consensus engine: it keeps its stake and "
               f"follows the chain, but never proposes or votes. Runs: {experiment.strategies[0]}, seed 1, "
               f"{experiment.silence_duration:g} simulated seconds of transfers (a transfer waits up to 60 s to be "
-              "final).", "", f"![silence]({PLOTS['silence']})", ""]
+              "final).", "", f"![silence]({PLOTS['silence']})", "",
+              "Figure: the finalized height over simulated time in each silence run; the legend names the silent "
+              "validators and their share of the stake. A flat line at 0 is a halted chain.", "",
+              "Predicted: halt when the silent validators hold at least 1/3 of the stake, live otherwise; as "
+              "predicted: the run finalized no block exactly when a halt was predicted; proposers: the validators "
+              "that proposed at least one finalized block.", ""]
     lines += markdown_table(
         ["case", "silent", "silent stake", "predicted", "blocks", "proposers", "rounds > 0", "transfers final",
          "as predicted"],
@@ -450,7 +524,10 @@ def format_markdown(result: StakeExperimentResult) -> str:
               f"Every {experiment.restake_interval:g} simulated seconds each validator bonds its liquid balance above "
               f"its starting balance (its rewards, and whatever light nodes sent it). Block reward "
               f"{experiment.restake_block_reward:,}, seed 1, {experiment.restake_duration:g} simulated seconds.", "",
-              f"![restake]({PLOTS['restake']})", ""]
+              f"![restake]({PLOTS['restake']})", "",
+              "Figure: each validator's stake share minus its share at the genesis, in points, after every block "
+              "(one run per case and strategy, seed 1: no bands); the legend gives the start and end shares of the "
+              f"first {LEGEND_VALIDATORS} validators, and any others are drawn as thin grey lines.", ""]
     for drift in result.drift():
         lines += [f"### {drift.case}, {drift.strategy}", "",
                   f"{drift.blocks} blocks, {drift.bonds_admitted} bonds; largest move {drift.largest_move * 100:.2f} "
@@ -477,6 +554,8 @@ def format_markdown(result: StakeExperimentResult) -> str:
         [(run.kind, run.case, run.strategy, run.seed, ", ".join(f"v{index}" for index in run.silent) or "-",
           run.blocks, f"{len(run.transfer_latency)}/{run.transfers_submitted}", f"{run.end_time:.0f}",
           _yes(run.consistent)) for run in result.runs], "lllrlrrrl")
+    lines += ["", "Consistent: the run conserved supply and every node ended on one chain (a run with no block "
+                  "counts as one chain)."]
     return "\n".join(lines) + "\n"
 
 
@@ -496,14 +575,19 @@ def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
         axis.bar(positions, [validator.stake_share for validator in pooled.validators], width=0.6, color="#c8d3e0",
                  label="stake share")
         block = [validator.block_share for validator in pooled.validators]
-        axis.errorbar(positions, [interval.share for interval in block],
-                      yerr=[[interval.share - interval.low for interval in block],
-                            [interval.high - interval.share for interval in block]],
-                      fmt="o", color="#c0392b", capsize=4, label="block share, 95% CI")
+        if pooled.exact:
+            axis.plot(positions, [interval.share for interval in block], "o", color="#c0392b",
+                      label="block share (exact schedule)")
+        else:
+            axis.errorbar(positions, [interval.share for interval in block],
+                          yerr=[[interval.share - interval.low for interval in block],
+                                [interval.high - interval.share for interval in block]],
+                          fmt="o", color="#c0392b", capsize=4, label="block share, 95% Wilson CI")
         axis.plot([position + 0.22 for position in positions],
                   [validator.reward_share for validator in pooled.validators], "x", color="#1f4e79",
                   label="reward share")
-        axis.set_xticks(list(positions), [validator.name for validator in pooled.validators])
+        step = max(1, math.ceil(len(pooled.validators) / TICK_LABELS))
+        axis.set_xticks(list(positions)[::step], [validator.name for validator in pooled.validators][::step])
         p_value = f"p = {pooled.chi_square.p_value:.3f}" if pooled.chi_square is not None else "no blocks"
         axis.set_title(f"{pooled.case}, {pooled.strategy}\n{pooled.blocks} blocks, chi-square {p_value}",
                        fontsize="medium")
@@ -511,7 +595,8 @@ def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
         axis.grid(axis="y", alpha=0.3)
     for row in axes:
         row[0].set_ylabel("share")
-    axes[0][0].legend(fontsize="small", loc="upper right")
+    for row in axes:
+        row[-1].legend(fontsize="small", loc="upper right")
     save_figure(figure, path)
 
 
@@ -575,8 +660,11 @@ def plot_restake(result: StakeExperimentResult, path: Path) -> None:
             [case.name for case in experiment.cases].index(drift.case)]
         for index, start in enumerate(drift.start_shares):
             # The change in points shows small and large holders on one scale; the legend keeps the level.
+            named = index < LEGEND_VALIDATORS
             axis.plot(drift.times, [(row[index] - start) * 100 for row in drift.shares],
-                      label=f"v{index} (from {percent(start)} to {percent(drift.end_shares[index])})")
+                      linewidth=1.5 if named else 0.5, color=None if named else "#b0b0b0",
+                      label=f"v{index} (from {percent(start)} to {percent(drift.end_shares[index])})" if named
+                      else None)
         axis.axhline(0, color="grey", linewidth=0.8)
         axis.set_title(f"{drift.case}, {drift.strategy}", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
@@ -587,12 +675,17 @@ def plot_restake(result: StakeExperimentResult, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_report(result: StakeExperimentResult, directory: str | Path) -> Path:
-    """Write report.md, report.json and the PNG plots into ``directory``; return the Markdown path."""
+def write_report(result: StakeExperimentResult, directory: str | Path, argv: Sequence[str] | None = None) -> Path:
+    """
+    Write report.md, report.json and the PNG plots into ``directory``, with the provenance of ``a27 <argv>`` (the
+    command is recorded as unknown without ``argv``); return the Markdown path.
+    """
     plots = {PLOTS["shares"]: plot_block_shares, PLOTS["finality"]: plot_finality, PLOTS["silence"]: plot_silence,
              PLOTS["restake"]: plot_restake}
+    provenance = collect_provenance(argv, result.experiment.parameters())
     return write_report_files(directory, report_data(result), format_markdown(result),
-                              {name: functools.partial(draw, result) for name, draw in plots.items()})
+                              {name: functools.partial(draw, result) for name, draw in plots.items()}, provenance)
 
 
-__all__ = ["PLOTS", "findings", "format_markdown", "format_terminal", "report_data", "verdict_line", "write_report"]
+__all__ = ["PLOTS", "findings", "format_markdown", "format_terminal", "precision_sentence", "report_data",
+           "verdict_line", "write_report"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 from scipy import stats
@@ -74,6 +74,19 @@ class MeanInterval:
     runs: int
 
 
+def standard_deviation(values: Sequence[float]) -> float:
+    """
+    The sample standard deviation of ``values`` (n - 1 in the denominator).
+
+    :raises ValueError: with fewer than two values.
+    """
+    if len(values) < 2:
+        msg = f"a standard deviation needs at least two values, got {len(values)}"
+        raise ValueError(msg)
+    mean = math.fsum(values) / len(values)
+    return math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (len(values) - 1))
+
+
 def mean_interval(values: Sequence[float], confidence: float = 0.95) -> MeanInterval:
     """
     The mean of ``values`` with a Student's t confidence interval across them (e.g. one value per seed).
@@ -134,3 +147,91 @@ def compare_proportions(first: tuple[int, int], second: tuple[int, int], confide
     if a.high < b.low:
         return -1
     return 0
+
+
+POWER = 0.8
+"""The power at which reports state the smallest difference a test can detect."""
+SIGNIFICANCE_LEVEL = 0.05
+"""The two-sided significance level of those tests."""
+
+
+def _solve_increasing(power_at: Callable[[float], float], target: float) -> float:
+    """The smallest x >= 0 with ``power_at(x) >= target`` for an increasing ``power_at`` (bisection to 1e-9)."""
+    low, high = 0.0, 1.0
+    while power_at(high) < target:
+        high *= 2
+    while high - low > 1e-9 * max(1.0, high):
+        middle = (low + high) / 2
+        if power_at(middle) < target:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def detectable_effect_chi_square(observations: int, degrees_of_freedom: int, power: float = POWER,
+                                 significance: float = SIGNIFICANCE_LEVEL) -> float:
+    """
+    Cohen's w that a chi-square goodness-of-fit test over ``observations`` detects with ``power`` at level
+    ``significance``: the w whose noncentrality ``observations * w**2`` gives that power.
+
+    :raises ValueError: when observations or degrees of freedom are not positive.
+    """
+    if observations <= 0 or degrees_of_freedom <= 0:
+        msg = f"need observations and degrees of freedom above 0, got {observations} and {degrees_of_freedom}"
+        raise ValueError(msg)
+    critical = float(stats.chi2.ppf(1 - significance, degrees_of_freedom))
+    noncentrality = _solve_increasing(
+        lambda value: float(stats.ncx2.sf(critical, degrees_of_freedom, value)) if value else significance, power)
+    return math.sqrt(noncentrality / observations)
+
+
+def share_shift_for_effect(effect: float, share: float) -> float:
+    """
+    How far one category's share must move from ``share`` (the others scaled in proportion) for a chi-square effect
+    size (Cohen's w) of ``effect``: w**2 = d**2 / share + d**2 / (1 - share), so d = w * sqrt(share * (1 - share)).
+
+    :raises ValueError: when share is not strictly between 0 and 1.
+    """
+    if not 0 < share < 1:
+        msg = f"share must lie strictly between 0 and 1, got {share}"
+        raise ValueError(msg)
+    return effect * math.sqrt(share * (1 - share))
+
+
+def detectable_standardized_difference(runs: int, *, paired: bool = False, power: float = POWER,
+                                       significance: float = SIGNIFICANCE_LEVEL) -> float:
+    """
+    The standardized mean difference (Cohen's d) a two-sided t-test detects with ``power``: two samples of ``runs``
+    values each (d in units of their common standard deviation), or with ``paired`` one sample of ``runs``
+    differences (d in units of the differences' standard deviation). Exact, from the noncentral t distribution.
+
+    :raises ValueError: with fewer than 2 runs (no spread to test against).
+    """
+    if runs < 2:
+        msg = f"a t-test needs at least 2 runs per group, got {runs}"
+        raise ValueError(msg)
+    freedom = runs - 1 if paired else 2 * runs - 2
+    scale = math.sqrt(runs) if paired else math.sqrt(runs / 2)
+    critical = float(stats.t.ppf(1 - significance / 2, freedom))
+
+    def power_at(effect: float) -> float:
+        shift = effect * scale
+        return float(stats.nct.sf(critical, freedom, shift) + stats.nct.cdf(-critical, freedom, shift))
+
+    return _solve_increasing(power_at, power)
+
+
+def detectable_proportion_difference(trials: int, share: float = 0.5, power: float = POWER,
+                                     significance: float = SIGNIFICANCE_LEVEL) -> float:
+    """
+    The difference between two proportions near ``share`` that a two-sided two-sample z-test with ``trials`` in each
+    group detects with ``power`` (normal approximation; 0.5, the default, is the worst case).
+
+    :raises ValueError: when trials is not positive or share is outside [0, 1].
+    """
+    if trials <= 0 or not 0 <= share <= 1:
+        msg = f"need trials above 0 and a share in [0, 1], got {trials} and {share}"
+        raise ValueError(msg)
+    z = float(stats.norm.ppf(1 - significance / 2) + stats.norm.ppf(power))
+    return z * math.sqrt(2 * share * (1 - share) / trials)

@@ -7,10 +7,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..experiments.topology import SETTLED, PaymentOutcome, TopologyExperimentResult, TopologyRun
+from ..experiments.topology import (
+    OPENS_PER_BLOCK,
+    SETTLED,
+    UNRESOLVED,
+    OfflineSpread,
+    PaymentOutcome,
+    SeedSpread,
+    TopologyExperimentResult,
+    TopologyRun,
+)
+from .causes import colour as cause_colour
+from .causes import definitions as cause_definitions
 from .files import pyplot, save_figure, write_report_files
 from .formatting import markdown_table, percent
-from .statistics import compare_proportions, wilson_interval
+from .provenance import collect_provenance
+from .statistics import MeanInterval, compare_proportions, wilson_interval
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
          "offline": "offline_bridge.png"}
@@ -20,6 +32,46 @@ LEGEND_CHANNELS = 8
 """Channel series the liquidity plot names in its legend per panel (the rest are drawn unnamed)."""
 
 
+
+
+BRIDGE_DEFINITION = ("bridge node: an articulation point of the graph (removing it splits the network); bridge "
+                     "channel: a channel with a bridge node at one end")
+"""What the report means by a bridge, said wherever bridges appear."""
+
+
+def _node_ids(nodes: Sequence[int]) -> str:
+    """Node numbers, marked as ids (``#3, #17``) so that they do not read as counts."""
+    return ", ".join(f"#{node}" for node in nodes) or "-"
+
+
+def _share_interval(value: MeanInterval | None) -> str:
+    """A mean share over seeds with its 95% t interval, cut to 0-100%; a point for one seed or equal values."""
+    if value is None:
+        return "-"
+    if value.runs < 2 or value.low == value.high:
+        return percent(value.mean)
+    return f"{percent(value.mean)} [{percent(max(0.0, value.low))}, {percent(min(1.0, value.high))}]"
+
+
+def _detectable(value: float | None) -> str:
+    if value is None:
+        return "- (one seed)"
+    if value == 0:
+        return "- (no spread)"
+    return f"{value * 100:.1f} points"
+
+
+def _unresolved_note(result: TopologyExperimentResult) -> str:
+    """The cap that ends a run's wait, and how many payments it cut off over every run."""
+    cut = sum(payment.outcome == UNRESOLVED for run in result.runs for payment in run.payments)
+    return (f"A run stops waiting {result.experiment.drain_seconds:,} simulated seconds after its last payment "
+            f"started; {cut:,} payment{'s' if cut != 1 else ''} over all {len(result.runs)} runs "
+            f"{'were' if cut != 1 else 'was'} still pending then (counted as unresolved).")
+
+
+def _unlisted(run: TopologyRun, count: int) -> int:
+    """Channels of ``run`` that depleted but are not among the ``count`` the report lists."""
+    return max(0, run.depleted - sum(trace.first_depleted is not None for trace in run.traces[:count]))
 
 
 def _time(value: float | None) -> str:
@@ -34,24 +86,32 @@ def bucket_labels(edges: Sequence[int]) -> list[str]:
 def _causes(result: TopologyExperimentResult) -> list[str]:
     """Every failure cause seen in any run, most frequent overall first."""
     totals: dict[str, int] = {}
-    for run in result.runs:
+    for run in result.example_runs():
         for cause, count in run.failures().items():
             totals[cause] = totals.get(cause, 0) + count
     return sorted(totals, key=lambda cause: (-totals[cause], cause))
 
 
 def report_data(result: TopologyExperimentResult) -> dict[str, Any]:
-    """Every figure of the experiment as plain data: what report.json holds."""
-    return {**result.to_dict(), "findings": findings(result)}
+    """Every figure of the experiment as plain data: what report.json holds besides its provenance."""
+    return {**result.to_dict(),
+            "findings": findings(result)}
+
+
+def seed_range(result: TopologyExperimentResult) -> str:
+    """The seeds the experiment ran, in words."""
+    seeds = result.experiment.seed_values()
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}-{seeds[-1]}"
 
 
 # Terminal -----------------------------------------------------------------------------------------------------------
 
 
 def _overview_rows(runs: Sequence[TopologyRun]) -> list[str]:
-    rows = [f"{'topology':<12} {'channels':>8} {'bridges':<10} {'settled':>9} {'success':>8} {'hops':>5} "
+    width = max([len(_node_ids(run.bridges)) for run in runs] + [10])
+    rows = [f"{'topology':<12} {'channels':>8} {'bridge ids':<{width}} {'settled':>9} {'success':>8} {'hops':>5} "
             f"{'fees':>7} {'settled/s':>9} {'sim s':>6} {'messages':>8} {'depleted bridge/other':>22}"]
-    rows += [f"{run.topology:<12} {run.channels:>8} {','.join(map(str, run.bridges)) or '-':<10} "
+    rows += [f"{run.topology:<12} {run.channels:>8} {_node_ids(run.bridges):<{width}} "
              f"{f'{len(run.settled())}/{len(run.payments)}':>9} {percent(run.success_rate()):>8} "
              f"{run.mean_hops:>5.2f} {run.fees:>7,} {run.throughput:>9.2f} {run.simulated_seconds:>6g} "
              f"{run.messages:>8,} "
@@ -77,7 +137,7 @@ def _failure_rows(result: TopologyExperimentResult) -> list[str]:
         return ["no payment failed in any run"]
     width = max(len(cause) for cause in causes)
     rows = [f"{'run':<28} " + " ".join(f"{cause:>{width}}" for cause in causes)]
-    for run in result.runs:
+    for run in result.example_runs():
         failures = run.failures()
         rows.append(f"{run.label:<28} " + " ".join(f"{failures.get(cause, 0):>{width}}" for cause in causes))
     return rows
@@ -85,13 +145,14 @@ def _failure_rows(result: TopologyExperimentResult) -> list[str]:
 
 def _offline_rows(result: TopologyExperimentResult) -> list[str]:
     boundary = result.offline_boundary
-    rows = [f"{'topology':<12} {'offline':>7} {'at s':>5} {'before':>8} {'after':>8} {'baseline after':>14} "
+    rows = [f"{'topology':<12} {'node id':>7} {'at s':>5} {'before':>8} {'after':>8} {'baseline after':>14} "
             f"{'endpoint offline':>16} {'settled/s':>9} {'baseline settled/s':>18}"]
     for baseline, offline in result.offline_pairs():
         before, after = offline.split(boundary)
         _, baseline_after = baseline.split(boundary)
         endpoint = sum(payment.outcome == "endpoint offline" for payment in after)
-        rows.append(f"{offline.topology:<12} {offline.offline_node!s:>7} {_time(offline.offline_time):>5} "
+        node = _node_ids([offline.offline_node] if offline.offline_node is not None else [])
+        rows.append(f"{offline.topology:<12} {node:>7} {_time(offline.offline_time):>5} "
                     f"{percent(offline.success_rate(before)):>8} {percent(offline.success_rate(after)):>8} "
                     f"{percent(baseline.success_rate(baseline_after)):>14} {endpoint:>16} "
                     f"{offline.throughput:>9.2f} {baseline.throughput:>18.2f}")
@@ -103,8 +164,32 @@ def _depletion_rows(runs: Sequence[TopologyRun], count: int) -> list[str]:
     for run in runs:
         top = [trace for trace in run.traces[:count] if trace.first_depleted is not None]
         listed = ", ".join(f"{trace.name}{'*' if trace.bridge else ''} at {trace.first_depleted:g} s" for trace in top)
-        rows.append(f"{run.topology:<12} {listed or 'no channel depleted'}")
+        more = _unlisted(run, count)
+        rows.append(f"{run.topology:<12} {listed or 'no channel depleted'}"
+                    + (f" (and {more} more depleted, not listed)" if more > 0 else ""))
     return rows
+
+
+def _spread_rows(result: TopologyExperimentResult) -> list[str]:
+    spreads = result.spreads()
+    width = max([len(spread.label) for spread in spreads] + [3])
+    rows = [f"{'run':<{width}} {'success, mean [95% CI]':>24} {'detectable':>16} {'unresolved':>10}"]
+    rows += [f"{spread.label:<{width}} {_share_interval(spread.success):>24} {_detectable(spread.detectable):>16} "
+             f"{spread.unresolved:>10}" for spread in spreads]
+    return rows
+
+
+def _offline_spread_rows(spreads: Sequence[OfflineSpread]) -> list[str]:
+    rows = [f"{'topology':<12} {'drop after the offline point, mean [95% CI]':>44} {'detectable':>16}"]
+    rows += [f"{spread.topology:<12} {_points_interval(spread.drop):>44} {_detectable(spread.detectable):>16}"
+             for spread in spreads]
+    return rows
+
+
+def _points_interval(value: MeanInterval) -> str:
+    if value.runs < 2 or value.low == value.high:
+        return f"{value.mean * 100:.1f} points"
+    return f"{value.mean * 100:.1f} points [{value.low * 100:.1f}, {value.high * 100:.1f}]"
 
 
 def format_terminal(result: TopologyExperimentResult) -> str:
@@ -113,28 +198,40 @@ def format_terminal(result: TopologyExperimentResult) -> str:
     baselines = result.baselines()
     lines = [
         "a27 experiment topology - Lab 3: the same payments over different channel topologies",
-        f"{experiment.nodes} nodes, seed {experiment.seed}; one channel per graph edge, {experiment.deposit:,} "
+        f"{experiment.nodes} nodes, {seed_range(result)} (tables below the first are seed {experiment.seed}); one "
+        f"channel per graph edge, {experiment.deposit:,} "
         f"deposited by each side; {experiment.payments} payments of {experiment.min_amount:,} to "
         f"{experiment.max_amount:,} (log-uniform), {experiment.payments_per_second} started per simulated second",
         "",
-        "Overview (success: settled payments; hops and fees: settled payments; settled/s: settled payments per "
-        "simulated second until the last one ended; depleted: channels whose poorer side fell below "
-        f"{percent(experiment.depleted_below)} of capacity, bridge channels / others):",
+        f"Across {seed_range(result)} (success: settled share of all payments, mean over seeds with its 95% t "
+        "interval; detectable: the smallest difference in mean success from another run with as many seeds and "
+        "the same spread that a two-sided t-test finds with 80% power at the 5% level):",
+        *_spread_rows(result),
+        "",
+        f"Overview, seed {experiment.seed} (success: settled payments; hops and fees: settled payments; settled/s: "
+        "settled payments per simulated second until the last one ended; bridge ids: node numbers of the bridge "
+        f"nodes; depleted: channels whose poorer side fell below {percent(experiment.depleted_below)} of capacity, "
+        "bridge channels / others):",
         *_overview_rows(baselines),
         "",
-        "Success by amount (payments in each range in brackets):",
+        f"Success by amount, seed {experiment.seed} (payments in each range in brackets):",
         *_bucket_rows(result),
         "",
-        "Failed payments by cause:",
+        f"Failed payments by cause, seed {experiment.seed}:",
         *_failure_rows(result),
+        _unresolved_note(result),
         "",
         f"Channels that depleted first (* = a bridge channel; first {experiment.top_channels}):",
         *_depletion_rows(baselines, experiment.top_channels),
     ]
     if result.offline_pairs():
         lines += ["", f"A bridge node offline after payment {result.offline_boundary} (success of the payments started "
-                      "before and after; baseline after: the same payments with every node online):",
-                  *_offline_rows(result)]
+                      "before and after; baseline after: the same payments with every node online; node id: the "
+                      "node taken offline):",
+                  *_offline_rows(result), "",
+                  f"Drop in success after the offline point across {seed_range(result)} (online minus offline, same "
+                  "seed; detectable: by a paired t-test with 80% power at the 5% level):",
+                  *_offline_spread_rows(result.offline_spreads())]
     return "\n".join(lines)
 
 
@@ -250,15 +347,45 @@ def _offline_sentence(baseline: TopologyRun, offline: TopologyRun, boundary: int
     return sentence + "."
 
 
+def spread_sentence(spread: SeedSpread) -> str:
+    """A kind of run's success across seeds, and the smallest difference a test at this many seeds can find."""
+    success = spread.success
+    if success.runs < 2:
+        return (f"{spread.label}: success {percent(success.mean)} in its one seed; one seed gives no interval and no "
+                "test.")
+    sentence = f"{spread.label}: success {_share_interval(success)} (mean, 95% t interval) over {success.runs} seeds"
+    if not spread.detectable:
+        return sentence + ("; every seed gave the same rate, so there is no spread to size a test by (a difference "
+                           "in either direction would show at once).")
+    return (sentence + f"; at this spread a two-sided t-test against another kind of run over {success.runs} seeds "
+            f"finds a difference in mean success of {spread.detectable * 100:.1f} points or more with 80% power at "
+            "the 5% level, and may miss smaller ones.")
+
+
+def offline_spread_sentence(spread: OfflineSpread) -> str:
+    """What a bridge going offline cost across seeds, and the smallest cost a paired test finds at this size."""
+    drop = spread.drop
+    if drop.runs < 2:
+        return f"In {spread.topology}, the offline bridge cost {drop.mean * 100:.1f} points of success in one seed."
+    sentence = (f"In {spread.topology}, the offline bridge cost the payments started after it went down "
+                f"{_points_interval(drop)} of success against the same seed with it online (mean, 95% t "
+                f"interval over {drop.runs} seeds)")
+    if not spread.detectable:
+        return sentence + "; every seed lost the same, so there is no spread to size a test by."
+    return (sentence + f"; a paired t-test at this spread finds a mean drop of {spread.detectable * 100:.1f} points or "
+            "more with 80% power at the 5% level.")
+
+
 def findings(result: TopologyExperimentResult) -> list[str]:
     """A few sentences that read the experiment's numbers; each claim is computed from the runs."""
     edges = result.experiment.bucket_edges()
     baselines = result.baselines()
-    sentences = []
+    sentences = [spread_sentence(spread) for spread in result.spreads()]
+    sentences += [offline_spread_sentence(spread) for spread in result.offline_spreads()]
     if baselines:
         rates = ", ".join(f"{run.topology} {percent(run.success_rate())} over {run.mean_hops:.2f} hops "
                           f"({run.fees:,} in fees)" for run in baselines)
-        sentences.append(f"Success over the whole workload: {rates}.")
+        sentences.append(f"Seed {result.experiment.seed}, success over the whole workload: {rates}.")
         sentences.append(_largest_payments_sentence(baselines, edges))
     for run in baselines:
         if run.bridge_channels:
@@ -280,22 +407,43 @@ def findings(result: TopologyExperimentResult) -> list[str]:
 
 
 def format_markdown(result: TopologyExperimentResult) -> str:
-    """The Markdown report: settings, the reading of the numbers, tables and plots."""
+    """The Markdown report: settings, the reading of the numbers, tables and plots (provenance is added on writing)."""
     experiment = result.experiment
     baselines = result.baselines()
     edges = experiment.bucket_edges()
     lines = ["# Lab 3: payment channels over different topologies", "",
-             f"{experiment.nodes} nodes (seed {experiment.seed}), one channel per edge of each topology with "
+             f"{experiment.nodes} nodes, {seed_range(result)} (each seed its own graph and payments; the tables after "
+             f"\"Across seeds\" show seed {experiment.seed}), one channel per edge of each topology with "
              f"{experiment.deposit:,} deposited by each side. The same {experiment.payments} payments (random payer "
              f"and payee, amounts log-uniform from {experiment.min_amount:,} to {experiment.max_amount:,}, "
              f"{experiment.payments_per_second} started per simulated second) are routed over each with the channel "
              "layer's nodes, router and signed HTLC updates.", "", "## Findings", ""]
     lines += [f"- {sentence}" for sentence in findings(result)]
-    lines += ["", "## Overview", ""]
+    spreads = result.spreads()
+    labels = bucket_labels(edges)
+    lines += ["", "## Across seeds", "",
+              f"Success (settled share of all payments) per kind of run over {seed_range(result)}: the mean of the "
+              "seeds' rates with its 95% Student's t interval (cut to 0-100%), and the smallest difference in mean "
+              "success from another kind of run with as many seeds and the same spread that a two-sided two-sample "
+              "t-test finds with 80% power at the 5% level (no spread: every seed gave the same rate).", ""]
+    lines += markdown_table(["run", "success, mean [95% CI]", "smallest detectable difference", "unresolved payments",
+                             *[f"amounts {label}" for label in labels]],
+                            [(spread.label, _share_interval(spread.success), _detectable(spread.detectable),
+                              spread.unresolved, *[_share_interval(value) for value in spread.success_by_bucket])
+                             for spread in spreads], "lrrr" + "r" * len(labels))
+    offline_spreads = result.offline_spreads()
+    if offline_spreads:
+        lines += ["", "Drop in success of the payments started after the offline point (same seed with every node "
+                      "online minus with the bridge offline; paired t-test for the detectable drop):", ""]
+        lines += markdown_table(["topology", "drop, mean [95% CI]", "smallest detectable drop"],
+                                [(spread.topology, _points_interval(spread.drop), _detectable(spread.detectable))
+                                 for spread in offline_spreads], "lrr")
+    lines += ["", f"## Overview (seed {experiment.seed})", "", f"Bridge ids are node numbers; {BRIDGE_DEFINITION}.",
+              ""]
     lines += markdown_table(
-        ["topology", "channels", "bridge nodes", "settled", "success", "mean hops", "fees", "settled / s",
+        ["topology", "channels", "bridge node ids", "settled", "success", "mean hops", "fees", "settled / s",
          "simulated s", "messages", "bridge channels depleted", "other channels depleted"],
-        [(run.topology, run.channels, ", ".join(map(str, run.bridges)) or "-",
+        [(run.topology, run.channels, _node_ids(run.bridges),
           f"{len(run.settled())}/{len(run.payments)}", percent(run.success_rate()), f"{run.mean_hops:.2f}",
           f"{run.fees:,}", f"{run.throughput:.2f}", f"{run.simulated_seconds:g}", f"{run.messages:,}",
           percent(run.bridge_depleted_share) if run.bridge_channels else "-", percent(run.other_depleted_share))
@@ -303,46 +451,71 @@ def format_markdown(result: TopologyExperimentResult) -> str:
     lines += ["", "Settled / s counts settled payments per simulated second from the first payment until the last one "
                   "ended. A channel is depleted once its poorer side holds less than "
                   f"{percent(experiment.depleted_below)} of its capacity.", "",
-              "## Success by amount", "", f"![success by amount]({PLOTS['amounts']})", ""]
+              "## Success by amount", "", f"![success by amount]({PLOTS['amounts']})", "",
+              f"Figure: bars are the mean success over {seed_range(result)} per amount range; whiskers are the 95% "
+              "Student's t interval across seeds (cut to 0-100%; none with one seed). The table below is seed "
+              f"{experiment.seed} alone, payments per range in brackets.", ""]
     lines += markdown_table(
         ["topology", *bucket_labels(edges)],
         [(run.topology, *[f"{percent(settled / total) if total else '-'} ({total})"
                           for settled, total in run.success_by_bucket(edges)]) for run in baselines],
         "l" + "r" * (len(edges) - 1))
     causes = _causes(result)
-    lines += ["", "## Failures by cause", "", f"![failures]({PLOTS['failures']})", ""]
+    lines += ["", f"## Failures by cause (seed {experiment.seed})", "", f"![failures]({PLOTS['failures']})", "",
+              "Figure: failed payments per run, stacked by cause; each cause has the same colour in every a27 "
+              "report.", ""]
     if causes:
+        lines += [f"Causes: {cause_definitions(causes)}", ""]
         lines += markdown_table(["run", *causes],
                                  [(run.label, *[run.failures().get(cause, 0) for cause in causes])
-                                  for run in result.runs], "l" + "r" * len(causes))
+                                  for run in result.example_runs()], "l" + "r" * len(causes))
     else:
         lines.append("No payment failed in any run.")
-    lines += ["", "## Liquidity drain", "", f"![liquidity]({PLOTS['liquidity']})", "",
-              "The channels that depleted first, per topology (bridge: one end is an articulation point of the "
-              "graph):", ""]
+    lines += ["", _unresolved_note(result)]
+    lines += ["", f"## Liquidity drain (seed {experiment.seed})", "", f"![liquidity]({PLOTS['liquidity']})", "",
+              "Figure: the poorer side's share of capacity over time. Thin lines are single channels: the "
+              f"{experiment.top_channels} most depleted and every bridge channel (red, solid: bridge; grey, dashed: "
+              f"other), the first {LEGEND_CHANNELS} of them named in the legend; thick lines are the means over all "
+              "bridge channels and all other channels; the dotted line is the depletion threshold "
+              f"({percent(experiment.depleted_below)}).", "",
+              f"The channels that depleted first, per topology (at most {experiment.top_channels}; "
+              f"{BRIDGE_DEFINITION}; a channel is named by the node numbers of its two ends):", ""]
     lines += markdown_table(
         ["topology", "channel", "bridge", "depleted at s", "poorer side at end"],
         [(run.topology, trace.name, "yes" if trace.bridge else "no", _time(trace.first_depleted),
           percent(trace.poorer_share[-1])) for run in baselines for trace in run.traces[:experiment.top_channels]],
         "llrrr")
+    lines += ["", "Depleted channels beyond the table's cap, not listed: "
+              + "; ".join(f"{run.topology} {_unlisted(run, experiment.top_channels)}" for run in baselines) + "."]
     pairs = result.offline_pairs()
     if pairs:
         boundary = result.offline_boundary
-        lines += ["", "## A bridge node offline", "", f"![offline bridge]({PLOTS['offline']})", "",
+        lines += ["", f"## A bridge node offline (seed {experiment.seed})", "",
+                  f"![offline bridge]({PLOTS['offline']})", "",
+                  "Figure: success of the payments started before and after the bridge went offline, with it online "
+                  f"(blue) and offline (orange), seed {experiment.seed}; the offline node is named by its number.", "",
                   f"The bridge goes offline once {boundary} payments have started; payments from or to it are then "
                   "not started (endpoint offline).", ""]
         rows = []
         for baseline, offline in pairs:
             before, after = offline.split(boundary)
             _, baseline_after = baseline.split(boundary)
-            rows.append((offline.topology, offline.offline_node, _time(offline.offline_time),
+            rows.append((offline.topology,
+                         _node_ids([offline.offline_node] if offline.offline_node is not None else []),
+                         _time(offline.offline_time),
                          percent(offline.success_rate(before)), percent(offline.success_rate(after)),
                          percent(baseline.success_rate(baseline_after)),
                          sum(payment.outcome == "endpoint offline" for payment in after),
                          f"{offline.throughput:.2f}", f"{baseline.throughput:.2f}"))
-        lines += markdown_table(["topology", "offline node", "at s", "success before", "success after",
+        lines += markdown_table(["topology", "offline node id", "at s", "success before", "success after",
                                   "baseline after", "endpoint offline", "settled / s", "baseline settled / s"],
                                  rows, "lrrrrrrrr")
+    lines += ["", "## Network and channels", "",
+              f"Each node starts with {experiment.deposit:,} times (its graph's largest degree + 1) on chain, enough "
+              f"to fund every channel; channels open {OPENS_PER_BLOCK} to a block. Messages go between nodes in "
+              "memory, in order and without latency or loss; every node's clock ticks one simulated second after "
+              f"each {experiment.payments_per_second} payments started. Fees follow the channel layer's default "
+              "policy (see Provenance)."]
     return "\n".join(lines) + "\n"
 
 
@@ -350,21 +523,28 @@ def format_markdown(result: TopologyExperimentResult) -> str:
 
 
 def plot_success_by_amount(result: TopologyExperimentResult, path: Path) -> None:
-    """Success rate per amount bucket, one bar per topology."""
+    """Mean success per amount bucket over the seeds, one bar per topology, whiskers at the 95% t interval."""
     plt = pyplot()
     edges = result.experiment.bucket_edges()
-    baselines = result.baselines()
+    spreads = [spread for spread in result.spreads() if spread.variant == "baseline"]
     labels = bucket_labels(edges)
-    width = 0.8 / max(len(baselines), 1)
-    figure, axis = plt.subplots(figsize=(9, 4.2))
-    for offset, run in enumerate(baselines):
-        rates = [settled / total if total else 0.0 for settled, total in run.success_by_bucket(edges)]
-        positions = [index + (offset - (len(baselines) - 1) / 2) * width for index in range(len(labels))]
-        axis.bar(positions, [rate * 100 for rate in rates], width=width * 0.95, label=run.topology)
-    axis.set_xticks(range(len(labels)), labels)
+    width = 0.8 / max(len(spreads), 1)
+    # Wider with many ranges, so that bars and labels keep a readable size (up to 100 ranges).
+    figure, axis = plt.subplots(figsize=(max(9.0, 0.6 * len(labels) * max(1, len(spreads)) / 2), 4.6))
+    for offset, spread in enumerate(spreads):
+        means = [value.mean * 100 if value is not None else 0.0 for value in spread.success_by_bucket]
+        low = [(value.mean - max(0.0, value.low)) * 100 if value is not None else 0.0
+               for value in spread.success_by_bucket]
+        high = [(min(1.0, value.high) - value.mean) * 100 if value is not None else 0.0
+                for value in spread.success_by_bucket]
+        positions = [index + (offset - (len(spreads) - 1) / 2) * width for index in range(len(labels))]
+        axis.bar(positions, means, width=width * 0.95, label=spread.topology,
+                 yerr=[low, high] if result.experiment.seeds > 1 else None, capsize=2, error_kw={"linewidth": 0.8})
+    axis.set_xticks(range(len(labels)), labels, rotation=0 if len(labels) <= 6 else 60,
+                    ha="center" if len(labels) <= 6 else "right", fontsize="small" if len(labels) > 6 else None)
     axis.set_ylabel("settled (%)")
     axis.set_ylim(0, 105)
-    axis.set_title("Success rate by payment amount (log-spaced ranges)")
+    axis.set_title(f"Success rate by payment amount (log-spaced ranges), mean over {seed_range(result)}")
     axis.grid(axis="y", alpha=0.3)
     # Below the axes: inside, the legend would hide the bars it names.
     axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
@@ -375,16 +555,16 @@ def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
     """Failed payments by cause, one stacked bar per run."""
     plt = pyplot()
     causes = _causes(result)
-    runs = result.runs
+    runs = result.example_runs()
     figure, axis = plt.subplots(figsize=(9, 4.6))
     bottoms = [0] * len(runs)
     for cause in causes:
         counts = [run.failures().get(cause, 0) for run in runs]
-        axis.bar(range(len(runs)), counts, bottom=bottoms, label=cause)
+        axis.bar(range(len(runs)), counts, bottom=bottoms, label=cause, color=cause_colour(cause))
         bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
     axis.set_xticks(range(len(runs)), [run.label.replace(" (", "\n(") for run in runs], fontsize="small")
     axis.set_ylabel(f"failed payments (of {result.experiment.payments})")
-    axis.set_title("Failed payments by cause")
+    axis.set_title(f"Failed payments by cause, seed {result.experiment.seed}")
     axis.grid(axis="y", alpha=0.3)
     axis.set_ylim(0, max([*bottoms, 1]) * 1.12)
     if causes:
@@ -398,7 +578,8 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
     baselines = result.baselines()
     columns = min(len(baselines), 2)
     rows = (len(baselines) + columns - 1) // columns
-    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns, 3.8 * rows), squeeze=False, sharey=True)
+    # Room under each panel for its legend: inside, it would hide the lines it names.
+    figure, axes = plt.subplots(rows, columns, figsize=(6 * columns, 5.2 * rows), squeeze=False, sharey=True)
     for axis, run in zip((axis for row in axes for axis in row), baselines, strict=False):
         for position, trace in enumerate(run.traces):
             named = position < LEGEND_CHANNELS
@@ -412,10 +593,11 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
         axis.plot(run.times, [share * 100 for share in run.other_mean_share], color="#27ae60", linewidth=2.2,
                   label="mean, other channels")
         axis.axhline(result.experiment.depleted_below * 100, color="black", linewidth=0.8, linestyle=":")
-        axis.set_title(f"{run.topology}: most depleted channels", fontsize="medium")
+        axis.set_title(f"{run.topology}: {len(run.traces)} of {run.channels} channels (the {LEGEND_CHANNELS} first "
+                       "named)", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
         axis.grid(alpha=0.3)
-        axis.legend(fontsize="x-small", ncol=2, loc="upper right")
+        axis.legend(fontsize="x-small", ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.16))
     for row in axes:
         row[0].set_ylabel("poorer side (% of capacity)")
     for axis in [axis for row in axes for axis in row][len(baselines):]:
@@ -452,15 +634,20 @@ def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
     save_figure(figure, path)
 
 
-def write_report(result: TopologyExperimentResult, directory: str | Path) -> Path:
-    """Write report.md, report.json and the PNG plots into ``directory``; return the Markdown path."""
+def write_report(result: TopologyExperimentResult, directory: str | Path, argv: Sequence[str] | None = None) -> Path:
+    """
+    Write report.md, report.json and the PNG plots into ``directory``, with the provenance of ``a27 <argv>`` (the
+    command is recorded as unknown without ``argv``); return the Markdown path.
+    """
     plots = {PLOTS["amounts"]: plot_success_by_amount, PLOTS["failures"]: plot_failures,
              PLOTS["liquidity"]: plot_liquidity}
     if result.offline_pairs():
         plots[PLOTS["offline"]] = plot_offline
+    provenance = collect_provenance(argv, result.experiment.parameters())
     return write_report_files(directory, report_data(result), format_markdown(result),
-                              {name: functools.partial(draw, result) for name, draw in plots.items()})
+                              {name: functools.partial(draw, result) for name, draw in plots.items()}, provenance)
 
 
-__all__ = ["PLOTS", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings", "format_markdown",
-           "format_terminal", "report_data", "write_report"]
+__all__ = ["BRIDGE_DEFINITION", "PLOTS", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings",
+           "format_markdown", "format_terminal", "offline_spread_sentence", "report_data", "seed_range",
+           "spread_sentence", "write_report"]
