@@ -225,8 +225,8 @@ class PosCommunity(A27Community):
                                                      max_held=settings.max_held_requests)
         """Block requests for heights not final here yet (light nodes' long-polls), answered when they are."""
         self._follow_check_pending = False
-        self._validator_peers: tuple[object, int, float, list[Peer]] | None = None
-        """`validator_peers` as last computed: (validator set, verified peer count, time, peers)."""
+        self._validator_peers: tuple[object, object, float, frozenset[Peer], list[Peer]] | None = None
+        """`validator_peers` as last computed: (validator set, peer policy, time, verified peers, the answer)."""
         self._block_packets: OrderedDict[int, bytes] = OrderedDict()
         """Signed BlockResponse packets by height, the last few served (`_send_blocks`)."""
         self.nonces = NonceCounter()
@@ -283,19 +283,19 @@ class PosCommunity(A27Community):
         """Known peers that validate the next height, in account order.
 
         Filtering every peer costs O(peers) (a validator has its followers among them), and validators ask for every
-        message they send, so the answer is kept while the validator set and the number of verified peers stay the
-        same and every peer in it is still verified, for at most `VALIDATOR_PEERS_TTL` seconds (a peer replaced by
-        another between two calls is seen then)."""
+        message they send, so the answer is kept while the validator set, the peer policy and the set of verified
+        peers stay the same (compared in full: a Sybil evicted for a validator leaves the count unchanged), for at
+        most `VALIDATOR_PEERS_TTL` seconds (a policy whose answers change)."""
         validators = self.chain.validator_set(self.chain.height + 1)
         verified = self.network.verified_peers
         now = self.now()
         kept = self._validator_peers
-        if (kept is not None and kept[0] is validators and kept[1] == len(verified)
-                and now - kept[2] < VALIDATOR_PEERS_TTL and all(peer in verified for peer in kept[3])):
-            return list(kept[3])
+        if (kept is not None and kept[0] is validators and kept[1] is self.peer_policy
+                and now - kept[2] < VALIDATOR_PEERS_TTL and kept[3] == verified):
+            return list(kept[4])
         peers = [peer for peer in self.get_peers() if account_of(peer.public_key.key_to_bin()) in validators]
         peers.sort(key=lambda peer: account_of(peer.public_key.key_to_bin()))
-        self._validator_peers = (validators, len(verified), now, peers)
+        self._validator_peers = (validators, self.peer_policy, now, frozenset(verified), peers)
         return list(peers)
 
     # Light node API -------------------------------------------------------------------------------------------
