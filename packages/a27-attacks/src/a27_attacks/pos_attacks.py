@@ -88,10 +88,24 @@ def _with(result: AttackResult, *, succeeded: bool, broken: Sequence[str] = (), 
 
 
 class _Equivocator(Attack):
-    """One attacker validator, ``a0``, running an equivocating behaviour; judged on whether it kept stake and seat."""
+    """
+    One attacker validator, ``a0``, running an equivocating behaviour; judged on whether it kept stake and seat.
 
+    A subclass sets ``name``, ``summary``, ``defences``, the behaviour (``behaviour_type``), what a0 signs twice
+    (``twins``, which makes ``success``) and its ``stake_share`` parameter; the rest is shared.
+    """
+
+    lab = "pos"
+    family = "byzantine"
     behaviour_type: ClassVar[type[VoteEquivocation] | type[ProposalEquivocation]]
+    twins: ClassVar[str]
+    """What a0 signs two of, in the success line (``conflicting votes``)."""
     stake_share: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Write ``success`` from ``twins``."""
+        super().__init_subclass__(**kwargs)
+        cls.success = f"a0 signed {cls.twins} and ends the run with its whole stake and its validator seat"
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """One validator."""
@@ -124,15 +138,13 @@ class VoteEquivocationAttack(_Equivocator):
     """A validator that signs a conflicting twin of every vote it casts."""
 
     name = "vote-equivocation"
-    lab = "pos"
-    family = "byzantine"
     summary = (
         "An attacker validator signs a conflicting twin of each of its votes (nil for a block, a made-up block for "
         "nil) and sends both to every validator in opposite orders, to split their tallies. Honest nodes that see "
         "both build vote evidence, include it in a block, and the equivocator is slashed and tombstoned.")
-    success = "a0 signed conflicting votes and ends the run with its whole stake and its validator seat"
     defences = ("pos.vote_evidence",)
     behaviour_type = VoteEquivocation
+    twins = "conflicting votes"
 
     stake_share: float = param(0.1, "share of all bonded stake a0 holds", _share)
 
@@ -143,16 +155,14 @@ class ProposalEquivocationAttack(_Equivocator):
     """A proposer that signs two blocks for its height and round and shows each to half of the validators."""
 
     name = "proposal-equivocation"
-    lab = "pos"
-    family = "byzantine"
     summary = (
         "An attacker validator, whenever it proposes, signs two different proposals for its height and round and "
         "sends one to half of the validators and the other to the rest, so that neither gets a quorum and the round "
         "is lost. Honest validators resend the proposal they hold; a node that sees both builds proposal evidence "
         "and the proposer is slashed and loses its seat.")
-    success = "a0 signed twin proposals and ends the run with its whole stake and its validator seat"
     defences = ("pos.proposal_evidence",)
     behaviour_type = ProposalEquivocation
+    twins = "twin proposals"
 
     stake_share: float = param(0.2, "share of all bonded stake a0 holds (how often it proposes)", _share)
 
