@@ -29,6 +29,7 @@ from .base import (
     AttackResult,
     BadParameter,
     LayerSettings,
+    NodeHandle,
     Outcome,
     non_negative,
     param,
@@ -252,6 +253,21 @@ def view_fate(outcome: Outcome, node: str) -> ViewFate:
                     outcome.replay_views[reference].height - replay.height, view.forked_at)
 
 
+async def _rejoin_attackers_first(arena: Arena, victim: NodeHandle, attackers: Sequence[str], *, at: float,
+                                  slots: int, settle: float) -> set[bytes]:
+    """
+    At ``at``, note the victim, give it ``slots`` peer slots and re-join it with ``attackers`` first
+    (``Arena.introduce_first``); returns the IPv8 keys of the peers it had just before (the honest ones that try
+    again).
+    """
+    await arena.sleep(max(0.0, at - arena.now()))
+    known = {peer.public_key.key_to_bin() for peer in victim.communities["pos"].get_peers()}
+    arena.note("victim", victim.name)
+    arena.set_max_peers(victim.name, slots)
+    await arena.introduce_first(victim.name, attackers, settle)
+    return known
+
+
 def _view_verdict(outcome: Outcome, victim: str) -> tuple[ViewFate, list[str]]:
     """
     The victim's fate and the guarantees it shows broken: agreement (a private view) and availability (stalled).
@@ -392,12 +408,9 @@ class SybilSlots(Attack):
         victim = [node for node in honest if node.role == "light"][self.victim]
         validators = [node for node in honest if node.role == "validator"]
         names = [node.name for node in self.attacker_nodes()]
-        await arena.sleep(max(0.0, self.at - arena.now()))
         community = victim.communities["pos"]
-        tried_honest = {peer.public_key.key_to_bin() for peer in community.get_peers()}
-        arena.note("victim", victim.name)
-        arena.set_max_peers(victim.name, self.slots)
-        await arena.introduce_first(victim.name, names, self.settle)
+        tried_honest = await _rejoin_attackers_first(arena, victim, names, at=self.at, slots=self.slots,
+                                                     settle=self.settle)
         refused_before = sum(node.communities["pos"].drops["not a validator"] for node in validators)
         chain = validators[0].communities["pos"].chain
         for name in names:
@@ -494,10 +507,7 @@ class Eclipse(Attack):
                              | {_ipv8_key_of(victim.communities["pos"])})
         for community in cabal:
             community.peer_policy = policy
-        await arena.sleep(max(0.0, self.at - arena.now()))
-        arena.note("victim", victim.name)
-        arena.set_max_peers(victim.name, self.slots)
-        await arena.introduce_first(victim.name, names, self.settle)
+        await _rejoin_attackers_first(arena, victim, names, at=self.at, slots=self.slots, settle=self.settle)
         target = victim.communities["pos"]
         keys = [arena.attacker_key(name) for name in names]
         fake = _private_block(target.chain, target.settings.genesis, keys[0])
