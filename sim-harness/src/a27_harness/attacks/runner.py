@@ -496,8 +496,22 @@ def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
     return tuple(sorted(found, key=lambda detection: (detection.at, detection.node, detection.how)))
 
 
-LAB_RUNNERS: dict[str, Callable[..., Any]] = {"ledger": run_lab1, "pos": run_lab2, "channels": run_lab3}
-"""The lab run each attack lab uses; each takes ``guests`` (see ``a27_harness.labs.common.Guests``)."""
+@attrs.frozen
+class LabRunner:
+    """What the runner needs of one lab: its run (which takes ``guests``, see ``a27_harness.labs.common.Guests``),
+    where its result keeps the honest transfers or payments, and its genesis's total supply."""
+
+    run: Callable[..., Any]
+    honest_records: Callable[[Any], Sequence[Any]]
+    genesis_supply: Callable[[Any], int]
+
+
+LAB_RUNNERS: dict[str, LabRunner] = {
+    "ledger": LabRunner(run_lab1, lambda result: result.transfers, lambda genesis: genesis.total_supply),
+    "pos": LabRunner(run_lab2, lambda result: result.transfers, lambda genesis: genesis.ledger.total_supply),
+    "channels": LabRunner(run_lab3, lambda result: result.payments, lambda genesis: genesis.ledger.total_supply),
+}
+"""The lab each attack lab runs on, by ``Attack.lab``."""
 
 
 def run_attack(run: AttackRun) -> AttackReport:
@@ -518,18 +532,12 @@ def run_attack(run: AttackRun) -> AttackReport:
     scenario = run.scenario
     attack.check(scenario.validators, scenario.light_nodes)
     attacked_guests, replay_guests = _Guests(run, acting=True), _Guests(run, acting=False)
-    attacked = LAB_RUNNERS[attack.lab](scenario, guests=attacked_guests)
-    replay = LAB_RUNNERS[attack.lab](scenario, guests=replay_guests)
-    genesis = attacked.genesis
-    genesis_supply = genesis.ledger.total_supply if hasattr(genesis, "ledger") else genesis.total_supply
-    return _audit(run, genesis_supply, attacked_transfers=_honest_records(attacked),
-                  replay_transfers=_honest_records(replay), attacked_guests=attacked_guests,
+    lab = LAB_RUNNERS[attack.lab]
+    attacked = lab.run(scenario, guests=attacked_guests)
+    replay = lab.run(scenario, guests=replay_guests)
+    return _audit(run, lab.genesis_supply(attacked.genesis), attacked_transfers=lab.honest_records(attacked),
+                  replay_transfers=lab.honest_records(replay), attacked_guests=attacked_guests,
                   replay_guests=replay_guests)
-
-
-def _honest_records(result: Any) -> Sequence[Any]:
-    """The lab's honest transfers (Lab 1, Lab 2) or payments (Lab 3)."""
-    return result.transfers if hasattr(result, "transfers") else result.payments
 
 
 def _disagreeing(views: Sequence[_View]) -> tuple[str, ...]:
