@@ -169,3 +169,17 @@ def test_defence_names_map_generically_onto_each_layer_and_peers_onto_every_comm
     assert defence_settings(("peers.wall",), ("ledger",)) == {"ledger": {"peer_defences": _FakeDefences(wall=False)}}
     with pytest.raises(UnknownDefence, match=r"the pos layer has no such defence \(defences: .*pos\.shield"):
         defence_settings(("pos.moat",), ("ledger", "pos"))
+
+
+def test_drop_lines_are_counted_on_stderr_unless_the_log_level_is_debug(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    common = ["attack", "double-spend-lab1", "--seed", str(SPLIT_SEED), *SMALL]
+    assert main([*common, "--out", str(tmp_path / "quiet")]) == 0
+    quiet = capsys.readouterr()
+    assert not [line for line in quiet.err.splitlines() if line.startswith("dropped ")]
+    assert "dropped-message log lines not shown" in quiet.err
+    assert main([*common, "--log-level", "debug", "--out", str(tmp_path / "debug")]) == 0
+    loud = capsys.readouterr()
+    assert [line for line in loud.err.splitlines() if line.startswith("dropped ")]
+    assert loud.out == quiet.out
+    assert (tmp_path / "quiet" / "report.json").read_bytes() == (tmp_path / "debug" / "report.json").read_bytes()

@@ -19,6 +19,7 @@ from a27_pos import PosError
 
 from .__about__ import __version__
 from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
+from .attacks.drop_lines import LOG_LEVELS, stderr_log
 from .experiments.attacks import AttackExperiment, run_attack_experiment
 from .experiments.stake import (
     DEFAULT_CASES,
@@ -224,10 +225,14 @@ def _attack(arguments: argparse.Namespace) -> int:
                                **{key: value for key, value in settings.items() if value is not None})
         attack.check(scenario.validators, scenario.light_nodes)
         out = check_directory("--out", arguments.out or Path("a27-out") / f"attack-{attack.name}-seed{scenario.seed}")
-        report = run_attack(AttackRun(attack, scenario, switched_off))
+        with stderr_log(arguments.log_level) as drop_lines:
+            report = run_attack(AttackRun(attack, scenario, switched_off))
     except (AttackError, AttackRunError, UnknownDefence, ScenarioError, PathOptionError) as error:
         print(f"a27 attack: {error}", file=sys.stderr)
         return 2
+    if drop_lines.count:
+        print(f"{drop_lines.count:,} dropped-message log lines not shown (the report counts drops by cause; "
+              "--log-level debug shows them)", file=sys.stderr)
     print(attacks_report.format_terminal(report))
     parameters = {"attack": {"name": attack.name, "parameters": {parameter.name: getattr(attack, parameter.name)
                                                                  for parameter in attack.parameters()}},
@@ -257,6 +262,9 @@ def _add_attack_parser(commands: argparse._SubParsersAction) -> None:
                           help="switch off one defence by its full name, e.g. ledger.conflicting_nonces (repeatable)")
     attack.add_argument("--param", action="append", metavar="NAME=VALUE", help="an attack parameter (repeatable)")
     attack.add_argument("--out", metavar="DIR", help="report directory (default a27-out/attack-NAME-seedN)")
+    attack.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
+                        help="what the nodes log on stderr (default warning; the per-message drop lines only at "
+                             "debug, otherwise counted)")
     attack.set_defaults(handler=_attack)
 
 
