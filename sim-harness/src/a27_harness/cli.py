@@ -20,6 +20,7 @@ from a27_pos import PosError
 from .__about__ import __version__
 from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
 from .attacks.drop_lines import LOG_LEVELS, stderr_log
+from .attacks.recording import RecordingError, read_recording
 from .experiments.attacks import AttackExperiment, run_attack_experiment
 from .experiments.stake import (
     DEFAULT_CASES,
@@ -225,11 +226,20 @@ def _attack(arguments: argparse.Namespace) -> int:
                                **{key: value for key, value in settings.items() if value is not None})
         attack.check(scenario.validators, scenario.light_nodes)
         out = check_directory("--out", arguments.out or Path("a27-out") / f"attack-{attack.name}-seed{scenario.seed}")
+        replay = read_recording(arguments.replay) if arguments.replay else None
         with stderr_log(arguments.log_level) as drop_lines:
-            report = run_attack(AttackRun(attack, scenario, switched_off))
-    except (AttackError, AttackRunError, UnknownDefence, ScenarioError, PathOptionError) as error:
+            report = run_attack(AttackRun(attack, scenario, switched_off, record=bool(arguments.record),
+                                          replay=replay))
+        if arguments.record and report.recording is not None:
+            report.recording.write(arguments.record)
+    except (AttackError, AttackRunError, UnknownDefence, ScenarioError, PathOptionError, RecordingError,
+            OSError) as error:
         print(f"a27 attack: {error}", file=sys.stderr)
         return 2
+    if replay is not None:
+        print(f"replayed {len(replay.events):,} recorded events from {arguments.replay}"
+              + (f" ({report.replay_late:,} out of their recorded place)" if report.replay_late else ""),
+              file=sys.stderr)
     if drop_lines.count:
         print(f"{drop_lines.count:,} dropped-message log lines not shown (the report counts drops by cause; "
               "--log-level debug shows them)", file=sys.stderr)
@@ -262,6 +272,11 @@ def _add_attack_parser(commands: argparse._SubParsersAction) -> None:
                           help="switch off one defence by its full name, e.g. ledger.conflicting_nonces (repeatable)")
     attack.add_argument("--param", action="append", metavar="NAME=VALUE", help="an attack parameter (repeatable)")
     attack.add_argument("--out", metavar="DIR", help="report directory (default a27-out/attack-NAME-seedN)")
+    recording = attack.add_mutually_exclusive_group()
+    recording.add_argument("--record", metavar="FILE",
+                           help="write every packet the attacker nodes send (JSON lines, a27-attack-record v1)")
+    recording.add_argument("--replay", metavar="FILE",
+                           help="run with the attacker nodes sending only the packets FILE recorded (same options)")
     attack.add_argument("--log-level", choices=LOG_LEVELS, default="warning",
                         help="what the nodes log on stderr (default warning; the per-message drop lines only at "
                              "debug, otherwise counted)")

@@ -6,6 +6,8 @@ workload again with those nodes honest (the honest replay), and the audit of the
 from __future__ import annotations
 
 import asyncio
+import inspect
+import math
 import statistics
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
@@ -24,6 +26,7 @@ from ..labs.lab3 import run_lab3
 from ..node import LIGHT, VALIDATOR, A27Node, LayerSettings, NodeSpec, SimulatedRuntime, build_node
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
+from .recording import FORMAT, VERSION, PacketTap, RecordedAction, Recording
 
 LAB_LAYERS = {"ledger": ("ledger",), "pos": ("ledger", "pos"), "channels": ("ledger", "pos", "channels")}
 """The layers of each lab's network."""
@@ -33,6 +36,18 @@ LATE_KEY_STREAM = "late-node-keys"
 """The seeded stream (one per name) a node added with ``Arena.join_late`` takes its key from."""
 KEY_STREAM = "attack-keys"
 """The seeded stream attacker keys come from (the lab's own keys come from ``keys`` and stay the same)."""
+
+
+REPLAY_TURNS = 10_000
+"""Turns of the loop, at one instant, a replayed packet waits for the packets that came before it in the recorded
+run; after that it is sent anyway and counted late."""
+
+
+async def _until(loop: asyncio.AbstractEventLoop, when: float) -> None:
+    """Wait until the loop's clock reads ``when`` exactly (``sleep`` adds a delay to now, which may round)."""
+    reached: asyncio.Future[None] = loop.create_future()
+    loop.call_at(when, reached.set_result, None)
+    await reached
 
 
 class AttackRunError(ValueError):
@@ -46,6 +61,20 @@ class AttackRun:
     attack: Attack
     scenario: SimScenario
     switched_off: tuple[str, ...] = ()
+    record: bool = False
+    """Record every packet the attacker nodes send (``AttackReport.recording``)."""
+    replay: Recording | None = None
+    """Instead of the attack's logic, send these recorded packets from the attacker nodes (honest settings)."""
+
+    def header(self) -> dict[str, Any]:
+        """What a recording of this run says it depends on (``recording.MATCHED``), without the attacker nodes."""
+        scenario = self.scenario
+        return {"format": FORMAT, "version": VERSION, "clock": "simulated", "attack": self.attack.name,
+                "parameters": {parameter.name: getattr(self.attack, parameter.name)
+                               for parameter in self.attack.parameters()},
+                "lab": self.attack.lab, "seed": scenario.seed, "validators": scenario.validators,
+                "light_nodes": scenario.light_nodes, "duration": scenario.duration,
+                "switched_off": list(self.switched_off)}
 
 
 @attrs.frozen
@@ -80,6 +109,10 @@ class AttackReport:
     honest_banned: int = 0
     """The most honest peers any one honest node had banned at the end of the attack run."""
     replay_honest_banned: int = 0
+    recording: Recording | None = None
+    """The attacker nodes' packets, when the run was recorded."""
+    replay_late: int = 0
+    """Replayed events that could not keep their recorded place (0 when the replay repeated the run exactly)."""
 
 
 @attrs.frozen
@@ -226,6 +259,11 @@ class _Guests:
         """Nodes an attack added with ``Arena.join_late``, by name (stopped once its ``act`` has returned)."""
         self.locked = 0
         """Token-blocks of honest liquidity in pending HTLCs (Lab 3), counted at every block of the first node."""
+        self.replaying = acting and run.replay is not None
+        self.tap: PacketTap | None = None
+        self.end = 0.0
+        """Loop time at which the attacker's part of the run returned."""
+        self.recording: Recording | None = None
 
     def specs(self, simulation: Simulation, scenario: SimScenario) -> list[NodeSpec]:
         """The attacker's nodes, with keys (theirs, then the node-less accounts') from the ``attack-keys`` stream."""
@@ -234,6 +272,9 @@ class _Guests:
         rng = simulation.streams.stream(KEY_STREAM)
         names = [node.name for node in self.attackers] + list(self.attack_run.attack.accounts)
         self.keys = {name: KeyPair.generate(rng) for name in names}
+        if self.acting and (self.attack_run.record or self.replaying):
+            events = self.attack_run.replay.events if self.attack_run.replay is not None else ()
+            self.tap = PacketTap(simulation.network, [node.name for node in self.attackers], events, self.replaying)
         return [NodeSpec(node.name, self.keys[node.name], node.role) for node in self.attackers]
 
     def validator_stakes(self, scenario: SimScenario) -> Sequence[int] | None:
@@ -246,7 +287,8 @@ class _Guests:
         attacker = next((node for node in self.attackers if node.name == spec.name), None)
         if attacker is None:
             return honest
-        return merge_settings(honest, self.attack_run.attack.settings_for(attacker) if self.acting else {})
+        attacking = self.acting and not self.replaying
+        return merge_settings(honest, self.attack_run.attack.settings_for(attacker) if attacking else {})
 
     async def run(self, nodes: Sequence[A27Node], start: float, stop_at: float) -> None:
         """Start sampling detection signals; when acting, run the attack's ``act`` and what it scheduled."""
@@ -266,12 +308,52 @@ class _Guests:
         if not self.acting and not self.attack_run.attack.replay_acts:
             return
         arena = _Arena(self, nodes, honest, start)
-        await self.attack_run.attack.act(arena)
+        if self.replaying:
+            await self._replay(arena, nodes)
+        else:
+            await self.attack_run.attack.act(arena)
         while self._tasks:
             task = self._tasks.pop(0)
             await task
+        self.end = loop.time()
         for late in self.late.values():
             await late.stop()
+
+    async def _replay(self, arena: _Arena, nodes: Sequence[A27Node]) -> None:
+        """Send the recorded packets and carry out the recorded conditions in their places, until the recorded end."""
+        recording, tap = self.attack_run.replay, self.tap
+        assert recording is not None and tap is not None
+        recording.check_matches({**self.attack_run.header(), "nodes": self.node_header(nodes)})
+        loop = asyncio.get_running_loop()
+
+        def perform(action: RecordedAction) -> None:
+            result = getattr(arena, action.action)(*action.args)
+            if inspect.isawaitable(result):
+                self._tasks.append(loop.create_task(result))  # type: ignore[arg-type]
+
+        tap.perform = perform
+        waits = 0
+        while (due := tap.next_time()) is not None:
+            if due > loop.time():
+                await _until(loop, due)
+                waits = 0
+            before = tap.position
+            tap.flush(loop.time())
+            if tap.position == before:
+                # The packets that came before it at this instant have not been sent yet: let them go first, for a
+                # bounded number of turns (a replay that diverged must still end).
+                waits += 1
+                if waits > REPLAY_TURNS:
+                    tap.flush(math.inf)
+                await asyncio.sleep(0)
+        if recording.end > loop.time():
+            await _until(loop, recording.end)
+
+    def node_header(self, nodes: Sequence[A27Node]) -> list[dict[str, str]]:
+        """The attacker nodes as a recording's header lists them: name, account, address."""
+        names = {node.name for node in self.attackers}
+        return [{"name": node.name, "public_key": node.spec.key.public_key.hex(),
+                 "address": f"{node.address[0]}:{node.address[1]}"} for node in nodes if node.name in names]
 
     def _count_locked(self, honest: Sequence[A27Node]) -> None:
         """Add one block of the HTLC amounts honest nodes have offered and that are still pending."""
@@ -287,8 +369,15 @@ class _Guests:
             self._sampler.cancel()
         honest = _honest_order([node for node in nodes if node.name not in {node.name for node in self.attackers}])
         self.signals.sample(honest, asyncio.get_running_loop().time() - self._start)
-        if self.acting:
+        if self.replaying and self.attack_run.replay is not None:
+            self.notes, self.fees = dict(self.attack_run.replay.notes), self.attack_run.replay.fees
+        elif self.acting:
             self.attack_run.attack.observe(_Arena(self, nodes, honest, self._start))
+        if self.tap is not None:
+            self.tap.remove()
+            if not self.replaying:
+                header = {**self.attack_run.header(), "nodes": self.node_header(nodes)}
+                self.recording = Recording(header, tuple(self.tap.recorded), self.end, self.fees, dict(self.notes))
         accounts = [key.public_key for key in self.keys.values()]
         block_reward = self.attack_run.scenario.block_reward if "pos" in honest[0].overlays else 0
         honest_keys = frozenset(node.peer.public_key.key_to_bin() for node in honest)
@@ -384,8 +473,14 @@ class _Arena:
             sent += 1
         return sent
 
+    def _record(self, action: str, *args: object) -> None:
+        """Record a network condition the attacker arranges (when the run is recorded)."""
+        if self._guests.tap is not None:
+            self._guests.tap.action(action, args)
+
     def set_max_peers(self, node: str, max_peers: int) -> None:
         """Set IPv8's ``max_peers`` on every community of ``node``."""
+        self._record("set_max_peers", node, max_peers)
         if max_peers < 0:
             msg = f"max_peers must be at least 0, got {max_peers}"
             raise ValueError(msg)
@@ -394,6 +489,7 @@ class _Arena:
 
     async def introduce_first(self, victim: str, attackers: Sequence[str], settle: float = 1.0) -> None:
         """``victim`` forgets its peers; the attackers walk to it; ``settle`` s later its honest peers walk to it."""
+        self._record("introduce_first", victim, list(attackers), settle)
         target = self._node(victim)
         if victim not in {node.name for node in self._honest}:
             msg = f"{victim!r} is not an honest node"
@@ -417,6 +513,7 @@ class _Arena:
     async def take_offline(self, name: str, seconds: float) -> None:
         """Honest node ``name`` hands its appointments to the first honest validator's tower (Lab 3), goes down for
         ``seconds``, then comes back up."""
+        self._record("take_offline", name, seconds)
         node = next((node for node in self._honest if node.name == name), None)
         network = self._guests.network
         if node is None or network is None:
@@ -433,6 +530,7 @@ class _Arena:
     async def join_late(self, name: str) -> NodeHandle:
         """Build honest light node ``name`` with an empty in-memory store and a checkpoint of the first honest
         validator's last finalized block; introduce it to every validator of the run (and them to it)."""
+        self._record("join_late", name)
         guests, reference = self._guests, self._honest[0]
         if name in self._nodes or name in guests.late or guests.simulation is None or "pos" not in reference.overlays:
             msg = f"cannot add node {name!r}: the name is taken, or this run has no PoS chain to sync"
@@ -531,13 +629,17 @@ def run_attack(run: AttackRun) -> AttackReport:
         run = attrs.evolve(run, scenario=attrs.evolve(run.scenario, **changes))  # type: ignore[arg-type]
     scenario = run.scenario
     attack.check(scenario.validators, scenario.light_nodes)
+    if run.replay is not None:
+        run.replay.check_matches({**run.header(), "nodes": run.replay.header.get("nodes")})
     attacked_guests, replay_guests = _Guests(run, acting=True), _Guests(run, acting=False)
     lab = LAB_RUNNERS[attack.lab]
     attacked = lab.run(scenario, guests=attacked_guests)
     replay = lab.run(scenario, guests=replay_guests)
-    return _audit(run, lab.genesis_supply(attacked.genesis), attacked_transfers=lab.honest_records(attacked),
-                  replay_transfers=lab.honest_records(replay), attacked_guests=attacked_guests,
-                  replay_guests=replay_guests)
+    report = _audit(run, lab.genesis_supply(attacked.genesis), attacked_transfers=lab.honest_records(attacked),
+                    replay_transfers=lab.honest_records(replay), attacked_guests=attacked_guests,
+                    replay_guests=replay_guests)
+    tap = attacked_guests.tap
+    return attrs.evolve(report, recording=attacked_guests.recording, replay_late=tap.late if tap is not None else 0)
 
 
 def _disagreeing(views: Sequence[_View]) -> tuple[str, ...]:
