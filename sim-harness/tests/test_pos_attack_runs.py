@@ -60,6 +60,20 @@ def test_an_equivocator_keeps_stake_and_seat_undefended_and_is_slashed_defended(
     assert defended.outcome.agreement and defended.outcome.excess_supply == 0
 
 
+def test_a_split_vote_equivocator_is_unpunished_undefended_and_slashed_through_relayed_votes_defended() -> None:
+    attack = VoteEquivocationAttack(split=True)
+    undefended = _run(attack, undefended=True)
+    assert undefended.run.switched_off == ("pos.vote_evidence", "pos.vote_relay")
+    assert undefended.result.succeeded and undefended.result.broken == ("accountability",)
+    assert undefended.outcome.attacker_slashed == 0 and undefended.outcome.notes["a0 validates at the end"] is True
+    defended = _run(attack, undefended=False)
+    assert not defended.result.succeeded and defended.honest_slashed == 0
+    stake = attack.attacker_stakes((100_000,) * 4)
+    assert stake is not None and defended.outcome.attacker_slashed == stake[0] // 10
+    assert defended.outcome.notes["a0 validates at the end"] is False
+    assert _detected(defended, "Evidence included")
+
+
 def test_an_invalid_block_halts_the_chain_undefended_and_loses_its_round_defended() -> None:
     undefended = _run(InvalidBlock(), undefended=True)
     assert undefended.result.succeeded and "availability" in undefended.result.broken

@@ -659,3 +659,43 @@ def test_a_forged_conflicting_certificate_costs_one_failed_verification_and_chan
     assert engine.pending_evidence == {} and chain_a.block(1) != chain_b.block(1)
     # The genuine certificate still convicts every double signer afterwards.
     assert len(offenders(engine.on_decided_block(chain_b.block(1), genuine, NOW))) == len(KEYS)  # type: ignore[arg-type]
+
+
+# pos.vote_relay: a vote that differs from this node's own is relayed, once ------------------------------------------
+
+
+def prevoting_follower(defences: PosDefences | None = None) -> tuple[ConsensusEngine, bytes]:
+    """A follower that took round 0's proposal and prevoted its block."""
+    engine = ConsensusEngine(follower().key, Chain.start(GENESIS), timeouts=Timeouts(commit=0.0), defences=defences)
+    engine.start(NOW)
+    offer = proposal(engine)
+    engine.on_proposal(offer, NOW)
+    assert engine.step == Step.PREVOTE
+    return engine, offer.block.block_id
+
+
+def test_a_vote_that_differs_from_the_own_vote_is_relayed_once_and_an_equal_one_never() -> None:
+    engine, block_id = prevoting_follower()
+    voter, agreeing = others(engine)[0], others(engine)[1]
+    assert broadcasts(engine.on_vote(vote(agreeing, PREVOTE, block_id), NOW)) == []
+    divergent = vote(voter, PREVOTE, NIL)
+    assert broadcasts(engine.on_vote(divergent, NOW)) == [divergent]
+    assert broadcasts(engine.on_vote(divergent, NOW)) == []
+    # Its conflicting twin (relayed by a node of the other half) is evidence here; it is not relayed in turn.
+    twin = vote(voter, PREVOTE, block_id)
+    sent = broadcasts(engine.on_vote(twin, NOW))
+    assert Evidence in {type(message) for message in sent} and twin not in sent and divergent not in sent
+
+
+def test_a_divergent_vote_held_before_the_own_vote_is_relayed_when_voting() -> None:
+    engine = follower()
+    engine.start(NOW)
+    early = vote(others(engine)[0], PREVOTE, NIL)
+    assert broadcasts(engine.on_vote(early, NOW)) == []
+    actions = engine.on_proposal(proposal(engine), NOW)
+    assert early in broadcasts(actions)
+
+
+def test_without_vote_relay_nothing_is_relayed() -> None:
+    engine, _ = prevoting_follower(PosDefences(vote_relay=False))
+    assert broadcasts(engine.on_vote(vote(others(engine)[0], PREVOTE, NIL), NOW)) == []
