@@ -617,7 +617,7 @@ def test_a_conflicting_synced_commit_gives_evidence_against_every_double_signer(
 
 
 def test_a_proposal_on_a_conflicting_parent_gives_evidence_through_its_last_commit() -> None:
-    chain_a, chain_b, block_b2 = forked_chains(KEYS[1:])
+    chain_a, _, block_b2 = forked_chains(KEYS[1:])
     engine = engine_on(chain_a)
     proposer_b = key_of(block_b2.proposer)
     actions = engine.on_proposal(Proposal.create(proposer_b, CHAIN_ID, 0, NO_ROUND, block_b2), NOW)

@@ -10,7 +10,7 @@ in-memory `MessageBus` and in a `PosCommunity`. The defences that stop them live
 | `VoteEquivocation(split=True)` | `pos.vote_relay` (and `pos.vote_evidence`) | no node sees both votes: unpunished |
 | `ProposalEquivocation` | `pos.proposal_evidence` | the proposer keeps its stake and splits every round it proposes |
 | `ConflictingTransactions` | `pos.check_block_transactions` | honest nodes certify a block nobody can apply: halt |
-| `CoalitionMember` (> 1/3) | none can stop it (BFT bound); `pos.vote_evidence` slashes it | two blocks final at one height |
+| `CoalitionMember` (> 1/3) | none stops it (BFT bound); `pos.vote_evidence` slashes it | 2 blocks final at 1 height |
 
 Measures for a scoreboard: `stolen_tokens` (what a double spend got credited beyond one payment) and
 `safety_break_price` (the stake that signed both of two conflicting certificates, and what slashing burns of it).
