@@ -11,6 +11,7 @@ included, set-up not). Simulated figures are deterministic per seed; wall second
 
     python sim-harness/benchmarks/defences_cost.py                          # seeds 1 2 3; 16 and 48 light nodes
     python sim-harness/benchmarks/defences_cost.py --seeds 7 --light-nodes 16 --seconds 60
+    python sim-harness/benchmarks/defences_cost.py --light-nodes 16 --without pos.vote_relay   # one defence's cost
 """
 
 from __future__ import annotations
@@ -52,6 +53,10 @@ class DefenceSwitch:
         if "pos" in spec.layers:
             settings.pop("ledger", None)
         return settings
+
+    def validator_stakes(self, scenario: SimScenario) -> Sequence[int] | None:
+        """No guest validators: the default stakes."""
+        return None
 
     async def run(self, nodes: Sequence[A27Node], start: float, stop_at: float) -> None:
         """Nothing runs besides the workload."""
@@ -95,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=list(DEFAULT_SEEDS))
     parser.add_argument("--light-nodes", type=int, nargs="+", default=list(DEFAULT_LIGHT_NODES))
     parser.add_argument("--seconds", type=float, default=DEFAULT_SECONDS, help="simulated seconds of transfers")
+    parser.add_argument("--without", action="append", default=[], metavar="NAME",
+                        help="also run with every defence on but NAME (repeatable): that defence's own cost")
     args = parser.parse_args(argv)
     every_defence = available_defences()
     print(f"defences switched off in the 'off' runs: {', '.join(every_defence)}")
@@ -106,7 +113,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     for light_nodes in args.light_nodes:
         for seed in args.seeds:
             scenario = SimScenario(seed=seed, light_nodes=light_nodes, duration=args.seconds)
-            for label, off in (("on", ()), ("off", every_defence)):
+            builds = [("on", ()), ("off", every_defence), *((f"on but {name}", (name,)) for name in args.without)]
+            for label, off in builds:
                 figures = measure(scenario, off)
                 print(f"| {light_nodes} | {seed} | {label} | {figures.throughput:.2f} | "
                       f"{_seconds(figures.latency_median)} | {_seconds(figures.latency_p95)} | "

@@ -9,7 +9,8 @@ from pathlib import Path
 import attrs
 import pytest
 
-from a27_attacks import ATTACKS, Arena, Attack, AttackerNode, param, register
+from a27_attacks import ATTACKS, Arena, Attack, AttackerNode, AttackResult, Outcome, param, register
+from a27_attacks.pos_attacks import SLASHABLE_COMPUTED
 from a27_harness.attacks import AttackRun, run_attack
 from a27_harness.cli import main
 from a27_harness.experiments.attacks import (
@@ -79,6 +80,11 @@ class _CoalitionProbe(Attack):
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """One idle light node."""
         return (AttackerNode("a0", "light", "idle"),)
+
+    def judge(self, outcome: Outcome) -> AttackResult:
+        """The default verdict, with a computed price as the coalition reports one."""
+        result = super().judge(outcome)
+        return attrs.evolve(result, cost={**result.cost, SLASHABLE_COMPUTED: 7})
 
 
 @attrs.frozen
@@ -161,6 +167,7 @@ def test_share_and_identity_sweeps_make_their_cards(probes: None, tmp_path: Path
     assert len(result.runs) == 8
     probe = [run for run in result.runs if run.attack == _CoalitionProbe.name]
     assert sorted({run.stake_share for run in probe}) == [0.2, 0.4]
+    assert {(run.attacker_slashable, run.attacker_slashed) for run in probe} == {(7, 0)}  # computed beside measured
     sybil = [run for run in result.runs if run.attack == _SybilProbe.name]
     assert sorted({run.identity_share for run in sybil}) == [2 / 9, 2 / 8]
     assert all(run.honest_banned == 1 for run in sybil)
@@ -168,6 +175,8 @@ def test_share_and_identity_sweeps_make_their_cards(probes: None, tmp_path: Path
     data = json.loads((tmp_path / "report.json").read_text())
     sybil_section = next(section for section in data["attacks"] if section["attack"] == _SybilProbe.name)
     assert sybil_section["cost"]["wrongly_banned_runs"] == 2  # one defended run at each of the two sweep points
+    probe_section = next(section for section in data["attacks"] if section["attack"] == _CoalitionProbe.name)
+    assert {point["defended"]["attacker_slashable"]["mean"] for point in probe_section["points"]} == {7}
     markdown = (tmp_path / "report.md").read_text()
     assert "No closed form" in markdown and "identity share" in markdown
     assert "a27's finality bound, 0 up to 1/3" in markdown

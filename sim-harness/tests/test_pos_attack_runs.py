@@ -60,6 +60,20 @@ def test_an_equivocator_keeps_stake_and_seat_undefended_and_is_slashed_defended(
     assert defended.outcome.agreement and defended.outcome.excess_supply == 0
 
 
+def test_a_split_vote_equivocator_is_unpunished_undefended_and_slashed_through_relayed_votes_defended() -> None:
+    attack = VoteEquivocationAttack(split=True)
+    undefended = _run(attack, undefended=True)
+    assert undefended.run.switched_off == ("pos.vote_evidence", "pos.vote_relay")
+    assert undefended.result.succeeded and undefended.result.broken == ("accountability",)
+    assert undefended.outcome.attacker_slashed == 0 and undefended.outcome.notes["a0 validates at the end"] is True
+    defended = _run(attack, undefended=False)
+    assert not defended.result.succeeded and defended.honest_slashed == 0
+    stake = attack.attacker_stakes((100_000,) * 4)
+    assert stake is not None and defended.outcome.attacker_slashed == stake[0] // 10
+    assert defended.outcome.notes["a0 validates at the end"] is False
+    assert _detected(defended, "Evidence included")
+
+
 def test_an_invalid_block_halts_the_chain_undefended_and_loses_its_round_defended() -> None:
     undefended = _run(InvalidBlock(), undefended=True)
     assert undefended.result.succeeded and "availability" in undefended.result.broken
@@ -84,9 +98,15 @@ def test_the_pos_double_spend_is_ordered_by_consensus_and_pays_once() -> None:
 def test_a_coalition_above_a_third_finalizes_two_blocks_at_one_height_and_below_it_is_slashed() -> None:
     above = _run(CoalitionAttack(stake_share=0.4), undefended=True)
     assert above.result.succeeded and "finality" in above.result.broken
-    assert above.outcome.notes["a0 bonded stake at the end"] == 133_333  # 0.4 of the stake, split over 2 members
+    # 0.4 of the stake, split over 2 members: 133,333 each, less the 10% slashed
+    assert above.outcome.notes["a0 bonded stake at the end"] == 133_333 - 13_333
     assert above.result.cost["stake provably at fault"] == 266_666 > 400_000 / 3
-    assert above.result.cost["slashable"] == 26_666
+    assert above.result.cost["slashable (computed)"] == 26_666
+    # Applied, not only computed: the honest nodes that learned the other side's certificate slashed the coalition
+    # by slash_percent (10%) of its bonded stake, and no honest validator.
+    assert above.outcome.attacker_slashed == above.result.cost["slashed"] == 266_666 * 10 // 100
+    assert above.honest_slashed == 0
+    assert above.outcome.notes["a0 validates at the end"] is False
     below = _run(CoalitionAttack(stake_share=0.3), undefended=False)
     assert not below.result.succeeded and "conflicting finality at height" not in below.outcome.notes
     assert below.outcome.agreement and below.outcome.attacker_slashed > 0

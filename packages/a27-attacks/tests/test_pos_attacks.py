@@ -100,6 +100,27 @@ def test_vote_equivocation_is_slashed_with_vote_evidence_and_free_without(seed: 
     assert defended.evidence_found and not undefended.evidence_found
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_split_vote_equivocation_is_caught_by_relaying_divergent_votes_and_free_without(seed: int) -> None:
+    defended = run({ATTACKER: VoteEquivocation(split=True)}, DEFENDED, seed=seed)
+    offender = account(defended, ATTACKER)
+    for chain in honest_chains(defended):
+        assert bonded_stake(chain.state, offender) == STAKE - 1_000
+        assert offender not in chain.validator_set(chain.height + 1)
+    assert defended.evidence_found
+    # Without the relay no honest node receives both votes: vote evidence alone cannot see the split.
+    for defences in (PosDefences(vote_relay=False), UNDEFENDED):
+        attacker = VoteEquivocation(split=True)
+        undefended = run({ATTACKER: attacker}, defences, seed=seed)
+        assert attacker.twins_signed > 0 and not undefended.evidence_found
+        for chain in honest_chains(undefended):
+            assert bonded_stake(chain.state, offender) == STAKE and chain.store.evidence(offender) == []
+            assert offender in chain.validator_set(chain.height + 1)
+    for bus in (defended, undefended):
+        assert_safe(bus)
+        assert bus.min_height() >= 10
+
+
 # Proposal equivocation ------------------------------------------------------------------------------------------
 
 
@@ -208,6 +229,39 @@ def test_a_coalition_above_a_third_breaks_safety_and_pays_for_it_in_provable_sta
     assert price.slashed_stake == sum(stake * 10 // 100 for stake in member_stakes)
     for evidence in price.evidence:
         evidence.verify(side_a.chain_id)
+
+
+@pytest.mark.parametrize("share", [0.34, 0.4, 0.5])
+def test_a_coalition_above_a_third_is_slashed_once_the_conflicting_commit_is_learned(share: float) -> None:
+    bus, _ = coalition_run(share, seed=1)
+    [(height, _)] = bus.finalized_conflicts()[:1]
+    stakes = coalition_stakes(share, MEMBERS, HONEST)
+    members = [account(bus, index) for index in range(MEMBERS)]
+    side_a, side_b = range(MEMBERS, MEMBERS + HONEST // 2), range(MEMBERS + HONEST // 2, MEMBERS + HONEST)
+    # Side B learned side A's block through the next height's proposals (their last commit) and holds evidence
+    # against every double signer; side A, which goes on, got it by gossip and slashed them by slash_percent.
+    for index in side_b:
+        assert {evidence.offender for evidence in bus.engines[index].pending_evidence.values()} == set(members)
+    for index in side_a:
+        chain = bus.engines[index].chain
+        assert chain.height > height
+        assert chain.state.store.meta().burned == sum(stake * 10 // 100 for stake in stakes[:MEMBERS])
+        for member, stake in zip(members, stakes, strict=False):
+            assert bonded_stake(chain.state, member) == stake - stake * 10 // 100
+            assert tombstone_height(chain.state, member) is not None
+    for index in bus.honest:
+        chain = bus.engines[index].chain
+        for honest in range(MEMBERS, MEMBERS + HONEST):
+            assert bonded_stake(chain.state, account(bus, honest)) == stakes[honest]
+            assert tombstone_height(chain.state, account(bus, honest)) is None
+
+
+def test_without_vote_evidence_a_conflicting_commit_slashes_no_one() -> None:
+    bus, _ = coalition_run(0.4, seed=1, defences=PosDefences(vote_evidence=False))
+    assert bus.finalized_conflicts()
+    for index in bus.honest:
+        assert bus.engines[index].chain.state.store.meta().burned == 0
+        assert not bus.engines[index].pending_evidence
 
 
 def test_coalition_stakes_give_the_share_asked() -> None:

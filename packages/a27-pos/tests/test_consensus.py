@@ -27,6 +27,7 @@ from a27_pos import (
     InvalidEvidence,
     InvalidSignature,
     NotAValidator,
+    PosDefences,
     PosParams,
     Proposal,
     RefusedInput,
@@ -574,3 +575,127 @@ def test_evidence_seen_at_a_height_waits_for_the_next_block() -> None:
     engine.on_vote(vote(offender, PRECOMMIT, NIL), NOW)
     assert len(engine.pending_evidence) == 1
     assert engine._evidence_for_block() == []
+
+
+# Conflicting commits: a certificate for another block at a finalized height ------------------------------------------
+
+
+def forked_chains(signers_of_b: list[KeyPair], round_of_b: int = 0) -> tuple[Chain, Chain, Block]:
+    """Two chains of height 1 with different blocks (A by every key, B by `signers_of_b` in `round_of_b`), and a
+    height-2 block on B whose last commit is B's certificate."""
+    chain_a, chain_b = Chain.start(GENESIS), Chain.start(GENESIS)
+    extend(chain_a, KEYS)
+    key = key_of(chain_b.proposer(1, 0))
+    block_b = chain_b.build_block(key, 0, 2_000)
+    chain_b.commit(block_b, certify(block_b, signers_of_b, round_of_b))
+    return chain_a, chain_b, extend(chain_b, KEYS)
+
+
+def engine_on(chain: Chain) -> ConsensusEngine:
+    engine = ConsensusEngine(next(key for key in KEYS if key.public_key != chain.proposer(chain.height + 1, 0)),
+                             chain)
+    engine.start(NOW)
+    return engine
+
+
+def offenders(actions: list[Action]) -> set[bytes]:
+    return {action.evidence.offender for action in actions if isinstance(action, EvidenceFound)}
+
+
+def test_a_conflicting_synced_commit_gives_evidence_against_every_double_signer() -> None:
+    chain_a, chain_b, _ = forked_chains(KEYS[:3])
+    engine = engine_on(chain_a)
+    actions = engine.on_decided_block(chain_b.block(1), chain_b.certificate(1), NOW)  # type: ignore[arg-type]
+    double_signers = {key.public_key for key in KEYS[:3]}
+    assert offenders(actions) == double_signers == {item.offender for item in engine.pending_evidence.values()}
+    assert {type(message) for message in broadcasts(actions)} == {Evidence}
+    assert chain_a.height == 1 and chain_a.block(1) != chain_b.block(1)
+    for evidence in engine.pending_evidence.values():
+        chain_a.check_evidence(evidence, 2)
+    # Learned once: the same certificate again (or by gossip) adds nothing.
+    assert offenders(engine.on_decided_block(chain_b.block(1), chain_b.certificate(1), NOW)) == set()  # type: ignore[arg-type]
+
+
+def test_a_proposal_on_a_conflicting_parent_gives_evidence_through_its_last_commit() -> None:
+    chain_a, _, block_b2 = forked_chains(KEYS[1:])
+    engine = engine_on(chain_a)
+    proposer_b = key_of(block_b2.proposer)
+    actions = engine.on_proposal(Proposal.create(proposer_b, CHAIN_ID, 0, NO_ROUND, block_b2), NOW)
+    assert offenders(actions) == {key.public_key for key in KEYS[1:]}
+    assert engine.chain.height == 1
+
+
+def test_a_synced_block_on_a_conflicting_parent_gives_evidence_through_its_last_commit() -> None:
+    chain_a, chain_b, block_b2 = forked_chains(KEYS[1:])
+    engine = engine_on(chain_a)
+    actions = engine.on_decided_block(block_b2, chain_b.certificate(2), NOW)  # type: ignore[arg-type]
+    assert offenders(actions) == {key.public_key for key in KEYS[1:]}
+
+
+def test_a_conflicting_commit_of_another_round_or_too_old_or_without_the_defence_gives_nothing() -> None:
+    chain_a, chain_b, _ = forked_chains(KEYS[:3], round_of_b=1)
+    engine = engine_on(chain_a)
+    assert offenders(engine.on_decided_block(chain_b.block(1), chain_b.certificate(1), NOW)) == set()  # type: ignore[arg-type]
+    chain_a, chain_b, _ = forked_chains(KEYS[:3])
+    engine = ConsensusEngine(KEYS[0], chain_a, defences=PosDefences(vote_evidence=False))
+    assert offenders(engine.on_decided_block(chain_b.block(1), chain_b.certificate(1), NOW)) == set()  # type: ignore[arg-type]
+    for _ in range(GENESIS.params.evidence_max_age):
+        extend(chain_a, KEYS)
+    engine = engine_on(chain_a)
+    assert offenders(engine.on_decided_block(chain_b.block(1), chain_b.certificate(1), NOW)) == set()  # type: ignore[arg-type]
+    assert engine.pending_evidence == {}
+
+
+def test_a_forged_conflicting_certificate_costs_one_failed_verification_and_changes_nothing() -> None:
+    chain_a, chain_b, _ = forked_chains(KEYS)
+    genuine = chain_b.certificate(1)
+    assert genuine is not None
+    forged = attrs.evolve(genuine, signatures=tuple(attrs.evolve(item, signature=bytes(64))
+                                                    for item in genuine.signatures))
+    engine = engine_on(chain_a)
+    for _ in range(1_000):
+        actions = engine.on_decided_block(chain_b.block(1), forged, NOW)  # type: ignore[arg-type]
+        assert rejected(actions) == [InvalidEvidence]
+    assert engine.pending_evidence == {} and chain_a.block(1) != chain_b.block(1)
+    # The genuine certificate still convicts every double signer afterwards.
+    assert len(offenders(engine.on_decided_block(chain_b.block(1), genuine, NOW))) == len(KEYS)  # type: ignore[arg-type]
+
+
+# pos.vote_relay: a vote that differs from this node's own is relayed, once ------------------------------------------
+
+
+def prevoting_follower(defences: PosDefences | None = None) -> tuple[ConsensusEngine, bytes]:
+    """A follower that took round 0's proposal and prevoted its block."""
+    engine = ConsensusEngine(follower().key, Chain.start(GENESIS), timeouts=Timeouts(commit=0.0), defences=defences)
+    engine.start(NOW)
+    offer = proposal(engine)
+    engine.on_proposal(offer, NOW)
+    assert engine.step == Step.PREVOTE
+    return engine, offer.block.block_id
+
+
+def test_a_vote_that_differs_from_the_own_vote_is_relayed_once_and_an_equal_one_never() -> None:
+    engine, block_id = prevoting_follower()
+    voter, agreeing = others(engine)[0], others(engine)[1]
+    assert broadcasts(engine.on_vote(vote(agreeing, PREVOTE, block_id), NOW)) == []
+    divergent = vote(voter, PREVOTE, NIL)
+    assert broadcasts(engine.on_vote(divergent, NOW)) == [divergent]
+    assert broadcasts(engine.on_vote(divergent, NOW)) == []
+    # Its conflicting twin (relayed by a node of the other half) is evidence here; it is not relayed in turn.
+    twin = vote(voter, PREVOTE, block_id)
+    sent = broadcasts(engine.on_vote(twin, NOW))
+    assert Evidence in {type(message) for message in sent} and twin not in sent and divergent not in sent
+
+
+def test_a_divergent_vote_held_before_the_own_vote_is_relayed_when_voting() -> None:
+    engine = follower()
+    engine.start(NOW)
+    early = vote(others(engine)[0], PREVOTE, NIL)
+    assert broadcasts(engine.on_vote(early, NOW)) == []
+    actions = engine.on_proposal(proposal(engine), NOW)
+    assert early in broadcasts(actions)
+
+
+def test_without_vote_relay_nothing_is_relayed() -> None:
+    engine, _ = prevoting_follower(PosDefences(vote_relay=False))
+    assert broadcasts(engine.on_vote(vote(others(engine)[0], PREVOTE, NIL), NOW)) == []

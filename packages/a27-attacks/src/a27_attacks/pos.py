@@ -7,9 +7,10 @@ in-memory `MessageBus` and in a `PosCommunity`. The defences that stop them live
 | attack | defence | with the defence off |
 | --- | --- | --- |
 | `VoteEquivocation` | `pos.vote_evidence` | the equivocator keeps its stake and its seat |
+| `VoteEquivocation(split=True)` | `pos.vote_relay` (and `pos.vote_evidence`) | no node sees both votes: unpunished |
 | `ProposalEquivocation` | `pos.proposal_evidence` | the proposer keeps its stake and splits every round it proposes |
 | `ConflictingTransactions` | `pos.check_block_transactions` | honest nodes certify a block nobody can apply: halt |
-| `CoalitionMember` (> 1/3) | none can stop it (BFT bound); `safety_break_price` | two blocks final at one height |
+| `CoalitionMember` (> 1/3) | none stops it (BFT bound); `pos.vote_evidence` slashes it | 2 blocks final at 1 height |
 
 Measures for a scoreboard: `stolen_tokens` (what a double spend got credited beyond one payment) and
 `safety_break_price` (the stake that signed both of two conflicting certificates, and what slashing burns of it).
@@ -65,19 +66,24 @@ def twin_block(engine: ConsensusEngine, key: KeyPair, block: Block,
 
 class VoteEquivocation(HonestBehaviour):
     """Signs a second, conflicting vote for every vote it casts (nil for a block, a made-up block for nil) and sends
-    both to every validator, the real one first to one half and the twin first to the other, to split them.
+    both to every validator, the real one first to one half and the twin first to the other, to split them. With
+    `split`, each half gets only one of the two: the real vote to the first half, the twin to the second, so that no
+    validator receives both.
 
     Stopped by `pos.vote_evidence`: any honest node that receives both builds evidence; the equivocator is slashed
-    (`slash_percent` of its stake burned) and never validates again."""
+    (`slash_percent` of its stake burned) and never validates again. The split variant needs `pos.vote_relay` too:
+    a validator whose own vote differs from the one it got relays that one, and a node of the other half holds both."""
 
-    def __init__(self) -> None:
-        """No twin signed yet."""
+    def __init__(self, split: bool = False) -> None:
+        """No twin signed yet; `split` sends each half one vote only."""
+        self.split = split
         self.twins_signed = 0
         """How many conflicting twin votes this validator signed."""
 
     def outgoing(self, engine: ConsensusEngine, message: ConsensusMessage,
                  recipients: Sequence[Recipient]) -> list[tuple[ConsensusMessage, Sequence[Recipient]]]:
-        """The vote and its twin to each recipient, in opposite orders to the two halves; anything else as is."""
+        """The vote and its twin to each recipient, in opposite orders to the two halves (with `split`: the vote to
+        one half, the twin to the other); anything else as is."""
         key = _own(engine, message.validator) if isinstance(message, Vote) else None
         if key is None or not isinstance(message, Vote):
             return [(message, recipients)]
@@ -85,6 +91,8 @@ class VoteEquivocation(HonestBehaviour):
             key, engine.chain.chain_id)
         self.twins_signed += 1
         first_half, second_half = _halves(recipients)
+        if self.split:
+            return [(message, first_half), (twin, second_half)]
         sends: list[tuple[ConsensusMessage, Sequence[Recipient]]] = []
         for recipient in first_half:
             sends += [(message, [recipient]), (twin, [recipient])]

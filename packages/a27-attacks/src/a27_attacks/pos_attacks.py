@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import attrs
 
 from a27_ledger import LedgerState, account_of, sign_transfer
-from a27_pos import bonded_stake
+from a27_pos import Chain, bonded_stake
 
 from .base import (
     Arena,
@@ -56,6 +56,15 @@ def _share(_instance: object, attribute: attrs.Attribute[Any], value: float) -> 
 def _shared_stakes(share: float, members: int, honest_stakes: Sequence[int]) -> list[int]:
     """Stakes of ``members`` attacker validators holding ``share`` of all bonded stake together, split evenly."""
     return coalition_stakes(share, members, 1, honest_stake=sum(honest_stakes))[:members]
+
+
+def _keeps_validator_set(chain: Chain, height: int) -> bool:
+    """Whether ``chain`` still keeps the validator set of ``height``."""
+    try:
+        chain.validator_set(height)
+    except KeyError:
+        return False
+    return True
 
 
 def _honest_validators(arena: Arena) -> list[NodeHandle]:
@@ -140,13 +149,20 @@ class VoteEquivocationAttack(_Equivocator):
     name = "vote-equivocation"
     summary = (
         "An attacker validator signs a conflicting twin of each of its votes (nil for a block, a made-up block for "
-        "nil) and sends both to every validator in opposite orders, to split their tallies. Honest nodes that see "
-        "both build vote evidence, include it in a block, and the equivocator is slashed and tombstoned.")
-    defences = ("pos.vote_evidence",)
+        "nil) and sends both to every validator in opposite orders, to split their tallies; with split=true it sends "
+        "the vote to one half of the validators and the twin to the other half, so that no one receives both. Honest "
+        "nodes that see both build vote evidence, include it in a block, and the equivocator is slashed and "
+        "tombstoned; against the split, honest validators relay a vote that differs from their own (pos.vote_relay).")
+    defences = ("pos.vote_evidence", "pos.vote_relay")
     behaviour_type = VoteEquivocation
     twins = "conflicting votes"
 
     stake_share: float = param(0.1, "share of all bonded stake a0 holds", _share)
+    split: bool = param(False, "send the vote to one half of the validators and its twin to the other half")
+
+    def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """The equivocating behaviour, split or not."""
+        return {"pos": {"behaviour": VoteEquivocation(split=self.split)}}
 
 
 @register
@@ -255,6 +271,11 @@ class DoubleSpendPos(DoubleSpendLab1):
         return me.communities["pos"].chain.state
 
 
+SLASHABLE_COMPUTED = "slashable (computed)"
+"""The coalition's cost entry for the price computed from the two certificates (``safety_break_price``), beside
+``slashed``, the stake the honest chains slashed in the run."""
+
+
 @attrs.define
 class _CoalitionRun:
     """What the members of one run share: the coalition, and the accounts of the validators on side B."""
@@ -274,9 +295,10 @@ class CoalitionAttack(Attack):
     summary = (
         "Attacker validators holding stake_share of all bonded stake double-sign together: the honest validators "
         "are split in two sides, side A gets the coalition's real proposals and votes, side B their twins. Above a "
-        "third of the stake both sides gather a commit certificate at one height (conflicting finality), and the "
-        "price is the stake that signed both; at a third or less BFT quorums intersect and it fails (no defence "
-        "switch: the stake share decides; evidence and slashing make it pay).")
+        "third of the stake both sides gather a commit certificate at one height (conflicting finality); at a third "
+        "or less BFT quorums intersect and it fails (no defence switch: the stake share decides). Honest nodes that "
+        "learn the other side's certificate (the next height's proposals and synced blocks carry it) turn it into "
+        "vote evidence against every double signer (pos.vote_evidence), and the coalition is slashed.")
     success = "two different blocks final at one height among the honest nodes (finality broken)"
     defences = ()
     structural = True
@@ -310,7 +332,8 @@ class CoalitionAttack(Attack):
         arena.note("side B", ", ".join(node.name for node in side_b))
 
     def observe(self, arena: Arena) -> None:
-        """The first height where honest nodes finalized different blocks, and its price (``safety_break_price``)."""
+        """The first height where honest nodes finalized different blocks, and its computed price
+        (``safety_break_price``); what was slashed is measured by the runner (``Outcome.attacker_slashed``)."""
         nodes = [node for node in arena.honest() if node.communities["pos"].chain.height > 0]
         chains = {node.name: node.communities["pos"].chain for node in nodes}
         top = max((chain.height for chain in chains.values()), default=0)
@@ -322,25 +345,30 @@ class CoalitionAttack(Attack):
             first, *_ = held
             second = next(name for name, block in held.items()
                           if block is not None and block.block_id != held[first].block_id)
-            price = safety_break_price(chains[first], chains[first].certificate(height),
-                                       chains[second].certificate(height))
+            # Priced on a chain that still keeps the validator set of that height (stakes before any slashing):
+            # a chain that went on for more than evidence_max_age blocks has dropped it.
+            pricing = next((chains[name] for name in held if _keeps_validator_set(chains[name], height)),
+                           chains[first])
+            price = safety_break_price(pricing, chains[first].certificate(height), chains[second].certificate(height))
             arena.note("conflicting finality at height", height)
             arena.note("nodes finalizing each block", "; ".join(
                 f"{block_id.hex()[:8]}: " + ", ".join(name for name, block in held.items()
                                                       if block is not None and block.block_id == block_id)
                 for block_id in sorted(ids)))
             arena.note("stake that signed both certificates", price.offender_stake)
-            arena.note("stake slashing burns once the evidence is included", price.slashed_stake)
+            arena.note("stake slashing burns once the evidence is included (computed)", price.slashed_stake)
             break
         _note_seats(arena, [node.name for node in self.attacker_nodes()])
 
     def judge(self, outcome: Outcome) -> AttackResult:
-        """Success: conflicting finality; its price from the two certificates."""
+        """Success: conflicting finality. Its cost: ``slashed``, the stake slashed from the coalition in the run (the
+        default verdict's, measured on the honest chains), beside the price computed from the two certificates."""
         height = outcome.notes.get("conflicting finality at height")
         cost = {}
         if height is not None:
             cost = {"stake provably at fault": int(outcome.notes["stake that signed both certificates"]),  # type: ignore[call-overload]
-                    "slashable": int(outcome.notes["stake slashing burns once the evidence is included"])}  # type: ignore[call-overload]
+                    SLASHABLE_COMPUTED: int(outcome.notes[  # type: ignore[call-overload]
+                        "stake slashing burns once the evidence is included (computed)"])}
         return _with(super().judge(outcome), succeeded=height is not None,
                      broken=("finality",) if height is not None else (), cost=cost)
 

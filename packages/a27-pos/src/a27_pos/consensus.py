@@ -35,6 +35,7 @@ from a27_pos.errors import (
 )
 from a27_pos.evidence import AnyEvidence, ProposalEvidence
 from a27_pos.mempool import BLOCK_ENTRY_OVERHEAD, Mempool
+from a27_pos.staking import tombstone_height
 from a27_pos.validators import ValidatorSet
 from a27_pos.votes import NIL, PRECOMMIT, PREVOTE, CommitCertificate, Evidence, Vote
 
@@ -255,6 +256,8 @@ class ConsensusEngine:
         self._timeouts_scheduled: set[tuple[int, str]] = set()
         self._polkas_seen: set[int] = set()
         self._sync_requested = False
+        self._relayed: set[tuple[int, int, bytes]] = set()
+        """(round, vote type, validator) of the votes this node relayed at this height (`pos.vote_relay`)."""
 
     @property
     def is_validator(self) -> bool:
@@ -316,6 +319,37 @@ class ConsensusEngine:
         self.pending_evidence[evidence.evidence_id] = evidence
         return []
 
+    def _conflicting_commit(self, certificate: CommitCertificate, actions: list[Action]) -> None:
+        """A certificate for another block at a height this node finalized, in the same round as its own: every
+        validator that signed both precommitted two blocks in one round. Keep, report and gossip vote evidence
+        against each (PROTOCOL.md, "Conflicting commits"), within the evidence window.
+
+        Cheap against forged certificates: nothing is verified unless the certificate names another block at a
+        finalized height of the window in the same round; validators with evidence pending or already punished are
+        skipped; the first signature that does not verify ends the work on that certificate. So a certificate costs
+        at most one failed verification plus one per validator newly proven at fault (once per offender)."""
+        height = certificate.height
+        if not self.defences.vote_evidence or not 0 < height <= self.chain.height \
+                or self.height - height > self.chain.params.evidence_max_age:
+            return
+        own = self.chain.certificate(height)
+        if own is None or own.block_id == certificate.block_id or own.round != certificate.round:
+            return
+        own_votes = {vote.validator: vote for vote in own.votes()}
+        for vote in certificate.votes():
+            first = own_votes.get(vote.validator)
+            if first is None or self._has_evidence_against(vote.validator) \
+                    or tombstone_height(self.chain.state, vote.validator) is not None:
+                continue
+            evidence = Evidence.from_votes(first, vote)
+            try:
+                self.chain.check_evidence(evidence, self.height)
+            except InvalidEvidence as error:
+                actions.append(RefusedInput(error))
+                return
+            self.pending_evidence[evidence.evidence_id] = evidence
+            actions += [EvidenceFound(evidence), SendToValidators(evidence)]
+
     def _collects(self, evidence: AnyEvidence) -> bool:
         if isinstance(evidence, ProposalEvidence):
             return self.defences.proposal_evidence
@@ -350,14 +384,20 @@ class ConsensusEngine:
         return actions
 
     def on_decided_block(self, block: Block, certificate: CommitCertificate, now: float) -> list[Action]:
-        """Take a finalized block from sync; it is verified against its certificate and applied if next."""
+        """Take a finalized block from sync; it is verified against its certificate and applied if next.
+
+        Its certificate and its parent's (`block.last_commit`) are first compared with the certificates this node
+        finalized at their heights: a conflicting one gives vote evidence (`_conflicting_commit`)."""
         if block.height > self.height:
             return [RefusedInput(FutureMessage(f"synced block {block.height} while deciding height {self.height}"))]
+        actions: list[Action] = []
+        for carried in (certificate, block.last_commit):
+            if carried is not None:
+                self._conflicting_commit(carried, actions)
         try:
             receipts = self.chain.apply_synced(block, certificate)
         except PosError as error:
-            return [RefusedInput(error)]
-        actions: list[Action] = []
+            return [*actions, RefusedInput(error)]
         if block.height == self.height:
             self._finalized(block, certificate, receipts, now, actions)
             self._evaluate(now, actions)
@@ -452,6 +492,8 @@ class ConsensusEngine:
         except InvalidSignature as bad_signature:
             actions.append(RefusedInput(bad_signature))
             return
+        if proposal.block.last_commit is not None and proposal.block.header.parent_id != self.chain.head.block_id:
+            self._conflicting_commit(proposal.block.last_commit, actions)
         if proposal.block.header.round > proposal.round:
             actions.append(RefusedInput(WrongProposer(f"block of round {proposal.block.header.round} proposed in round "
                                                 f"{proposal.round}")))
@@ -500,6 +542,22 @@ class ConsensusEngine:
                 return
         vote_set.add(vote)
         self._participants.setdefault(vote.round, set()).add(vote.validator)
+        if vote_set.first.get(vote.validator) is vote:
+            self._relay_if_divergent(vote, vote_set, actions)
+
+    def _relay_if_divergent(self, vote: Vote, vote_set: VoteSet, actions: list[Action]) -> None:
+        """`pos.vote_relay`: send another validator's first vote of a round and type to the other validators when it
+        is for another block than this node's own vote there (once per validator, round and type; `vote` has been
+        verified). A validator that splits its votes (one to some validators, a conflicting one to the others) is
+        then seen by a node that holds both; when every validator votes alike nothing is relayed."""
+        if not self.defences.vote_relay or self.key is None or vote.validator == self.key.public_key:
+            return
+        own = vote_set.first.get(self.key.public_key)
+        position = (vote.round, vote.type, vote.validator)
+        if own is None or own.block_id == vote.block_id or position in self._relayed:
+            return
+        self._relayed.add(position)
+        actions.append(SendToValidators(vote))
 
     def _check_validity(self, block: Block, now: float) -> PosError | None:
         block_id = block.block_id
@@ -710,6 +768,8 @@ class ConsensusEngine:
         self._participants.setdefault(self.round, set()).add(vote.validator)
         self._own_votes.append(vote)
         actions.append(SendToValidators(vote))
+        for first in list(vote_set.first.values()):
+            self._relay_if_divergent(first, vote_set, actions)
 
     def _rebroadcast(self, actions: list[Action]) -> None:
         """Repair lost messages: own recent votes, and the valid block's proposal with its polka."""

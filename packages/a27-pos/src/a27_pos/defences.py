@@ -21,6 +21,14 @@ class PosDefences:
     and the offender is slashed and tombstoned. Off: the node neither builds, keeps nor includes vote evidence, so
     with every honest node off an equivocator keeps its whole stake and stays a validator."""
 
+    vote_relay: bool = True
+    """Stops a validator that splits its votes (one vote to some validators, a conflicting one for the same height,
+    round and type to the others, so that no node receives both) from going unpunished: a validator relays to the
+    other validators the first vote it holds from each validator for a round and type when that vote is for another
+    block (or nil) than its own vote there, once per validator, round and type, and only after verifying it; a node
+    holding the conflicting vote then builds vote evidence (`vote_evidence`). When every validator votes alike
+    nothing is relayed. Off: a split equivocator keeps its stake and its seat."""
+
     proposal_evidence: bool = True
     """Stops a proposer that signs two different proposals for one height and round (sending each to part of the
     validators, to split their votes) from going unpunished: the node that sees both builds proposal evidence

@@ -29,6 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 import attrs
 
 from a27_attacks import ATTACKS, GUARANTEES, Attack, AttackError, attack_named
+from a27_attacks.pos_attacks import SLASHABLE_COMPUTED
 
 from ..attacks import LAB_LAYERS, AttackReport, AttackRun, run_attack
 from ..attacks.runner import LAB_RUNNERS
@@ -283,6 +284,9 @@ class AttackRunSummary:
     replay_honest_slashed: int
     honest_banned: int
     replay_honest_banned: int
+    attacker_slashable: int = 0
+    """The attack's computed price, when it reports one (the coalition's ``slashable (computed)`` cost, from the two
+    conflicting certificates), beside ``attacker_slashed``, the stake slashed in the run."""
 
     @property
     def extra_failed(self) -> int:
@@ -309,7 +313,8 @@ def summarize(run: PlannedAttackRun, report: AttackReport) -> AttackRunSummary:
         honest_failed=outcome.honest_failed, replay_failed=outcome.replay_failed,
         honest_latency=outcome.honest_latency, replay_latency=outcome.replay_latency,
         honest_slashed=report.honest_slashed, replay_honest_slashed=report.replay_honest_slashed,
-        honest_banned=report.honest_banned, replay_honest_banned=report.replay_honest_banned)
+        honest_banned=report.honest_banned, replay_honest_banned=report.replay_honest_banned,
+        attacker_slashable=int(result.cost.get(SLASHABLE_COMPUTED, 0)))
 
 
 def run_planned(run: PlannedAttackRun) -> AttackRunSummary:
@@ -437,6 +442,8 @@ class BuildScore:
     """Runs in which an honest node showed a detection signal."""
     attacker_slashed: MeanInterval
     """Stake slashed from the attacker per run (its price)."""
+    attacker_slashable: MeanInterval | None = None
+    """The price computed per run (``AttackRunSummary.attacker_slashable``), beside the slashed stake measured."""
 
 
 def _wilson(successes: int, trials: int) -> Interval:
@@ -460,7 +467,8 @@ def build_score(build: str, runs: Sequence[AttackRunSummary]) -> BuildScore:
                            if (count := sum(guarantee in run.broken for run in runs))},
         extra_failed=mean_interval([run.extra_failed for run in runs]),
         detected=sum(run.detected for run in runs),
-        attacker_slashed=mean_interval([run.attacker_slashed for run in runs]))
+        attacker_slashed=mean_interval([run.attacker_slashed for run in runs]),
+        attacker_slashable=mean_interval([run.attacker_slashable for run in runs]))
 
 
 @attrs.frozen

@@ -212,9 +212,12 @@ def _card_lines(section: AttackSection, result: AttackExperimentResult) -> list[
         price = _coalition_price(result)
         if price:
             for name, point in price:
+                computed = point.defended.attacker_slashable
                 lines.append(f"Price of breaking finality ({name}, stake share {point.share:.3f}, defended build): "
                              f"success {_interval(point.defended.success)}, attacker stake slashed "
-                             f"{_mean(point.defended.attacker_slashed)} per run.")
+                             f"{_mean(point.defended.attacker_slashed)} per run (measured on the honest chains; "
+                             f"computed from the conflicting certificates: "
+                             f"{_mean(computed)}).")
         else:
             lines.append("No attack with a stake-share parameter ran (none is registered in this build, or it was "
                          "not selected), so the slashed price above 1/3 is not measured here.")
