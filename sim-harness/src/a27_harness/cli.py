@@ -468,8 +468,9 @@ def _sweep(arguments: argparse.Namespace) -> int:
                                          collect_provenance(arguments.argv, parameters))
     print(f"report: {markdown} (and report.json, plots); {outcome.ran} points run now, "
           f"{len(points) - outcome.ran} stored before", file=sys.stderr)
-    where = arguments.scheduler or f"{min(jobs, max(outcome.ran, 1))} local worker processes"
-    print(f"wall time: {time.perf_counter() - wall_start:.1f} s on {where}", file=sys.stderr)
+    where = (f"on {arguments.scheduler}" if arguments.scheduler else
+             f"with {min(jobs, outcome.ran)} local worker processes" if jobs > 1 and outcome.ran else "in this process")
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s {where}", file=sys.stderr)
     return 0
 
 

@@ -45,7 +45,7 @@ from ..reports.provenance import git_commit, plain, scenario_parameters
 from ..scenario import MAX_UINT64, ScenarioError, SimScenario, check_integer
 from .attacks import BUILDS, DEFENDED, AttackExperiment, PlannedAttackRun
 from .attacks import run_planned as run_attack_planned
-from .stake import SHARES_RUN, PlannedRun, StakeExperiment, parse_cases, parse_strategies
+from .stake import PlannedRun, StakeExperiment, parse_cases, parse_strategies
 from .stake import run_planned as run_stake_planned
 from .topology import BASELINE, BRIDGE_OFFLINE, TopologyExperiment, parse_topologies, run_topology
 
@@ -156,7 +156,7 @@ class Manifest:
         """Every combination of grid values (the last parameter varying fastest), each with the fixed parameters."""
         names = self.swept
         combinations = itertools.product(*(values for _, values in self.grid))
-        return [(*self.fixed, *zip(names, combination)) for combination in combinations]
+        return [(*self.fixed, *zip(names, combination, strict=True)) for combination in combinations]
 
     def to_dict(self) -> dict[str, Any]:
         """As plain data (for report.json and provenance)."""
@@ -422,9 +422,7 @@ def check_values(manifest: Manifest, checks: OptionChecks) -> list[tuple[tuple[s
     for point in manifest.grid_points():
         try:
             values = _checked(manifest.target, dict(point), checks) if manifest.target != "sim" else dict(point)
-        except SweepError:
-            raise
-        except (ValueError, TypeError) as error:
+        except SweepError as error:
             msg = f"{_where(point, manifest)}{error}"
             raise SweepError(msg) from None
         checked.append(tuple(values.items()))
@@ -473,15 +471,20 @@ def _stored_bytes(point: Point, headline: Mapping[str, float | None], commit: st
 def write_atomically(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never a part: a temporary file
     in the same folder, flushed, then renamed over it."""
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False)
-    try:
-        with handle:
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp",
+                                     delete=False) as handle:
+        temporary = Path(handle.name)
+        try:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        Path(handle.name).replace(path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+    try:
+        temporary.replace(path)
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -29,7 +29,7 @@ def summarize(outcome: SweepOutcome, names: Sequence[str]) -> list[dict[str, Any
     """Per grid point, in plan order: its parameters, each seed's point key, and per headline number the mean and
     interval across the seeds that have it (None when none has)."""
     rows: list[dict[str, Any]] = []
-    for point, headline in zip(outcome.points, outcome.headlines):
+    for point, headline in zip(outcome.points, outcome.headlines, strict=True):
         if not rows or rows[-1]["grid_index"] != point.grid_index:
             rows.append({"grid_index": point.grid_index, "parameters": dict(point.parameters), "points": {},
                          "values": {name: [] for name in names}})
