@@ -504,10 +504,15 @@ def load_stored(out: Path, point: Point) -> dict[str, float | None] | None:
 
 @contextmanager
 def local_executor(jobs: int) -> Iterator[concurrent.futures.Executor]:
-    """A process pool of ``jobs`` spawned workers (spawned, not forked: the parent may hold threads)."""
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                mp_context=multiprocessing.get_context("spawn")) as pool:
+    """A process pool of ``jobs`` spawned workers (spawned, not forked: the parent may hold threads). Interrupted
+    (Ctrl-C), it drops the points not started instead of running them all first."""
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
         yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 @contextmanager
@@ -545,6 +550,9 @@ def run_sweep(manifest: Manifest, points: Sequence[Point], out: Path, *, jobs: i
     """
     commit = git_commit() if commit is None else commit
     (out / "points").mkdir(parents=True, exist_ok=True)
+    # A sweep killed while writing leaves its temporary file; one sweep at a time uses a folder, so none is live.
+    for leftover in (out / "points").glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
     say = progress or (lambda _line: None)
     headlines: dict[int, dict[str, float | None]] = {}
     for index, point in enumerate(points):
