@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -459,6 +460,59 @@ def _add_attacks_experiment_parser(kinds: argparse._SubParsersAction) -> None:
     attacks.set_defaults(handler=_experiment_attacks)
 
 
+def _option_types(*path: str) -> dict[str, Callable[[str], object]]:
+    """The argparse ``type`` of every option of the subcommand ``a27 <path...>``, by ``dest``."""
+    parser: argparse.ArgumentParser = build_parser()
+    for name in path:
+        commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+        parser = commands.choices[name]
+    return {action.dest: action.type for action in parser._actions if callable(action.type)}
+
+
+def _sweep(arguments: argparse.Namespace) -> int:
+    from .experiments import sweep  # noqa: PLC0415 - the sweep loads its executors only when it runs
+    from .reports import sweep as sweep_report  # noqa: PLC0415
+
+    checks = {target: _option_types("experiment", target) for target in ("stake", "topology", "attacks")}
+    try:
+        manifest = sweep.read_manifest(arguments.manifest)
+        points = sweep.plan(manifest, checks)
+        out = check_directory("--out", arguments.out or Path("a27-out") / f"sweep-{Path(arguments.manifest).stem}")
+    except (sweep.SweepError, PathOptionError) as error:
+        print(f"a27 sweep: {arguments.manifest}: {error}", file=sys.stderr)
+        return 2
+    jobs = max(1, arguments.jobs if arguments.jobs is not None else _available_cpus())
+    executor = None if arguments.scheduler is None else (lambda: sweep.dask_executor(arguments.scheduler))
+    wall_start = time.perf_counter()
+    outcome = sweep.run_sweep(manifest, points, out, jobs=jobs, executor=executor,
+                              progress=lambda line: print(line, file=sys.stderr, flush=True))
+    parameters = {"manifest": manifest.to_dict(), "first_point": json.loads(points[0].resolved)}
+    markdown = sweep_report.write_report(outcome, out, sweep.HEADLINES[manifest.target], sweep.HEADLINE_MEANING,
+                                         collect_provenance(arguments.argv, parameters))
+    print(f"report: {markdown} (and report.json, plots); {outcome.ran} points run now, "
+          f"{len(points) - outcome.ran} stored before", file=sys.stderr)
+    where = (f"on {arguments.scheduler}" if arguments.scheduler else
+             f"with {min(jobs, outcome.ran)} local worker processes" if jobs > 1 and outcome.ran else "in this process")
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s {where}", file=sys.stderr)
+    return 0
+
+
+def _add_sweep_parser(commands: argparse._SubParsersAction) -> None:
+    sweep = commands.add_parser(
+        "sweep", help="run a sim scenario or one experiment run over a grid of parameters and seeds",
+        description="Run every (grid point, seed) of a TOML manifest, store each result under a hash of what it "
+                    "depends on (a rerun skips stored points, so an interrupted sweep resumes), and write a "
+                    "summary with intervals across seeds and plots. Report files depend only on the manifest "
+                    "and the code.")
+    sweep.add_argument("manifest", metavar="MANIFEST.toml", help="the sweep's manifest (see the README, Sweeps)")
+    sweep.add_argument("--jobs", type=_integer(1, MAX_JOBS), help="local worker processes (default: one per "
+                                                                  "available CPU; 1 runs in this process)")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="run the points on this dask.distributed scheduler's workers instead")
+    sweep.add_argument("--out", metavar="DIR", help="output folder (default a27-out/sweep-<manifest name>)")
+    sweep.set_defaults(handler=_sweep)
+
+
 def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     defaults = {field.name: field.default for field in attrs.fields(StakeExperiment)}
     experiment = commands.add_parser("experiment", help="run a designed experiment: many seeded simulations, "
@@ -548,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_sim)
     _add_experiment_parser(commands)
     _add_attack_parser(commands)
+    _add_sweep_parser(commands)
     add_node_parser(commands)
     return parser
 

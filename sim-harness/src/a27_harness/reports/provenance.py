@@ -167,11 +167,11 @@ def scenario_parameters(scenario: SimScenario, leave_out: Sequence[str] = ()) ->
     return data
 
 
-NEUTRAL_OPTIONS = {"--out": True, "--jobs": True, "--progress": False, "--no-progress": False, "--log-level": True,
-                   "--record": True, "--replay": True}
+NEUTRAL_OPTIONS = {"--out": True, "--jobs": True, "--scheduler": True, "--progress": False, "--no-progress": False,
+                   "--log-level": True, "--record": True, "--replay": True}
 """Options that change where a report goes or how fast it comes, never what it says (True: the option takes a value).
 The recorded command leaves them out, so that the same options give the same bytes whatever the directory or the
-number of worker processes."""
+number of worker processes (or the dask scheduler of a sweep)."""
 
 
 def command_line(argv: Sequence[str] | None) -> str:
