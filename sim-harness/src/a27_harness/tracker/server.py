@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import struct
 from collections.abc import Callable
 
@@ -105,9 +106,11 @@ def _peer(tracked: TrackedPeer) -> Peer:
     return peer
 
 
-async def start_tracker(host: str, port: int, quotas: TrackerQuotas | None = None) -> TrackerServer:
+async def start_tracker(host: str, port: int, quotas: TrackerQuotas | None = None, *,
+                        rng: random.Random | None = None) -> TrackerServer:
     """
-    Open a UDP socket on ``host``:``port`` (0: any free port) and serve the tracker on it.
+    Open a UDP socket on ``host``:``port`` (0: any free port) and serve the tracker on it (``rng`` picks whom to
+    introduce: seed it for a repeatable test).
 
     :raises OSError: when that port cannot be bound (IPv8's endpoint would quietly take a later one).
     """
@@ -119,7 +122,7 @@ async def start_tracker(host: str, port: int, quotas: TrackerQuotas | None = Non
         endpoint.close()
         msg = f"UDP port {host}:{port} is in use"
         raise OSError(msg)
-    return TrackerServer(endpoint, TrackerTable(quotas))
+    return TrackerServer(endpoint, TrackerTable(quotas, rng=rng))
 
 
 async def stop_tracker(server: TrackerServer) -> None:
