@@ -78,7 +78,7 @@ def test_two_ipv8_communities_that_know_only_the_tracker_become_each_others_peer
 @pytest.mark.timeout(30)
 def test_garbage_other_messages_and_bad_signatures_change_nothing_and_crash_nothing() -> None:
     async def run() -> None:
-        server = await start_tracker("127.0.0.1", 0)
+        server = await start_tracker("127.0.0.1", 0, TrackerQuotas(rate=0))  # every packet decoded: none refused early
         tracker = server.endpoint.get_address()
         sender = UDPEndpoint(port=0, ip="127.0.0.1")
         assert await sender.open()
@@ -119,7 +119,7 @@ def test_the_options_choose_the_quotas(capsys: pytest.CaptureFixture[str]) -> No
     assert quotas("--no-quotas") == TrackerQuotas.none()
     assert quotas("--no-quotas", "--per-endpoint", "1") == TrackerQuotas(per_endpoint=1, per_ip=0, per_subnet=0,
                                                                           key_refresh=False, max_age=0,
-                                                                          max_overlays=0)
+                                                                          max_overlays=0, rate=0)
     assert quotas("--per-ip", "0", "--max-age", "30", "--no-key-refresh") == TrackerQuotas(per_ip=0, max_age=30.0,
                                                                                             key_refresh=False)
     for bad in (["--per-ip", "-1"], ["--max-age", "nan"], ["--port", "70000"], ["--listen", "host"]):

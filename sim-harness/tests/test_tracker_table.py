@@ -120,7 +120,7 @@ def test_10000_community_ids_and_keys_from_an_attacker_stay_within_the_bounds_at
     assert time.perf_counter() - started < 10
 
 
-@pytest.mark.parametrize("field", ["per_endpoint", "per_ip", "per_subnet", "max_overlays", "max_age"])
+@pytest.mark.parametrize("field", ["per_endpoint", "per_ip", "per_subnet", "max_overlays", "max_age", "rate"])
 @pytest.mark.parametrize("value", [-1, float("nan"), "3"])
 def test_a_quota_that_is_not_a_non_negative_number_is_refused(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
@@ -130,3 +130,14 @@ def test_a_quota_that_is_not_a_non_negative_number_is_refused(field: str, value:
 def test_a_table_needs_room_for_a_peer() -> None:
     with pytest.raises(ValueError, match="peers_per_overlay must be at least 1"):
         TrackerTable(peers_per_overlay=0)
+
+
+def test_the_rate_quota_refuses_a_flood_from_one_ip_and_not_another_host() -> None:
+    table = TrackerTable(TrackerQuotas(rate=10))
+    admitted = [table.admit("192.0.2.66", 0.0) for _ in range(1_000)]
+    assert admitted.count(True) == 20  # the bucket: twice the rate
+    assert table.admit("10.0.0.1", 0.0)
+    assert not table.admit("192.0.2.66", 0.05)
+    assert table.admit("192.0.2.66", 0.1)  # a token a tenth of a second later
+    assert table.counters["refused (rate)"] == 981
+    assert all(TrackerTable(TrackerQuotas.none()).admit("192.0.2.66", 0.0) for _ in range(1_000))

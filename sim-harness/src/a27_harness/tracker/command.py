@@ -60,7 +60,7 @@ def quotas_from(arguments: argparse.Namespace) -> TrackerQuotas:
     """The quotas the options ask for: the defaults, each option replacing one, ``--no-quotas`` all off first."""
     quotas = TrackerQuotas.none() if arguments.no_quotas else TrackerQuotas()
     changes = {name: getattr(arguments, name) for name in ("per_endpoint", "per_ip", "per_subnet", "max_age",
-                                                           "max_overlays") if getattr(arguments, name) is not None}
+                                                           "max_overlays", "rate") if getattr(arguments, name) is not None}
     if arguments.no_key_refresh:
         changes["key_refresh"] = False
     return attrs.evolve(quotas, **changes)
@@ -124,6 +124,9 @@ def add_tracker_parser(commands: argparse._SubParsersAction) -> None:
                      help=f"forget a peer this long after its last request (default {defaults.max_age:g}; 0: off)")
     run.add_argument("--max-overlays", type=_count, metavar="N",
                      help=f"communities tracked at once (default {defaults.max_overlays:,}; 0: no bound)")
+    run.add_argument("--rate", type=_count, metavar="N",
+                     help=f"requests per second per IP address, checked before the signature (default "
+                          f"{defaults.rate}; 0: off)")
     run.add_argument("--no-key-refresh", action="store_true",
                      help="a key's repeated requests keep its first registration's age (py-ipv8's behaviour)")
     run.set_defaults(tracker_handler=_run)

@@ -66,6 +66,8 @@ class TrackerServer(Community):
         if len(data) <= PREFIX_LENGTH or data[PREFIX_LENGTH] != INTRODUCTION_REQUEST:
             self.table.counters["ignored (not an introduction request)"] += 1
             return
+        if not self.table.admit(source_address[0], self.clock()):
+            return
         try:
             auth, _dist, payload = self._ez_unpack_auth(IntroductionRequestPayload, data)
         except (PacketDecodingError, PackError, struct.error, ValueError, IndexError, KeyError, TypeError) as error:

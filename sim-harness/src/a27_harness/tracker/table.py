@@ -18,11 +18,13 @@ from typing import Any
 
 import attrs
 
-from a27_ledger import address_group
+from a27_ledger import TokenBuckets, address_group
 
 Address = tuple[str, int]
 PEERS_PER_OVERLAY = 100
 """The peers each overlay keeps, as py-ipv8's tracker does: the newest ones."""
+RATE_TRACKED = 4_096
+"""IP addresses whose request rate the tracker remembers (least recently seen forgotten first)."""
 
 
 def _non_negative_int(_instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -60,11 +62,15 @@ class TrackerQuotas:
     max_overlays: int = attrs.field(default=1_000, validator=_non_negative_int)
     """Overlays tracked at once; a request for a further overlay is answered without an introduction and not
     stored. Together with ``peers_per_overlay`` this bounds the table, whatever 10,000 community ids arrive."""
+    rate: int = attrs.field(default=100, validator=_non_negative_int)
+    """Requests per second one IP address may send (a token bucket of ``2 * rate``, the ``RATE_TRACKED`` most
+    recent addresses remembered), checked before the signature: a flood from one host costs one dictionary look-up
+    per packet beyond it, and other hosts are still answered."""
 
     @classmethod
     def none(cls) -> TrackerQuotas:
         """Every quota off: py-ipv8's stock tracker."""
-        return cls(per_endpoint=0, per_ip=0, per_subnet=0, key_refresh=False, max_age=0, max_overlays=0)
+        return cls(per_endpoint=0, per_ip=0, per_subnet=0, key_refresh=False, max_age=0, max_overlays=0, rate=0)
 
 
 @attrs.frozen
@@ -114,6 +120,17 @@ class TrackerTable:
         self.overlays: dict[bytes, OrderedDict[bytes, TrackedPeer]] = {}
         self.counters: Counter[str] = Counter()
         """What happened, by kind: ``registered``, ``refreshed``, ``evicted (newest 100)``, ``refused (...)``."""
+        self.rates: TokenBuckets[str] | None = None
+        if self.quotas.rate:
+            self.rates = TokenBuckets(self.quotas.rate, 2 * self.quotas.rate, RATE_TRACKED)
+
+    def admit(self, host: str, now: float) -> bool:
+        """Whether a request from IP address ``host`` is within the ``rate`` quota (to be checked before anything
+        costly); a refusal is counted."""
+        if self.rates is None or self.rates.admit(host, now):
+            return True
+        self.counters["refused (rate)"] += 1
+        return False
 
     def __len__(self) -> int:
         """The registrations held, over all overlays."""
