@@ -140,7 +140,8 @@ async def walk_to_bootstrap(node: A27Node, bootstrap: Sequence[tuple[str, int]])
     """
     Forever: every ``WALK_INTERVAL`` seconds, each overlay walks to the bootstrap addresses it has no peer at (to all
     of them every ``BOOTSTRAP_REFRESH`` seconds), and to up to ``INTRODUCED_WALKS`` addresses it was introduced to
-    and has not verified yet: a node whose bootstrap list names only a tracker meets the others that way.
+    and has not verified yet, and asks one random peer for an introduction (IPv8's random walk step): a node whose
+    bootstrap list names only a tracker meets the others that way.
     """
     loop = asyncio.get_running_loop()
     refreshed = loop.time()
@@ -156,6 +157,8 @@ async def walk_to_bootstrap(node: A27Node, bootstrap: Sequence[tuple[str, int]])
             introduced = [address for address in overlay.get_walkable_addresses() if address != node.address]
             for address in random.sample(introduced, min(INTRODUCED_WALKS, len(introduced))):
                 overlay.walk_to(address)
+            if overlay.get_peers():
+                overlay.get_new_introduction()  # IPv8's random walk step: a random peer introduces another
         await asyncio.sleep(WALK_INTERVAL)
 
 

@@ -59,8 +59,8 @@ def _seconds(text: str) -> float:
 def quotas_from(arguments: argparse.Namespace) -> TrackerQuotas:
     """The quotas the options ask for: the defaults, each option replacing one, ``--no-quotas`` all off first."""
     quotas = TrackerQuotas.none() if arguments.no_quotas else TrackerQuotas()
-    changes = {name: getattr(arguments, name) for name in ("per_endpoint", "per_ip", "per_subnet", "max_age",
-                                                           "max_overlays", "rate") if getattr(arguments, name) is not None}
+    options = ("per_endpoint", "per_ip", "per_subnet", "max_age", "max_overlays", "rate")
+    changes = {name: getattr(arguments, name) for name in options if getattr(arguments, name) is not None}
     if arguments.no_key_refresh:
         changes["key_refresh"] = False
     return attrs.evolve(quotas, **changes)
