@@ -57,6 +57,7 @@ from .scenario import (
     check_integer,
     check_number,
 )
+from .tracker.command import add_tracker_parser
 
 SCOREBOARD_AND_CARDS = "scoreboard.png and one card-NAME.png per attack"
 MAX_JOBS = 1_024
@@ -604,6 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_attack_parser(commands)
     _add_sweep_parser(commands)
     add_node_parser(commands)
+    add_tracker_parser(commands)
     return parser
 
 

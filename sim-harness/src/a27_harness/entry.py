@@ -1,5 +1,6 @@
 """
-The ``a27`` console script: ``a27 node ...`` goes to the node commands alone, everything else to ``a27_harness.cli``.
+The ``a27`` console script: ``a27 node ...`` goes to the node commands alone, ``a27 tracker ...`` to the tracker
+command alone, everything else to ``a27_harness.cli``.
 
 A real node process (``a27 node run``) thus never imports the labs, the experiments or the report code, and with them
 matplotlib and scipy (architecture: "A node process imports no plotting or report code").
@@ -18,6 +19,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .node.command import main as node_main  # noqa: PLC0415 - imported only for `a27 node`
 
         return node_main(arguments)
+    if arguments[:1] == ["tracker"]:
+        from .tracker.command import main as tracker_main  # noqa: PLC0415 - imported only for `a27 tracker`
+
+        return tracker_main(arguments)
     from .cli import main as cli_main  # noqa: PLC0415 - the full command, with its reports
 
     return cli_main(arguments)

@@ -55,6 +55,7 @@ from .pos_attacks import (
     VoteEquivocationAttack,
     WithholdAttack,
 )
+from .tracker_sybil import SybilCrowd, TrackerSybilError, ask_for_introductions, introduction_request
 from .withhold import Withhold, WithholdingDelay, withholding_delay
 
 __all__ = [
@@ -91,8 +92,10 @@ __all__ = [
     "ProposalEquivocationAttack",
     "SendResult",
     "SupersededStateAttack",
+    "SybilCrowd",
     "SybilSlots",
     "SyncOutcome",
+    "TrackerSybilError",
     "UnknownAttack",
     "ViewFate",
     "VoteEquivocationAttack",
@@ -100,11 +103,13 @@ __all__ = [
     "WithholdAttack",
     "WithholdingDelay",
     "__version__",
+    "ask_for_introductions",
     "attack_named",
     "censorship_delay",
     "channels",
     "forge_history",
     "future_nonce_transfers",
+    "introduction_request",
     "ledger",
     "non_negative",
     "param",

@@ -37,8 +37,10 @@ MAX_PORT = 65_535
 MAX_BOOTSTRAP = 1_000
 """The most bootstrap addresses one config may list."""
 MAX_UINT64 = 2**64 - 1
-TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network")
+TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network",
+            "defences")
 NETWORK_KEYS = ("listen", "port", "bootstrap")
+DEFENCES_KEYS = ("off",)
 GENESIS_KEYS = ("chain_id", "params", "accounts")
 ACCOUNT_KEYS = ("public_key", "balance", "stake", "name")
 
@@ -64,6 +66,8 @@ class NodeConfig:
     listen: str
     port: int
     bootstrap: tuple[tuple[str, int], ...]
+    defences_off: tuple[str, ...] = ()
+    """The defences the ``[defences]`` table switches off, by full name (``pos.checkpoints``); the rest stay on."""
 
 
 def _ipv4(setting: str, text: object) -> str:
@@ -182,6 +186,10 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     if key_file.is_dir():
         raise ConfigError(f"key_file: {key_file} is a directory")
     bootstrap = _strings("[network] bootstrap", network.get("bootstrap", []), MAX_BOOTSTRAP)
+    defences = document.get("defences", {})
+    if not isinstance(defences, dict):
+        raise ConfigError("defences: expected a [defences] table")
+    _unknown_keys("[defences]", defences, DEFENCES_KEYS)
     return NodeConfig(
         path=config_path, name=name, role=role,
         layers=check_layers("layers", document.get("layers", ["ledger", "pos"])),
@@ -191,7 +199,32 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         listen=_ipv4("[network] listen", network.get("listen", "127.0.0.1")),
         port=check_port("[network] port", network.get("port", 9000)),
         bootstrap=tuple(parse_address(f"[network] bootstrap[{index}]", text) for index, text in enumerate(bootstrap)),
+        defences_off=check_defences_off("[defences] off", defences.get("off", [])),
     )
+
+
+def check_defences_off(setting: str, value: object) -> tuple[str, ...]:
+    """
+    Defence names to switch off, as ``a27 attack --without`` takes them, each checked; duplicates dropped.
+
+    :raises ConfigError: for a value that is not a list of strings, or a name no layer defines (the one line names
+        the defences that exist).
+    """
+    names = _strings(setting, value, 100)
+    if not names:
+        return ()
+    # Imported only when a defence is switched off: the mapping lives with `a27 attack`, heavier than a node needs.
+    from ..attacks.defences import UnknownDefence, check_defence  # noqa: PLC0415
+
+    checked: list[str] = []
+    for index, name in enumerate(names):
+        try:
+            check_defence(name)
+        except UnknownDefence as error:
+            raise ConfigError(f"{setting}[{index}]: {error}") from None
+        if name not in checked:
+            checked.append(name)
+    return tuple(checked)
 
 
 def create_key(path: Path) -> KeyPair:
@@ -274,6 +307,11 @@ listen = "{listen}"
 port = {port}
 # Nodes to introduce this node to, as "HOST:PORT": it walks to them at start and whenever it lost them.
 bootstrap = {quoted(bootstrap)}
+
+[defences]
+# Every defence of the node's layers is on. To show what an attack does without some, list them here by the names
+# `a27 attack --without` takes (`a27 attack --list` shows each attack's), e.g. ["pos.checkpoints", "peers.rate_limit"].
+off = []
 """
 
 

@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import random
 import signal
 from collections.abc import Iterator, Sequence
 
@@ -27,6 +28,11 @@ from .stores import Stores
 
 WALK_INTERVAL = 2.0
 """Seconds between walks to the bootstrap addresses that an overlay does not have among its peers."""
+BOOTSTRAP_REFRESH = 20.0
+"""Seconds between walks to every bootstrap address, peer or not: a tracker forgets a node it has not heard from
+(``a27 tracker run --max-age``, 60 s by default)."""
+INTRODUCED_WALKS = 5
+"""Addresses an overlay was introduced to (by a tracker or a peer) but has not verified, walked to per interval."""
 STATUS_INTERVAL = 10.0
 """Seconds between the status lines a running node logs."""
 
@@ -72,6 +78,11 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> La
     if "pos" not in config.layers and config.role != VALIDATOR and staked:
         raise ConfigError(f"role: {config.name} is light but the genesis makes its key a ledger validator")
     settings = {layer: dict(options) for layer, options in behaviour_settings(config).items()}
+    if config.defences_off:
+        # Imported only when a defence is switched off (the mapping lives with `a27 attack`, heavier than a node needs).
+        from ..attacks.defences import defence_settings, merge_settings  # noqa: PLC0415
+
+        settings = merge_settings(settings, defence_settings(config.defences_off, config.layers))
     if "pos" in config.layers:
         settings.setdefault("pos", {})["validator"] = config.role == VALIDATOR
     try:
@@ -126,13 +137,28 @@ def height_of(node: A27Node) -> int:
 
 
 async def walk_to_bootstrap(node: A27Node, bootstrap: Sequence[tuple[str, int]]) -> None:
-    """Forever: every ``WALK_INTERVAL`` seconds, each overlay walks to the bootstrap addresses it has no peer at."""
+    """
+    Forever: every ``WALK_INTERVAL`` seconds, each overlay walks to the bootstrap addresses it has no peer at (to all
+    of them every ``BOOTSTRAP_REFRESH`` seconds), and to up to ``INTRODUCED_WALKS`` addresses it was introduced to
+    and has not verified yet, and asks one random peer for an introduction (IPv8's random walk step): a node whose
+    bootstrap list names only a tracker meets the others that way.
+    """
+    loop = asyncio.get_running_loop()
+    refreshed = loop.time()
     while True:
+        refresh = loop.time() - refreshed >= BOOTSTRAP_REFRESH
+        if refresh:
+            refreshed = loop.time()
         for overlay in node.overlays.values():
             known = {tuple(peer.address) for peer in overlay.get_peers()}
             for address in bootstrap:
-                if address not in known and address != node.address:
+                if (refresh or address not in known) and address != node.address:
                     overlay.walk_to(address)
+            introduced = [address for address in overlay.get_walkable_addresses() if address != node.address]
+            for address in random.sample(introduced, min(INTRODUCED_WALKS, len(introduced))):
+                overlay.walk_to(address)
+            if overlay.get_peers():
+                overlay.get_new_introduction()  # IPv8's random walk step: a random peer introduces another
         await asyncio.sleep(WALK_INTERVAL)
 
 
@@ -171,6 +197,11 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
 
         node.pos.commit_listeners.append(on_commit)
     host, port = node.address
+    if host != "0.0.0.0":
+        # A node bound to one address is reachable there only: it says so in its introductions (IPv8 would claim the
+        # host's first interface as its LAN address, and a tracker would introduce others to an address it ignores).
+        for overlay in node.overlays.values():
+            overlay.my_estimated_lan = (host, port)
     log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
              spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
     tasks = [asyncio.ensure_future(walk_to_bootstrap(node, config.bootstrap)), asyncio.ensure_future(log_status(node))]
