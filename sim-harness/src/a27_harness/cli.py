@@ -19,6 +19,7 @@ from a27_pos import PosError
 
 from .__about__ import __version__
 from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
+from .battle.command import add_battle_parser
 from .experiments.attacks import AttackExperiment, run_attack_experiment
 from .experiments.stake import (
     DEFAULT_CASES,
@@ -526,6 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_experiment_parser(commands)
     _add_attack_parser(commands)
     add_node_parser(commands)
+    add_battle_parser(commands)
     return parser
 
 
