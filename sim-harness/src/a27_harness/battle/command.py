@@ -60,7 +60,7 @@ def _free_ports(count: int) -> list[int]:
 
 
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
-                  balance: int, stake: int, base_port: int | None) -> list[Path]:
+                  balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1") -> list[Path]:
     """Write every node's folder, the genesis and battle.toml into ``folder``; the node configs, referee first."""
     if (folder / DECLARATION_FILE).exists():
         raise BattleError(f"{folder / DECLARATION_FILE} exists: a battle is set up there (use another folder)")
@@ -69,12 +69,12 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
     nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
     count = len(nodes)
     ports = _free_ports(count) if base_port is None else list(range(base_port, base_port + count))
-    bootstrap = [f"127.0.0.1:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
+    bootstrap = [f"{listen}:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
                  if role == VALIDATOR or name == REFEREE]
     configs = []
     for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
         (folder / name).mkdir(parents=True, exist_ok=False)
-        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, behaviour=behaviour)
+        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=behaviour)
         (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
         configs.append(folder / name / CONFIG_NAME)
     loaded = [(load_config(path), load_or_create_key(load_config(path).key_file)) for path in configs]
@@ -115,8 +115,10 @@ def _up(arguments: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     configs = set_up_battle(folder, arguments.team or [], blue_validators=arguments.blue_validators,
                             chain_id=arguments.chain_id, balance=arguments.balance, stake=arguments.stake,
-                            base_port=arguments.base_port)
-    pids = start_node_processes(configs)
+                            base_port=arguments.base_port, listen=arguments.listen)
+    team_names = {name for name, _behaviour in arguments.team or []}
+    pids = start_node_processes([config for config in configs
+                                 if not (arguments.teams_elsewhere and config.parent.name in team_names)])
     print(f"{folder}: battle up, {len(pids)} node processes (logs in each node's node.log); "
           f"`a27 battle score {arguments.directory}` for the scoreboard")
     return 0
@@ -159,6 +161,12 @@ def add_battle_parser(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--balance", type=int, default=1_000_000, help="each account's balance (default 1000000)")
     up.add_argument("--stake", type=int, default=100_000, help="each validator's stake (default 100000)")
     up.add_argument("--base-port", type=int, help="first UDP port, then one per node (default: free ports)")
+    up.add_argument("--listen", default="127.0.0.1",
+                    help="the IPv4 address the nodes listen on and bootstrap to (default 127.0.0.1; in a classroom "
+                         "the referee host's LAN address)")
+    up.add_argument("--teams-elsewhere", action="store_true",
+                    help="write the teams' folders but start only the referee and blue (classroom: each team runs "
+                         "its node on its own host)")
     up.set_defaults(battle_handler=_up)
     score = kinds.add_parser("score", help="print the scoreboard from the referee's stored chain")
     score.add_argument("directory", metavar="DIR", help="the battle's folder")
