@@ -22,6 +22,7 @@ from .__about__ import __version__
 from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
 from .attacks.drop_lines import LOG_LEVELS, stderr_log
 from .attacks.recording import RecordingError, read_recording
+from .battle.command import add_battle_parser
 from .experiments.attacks import AttackExperiment, run_attack_experiment
 from .experiments.stake import (
     DEFAULT_CASES,
@@ -606,6 +607,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sweep_parser(commands)
     add_node_parser(commands)
     add_tracker_parser(commands)
+    add_battle_parser(commands)
     return parser
 
 

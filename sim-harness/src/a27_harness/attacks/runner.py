@@ -15,11 +15,11 @@ from typing import Any
 import attrs
 
 from a27_attacks import Attack, AttackResult, Detection, NodeHandle, NodeView, Outcome, SendResult
-from a27_channels import CHANNEL, channel_record
-from a27_ledger import KeyPair, LedgerSnapshot, LedgerState, SubmissionTimeout, Transaction
+from a27_ledger import KeyPair, SubmissionTimeout, Transaction
 from a27_netsim import Member, SimulatedNetwork, Simulation, introduce_members
 from a27_pos.payloads import BlockResponse
 
+from ..audit import burned, channel_deposits, evidence_signal
 from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
@@ -150,16 +150,16 @@ def _view(node: A27Node, accounts: Sequence[bytes], block_reward: int, reference
     pos = node.overlays.get("pos")
     state = pos.chain.state if pos is not None else node.ledger.state
     height = pos.chain.height if pos is not None else 0
-    burns = [event for event in state.supply_events() if event.kind == "burn"]
+    burns = burned(state)
     snapshot = state.snapshot()
     waiting = 0 if pos is not None else node.ledger.replica.waiting
-    escrowed = _channel_deposits(state, snapshot, accounts)
+    escrowed = channel_deposits(state, snapshot, accounts)
     return _View(node.name, node.spec.role,
                  {account: snapshot.balance(account) + escrowed.get(account, 0) for account in accounts},
                  snapshot.digest().hex(), waiting, snapshot.total_supply,
-                 block_reward * height - sum(event.amount for event in burns),
-                 sum(event.amount for event in burns if event.account in accounts), _node_view(node, reference),
-                 sum(event.amount for event in burns if event.account not in accounts),
+                 block_reward * height - sum(burns.values()),
+                 sum(amount for account, amount in burns.items() if account in accounts), _node_view(node, reference),
+                 sum(amount for account, amount in burns.items() if account not in accounts),
                  len({key for overlay in node.overlays.values() for key in getattr(overlay, "banned", {})}
                      & honest_keys))
 
@@ -184,21 +184,6 @@ def _node_view(node: A27Node, reference: A27Node) -> NodeView:
     forked_at = next((height for height in range(1, min(chain.height, reference_chain.height) + 1)
                       if _block_id(chain, height) != _block_id(reference_chain, height)), None)
     return NodeView(chain.height, forked_at, work, len(peers), validator_peers)
-
-
-def _channel_deposits(state: LedgerState, snapshot: LedgerSnapshot, accounts: Sequence[bytes]) -> dict[bytes, int]:
-    """What each of ``accounts`` deposited into channels still escrowed on chain (Lab 3): an attacker's channel left
-    open at the end holds its tokens; its off-chain balance is not on chain, so the deposit stands for it."""
-    held: dict[bytes, int] = {}
-    for name, key, _amount in snapshot.escrows:
-        record = channel_record(state, key) if name == CHANNEL else None
-        if record is None:
-            continue
-        for party, deposit in ((record.terms.party_a, record.terms.deposit_a),
-                               (record.terms.party_b, record.terms.deposit_b)):
-            if party in accounts:
-                held[party] = held.get(party, 0) + deposit
-    return held
 
 
 class _Signals:
@@ -231,9 +216,9 @@ class _Signals:
         signals = []
         for height in range(self._scanned.get(node.name, 0) + 1, chain.height + 1):
             block = chain.block(height)
-            if block is not None and block.evidence:
-                kinds = sorted({type(item).__name__ for item in block.evidence})
-                signals.append(f"{'/'.join(kinds)} included in finalized block {height}")
+            signal = None if block is None else evidence_signal(height, block)
+            if signal is not None:
+                signals.append(signal)
         self._scanned[node.name] = chain.height
         return signals
 

@@ -143,7 +143,8 @@ def _path(base: Path, setting: str, value: object) -> Path:
     return (base / Path(text).expanduser()).resolve()
 
 
-def _read_toml(path: Path, what: str) -> dict[str, Any]:
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML document in ``path``; ConfigError naming ``what`` and the file if unreadable or not TOML."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -164,7 +165,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         ``load_genesis``.
     """
     config_path = Path(path).resolve()
-    document = _read_toml(config_path, "config")
+    document = read_toml(config_path, "config")
     _unknown_keys("config", document, TOP_KEYS)
     for required in ("name", "role", "genesis"):
         if required not in document:
@@ -267,8 +268,9 @@ def load_or_create_key(path: Path) -> KeyPair:
 
 
 def render_config(name: str, role: str, layers: Sequence[str], port: int, bootstrap: Sequence[str], *,
-                  listen: str = "127.0.0.1", genesis: str = "../genesis.toml") -> str:
-    """The commented TOML config ``a27 node init`` writes (every value is checked the way ``load_config`` does)."""
+                  listen: str = "127.0.0.1", genesis: str = "../genesis.toml", behaviour: str = HONEST) -> str:
+    """The commented TOML config ``a27 node init`` writes (every value is checked the way ``load_config`` does);
+    ``behaviour`` is an attack's name for a red team's node (``a27 battle up``)."""
     check_name("--name", name)
     if role not in ROLES:
         raise ConfigError(f"--role: expected {' or '.join(ROLES)}, got {role!r}")
@@ -291,7 +293,7 @@ role = "{role}"
 # The layers the node runs, bottom first: ["ledger"], ["ledger", "pos"] or ["ledger", "pos", "channels"].
 layers = {quoted(layers)}
 # "honest", or the name of a registered attack (`a27 attack --list`) whose node behaviour this node runs.
-behaviour = "{HONEST}"
+behaviour = {json.dumps(_string("behaviour", behaviour))}
 # The attack's parameters as NAME=VALUE texts (as for `a27 attack NAME --param`); unused when honest.
 behaviour_params = []
 # The node's identity (IPv8 key file). Created on first start if missing, never overwritten, mode 0600.
@@ -330,7 +332,7 @@ def load_genesis(path: Path) -> PosGenesis:
 
     :raises ConfigError: for anything unreadable, unknown or inconsistent.
     """
-    document = _read_toml(path, "genesis")
+    document = read_toml(path, "genesis")
     _unknown_keys(f"genesis {path}", document, GENESIS_KEYS)
     chain_id = _string("genesis chain_id", document.get("chain_id"))
     params_table = document.get("params", {})

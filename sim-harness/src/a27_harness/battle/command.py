@@ -1,0 +1,188 @@
+"""
+``a27 battle up | score | down``: a battle of real nodes on this host (BATTLE.md).
+
+``up DIR --team NAME=BEHAVIOUR ...`` writes the blue validators', each team's and the referee's keys and node configs
+(``a27 node init``'s renderer), the genesis (``a27 node genesis``'s), ``battle.toml`` (the declaration), and starts
+the processes. ``score DIR`` prints the scoreboard from the referee's stored chain; ``down DIR`` stops the processes
+and writes the final report (report.md, report.json, scoreboard.png) into ``DIR/report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+from pathlib import Path
+
+from ..node.builder import LIGHT, VALIDATOR
+from ..node.command import CONFIG_NAME
+from ..node.config import (
+    HONEST,
+    ConfigError,
+    check_name,
+    load_config,
+    load_or_create_key,
+    render_config,
+    render_genesis,
+)
+from .declaration import DECLARATION_FILE, load_declaration, render_declaration
+from .processes import start_node_processes, stop_node_processes
+from .referee import score_folder
+from .report import scoreboard_markdown, write_battle_report
+from .scoring import BattleDeclaration, BattleError, Team
+
+REFEREE = "referee"
+BLUE = "blue"
+
+
+def _team_role(behaviour: str, role: str | None) -> str:
+    """The role of a team's node: its attack's first node's role, or ``role`` (default validator) when honest."""
+    if behaviour == HONEST:
+        return role or VALIDATOR
+    from a27_attacks import AttackError, attack_named  # noqa: PLC0415 - only when a team runs an attack
+
+    try:
+        return attack_named(behaviour).from_params([]).attacker_nodes()[0].role
+    except AttackError as error:
+        raise BattleError(f"--team: {error}") from None
+
+
+def _free_ports(count: int) -> list[int]:
+    probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
+                  balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1") -> list[Path]:
+    """Write every node's folder, the genesis and battle.toml into ``folder``; the node configs, referee first."""
+    if (folder / DECLARATION_FILE).exists():
+        raise BattleError(f"{folder / DECLARATION_FILE} exists: a battle is set up there (use another folder)")
+    nodes = [(REFEREE, LIGHT, HONEST, "")] + [(f"{BLUE}{index}", VALIDATOR, HONEST, BLUE)
+                                              for index in range(blue_validators)]
+    nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
+    count = len(nodes)
+    ports = _free_ports(count) if base_port is None else list(range(base_port, base_port + count))
+    bootstrap = [f"{listen}:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
+                 if role == VALIDATOR or name == REFEREE]
+    configs = []
+    for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
+        (folder / name).mkdir(parents=True, exist_ok=False)
+        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=behaviour)
+        (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
+        configs.append(folder / name / CONFIG_NAME)
+    loaded = [(load_config(path), load_or_create_key(load_config(path).key_file)) for path in configs]
+    (folder / "genesis.toml").write_text(render_genesis(chain_id, loaded, balance, stake), encoding="utf-8")
+    by_team: dict[str, list[tuple[str, bytes]]] = {}
+    for (name, _role, _behaviour, team), (_config, key) in zip(nodes, loaded, strict=True):
+        if team:
+            by_team.setdefault(team, []).append((name, key.public_key))
+    declared = [Team(BLUE, "blue", tuple(key for _n, key in by_team[BLUE]))] if blue_validators else []
+    declared += [Team(name, "red", tuple(key for _n, key in by_team[name]), behaviour) for name, behaviour in teams]
+    declaration = BattleDeclaration(chain_id, tuple(declared))
+    (folder / DECLARATION_FILE).write_text(render_declaration(
+        declaration, REFEREE, {team: tuple(name for name, _key in members) for team, members in by_team.items()}),
+        encoding="utf-8")
+    return configs
+
+
+def battle_configs(folder: Path) -> list[Path]:
+    """The node configs of the battle in ``folder``: the referee's, then each team's nodes."""
+    _declaration, referee, nodes = load_declaration(folder)
+    names = [referee, *(name for team_nodes in nodes.values() for name in team_nodes)]
+    return [folder / name / CONFIG_NAME for name in names]
+
+
+def _team(text: str) -> tuple[str, str]:
+    name, _, behaviour = text.partition("=")
+    try:
+        check_name("--team NAME", name)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if name in (REFEREE, BLUE) or name.startswith(BLUE) or not behaviour:
+        raise argparse.ArgumentTypeError(f"expected NAME=BEHAVIOUR with NAME not {REFEREE!r} or {BLUE}*, got {text!r}")
+    return name, behaviour
+
+
+def _up(arguments: argparse.Namespace) -> int:
+    folder = Path(arguments.directory).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    configs = set_up_battle(folder, arguments.team or [], blue_validators=arguments.blue_validators,
+                            chain_id=arguments.chain_id, balance=arguments.balance, stake=arguments.stake,
+                            base_port=arguments.base_port, listen=arguments.listen)
+    team_names = {name for name, _behaviour in arguments.team or []}
+    pids = start_node_processes([config for config in configs
+                                 if not (arguments.teams_elsewhere and config.parent.name in team_names)])
+    print(f"{folder}: battle up, {len(pids)} node processes (logs in each node's node.log); "
+          f"`a27 battle score {arguments.directory}` for the scoreboard")
+    return 0
+
+
+def _score(arguments: argparse.Namespace) -> int:
+    board = score_folder(Path(arguments.directory))
+    if arguments.json:
+        print(json.dumps(board.to_dict(), indent=2, sort_keys=True))
+    else:
+        print(scoreboard_markdown(board), end="")
+    return 0
+
+
+def _down(arguments: argparse.Namespace) -> int:
+    folder = Path(arguments.directory)
+    configs = battle_configs(folder)
+    ended = stop_node_processes(configs)
+    for config in configs:
+        print(f"{config.parent.name}: {ended[config]}")
+    board = score_folder(folder)
+    out = Path(arguments.out) if arguments.out else folder / "report"
+    path = write_battle_report(board, out, arguments.argv if hasattr(arguments, "argv") else None,
+                               {"battle": DECLARATION_FILE, "height": board.height})
+    print(f"report: {path} (and report.json, scoreboard.png)")
+    return 0
+
+
+def add_battle_parser(commands: argparse._SubParsersAction) -> None:
+    """Add ``battle`` and its commands (up, score, down) to the ``a27`` command's subcommands."""
+    battle = commands.add_parser("battle", help="a red/blue battle of real nodes with a referee (BATTLE.md)",
+                                 description="Set up, score and stop a battle of real nodes on this host.")
+    kinds = battle.add_subparsers(dest="battle_command", required=True)
+    up = kinds.add_parser("up", help="write every node's config, key and the genesis, and start the nodes")
+    up.add_argument("directory", metavar="DIR", help="the battle's folder (must not hold a battle)")
+    up.add_argument("--team", type=_team, action="append", metavar="NAME=BEHAVIOUR",
+                    help="a red team: its name and an attack name (`a27 attack --list`) or honest (its own node)")
+    up.add_argument("--blue-validators", type=int, default=4, help="blue validators (default 4)")
+    up.add_argument("--chain-id", default="a27-battle", help="the chain id (default a27-battle)")
+    up.add_argument("--balance", type=int, default=1_000_000, help="each account's balance (default 1000000)")
+    up.add_argument("--stake", type=int, default=100_000, help="each validator's stake (default 100000)")
+    up.add_argument("--base-port", type=int, help="first UDP port, then one per node (default: free ports)")
+    up.add_argument("--listen", default="127.0.0.1",
+                    help="the IPv4 address the nodes listen on and bootstrap to (default 127.0.0.1; in a classroom "
+                         "the referee host's LAN address)")
+    up.add_argument("--teams-elsewhere", action="store_true",
+                    help="write the teams' folders but start only the referee and blue (classroom: each team runs "
+                         "its node on its own host)")
+    up.set_defaults(battle_handler=_up)
+    score = kinds.add_parser("score", help="print the scoreboard from the referee's stored chain")
+    score.add_argument("directory", metavar="DIR", help="the battle's folder")
+    score.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
+    score.set_defaults(battle_handler=_score)
+    down = kinds.add_parser("down", help="stop the nodes and write the final report")
+    down.add_argument("directory", metavar="DIR", help="the battle's folder")
+    down.add_argument("--out", metavar="DIR", help="report folder (default DIR/report)")
+    down.set_defaults(battle_handler=_down)
+    battle.set_defaults(handler=handle)
+
+
+def handle(arguments: argparse.Namespace) -> int:
+    """Run the ``a27 battle`` command parsed into ``arguments``; a bad battle is one line on stderr and exit 2."""
+    try:
+        return int(arguments.battle_handler(arguments))
+    except (BattleError, ConfigError, OSError) as error:
+        print(f"a27 battle {arguments.battle_command}: {error}", file=sys.stderr)
+        return 2

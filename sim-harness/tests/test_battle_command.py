@@ -1,0 +1,57 @@
+"""``a27 battle up``'s folder writer and ``battle.toml``: what it writes reads back; mistakes are one clear error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from a27_harness.battle.command import battle_configs, set_up_battle
+from a27_harness.battle.declaration import DECLARATION_FILE, load_declaration
+from a27_harness.battle.scoring import BattleError
+from a27_harness.node.config import load_config, load_genesis
+
+
+def _up(folder: Path, teams: list[tuple[str, str]]) -> list[Path]:
+    return set_up_battle(folder, teams, blue_validators=4, chain_id="a27-battle", balance=1_000, stake=100_000,
+                         base_port=9100)
+
+
+def test_up_writes_every_node_the_genesis_and_a_declaration_that_reads_back(tmp_path: Path) -> None:
+    configs = _up(tmp_path, [("red", "vote-equivocation"), ("eve", "honest")])
+    assert [path.parent.name for path in configs] == ["referee", "blue0", "blue1", "blue2", "blue3", "red", "eve"]
+    assert battle_configs(tmp_path) == configs
+    declaration, referee, nodes = load_declaration(tmp_path)
+    assert referee == "referee" and nodes == {"blue": ("blue0", "blue1", "blue2", "blue3"), "red": ("red",),
+                                              "eve": ("eve",)}
+    red = load_config(tmp_path / "red" / "node.toml")
+    assert (red.role, red.behaviour, red.port) == ("validator", "vote-equivocation", 9105)
+    assert load_config(tmp_path / "referee" / "node.toml").role == "light"
+    genesis = load_genesis(tmp_path / "genesis.toml")
+    stakes = dict(genesis.stakes)
+    assert all(stakes[key] == 100_000 for team in declaration.teams for key in team.accounts)
+    assert [team.side for team in declaration.teams] == ["blue", "red", "red"]
+
+
+def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Path) -> None:
+    _up(tmp_path / "one", [("red", "honest")])
+    with pytest.raises(BattleError, match="a battle is set up there"):
+        _up(tmp_path / "one", [("red", "honest")])
+    with pytest.raises(BattleError, match="no-such-attack"):
+        _up(tmp_path / "two", [("red", "no-such-attack")])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("chain_id = 'c'\nreferee = 'r'\nteams = 3\n", "expected \\[\\[teams\\]\\] tables"),
+    ("chain_id = 'c'\nreferee = 'r'\nsurprise = 1\n", "unknown key 'surprise'"),
+    ("chain_id = 'c'\nreferee = 'r'\n[[teams]]\nname = 'x'\nside = 'red'\npublic_keys = ['zz']\n", "64 hex"),
+    ("chain_id = 'c'\nreferee = 'r'\n[[teams]]\nname = 'x'\nside = 'red'\npublic_keys = ['" + "ab" * 32 + "']\n"
+     "[[workload]]\nsender = '" + "ab" * 32 + "'\nrecipient = '" + "cd" * 32 + "'\namount = -5\n", "amount"),
+    ("chain_id = 'c'\nreferee = 'r'\n[[teams]]\nname = 'x'\nside = 'red'\npublic_keys = ['" + "ab" * 32 + "']\n"
+     "[[workload]]\nsender = '" + "ab" * 32 + "'\nrecipient = '" + "cd" * 32 + "'\namount = 5\nat = nan\n", "at"),
+    ("not toml [", "not valid TOML"),
+])
+def test_a_bad_declaration_file_is_one_error_naming_the_field(tmp_path: Path, text: str, message: str) -> None:
+    (tmp_path / DECLARATION_FILE).write_text(text, encoding="utf-8")
+    with pytest.raises(BattleError, match=message):
+        load_declaration(tmp_path)
