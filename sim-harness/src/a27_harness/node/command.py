@@ -55,7 +55,8 @@ def _init(arguments: argparse.Namespace) -> int:
     text = render_config(arguments.name or directory.resolve().name, arguments.role,
                          check_layers("--layers", arguments.layers), arguments.port, arguments.bootstrap or [],
                          listen=arguments.listen, genesis=arguments.genesis,
-                         rest=RestConfig(arguments.rest_address, arguments.rest_port, api_key))
+                         rest=RestConfig(arguments.rest_address, arguments.rest_port or DEFAULT_REST_PORT, api_key),
+                         rest_enabled=arguments.rest_port is not None)
     if config_path.exists():
         raise ConfigError(f"{config_path} exists; it is not overwritten (edit it, or init another folder)")
     try:
@@ -131,8 +132,9 @@ def add_node_parser(commands: argparse._SubParsersAction) -> None:
                       help="the shared genesis file, relative to DIR (default ../genesis.toml)")
     init.add_argument("--rest-address", default="127.0.0.1",
                       help="the IPv4 address of the node's REST API (default 127.0.0.1; any other needs an API key)")
-    init.add_argument("--rest-port", type=int, default=DEFAULT_REST_PORT,
-                      help=f"the TCP port of the node's REST API (default {DEFAULT_REST_PORT})")
+    init.add_argument("--rest-port", type=int,
+                      help=f"serve the node's REST API on this TCP port (default: none; the [rest] table is written "
+                           f"commented out, with port {DEFAULT_REST_PORT})")
     init.add_argument("--api-key", help="the REST API key (default: a fresh random one; \"\" for none, loopback only)")
     init.set_defaults(node_handler=_init)
     genesis = kinds.add_parser("genesis", help="write the genesis file for some nodes' keys",

@@ -280,7 +280,7 @@ def load_or_create_key(path: Path) -> KeyPair:
 
 def render_config(name: str, role: str, layers: Sequence[str], port: int, bootstrap: Sequence[str], *,
                   listen: str = "127.0.0.1", genesis: str = "../genesis.toml",
-                  rest: RestConfig | None = None) -> str:
+                  rest: RestConfig | None = None, rest_enabled: bool = True) -> str:
     """The commented TOML config ``a27 node init`` writes (every value is checked the way ``load_config`` does)."""
     check_name("--name", name)
     if role not in ROLES:
@@ -320,22 +320,26 @@ listen = "{listen}"
 port = {port}
 # Nodes to introduce this node to, as "HOST:PORT": it walks to them at start and whenever it lost them.
 bootstrap = {quoted(bootstrap)}
-""" + ("" if rest is None else render_rest(rest))
+""" + ("" if rest is None else render_rest(rest, enabled=rest_enabled))
 
 
-def render_rest(rest: RestConfig) -> str:
-    """The commented ``[rest]`` table of a node config."""
+def render_rest(rest: RestConfig, *, enabled: bool = True) -> str:
+    """The commented ``[rest]`` table of a node config; commented out (no REST API) unless ``enabled``."""
     check_rest({"address": rest.address, "port": rest.port, "api_key": rest.api_key or ""})
-    return f"""
-[rest]
-# The node's REST API (README, "Real nodes"): status, accounts, blocks, transactions, channels; `a27 wallet` and
-# `a27 net status` use it. The IPv4 address to listen on: anything but a loopback address needs an api_key.
+    table = f"""[rest]
 address = "{rest.address}"
 port = {rest.port}
-# Every request must carry it (header X-Api-Key); the channel operations, which spend the node's funds, are refused
-# without one. Keep this file private (mode 0600).
 api_key = {json.dumps(rest.api_key or "")}
 """
+    if not enabled:
+        table = "".join(f"# {line}\n" for line in table.splitlines())
+    return f"""
+# The node's REST API (sim-harness README, "Real nodes"): status, accounts, blocks, transactions, submissions and
+# the node's channels; `a27 wallet` and `a27 net status` use it. Without a [rest] table the node serves none.
+# address: the IPv4 address to listen on (anything but a loopback address needs an api_key); port: its TCP port.
+# api_key: every request must carry it (header X-Api-Key); the channel operations, which spend the node's funds, are
+# refused without one. This file holds it: keep it private (mode 0600).
+{table}"""
 
 
 def _integer(setting: str, value: object, low: int, high: int) -> int:

@@ -24,7 +24,6 @@ from a27_pos import Block, CommitCertificate, PosGenesis
 from .api import NodeApi
 from .builder import VALIDATOR, A27Node, NodeSpec, UdpRuntime, build_node
 from .config import HONEST, ConfigError, NodeConfig, load_genesis, load_or_create_key
-from .rest import start_rest
 from .settings import LayerSettings, LayerSettingsError, check_layer_settings
 from .stores import Stores
 
@@ -184,6 +183,10 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
     rest: RESTManager | None = None
     try:
         if config.rest is not None:
+            # Imported here: aiohttp-apispec takes seconds to import, and `a27 node init`, `a27 wallet` and `a27 net`
+            # load this module too.
+            from .rest import start_rest  # noqa: PLC0415
+
             api.start()
             rest = await start_rest(api, config.rest)
             log.info("%s: REST API on %s/a27/status", spec.name, config.rest.url)
