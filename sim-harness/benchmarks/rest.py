@@ -99,7 +99,7 @@ async def main(seconds: float, clients: int, accounts: int) -> None:
                 async def get(url: str) -> bool:
                     async with session.get(url) as answer:
                         await answer.read()
-                        return answer.status == 200  # noqa: PLR2004
+                        return answer.status == 200
 
                 async def submit(index: int) -> bool:
                     if index >= len(transfers):
@@ -108,7 +108,7 @@ async def main(seconds: float, clients: int, accounts: int) -> None:
                     async with session.post(f"http://127.0.0.1:{port}/a27/transactions",
                                             json={"transaction": transfers[index]}) as answer:
                         await answer.read()
-                        return answer.status == 200  # noqa: PLR2004
+                        return answer.status == 200
 
                 print(f"{clients} clients, {seconds:g} s each, one process (server and clients share a loop)")
                 for name, request in (
