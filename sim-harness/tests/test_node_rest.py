@@ -18,7 +18,7 @@ from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, Stores, UdpRuntime, bui
 from a27_harness.node.api import MAX_PAGE, NodeApi
 from a27_harness.node.config import RestConfig
 from a27_harness.node.rest import API_PREFIX, MAX_BODY, start_rest
-from a27_ledger import SIGNING_DOMAIN, KeyPair, sign_transfer
+from a27_ledger import SIGNING_DOMAIN, KeyPair, account_of, sign_transfer
 from a27_pos.testing import make_pos_genesis
 
 API_KEY = "test-key"
@@ -56,14 +56,15 @@ class Rest:
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path: Path, api_key: str | None = API_KEY) -> AsyncIterator[Rest]:
+async def running(tmp_path: Path, api_key: str | None = API_KEY,
+                  layers: tuple[str, ...] = ("ledger", "pos")) -> AsyncIterator[Rest]:
     """A validator (all the stake) and a light node on UDP, the light node's REST API served, the wallet funded."""
     keys = [KeyPair.from_seed(bytes([index]) * 32) for index in range(2)]
     genesis = make_pos_genesis([*keys, WALLET], [10_000])
     stores = Stores(tmp_path)
-    validator = await build_node(NodeSpec("v0", keys[0], VALIDATOR, ("ledger", "pos")), genesis, UdpRuntime(),
+    validator = await build_node(NodeSpec("v0", keys[0], VALIDATOR, layers), genesis, UdpRuntime(),
                                  stores=stores)
-    light = await build_node(NodeSpec("l0", keys[1], LIGHT, ("ledger", "pos")), genesis, UdpRuntime(), stores=stores,
+    light = await build_node(NodeSpec("l0", keys[1], LIGHT, layers), genesis, UdpRuntime(), stores=stores,
                              settings={"pos": {"validator": False}})
     walk_to_all([validator, light])
     api = NodeApi(light)
@@ -85,10 +86,11 @@ async def running(tmp_path: Path, api_key: str | None = API_KEY) -> AsyncIterato
         stores.close()
 
 
-def run(tmp_path: Path, test: Callable[[Rest], Awaitable[None]], api_key: str | None = API_KEY) -> None:
+def run(tmp_path: Path, test: Callable[[Rest], Awaitable[None]], api_key: str | None = API_KEY,
+        layers: tuple[str, ...] = ("ledger", "pos")) -> None:
     """Run ``test`` against a fresh network."""
     async def main() -> None:
-        async with running(tmp_path, api_key) as rest:
+        async with running(tmp_path, api_key, layers) as rest:
             await test(rest)
 
     asyncio.run(main())
@@ -224,3 +226,35 @@ def test_every_route_is_in_the_openapi_document_and_the_docs_page_is_served(tmp_
             assert "swagger" in (await answer.text()).lower()
 
     run(tmp_path, test)
+
+
+@pytest.mark.timeout(90)
+def test_the_nodes_own_channel_is_opened_paid_on_and_closed_through_the_api(tmp_path: Path) -> None:
+    async def test(rest: Rest) -> None:
+        node = rest.api.node
+        validator = next(peer for peer in node.pos.validator_peers())
+        peer = account_of(validator.public_key.key_to_bin())
+        _, before = await rest.call("GET", f"/accounts/{node.spec.key.public_key.hex()}")
+        status, answer = await rest.call("POST", "/channels", key="wrong", json={"peer": peer.hex(), "deposit": 1})
+        assert status == 401
+        status, answer = await rest.call("POST", "/channels", json={"peer": peer.hex(), "deposit": 0})
+        assert (status, answer["error"]) == (400, "bad parameter")
+        status, answer = await rest.call("POST", "/channels/" + "00" * 32 + "/pay", json={"amount": 5})
+        assert (status, answer["error"]) == (422, "unknown channel")
+        assert not node.channels._direct  # a refused payment leaves nothing waiting
+        status, opened = await rest.call("POST", "/channels", json={"peer": peer.hex(), "deposit": 1_000,
+                                                                   "timeout": 40})
+        assert (status, opened["status"]) == (200, "open"), opened
+        channel_id = opened["channel_id"]
+        status, listing = await rest.call("GET", "/channels")
+        assert [(entry["channel_id"], entry["balance"]) for entry in listing["channels"]] == [(channel_id, 1_000)]
+        status, paid = await rest.call("POST", f"/channels/{channel_id}/pay", json={"amount": 100})
+        assert (status, paid["amount"]) == (200, 100), paid
+        status, closed = await rest.call("POST", f"/channels/{channel_id}/close", json={"timeout": 40})
+        assert (status, closed["outcome"]) == (200, "cooperative"), closed
+        status, listing = await rest.call("GET", "/channels")
+        assert listing["channels"] == []
+        _, after = await rest.call("GET", f"/accounts/{node.spec.key.public_key.hex()}")
+        assert before["balance"] - after["balance"] >= 100
+
+    run(tmp_path, test, layers=("ledger", "pos", "channels"))
