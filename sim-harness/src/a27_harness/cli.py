@@ -37,6 +37,7 @@ from .labs.common import ProgressCallback
 from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
 from .labs.lab3 import run_lab3
+from .net import add_net_parser
 from .node.command import OneLineErrorParser, add_node_parser
 from .reports import attack_experiment as attack_experiment_report
 from .reports import attacks as attacks_report
@@ -59,6 +60,7 @@ from .scenario import (
     check_number,
 )
 from .tracker.command import add_tracker_parser
+from .wallet import add_wallet_parser
 
 SCOREBOARD_AND_CARDS = "scoreboard.png and one card-NAME.png per attack"
 MAX_JOBS = 1_024
@@ -608,6 +610,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_node_parser(commands)
     add_tracker_parser(commands)
     add_battle_parser(commands)
+    add_wallet_parser(commands)
+    add_net_parser(commands)
     return parser
 
 

@@ -23,6 +23,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .tracker.command import main as tracker_main  # noqa: PLC0415 - imported only for `a27 tracker`
 
         return tracker_main(arguments)
+    if arguments[:1] == ["wallet"]:
+        from .wallet import main as wallet_main  # noqa: PLC0415 - a client of a node's REST API
+
+        return wallet_main(arguments)
+    if arguments[:1] == ["net"]:
+        from .net import main as net_main  # noqa: PLC0415 - starts and reads node processes
+
+        return net_main(arguments)
     from .cli import main as cli_main  # noqa: PLC0415 - the full command, with its reports
 
     return cli_main(arguments)

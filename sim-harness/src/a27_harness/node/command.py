@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import secrets
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,11 +22,14 @@ from a27_pos import PosError
 
 from .builder import ROLES, VALIDATOR
 from .config import (
+    DEFAULT_REST_PORT,
     ConfigError,
+    RestConfig,
     check_layers,
     load_config,
     load_genesis,
     load_or_create_key,
+    parse_fund,
     render_config,
     render_genesis,
 )
@@ -46,14 +51,19 @@ class OneLineErrorParser(argparse.ArgumentParser):
 def _init(arguments: argparse.Namespace) -> int:
     directory = Path(arguments.directory)
     config_path = directory / CONFIG_NAME
+    api_key = secrets.token_urlsafe(24) if arguments.api_key is None else arguments.api_key
     text = render_config(arguments.name or directory.resolve().name, arguments.role,
                          check_layers("--layers", arguments.layers), arguments.port, arguments.bootstrap or [],
-                         listen=arguments.listen, genesis=arguments.genesis)
+                         listen=arguments.listen, genesis=arguments.genesis,
+                         rest=RestConfig(arguments.rest_address, arguments.rest_port or DEFAULT_REST_PORT, api_key),
+                         rest_enabled=arguments.rest_port is not None)
     if config_path.exists():
         raise ConfigError(f"{config_path} exists; it is not overwritten (edit it, or init another folder)")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with config_path.open("x", encoding="utf-8") as handle:
+        # Mode 0600: the config holds the REST API key.
+        descriptor = os.open(config_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as error:
         raise ConfigError(f"{directory}: cannot write {CONFIG_NAME} there: {error.strerror or error}") from None
@@ -74,7 +84,8 @@ def _genesis(arguments: argparse.Namespace) -> int:
         nodes.append((config, load_or_create_key(config.key_file)))
     if not any(config.role == VALIDATOR for config, _ in nodes):
         raise ConfigError("a genesis needs at least one validator among the nodes")
-    text = render_genesis(arguments.chain_id, nodes, arguments.balance, arguments.stake)
+    funded = [parse_fund(text) for text in arguments.fund or []]
+    text = render_genesis(arguments.chain_id, nodes, arguments.balance, arguments.stake, funded)
     try:
         with target.open("x", encoding="utf-8") as handle:
             handle.write(text)
@@ -119,6 +130,12 @@ def add_node_parser(commands: argparse._SubParsersAction) -> None:
     init.add_argument("--bootstrap", nargs="*", metavar="HOST:PORT", help="nodes to introduce this node to")
     init.add_argument("--genesis", default="../genesis.toml",
                       help="the shared genesis file, relative to DIR (default ../genesis.toml)")
+    init.add_argument("--rest-address", default="127.0.0.1",
+                      help="the IPv4 address of the node's REST API (default 127.0.0.1; any other needs an API key)")
+    init.add_argument("--rest-port", type=int,
+                      help=f"serve the node's REST API on this TCP port (default: none; the [rest] table is written "
+                           f"commented out, with port {DEFAULT_REST_PORT})")
+    init.add_argument("--api-key", help="the REST API key (default: a fresh random one; \"\" for none, loopback only)")
     init.set_defaults(node_handler=_init)
     genesis = kinds.add_parser("genesis", help="write the genesis file for some nodes' keys",
                                description="Write the genesis file OUT for the nodes whose folders (or configs) are "
@@ -129,6 +146,9 @@ def add_node_parser(commands: argparse._SubParsersAction) -> None:
     genesis.add_argument("--chain-id", default="a27-local", help="the chain id (default a27-local)")
     genesis.add_argument("--balance", type=int, default=1_000_000, help="each account's balance (default 1000000)")
     genesis.add_argument("--stake", type=int, default=100_000, help="each validator's stake (default 100000)")
+    genesis.add_argument("--fund", action="append", metavar="KEYFILE_OR_PUBKEY=AMOUNT",
+                         help="one more account (a key file, e.g. a wallet's, or 64 hex characters) and its balance; "
+                              "repeatable")
     genesis.set_defaults(node_handler=_genesis)
     run = kinds.add_parser("run", help="run the node a config describes until SIGINT or SIGTERM",
                            description="Run one node on its UDP socket; log to stderr; stop cleanly on SIGINT or "

@@ -38,15 +38,35 @@ MAX_BOOTSTRAP = 1_000
 """The most bootstrap addresses one config may list."""
 MAX_UINT64 = 2**64 - 1
 TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network",
-            "defences")
+            "defences", "rest")
 NETWORK_KEYS = ("listen", "port", "bootstrap")
 DEFENCES_KEYS = ("off",)
+REST_KEYS = ("address", "port", "api_key")
+DEFAULT_REST_PORT = 8085
+"""The REST API's TCP port in the config ``a27 node init`` writes unless told another."""
+MAX_API_KEY = 256
 GENESIS_KEYS = ("chain_id", "params", "accounts")
 ACCOUNT_KEYS = ("public_key", "balance", "stake", "name")
 
 
 class ConfigError(ValueError):
     """A node config, key file or genesis file that cannot be used; the message names the setting and the problem."""
+
+
+@attrs.frozen
+class RestConfig:
+    """Where a node serves its REST API (``[rest]``), and the key every request must carry if one is set."""
+
+    address: str
+    """The IPv4 address to listen on; anything but a loopback address needs an ``api_key``."""
+    port: int
+    api_key: str | None = attrs.field(default=None, repr=False)
+    """None or empty: no key (allowed on loopback only; the channel operations then stay refused)."""
+
+    @property
+    def url(self) -> str:
+        """The API's base URL, e.g. ``http://127.0.0.1:8085``."""
+        return f"http://{self.address}:{self.port}"
 
 
 @attrs.frozen
@@ -68,6 +88,8 @@ class NodeConfig:
     bootstrap: tuple[tuple[str, int], ...]
     defences_off: tuple[str, ...] = ()
     """The defences the ``[defences]`` table switches off, by full name (``pos.checkpoints``); the rest stay on."""
+    rest: RestConfig | None = None
+    """The ``[rest]`` table; None (no table) serves no REST API."""
 
 
 def _ipv4(setting: str, text: object) -> str:
@@ -201,6 +223,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         port=check_port("[network] port", network.get("port", 9000)),
         bootstrap=tuple(parse_address(f"[network] bootstrap[{index}]", text) for index, text in enumerate(bootstrap)),
         defences_off=check_defences_off("[defences] off", defences.get("off", [])),
+        rest=check_rest(document["rest"]) if "rest" in document else None,
     )
 
 
@@ -226,6 +249,27 @@ def check_defences_off(setting: str, value: object) -> tuple[str, ...]:
         if name not in checked:
             checked.append(name)
     return tuple(checked)
+
+
+def check_rest(table: object) -> RestConfig:
+    """
+    The ``[rest]`` table checked: ``address`` (default 127.0.0.1), ``port`` (default 8085), ``api_key``.
+
+    :raises ConfigError: for an unknown key, a bad address or port, a key that is not 1 to 256 printable ASCII
+        characters, or a non-loopback address without a key (anyone who can reach it could spend the node's funds).
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("rest: expected a [rest] table")
+    _unknown_keys("[rest]", table, REST_KEYS)
+    address = _ipv4("[rest] address", table.get("address", "127.0.0.1"))
+    port = check_port("[rest] port", table.get("port", DEFAULT_REST_PORT))
+    api_key = table.get("api_key", "")
+    if not isinstance(api_key, str) or len(api_key) > MAX_API_KEY or not all(" " < char < "\x7f" for char in api_key):
+        raise ConfigError(f"[rest] api_key: expected up to {MAX_API_KEY} printable ASCII characters without spaces")
+    if not api_key and not ipaddress.IPv4Address(address).is_loopback:
+        raise ConfigError(f"[rest] address: {address} is not a loopback address; set [rest] api_key to serve the "
+                          "API there")
+    return RestConfig(address, port, api_key or None)
 
 
 def create_key(path: Path) -> KeyPair:
@@ -268,7 +312,8 @@ def load_or_create_key(path: Path) -> KeyPair:
 
 
 def render_config(name: str, role: str, layers: Sequence[str], port: int, bootstrap: Sequence[str], *,
-                  listen: str = "127.0.0.1", genesis: str = "../genesis.toml", behaviour: str = HONEST) -> str:
+                  listen: str = "127.0.0.1", genesis: str = "../genesis.toml", behaviour: str = HONEST,
+                  rest: RestConfig | None = None, rest_enabled: bool = True) -> str:
     """The commented TOML config ``a27 node init`` writes (every value is checked the way ``load_config`` does);
     ``behaviour`` is an attack's name for a red team's node (``a27 battle up``)."""
     check_name("--name", name)
@@ -314,7 +359,26 @@ bootstrap = {quoted(bootstrap)}
 # Every defence of the node's layers is on. To show what an attack does without some, list them here by the names
 # `a27 attack --without` takes (`a27 attack --list` shows each attack's), e.g. ["pos.checkpoints", "peers.rate_limit"].
 off = []
+""" + ("" if rest is None else render_rest(rest, enabled=rest_enabled))
+
+
+def render_rest(rest: RestConfig, *, enabled: bool = True) -> str:
+    """The commented ``[rest]`` table of a node config; commented out (no REST API) unless ``enabled``."""
+    check_rest({"address": rest.address, "port": rest.port, "api_key": rest.api_key or ""})
+    table = f"""[rest]
+address = "{rest.address}"
+port = {rest.port}
+api_key = {json.dumps(rest.api_key or "")}
 """
+    if not enabled:
+        table = "".join(f"# {line}\n" for line in table.splitlines())
+    return f"""
+# The node's REST API (sim-harness README, "Real nodes"): status, accounts, blocks, transactions, submissions and
+# the node's channels; `a27 wallet` and `a27 net status` use it. Without a [rest] table the node serves none.
+# address: the IPv4 address to listen on (anything but a loopback address needs an api_key); port: its TCP port.
+# api_key: every request must carry it (header X-Api-Key); the channel operations, which spend the node's funds, are
+# refused without one. This file holds it: keep it private (mode 0600).
+{table}"""
 
 
 def _integer(setting: str, value: object, low: int, high: int) -> int:
@@ -371,8 +435,34 @@ def load_genesis(path: Path) -> PosGenesis:
         raise ConfigError(f"genesis {path}: {error}") from None
 
 
-def render_genesis(chain_id: str, nodes: Sequence[tuple[NodeConfig, KeyPair]], balance: int, stake: int) -> str:
-    """The genesis file for ``nodes``: every account starts with ``balance``; each validator also bonds ``stake``."""
+def parse_fund(text: str) -> tuple[bytes, int]:
+    """
+    ``KEYFILE_OR_PUBKEY=AMOUNT`` (``a27 node genesis --fund``): an account (64 hex characters, or a key file whose
+    public key it is) and the balance it starts with.
+
+    :raises ConfigError: for anything else.
+    """
+    target, separator, amount = text.rpartition("=")
+    if not separator or not target or not amount.isdigit():
+        raise ConfigError(f"--fund: expected KEYFILE_OR_PUBKEY=AMOUNT, got {text!r}")
+    if len(target) == 64 and all(char in "0123456789abcdefABCDEF" for char in target):
+        account = bytes.fromhex(target)
+    else:
+        try:
+            account = KeyPair.load(Path(target)).public_key
+        except (OSError, ValueError) as error:
+            raise ConfigError(f"--fund: {target} is neither 64 hex characters nor a readable key file ({error})") \
+                from None
+    return account, _integer("--fund amount", int(amount), 1, MAX_UINT64)
+
+
+def render_genesis(chain_id: str, nodes: Sequence[tuple[NodeConfig, KeyPair]], balance: int, stake: int,
+                   funded: Sequence[tuple[bytes, int]] = ()) -> str:
+    """
+    The genesis file for ``nodes``: every account starts with ``balance``; each validator also bonds ``stake``.
+
+    ``funded`` accounts (a wallet's, say) start with their own balance and no stake.
+    """
     _integer("--balance", balance, 0, MAX_UINT64)
     _integer("--stake", stake, 1, MAX_UINT64)
     lines = ["# a27 genesis shared by every node of the network. Accounts with a stake are the validators.",
@@ -382,4 +472,7 @@ def render_genesis(chain_id: str, nodes: Sequence[tuple[NodeConfig, KeyPair]], b
                   f"balance = {balance}"]
         if config.role == VALIDATOR:
             lines.append(f"stake = {stake}")
+    for index, (account, amount) in enumerate(funded):
+        lines += ["", "[[accounts]]", f'name = "funded-{index + 1}"', f'public_key = "{account.hex()}"',
+                  f"balance = {amount}"]
     return "\n".join(lines) + "\n"

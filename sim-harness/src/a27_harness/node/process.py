@@ -17,14 +17,19 @@ import os
 import random
 import signal
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from a27_ledger import KeyPair, Receipt
 from a27_pos import Block, CommitCertificate, PosGenesis
 
+from .api import NodeApi
 from .builder import VALIDATOR, A27Node, NodeSpec, UdpRuntime, build_node
 from .config import HONEST, ConfigError, NodeConfig, load_genesis, load_or_create_key
 from .settings import LayerSettings, LayerSettingsError, check_layer_settings
 from .stores import Stores
+
+if TYPE_CHECKING:
+    from ipv8.REST.rest_manager import RESTManager
 
 WALK_INTERVAL = 2.0
 """Seconds between walks to the bootstrap addresses that an overlay does not have among its peers."""
@@ -205,9 +210,22 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
     log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
              spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
     tasks = [asyncio.ensure_future(walk_to_bootstrap(node, config.bootstrap)), asyncio.ensure_future(log_status(node))]
+    api = NodeApi(node)
+    rest: RESTManager | None = None
     try:
+        if config.rest is not None:
+            # Imported here: aiohttp-apispec takes seconds to import, and `a27 node init`, `a27 wallet` and `a27 net`
+            # load this module too.
+            from .rest import start_rest  # noqa: PLC0415
+
+            api.start()
+            rest = await start_rest(api, config.rest)
+            log.info("%s: REST API on %s/a27/status", spec.name, config.rest.url)
         await stop.wait()
     finally:
+        if rest is not None:
+            await rest.stop()
+        api.close()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
