@@ -803,7 +803,8 @@ def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
     plt = pyplot()
     causes = _causes(result)
     runs = result.example_runs()
-    figure, axis = plt.subplots(figsize=(9, 4.6))
+    # Wider with more runs, so that the two-line run names under the bars do not run into each other.
+    figure, axis = plt.subplots(figsize=(max(9.0, 1.5 * len(runs)), 4.6))
     bottoms = [0] * len(runs)
     for cause in causes:
         counts = [run.failures().get(cause, 0) for run in runs]
