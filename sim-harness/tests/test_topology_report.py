@@ -284,13 +284,19 @@ def test_the_split_prediction_and_its_sentence_follow_the_seeds() -> None:
     assert text.startswith("In bottleneck, the split predicted 50.0% success after the bridge went offline and "
                            "21.0% [8.3%, 33.7%] was observed: observed minus predicted -29.0 points")
     assert "at most 30.0 points apart (seed 7), observed below the prediction in 2 of 2" in text
-    assert "below the prediction beyond the seeds' spread" in text
+    assert ("The observed success lies below the prediction by 29.0 points, beyond the seeds' spread and beyond 5: "
+            "the payments whose ends stayed joined settled less often than all payments did with every node online, "
+            "so losing the bridge cost more than the split alone explains.") in text
     assert text in findings(below)
     close = TopologyExperimentResult(experiment, (*_offline_pair(7, 49, 50), *_offline_pair(8, 52, 50)))
     text = prediction_sentence(close.offline_predictions()[0])
     assert "observed minus predicted 0.5 points [-18.6, 19.6]" in text
     assert "observed below the prediction in 1 of 2" in text
     assert "The two agree within 5 points on average and the interval holds zero" in text
+    slightly = prediction_sentence(TopologyExperimentResult(attrs.evolve(experiment, seeds=3), (
+        *_offline_pair(7, 52, 50), *_offline_pair(8, 53, 50), *_offline_pair(9, 52, 50))).offline_predictions()[0])
+    assert ("lies above the prediction by 2.3 points, beyond the seeds' spread but within 5: the payments whose ends "
+            "stayed joined settled more often than all payments did with every node online.") in slightly
     terminal = format_terminal(close)
     assert "reachable: the share of the payments started after the offline point" in terminal
     assert re.search(r"^bottleneck +7 +50\.0% +100\.0% +50\.0% +49\.0% +-1\.0 points$", terminal, re.MULTILINE)

@@ -517,9 +517,16 @@ def prediction_sentence(prediction: OfflinePrediction) -> str:
                 f"{prediction.seeds[largest]}), observed below the prediction in {below} of {len(gaps)}")
     if difference.runs >= 2 and (difference.high < 0 or difference.low > 0):
         side = "below" if difference.mean < 0 else "above"
-        return (sentence + f". The observed success lies {side} the prediction beyond the seeds' spread: losing the "
-                "bridge cost " + ("more than the split alone explains (payments still routed to the silent node "
-                                  "fail as hop offline)." if side == "below" else "less than the split predicts."))
+        size = (f"by {abs(difference.mean) * 100:.1f} points, beyond the seeds' spread but within "
+                f"{AGREEMENT_POINTS * 100:.0f}" if abs(difference.mean) <= AGREEMENT_POINTS else
+                f"by {abs(difference.mean) * 100:.1f} points, beyond the seeds' spread and beyond "
+                f"{AGREEMENT_POINTS * 100:.0f}")
+        # Only payments whose ends stayed joined can settle, so observed above predicted means they settled more
+        # often than all payments did with every node online, and below means less often.
+        return (sentence + f". The observed success lies {side} the prediction {size}: the payments whose ends stayed "
+                f"joined settled {'less' if side == 'below' else 'more'} often than all payments did with every node "
+                "online" + (", so losing the bridge cost more than the split alone explains." if side == "below"
+                            else "."))
     if abs(difference.mean) <= AGREEMENT_POINTS:
         return sentence + (f". The two agree within {AGREEMENT_POINTS * 100:.0f} points on average"
                            + (" and the interval holds zero" if difference.runs >= 2 else "")
