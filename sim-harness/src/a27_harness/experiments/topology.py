@@ -317,6 +317,11 @@ class PaymentOutcome:
     settle, whatever the balances; None if not computed."""
 
 
+def _bucket(amount: int, edges: Sequence[int]) -> int:
+    """The amount bucket ``amount`` falls in: ``k`` for ``edges[k] <= amount < edges[k+1]``, the last one closed."""
+    return next((k for k in range(len(edges) - 2) if amount < edges[k + 1]), len(edges) - 2)
+
+
 @attrs.frozen
 class ChannelTrace:
     """One channel's balance over a run: its poorer side's share of the capacity at each sample time."""
@@ -378,7 +383,7 @@ class TopologyRun:
         (the last also holds ``edges[-1]``)."""
         counts = [[0, 0] for _ in range(len(edges) - 1)]
         for payment in self.payments:
-            bucket = next((k for k in range(len(edges) - 2) if payment.amount < edges[k + 1]), len(edges) - 2)
+            bucket = _bucket(payment.amount, edges)
             counts[bucket][1] += 1
             counts[bucket][0] += payment.outcome == SETTLED
         return tuple((settled, total) for settled, total in counts)
@@ -391,7 +396,7 @@ class TopologyRun:
             limit = payment.capacity_limit if capacity else payment.fresh_limit
             if limit is None:
                 continue
-            bucket = next((k for k in range(len(edges) - 2) if payment.amount < edges[k + 1]), len(edges) - 2)
+            bucket = _bucket(payment.amount, edges)
             counts[bucket][1] += 1
             counts[bucket][0] += payment.amount <= limit
         return tuple((within, total) for within, total in counts)

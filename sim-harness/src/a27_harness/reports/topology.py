@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -810,14 +811,14 @@ def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
     plt = pyplot()
     causes = _causes(result)
     runs = result.example_runs()
-    # Wider with more runs, so that the two-line run names under the bars do not run into each other.
-    figure, axis = plt.subplots(figsize=(max(9.0, 1.5 * len(runs)), 4.6))
+    # Wider with more runs, and run names wrapped under their bars, so that the names do not run into each other.
+    figure, axis = plt.subplots(figsize=(max(9.0, 1.4 * len(runs)), 4.8))
     bottoms = [0] * len(runs)
     for cause in causes:
         counts = [run.failures().get(cause, 0) for run in runs]
         axis.bar(range(len(runs)), counts, bottom=bottoms, label=cause, color=cause_colour(cause))
         bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
-    axis.set_xticks(range(len(runs)), [run.label.replace(" (", "\n(") for run in runs], fontsize="small")
+    axis.set_xticks(range(len(runs)), ["\n".join(textwrap.wrap(run.label, 16)) for run in runs], fontsize="small")
     axis.set_ylabel(f"failed payments (of {result.experiment.payments})")
     axis.set_title(f"Failed payments by cause, seed {result.experiment.seed}")
     axis.grid(axis="y", alpha=0.3)
