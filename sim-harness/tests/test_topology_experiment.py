@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
+import attrs
+import networkx as nx
 import pytest
 
 from a27_channels import FailureCause
@@ -9,6 +13,10 @@ from a27_harness.experiments.topology import (
     BASELINE,
     BRIDGE_OFFLINE,
     ENDPOINT_OFFLINE,
+    EQUAL,
+    HEAVY_TAILED,
+    LOGNORMAL,
+    PARETO,
     SETTLED,
     UNRESOLVED,
     TopologyExperiment,
@@ -21,7 +29,8 @@ from a27_harness.experiments.topology import (
 )
 from a27_harness.reports.topology import format_terminal
 
-SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, max_amount=20_000, drain_seconds=300, seeds=2)
+SMALL = TopologyExperiment(nodes=16, payments=120, deposit=20_000, amounts="absolute", max_amount=20_000,
+                           amount_buckets=4, drain_seconds=300, seeds=2)
 """Small enough for tests, and with payments large against the channels so that the shapes differ."""
 
 
@@ -53,7 +62,7 @@ def test_the_workload_is_fixed_by_the_seed() -> None:
 
 def test_bucket_edges_are_log_spaced_from_min_to_max() -> None:
     assert SMALL.bucket_edges() == (100, 376, 1_414, 5_318, 20_000)
-    assert TopologyExperiment(amount_buckets=1).bucket_edges() == (100, 40_000)
+    assert TopologyExperiment(amounts="absolute", amount_buckets=1).bucket_edges() == (100, 40_000)
 
 
 def test_settings_are_checked() -> None:
@@ -80,7 +89,7 @@ def test_the_plan_adds_a_bridge_offline_run_per_bottleneck_shape() -> None:
 
 def test_same_seed_same_terminal_text() -> None:
     experiment = TopologyExperiment(topologies=("bottleneck",), nodes=12, payments=40, deposit=10_000,
-                                    max_amount=10_000, drain_seconds=100, seeds=2)
+                                    drain_seconds=100, seeds=2, deposits="lognormal")
     first, second = run_topology_experiment(experiment), run_topology_experiment(experiment)
     assert first == second
     assert format_terminal(first) == format_terminal(second)
@@ -154,3 +163,108 @@ def test_throughput_counts_settled_payments_per_simulated_second(result: Topolog
     assert run.simulated_seconds == 12
     assert run.throughput == len(run.settled()) / 12
     assert run.messages > 0
+
+
+# Amounts relative to the deposit, heavy-tailed channel sizes, the bounds and the split's prediction ----------------
+
+
+def test_default_amounts_reach_past_one_sides_deposit() -> None:
+    experiment = TopologyExperiment()
+    assert experiment.amounts == "relative"
+    assert experiment.amount_range() == (98, 100_000)
+    edges = experiment.bucket_edges()
+    # Every bucket doubles, and one edge is one side's deposit, where a payment stops fitting on a fresh channel.
+    assert experiment.deposit in edges
+    assert edges[-1] == 2 * experiment.deposit
+    assert all(round(high / low) == 2 for low, high in itertools.pairwise(edges))
+    amounts = [payment.amount for payment in experiment.workload()]
+    assert sum(amount > experiment.deposit for amount in amounts) >= 20
+    assert min(amounts) >= 98
+    assert max(amounts) <= 100_000
+    # Absolute amounts remain available.
+    absolute = TopologyExperiment(amounts="absolute", min_amount=200, max_amount=30_000)
+    assert absolute.amount_range() == (200, 30_000)
+    assert all(200 <= payment.amount <= 30_000 for payment in absolute.workload())
+    with pytest.raises(TopologyExperimentError, match="amounts are relative or absolute"):
+        TopologyExperiment(amounts="fractional")
+    with pytest.raises(TopologyExperimentError, match="min_share 3 is above max_share 2"):
+        TopologyExperiment(min_share=3)
+
+
+@pytest.mark.parametrize("distribution", [PARETO, LOGNORMAL])
+def test_heavy_tailed_deposits_keep_the_mean_and_follow_the_seed(distribution: str) -> None:
+    experiment = TopologyExperiment(deposits=distribution)
+    deposits = experiment.channel_deposits("ba", 500, distribution)
+    assert sum(deposits) / 500 == pytest.approx(50_000, rel=1e-4)
+    assert deposits == experiment.channel_deposits("ba", 500, distribution)
+    assert deposits != attrs.evolve(experiment, seed=8).channel_deposits("ba", 500, distribution)
+    assert deposits != experiment.channel_deposits("complete", 500, distribution)
+    # Heavy-tailed: the largest channels are many times the median, which lies below the mean.
+    ordered = sorted(deposits)
+    assert ordered[-1] > 8 * ordered[250]
+    assert ordered[250] < 50_000
+    assert min(deposits) >= 1
+    assert experiment.channel_deposits("ba", 5, EQUAL) == (50_000,) * 5
+    heavier = attrs.evolve(experiment, pareto_alpha=1.1, lognormal_sigma=2.0).channel_deposits("ba", 500, distribution)
+    assert max(heavier) > max(deposits)
+    with pytest.raises(TopologyExperimentError, match="pareto_alpha must be above 1"):
+        TopologyExperiment(pareto_alpha=1.0)
+    with pytest.raises(TopologyExperimentError, match="deposits are equal, pareto, lognormal"):
+        TopologyExperiment(deposits="uniform")
+
+
+def _widest(edges: list[tuple[int, int]], widths: tuple[int, ...], payer: int, payee: int) -> int:
+    """The largest width w such that edges at least w wide join payer and payee (0 if none), by brute force."""
+    best = 0
+    for width in set(widths):
+        graph = nx.Graph([edge for edge, edge_width in zip(edges, widths, strict=True) if edge_width >= width])
+        if payer in graph and payee in graph and nx.has_path(graph, payer, payee):
+            best = max(best, width)
+    return best
+
+
+def test_heavy_tailed_runs_open_the_drawn_channels_and_bound_every_payment() -> None:
+    experiment = TopologyExperiment(topologies=("ba",), nodes=14, payments=60, deposits=PARETO, drain_seconds=200,
+                                    seeds=1)
+    assert experiment.plan() == (("ba", BASELINE), ("ba", HEAVY_TAILED))
+    equal, heavy = run_topology(experiment, "ba"), run_topology(experiment, "ba", HEAVY_TAILED)
+    assert heavy.label == "ba (heavy-tailed deposits)"
+    assert all(payment.fresh_limit == 50_000 and payment.capacity_limit == 100_000 for payment in equal.payments)
+    edges = sorted((min(a, b), max(a, b)) for a, b in experiment.graph("ba").edges())
+    deposits = experiment.channel_deposits("ba", len(edges), PARETO)
+    workload = experiment.workload()
+    for payment, outcome in zip(workload, heavy.payments, strict=True):
+        assert outcome.fresh_limit == _widest(edges, deposits, payment.payer, payment.payee)
+        assert outcome.capacity_limit == 2 * outcome.fresh_limit
+        # The capacity bound is a hard bound: no settled payment exceeds it.
+        assert outcome.outcome != SETTLED or outcome.amount <= outcome.capacity_limit
+    assert {payment.fresh_limit for payment in heavy.payments} != {50_000}
+    assert {trace.poorer_share[0] for trace in heavy.traces} == {0.5}
+    with pytest.raises(TopologyExperimentError, match="needs deposits pareto or lognormal"):
+        run_topology(TopologyExperiment(topologies=("ba",), nodes=6, payments=4), "ba", HEAVY_TAILED)
+
+
+def test_the_split_prediction_counts_payments_whose_ends_stay_joined(result: TopologyExperimentResult) -> None:
+    predictions = {prediction.topology: prediction for prediction in result.offline_predictions()}
+    assert list(predictions) == ["bottleneck", "bottlenecks"]
+    workload = {seed: attrs.evolve(SMALL, seed=seed).workload()[result.offline_boundary:] for seed in (7, 8)}
+    for topology, prediction in predictions.items():
+        assert prediction.seeds == (7, 8)
+        for index, seed in enumerate(prediction.seeds):
+            offline = next(run for run in result.runs if (run.topology, run.variant, run.seed)
+                           == (topology, BRIDGE_OFFLINE, seed))
+            baseline = next(run for run in result.runs if (run.topology, run.variant, run.seed)
+                            == (topology, BASELINE, seed))
+            rest = attrs.evolve(SMALL, seed=seed).graph(topology)
+            rest.remove_node(offline.offline_node)
+            joined = sum(payment.payer in rest and payment.payee in rest and nx.has_path(rest, payment.payer,
+                                                                                         payment.payee)
+                         for payment in workload[seed])
+            assert prediction.reachable[index] == joined / len(workload[seed])
+            assert 0 < prediction.reachable[index] < 1
+            assert prediction.baseline[index] == baseline.success_rate(baseline.split(result.offline_boundary)[1])
+            assert prediction.predicted[index] == pytest.approx(prediction.reachable[index]
+                                                                * prediction.baseline[index])
+            assert prediction.observed[index] == offline.success_rate(offline.split(result.offline_boundary)[1])
+        assert prediction.difference.mean == pytest.approx(
+            sum(prediction.observed) / 2 - sum(prediction.predicted) / 2)

@@ -12,6 +12,7 @@ import pytest
 from a27_harness.experiments.topology import (
     BASELINE,
     BRIDGE_OFFLINE,
+    HEAVY_TAILED,
     SETTLED,
     ChannelTrace,
     PaymentOutcome,
@@ -23,11 +24,17 @@ from a27_harness.experiments.topology import (
 from a27_harness.reports.causes import OTHER_COLOUR, OUTCOMES
 from a27_harness.reports.causes import colour as cause_colour
 from a27_harness.reports.causes import definitions as cause_definitions
+from a27_harness.reports.formatting import percent
 from a27_harness.reports.topology import (
+    CAPACITY_BOUND_DEFINITION,
+    FRESH_BOUND_DEFINITION,
     PLOTS,
+    REACHABLE_DEFINITION,
+    REFERENCE_NOTE,
     bucket_labels,
     findings,
     format_terminal,
+    prediction_sentence,
     report_data,
     spread_sentence,
     write_report,
@@ -37,7 +44,8 @@ from a27_harness.reports.topology import (
 @pytest.fixture(scope="module")
 def result() -> TopologyExperimentResult:
     experiment = TopologyExperiment(topologies=("complete", "bottleneck"), nodes=12, payments=60, deposit=10_000,
-                                    max_amount=10_000, drain_seconds=200, seeds=2)
+                                    amounts="absolute", max_amount=10_000, amount_buckets=4, drain_seconds=200,
+                                    seeds=2)
     return run_topology_experiment(experiment)
 
 
@@ -93,8 +101,8 @@ def test_write_report_writes_markdown_json_and_plots(result: TopologyExperimentR
 
 # Findings read from the numbers: two data sets each, and the sentence must follow them ------------------------------
 
-EXPERIMENT = TopologyExperiment(topologies=("ba",), payments=200, min_amount=100, max_amount=10_000,
-                                amount_buckets=2, seeds=1)
+EXPERIMENT = TopologyExperiment(topologies=("ba",), payments=200, amounts="absolute", min_amount=100,
+                                max_amount=10_000, amount_buckets=2, seeds=1)
 """Amount buckets 100-1,000 and 1,000-10,000."""
 
 
@@ -227,3 +235,106 @@ def test_failure_causes_keep_their_colour_whatever_else_failed() -> None:
     assert cause_colour("no path") == colours["no path"] == "#1f77b4"
     assert cause_colour("a cause added later") == OTHER_COLOUR
     assert "a cause this report has no definition of" in cause_definitions(["a cause added later"])
+
+
+# Amounts past the deposit, heavy-tailed deposits, the bound and the split's prediction ------------------------------
+
+
+def test_the_cliff_sentence_follows_payments_above_the_deposit() -> None:
+    # Amounts 500 and 5,000 against a deposit of 4,000: the large payments are above one side's deposit.
+    experiment = attrs.evolve(EXPERIMENT, deposit=4_000)
+    fell = findings(TopologyExperimentResult(experiment, (_run(
+        bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2,
+        payments=_payments((100, 100), (40, 100))),)))
+    assert ("Payments above one side's deposit (4,000) settled: ba 40.0%, 95% CI 30.9%-49.8% against 100.0%, 95% CI "
+            "96.3%-100.0%, less often than the smaller ones.") in " ".join(fell)
+    held = " ".join(findings(TopologyExperimentResult(experiment, (_run(
+        bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2,
+        payments=_payments((98, 100), (96, 100))),))))
+    assert ("ba 96.0%, 95% CI 90.2%-98.4% against 98.0%, 95% CI 93.0%-99.4%, about as often as the smaller ones (95% "
+            "Wilson intervals overlap)") in held
+    # Below the deposit every payment: the sentence about the largest bucket stays.
+    assert "For the largest payments (1,000-10,000)" in " ".join(findings(TopologyExperimentResult(EXPERIMENT, (_run(
+        bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2),))))
+
+
+def _offline_pair(seed: int, observed: int, reachable: int) -> tuple[TopologyRun, TopologyRun]:
+    """A bottleneck seed: every payment settles with every node online; with the bridge offline, ``observed`` of the
+    100 payments after the offline point (indices 100-199) settle and ``reachable`` stay joined."""
+    baseline = attrs.evolve(_run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2,
+                                 topology="bottleneck"), seed=seed)
+    offline = attrs.evolve(_run(bridge_depleted=1, other_depleted=5, bridge_end=0.2, other_end=0.2,
+                                topology="bottleneck", variant=BRIDGE_OFFLINE,
+                                payments=_payments((100, 100), (observed, 100), "hop offline")),
+                           seed=seed, reachable_after_offline=reachable)
+    return baseline, offline
+
+
+def test_the_split_prediction_and_its_sentence_follow_the_seeds() -> None:
+    experiment = attrs.evolve(EXPERIMENT, topologies=("bottleneck",), seeds=2)
+    below = TopologyExperimentResult(experiment, (*_offline_pair(7, 20, 50), *_offline_pair(8, 22, 50)))
+    (prediction,) = below.offline_predictions()
+    assert prediction.seeds == (7, 8)
+    assert prediction.reachable == (0.5, 0.5)
+    assert prediction.baseline == (1.0, 1.0)
+    assert prediction.predicted == (0.5, 0.5)
+    assert prediction.observed == (0.2, 0.22)
+    assert prediction.difference.mean == pytest.approx(-0.29)
+    text = prediction_sentence(prediction)
+    assert text.startswith("In bottleneck, the split predicted 50.0% success after the bridge went offline and "
+                           "21.0% [8.3%, 33.7%] was observed: observed minus predicted -29.0 points")
+    assert "at most 30.0 points apart (seed 7), observed below the prediction in 2 of 2" in text
+    assert ("The observed success lies below the prediction by 29.0 points, beyond the seeds' spread and beyond 5: "
+            "the payments whose ends stayed joined settled less often than all payments did with every node online, "
+            "so losing the bridge cost more than the split alone explains.") in text
+    assert text in findings(below)
+    close = TopologyExperimentResult(experiment, (*_offline_pair(7, 49, 50), *_offline_pair(8, 52, 50)))
+    text = prediction_sentence(close.offline_predictions()[0])
+    assert "observed minus predicted 0.5 points [-18.6, 19.6]" in text
+    assert "observed below the prediction in 1 of 2" in text
+    assert "The two agree within 5 points on average and the interval holds zero" in text
+    slightly = prediction_sentence(TopologyExperimentResult(attrs.evolve(experiment, seeds=3), (
+        *_offline_pair(7, 52, 50), *_offline_pair(8, 53, 50), *_offline_pair(9, 52, 50))).offline_predictions()[0])
+    assert ("lies above the prediction by 2.3 points, beyond the seeds' spread but within 5: the payments whose ends "
+            "stayed joined settled more often than all payments did with every node online.") in slightly
+    terminal = format_terminal(close)
+    assert "reachable: the share of the payments started after the offline point" in terminal
+    assert re.search(r"^bottleneck +7 +50\.0% +100\.0% +50\.0% +49\.0% +-1\.0 points$", terminal, re.MULTILINE)
+
+
+def test_heavy_tailed_runs_are_compared_with_equal_deposits() -> None:
+    experiment = attrs.evolve(EXPERIMENT, deposits="pareto", seeds=2)
+
+    def runs(heavy: tuple[int, int]) -> tuple[TopologyRun, ...]:
+        made = []
+        for seed, settled in zip((7, 8), heavy, strict=True):
+            made.append(attrs.evolve(_run(bridge_depleted=0, other_depleted=0, bridge_end=0.5, other_end=0.5),
+                                     seed=seed))
+            made.append(attrs.evolve(_run(bridge_depleted=0, other_depleted=0, bridge_end=0.5, other_end=0.5,
+                                          payments=_payments((100, 100), (settled, 100))),
+                                     seed=seed, variant=HEAVY_TAILED))
+        return tuple(made)
+
+    lower = " ".join(findings(TopologyExperimentResult(experiment, runs((40, 44)))))
+    assert ("With heavy-tailed deposits (pareto, the same mean), success changed by, per topology (heavy-tailed minus "
+            "equal, same seed, mean over seeds with its 95% t interval): ba -29.0 points [-41.7, -16.3] (lower).") \
+        in lower
+    alike = " ".join(findings(TopologyExperimentResult(experiment, runs((90, 110 - 10)))))
+    assert "ba -2.5 points [-34.3, 29.3] (no difference beyond the seeds' spread)" in alike
+
+
+def test_the_report_states_the_reference_curve_and_defines_the_bounds(result: TopologyExperimentResult,
+                                                                        tmp_path: Path) -> None:
+    text = write_report(result, tmp_path / "out").read_text(encoding="utf-8")
+    assert REFERENCE_NOTE in text
+    assert "is not bundled" in REFERENCE_NOTE
+    assert FRESH_BOUND_DEFINITION in text
+    assert CAPACITY_BOUND_DEFINITION in text
+    assert "| fresh-channel bound, complete |" in text
+    assert "| capacity bound, complete | 100.0% | 100.0% | 100.0% | 100.0% |" in text
+    assert "### What the network split predicts (seeds 7-8)" in text
+    assert REACHABLE_DEFINITION in text
+    prediction = result.offline_predictions()[0]
+    assert f"| bottleneck | 7 | {percent(prediction.reachable[0])} |" in text
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert data["offline_predictions"][0]["predicted"] == list(prediction.predicted)

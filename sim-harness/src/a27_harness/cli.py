@@ -32,7 +32,13 @@ from .experiments.stake import (
     parse_strategies,
     run_stake_experiment,
 )
-from .experiments.topology import TopologyExperiment, parse_topologies, run_topology_experiment
+from .experiments.topology import (
+    AMOUNT_SCALES,
+    DEPOSIT_DISTRIBUTIONS,
+    TopologyExperiment,
+    parse_topologies,
+    run_topology_experiment,
+)
 from .labs.common import ProgressCallback
 from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
@@ -331,7 +337,12 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
                 "payments": arguments.payments, "min_amount": arguments.min_amount,
                 "max_amount": arguments.max_amount, "payments_per_second": arguments.rate,
                 "amount_buckets": arguments.buckets, "ba_m": arguments.m, "clusters": arguments.clusters,
-                "bridge_degree": arguments.bridge_degree, "offline_at": arguments.offline_at}
+                "bridge_degree": arguments.bridge_degree, "offline_at": arguments.offline_at,
+                "amounts": arguments.amounts, "min_share": arguments.min_share, "max_share": arguments.max_share,
+                "deposits": arguments.deposits, "pareto_alpha": arguments.pareto_alpha,
+                "lognormal_sigma": arguments.lognormal_sigma}
+    if arguments.amounts is None and (arguments.min_amount is not None or arguments.max_amount is not None):
+        settings["amounts"] = "absolute"
     try:
         make = TopologyExperiment.quick if arguments.quick else TopologyExperiment
         experiment = make(topologies=parse_topologies(arguments.topologies),
@@ -384,10 +395,27 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
                           help=f"each side's deposit per channel (default {defaults['deposit']:,})")
     topology.add_argument("--payments", type=_integer(1, MAX_COUNT),
                           help=f"payments in the workload (default {defaults['payments']})")
+    topology.add_argument("--amounts", choices=AMOUNT_SCALES,
+                          help="relative: amounts as shares of the deposit (--min-share, --max-share); absolute: "
+                               f"--min-amount to --max-amount (default {defaults['amounts']}; --min-amount or "
+                               "--max-amount alone implies absolute)")
+    topology.add_argument("--min-share", type=_number(0, 1_000, above_low=True),
+                          help="smallest payment as a share of the deposit (default 1/512 = "
+                               f"{defaults['min_share']:.5f})")
+    topology.add_argument("--max-share", type=_number(0, 1_000, above_low=True),
+                          help="largest payment as a share of the deposit (default "
+                               f"{defaults['max_share']:g}: a whole channel's capacity)")
     topology.add_argument("--min-amount", type=_integer(1, MAX_PAYMENT),
-                          help=f"smallest payment (default {defaults['min_amount']:,})")
+                          help=f"smallest payment with absolute amounts (default {defaults['min_amount']:,})")
     topology.add_argument("--max-amount", type=_integer(1, MAX_PAYMENT),
-                          help=f"largest payment (default {defaults['max_amount']:,})")
+                          help=f"largest payment with absolute amounts (default {defaults['max_amount']:,})")
+    topology.add_argument("--deposits", choices=DEPOSIT_DISTRIBUTIONS,
+                          help="channel sizes: equal, or a heavy-tailed distribution with the same mean run beside "
+                               f"the equal one (default {defaults['deposits']})")
+    topology.add_argument("--pareto-alpha", type=_number(1, 100, above_low=True),
+                          help=f"shape of the Pareto deposits (default {defaults['pareto_alpha']:g})")
+    topology.add_argument("--lognormal-sigma", type=_number(0, 10, above_low=True),
+                          help=f"sigma of the log-normal deposits' logarithm (default {defaults['lognormal_sigma']:g})")
     topology.add_argument("--rate", type=_integer(1, MAX_COUNT),
                           help=f"payments started per simulated second (default {defaults['payments_per_second']})")
     topology.add_argument("--buckets", type=_integer(1, 100),

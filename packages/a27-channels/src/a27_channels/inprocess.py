@@ -196,13 +196,20 @@ class ChannelNetwork:
         self.mine()
         return channel_id
 
-    def open_edges(self, edges: Iterable[tuple[int, int]], deposit: int, peer_deposit: int | None = None) -> \
-            list[bytes]:
-        """Open one channel per edge (a networkx graph's ``.edges()`` over node positions), all in one block."""
+    def open_edges(self, edges: Iterable[tuple[int, int]], deposit: int | Sequence[int],
+                   peer_deposit: int | None = None) -> list[bytes]:
+        """
+        Open one channel per edge (a networkx graph's ``.edges()`` over node positions), all in one block.
+
+        ``deposit`` is what the opener puts in: one amount for every channel, or one amount per edge (as many as there
+        are edges); the peer puts in ``peer_deposit``, by default as much as the opener.
+        """
+        edges = list(edges)
+        amounts = [deposit] * len(edges) if isinstance(deposit, int) else list(deposit)
         channel_ids = []
-        for opener, peer in edges:
+        for (opener, peer), amount in zip(edges, amounts, strict=True):
             channel_id, actions = self.nodes[opener].open_channel(
-                self.keys[peer].public_key, deposit, deposit if peer_deposit is None else peer_deposit)
+                self.keys[peer].public_key, amount, amount if peer_deposit is None else peer_deposit)
             self.perform(opener, actions)
             channel_ids.append(channel_id)
         self.deliver()

@@ -6,12 +6,17 @@ channel, both sides depositing the same amount, for every edge of the graph. The
 payees, amounts, order) is then routed over each with the channel layer's real nodes, router and HTLC state machines
 (``a27_channels.inprocess.ChannelNetwork``: signed states, one in-memory PoS chain, no IPv8). Each run records how
 every payment ended, and how the channels' balances drift while it runs. For the bottleneck shapes a second run
-takes a bridge node offline half-way through. All of it is repeated for several seeds (each seed its own graph and
-workload): the first seed's runs are reported in detail, and every seed's success rates give intervals across seeds.
+takes a bridge node offline half-way through, and sets beside it what the network split alone predicts. Amounts are
+drawn relative to the deposit by default (up to twice one side's deposit, so past the point where a payment no longer
+fits on one side of a fresh channel); absolute amounts remain available. As an option, a second run per topology gives
+the channels heavy-tailed sizes (Pareto or log-normal, scaled to the same mean deposit). All of it is repeated for
+several seeds (each seed its own graph and workload): the first seed's runs are reported in detail, and every seed's
+success rates give intervals across seeds.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections import Counter
@@ -31,18 +36,35 @@ from ..reports.statistics import (
 )
 
 TOPOLOGIES = ("complete", "ba", "bottleneck", "bottlenecks")
+RELATIVE = "relative"
+"""Amounts drawn as shares of the deposit (``min_share`` to ``max_share``)."""
+ABSOLUTE = "absolute"
+"""Amounts drawn between ``min_amount`` and ``max_amount``."""
+AMOUNT_SCALES = (RELATIVE, ABSOLUTE)
+EQUAL = "equal"
+"""Every channel gets the same deposit on each side."""
+PARETO = "pareto"
+"""Channel deposits drawn from a Pareto distribution with shape ``pareto_alpha``, scaled to the mean deposit."""
+LOGNORMAL = "lognormal"
+"""Channel deposits drawn from a log-normal distribution with ``lognormal_sigma``, scaled to the mean deposit."""
+DEPOSIT_DISTRIBUTIONS = (EQUAL, PARETO, LOGNORMAL)
 BOTTLENECK_TOPOLOGIES = ("bottleneck", "bottlenecks")
 """The shapes built around bridge nodes; each gets a run with one bridge offline."""
 BASELINE = "baseline"
 """A run with every node online."""
 BRIDGE_OFFLINE = "bridge offline"
 """A run in which one bridge node goes offline part-way through the payments."""
+HEAVY_TAILED = "heavy-tailed deposits"
+"""A run with every node online whose channels have heavy-tailed sizes (``deposits``), the same mean deposit."""
 SETTLED = "settled"
 """The outcome of a payment that reached its payee."""
 ENDPOINT_OFFLINE = "endpoint offline"
 """The outcome of a payment whose payer or payee was offline: it is never started."""
 UNRESOLVED = "unresolved"
 """The outcome of a payment still pending when the run gave up waiting."""
+
+MAX_SUPPLY = 2**63
+"""The most the genesis may hand out in all (every node's starting balance), well inside a ledger amount's 2**64."""
 
 OPENS_PER_BLOCK = 40
 """Channel openings put in one block. a27-pos caps a block at 256 transactions, and the in-memory network dry-runs
@@ -59,6 +81,12 @@ class TopologyExperimentError(ValueError):
 def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
     if value <= 0:
         msg = f"{attribute.name} must be positive, got {value}"
+        raise TopologyExperimentError(msg)
+
+
+def _above_one(_: object, attribute: attrs.Attribute, value: float) -> None:
+    if not value > 1:
+        msg = f"{attribute.name} must be above 1 (a Pareto mean is finite only then), got {value}"
         raise TopologyExperimentError(msg)
 
 
@@ -99,15 +127,30 @@ class TopologyExperiment:
     seeds: int = attrs.field(default=20, validator=_positive)
     """Seeds ``seed``, ``seed + 1``, ..., each with its own graph and workload, for intervals across seeds."""
     deposit: int = attrs.field(default=50_000, validator=_positive)
-    """What each side of every channel deposits (the channel's capacity is twice this)."""
+    """What each side of every channel deposits (the channel's capacity is twice this); with heavy-tailed deposits,
+    the mean of what each side deposits."""
     payments: int = attrs.field(default=300, validator=_positive)
+    amounts: str = RELATIVE
+    """``relative``: amounts between ``min_share`` and ``max_share`` of ``deposit``; ``absolute``: between
+    ``min_amount`` and ``max_amount``. Either way log-uniform: many small, a few large."""
+    min_share: float = attrs.field(default=1 / 512, validator=_positive)
+    max_share: float = attrs.field(default=2.0, validator=_positive)
+    """The default reaches twice one side's deposit (a whole channel's capacity): a payment above one side's deposit
+    fits on no fresh channel, so success falls there; with 10 buckets every bucket doubles and one edge is the
+    deposit."""
     min_amount: int = attrs.field(default=100, validator=_positive)
     max_amount: int = attrs.field(default=40_000, validator=_positive)
-    """Amounts are drawn log-uniformly between ``min_amount`` and ``max_amount``: many small, a few large."""
+    """The absolute range (``amounts="absolute"``)."""
+    deposits: str = EQUAL
+    """``equal``, or a heavy-tailed distribution of channel sizes (``pareto``, ``lognormal``) run beside it."""
+    pareto_alpha: float = attrs.field(default=1.5, validator=_above_one)
+    """The Pareto shape: the lower, the heavier the tail (1.5: finite mean, infinite variance)."""
+    lognormal_sigma: float = attrs.field(default=1.0, validator=_positive)
+    """The standard deviation of the log-normal deposits' logarithm."""
     payments_per_second: int = attrs.field(default=10, validator=_positive)
     """Payments started per simulated second; the nodes' clock (retransmissions, give-ups) ticks once a second."""
-    amount_buckets: int = attrs.field(default=4, validator=_positive)
-    """Log-spaced amount ranges for the success-by-amount table."""
+    amount_buckets: int = attrs.field(default=10, validator=_positive)
+    """Log-spaced amount ranges for the success-by-amount curve and table."""
     ba_m: int = attrs.field(default=3, validator=_positive)
     """Links per new node in the Barabasi-Albert graph, and inside the bottleneck shapes' clusters."""
     clusters: int = attrs.field(default=3, validator=_positive)
@@ -129,8 +172,20 @@ class TopologyExperiment:
         if not self.topologies or unknown:
             msg = f"topologies are {', '.join(TOPOLOGIES)}; got {', '.join(self.topologies) or 'none'}"
             raise TopologyExperimentError(msg)
+        if self.amounts not in AMOUNT_SCALES:
+            msg = f"amounts are {' or '.join(AMOUNT_SCALES)}; got {self.amounts!r}"
+            raise TopologyExperimentError(msg)
+        if self.deposits not in DEPOSIT_DISTRIBUTIONS:
+            msg = f"deposits are {', '.join(DEPOSIT_DISTRIBUTIONS)}; got {self.deposits!r}"
+            raise TopologyExperimentError(msg)
         if self.min_amount > self.max_amount:
             msg = f"min_amount {self.min_amount} is above max_amount {self.max_amount}"
+            raise TopologyExperimentError(msg)
+        if self.min_share > self.max_share:
+            msg = f"min_share {self.min_share} is above max_share {self.max_share}"
+            raise TopologyExperimentError(msg)
+        if self.amounts == RELATIVE and round(self.min_share * self.deposit) < 1:
+            msg = f"min_share {self.min_share} of deposit {self.deposit} is below 1"
             raise TopologyExperimentError(msg)
         if self.nodes < 2:
             msg = f"payments need two nodes or more, not {self.nodes}"
@@ -160,10 +215,16 @@ class TopologyExperiment:
             params = {}
         return topology_by_name(topology, self.nodes, self.seed, **params)
 
+    def amount_range(self) -> tuple[int, int]:
+        """The smallest and largest amount: the shares of the deposit, or the absolute bounds."""
+        if self.amounts == RELATIVE:
+            return round(self.min_share * self.deposit), round(self.max_share * self.deposit)
+        return self.min_amount, self.max_amount
+
     def workload(self) -> tuple[Payment, ...]:
         """The payments every topology carries: random distinct payer and payee, log-uniform amounts."""
         rng = random.Random(f"a27/topology-experiment/{self.seed}")
-        low, high = math.log(self.min_amount), math.log(self.max_amount)
+        low, high = (math.log(bound) for bound in self.amount_range())
         payments = []
         for index in range(self.payments):
             payer, payee = rng.sample(range(self.nodes), 2)
@@ -172,16 +233,37 @@ class TopologyExperiment:
 
     def bucket_edges(self) -> tuple[int, ...]:
         """The amount buckets' bounds, low to high (``amount_buckets + 1`` values, log-spaced)."""
-        low, high = math.log(self.min_amount), math.log(self.max_amount)
+        smallest, largest = self.amount_range()
+        # Relative edges are spaced from the exact shares, so that an edge falls on the deposit where the shares say.
+        low, high = ((math.log(self.min_share * self.deposit), math.log(self.max_share * self.deposit))
+                     if self.amounts == RELATIVE else (math.log(smallest), math.log(largest)))
         inner = [round(math.exp(low + (high - low) * step / self.amount_buckets))
                  for step in range(1, self.amount_buckets)]
-        return (self.min_amount, *inner, self.max_amount)
+        return (smallest, *inner, largest)
+
+    def channel_deposits(self, topology: str, channels: int, distribution: str = EQUAL) -> tuple[int, ...]:
+        """
+        What each side of each of ``channels`` channels deposits: ``deposit`` each with ``equal``; otherwise drawn
+        from ``distribution`` (seeded by the seed and the topology) and scaled so that their mean is ``deposit``, so
+        the network holds as much liquidity as with equal deposits. Every deposit is at least 1.
+        """
+        if distribution == EQUAL or channels == 0:
+            return (self.deposit,) * channels
+        rng = random.Random(f"a27/topology-experiment/deposits/{distribution}/{self.seed}/{topology}")
+        if distribution == PARETO:
+            draws = [rng.paretovariate(self.pareto_alpha) for _ in range(channels)]
+        else:
+            draws = [rng.lognormvariate(0.0, self.lognormal_sigma) for _ in range(channels)]
+        scale = self.deposit * channels / sum(draws)
+        return tuple(max(1, round(draw * scale)) for draw in draws)
 
     def plan(self) -> tuple[tuple[str, str], ...]:
         """Every run of one seed as (topology, variant): a baseline per topology, a bridge-offline run per shape with
-        a bridge."""
+        a bridge, and with heavy-tailed ``deposits`` a run per topology with them."""
         runs = [(topology, BASELINE) for topology in self.topologies]
         runs += [(topology, BRIDGE_OFFLINE) for topology in self.topologies if topology in BOTTLENECK_TOPOLOGIES]
+        if self.deposits != EQUAL:
+            runs += [(topology, HEAVY_TAILED) for topology in self.topologies]
         return tuple(runs)
 
     def to_dict(self) -> dict[str, object]:
@@ -189,6 +271,7 @@ class TopologyExperiment:
         data = attrs.asdict(self)
         data["topologies"] = list(self.topologies)
         data["bucket_edges"] = list(self.bucket_edges())
+        data["amount_range"] = list(self.amount_range())
         return data
 
     def parameters(self) -> dict[str, object]:
@@ -198,7 +281,9 @@ class TopologyExperiment:
         """
         node = NodeParams(gossip=False)
         return {"experiment": self.to_dict(),
-                "network": {"starting_balance": "deposit x (largest degree + 1)", "opens_per_block": OPENS_PER_BLOCK,
+                "network": {"starting_balance": "the largest sum of one node's channel deposits + the deposit",
+                            "opens_per_block": OPENS_PER_BLOCK,
+                            "deposit_seed": "a27/topology-experiment/deposits/<distribution>/<seed>/<topology>",
                             "message_delivery": "in memory, in order, no latency or loss",
                             "clock_tick_seconds": 1.0, "graph_seed": "the run's seed",
                             "workload_seed": "a27/topology-experiment/<seed>"},
@@ -224,6 +309,17 @@ class PaymentOutcome:
     """Channels on the settled route; 0 otherwise."""
     fees: int
     attempts: int
+    fresh_limit: int | None = None
+    """The largest amount one route from payer to payee could carry on the channels as opened (the widest path by
+    what each side deposited); None if not computed."""
+    capacity_limit: int | None = None
+    """The largest amount one route could ever carry (the widest path by channel capacity): a payment above it cannot
+    settle, whatever the balances; None if not computed."""
+
+
+def _bucket(amount: int, edges: Sequence[int]) -> int:
+    """The amount bucket ``amount`` falls in: ``k`` for ``edges[k] <= amount < edges[k+1]``, the last one closed."""
+    return next((k for k in range(len(edges) - 2) if amount < edges[k + 1]), len(edges) - 2)
 
 
 @attrs.frozen
@@ -264,6 +360,9 @@ class TopologyRun:
     bridge_channels: int
     simulated_seconds: float
     messages: int
+    reachable_after_offline: int | None = None
+    """Payments started once the bridge was offline whose payer and payee were both online and in one component of
+    the graph without the offline node (None outside the bridge-offline variant)."""
 
     @property
     def label(self) -> str:
@@ -284,10 +383,23 @@ class TopologyRun:
         (the last also holds ``edges[-1]``)."""
         counts = [[0, 0] for _ in range(len(edges) - 1)]
         for payment in self.payments:
-            bucket = next((k for k in range(len(edges) - 2) if payment.amount < edges[k + 1]), len(edges) - 2)
+            bucket = _bucket(payment.amount, edges)
             counts[bucket][1] += 1
             counts[bucket][0] += payment.outcome == SETTLED
         return tuple((settled, total) for settled, total in counts)
+
+    def within_bound_by_bucket(self, edges: Sequence[int], *, capacity: bool = False) -> tuple[tuple[int, int], ...]:
+        """(payments within the bound, payments with a known bound) per amount bucket (as ``success_by_bucket``):
+        the bound is the fresh channels' widest route, or with ``capacity`` the widest route by capacity."""
+        counts = [[0, 0] for _ in range(len(edges) - 1)]
+        for payment in self.payments:
+            limit = payment.capacity_limit if capacity else payment.fresh_limit
+            if limit is None:
+                continue
+            bucket = _bucket(payment.amount, edges)
+            counts[bucket][1] += 1
+            counts[bucket][0] += payment.amount <= limit
+        return tuple((within, total) for within, total in counts)
 
     def failures(self) -> dict[str, int]:
         """Failed payments by cause, most frequent first (ties by name)."""
@@ -329,12 +441,35 @@ class TopologyRun:
                 [payment for payment in self.payments if payment.index >= boundary])
 
 
-def _poorer_share(network: ChannelNetwork, channels: Sequence[tuple[int, bytes]], capacity: int) -> list[float]:
+def _poorer_share(network: ChannelNetwork, channels: Sequence[tuple[int, bytes]], capacities: Sequence[int]) -> \
+        list[float]:
     shares = []
-    for opener, channel_id in channels:
+    for (opener, channel_id), capacity in zip(channels, capacities, strict=True):
         state = network.nodes[opener].channel(channel_id).state
         shares.append(min(state.balance_a, state.balance_b) / capacity)
     return shares
+
+
+def _route_limits(graph: nx.Graph, payments: Sequence[Payment]) -> list[int]:
+    """Per payment, the widest path's narrowest ``deposit`` between payer and payee (0 if none joins them)."""
+    # In a maximum spanning tree the path between two nodes is a widest path of the graph.
+    tree = nx.maximum_spanning_tree(graph, weight="deposit")
+    limits = []
+    for payment in payments:
+        if not nx.has_path(tree, payment.payer, payment.payee):
+            limits.append(0)
+            continue
+        path = nx.shortest_path(tree, payment.payer, payment.payee)
+        limits.append(min(tree.edges[a, b]["deposit"] for a, b in itertools.pairwise(path)))
+    return limits
+
+
+def _reachable(graph: nx.Graph, offline: int, payments: Sequence[Payment]) -> int:
+    """How many ``payments`` have both ends online and in one component of ``graph`` without node ``offline``."""
+    rest = graph.subgraph(node for node in graph if node != offline)
+    component = {node: index for index, nodes in enumerate(nx.connected_components(rest)) for node in nodes}
+    return sum(payment.payer in component and payment.payee in component
+               and component[payment.payer] == component[payment.payee] for payment in payments)
 
 
 def _mean_series(samples: Sequence[Sequence[float]], picked: Sequence[int]) -> tuple[float, ...]:
@@ -351,8 +486,11 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
     balance is sampled. In the ``bridge offline`` variant the shape's bridge node nearest the middle goes offline
     once ``offline_at`` of the payments have started; payments from or to it are then not started.
     """
-    if variant not in (BASELINE, BRIDGE_OFFLINE):
-        msg = f"variant must be {BASELINE!r} or {BRIDGE_OFFLINE!r}, got {variant!r}"
+    if variant not in (BASELINE, BRIDGE_OFFLINE, HEAVY_TAILED):
+        msg = f"variant must be {BASELINE!r}, {BRIDGE_OFFLINE!r} or {HEAVY_TAILED!r}, got {variant!r}"
+        raise TopologyExperimentError(msg)
+    if variant == HEAVY_TAILED and experiment.deposits == EQUAL:
+        msg = f"the {HEAVY_TAILED!r} variant needs deposits pareto or lognormal, not {EQUAL!r}"
         raise TopologyExperimentError(msg)
     graph = experiment.graph(topology)
     bridges = tuple(bridge_nodes(graph))
@@ -362,15 +500,28 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
         msg = f"topology {topology!r} has no bridge node to take offline"
         raise TopologyExperimentError(msg)
     edges = sorted((min(a, b), max(a, b)) for a, b in graph.edges())
-    degree = max(dict(graph.degree()).values())
-    balance = experiment.deposit * (degree + 1)
+    deposits = experiment.channel_deposits(topology, len(edges),
+                                           experiment.deposits if variant == HEAVY_TAILED else EQUAL)
+    held = Counter[int]()
+    for (a, b), deposit in zip(edges, deposits, strict=True):
+        held[a] += deposit
+        held[b] += deposit
+    balance = max(held.values(), default=0) + experiment.deposit
+    if balance * experiment.nodes >= MAX_SUPPLY:
+        msg = (f"{experiment.nodes} nodes starting with {balance:,} each exceed the ledger's supply; use a smaller "
+               "deposit or fewer nodes")
+        raise TopologyExperimentError(msg)
     # One graph shared by every node and no gossip: the announcements' flood would only cost time here.
     network = ChannelNetwork(experiment.nodes, seed=experiment.seed, balance=balance,
                              params=NodeParams(accept_deposit_up_to=balance, gossip=False), graph=ChannelGraph())
     channel_ids = [channel_id for start in range(0, len(edges), OPENS_PER_BLOCK)
-                   for channel_id in network.open_edges(edges[start:start + OPENS_PER_BLOCK], experiment.deposit)]
+                   for channel_id in network.open_edges(edges[start:start + OPENS_PER_BLOCK],
+                                                        deposits[start:start + OPENS_PER_BLOCK])]
     channels = list(zip((a for a, _ in edges), channel_ids, strict=True))
-    capacity = 2 * experiment.deposit
+    capacities = [2 * deposit for deposit in deposits]
+    widths = nx.Graph()
+    widths.add_nodes_from(graph)
+    widths.add_edges_from((a, b, {"deposit": deposit}) for (a, b), deposit in zip(edges, deposits, strict=True))
     on_bridge = [a in bridges or b in bridges for a, b in edges]
     offline_node = designated[len(designated) // 2] if variant == BRIDGE_OFFLINE else None
     offline_index = round(experiment.offline_at * experiment.payments)
@@ -378,7 +529,7 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
     started: dict[bytes, tuple[Payment, float]] = {}
     outcomes: dict[int, PaymentOutcome] = {}
     times: list[float] = [0.0]
-    samples: list[list[float]] = [_poorer_share(network, channels, capacity)]
+    samples: list[list[float]] = [_poorer_share(network, channels, capacities)]
     offline_time: float | None = None
     second = 0
 
@@ -403,9 +554,13 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
         network.tick(1.0)
         collect()
         times.append(network.now)
-        samples.append(_poorer_share(network, channels, capacity))
+        samples.append(_poorer_share(network, channels, capacities))
 
     workload = experiment.workload()
+    limits = _route_limits(widths, workload)
+    reachable = None
+    if offline_node is not None:
+        reachable = _reachable(graph, offline_node, workload[offline_index:])
     for payment in workload:
         if payment.index and payment.index % experiment.payments_per_second == 0:
             advance()
@@ -438,6 +593,8 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
     traces = tuple(ChannelTrace(f"{edges[index][0]}-{edges[index][1]}", on_bridge[index], first_depleted[index],
                                 tuple(round(share, 4) for share in series[index])) for index in kept)
     ended = [payment.ended for payment in outcomes.values() if payment.ended is not None]
+    outcomes = {index: attrs.evolve(outcome, fresh_limit=limits[index], capacity_limit=2 * limits[index])
+                for index, outcome in outcomes.items()}
     return TopologyRun(
         topology=topology, variant=variant, seed=experiment.seed, channels=len(channels), bridges=bridges,
         offline_node=offline_node,
@@ -448,7 +605,7 @@ def run_topology(experiment: TopologyExperiment, topology: str, variant: str = B
         depleted=sum(time is not None for time in first_depleted), bridge_channels=sum(on_bridge),
         # A run lasts at least the seconds over which its payments were started.
         simulated_seconds=max([*ended, math.ceil(len(workload) / experiment.payments_per_second)]),
-        messages=network.messages)
+        messages=network.messages, reachable_after_offline=reachable)
 
 
 @attrs.frozen
@@ -467,6 +624,11 @@ class SeedSpread:
     spread that a two-sided two-sample t-test detects with 80% power at the 5% level; None below two seeds."""
     unresolved: int
     """Payments, over all seeds, still pending when their run stopped waiting."""
+    fresh_bound_by_bucket: tuple[float | None, ...] = ()
+    """Per amount bucket, the mean over seeds of the share of payments no larger than their fresh channels' widest
+    route (what could settle if balances never moved and nothing else failed); None where no seed had payments."""
+    capacity_bound_by_bucket: tuple[float | None, ...] = ()
+    """The same with the widest route by capacity: a hard upper bound on success for payments on one route."""
 
 
 @attrs.frozen
@@ -479,6 +641,28 @@ class OfflineSpread:
     detectable: float | None
     """The smallest mean drop a two-sided paired t-test detects with 80% power at the 5% level, given the spread of
     the seeds' drops; None below two seeds."""
+
+
+@attrs.frozen
+class OfflinePrediction:
+    """
+    What the network split alone predicts for the payments started after a bridge went offline, seed by seed: the
+    share of them whose payer and payee stay online and in one component, times the same payments' success with
+    every node online; beside it the success observed with the bridge offline.
+    """
+
+    topology: str
+    seeds: tuple[int, ...]
+    reachable: tuple[float, ...]
+    """Per seed, the share of the payments whose two ends stay online and in one component."""
+    baseline: tuple[float, ...]
+    """Per seed, the success of the same payments with every node online."""
+    predicted: tuple[float, ...]
+    observed: tuple[float, ...]
+    predicted_mean: MeanInterval
+    observed_mean: MeanInterval
+    difference: MeanInterval
+    """Observed minus predicted, paired by seed (a share; negative: fewer settled than the split predicts)."""
 
 
 @attrs.frozen
@@ -515,13 +699,50 @@ class TopologyExperimentResult:
             for index in range(len(edges) - 1):
                 values = [settled / total for counts in buckets for settled, total in counts[index:index + 1] if total]
                 by_bucket.append(mean_interval(values) if values else None)
+            bounds = []
+            for capacity in (False, True):
+                counts = [run.within_bound_by_bucket(edges, capacity=capacity) for run in runs]
+                shares = [[within / total for within, total in (row[index] for row in counts) if total]
+                          for index in range(len(edges) - 1)]
+                bounds.append(tuple(sum(values) / len(values) if values else None for values in shares))
             spreads.append(SeedSpread(
                 label=runs[0].label, topology=topology, variant=variant, success=mean_interval(rates),
                 success_by_bucket=tuple(by_bucket),
                 detectable=detectable_standardized_difference(len(rates)) * standard_deviation(rates)
                 if len(rates) >= 2 else None,
-                unresolved=sum(payment.outcome == UNRESOLVED for run in runs for payment in run.payments)))
+                unresolved=sum(payment.outcome == UNRESOLVED for run in runs for payment in run.payments),
+                fresh_bound_by_bucket=bounds[0], capacity_bound_by_bucket=bounds[1]))
         return spreads
+
+    def heavy_tailed_runs(self) -> list[TopologyRun]:
+        """The first seed's runs with heavy-tailed deposits, in the experiment's topology order."""
+        return [run for run in self.example_runs() if run.variant == HEAVY_TAILED]
+
+    def offline_predictions(self) -> list[OfflinePrediction]:
+        """The split's prediction against the observed success after the offline point, per shape over every seed."""
+        found = {(run.topology, run.variant, run.seed): run for run in self.runs}
+        predictions = []
+        for topology in [topology for topology, variant in self.experiment.plan() if variant == BRIDGE_OFFLINE]:
+            seeds, reachable, baseline, observed = [], [], [], []
+            for seed in sorted(seed for name, variant, seed in found if name == topology
+                               and variant == BRIDGE_OFFLINE and (topology, BASELINE, seed) in found):
+                offline = found[(topology, BRIDGE_OFFLINE, seed)]
+                _, after = offline.split(self.offline_boundary)
+                if offline.reachable_after_offline is None or not after:
+                    continue
+                _, online = found[(topology, BASELINE, seed)].split(self.offline_boundary)
+                seeds.append(seed)
+                reachable.append(offline.reachable_after_offline / len(after))
+                baseline.append(found[(topology, BASELINE, seed)].success_rate(online))
+                observed.append(offline.success_rate(after))
+            if not seeds:
+                continue
+            predicted = [share * success for share, success in zip(reachable, baseline, strict=True)]
+            predictions.append(OfflinePrediction(
+                topology, tuple(seeds), tuple(reachable), tuple(baseline), tuple(predicted), tuple(observed),
+                mean_interval(predicted), mean_interval(observed),
+                mean_interval([seen - expected for seen, expected in zip(observed, predicted, strict=True)])))
+        return predictions
 
     def offline_spreads(self) -> list[OfflineSpread]:
         """The success drop after a bridge went offline, per shape with a bridge-offline run, over every seed."""
@@ -567,10 +788,12 @@ class TopologyExperimentResult:
                   "success_rate": run.success_rate(),
                   "success_by_bucket": [list(pair) for pair in run.success_by_bucket(edges)],
                   "failures": run.failures(), "mean_hops": run.mean_hops, "fees": run.fees,
-                  "throughput": run.throughput} for run in self.runs]
+                  "throughput": run.throughput, "reachable_after_offline": run.reachable_after_offline}
+                 for run in self.runs]
         return {"experiment": self.experiment.to_dict(), "runs": runs, "seeds": seeds,
                 "spreads": [attrs.asdict(spread) for spread in self.spreads()],
-                "offline_spreads": [attrs.asdict(spread) for spread in self.offline_spreads()]}
+                "offline_spreads": [attrs.asdict(spread) for spread in self.offline_spreads()],
+                "offline_predictions": [attrs.asdict(prediction) for prediction in self.offline_predictions()]}
 
 
 def run_topology_experiment(experiment: TopologyExperiment, progress: RunProgress | None = None) -> \
@@ -588,14 +811,23 @@ def run_topology_experiment(experiment: TopologyExperiment, progress: RunProgres
 
 
 __all__ = [
+    "ABSOLUTE",
+    "AMOUNT_SCALES",
     "BASELINE",
     "BOTTLENECK_TOPOLOGIES",
     "BRIDGE_OFFLINE",
+    "DEPOSIT_DISTRIBUTIONS",
     "ENDPOINT_OFFLINE",
+    "EQUAL",
+    "HEAVY_TAILED",
+    "LOGNORMAL",
+    "PARETO",
+    "RELATIVE",
     "SETTLED",
     "TOPOLOGIES",
     "UNRESOLVED",
     "ChannelTrace",
+    "OfflinePrediction",
     "OfflineSpread",
     "Payment",
     "PaymentOutcome",

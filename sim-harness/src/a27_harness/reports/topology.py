@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import functools
+import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..experiments.topology import (
+    BASELINE,
+    EQUAL,
+    HEAVY_TAILED,
     OPENS_PER_BLOCK,
+    PARETO,
+    RELATIVE,
     SETTLED,
     UNRESOLVED,
+    OfflinePrediction,
     OfflineSpread,
     PaymentOutcome,
     SeedSpread,
@@ -22,7 +30,7 @@ from .causes import definitions as cause_definitions
 from .files import pyplot, save_figure, write_report_files
 from .formatting import markdown_table, percent
 from .provenance import collect_provenance
-from .statistics import MeanInterval, compare_proportions, wilson_interval
+from .statistics import MeanInterval, compare_proportions, mean_interval, wilson_interval
 
 PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquidity": "liquidity.png",
          "offline": "offline_bridge.png"}
@@ -31,7 +39,31 @@ PLOTS = {"amounts": "success_by_amount.png", "failures": "failures.png", "liquid
 LEGEND_CHANNELS = 8
 """Channel series the liquidity plot names in its legend per panel (the rest are drawn unnamed)."""
 
+REFERENCE_NOTE = (
+    "CLoTH's published success-by-amount curve (Conoscenti, Vetr\u00f2, De Martin, Spini: \"CLoTH: a Lightning "
+    "Network Simulator\", SoftwareX 2021; arXiv 2019; a 6,006-node Lightning snapshot) is not bundled: the stored "
+    "references this report was built from hold the paper's abstract but not its figures or their numbers, and a "
+    "curve redrawn from memory would not be a reference. In its place the report draws the bound the deposits "
+    "themselves set (fresh-channel bound, below).")
+"""Why the report shows no published reference curve beside the measured one."""
 
+FRESH_BOUND_DEFINITION = (
+    "fresh-channel bound: the share of payments no larger than the widest route between payer and payee on the "
+    "channels as opened (the largest amount one route could carry if every side still held its deposit)")
+"""What the analytical curve beside the measured success is."""
+CAPACITY_BOUND_DEFINITION = (
+    "capacity bound: the same with each channel's whole capacity, which no single-route payment can exceed whatever "
+    "the balances")
+"""The hard bound the Markdown table adds."""
+
+REACHABLE_DEFINITION = (
+    "reachable: the share of the payments started after the offline point whose payer and payee are both online and "
+    "in one component of the graph without the offline node; baseline: the success of the same payments with every "
+    "node online; predicted: reachable times baseline; observed: their success with the bridge offline")
+"""The columns of the offline-bridge prediction, defined where they appear."""
+
+AGREEMENT_POINTS = 0.05
+"""A prediction whose seeds' mean difference from the observed success is within this (a share) reads as close."""
 
 
 BRIDGE_DEFINITION = ("bridge node: an articulation point of the graph (removing it splits the network); bridge "
@@ -78,9 +110,50 @@ def _time(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
-def bucket_labels(edges: Sequence[int]) -> list[str]:
-    """Human names of the amount buckets: ``100-447``, ..., the last one closed."""
+def bucket_labels(edges: Sequence[int], deposit: int | None = None) -> list[str]:
+    """Human names of the amount buckets: ``100-447``, ..., the last one closed; with ``deposit``, as multiples of it
+    (``0.25-0.5``)."""
+    if deposit is not None:
+        return [f"{edges[k] / deposit:.3g}-{edges[k + 1] / deposit:.3g}" for k in range(len(edges) - 1)]
     return [f"{edges[k]:,}-{edges[k + 1]:,}" for k in range(len(edges) - 1)]
+
+
+def _labels(result: TopologyExperimentResult) -> list[str]:
+    """The experiment's bucket names: multiples of the deposit for relative amounts, amounts otherwise."""
+    experiment = result.experiment
+    return bucket_labels(experiment.bucket_edges(), experiment.deposit if experiment.amounts == RELATIVE else None)
+
+
+def _bucket_unit(result: TopologyExperimentResult) -> str:
+    """What the bucket names count, said where they appear."""
+    if result.experiment.amounts == RELATIVE:
+        return (f"amounts as multiples of one side's deposit ({result.experiment.deposit:,}; 1 = one side's deposit, "
+                "2 = a channel's capacity)")
+    return "amounts"
+
+
+def _amounts_text(result: TopologyExperimentResult) -> str:
+    """The workload's amounts in words."""
+    experiment = result.experiment
+    low, high = experiment.amount_range()
+    if experiment.amounts == RELATIVE:
+        return (f"amounts log-uniform from {experiment.min_share:.3g} to {experiment.max_share:.3g} times one "
+                f"side's deposit ({low:,} to {high:,})")
+    return f"amounts log-uniform from {low:,} to {high:,}"
+
+
+def _deposits_text(result: TopologyExperimentResult) -> str:
+    """How the heavy-tailed runs draw their channel sizes, or an empty string without them."""
+    experiment = result.experiment
+    if experiment.deposits == EQUAL:
+        return ""
+    if experiment.deposits == PARETO:
+        law = f"Pareto with shape alpha = {experiment.pareto_alpha:g}"
+    else:
+        law = f"log-normal with sigma = {experiment.lognormal_sigma:g} (of the logarithm)"
+    return (f"heavy-tailed deposits: a second run per topology in which each channel's two sides each deposit an "
+            f"amount drawn from a {law}, seeded by the seed and the topology, and scaled so that the mean deposit is "
+            f"{experiment.deposit:,}, the same total liquidity as with equal deposits")
 
 
 def _causes(result: TopologyExperimentResult) -> list[str]:
@@ -122,13 +195,39 @@ def _overview_rows(runs: Sequence[TopologyRun]) -> list[str]:
 
 def _bucket_rows(result: TopologyExperimentResult) -> list[str]:
     edges = result.experiment.bucket_edges()
-    labels = bucket_labels(edges)
-    rows = [f"{'topology':<12} " + " ".join(f"{label:>14}" for label in labels)]
-    for run in result.baselines():
+    labels = _labels(result)
+    runs = result.baselines() + result.heavy_tailed_runs()
+    width = max([len(run.label) for run in runs] + [len("fresh-channel bound")])
+    rows = [f"{'run':<{width}} " + " ".join(f"{label:>14}" for label in labels)]
+    for run in runs:
         cells = [f"{percent(settled / total) if total else '-'} ({total})" for settled, total in
                  run.success_by_bucket(edges)]
-        rows.append(f"{run.topology:<12} " + " ".join(f"{cell:>14}" for cell in cells))
+        rows.append(f"{run.label:<{width}} " + " ".join(f"{cell:>14}" for cell in cells))
+    if runs:
+        cells = [f"{percent(within / total) if total else '-'}" for within, total in
+                 runs[0].within_bound_by_bucket(edges)]
+        rows.append(f"{'fresh-channel bound':<{width}} " + " ".join(f"{cell:>14}" for cell in cells)
+                    + f"  ({runs[0].label})")
     return rows
+
+
+def _prediction_rows(predictions: Sequence[OfflinePrediction]) -> list[str]:
+    rows = [f"{'topology':<12} {'seed':>6} {'reachable':>9} {'baseline':>9} {'predicted':>9} {'observed':>9} "
+            f"{'observed - predicted':>20}"]
+    for prediction in predictions:
+        for index, seed in enumerate(prediction.seeds):
+            rows.append(f"{prediction.topology:<12} {seed:>6} {percent(prediction.reachable[index]):>9} "
+                        f"{percent(prediction.baseline[index]):>9} {percent(prediction.predicted[index]):>9} "
+                        f"{percent(prediction.observed[index]):>9} "
+                        f"{_points(prediction.observed[index] - prediction.predicted[index]):>20}")
+    rows += [f"{prediction.topology} over {len(prediction.seeds)} seeds (mean [95% t interval]): predicted "
+             f"{_share_interval(prediction.predicted_mean)}, observed {_share_interval(prediction.observed_mean)}, "
+             f"observed - predicted {_points_interval(prediction.difference)}" for prediction in predictions]
+    return rows
+
+
+def _points(value: float) -> str:
+    return f"{_hundredths(value):+.1f} points"
 
 
 def _failure_rows(result: TopologyExperimentResult) -> list[str]:
@@ -136,10 +235,11 @@ def _failure_rows(result: TopologyExperimentResult) -> list[str]:
     if not causes:
         return ["no payment failed in any run"]
     width = max(len(cause) for cause in causes)
-    rows = [f"{'run':<28} " + " ".join(f"{cause:>{width}}" for cause in causes)]
+    label = max([len(run.label) for run in result.example_runs()] + [28])
+    rows = [f"{'run':<{label}} " + " ".join(f"{cause:>{width}}" for cause in causes)]
     for run in result.example_runs():
         failures = run.failures()
-        rows.append(f"{run.label:<28} " + " ".join(f"{failures.get(cause, 0):>{width}}" for cause in causes))
+        rows.append(f"{run.label:<{label}} " + " ".join(f"{failures.get(cause, 0):>{width}}" for cause in causes))
     return rows
 
 
@@ -188,8 +288,14 @@ def _offline_spread_rows(spreads: Sequence[OfflineSpread]) -> list[str]:
 
 def _points_interval(value: MeanInterval) -> str:
     if value.runs < 2 or value.low == value.high:
-        return f"{value.mean * 100:.1f} points"
-    return f"{value.mean * 100:.1f} points [{value.low * 100:.1f}, {value.high * 100:.1f}]"
+        return f"{_hundredths(value.mean):.1f} points"
+    return (f"{_hundredths(value.mean):.1f} points [{_hundredths(value.low):.1f}, "
+            f"{_hundredths(value.high):.1f}]")
+
+
+def _hundredths(share: float) -> float:
+    """A share in points, rounded to one decimal, without a minus sign on zero."""
+    return round(share * 100, 1) + 0.0
 
 
 def format_terminal(result: TopologyExperimentResult) -> str:
@@ -200,8 +306,9 @@ def format_terminal(result: TopologyExperimentResult) -> str:
         "a27 experiment topology - Lab 3: the same payments over different channel topologies",
         f"{experiment.nodes} nodes, {seed_range(result)} (tables below the first are seed {experiment.seed}); one "
         f"channel per graph edge, {experiment.deposit:,} "
-        f"deposited by each side; {experiment.payments} payments of {experiment.min_amount:,} to "
-        f"{experiment.max_amount:,} (log-uniform), {experiment.payments_per_second} started per simulated second",
+        f"deposited by each side; {experiment.payments} payments, {_amounts_text(result)}, "
+        f"{experiment.payments_per_second} started per simulated second",
+        *([_deposits_text(result)] if experiment.deposits != EQUAL else []),
         "",
         f"Across {seed_range(result)} (success: settled share of all payments, mean over seeds with its 95% t "
         "interval; detectable: the smallest difference in mean success from another run with as many seeds and "
@@ -214,7 +321,8 @@ def format_terminal(result: TopologyExperimentResult) -> str:
         "bridge channels / others):",
         *_overview_rows(baselines),
         "",
-        f"Success by amount, seed {experiment.seed} (payments in each range in brackets):",
+        f"Success by amount, seed {experiment.seed} ({_bucket_unit(result)}; payments in each range in brackets; "
+        f"{FRESH_BOUND_DEFINITION}):",
         *_bucket_rows(result),
         "",
         f"Failed payments by cause, seed {experiment.seed}:",
@@ -232,6 +340,10 @@ def format_terminal(result: TopologyExperimentResult) -> str:
                   f"Drop in success after the offline point across {seed_range(result)} (online minus offline, same "
                   "seed; detectable: by a paired t-test with 80% power at the 5% level):",
                   *_offline_spread_rows(result.offline_spreads())]
+    predictions = result.offline_predictions()
+    if predictions:
+        lines += ["", "The network split's prediction for the payments after the offline point "
+                      f"({REACHABLE_DEFINITION}):", *_prediction_rows(predictions)]
     return "\n".join(lines)
 
 
@@ -347,6 +459,84 @@ def _offline_sentence(baseline: TopologyRun, offline: TopologyRun, boundary: int
     return sentence + "."
 
 
+def _cliff_sentence(runs: Sequence[TopologyRun], deposit: int, what: str, *, reason: bool = True) -> str | None:
+    """Success of the payments above one side's (mean) deposit against the rest, per run; None if none is above."""
+    parts = []
+    for run in runs:
+        above = [payment for payment in run.payments if payment.amount > deposit]
+        below = [payment for payment in run.payments if payment.amount <= deposit]
+        if not above or not below:
+            continue
+        verdict = compare_proportions(_settled_count(above), _settled_count(below))
+        relation = {1: "more often than the smaller ones", -1: "less often than the smaller ones",
+                    0: "about as often as the smaller ones (95% Wilson intervals overlap)"}[verdict]
+        parts.append(f"{run.label} {_interval(*_settled_count(above))} against {_interval(*_settled_count(below))}, "
+                     f"{relation}")
+    if not parts:
+        return None
+    sentence = f"Payments above {what} ({deposit:,}) settled: {'; '.join(parts)}."
+    if reason:
+        sentence += (" A route's first channel starts with the payer's deposit on the sending side, so a larger "
+                     "payment settles only where payments received earlier have moved more to the sending side of "
+                     "every channel it crosses.")
+    return sentence
+
+
+def _heavy_tailed_sentence(result: TopologyExperimentResult) -> str | None:
+    """Success with heavy-tailed deposits against equal ones, per topology over the seeds (paired by seed)."""
+    found = {(run.topology, run.variant, run.seed): run for run in result.runs}
+    parts = []
+    for topology in result.experiment.topologies:
+        pairs = [(found[(topology, BASELINE, seed)].success_rate(), run.success_rate())
+                 for (name, variant, seed), run in found.items()
+                 if name == topology and variant == HEAVY_TAILED and (topology, BASELINE, seed) in found]
+        if not pairs:
+            continue
+        difference = mean_interval([heavy - equal for equal, heavy in pairs])
+        if difference.runs < 2 or difference.low <= 0 <= difference.high:
+            reading = "no difference beyond the seeds' spread"
+        else:
+            reading = "lower" if difference.mean < 0 else "higher"
+        parts.append(f"{topology} {_points_interval(difference)} ({reading})")
+    if not parts:
+        return None
+    return (f"With heavy-tailed deposits ({result.experiment.deposits}, the same mean), success changed by, per "
+            f"topology (heavy-tailed minus equal, same seed, mean over seeds with its 95% t interval): "
+            f"{'; '.join(parts)}.")
+
+
+def prediction_sentence(prediction: OfflinePrediction) -> str:
+    """How closely the network split's prediction matched the observed success after a bridge went offline."""
+    gaps = [seen - expected for seen, expected in zip(prediction.observed, prediction.predicted, strict=True)]
+    largest = max(range(len(gaps)), key=lambda index: (abs(gaps[index]), -index))
+    below = sum(gap < 0 for gap in gaps)
+    difference = prediction.difference
+    sentence = (f"In {prediction.topology}, the split predicted {_share_interval(prediction.predicted_mean)} success "
+                f"after the bridge went offline and {_share_interval(prediction.observed_mean)} was observed: observed "
+                f"minus predicted {_points_interval(difference)} (mean over {len(gaps)} seed"
+                f"{'s' if len(gaps) != 1 else ''}), at most {abs(gaps[largest]) * 100:.1f} points apart (seed "
+                f"{prediction.seeds[largest]}), observed below the prediction in {below} of {len(gaps)}")
+    if difference.runs >= 2 and (difference.high < 0 or difference.low > 0):
+        side = "below" if difference.mean < 0 else "above"
+        size = (f"by {abs(difference.mean) * 100:.1f} points, beyond the seeds' spread but within "
+                f"{AGREEMENT_POINTS * 100:.0f}" if abs(difference.mean) <= AGREEMENT_POINTS else
+                f"by {abs(difference.mean) * 100:.1f} points, beyond the seeds' spread and beyond "
+                f"{AGREEMENT_POINTS * 100:.0f}")
+        # Only payments whose ends stayed joined can settle, so observed above predicted means they settled more
+        # often than all payments did with every node online, and below means less often.
+        return (sentence + f". The observed success lies {side} the prediction {size}: the payments whose ends stayed "
+                f"joined settled {'less' if side == 'below' else 'more'} often than all payments did with every node "
+                "online" + (", so losing the bridge cost more than the split alone explains." if side == "below"
+                            else "."))
+    if abs(difference.mean) <= AGREEMENT_POINTS:
+        return sentence + (f". The two agree within {AGREEMENT_POINTS * 100:.0f} points on average"
+                           + (" and the interval holds zero" if difference.runs >= 2 else "")
+                           + ": the split accounts for the loss.")
+    return sentence + (f". They differ by more than {AGREEMENT_POINTS * 100:.0f} points on average, but "
+                       + ("the interval holds zero" if difference.runs >= 2 else "one seed gives no interval")
+                       + ", so these seeds cannot tell.")
+
+
 def spread_sentence(spread: SeedSpread) -> str:
     """A kind of run's success across seeds, and the smallest difference a test at this many seeds can find."""
     success = spread.success
@@ -386,7 +576,15 @@ def findings(result: TopologyExperimentResult) -> list[str]:
         rates = ", ".join(f"{run.topology} {percent(run.success_rate())} over {run.mean_hops:.2f} hops "
                           f"({run.fees:,} in fees)" for run in baselines)
         sentences.append(f"Seed {result.experiment.seed}, success over the whole workload: {rates}.")
-        sentences.append(_largest_payments_sentence(baselines, edges))
+        cliff = _cliff_sentence(baselines, result.experiment.deposit, "one side's deposit")
+        sentences.append(cliff if cliff is not None else _largest_payments_sentence(baselines, edges))
+    heavy = _heavy_tailed_sentence(result)
+    if heavy is not None:
+        sentences.append(heavy)
+        cliff = _cliff_sentence(result.heavy_tailed_runs(), result.experiment.deposit, "the mean deposit",
+                                reason=False)
+        if cliff is not None:
+            sentences.append(cliff)
     for run in baselines:
         if run.bridge_channels:
             sentences.append(
@@ -398,6 +596,7 @@ def findings(result: TopologyExperimentResult) -> list[str]:
             sentences.append(_drain_sentence(run))
     sentences += [_offline_sentence(baseline, offline, result.offline_boundary)
                   for baseline, offline in result.offline_pairs()]
+    sentences += [prediction_sentence(prediction) for prediction in result.offline_predictions()]
     return sentences
 
 
@@ -415,17 +614,19 @@ def format_markdown(result: TopologyExperimentResult) -> str:
              f"{experiment.nodes} nodes, {seed_range(result)} (each seed its own graph and payments; the tables after "
              f"\"Across seeds\" show seed {experiment.seed}), one channel per edge of each topology with "
              f"{experiment.deposit:,} deposited by each side. The same {experiment.payments} payments (random payer "
-             f"and payee, amounts log-uniform from {experiment.min_amount:,} to {experiment.max_amount:,}, "
+             f"and payee, {_amounts_text(result)}, "
              f"{experiment.payments_per_second} started per simulated second) are routed over each with the channel "
-             "layer's nodes, router and signed HTLC updates.", "", "## Findings", ""]
+             "layer's nodes, router and signed HTLC updates."
+             + (f" With {_deposits_text(result)}." if experiment.deposits != EQUAL else ""), "", "## Findings", ""]
     lines += [f"- {sentence}" for sentence in findings(result)]
     spreads = result.spreads()
-    labels = bucket_labels(edges)
+    labels = _labels(result)
     lines += ["", "## Across seeds", "",
               f"Success (settled share of all payments) per kind of run over {seed_range(result)}: the mean of the "
               "seeds' rates with its 95% Student's t interval (cut to 0-100%), and the smallest difference in mean "
               "success from another kind of run with as many seeds and the same spread that a two-sided two-sample "
-              "t-test finds with 80% power at the 5% level (no spread: every seed gave the same rate).", ""]
+              "t-test finds with 80% power at the 5% level (no spread: every seed gave the same rate). The amount "
+              f"columns are {_bucket_unit(result)}.", ""]
     lines += markdown_table(["run", "success, mean [95% CI]", "smallest detectable difference", "unresolved payments",
                              *[f"amounts {label}" for label in labels]],
                             [(spread.label, _share_interval(spread.success), _detectable(spread.detectable),
@@ -452,13 +653,19 @@ def format_markdown(result: TopologyExperimentResult) -> str:
                   "ended. A channel is depleted once its poorer side holds less than "
                   f"{percent(experiment.depleted_below)} of its capacity.", "",
               "## Success by amount", "", f"![success by amount]({PLOTS['amounts']})", "",
-              f"Figure: bars are the mean success over {seed_range(result)} per amount range; whiskers are the 95% "
-              "Student's t interval across seeds (cut to 0-100%; none with one seed). The table below is seed "
-              f"{experiment.seed} alone, payments per range in brackets.", ""]
+              f"Figure: {_amount_figure_caption(result)}", "", REFERENCE_NOTE, "",
+              f"The table is seed {experiment.seed} alone ({_bucket_unit(result)}; payments per range in brackets; "
+              f"{FRESH_BOUND_DEFINITION}; {CAPACITY_BOUND_DEFINITION}).", ""]
+    runs = baselines + result.heavy_tailed_runs()
+    bound_rows = [(f"{name}, {run.label}", *[percent(within / total) if total else "-" for within, total in
+                                             run.within_bound_by_bucket(edges, capacity=capacity)])
+                  for run in ([*baselines[:1], *result.heavy_tailed_runs()] if experiment.deposits != EQUAL
+                              else baselines[:1])
+                  for name, capacity in (("fresh-channel bound", False), ("capacity bound", True))]
     lines += markdown_table(
-        ["topology", *bucket_labels(edges)],
-        [(run.topology, *[f"{percent(settled / total) if total else '-'} ({total})"
-                          for settled, total in run.success_by_bucket(edges)]) for run in baselines],
+        ["run", *labels],
+        [(run.label, *[f"{percent(settled / total) if total else '-'} ({total})"
+                       for settled, total in run.success_by_bucket(edges)]) for run in runs] + bound_rows,
         "l" + "r" * (len(edges) - 1))
     causes = _causes(result)
     lines += ["", f"## Failures by cause (seed {experiment.seed})", "", f"![failures]({PLOTS['failures']})", "",
@@ -510,6 +717,25 @@ def format_markdown(result: TopologyExperimentResult) -> str:
         lines += markdown_table(["topology", "offline node id", "at s", "success before", "success after",
                                   "baseline after", "endpoint offline", "settled / s", "baseline settled / s"],
                                  rows, "lrrrrrrrr")
+    predictions = result.offline_predictions()
+    if predictions:
+        lines += ["", f"### What the network split predicts ({seed_range(result)})", "",
+                  f"Per seed, for the payments started after the offline point: {REACHABLE_DEFINITION}. The last row "
+                  "per topology is the mean over seeds with its 95% Student's t interval (observed minus predicted "
+                  "paired by seed). The right panel of the figure above plots each seed's pair.", ""]
+        lines += markdown_table(
+            ["topology", "seed", "reachable", "baseline", "predicted", "observed", "observed - predicted"],
+            [row for prediction in predictions for row in [
+                *[(prediction.topology, seed, percent(prediction.reachable[index]),
+                   percent(prediction.baseline[index]), percent(prediction.predicted[index]),
+                   percent(prediction.observed[index]),
+                   _points(prediction.observed[index] - prediction.predicted[index]))
+                  for index, seed in enumerate(prediction.seeds)],
+                (prediction.topology, "mean", percent(sum(prediction.reachable) / len(prediction.reachable)),
+                 percent(sum(prediction.baseline) / len(prediction.baseline)),
+                 _share_interval(prediction.predicted_mean), _share_interval(prediction.observed_mean),
+                 _points_interval(prediction.difference))]],
+            "lrrrrrr")
     lines += ["", "## Network and channels", "",
               f"Each node starts with {experiment.deposit:,} times (its graph's largest degree + 1) on chain, enough "
               f"to fund every channel; channels open {OPENS_PER_BLOCK} to a block. Messages go between nodes in "
@@ -519,35 +745,64 @@ def format_markdown(result: TopologyExperimentResult) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _amount_figure_caption(result: TopologyExperimentResult) -> str:
+    """What the success-by-amount figure draws, said under it."""
+    experiment = result.experiment
+    panels = ("one panel with equal deposits and one with heavy-tailed deposits; " if experiment.deposits != EQUAL
+              else "")
+    axis = ("the amount as a multiple of one side's deposit (log scale; the vertical lines mark one side's deposit "
+            "and a channel's capacity)" if experiment.amounts == RELATIVE else "the amount (log scale)")
+    return (f"{panels}x is {axis}. Solid lines with markers are the mean success over {seed_range(result)} in each "
+            "amount range, drawn at the range's geometric middle; whiskers are the 95% Student's t interval across "
+            "seeds (cut to 0-100%; none with one seed). Dashed lines in the same colour are each topology's "
+            "fresh-channel bound, averaged over the seeds.")
+
+
 # Plots --------------------------------------------------------------------------------------------------------------
 
 
 def plot_success_by_amount(result: TopologyExperimentResult, path: Path) -> None:
-    """Mean success per amount bucket over the seeds, one bar per topology, whiskers at the 95% t interval."""
+    """Mean success per amount range over the seeds, a line per topology with its fresh-channel bound dashed; a second
+    panel with heavy-tailed deposits when the experiment ran them."""
     plt = pyplot()
-    edges = result.experiment.bucket_edges()
-    spreads = [spread for spread in result.spreads() if spread.variant == "baseline"]
-    labels = bucket_labels(edges)
-    width = 0.8 / max(len(spreads), 1)
-    # Wider with many ranges, so that bars and labels keep a readable size (up to 100 ranges).
-    figure, axis = plt.subplots(figsize=(max(9.0, 0.6 * len(labels) * max(1, len(spreads)) / 2), 4.6))
-    for offset, spread in enumerate(spreads):
-        means = [value.mean * 100 if value is not None else 0.0 for value in spread.success_by_bucket]
-        low = [(value.mean - max(0.0, value.low)) * 100 if value is not None else 0.0
-               for value in spread.success_by_bucket]
-        high = [(min(1.0, value.high) - value.mean) * 100 if value is not None else 0.0
-                for value in spread.success_by_bucket]
-        positions = [index + (offset - (len(spreads) - 1) / 2) * width for index in range(len(labels))]
-        axis.bar(positions, means, width=width * 0.95, label=spread.topology,
-                 yerr=[low, high] if result.experiment.seeds > 1 else None, capsize=2, error_kw={"linewidth": 0.8})
-    axis.set_xticks(range(len(labels)), labels, rotation=0 if len(labels) <= 6 else 60,
-                    ha="center" if len(labels) <= 6 else "right", fontsize="small" if len(labels) > 6 else None)
-    axis.set_ylabel("settled (%)")
-    axis.set_ylim(0, 105)
-    axis.set_title(f"Success rate by payment amount (log-spaced ranges), mean over {seed_range(result)}")
-    axis.grid(axis="y", alpha=0.3)
-    # Below the axes: inside, the legend would hide the bars it names.
-    axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    experiment = result.experiment
+    edges = experiment.bucket_edges()
+    scale = experiment.deposit if experiment.amounts == RELATIVE else 1
+    middles = [math.sqrt(edges[k] * edges[k + 1]) / scale for k in range(len(edges) - 1)]
+    panels = [("equal deposits", BASELINE)]
+    if experiment.deposits != EQUAL:
+        panels.append((f"heavy-tailed deposits ({experiment.deposits}, same mean)", HEAVY_TAILED))
+    figure, axes = plt.subplots(1, len(panels), figsize=(7.5 * len(panels), 5.2), squeeze=False, sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for axis, (title, variant) in zip(axes[0], panels, strict=True):
+        spreads = [spread for spread in result.spreads() if spread.variant == variant]
+        for index, spread in enumerate(spreads):
+            colour = colours[index % len(colours)]
+            points = [(middle, value) for middle, value in zip(middles, spread.success_by_bucket, strict=True)
+                      if value is not None]
+            axis.errorbar([x for x, _ in points], [value.mean * 100 for _, value in points],
+                          yerr=[[(value.mean - max(0.0, value.low)) * 100 for _, value in points],
+                                [(min(1.0, value.high) - value.mean) * 100 for _, value in points]]
+                          if experiment.seeds > 1 else None,
+                          color=colour, marker="o", markersize=4, linewidth=1.6, capsize=2, label=spread.topology)
+            bound = [(middle, value) for middle, value in zip(middles, spread.fresh_bound_by_bucket, strict=False)
+                     if value is not None]
+            axis.plot([x for x, _ in bound], [value * 100 for _, value in bound], color=colour, linestyle="--",
+                      linewidth=1.0, alpha=0.8, label=f"{spread.topology}, fresh-channel bound")
+        if experiment.amounts == RELATIVE:
+            for multiple, name in ((1, "one side's deposit"), (2, "capacity")):
+                if edges[0] / scale < multiple <= edges[-1] / scale:
+                    axis.axvline(multiple, color="black", linewidth=0.8, linestyle=":")
+                    axis.text(multiple, 103, name, ha="right", va="bottom", fontsize="x-small", rotation=0)
+        axis.set_xscale("log")
+        axis.set_xlabel("amount / one side's deposit" if experiment.amounts == RELATIVE else "amount")
+        axis.set_ylim(0, 110)
+        axis.set_title(title, fontsize="medium")
+        axis.grid(alpha=0.3)
+        # Below the axes: inside, the legend would hide the lines it names.
+        axis.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    axes[0][0].set_ylabel("settled (%)")
+    figure.suptitle(f"Success by payment amount, mean over {seed_range(result)}")
     save_figure(figure, path)
 
 
@@ -556,13 +811,14 @@ def plot_failures(result: TopologyExperimentResult, path: Path) -> None:
     plt = pyplot()
     causes = _causes(result)
     runs = result.example_runs()
-    figure, axis = plt.subplots(figsize=(9, 4.6))
+    # Wider with more runs, and run names wrapped under their bars, so that the names do not run into each other.
+    figure, axis = plt.subplots(figsize=(max(9.0, 1.4 * len(runs)), 4.8))
     bottoms = [0] * len(runs)
     for cause in causes:
         counts = [run.failures().get(cause, 0) for run in runs]
         axis.bar(range(len(runs)), counts, bottom=bottoms, label=cause, color=cause_colour(cause))
         bottoms = [bottom + count for bottom, count in zip(bottoms, counts, strict=True)]
-    axis.set_xticks(range(len(runs)), [run.label.replace(" (", "\n(") for run in runs], fontsize="small")
+    axis.set_xticks(range(len(runs)), ["\n".join(textwrap.wrap(run.label, 16)) for run in runs], fontsize="small")
     axis.set_ylabel(f"failed payments (of {result.experiment.payments})")
     axis.set_title(f"Failed payments by cause, seed {result.experiment.seed}")
     axis.grid(axis="y", alpha=0.3)
@@ -606,11 +862,12 @@ def plot_liquidity(result: TopologyExperimentResult, path: Path) -> None:
 
 
 def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
-    """Success before and after the bridge went offline, against the same payments with every node online."""
+    """Left: success before and after the bridge went offline, against the same payments with every node online.
+    Right: per seed, the success the network split predicts after the offline point against the observed one."""
     plt = pyplot()
     pairs = result.offline_pairs()
     boundary = result.offline_boundary
-    figure, axis = plt.subplots(figsize=(8, 4.2))
+    figure, (axis, scatter) = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
     series: dict[str, list[float]] = {f"{name}, {half}": [] for name in ("online", "bridge offline")
                                       for half in ("before", "after")}
     for baseline, offline in pairs:
@@ -623,14 +880,34 @@ def plot_offline(result: TopologyExperimentResult, path: Path) -> None:
     for offset, (name, values) in enumerate(series.items()):
         axis.bar([index + (offset - 1.5) * width for index in range(len(pairs))], values, width=width * 0.95,
                  label=name, color=colours[offset])
-    axis.set_xticks(range(len(pairs)), [f"{offline.topology}\n(node {offline.offline_node} offline)"
+    predicted = {prediction.topology: prediction for prediction in result.offline_predictions()}
+    for index, (_, offline) in enumerate(pairs):
+        prediction = predicted.get(offline.topology)
+        if prediction is not None and offline.seed in prediction.seeds:
+            value = prediction.predicted[prediction.seeds.index(offline.seed)] * 100
+            axis.plot([index + 1.05 * width, index + 1.95 * width], [value, value], color="black", linewidth=2,
+                      label="predicted from the split" if index == 0 else None)
+    axis.set_xticks(range(len(pairs)), [f"{offline.topology}\n(node #{offline.offline_node} offline)"
                                         for _, offline in pairs])
     axis.set_ylabel("settled (%)")
     axis.set_ylim(0, 105)
-    axis.set_title(f"A bridge node offline after payment {boundary}")
+    axis.set_title(f"Seed {result.experiment.seed}: a bridge node offline after payment {boundary}",
+                   fontsize="medium")
     axis.grid(axis="y", alpha=0.3)
     # Below the axes: inside, the legend would hide the bars it names.
-    axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=4)
+    axis.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
+    for index, prediction in enumerate(predicted.values()):
+        scatter.scatter([value * 100 for value in prediction.predicted], [value * 100 for value in prediction.observed],
+                        s=18, marker="os^D"[index % 4], label=prediction.topology)
+    scatter.plot([0, 100], [0, 100], color="black", linewidth=0.8, linestyle=":", label="observed = predicted")
+    scatter.set_xlim(0, 100)
+    scatter.set_ylim(0, 100)
+    scatter.set_aspect("equal")
+    scatter.set_xlabel("predicted: reachable share x baseline success (%)")
+    scatter.set_ylabel("observed success after the offline point (%)")
+    scatter.set_title(f"Every seed ({seed_range(result)})", fontsize="medium")
+    scatter.grid(alpha=0.3)
+    scatter.legend(fontsize="small", loc="upper left")
     save_figure(figure, path)
 
 
@@ -648,6 +925,7 @@ def write_report(result: TopologyExperimentResult, directory: str | Path, argv: 
                               {name: functools.partial(draw, result) for name, draw in plots.items()}, provenance)
 
 
-__all__ = ["BRIDGE_DEFINITION", "PLOTS", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings",
-           "format_markdown", "format_terminal", "offline_spread_sentence", "report_data", "seed_range",
-           "spread_sentence", "write_report"]
+__all__ = ["AGREEMENT_POINTS", "BRIDGE_DEFINITION", "CAPACITY_BOUND_DEFINITION", "FRESH_BOUND_DEFINITION", "PLOTS",
+           "REACHABLE_DEFINITION", "REFERENCE_NOTE", "SHARE_POINTS", "THROUGHPUT_CHANGE", "bucket_labels", "findings",
+           "format_markdown", "format_terminal", "offline_spread_sentence", "prediction_sentence", "report_data",
+           "seed_range", "spread_sentence", "write_report"]
