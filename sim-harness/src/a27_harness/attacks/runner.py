@@ -251,6 +251,8 @@ class _Guests:
         self.fees = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._sampler: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        """Replay: the task sending the recorded events, which goes on after ``run`` returned (see ``_replay``)."""
         self._start = 0.0
         self.views: list[_View] = []
         self.network: SimulatedNetwork | None = None
@@ -320,7 +322,13 @@ class _Guests:
             await late.stop()
 
     async def _replay(self, arena: _Arena, nodes: Sequence[A27Node]) -> None:
-        """Send the recorded packets and carry out the recorded conditions in their places, until the recorded end."""
+        """
+        Send the recorded packets and carry out the recorded conditions in their places; return at the recorded end.
+
+        The attacker's nodes went on sending after its ``act`` returned (introductions, channel updates, until the
+        run finished), and the tap recorded that too: those events are sent by a task that outlives this call (and
+        stops at ``finish``), so that the lab's next phase starts when it started in the recorded run.
+        """
         recording, tap = self.attack_run.replay, self.tap
         assert recording is not None and tap is not None
         recording.check_matches({**self.attack_run.header(), "nodes": self.node_header(nodes)})
@@ -332,6 +340,14 @@ class _Guests:
                 self._tasks.append(loop.create_task(result))  # type: ignore[arg-type]
 
         tap.perform = perform
+        self._pump = loop.create_task(self._send_recorded(tap), name="attack replay")
+        if recording.end > loop.time():
+            await _until(loop, recording.end)
+
+    @staticmethod
+    async def _send_recorded(tap: PacketTap) -> None:
+        """Send the recorded packets and carry out the recorded conditions, each in its recorded place."""
+        loop = asyncio.get_running_loop()
         waits = 0
         while (due := tap.next_time()) is not None:
             if due > loop.time():
@@ -346,8 +362,6 @@ class _Guests:
                 if waits > REPLAY_TURNS:
                     tap.flush(math.inf)
                 await asyncio.sleep(0)
-        if recording.end > loop.time():
-            await _until(loop, recording.end)
 
     def node_header(self, nodes: Sequence[A27Node]) -> list[dict[str, str]]:
         """The attacker nodes as a recording's header lists them: name, account, address."""
@@ -367,6 +381,8 @@ class _Guests:
         """Stop sampling, take a last sample, and record every honest node's view for the audit."""
         if self._sampler is not None:
             self._sampler.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
         honest = _honest_order([node for node in nodes if node.name not in {node.name for node in self.attackers}])
         self.signals.sample(honest, asyncio.get_running_loop().time() - self._start)
         if self.replaying and self.attack_run.replay is not None:
