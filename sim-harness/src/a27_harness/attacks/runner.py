@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from a27_attacks import Attack, AttackResult, Detection, NodeHandle, NodeView, Outcome, SendResult
+from a27_attacks import Attack, AttackResult, BadParameter, Detection, NodeHandle, NodeView, Outcome, SendResult
 from a27_channels import CHANNEL, channel_record
 from a27_ledger import KeyPair, LedgerSnapshot, LedgerState, SubmissionTimeout, Transaction
 from a27_netsim import Member, SimulatedNetwork, Simulation, introduce_members
@@ -602,6 +602,13 @@ def _stats_by_sender(records: Sequence[Any]) -> dict[str, tuple[int, float | Non
             for sender in senders}
 
 
+def _failed_by_cause(records: Sequence[Any]) -> dict[str, int]:
+    """Failed records by their ``cause``, causes in name order (Lab 3 payments; other labs' records have none)."""
+    causes = [record.cause for record in records if getattr(record, "outcome", None) == "failed"
+              and hasattr(record, "cause")]
+    return {cause: causes.count(cause) for cause in sorted(set(causes))}
+
+
 def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
     """Signals an honest node showed in the attack run but never in the replay, first time first."""
     seen_in_replay = set(replay.signals.first_seen)
@@ -633,7 +640,8 @@ def run_attack(run: AttackRun) -> AttackReport:
     Run ``run``'s attack and its honest replay, audit them, and judge the attack. Deterministic for a given run.
 
     :raises AttackRunError: when the attack's lab has no runner in this build.
-    :raises BadParameter: when the attack's parameters do not fit the network.
+    :raises BadParameter: when the attack's parameters do not fit the network, or the network has fewer honest
+        light nodes than the attack's ``min_light_nodes``.
     """
     attack = run.attack
     if attack.lab not in LAB_RUNNERS:
@@ -644,6 +652,10 @@ def run_attack(run: AttackRun) -> AttackReport:
     if changes:
         run = attrs.evolve(run, scenario=attrs.evolve(run.scenario, **changes))  # type: ignore[arg-type]
     scenario = run.scenario
+    if scenario.light_nodes < attack.min_light_nodes:
+        msg = (f"{attack.name}: needs at least {attack.min_light_nodes} honest light nodes to matter, got "
+               f"{scenario.light_nodes} (a27 attack --list says why)")
+        raise BadParameter(msg)
     attack.check(scenario.validators, scenario.light_nodes)
     if run.replay is not None:
         run.replay.check_matches({**run.header(), "nodes": run.replay.header.get("nodes")})
@@ -687,7 +699,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         notes=dict(attacked_guests.notes), by_sender=_stats_by_sender(attacked_transfers),
         replay_by_sender=_stats_by_sender(replay_transfers), views={view.name: view.node_view for view in honest},
         replay_views={view.name: view.node_view for view in replay_honest},
-        honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked)
+        honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked,
+        failed_by_cause=_failed_by_cause(attacked_transfers), replay_failed_by_cause=_failed_by_cause(replay_transfers))
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
                         len(attacked_transfers),
