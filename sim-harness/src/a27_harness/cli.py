@@ -202,7 +202,8 @@ def _attack_list() -> str:
         lines.append(f"    defences: {', '.join(attack.defences) or 'none'}"
                      + ("  (structural control: expected to fail even undefended)" if attack.structural else ""))
         if attack.min_light_nodes > 1:
-            lines.append(f"    needs at least {attack.min_light_nodes} honest light nodes (see its summary)")
+            lines.append(f"    needs at least {attack.min_light_nodes} honest light nodes "
+                         "(its summary in a27_attacks says why)")
         for parameter in attack.parameters():
             lines.append(f"    --param {parameter.name}={parameter.default}: {parameter.doc}")
     return "\n".join(lines)

@@ -654,7 +654,7 @@ def run_attack(run: AttackRun) -> AttackReport:
     scenario = run.scenario
     if scenario.light_nodes < attack.min_light_nodes:
         msg = (f"{attack.name}: needs at least {attack.min_light_nodes} honest light nodes to matter, got "
-               f"{scenario.light_nodes} (a27 attack --list says why)")
+               f"{scenario.light_nodes} (the attack's summary in a27_attacks says why)")
         raise BadParameter(msg)
     attack.check(scenario.validators, scenario.light_nodes)
     if run.replay is not None:
