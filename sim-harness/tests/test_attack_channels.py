@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
-from a27_attacks import HoldHtlcsAttack, SupersededStateAttack
+from a27_attacks import BadParameter, HoldHtlcsAttack, SupersededStateAttack
 from a27_harness.attacks import AttackRun, run_attack
+from a27_harness.experiments.attacks import DEFENDED, UNDEFENDED, AttackExperiment, AttackExperimentResult, run_planned
+from a27_harness.labs.lab3 import run_lab3
+from a27_harness.reports import attack_experiment as experiment_report
 from a27_harness.scenario import SimScenario
 
 SEED = 5
@@ -69,3 +73,37 @@ def test_hold_htlcs_with_retries_around_the_holder_fails_no_more_honest_payments
     # The held HTLCs still lock the payers' funds until they expire: the defence saves the payment, not the time.
     assert report.outcome.honest_locked > 5 * report.outcome.replay_locked
     assert report.result.stolen == 0 and report.outcome.agreement
+
+
+def test_a_ring_of_three_light_nodes_routes_no_payment_so_hold_htlcs_refuses_it() -> None:
+    # Every payee is a ring neighbour, paid directly on the shared channel: no HTLC could reach a hub.
+    lab = run_lab3(SimScenario(layers=("ledger", "pos", "channels"), seed=1, light_nodes=3, duration=10))
+    assert lab.payments and {payment.kind for payment in lab.payments} == {"direct"}
+    assert HoldHtlcsAttack.min_light_nodes == 4
+    scenario = SimScenario(layers=("ledger", "pos", "channels"), seed=1, light_nodes=3, duration=10)
+    with pytest.raises(BadParameter, match="needs at least 4 honest light nodes"):
+        run_attack(AttackRun(HoldHtlcsAttack(), scenario))
+
+
+def test_the_quick_preset_runs_hold_htlcs_on_four_light_nodes_where_it_succeeds_undefended_and_fails_defended(
+        ) -> None:
+    experiment = AttackExperiment.quick((HoldHtlcsAttack.name, SupersededStateAttack.name))
+    plan = experiment.plan()
+    assert experiment.light_nodes == 3
+    assert {run.light_nodes for run in plan if run.attack == SupersededStateAttack.name} == {3}
+    held = [run for run in plan if run.attack == HoldHtlcsAttack.name and run.seed == 1]
+    assert [(run.build, run.light_nodes, run.duration) for run in held] == [(UNDEFENDED, 4, 10.0),
+                                                                             (DEFENDED, 4, 10.0)]
+    undefended, defended = (run_planned(run) for run in held)
+    assert undefended.succeeded and undefended.broken == ("availability",)
+    assert undefended.honest_failed > undefended.replay_failed
+    assert not defended.succeeded and defended.honest_failed <= defended.replay_failed
+    assert undefended.stolen == defended.stolen == 0
+    # The scoreboard reads hold-htlcs's rows on its 4 light nodes, and says so.
+    result = AttackExperimentResult(attrs.evolve(experiment, attacks=(HoldHtlcsAttack.name,)),
+                                    (undefended, defended), {})
+    assert result.headline(HoldHtlcsAttack.name, UNDEFENDED) == [undefended]
+    terminal = experiment_report.format_terminal(result)
+    assert "hold-htlcs (on 4 light nodes, the fewest it can matter on) undefended: success 100.0%" in terminal
+    assert "blue team: held in every defended run" in terminal
+    assert "hold-htlcs on 4" in experiment_report.format_markdown(result)

@@ -67,7 +67,7 @@ def test_parameters_that_do_not_fit_the_network_are_refused_before_a_run() -> No
     DoubleSpendLab1().check(validators=2, light_nodes=1)
 
 
-def test_register_refuses_a_taken_name_an_unknown_lab_and_a_malformed_defence() -> None:
+def test_register_refuses_a_taken_name_an_unknown_lab_a_malformed_defence_and_no_light_nodes() -> None:
     def make(name: str, lab: str, defence: str) -> type[Attack]:
         @attrs.frozen
         class Probe(Attack):
@@ -89,6 +89,11 @@ def test_register_refuses_a_taken_name_an_unknown_lab_and_a_malformed_defence() 
         register(make("probe", "moon", "ledger.x"))
     with pytest.raises(AttackError, match=r"<layer>\.<field>"):
         register(make("probe", "ledger", "conflicting_nonces"))
+    for smallest in (0, True, 2.5):
+        probe = make("probe", "ledger", "ledger.x")
+        probe.min_light_nodes = smallest  # type: ignore[misc]
+        with pytest.raises(AttackError, match="min_light_nodes must be an integer of at least 1"):
+            register(probe)
     assert "probe" not in ATTACKS
     with pytest.raises(AttackError, match="unknown role"):
         AttackerNode("a0", "miner", "mines")

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import attrs
+
+from a27_attacks import Attack, HoldHtlcsAttack, Outcome
 from a27_attacks.channels import (
     held_htlc_attack,
     jamming_attack,
@@ -65,3 +68,23 @@ def test_a_flood_of_unfunded_proposals_from_10000_keys_blocks_honest_opens_only_
     assert without.accepted == NodeParams().max_unfunded and not without.honest_opened
     with_check = open_flood_attack(ON, keys=10_000)
     assert with_check.accepted == 0 and with_check.honest_opened
+
+
+def test_hold_htlcs_is_judged_on_payments_a_held_htlc_ended_not_on_balance_failures_after_rerouting() -> None:
+    # Measured at seed 2, 4 light nodes, defended: one direct payment more than in the replay found its ring channel
+    # short (payments retried around the holder moved ring balances), and no payment timed out.
+    rerouted = Outcome(gain_by_node={"v0": 0}, paid_twice=0, excess_supply=0, agreement=True, replay_agreement=True,
+                       differing=(), detections=(), attacker_fees=0, attacker_slashed=0, honest_failed=6,
+                       replay_failed=5, honest_latency=None, replay_latency=None,
+                       failed_by_cause={"insufficient channel balance": 3, "no path": 3},
+                       replay_failed_by_cause={"insufficient channel balance": 2, "no path": 3})
+    assert Attack.judge(HoldHtlcsAttack(), rerouted).broken == ("availability",)  # what every failure would say
+    verdict = HoldHtlcsAttack().judge(rerouted)
+    assert not verdict.succeeded and verdict.broken == ()
+    assert verdict.honest_effect["payments failed by timeout"] == 0
+    assert verdict.honest_effect["failed transfers"] == 6  # still reported
+    held = attrs.evolve(rerouted, failed_by_cause={"timeout": 13, "no path": 3})
+    verdict = HoldHtlcsAttack().judge(held)
+    assert verdict.succeeded and verdict.broken == ("availability",)
+    assert (verdict.honest_effect["payments failed by timeout"],
+            verdict.honest_effect["payments failed by timeout in the replay"]) == (13, 0)

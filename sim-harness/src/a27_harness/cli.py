@@ -212,6 +212,9 @@ def _attack_list() -> str:
         lines.append(f"{name} (lab {attack.lab}, {attack.family}): {attack.one_line()}")
         lines.append(f"    defences: {', '.join(attack.defences) or 'none'}"
                      + ("  (structural control: expected to fail even undefended)" if attack.structural else ""))
+        if attack.min_light_nodes > 1:
+            lines.append(f"    needs at least {attack.min_light_nodes} honest light nodes "
+                         "(its summary in a27_attacks says why)")
         for parameter in attack.parameters():
             lines.append(f"    --param {parameter.name}={parameter.default}: {parameter.doc}")
     return "\n".join(lines)

@@ -238,6 +238,11 @@ class Outcome:
     """Lab 3: token-blocks of honest liquidity locked in pending HTLCs (per block, the amounts of the HTLCs honest
     nodes had offered and that were neither settled nor failed yet, summed over the run's blocks)."""
     replay_locked: int = 0
+    failed_by_cause: Mapping[str, int] = attrs.field(factory=dict)
+    """Lab 3: honest payments that failed, by the cause their record gives (``timeout``, ``no path``,
+    ``insufficient channel balance``...); empty for labs whose records give none."""
+    replay_failed_by_cause: Mapping[str, int] = attrs.field(factory=dict)
+    """The same in the honest replay."""
 
 
 @attrs.frozen
@@ -289,6 +294,9 @@ class Attack(abc.ABC):
     """A control for a structural defence: no switch turns off what stops it (consensus ordering, the BFT bound,
     timeouts and quorums, mempool bounds), so it is expected to fail even with ``--undefended``; its runs show that
     the structure holds, not that a defence works. ``defences`` is then usually empty."""
+    min_light_nodes: ClassVar[int] = 1
+    """The fewest honest light nodes of a network on which the attack can matter at all (its summary says why when
+    it is more than 1); the runner refuses a smaller network, and an experiment runs the attack on this many."""
     replay_acts: ClassVar[bool] = False
     """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
     attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced
@@ -438,13 +446,17 @@ def register(cls: type[AttackT]) -> type[AttackT]:
     """
     A class decorator adding an attack to ``ATTACKS``, after checking its ClassVars.
 
-    :raises AttackError: for a name taken, an unknown lab or family, or a defence name not ``<layer>.<field>``.
+    :raises AttackError: for a name taken, an unknown lab or family, a ``min_light_nodes`` below 1, or a defence name
+        not ``<layer>.<field>``.
     """
     if cls.name in ATTACKS:
         msg = f"attack name {cls.name!r} is taken by {ATTACKS[cls.name].__qualname__}"
         raise AttackError(msg)
     if cls.lab not in LABS or cls.family not in FAMILIES:
         msg = f"attack {cls.name}: lab must be one of {', '.join(LABS)} and family one of {', '.join(FAMILIES)}"
+        raise AttackError(msg)
+    if isinstance(cls.min_light_nodes, bool) or not isinstance(cls.min_light_nodes, int) or cls.min_light_nodes < 1:
+        msg = f"attack {cls.name}: min_light_nodes must be an integer of at least 1, got {cls.min_light_nodes!r}"
         raise AttackError(msg)
     for defence in cls.defences:
         layer, dot, field = defence.partition(".")

@@ -34,6 +34,7 @@ from a27_channels import (
     ChannelRefused,
     ChannelStatus,
     ChannelTerms,
+    FailureCause,
     ForwardDecision,
     HonestChannelBehaviour,
     HopInstruction,
@@ -402,10 +403,17 @@ class HoldHtlcsAttack(Attack):
         "free, so that routed payments prefer it; it then neither forwards nor fails the HTLCs it gets, which lock "
         "the payers' funds until their expiry. Without `channels.avoid_failed_hops` the timeout ends each payment; "
         "with it, the payer tries again around the holder and the payment gets through (the liquidity stays locked "
-        "until the expiry either way).")
-    success = "more honest payments fail than in the honest replay, where a0 forwards"
+        "until the expiry either way). It can only matter where honest payments are routed: Lab 3's light nodes "
+        "pay their ring neighbours directly on the channel they share and route only to payees two or three hops "
+        "round the ring, as far as the ring allows, so with 3 light nodes every payee is a neighbour, no payment "
+        "is routed and no HTLC ever reaches a0; it needs at least 4 (`min_light_nodes`). Judged on the payments a "
+        "held HTLC ends, those that fail by timeout: a payment retried around a0 leaves the ring channels with "
+        "other balances than in the replay, where a0 carried it, and a direct payment may then fail or succeed "
+        "where it did not (reported among the honest failures, not judged).")
+    success = "more honest payments fail by timeout (a hop held their HTLC) than in the honest replay (a0 forwards)"
     defences = ("channels.avoid_failed_hops",)
     replay_acts = True
+    min_light_nodes = 4
 
     deposit: int = param(1_500, "a0's deposit, and the honest node's, in each of its channels", positive)
 
@@ -429,8 +437,17 @@ class HoldHtlcsAttack(Attack):
         _note_fees(arena, community)
 
     def judge(self, outcome: Outcome) -> AttackResult:
-        """The default verdict with the channel figures (penalty lost, fees, liquidity locked)."""
-        return channel_verdict(self, outcome)
+        """The channel verdict (``channel_verdict``), availability judged on the honest payments that failed by
+        timeout against the replay's, not on every failure."""
+        result = channel_verdict(self, outcome)
+        timeout = FailureCause.TIMEOUT.label
+        held, replay_held = outcome.failed_by_cause.get(timeout, 0), outcome.replay_failed_by_cause.get(timeout, 0)
+        broken = tuple(guarantee for guarantee in result.broken if guarantee != "availability")
+        if held > replay_held:
+            broken += ("availability",)
+        effect = {**result.honest_effect, "payments failed by timeout": held,
+                  "payments failed by timeout in the replay": replay_held}
+        return attrs.evolve(result, succeeded=result.stolen > 0 or bool(broken), broken=broken, honest_effect=effect)
 
 
 __all__ = [

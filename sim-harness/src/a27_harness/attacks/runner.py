@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 
-from a27_attacks import Attack, AttackResult, Detection, NodeHandle, NodeView, Outcome, SendResult
+from a27_attacks import Attack, AttackResult, BadParameter, Detection, NodeHandle, NodeView, Outcome, SendResult
 from a27_ledger import KeyPair, SubmissionTimeout, Transaction
 from a27_netsim import Member, SimulatedNetwork, Simulation, introduce_members
 from a27_pos.payloads import BlockResponse
@@ -236,6 +236,8 @@ class _Guests:
         self.fees = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._sampler: asyncio.Task[None] | None = None
+        self._pump: asyncio.Task[None] | None = None
+        """Replay: the task sending the recorded events, which goes on after ``run`` returned (see ``_replay``)."""
         self._start = 0.0
         self.views: list[_View] = []
         self.network: SimulatedNetwork | None = None
@@ -305,7 +307,13 @@ class _Guests:
             await late.stop()
 
     async def _replay(self, arena: _Arena, nodes: Sequence[A27Node]) -> None:
-        """Send the recorded packets and carry out the recorded conditions in their places, until the recorded end."""
+        """
+        Send the recorded packets and carry out the recorded conditions in their places; return at the recorded end.
+
+        The attacker's nodes went on sending after its ``act`` returned (introductions, channel updates, until the
+        run finished), and the tap recorded that too: those events are sent by a task that outlives this call (and
+        stops at ``finish``), so that the lab's next phase starts when it started in the recorded run.
+        """
         recording, tap = self.attack_run.replay, self.tap
         assert recording is not None and tap is not None
         recording.check_matches({**self.attack_run.header(), "nodes": self.node_header(nodes)})
@@ -317,6 +325,14 @@ class _Guests:
                 self._tasks.append(loop.create_task(result))  # type: ignore[arg-type]
 
         tap.perform = perform
+        self._pump = loop.create_task(self._send_recorded(tap), name="attack replay")
+        if recording.end > loop.time():
+            await _until(loop, recording.end)
+
+    @staticmethod
+    async def _send_recorded(tap: PacketTap) -> None:
+        """Send the recorded packets and carry out the recorded conditions, each in its recorded place."""
+        loop = asyncio.get_running_loop()
         waits = 0
         while (due := tap.next_time()) is not None:
             if due > loop.time():
@@ -331,8 +347,6 @@ class _Guests:
                 if waits > REPLAY_TURNS:
                     tap.flush(math.inf)
                 await asyncio.sleep(0)
-        if recording.end > loop.time():
-            await _until(loop, recording.end)
 
     def node_header(self, nodes: Sequence[A27Node]) -> list[dict[str, str]]:
         """The attacker nodes as a recording's header lists them: name, account, address."""
@@ -352,6 +366,8 @@ class _Guests:
         """Stop sampling, take a last sample, and record every honest node's view for the audit."""
         if self._sampler is not None:
             self._sampler.cancel()
+        if self._pump is not None:
+            self._pump.cancel()
         honest = _honest_order([node for node in nodes if node.name not in {node.name for node in self.attackers}])
         self.signals.sample(honest, asyncio.get_running_loop().time() - self._start)
         if self.replaying and self.attack_run.replay is not None:
@@ -571,6 +587,13 @@ def _stats_by_sender(records: Sequence[Any]) -> dict[str, tuple[int, float | Non
             for sender in senders}
 
 
+def _failed_by_cause(records: Sequence[Any]) -> dict[str, int]:
+    """Failed records by their ``cause``, causes in name order (Lab 3 payments; other labs' records have none)."""
+    causes = [record.cause for record in records if getattr(record, "outcome", None) == "failed"
+              and hasattr(record, "cause")]
+    return {cause: causes.count(cause) for cause in sorted(set(causes))}
+
+
 def _detections(attacked: _Guests, replay: _Guests) -> tuple[Detection, ...]:
     """Signals an honest node showed in the attack run but never in the replay, first time first."""
     seen_in_replay = set(replay.signals.first_seen)
@@ -602,7 +625,8 @@ def run_attack(run: AttackRun) -> AttackReport:
     Run ``run``'s attack and its honest replay, audit them, and judge the attack. Deterministic for a given run.
 
     :raises AttackRunError: when the attack's lab has no runner in this build.
-    :raises BadParameter: when the attack's parameters do not fit the network.
+    :raises BadParameter: when the attack's parameters do not fit the network, or the network has fewer honest
+        light nodes than the attack's ``min_light_nodes``.
     """
     attack = run.attack
     if attack.lab not in LAB_RUNNERS:
@@ -613,6 +637,10 @@ def run_attack(run: AttackRun) -> AttackReport:
     if changes:
         run = attrs.evolve(run, scenario=attrs.evolve(run.scenario, **changes))  # type: ignore[arg-type]
     scenario = run.scenario
+    if scenario.light_nodes < attack.min_light_nodes:
+        msg = (f"{attack.name}: needs at least {attack.min_light_nodes} honest light nodes to matter, got "
+               f"{scenario.light_nodes} (the attack's summary in a27_attacks says why)")
+        raise BadParameter(msg)
     attack.check(scenario.validators, scenario.light_nodes)
     if run.replay is not None:
         run.replay.check_matches({**run.header(), "nodes": run.replay.header.get("nodes")})
@@ -656,7 +684,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         notes=dict(attacked_guests.notes), by_sender=_stats_by_sender(attacked_transfers),
         replay_by_sender=_stats_by_sender(replay_transfers), views={view.name: view.node_view for view in honest},
         replay_views={view.name: view.node_view for view in replay_honest},
-        honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked)
+        honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked,
+        failed_by_cause=_failed_by_cause(attacked_transfers), replay_failed_by_cause=_failed_by_cause(replay_transfers))
     names = {name: key.public_key.hex()[:8] for name, key in attacked_guests.keys.items()}
     return AttackReport(run, run.attack.judge(outcome), outcome, audits, names, genesis_supply,
                         len(attacked_transfers),

@@ -15,7 +15,9 @@ Attack cards sweep what the attack's analytic curve is drawn against:
 - an attack of a family in ``IDENTITY_FAMILIES`` (Sybil, eclipse) runs on honest networks of each of
   ``light_node_points`` light nodes, so that the attacker's share of the identities changes.
 
-Every other attack runs at its defaults on the experiment's network.
+Every other attack runs at its defaults on the experiment's network. An attack that cannot matter on so few honest
+light nodes (``Attack.min_light_nodes``, e.g. ``hold-htlcs``: a ring of 3 routes no payment) runs on the fewest it
+needs instead, and its scoreboard rows are read there.
 """
 
 from __future__ import annotations
@@ -208,11 +210,17 @@ class AttackExperiment:
         share = _share_parameter(attack)
         return [((share, repr(point)),) for point in self.share_points] if share else [()]
 
+    def light_nodes_for(self, attack: type[Attack]) -> int:
+        """The honest light nodes of the network ``attack``'s scoreboard rows are read on: the experiment's, or the
+        fewest the attack can matter on (``Attack.min_light_nodes``) when that is more."""
+        return max(self.light_nodes, attack.min_light_nodes)
+
     def _light_nodes(self, attack: type[Attack]) -> tuple[int, ...]:
-        # The sweep always holds the experiment's own network: the scoreboard's row is read there.
+        # The sweep always holds the attack's own network: the scoreboard's row is read there.
         if card_kind(attack) == "identities":
-            return tuple(sorted({*self.light_node_points, self.light_nodes}))
-        return (self.light_nodes,)
+            return tuple(sorted({*(max(count, attack.min_light_nodes) for count in self.light_node_points),
+                                 self.light_nodes_for(attack)}))
+        return (self.light_nodes_for(attack),)
 
     def plan(self) -> tuple[PlannedAttackRun, ...]:
         """Every run, in report order: attack, sweep point, build (undefended first), seed."""
@@ -345,9 +353,10 @@ class AttackExperimentResult:
         return [run for run in self.runs if run.attack == attack and (build is None or run.build == build)]
 
     def headline(self, attack: str, build: str) -> list[AttackRunSummary]:
-        """The runs at the experiment's own network and the attack's default parameters (the scoreboard's rows);
-        an attack with a share parameter has no default point, so its largest share is used."""
-        runs = [run for run in self.of(attack, build) if run.light_nodes == self.experiment.light_nodes]
+        """The runs at the attack's network (``AttackExperiment.light_nodes_for``) and default parameters (the
+        scoreboard's rows); an attack with a share parameter has no default point, so its largest share is used."""
+        light_nodes = self.experiment.light_nodes_for(attack_named(attack))
+        runs = [run for run in self.of(attack, build) if run.light_nodes == light_nodes]
         points = sorted({run.stake_share for run in runs})
         if any(run.parameters for run in runs):
             runs = [run for run in runs if run.stake_share == points[-1]]

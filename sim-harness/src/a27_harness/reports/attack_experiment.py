@@ -98,6 +98,8 @@ class AttackSection:
     defended: BuildScore
     cost: DefenceCost
     points: tuple[SweepPoint, ...]
+    light_nodes: int
+    """Honest light nodes of the network the scoreboard rows were read on (``AttackExperiment.light_nodes_for``)."""
 
 
 def sections(result: AttackExperimentResult) -> list[AttackSection]:
@@ -110,7 +112,7 @@ def sections(result: AttackExperimentResult) -> list[AttackSection]:
             card=card_kind(attack), undefended=build_score(UNDEFENDED, result.headline(name, UNDEFENDED)),
             defended=build_score(DEFENDED, result.headline(name, DEFENDED)),
             cost=defence_cost(result.of(name, DEFENDED), result.of(name, UNDEFENDED)),
-            points=tuple(sweep(result, name))))
+            points=tuple(sweep(result, name)), light_nodes=result.experiment.light_nodes_for(attack)))
     return found
 
 
@@ -252,6 +254,11 @@ def format_markdown(result: AttackExperimentResult) -> str:
              f"{', '.join(str(count) for count in experiment.light_node_points)}.", ""]
     if result.skipped:
         lines += ["Not run:", *[f"- {name}: {reason}" for name, reason in result.skipped.items()], ""]
+    larger = [section for section in found if section.light_nodes != experiment.light_nodes]
+    if larger:
+        lines += ["Run on a larger network, the fewest honest light nodes at which the attack can matter (its "
+                  "`min_light_nodes`; its summary says why): "
+                  + ", ".join(f"{section.attack} on {section.light_nodes}" for section in larger) + ".", ""]
     if not result.defended_successes:
         lines += [f"Blue team: no attack succeeded against the defended build in any of its "
                   f"{sum(run.build == DEFENDED for run in result.runs)} defended runs"
@@ -285,6 +292,8 @@ def format_terminal(result: AttackExperimentResult) -> str:
     lines = []
     for section in sections(result):
         control = " (structural control: expected to fail)" if attack_named(section.attack).structural else ""
+        if section.light_nodes != result.experiment.light_nodes:
+            control += f" (on {section.light_nodes} light nodes, the fewest it can matter on)"
         for score in (section.undefended, section.defended):
             lines.append(f"{section.attack}{control} {score.build}: success {_interval(score.success)} of "
                          f"{score.runs} runs; tokens stolen {_mean(score.stolen)}; "
