@@ -188,6 +188,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
 
 
+@pytest.mark.slow
 def test_quick_run_of_every_registered_attack_writes_the_scoreboard_and_a_card_each(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["experiment", "attacks", "--quick", "--jobs", "2", "--no-progress", "--out", str(tmp_path)]) == 0
@@ -208,6 +209,7 @@ def test_quick_run_of_every_registered_attack_writes_the_scoreboard_and_a_card_e
     assert section["defended"]["stolen"]["mean"] == 0
 
 
+@pytest.mark.slow
 def test_the_same_options_give_the_same_bytes_with_one_or_two_worker_processes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     outputs = []

@@ -11,6 +11,8 @@ import pytest
 from a27_harness.attacks.recording import RecordedPacket, RecordingError, read_recording
 from a27_harness.cli import main
 
+pytestmark = pytest.mark.slow  # each case runs an attack twice, recorded and replayed
+
 RUNS = {
     "double-spend-lab1": ["--seed", "11", "--light-nodes", "4", "--duration", "10"],
     "vote-equivocation": ["--seed", "3", "--light-nodes", "2", "--duration", "6"],

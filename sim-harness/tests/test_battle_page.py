@@ -79,6 +79,7 @@ def test_score_json_gives_the_scoring_core_numbers(served: str) -> None:
 
 
 @pytest.mark.timeout(90)
+@pytest.mark.slow
 def test_a_headless_browser_shows_the_json_numbers_and_takes_a_screenshot(served: str, tmp_path: Path) -> None:
     if CHROMIUM is None:
         pytest.skip("chromium is not installed (apt-get install -y --no-install-recommends chromium)")

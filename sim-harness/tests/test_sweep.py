@@ -107,6 +107,7 @@ def test_experiment_targets_resolve_and_a_topology_point_runs() -> None:
 
 
 @pytest.mark.timeout(120)
+@pytest.mark.slow
 def test_a_killed_sweep_resumes_with_only_the_rest(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     manifest = _manifest(tmp_path, SMALL)
     out = tmp_path / "out"
@@ -141,6 +142,7 @@ def test_a_killed_sweep_resumes_with_only_the_rest(tmp_path: Path, capsys: pytes
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow
 def test_local_pool_and_dask_cluster_write_the_same_bytes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     from distributed import LocalCluster  # noqa: PLC0415
 
