@@ -144,19 +144,28 @@ class Nodes:
         return NodeClient(f"http://127.0.0.1:{port}", timeout=15.0)
 
     def stored_chain(self, name: str) -> list[Block]:
-        """The stopped node's finalized blocks from its SQLite stores, after checking their integrity and invariants."""
-        data = self.root / name / "data"
-        ledger, chain_store = SQLiteStore(data / f"{name}.db"), SQLiteChainStore(data / f"{name}.chain.db",
-                                                                                 pos_registry())
-        try:
-            # Reopening refuses a ledger and a chain store at different heights, or holding different blocks.
-            chain = Chain.start(self.genesis, ledger, chain_store)
-            chain.state.check_invariants()
-            blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
-            return [block for block in blocks if block is not None]
-        finally:
-            ledger.close()
-            chain_store.close()
+        """The stopped node's finalized blocks from its SQLite stores (see ``stored_chain``)."""
+        return stored_chain(self.root / name / "node.toml")
+
+
+def stored_chain(config_path: Path) -> list[Block]:
+    """
+    A stopped node's finalized blocks read from its SQLite stores, after checking that they reopen together (same
+    height, same blocks) and that the chain's invariants hold: balances plus escrows equal the supply, and the supply
+    is the genesis supply plus the block rewards minus what was burned (slashing included).
+    """
+    config = load_config(config_path)
+    data = config.data_dir
+    ledger = SQLiteStore(data / f"{config.name}.db")
+    chain_store = SQLiteChainStore(data / f"{config.name}.chain.db", pos_registry())
+    try:
+        chain = Chain.start(load_genesis(config.genesis), ledger, chain_store)
+        chain.check_invariants()
+        blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
+        return [block for block in blocks if block is not None]
+    finally:
+        ledger.close()
+        chain_store.close()
 
 
 @attrs.define
