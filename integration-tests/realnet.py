@@ -22,8 +22,14 @@ from pathlib import Path
 import attrs
 
 from a27_harness.client import ClientError, NodeClient
-from a27_harness.node.config import RestConfig, load_config, load_genesis, load_or_create_key, render_config, \
-    render_genesis
+from a27_harness.node.config import (
+    RestConfig,
+    load_config,
+    load_genesis,
+    load_or_create_key,
+    render_config,
+    render_genesis,
+)
 from a27_ledger import KeyPair, SQLiteStore, sign_transfer
 from a27_pos import Block, Chain, SQLiteChainStore, pos_registry
 
