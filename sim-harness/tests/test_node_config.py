@@ -9,6 +9,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import attrs
@@ -25,7 +26,14 @@ from a27_harness.node.config import (
     render_config,
     render_genesis,
 )
-from a27_harness.node.process import behaviour_settings, lock_data_dir, node_settings, prepare, run_node
+from a27_harness.node.process import (
+    OffsetClockRuntime,
+    behaviour_settings,
+    lock_data_dir,
+    node_settings,
+    prepare,
+    run_node,
+)
 from a27_ledger import KeyPair, SQLiteStore
 from a27_pos import Chain, SQLiteChainStore, pos_registry
 
@@ -80,6 +88,13 @@ BAD_CONFIGS = [
     ('key_file = "key.bin"', 'key_file = "."', "key_file: "),
     ('key_file = "key.bin"', "key_file = 3", "key_file: expected a non-empty string, got 3"),
     ('name = "v0"', 'name = "v0"\nname = "v1"', "not valid TOML"),
+    ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = nan', "[clock] offset_seconds: expected a"),
+    ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = inf', "[clock] offset_seconds: expected a"),
+    ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = 86401', "from -86,400 to 86,400"),
+    ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = true', "[clock] offset_seconds: expected"),
+    ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = "60"', "[clock] offset_seconds: expected"),
+    ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset = 60', "[clock]: unknown key 'offset'"),
+    ('data_dir = "data"', 'data_dir = "data"\nclock = 60', "clock: expected a [clock] table"),
 ]
 
 
@@ -279,3 +294,19 @@ def test_two_nodes_cannot_share_a_data_directory(tmp_path: Path) -> None:
         asyncio.run(run_node(config, stop))
     with lock_data_dir(config):  # released
         pass
+
+
+def test_the_clock_offset_for_tests_shifts_the_node_time_base_and_is_absent_by_default(tmp_path: Path) -> None:
+    path = _write_node(tmp_path)
+    assert load_config(path).clock_offset == 0.0
+    assert OffsetClockRuntime("127.0.0.1", 0, 0.0).pos_clock() is None  # Unix time, the PoS layer's default
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = -300', 1),
+                    encoding="utf-8")
+    config = load_config(path)
+    assert config.clock_offset == -300.0
+    clock = OffsetClockRuntime("127.0.0.1", 0, config.clock_offset).pos_clock()
+    assert clock is not None
+    before = time.time()
+    shifted = clock()
+    assert before - 300 <= shifted <= time.time() - 300

@@ -38,13 +38,16 @@ MAX_BOOTSTRAP = 1_000
 """The most bootstrap addresses one config may list."""
 MAX_UINT64 = 2**64 - 1
 TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network",
-            "defences", "rest")
+            "defences", "rest", "clock")
 NETWORK_KEYS = ("listen", "port", "bootstrap")
 DEFENCES_KEYS = ("off",)
 REST_KEYS = ("address", "port", "api_key")
 DEFAULT_REST_PORT = 8085
 """The REST API's TCP port in the config ``a27 node init`` writes unless told another."""
 MAX_API_KEY = 256
+CLOCK_KEYS = ("offset_seconds",)
+MAX_CLOCK_OFFSET = 86_400.0
+"""The largest ``[clock] offset_seconds``, either way: one day."""
 GENESIS_KEYS = ("chain_id", "params", "accounts")
 ACCOUNT_KEYS = ("public_key", "balance", "stake", "name")
 
@@ -90,6 +93,9 @@ class NodeConfig:
     """The defences the ``[defences]`` table switches off, by full name (``pos.checkpoints``); the rest stay on."""
     rest: RestConfig | None = None
     """The ``[rest]`` table; None (no table) serves no REST API."""
+    clock_offset: float = 0.0
+    """``[clock] offset_seconds``, for tests only: seconds added to the node's time base (the Unix time its PoS layer
+    stamps and checks blocks with), to play a machine whose clock is wrong. 0 (no table) on every real deployment."""
 
 
 def _ipv4(setting: str, text: object) -> str:
@@ -224,7 +230,25 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         bootstrap=tuple(parse_address(f"[network] bootstrap[{index}]", text) for index, text in enumerate(bootstrap)),
         defences_off=check_defences_off("[defences] off", defences.get("off", [])),
         rest=check_rest(document["rest"]) if "rest" in document else None,
+        clock_offset=check_clock(document["clock"]) if "clock" in document else 0.0,
     )
+
+
+def check_clock(table: object) -> float:
+    """
+    The ``[clock]`` table checked (for tests only): ``offset_seconds``, a number of seconds from -86,400 to 86,400
+    added to the node's time base; 0 by default.
+
+    :raises ConfigError: for an unknown key, or an offset that is not a finite number in that range (true included).
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("clock: expected a [clock] table")
+    _unknown_keys("[clock]", table, CLOCK_KEYS)
+    offset = table.get("offset_seconds", 0)
+    if type(offset) not in (int, float) or not -MAX_CLOCK_OFFSET <= offset <= MAX_CLOCK_OFFSET:
+        raise ConfigError(f"[clock] offset_seconds: expected a number of seconds from {-MAX_CLOCK_OFFSET:,.0f} to "
+                          f"{MAX_CLOCK_OFFSET:,.0f}, got {offset!r}")
+    return float(offset)
 
 
 def check_defences_off(setting: str, value: object) -> tuple[str, ...]:

@@ -16,7 +16,8 @@ import logging
 import os
 import random
 import signal
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from a27_ledger import KeyPair, Receipt
@@ -42,6 +43,25 @@ STATUS_INTERVAL = 10.0
 """Seconds between the status lines a running node logs."""
 
 log = logging.getLogger("a27.node")
+
+
+class OffsetClockRuntime(UdpRuntime):
+    """
+    A UDP runtime whose PoS clock is Unix time plus ``offset`` seconds (``[clock] offset_seconds``, for tests only):
+    a node process that plays a machine whose clock is wrong. With offset 0 it is ``UdpRuntime`` exactly.
+    """
+
+    def __init__(self, host: str, base_port: int, offset: float) -> None:
+        """Bind to ``host`` and ``base_port`` as ``UdpRuntime`` does; stamp and check blocks ``offset`` s off."""
+        super().__init__(host, base_port)
+        self.offset = offset
+
+    def pos_clock(self) -> Callable[[], float] | None:
+        """None (the PoS layer's default, Unix time) without an offset; else Unix time plus the offset."""
+        if not self.offset:
+            return None
+        offset = self.offset
+        return lambda: time.time() + offset
 
 
 def behaviour_settings(config: NodeConfig) -> LayerSettings:
@@ -186,8 +206,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     with lock_data_dir(config):
         stores = Stores(config.data_dir)
         try:
-            node = await build_node(spec, genesis, UdpRuntime(config.listen, config.port), stores=stores,
-                                    settings=settings)
+            node = await build_node(spec, genesis, OffsetClockRuntime(config.listen, config.port, config.clock_offset),
+                                    stores=stores, settings=settings)
         except BaseException:
             stores.close()
             raise
@@ -209,6 +229,9 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
             overlay.my_estimated_lan = (host, port)
     log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
              spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
+    if config.clock_offset:
+        log.warning("%s: [clock] offset_seconds %+g: the node's time base is off by that much (for tests only)",
+                    spec.name, config.clock_offset)
     tasks = [asyncio.ensure_future(walk_to_bootstrap(node, config.bootstrap)), asyncio.ensure_future(log_status(node))]
     api = NodeApi(node)
     rest: RESTManager | None = None
