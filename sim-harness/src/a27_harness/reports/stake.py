@@ -793,8 +793,9 @@ def format_markdown(result: StakeExperimentResult) -> str:
     lines += ["", f"![gini]({PLOTS['gini']})", "",
               "Figure: the Gini coefficient of bonded stake (solid) and of the rewards each validator earned from the "
               "start until then (dashed) over simulated time, one panel per case and strategy, one colour per run "
-              "kind; lines are means across seeds, bands their 95% t intervals. Reward Gini starts high because the "
-              "first few blocks go to few validators; without restaking the stake Gini stays at its start.", ""]
+              "kind; lines are means across seeds, the bands around the stake lines their 95% t intervals (cut to "
+              "0-1). Reward Gini starts high because the first few blocks go to few validators; without restaking "
+              "the stake Gini stays at its start.", ""]
     lines += ["## Runs", ""]
     lines += markdown_table(
         ["kind", "case", "strategy", "seed", "silent", "blocks", "transfers final", "simulated s", "consistent"],
@@ -917,8 +918,10 @@ def plot_gini(result: StakeExperimentResult, path: Path) -> None:
         for values, style, what in ((series.stake, "-", "stake"), (series.rewards, "--", "rewards")):
             axis.plot(series.times, [value.mean for value in values], style, color=colours[series.kind],
                       label=f"{what}, {names[series.kind]}")
-            axis.fill_between(series.times, [value.low for value in values], [value.high for value in values],
-                              color=colours[series.kind], alpha=0.15, linewidth=0)
+        # Bands for stake only: reward Gini over a few early blocks swings widely and its band would hide the rest.
+        axis.fill_between(series.times, [max(0.0, value.low) for value in series.stake],
+                          [min(1.0, value.high) for value in series.stake], color=colours[series.kind], alpha=0.15,
+                          linewidth=0)
         axis.set_title(f"{series.case}, {series.strategy}", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
         axis.set_ylim(0, 1)
