@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 TINY = ("experiment", "stake", "--seeds", "1", "--duration", "20", "--proposer", "weighted-round-robin",
-        "--cases", "equal,10x-more", "--silence-duration", "10", "--restake-duration", "30", "--restake-seeds", "2", "--no-progress")
+        "--cases", "equal,10x-more", "--silence-duration", "10", "--restake-duration", "30", "--restake-seeds", "2",
+        "--no-progress")
 
 
 def _a27(*arguments: str, cwd: Path, hash_seed: str) -> subprocess.CompletedProcess[str]:
