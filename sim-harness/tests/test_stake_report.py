@@ -20,6 +20,7 @@ from a27_harness.experiments.stake import (
     RunSummary,
     StakeExperiment,
     StakeExperimentResult,
+    parse_cases,
 )
 from a27_harness.reports.stake import (
     PLOTS,
@@ -276,3 +277,13 @@ def test_restake_control_sentences_follow_the_runs(result: StakeExperimentResult
     text = " ".join(restake_control_sentences(richer))
     assert "compounding (v0's rewards with restaking minus without) was 4,950 [3,044, 6,856]" in text
     assert "So compounding is above 0 (its 95% interval excludes 0)" in text
+
+
+def test_nakamoto_and_gini_sentence_follows_the_stakes(result: StakeExperimentResult) -> None:
+    text = " ".join(findings(result))
+    assert ("(more than 2/3): equal 2 / 3, 10x-more 1 / 1, 10x-less 2 / 3; Gini coefficient of stake: equal 0.000, "
+            "10x-more 0.519, 10x-less 0.218.") in text
+    # v0 with half the stake halts alone, but with the next validator holds exactly 2/3: not enough to finalize.
+    other = StakeExperiment(cases=parse_cases("3x-more"), seeds=1, restake_seeds=1)
+    changed = StakeExperimentResult(other, tuple(_made_up(run, index) for index, run in enumerate(other.plan())))
+    assert "(more than 2/3): 3x-more 1 / 3; Gini coefficient of stake: 3x-more 0.250." in " ".join(findings(changed))
