@@ -255,7 +255,10 @@ def format_terminal(result: StakeExperimentResult) -> str:
               f"{experiment.restake_duration:g} simulated seconds):",
               *_drift_rows(result.drift()), "",
               f"Where v0's stake growth came from (tokens, mean [95% t interval] over restake seeds 1-"
-              f"{experiment.restake_seeds}; compounding: v0's rewards with restaking minus without, same seed):",
+              f"{experiment.restake_seeds}; growth: bonded stake at the end minus at the start; rewards w/o "
+              "restaking: v0's rewards in the same seed's run with restaking off; compounding: v0's rewards with "
+              "restaking minus without; share move: v0's stake share at the end minus at the start, with transfers "
+              "and in the same seed's run without them):",
               *_restake_control_rows(result.restake_controls()), "", verdict_line(result)]
     return "\n".join(lines)
 
