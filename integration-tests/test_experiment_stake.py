@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 TINY = ("experiment", "stake", "--seeds", "1", "--duration", "20", "--proposer", "weighted-round-robin",
-        "--cases", "equal,10x-more", "--silence-duration", "10", "--restake-duration", "30", "--no-progress")
+        "--cases", "equal,10x-more", "--silence-duration", "10", "--restake-duration", "30", "--restake-seeds", "2",
+        "--no-progress")
 
 
 def _a27(*arguments: str, cwd: Path, hash_seed: str) -> subprocess.CompletedProcess[str]:
@@ -23,7 +24,8 @@ def test_tiny_stake_experiment_reports_shares_thresholds_and_silence(tmp_path: P
     assert first.returncode == 0, first.stdout + first.stderr
     assert "VERDICT: OK" in first.stdout
     folder = tmp_path / "one"
-    for name in ("report.md", "report.json", "block_shares.png", "finality.png", "silence.png", "restake.png"):
+    for name in ("report.md", "report.json", "block_shares.png", "finality.png", "silence.png", "restake.png",
+                 "gini.png"):
         assert (folder / name).stat().st_size > 0, name
     data = json.loads((folder / "report.json").read_text(encoding="utf-8"))
 
@@ -49,6 +51,14 @@ def test_tiny_stake_experiment_reports_shares_thresholds_and_silence(tmp_path: P
     assert alone["blocks"] > 0
     assert alone["proposers"] == ["v0"]
     assert silence["equal", ("v0",)]["blocks"] > 0
+
+    boundary = {item["case"]: item for item in data["boundary"]}
+    assert boundary["v0 at 1/3"]["blocks"] == boundary["v0 at 1/3 + 1"]["blocks"] == 0
+    assert boundary["v0 at 1/3 - 1"]["blocks"] > 0
+    assert all(item["as_predicted"] for item in data["boundary"])
+    controls = {item["case"]: item for item in data["restake_controls"]}
+    assert controls["10x-more"]["seeds"] == 2
+    assert controls["10x-more"]["transfers_without_transfers"] == 0
 
     restake = {item["case"]: item for item in data["restake"]}
     assert restake["10x-more"]["bonds_admitted"] > 0

@@ -57,6 +57,7 @@ NUMBER_CASES = [
     (["experiment", "stake", "--restake-duration", "-1"], None, "argument --restake-duration: expected a finite"),
     (["experiment", "stake", "--restake-interval", "inf"], None, "argument --restake-interval: expected a finite"),
     (["experiment", "stake", "--restake-reward", "0"], None, "argument --restake-reward: expected an integer"),
+    (["experiment", "stake", "--restake-seeds", "0"], None, "argument --restake-seeds: expected an integer"),
     (["experiment", "stake", "--jobs", "0"], None, "argument --jobs: expected an integer from 1"),
     (["experiment", "stake", "--cases", "1" + "0" * 400 + "x-more"], None, "unknown stake case"),
     (["experiment", "stake", "--cases", f"{10**20}x-more"], None, "stakes: expected"),

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from a27_harness.experiments.stake import (
+    BOUNDARY_RUN,
+    NO_RESTAKE_RUN,
+    RESTAKE_KINDS,
+    RESTAKE_NO_TRANSFERS_RUN,
     RESTAKE_RUN,
     SHARES_RUN,
     SILENCE_RUN,
@@ -14,16 +19,27 @@ from a27_harness.experiments.stake import (
     StakeCase,
     StakeDrift,
     StakeExperiment,
+    boundary_cases,
+    gini_series,
     parse_cases,
     parse_strategies,
     pool_shares,
+    restake_control,
+    rewards_until,
     run_planned,
     run_stake_experiment,
     silence_outcome,
+    silent_sets,
+    stake_at,
     stake_drift,
     stake_thresholds,
 )
-from a27_harness.reports.statistics import wilson_interval
+from a27_harness.reports.statistics import (
+    detectable_standardized_difference,
+    gini,
+    standard_deviation,
+    wilson_interval,
+)
 from a27_harness.scenario import ScenarioError, SimScenario
 
 
@@ -93,26 +109,114 @@ def test_bad_experiment_settings_are_refused(settings: dict[str, object], messag
 
 def test_the_plan_covers_cases_strategies_seeds_silence_and_restaking() -> None:
     experiment = StakeExperiment(seeds=2, duration=50.0, silence_duration=7.0, restake_duration=90.0,
-                                 restake_interval=5.0, restake_block_reward=700)
+                                 restake_interval=5.0, restake_block_reward=700, restake_seeds=3)
     plan = experiment.plan()
     shares = [run for run in plan if run.kind == SHARES_RUN]
     silence = [run for run in plan if run.kind == SILENCE_RUN]
-    restake = [run for run in plan if run.kind == RESTAKE_RUN]
-    assert len(plan) == len(shares) + len(silence) + len(restake)
+    boundary = [run for run in plan if run.kind == BOUNDARY_RUN]
+    restake = [run for run in plan if run.kind in RESTAKE_KINDS]
+    assert len(plan) == len(shares) + len(silence) + len(boundary) + len(restake)
     assert {(run.case, run.scenario.proposer, run.scenario.seed) for run in shares} == {
         (case, strategy, seed) for case in ("equal", "10x-more", "10x-less")
         for strategy in ("weighted-round-robin", "lottery") for seed in (1, 2)}
     assert all(run.scenario.duration == 50.0 and run.scenario.restake_interval is None for run in shares)
-    assert [(run.case, run.scenario.silent_validators) for run in silence] == [
-        (case, silent) for case in ("equal", "10x-more", "10x-less") for silent in ((0,), (1, 2, 3))]
-    assert {(run.scenario.proposer, run.scenario.seed, run.scenario.duration) for run in silence} == {
-        ("weighted-round-robin", 1, 7.0)}
-    assert len(restake) == 6
-    assert all((run.scenario.restake_interval, run.scenario.block_reward, run.scenario.duration) == (5.0, 700, 90.0)
-               for run in restake)
-    assert all(run.scenario.stakes == experiment.stakes(experiment.case_named(run.case)) for run in plan)
+    assert [(run.case, run.scenario.proposer, run.scenario.silent_validators) for run in silence] == [
+        (case, strategy, silent) for case in ("equal", "10x-more", "10x-less")
+        for strategy in ("weighted-round-robin", "lottery") for silent in ((0,), (0, 1), (1, 2), (1, 2, 3))]
+    assert {(run.scenario.seed, run.scenario.duration) for run in silence + boundary} == {(1, 7.0)}
+    assert [(run.scenario.proposer, run.scenario.stakes, run.scenario.silent_validators) for run in boundary] == [
+        (strategy, stakes, silent) for strategy in ("weighted-round-robin", "lottery") for stakes, silent in (
+            ((299_999, 200_000, 200_000, 200_000), (0,)), ((300_000, 200_000, 200_000, 200_000), (0,)),
+            ((300_001, 200_000, 200_000, 200_000), (0,)), ((200_000, 199_999, 400_000, 400_000), (0, 1)),
+            ((200_000, 200_000, 400_000, 400_000), (0, 1)), ((200_000, 200_001, 400_000, 400_000), (0, 1)))]
+    assert len(restake) == 3 * 2 * 3 * 3
+    assert {run.scenario.seed for run in restake} == {1, 2, 3}
+    assert all((run.scenario.block_reward, run.scenario.duration) == (700, 90.0) for run in restake)
+    by_kind = {run.kind: run.scenario for run in restake if (run.case, run.scenario.seed) == ("10x-less", 2)
+               and run.scenario.proposer == "lottery"}
+    assert by_kind[RESTAKE_RUN].restake_interval == by_kind[RESTAKE_NO_TRANSFERS_RUN].restake_interval == 5.0
+    assert by_kind[NO_RESTAKE_RUN].restake_interval is None
+    assert by_kind[RESTAKE_RUN].transfer_interval == by_kind[NO_RESTAKE_RUN].transfer_interval == 4.0
+    assert by_kind[RESTAKE_NO_TRANSFERS_RUN].transfer_interval == 1_000_000.0
+    assert all(run.scenario.stakes == experiment.stakes(experiment.case_named(run.case))
+               for run in plan if run.kind != BOUNDARY_RUN)
     assert plan[0].label == "shares equal weighted-round-robin seed 1"
-    assert silence[1].label == "silence equal weighted-round-robin seed 1 silent v1,v2,v3"
+    assert silence[3].label == "silence equal weighted-round-robin seed 1 silent v1,v2,v3"
+
+
+def test_boundary_cases_sit_exactly_at_one_third_and_one_token_either_side() -> None:
+    for validators in (2, 3, 4, 7):
+        for boundary in boundary_cases(validators, 100_000):
+            silent = sum(boundary.stakes[index] for index in boundary.silent)
+            # 3 x silent - total moves by 2 per token added to the silent stake (the total grows too).
+            assert 3 * silent - sum(boundary.stakes) == 2 * boundary.offset
+            assert silence_outcome(summary(kind=BOUNDARY_RUN, case=boundary.name, stakes=boundary.stakes,
+                                           silent=boundary.silent, blocks_proposed=(0,) * validators)
+                                   ).predicted_halt == (boundary.offset >= 0)
+    assert [boundary.name for boundary in boundary_cases(3, 10)] == [
+        "v0 at 1/3 - 1", "v0 at 1/3", "v0 at 1/3 + 1", "v0+v1 at 1/3 - 1", "v0+v1 at 1/3", "v0+v1 at 1/3 + 1"]
+    assert len(boundary_cases(2, 10)) == 3
+    assert silent_sets(2) == ((0,), (1,))
+    assert silent_sets(3) == ((0,), (0, 1), (1, 2))
+    with pytest.raises(ExperimentError, match="boundary case v0\\+v1 at 1/3 - 1 gives a stake of 999,"):
+        StakeExperiment(validators=3, base_stake=1_000, cases=parse_cases("10x-more"))
+
+
+def _restake(kind: str, seed: int, *, v0_end: int, v0_rewards: int, received: int = 0,
+             transfers: int = 10) -> RunSummary:
+    stakes = (1_000, 1_000)
+    run = summary(kind=kind, case="equal", seed=seed, stakes=stakes, blocks_proposed=(2, 2),
+                  stake_history=((0.0, stakes), (4.0, (v0_end, 1_000))), rewards=(v0_rewards, 200),
+                  received=(received, 0))
+    return attrs.evolve(run, transfers_submitted=transfers, block_proposers=(0, 1, 0, 1),
+                        block_rewards=(v0_rewards // 2, 100, v0_rewards // 2, 100))
+
+
+def test_restake_control_splits_growth_seed_by_seed() -> None:
+    runs = [_restake(RESTAKE_RUN, 1, v0_end=1_500, v0_rewards=400, received=150),
+            _restake(RESTAKE_NO_TRANSFERS_RUN, 1, v0_end=1_400, v0_rewards=400, transfers=0),
+            _restake(NO_RESTAKE_RUN, 1, v0_end=1_000, v0_rewards=300, received=150),
+            _restake(RESTAKE_RUN, 2, v0_end=1_300, v0_rewards=300, received=50),
+            _restake(RESTAKE_NO_TRANSFERS_RUN, 2, v0_end=1_200, v0_rewards=200, transfers=0),
+            _restake(NO_RESTAKE_RUN, 2, v0_end=1_000, v0_rewards=300, received=50),
+            _restake(RESTAKE_RUN, 3, v0_end=1_000, v0_rewards=0)]  # no controls: left out
+    control = restake_control(runs)
+    assert control.seeds == 2
+    assert (control.growth.mean, control.growth.runs) == (400, 2)
+    # Compounding per seed: 400 - 300 = 100 and 300 - 300 = 0; growth 500 and 300.
+    assert control.compounding.mean == 50
+    assert control.compounding_fraction is not None
+    assert control.compounding_fraction.mean == pytest.approx((100 / 500 + 0 / 300) / 2)
+    assert control.transfer_income.mean == 100
+    # Not yet bonded: 400 + 150 - 500 = 50 and 300 + 50 - 300 = 50.
+    assert (control.unbonded.low, control.unbonded.high) == (50, 50)
+    assert control.rewards_without_restaking.mean == 300
+    moves = (1_500 / 2_500 - 0.5, 1_300 / 2_300 - 0.5)
+    alone = (1_400 / 2_400 - 0.5, 1_200 / 2_200 - 0.5)
+    assert control.share_move.mean == pytest.approx(sum(moves) / 2)
+    assert control.share_move_without_transfers.mean == pytest.approx(sum(alone) / 2)
+    assert control.transfer_effect.mean == pytest.approx((moves[0] - alone[0] + moves[1] - alone[1]) / 2)
+    assert control.gini_start == 0
+    assert control.gini_end.mean == pytest.approx((gini((1_500, 1_000)) + gini((1_300, 1_000))) / 2)
+    assert control.transfers_without_transfers == 0
+    assert control.compounding_detectable == pytest.approx(
+        detectable_standardized_difference(2, paired=True) * standard_deviation([100, 0]))
+    with pytest.raises(ExperimentError, match="no seed has"):
+        restake_control(runs[-1:])
+
+
+def test_gini_series_follows_stake_and_cumulative_rewards() -> None:
+    run = _restake(RESTAKE_RUN, 1, v0_end=3_000, v0_rewards=400)
+    series = gini_series([run], duration=4.0, points=4)
+    assert series.times == (0.0, 1.0, 2.0, 3.0, 4.0)
+    # Stake changes at t = 4 only; blocks at t = 1 (v0), 2 (v1), 3 (v0), 4 (v1) paying 200, 100, 200, 100.
+    assert [value.mean for value in series.stake] == [0, 0, 0, 0, gini((3_000, 1_000))]
+    assert [value.mean for value in series.rewards] == pytest.approx(
+        [0, gini((200, 0)), gini((200, 100)), gini((400, 100)), gini((400, 200))])
+    assert rewards_until(run, 2.5) == (200, 100)
+    assert stake_at(run, 3.9) == (1_000, 1_000)
+    with pytest.raises(ExperimentError, match="one case, strategy and kind"):
+        gini_series([run, _restake(NO_RESTAKE_RUN, 1, v0_end=1_000, v0_rewards=1)], 4.0)
 
 
 # Scenario options the experiment relies on --------------------------------------------------------------------------
@@ -268,12 +372,12 @@ def test_a_silent_validator_never_proposes() -> None:
 
 def test_worker_processes_give_the_same_result_as_one_process() -> None:
     experiment = StakeExperiment(cases=parse_cases("2x-more"), strategies=("lottery",), seeds=1, validators=3,
-                                 light_nodes=1, duration=4.0, silence_duration=3.0, restake_duration=4.0,
-                                 restake_interval=2.0)
+                                 light_nodes=1, duration=4.0, silence_duration=3.0, restake_seeds=1,
+                                 restake_duration=4.0, restake_interval=2.0)
     seen: list[tuple[int, int, str]] = []
     alone = run_stake_experiment(experiment, progress=lambda done, planned, label: seen.append((done, planned, label)))
     pooled = run_stake_experiment(experiment, jobs=2)
     assert alone == pooled
-    assert [(done, planned) for done, planned, _ in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
-    assert [run.kind for run in alone.runs] == [SHARES_RUN, SILENCE_RUN, SILENCE_RUN, RESTAKE_RUN]
+    assert [(done, planned) for done, planned, _ in seen] == [(done, 13) for done in range(1, 14)]
+    assert [run.kind for run in alone.runs] == [SHARES_RUN, *[SILENCE_RUN] * 3, *[BOUNDARY_RUN] * 6, *RESTAKE_KINDS]
     assert alone.ok

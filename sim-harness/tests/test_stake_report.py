@@ -11,6 +11,8 @@ import attrs
 import pytest
 
 from a27_harness.experiments.stake import (
+    BOUNDARY_RUN,
+    RESTAKE_KINDS,
     RESTAKE_RUN,
     SHARES_RUN,
     SILENCE_RUN,
@@ -18,6 +20,7 @@ from a27_harness.experiments.stake import (
     RunSummary,
     StakeExperiment,
     StakeExperimentResult,
+    parse_cases,
 )
 from a27_harness.reports.stake import (
     PLOTS,
@@ -25,6 +28,7 @@ from a27_harness.reports.stake import (
     format_terminal,
     precision_sentence,
     report_data,
+    restake_control_sentences,
     write_report,
 )
 
@@ -39,22 +43,28 @@ def _made_up(run: PlannedRun, index: int) -> RunSummary:
                 for position, stake in enumerate(stakes)]
     proposed[0] += blocks - sum(proposed)
     history: tuple[tuple[float, tuple[int, ...]], ...] = ()
+    proposers: tuple[int, ...] = ()
     if run.kind == RESTAKE_RUN:
         # Validator 1 grows by a tenth of its stake per block: enough to cross 1/3 in the 10x-less case.
         history = tuple((float(height), (stakes[0], stakes[1] + height * stakes[1] // 10, *stakes[2:]))
                         for height in range(blocks + 1))
+    elif run.kind in RESTAKE_KINDS:
+        history = tuple((float(height), stakes) for height in range(blocks + 1))
+    if run.kind in RESTAKE_KINDS:
+        proposers = tuple(position for position, count in enumerate(proposed) for _ in range(count))
     return RunSummary(
         kind=run.kind, case=run.case, strategy=run.scenario.proposer, seed=run.scenario.seed, silent=silent,
         stakes=stakes, blocks_proposed=tuple(proposed), rewards=tuple(100 * count for count in proposed),
         received=(0,) * len(stakes), block_times=tuple(float(height) for height in range(1, blocks + 1)),
         block_finality=tuple(0.2 for _ in range(blocks)), rounds_above_zero=0, transfers_submitted=5,
         transfer_latency=() if halted else (0.8, 1.0), agreed=not halted, supply_ok=True,
-        end_time=60.0 if halted else float(blocks), stake_history=history, bonds_admitted=len(history))
+        end_time=60.0 if halted else float(blocks), stake_history=history, bonds_admitted=len(history),
+        block_proposers=proposers, block_rewards=(100,) * len(proposers))
 
 
 @pytest.fixture(scope="module")
 def result() -> StakeExperimentResult:
-    experiment = StakeExperiment(seeds=2)
+    experiment = StakeExperiment(seeds=2, restake_seeds=2)
     return StakeExperimentResult(experiment, tuple(_made_up(run, index) for index, run in enumerate(experiment.plan())))
 
 
@@ -65,7 +75,14 @@ def test_terminal_summary_has_every_table_and_the_verdict(result: StakeExperimen
                     "Silent validators", "Restaking"):
         assert heading in text
     assert "10x-more, lottery:" in text
-    assert re.search(r"^10x-more +v0 +76\.9% +halt +0 +- +0/5 +yes$", text, re.MULTILINE)
+    assert re.search(r"^10x-more +lottery +v0 +76\.9% +halt +0 +- +0/5 +yes$", text, re.MULTILINE)
+    # One token more for v0 is 2/3 of a token more than a third of the (one token larger) total.
+    assert re.search(r"^v0 at 1/3 \+ 1 +lottery +v0 +300,001/900,001 \(1/3 \+ 0\.6667\) +halt +0 ", text,
+                     re.MULTILINE)
+    assert re.search(r"^v0 at 1/3 +lottery +v0 +300,000/900,000 \(exactly 1/3\) +halt +0 ", text, re.MULTILINE)
+    assert re.search(r"^v0 at 1/3 - 1 +weighted-round-robin +v0 +299,999/899,999 \(1/3 - 0\.6667\) +live +\d+ ",
+                     text, re.MULTILINE)
+    assert "Where v0's stake growth came from" in text
     assert text.endswith("held at least 1/3 of the stake")
     assert "VERDICT: OK" in text
 
@@ -87,7 +104,8 @@ def test_findings_read_shares_tests_silence_and_crossings(result: StakeExperimen
     text = " ".join(sentences)
     assert "Under weighted-round-robin, v0's share of the blocks" in text
     assert "chi-square p-values" in text
-    assert "10x-more: with v0 silent (76.9% of the stake) no block was finalized" in text
+    assert ("Silence in 10x-more: v0 silent (76.9%, predicted halt): weighted-round-robin halted (no block in 60 s), "
+            "lottery halted (no block in 60 s), as the quorum rule predicts") in text
     assert "as the quorum rule predicts" in text
     assert "In 10x-less under weighted-round-robin, v1 gained the power to halt the chain alone" in text
 
@@ -222,3 +240,50 @@ def test_intervals_across_seeds_use_one_value_per_seed(result: StakeExperimentRe
     assert pooled.v0_block_share is not None
     assert pooled.v0_block_share.mean == pytest.approx(sum(per_seed) / len(per_seed))
     assert pooled.v0_block_share.runs == len(runs) == 2
+
+
+def test_boundary_and_coalition_sentences_follow_the_runs(result: StakeExperimentResult) -> None:
+    text = " ".join(findings(result))
+    assert ("Boundary v0 at 1/3: v0 silent with 300,000 of 900,000 tokens (exactly 1/3; predicted halt): "
+            "weighted-round-robin halted (no block in 60 s), lottery halted (no block in 60 s), as the quorum rule "
+            "predicts.") in text
+    assert ("Coalition of two in 10x-less: neither v0 nor v1 can halt the chain alone; together (35.5%) they halted "
+            "it under weighted-round-robin, lottery (as the quorum rule predicts).") in text
+    runs = list(result.runs)
+    position = next(index for index, run in enumerate(runs)
+                    if run.kind == BOUNDARY_RUN and run.case == "v0 at 1/3" and run.strategy == "lottery")
+    runs[position] = attrs.evolve(runs[position], block_times=(1.0, 2.0), block_finality=(0.2, 0.2),
+                                  blocks_proposed=(0, 1, 1, 0), rounds_above_zero=1, agreed=True)
+    changed = StakeExperimentResult(result.experiment, tuple(runs))
+    text = " ".join(findings(changed))
+    assert ("Boundary v0 at 1/3: v0 silent with 300,000 of 900,000 tokens (exactly 1/3; predicted halt): "
+            "weighted-round-robin halted (no block in 60 s), lottery continued (2 blocks, 1 after a failed round), "
+            "AGAINST the quorum rule's prediction under lottery.") in text
+    assert "1 silence runs did not behave" in format_terminal(changed)
+
+
+def test_restake_control_sentences_follow_the_runs(result: StakeExperimentResult) -> None:
+    control = next(control for control in result.restake_controls()
+                   if (control.case, control.strategy) == ("10x-more", "lottery"))
+    text = " ".join(restake_control_sentences(control))
+    assert "compounding (v0's rewards with restaking minus without) was -50 [-1,956, 1,856]" in text
+    assert "So compounding cannot be told from 0 at this number of seeds" in text
+    assert "a paired t-test over 2 seeds detects a mean compounding of 1,160 tokens or more" in text
+    # v0 earns 5,000 more in every restake run with restaking than in its no-restake control: clearly above 0.
+    runs = tuple(attrs.evolve(run, rewards=(run.rewards[0] + 5_000, *run.rewards[1:]))
+                 if run.kind == RESTAKE_RUN else run for run in result.runs)
+    richer = next(control for control in StakeExperimentResult(result.experiment, runs).restake_controls()
+                  if (control.case, control.strategy) == ("10x-more", "lottery"))
+    text = " ".join(restake_control_sentences(richer))
+    assert "compounding (v0's rewards with restaking minus without) was 4,950 [3,044, 6,856]" in text
+    assert "So compounding is above 0 (its 95% interval excludes 0)" in text
+
+
+def test_nakamoto_and_gini_sentence_follows_the_stakes(result: StakeExperimentResult) -> None:
+    text = " ".join(findings(result))
+    assert ("(more than 2/3): equal 2 / 3, 10x-more 1 / 1, 10x-less 2 / 3; Gini coefficient of stake: equal 0.000, "
+            "10x-more 0.519, 10x-less 0.218.") in text
+    # v0 with half the stake halts alone, but with the next validator holds exactly 2/3: not enough to finalize.
+    other = StakeExperiment(cases=parse_cases("3x-more"), seeds=1, restake_seeds=1)
+    changed = StakeExperimentResult(other, tuple(_made_up(run, index) for index, run in enumerate(other.plan())))
+    assert "(more than 2/3): 3x-more 1 / 3; Gini coefficient of stake: 3x-more 0.250." in " ".join(findings(changed))

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
+import numpy as np
 import pytest
 from scipy import stats
 
@@ -11,6 +15,8 @@ from a27_harness.reports.statistics import (
     detectable_effect_chi_square,
     detectable_proportion_difference,
     detectable_standardized_difference,
+    gini,
+    nakamoto_coefficient,
     share_shift_for_effect,
     standard_deviation,
     wilson_interval,
@@ -114,3 +120,75 @@ def test_standard_deviation_by_hand() -> None:
     assert standard_deviation([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]) == pytest.approx(2.13809, abs=1e-5)
     with pytest.raises(ValueError, match="two values"):
         standard_deviation([1.0])
+
+
+@pytest.mark.parametrize(("values", "expected"), [
+    ((5, 5, 5, 5), 0.0),
+    ((0, 0, 0, 0), 0.0),
+    ((0, 0, 0, 10), 0.75),
+    ((1, 2, 3, 4), 0.25),
+    # 10x-more at 4 validators: |differences| sum to 2 * 3 * 900,000; mean 325,000 -> 5.4e6 / (2 * 16 * 325,000).
+    ((1_000_000, 100_000, 100_000, 100_000), 5_400_000 / (2 * 16 * 325_000)),
+    ((7,), 0.0),
+])
+def test_gini_against_hand_computed_values(values: tuple[int, ...], expected: float) -> None:
+    assert gini(values) == pytest.approx(expected, abs=1e-12)
+
+
+def test_gini_matches_the_mean_absolute_difference_formula() -> None:
+    rng = np.random.default_rng(4)
+    for _ in range(20):
+        values = rng.integers(0, 1_000, size=int(rng.integers(1, 30)))
+        if not values.sum():
+            continue
+        reference = np.abs(values[:, None] - values[None, :]).mean() / (2 * values.mean())
+        assert gini(values.tolist()) == pytest.approx(float(reference), abs=1e-12)
+
+
+def test_gini_refuses_nothing_and_negatives() -> None:
+    with pytest.raises(ValueError, match="at least one value"):
+        gini([])
+    with pytest.raises(ValueError, match="none negative"):
+        gini([3, -1])
+
+
+def _halts(total: int) -> Callable[[int], bool]:
+    # The PoS rule: silence of `power` halts when the rest is not more than 2/3 of the total.
+    return lambda power: not 3 * (total - power) > 2 * total
+
+
+def _finalizes(total: int) -> Callable[[int], bool]:
+    return lambda power: 3 * power > 2 * total
+
+
+@pytest.mark.parametrize(("stakes", "halt", "finalize"), [
+    ((100, 100, 100, 100), 2, 3),          # 1 of 4 is 25% < 1/3; 2 are 50%; 3 are 75% > 2/3
+    ((1_000, 100, 100, 100), 1, 1),        # v0 holds 10/13
+    ((10, 100, 100, 100), 2, 3),           # 100/310 < 1/3, 110/310 > 1/3; 200/310 < 2/3 < 210/310
+    ((300, 200, 200, 200), 1, 3),          # exactly 1/3 halts; 500/900 < 2/3 < 700/900
+    ((299, 200, 200, 200), 2, 3),          # one token under 1/3 does not
+    ((100, 100, 100), 1, 3),               # thirds: each halts alone; 2/3 exactly does not finalize
+    ((200, 100), 1, 2),                    # 2/3 exactly is not more than 2/3
+    ((5,) * 10, 4, 7),                     # 4/10 > 1/3 > 3/10; 7/10 > 2/3 > 6/10
+])
+def test_nakamoto_coefficients_against_hand_computed_values(stakes: tuple[int, ...], halt: int,
+                                                            finalize: int) -> None:
+    total = sum(stakes)
+    assert nakamoto_coefficient(stakes, _halts(total)) == halt
+    assert nakamoto_coefficient(stakes, _finalizes(total)) == finalize
+
+
+def test_nakamoto_coefficient_matches_a_search_over_every_coalition() -> None:
+    rng = np.random.default_rng(9)
+    for _ in range(30):
+        stakes = [int(value) for value in rng.integers(1, 50, size=int(rng.integers(1, 8)))]
+        total = sum(stakes)
+        for rule in (_halts(total), _finalizes(total)):
+            fewest = min(size for size in range(1, len(stakes) + 1)
+                         for coalition in itertools.combinations(stakes, size) if rule(sum(coalition)))
+            assert nakamoto_coefficient(stakes, rule) == fewest
+
+
+def test_nakamoto_coefficient_refuses_a_rule_nobody_meets() -> None:
+    with pytest.raises(ValueError, match="no coalition"):
+        nakamoto_coefficient([1, 2], lambda power: power > 3)

@@ -308,7 +308,7 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
                 "light_nodes": arguments.light_nodes, "transfer_interval": arguments.transfer_interval,
                 "base_stake": arguments.base_stake, "silence_duration": arguments.silence_duration,
                 "restake_duration": arguments.restake_duration, "restake_interval": arguments.restake_interval,
-                "restake_block_reward": arguments.restake_reward}
+                "restake_block_reward": arguments.restake_reward, "restake_seeds": arguments.restake_seeds}
     try:
         make = StakeExperiment.quick if arguments.quick else StakeExperiment
         experiment = make(cases=parse_cases(arguments.cases), strategies=parse_strategies(arguments.proposer),
@@ -569,8 +569,8 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     quick = StakeExperiment.quick()
     stake.add_argument("--quick", action="store_true",
                        help=f"the CI preset: {quick.seeds} seeds, {quick.duration:g} s shares runs, "
-                            f"{quick.silence_duration:g} s silence runs, {quick.restake_duration:g} s restake runs "
-                            "(options given here override it)")
+                            f"{quick.silence_duration:g} s silence runs, {quick.restake_seeds} restake seeds of "
+                            f"{quick.restake_duration:g} s (options given here override it)")
     stake.add_argument("--seeds", type=_integer(1, 1_000),
                        help=f"runs per case and strategy, seeds 1..N (default {defaults['seeds']})")
     stake.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
@@ -592,6 +592,9 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
     stake.add_argument("--restake-interval", type=_number(MIN_INTERVAL, MAX_SECONDS),
                        help="simulated seconds between a validator's re-bonds "
                             f"(default {defaults['restake_interval']:g})")
+    stake.add_argument("--restake-seeds", type=_integer(1, 1_000),
+                       help="seeds 1..N of each restaking run and its two controls (transfers off, restaking off) per "
+                            f"case and strategy (default {defaults['restake_seeds']})")
     stake.add_argument("--restake-reward", type=_integer(1, MAX_UINT64),
                        help=f"block reward in the restaking runs (default {defaults['restake_block_reward']:,})")
     stake.add_argument("--jobs", type=_integer(1, MAX_JOBS), help="worker processes (default: one per available CPU)")

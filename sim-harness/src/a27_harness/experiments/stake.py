@@ -3,12 +3,16 @@ The Lab 2 stake experiment: what stake weights do to proof of stake.
 
 Each case gives validator 0 a different stake from the others (the same, ten times more, a tenth). Seeded runs per
 case and proposer strategy measure who proposes the blocks, who earns the rewards and how fast blocks become final.
-Short runs with a set of silent validators show who alone can halt the chain or finalize it, and long runs in which
-validators re-bond their rewards show how stake shares move as rewards compound.
+Short runs with a set of silent validators show who alone can halt the chain or finalize it, under every proposer
+strategy: single validators and coalitions of two in each case, and stakes built so that the silent validators hold
+exactly 1/3 of the bonded stake, one token less, or one token more. Longer runs in which validators re-bond their
+income, beside the same seeds with transfers off and with restaking off, show how stake shares and their Gini
+coefficient move, and how much of a validator's stake growth is reward compounding rather than transfer income.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 import multiprocessing
@@ -31,12 +35,15 @@ from ..reports.statistics import (
     chi_square_against_shares,
     detectable_effect_chi_square,
     detectable_standardized_difference,
+    gini,
     mean_interval,
+    nakamoto_coefficient,
     share_shift_for_effect,
     standard_deviation,
     wilson_interval,
 )
 from ..scenario import SimScenario
+from ..scenario.settings import MAX_SECONDS
 
 STRATEGIES = ("weighted-round-robin", "lottery")
 DETERMINISTIC_STRATEGIES = ("weighted-round-robin",)
@@ -47,8 +54,19 @@ SHARES_RUN = "shares"
 """A run that measures block and reward shares and finality."""
 SILENCE_RUN = "silence"
 """A short run in which some validators never propose or vote."""
+BOUNDARY_RUN = "boundary"
+"""A silence run whose stakes put the silent validators at exactly 1/3 of the bonded stake, or one token off it."""
 RESTAKE_RUN = "restake"
-"""A long run in which validators re-bond their rewards."""
+"""A long run in which validators re-bond their income (rewards and transfers received)."""
+RESTAKE_NO_TRANSFERS_RUN = "restake-no-transfers"
+"""A restake run with the light nodes' transfers off: validators re-bond rewards only."""
+NO_RESTAKE_RUN = "no-restake"
+"""A restake run's control with restaking off: the same stakes, seed, reward, duration and transfers."""
+RESTAKE_KINDS = (RESTAKE_RUN, RESTAKE_NO_TRANSFERS_RUN, NO_RESTAKE_RUN)
+"""The three runs made per case, strategy and restake seed."""
+NO_TRANSFERS_INTERVAL = MAX_SECONDS
+"""The mean pause between a light node's transfers in a no-transfers run: a light node's first transfer falls within
+a run of d simulated seconds with probability 1 - exp(-d / 1,000,000) (0.015% at 150 s); the report counts them."""
 
 RunProgress = Callable[[int, int, str], None]
 """Called after each run with (runs done, runs planned, the finished run's label)."""
@@ -109,6 +127,48 @@ def parse_strategies(text: str) -> tuple[str, ...]:
     return (text,)
 
 
+@attrs.frozen
+class BoundaryCase:
+    """Stakes that put the ``silent`` validators at exactly 1/3 of the bonded stake plus ``offset`` tokens."""
+
+    name: str
+    stakes: tuple[int, ...]
+    silent: tuple[int, ...]
+    offset: int
+    """Tokens the silent stake lies above (positive) or below (negative) exactly 1/3."""
+
+
+BOUNDARY_OFFSETS = (-1, 0, 1)
+"""Just under, exactly at and just over 1/3, in tokens: the smallest step stake can take."""
+
+
+def boundary_cases(validators: int, base_stake: int) -> tuple[BoundaryCase, ...]:
+    """
+    Silence at the 1/3 boundary: v0 alone (v0 holds (n - 1) x base, every other 2 x base, so v0 is exactly 1/3), and,
+    with 3 validators or more, the coalition v0+v1 (each (n - 2) x base, every other 4 x base: together exactly 1/3,
+    each alone 1/6); each exactly, one token under (v0, or v1, holds one token less) and one token over.
+    """
+    single = (validators - 1) * base_stake
+    cases = [BoundaryCase(_boundary_name("v0", offset), (single + offset, *(2 * base_stake,) * (validators - 1)), (0,),
+                          offset) for offset in BOUNDARY_OFFSETS]
+    if validators >= 3:
+        member = (validators - 2) * base_stake
+        cases += [BoundaryCase(_boundary_name("v0+v1", offset),
+                               (member, member + offset, *(4 * base_stake,) * (validators - 2)), (0, 1), offset)
+                  for offset in BOUNDARY_OFFSETS]
+    return tuple(cases)
+
+
+def _boundary_name(silent: str, offset: int) -> str:
+    return f"{silent} at 1/3" + (f" {'+' if offset > 0 else '-'} {abs(offset)}" if offset else "")
+
+
+def silent_sets(validators: int) -> tuple[tuple[int, ...], ...]:
+    """The silence runs of each case: v0; the coalitions of two v0+v1 and v1+v2; every validator but v0."""
+    sets = ((0,), (0, 1), (1, 2), tuple(range(1, validators)))
+    return tuple(silent for silent in dict.fromkeys(sets) if max(silent) < validators and len(silent) < validators)
+
+
 def _positive(_: object, attribute: attrs.Attribute, value: float) -> None:
     if value <= 0:
         msg = f"{attribute.name} must be positive, got {value}"
@@ -147,9 +207,11 @@ class StakeExperiment:
     base_stake: int = attrs.field(default=100_000, validator=_positive)
     """The stake of every validator but validator 0."""
     silence_duration: float = attrs.field(default=30.0, validator=_positive)
-    restake_duration: float = attrs.field(default=600.0, validator=_positive)
+    restake_seeds: int = attrs.field(default=20, validator=_positive)
+    """Seeds 1, 2, ... of each restake run and its two controls (no transfers, no restaking), per case and strategy."""
+    restake_duration: float = attrs.field(default=150.0, validator=_positive)
     restake_interval: float = attrs.field(default=10.0, validator=_positive)
-    restake_block_reward: int = attrs.field(default=1_000, validator=_positive)
+    restake_block_reward: int = attrs.field(default=2_000, validator=_positive)
     """Block reward in the restake runs: large enough against the stakes that compounding shows within a run."""
 
     def __attrs_post_init__(self) -> None:
@@ -170,11 +232,17 @@ class StakeExperiment:
                 msg = (f"case {case.name} gives a stake of {min(self.stakes(case)):,}, below the chain's min_stake "
                        f"{min_stake:,}; raise the base stake or pick a smaller factor")
                 raise ExperimentError(msg)
+        for boundary in self.boundaries():
+            if min(boundary.stakes) < min_stake:
+                msg = (f"boundary case {boundary.name} gives a stake of {min(boundary.stakes):,}, below the chain's "
+                       f"min_stake {min_stake:,}; raise the base stake")
+                raise ExperimentError(msg)
 
     @classmethod
     def quick(cls, **settings: Any) -> StakeExperiment:
         """The CI preset: 2 seeds and short runs (``settings`` override it)."""
-        return cls(**{"seeds": 2, "duration": 30.0, "silence_duration": 20.0, "restake_duration": 120.0, **settings})
+        return cls(**{"seeds": 2, "duration": 30.0, "silence_duration": 20.0, "restake_seeds": 2,
+                      "restake_duration": 60.0, **settings})
 
     def stakes(self, case: StakeCase) -> tuple[int, ...]:
         """Each validator's stake in ``case``."""
@@ -184,27 +252,41 @@ class StakeExperiment:
         """The experiment's case called ``name``."""
         return next(case for case in self.cases if case.name == name)
 
-    def _scenario(self, case: StakeCase, strategy: str, seed: int, **settings: Any) -> SimScenario:
-        return SimScenario(validators=self.validators, light_nodes=self.light_nodes, seed=seed,
-                           transfer_interval=self.transfer_interval, stakes=self.stakes(case), proposer=strategy,
-                           **settings)
+    def boundaries(self) -> tuple[BoundaryCase, ...]:
+        """The stakes and silent validators of the boundary runs (see ``boundary_cases``)."""
+        return boundary_cases(self.validators, self.base_stake)
+
+    def _scenario(self, stakes: tuple[int, ...], strategy: str, seed: int, **settings: Any) -> SimScenario:
+        return SimScenario(**{"validators": self.validators, "light_nodes": self.light_nodes, "seed": seed,
+                              "transfer_interval": self.transfer_interval, "stakes": stakes, "proposer": strategy,
+                              **settings})
+
+    def _restake_scenario(self, kind: str, case: StakeCase, strategy: str, seed: int) -> SimScenario:
+        settings: dict[str, Any] = {"duration": self.restake_duration, "block_reward": self.restake_block_reward}
+        if kind != NO_RESTAKE_RUN:
+            settings["restake_interval"] = self.restake_interval
+        if kind == RESTAKE_NO_TRANSFERS_RUN:
+            settings["transfer_interval"] = NO_TRANSFERS_INTERVAL
+        return self._scenario(self.stakes(case), strategy, seed, **settings)
 
     def plan(self) -> tuple[PlannedRun, ...]:
         """
-        Every run, in report order: shares runs (case x strategy x seed), then for each case a run with validator 0
-        silent and one with all the others silent (first strategy, seed 1), then a restake run per case and strategy
-        (seed 1).
+        Every run, in report order: shares runs (case x strategy x seed); silence runs (case x strategy x
+        ``silent_sets``, seed 1); boundary runs (strategy x ``boundaries``, seed 1); restake runs (case x strategy x
+        restake seed x ``RESTAKE_KINDS``).
         """
-        runs = [PlannedRun(SHARES_RUN, case.name, self._scenario(case, strategy, seed, duration=self.duration))
+        runs = [PlannedRun(SHARES_RUN, case.name, self._scenario(self.stakes(case), strategy, seed,
+                                                                 duration=self.duration))
                 for case in self.cases for strategy in self.strategies for seed in range(1, self.seeds + 1)]
-        for case in self.cases:
-            for silent in ((0,), tuple(range(1, self.validators))):
-                runs.append(PlannedRun(SILENCE_RUN, case.name, self._scenario(
-                    case, self.strategies[0], 1, duration=self.silence_duration, silent_validators=silent)))
-        runs += [PlannedRun(RESTAKE_RUN, case.name, self._scenario(
-                     case, strategy, 1, duration=self.restake_duration, restake_interval=self.restake_interval,
-                     block_reward=self.restake_block_reward))
-                 for case in self.cases for strategy in self.strategies]
+        runs += [PlannedRun(SILENCE_RUN, case.name, self._scenario(
+                     self.stakes(case), strategy, 1, duration=self.silence_duration, silent_validators=silent))
+                 for case in self.cases for strategy in self.strategies for silent in silent_sets(self.validators)]
+        runs += [PlannedRun(BOUNDARY_RUN, boundary.name, self._scenario(
+                     boundary.stakes, strategy, 1, duration=self.silence_duration, silent_validators=boundary.silent))
+                 for strategy in self.strategies for boundary in self.boundaries()]
+        runs += [PlannedRun(kind, case.name, self._restake_scenario(kind, case, strategy, seed))
+                 for case in self.cases for strategy in self.strategies for seed in range(1, self.restake_seeds + 1)
+                 for kind in RESTAKE_KINDS]
         return tuple(runs)
 
     def to_dict(self) -> dict[str, object]:
@@ -252,8 +334,13 @@ class RunSummary:
     supply_ok: bool
     end_time: float
     stake_history: tuple[tuple[float, tuple[int, ...]], ...]
-    """(timestamp, bonded stake of v0, v1, ...) at the genesis and after every block; only in restake runs."""
+    """(timestamp, bonded stake of v0, v1, ...) at the genesis and after every block; only in restake runs and their
+    controls."""
     bonds_admitted: int
+    block_proposers: tuple[int, ...] = ()
+    """The proposer (0 for v0, ...) of each finalized block, in height order; only in restake runs and controls."""
+    block_rewards: tuple[int, ...] = ()
+    """The block reward plus fees each finalized block paid its proposer; only in restake runs and controls."""
 
     @property
     def blocks(self) -> int:
@@ -269,8 +356,13 @@ class RunSummary:
 def summarize(run: PlannedRun, result: Lab2Result) -> RunSummary:
     """Keep what the experiment reports of a finished run."""
     history: tuple[tuple[float, tuple[int, ...]], ...] = ()
-    if run.kind == RESTAKE_RUN:
+    proposers: tuple[int, ...] = ()
+    paid: tuple[int, ...] = ()
+    if run.kind in RESTAKE_KINDS:
         history = tuple((sample.timestamp, sample.stakes) for sample in result.stake_history)
+        index = {validator.name: position for position, validator in enumerate(result.validators)}
+        proposers = tuple(index[block.proposer] for block in result.blocks)
+        paid = tuple(run.scenario.block_reward + block.fees for block in result.blocks)
     return RunSummary(
         kind=run.kind, case=run.case, strategy=run.scenario.proposer, seed=run.scenario.seed,
         silent=run.scenario.silent_validators, stakes=run.scenario.validator_stakes(),
@@ -285,7 +377,8 @@ def summarize(run: PlannedRun, result: Lab2Result) -> RunSummary:
         transfers_submitted=len(result.transfers),
         transfer_latency=tuple(record.latency for record in result.transfers if record.latency is not None),
         agreed=result.agreed, supply_ok=result.supply_ok, end_time=result.end_time, stake_history=history,
-        bonds_admitted=sum(record.outcome == "admitted" for record in result.restakes))
+        bonds_admitted=sum(record.outcome == "admitted" for record in result.restakes), block_proposers=proposers,
+        block_rewards=paid)
 
 
 def run_planned(run: PlannedRun) -> RunSummary:
@@ -442,9 +535,16 @@ class Thresholds:
     finalizes_alone: tuple[bool, ...]
     """Whether each validator holds more than 2/3 by itself."""
     fewest_to_halt: int
-    """The fewest validators whose silence halts the chain."""
+    """Nakamoto coefficient of halting: the fewest validators whose silence halts the chain (at least 1/3)."""
     fewest_to_finalize: int
-    """The fewest validators that finalize blocks without anyone else."""
+    """Nakamoto coefficient of finality: the fewest validators that finalize blocks alone (more than 2/3)."""
+    stake_gini: float
+    """The Gini coefficient of the stakes."""
+
+
+def _validator_set(stakes: Sequence[int]) -> ValidatorSet:
+    # Accounts only label the powers here; the quorum test is the one every node applies to votes.
+    return ValidatorSet.from_powers({index.to_bytes(32, "big"): stake for index, stake in enumerate(stakes)})
 
 
 def _halts(validator_set: ValidatorSet, silent_power: int) -> bool:
@@ -452,18 +552,18 @@ def _halts(validator_set: ValidatorSet, silent_power: int) -> bool:
 
 
 def stake_thresholds(case: str, stakes: Sequence[int]) -> Thresholds:
-    """The halting and finalizing power of each validator, and of the smallest coalitions, for ``stakes``."""
-    # Accounts only label the powers here; the quorum test is the one every node applies to votes.
-    validator_set = ValidatorSet.from_powers({index.to_bytes(32, "big"): stake for index, stake in enumerate(stakes)})
+    """
+    The halting and finalizing power of each validator, the Nakamoto coefficients (by a27-pos's own quorum test,
+    ``ValidatorSet.has_quorum``: more than 2/3 of the bonded stake) and the stake's Gini coefficient.
+    """
+    validator_set = _validator_set(stakes)
     total = validator_set.total_power
-    largest_first = sorted(stakes, reverse=True)
-    prefix = [sum(largest_first[:count]) for count in range(1, len(stakes) + 1)]
     return Thresholds(
         case=case, stake_shares=tuple(stake / total for stake in stakes),
         halts_alone=tuple(_halts(validator_set, stake) for stake in stakes),
         finalizes_alone=tuple(validator_set.has_quorum(stake) for stake in stakes),
-        fewest_to_halt=next(count for count, power in enumerate(prefix, 1) if _halts(validator_set, power)),
-        fewest_to_finalize=next(count for count, power in enumerate(prefix, 1) if validator_set.has_quorum(power)))
+        fewest_to_halt=nakamoto_coefficient(stakes, lambda power: _halts(validator_set, power)),
+        fewest_to_finalize=nakamoto_coefficient(stakes, validator_set.has_quorum), stake_gini=gini(stakes))
 
 
 @attrs.frozen
@@ -475,6 +575,8 @@ class SilenceOutcome:
     silent: tuple[str, ...]
     silent_share: float
     predicted_halt: bool
+    silent_stake: int
+    total_stake: int
     blocks: int
     proposers: tuple[str, ...]
     """Validators that proposed at least one finalized block."""
@@ -497,12 +599,12 @@ class SilenceOutcome:
 
 def silence_outcome(run: RunSummary) -> SilenceOutcome:
     """Compare a silence run with the quorum rule's prediction."""
-    validator_set = ValidatorSet.from_powers({index.to_bytes(32, "big"): stake
-                                              for index, stake in enumerate(run.stakes)})
+    validator_set = _validator_set(run.stakes)
     silent_power = sum(run.stakes[index] for index in run.silent)
     return SilenceOutcome(
         case=run.case, strategy=run.strategy, silent=tuple(f"v{index}" for index in run.silent),
         silent_share=silent_power / validator_set.total_power, predicted_halt=_halts(validator_set, silent_power),
+        silent_stake=silent_power, total_stake=validator_set.total_power,
         blocks=run.blocks, proposers=tuple(f"v{index}" for index, count in enumerate(run.blocks_proposed) if count),
         rounds_above_zero=run.rounds_above_zero, transfers_submitted=run.transfers_submitted,
         transfers_final=len(run.transfer_latency), duration=run.end_time)
@@ -592,6 +694,155 @@ def stake_drift(run: RunSummary) -> StakeDrift:
                       received=run.received, bonds_admitted=run.bonds_admitted)
 
 
+GINI_POINTS = 30
+"""Points in time, evenly spread over a restake run's transfers, at which Gini coefficients are taken."""
+
+
+def _at(times: Sequence[float], time: float) -> int:
+    """The index of the last of the ascending ``times`` at or before ``time`` (0 when none is)."""
+    return max(bisect.bisect_right(times, time) - 1, 0)
+
+
+def stake_at(run: RunSummary, time: float) -> tuple[int, ...]:
+    """Each validator's bonded stake at ``time`` in a run that recorded its stake history."""
+    return run.stake_history[_at([moment for moment, _ in run.stake_history], time)][1]
+
+
+def rewards_until(run: RunSummary, time: float) -> tuple[int, ...]:
+    """What each validator earned (block rewards and fees) in the blocks finalized with a timestamp up to ``time``."""
+    earned = [0] * len(run.stakes)
+    for proposer, paid, moment in zip(run.block_proposers, run.block_rewards, run.block_times, strict=True):
+        if moment <= time:
+            earned[proposer] += paid
+    return tuple(earned)
+
+
+@attrs.frozen
+class GiniSeries:
+    """The Gini coefficients of stake and of rewards earned so far, over time, across the seeds of one run kind."""
+
+    case: str
+    strategy: str
+    kind: str
+    times: tuple[float, ...]
+    stake: tuple[MeanInterval, ...]
+    """The Gini coefficient of bonded stake at each time: mean and 95% t interval across seeds."""
+    rewards: tuple[MeanInterval, ...]
+    """The Gini coefficient of the rewards each validator earned from the start until each time, across seeds."""
+
+
+def gini_series(runs: Sequence[RunSummary], duration: float, points: int = GINI_POINTS) -> GiniSeries:
+    """
+    Gini coefficients of stake and of cumulative rewards at ``points`` evenly spread times up to ``duration``.
+
+    :raises ExperimentError: when the runs are empty, mix cases, strategies or kinds, or lack a stake history.
+    """
+    if not runs or len({(run.case, run.strategy, run.kind) for run in runs}) != 1 or not all(
+            run.stake_history for run in runs):
+        msg = "a Gini series needs runs of one case, strategy and kind, each with a stake history"
+        raise ExperimentError(msg)
+    times = tuple(duration * step / points for step in range(points + 1))
+    return GiniSeries(
+        case=runs[0].case, strategy=runs[0].strategy, kind=runs[0].kind, times=times,
+        stake=tuple(mean_interval([gini(stake_at(run, time)) for run in runs]) for time in times),
+        rewards=tuple(mean_interval([gini(rewards_until(run, time)) for run in runs]) for time in times))
+
+
+@attrs.frozen
+class RestakeControl:
+    """
+    v0's stake growth in the restake runs of one case and strategy, split by where it came from, seed by seed
+    against the same seed's runs without transfers and without restaking; each figure a mean across seeds with a
+    95% t interval. Growth = rewards without restaking + compounding + transfer income - not yet bonded.
+    """
+
+    case: str
+    strategy: str
+    seeds: int
+    """Seeds with all three runs."""
+    growth: MeanInterval
+    """v0's bonded stake at the end minus at the genesis, with restaking and transfers (tokens)."""
+    rewards_without_restaking: MeanInterval
+    """What v0 earned in the same seed's run with restaking off (tokens)."""
+    compounding: MeanInterval
+    """v0's rewards with restaking minus without, seed by seed (tokens): what its re-bonded income earned it."""
+    transfer_income: MeanInterval
+    """What light nodes sent v0 in the restake runs (tokens)."""
+    unbonded: MeanInterval
+    """Income not bonded by the end (earned after the last re-bond; tokens)."""
+    compounding_fraction: MeanInterval | None
+    """Compounding over growth, seed by seed; None when no seed grew."""
+    compounding_detectable: float | None
+    """Tokens: the smallest mean compounding that a two-sided paired t-test over these seeds tells from none with 80%
+    power at the 5% level, given the spread seen; None under two seeds."""
+    share_move: MeanInterval
+    """v0's stake share at the end minus at the genesis, with transfers (a fraction: 0.01 is one point)."""
+    share_move_without_transfers: MeanInterval
+    """The same in the same seed's run without transfers."""
+    transfer_effect: MeanInterval
+    """The share move with transfers minus without, seed by seed: what transfer income did to v0's share."""
+    transfer_effect_detectable: float | None
+    """The smallest mean difference between the two share moves (paired by seed) that a two-sided paired t-test
+    detects with 80% power at the 5% level, given the spread seen; None under two seeds."""
+    gini_start: float
+    gini_end: MeanInterval
+    """The stake's Gini coefficient at the end, with transfers."""
+    gini_end_without_transfers: MeanInterval
+    transfers_without_transfers: int
+    """Transfers submitted in the no-transfers runs (all seeds): 0 unless a light node's rare first transfer fell in."""
+
+
+def _paired_detectable(values: Sequence[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    return detectable_standardized_difference(len(values), paired=True) * standard_deviation(values)
+
+
+def restake_control(runs: Sequence[RunSummary]) -> RestakeControl:
+    """
+    Compare, seed by seed, the restake runs of one case and strategy with their two controls.
+
+    :raises ExperimentError: when the runs mix cases or strategies, or no seed has all three runs.
+    """
+    if len({(run.case, run.strategy) for run in runs}) != 1:
+        msg = "compare the restake runs of one case and strategy"
+        raise ExperimentError(msg)
+    by_seed: dict[int, dict[str, RunSummary]] = {}
+    for run in runs:
+        by_seed.setdefault(run.seed, {})[run.kind] = run
+    complete = [kinds for _, kinds in sorted(by_seed.items()) if all(kind in kinds for kind in RESTAKE_KINDS)]
+    if not complete or not all(kinds[kind].stake_history for kinds in complete for kind in RESTAKE_KINDS):
+        msg = "no seed has a restake run, its no-transfers run and its no-restake run, each with a stake history"
+        raise ExperimentError(msg)
+    restaked = [kinds[RESTAKE_RUN] for kinds in complete]
+    alone = [kinds[RESTAKE_NO_TRANSFERS_RUN] for kinds in complete]
+    fixed = [kinds[NO_RESTAKE_RUN] for kinds in complete]
+    growth = [run.stake_history[-1][1][0] - run.stake_history[0][1][0] for run in restaked]
+    compounding = [run.rewards[0] - control.rewards[0] for run, control in zip(restaked, fixed, strict=True)]
+    unbonded = [run.rewards[0] + run.received[0] - grown for run, grown in zip(restaked, growth, strict=True)]
+
+    def share_move(run: RunSummary) -> float:
+        start, end = run.stake_history[0][1], run.stake_history[-1][1]
+        return end[0] / sum(end) - start[0] / sum(start)
+
+    moves, moves_alone = [share_move(run) for run in restaked], [share_move(run) for run in alone]
+    effects = [with_transfers - without for with_transfers, without in zip(moves, moves_alone, strict=True)]
+    fractions = [extra / grown for extra, grown in zip(compounding, growth, strict=True) if grown > 0]
+    first = restaked[0]
+    return RestakeControl(
+        case=first.case, strategy=first.strategy, seeds=len(complete), growth=mean_interval(growth),
+        rewards_without_restaking=mean_interval([run.rewards[0] for run in fixed]),
+        compounding=mean_interval(compounding), transfer_income=mean_interval([run.received[0] for run in restaked]),
+        unbonded=mean_interval(unbonded), compounding_fraction=mean_interval(fractions) if fractions else None,
+        compounding_detectable=_paired_detectable(compounding), share_move=mean_interval(moves),
+        share_move_without_transfers=mean_interval(moves_alone), transfer_effect=mean_interval(effects),
+        transfer_effect_detectable=_paired_detectable(effects),
+        gini_start=gini(first.stake_history[0][1]),
+        gini_end=mean_interval([gini(run.stake_history[-1][1]) for run in restaked]),
+        gini_end_without_transfers=mean_interval([gini(run.stake_history[-1][1]) for run in alone]),
+        transfers_without_transfers=sum(run.transfers_submitted for run in alone))
+
+
 @attrs.frozen
 class StakeExperimentResult:
     """Every run of the experiment, and the analyses the report shows."""
@@ -617,9 +868,35 @@ class StakeExperimentResult:
         """The silence runs against their predictions."""
         return [silence_outcome(run) for run in self.of_kind(SILENCE_RUN)]
 
+    def boundary(self) -> list[SilenceOutcome]:
+        """The boundary runs (silence at exactly 1/3, one token under, one over) against their predictions."""
+        return [silence_outcome(run) for run in self.of_kind(BOUNDARY_RUN)]
+
     def drift(self) -> list[StakeDrift]:
-        """Stake shares over time in the restake runs."""
-        return [stake_drift(run) for run in self.of_kind(RESTAKE_RUN)]
+        """Stake shares over time in the first restake run (the lowest seed) of each case and strategy."""
+        runs = self.of_kind(RESTAKE_RUN)
+        first = {(run.case, run.strategy): min(item.seed for item in runs
+                                               if (item.case, item.strategy) == (run.case, run.strategy))
+                 for run in runs}
+        return [stake_drift(run) for run in runs if run.seed == first[(run.case, run.strategy)]]
+
+    def _restake_groups(self) -> list[list[RunSummary]]:
+        runs = [run for run in self.runs if run.kind in RESTAKE_KINDS]
+        groups = [[run for run in runs if (run.case, run.strategy) == (case.name, strategy)]
+                  for case in self.experiment.cases for strategy in self.experiment.strategies]
+        return [group for group in groups if group]
+
+    def restake_controls(self) -> list[RestakeControl]:
+        """v0's stake growth split by source, per case and strategy with a seed that has all three runs."""
+        return [restake_control(group) for group in self._restake_groups()
+                if any({run.kind for run in group if run.seed == seed} == set(RESTAKE_KINDS)
+                       for seed in {run.seed for run in group})]
+
+    def gini_series(self) -> list[GiniSeries]:
+        """Gini coefficients of stake and of rewards over time, per case, strategy and restake run kind."""
+        return [gini_series([run for run in group if run.kind == kind], self.experiment.restake_duration)
+                for group in self._restake_groups() for kind in RESTAKE_KINDS
+                if any(run.kind == kind for run in group)]
 
     @property
     def inconsistent_runs(self) -> list[RunSummary]:
@@ -628,20 +905,31 @@ class StakeExperimentResult:
 
     @property
     def ok(self) -> bool:
-        """Every run consistent, and every silence run halted exactly when the quorum rule said it would."""
-        return not self.inconsistent_runs and all(outcome.as_predicted for outcome in self.silence())
+        """Every run consistent; every silence and boundary run halted exactly when the quorum rule said it would."""
+        return not self.inconsistent_runs and all(outcome.as_predicted
+                                                  for outcome in (*self.silence(), *self.boundary()))
 
 
 __all__ = [
+    "BOUNDARY_OFFSETS",
+    "BOUNDARY_RUN",
     "DEFAULT_CASES",
     "DETERMINISTIC_STRATEGIES",
+    "GINI_POINTS",
+    "NO_RESTAKE_RUN",
+    "NO_TRANSFERS_INTERVAL",
+    "RESTAKE_KINDS",
+    "RESTAKE_NO_TRANSFERS_RUN",
     "RESTAKE_RUN",
     "SHARES_RUN",
     "SILENCE_RUN",
     "STRATEGIES",
+    "BoundaryCase",
     "ExperimentError",
+    "GiniSeries",
     "PlannedRun",
     "PooledShares",
+    "RestakeControl",
     "RunProgress",
     "RunSummary",
     "SilenceOutcome",
@@ -652,12 +940,18 @@ __all__ = [
     "ThresholdCrossing",
     "Thresholds",
     "ValidatorShare",
+    "boundary_cases",
+    "gini_series",
     "parse_cases",
     "parse_strategies",
     "pool_shares",
+    "restake_control",
+    "rewards_until",
     "run_planned",
     "run_stake_experiment",
     "silence_outcome",
+    "silent_sets",
+    "stake_at",
     "stake_drift",
     "stake_thresholds",
     "summarize",

@@ -11,9 +11,15 @@ from typing import Any
 import attrs
 
 from ..experiments.stake import (
+    BOUNDARY_RUN,
+    NO_RESTAKE_RUN,
+    RESTAKE_KINDS,
+    RESTAKE_NO_TRANSFERS_RUN,
+    RESTAKE_RUN,
     SHARES_RUN,
     SILENCE_RUN,
     PooledShares,
+    RestakeControl,
     SilenceOutcome,
     StakeDrift,
     StakeExperimentResult,
@@ -26,7 +32,7 @@ from .provenance import collect_provenance
 from .statistics import Interval, MeanInterval, wilson_interval
 
 PLOTS = {"shares": "block_shares.png", "finality": "finality.png", "silence": "silence.png",
-         "restake": "restake.png"}
+         "restake": "restake.png", "gini": "gini.png"}
 """The PNG files a report holds, by what they show."""
 
 DRIFT_SAMPLES = 6
@@ -72,6 +78,10 @@ def _chi_square_text(pooled: PooledShares) -> str:
 # Plain data ---------------------------------------------------------------------------------------------------------
 
 
+_PER_BLOCK = ("stake_history", "block_proposers", "block_rewards")
+"""Per-block series of a run that report.json leaves out of its run list (the analyses above hold what they show)."""
+
+
 def report_data(result: StakeExperimentResult) -> dict[str, Any]:
     """Every figure of the experiment as plain data: what report.json holds besides its provenance."""
     experiment = result.experiment
@@ -83,12 +93,16 @@ def report_data(result: StakeExperimentResult) -> dict[str, Any]:
         "shares": [attrs.asdict(pooled) for pooled in result.shares()],
         "silence": [{**attrs.asdict(outcome), "halted": outcome.halted, "as_predicted": outcome.as_predicted}
                     for outcome in result.silence()],
+        "boundary": [{**attrs.asdict(outcome), "halted": outcome.halted, "as_predicted": outcome.as_predicted}
+                     for outcome in result.boundary()],
+        "restake_controls": [attrs.asdict(control) for control in result.restake_controls()],
+        "gini_series": [attrs.asdict(series) for series in result.gini_series()],
         "restake": [{**attrs.asdict(drift), "shares": drift.shares, "largest_move": drift.largest_move,
                      "reward_shares": drift.reward_shares, "received_shares": drift.received_shares,
                      "threshold_crossings": [attrs.asdict(crossing) for crossing in drift.threshold_crossings()]}
                     for drift in result.drift()],
         # A restake run's stake history is under "restake" already (times and stakes); it is not repeated here.
-        "runs": [{**attrs.asdict(run, filter=lambda field, _: field.name != "stake_history"), "blocks": run.blocks,
+        "runs": [{**attrs.asdict(run, filter=lambda field, _: field.name not in _PER_BLOCK), "blocks": run.blocks,
                   "consistent": run.consistent} for run in result.runs],
     }
 
@@ -98,11 +112,19 @@ def report_data(result: StakeExperimentResult) -> dict[str, Any]:
 
 def _threshold_rows(thresholds: Sequence[Thresholds]) -> list[str]:
     rows = [f"{'case':<10} {'v0 stake':>9}  {'v0 halts alone':<15} {'v0 finalizes alone':<19} "
-            f"{'fewest to halt':>14} {'fewest to finalize':>18}"]
+            f"{'fewest to halt':>14} {'fewest to finalize':>18} {'stake Gini':>10}"]
     rows += [f"{item.case:<10} {percent(item.stake_shares[0]):>9}  {_yes(item.halts_alone[0]):<15} "
-             f"{_yes(item.finalizes_alone[0]):<19} {item.fewest_to_halt:>14} {item.fewest_to_finalize:>18}"
-             for item in thresholds]
+             f"{_yes(item.finalizes_alone[0]):<19} {item.fewest_to_halt:>14} {item.fewest_to_finalize:>18} "
+             f"{item.stake_gini:>10.3f}" for item in thresholds]
     return rows
+
+
+def third_text(outcome: SilenceOutcome) -> str:
+    """The silent stake against exactly 1/3 of the bonded stake, in tokens: ``exactly 1/3``, ``1/3 - 1``, ..."""
+    excess = 3 * outcome.silent_stake - outcome.total_stake
+    if not excess:
+        return "exactly 1/3"
+    return f"1/3 {'+' if excess > 0 else '-'} {abs(excess) / 3:,.4g}"
 
 
 def _share_rows(pooled: PooledShares) -> list[str]:
@@ -129,14 +151,45 @@ def _finality_rows(shares: Sequence[PooledShares]) -> list[str]:
     return rows
 
 
-def _silence_rows(outcomes: Sequence[SilenceOutcome]) -> list[str]:
-    rows = [f"{'case':<10} {'silent':<12} {'silent stake':>12}  {'predicted':<9} {'blocks':>6}  {'proposers':<12} "
-            f"{'transfers final':>15}  as predicted"]
-    rows += [f"{outcome.case:<10} {','.join(outcome.silent):<12} {percent(outcome.silent_share):>12}  "
-             f"{'halt' if outcome.predicted_halt else 'live':<9} {outcome.blocks:>6}  "
-             f"{','.join(outcome.proposers) or '-':<12} "
+def _silence_rows(outcomes: Sequence[SilenceOutcome], *, exact: bool = False) -> list[str]:
+    """One row per silence run; ``exact`` shows the silent stake in tokens against 1/3 instead of a percentage."""
+    width = 16 if exact else 10
+
+    def stake(outcome: SilenceOutcome) -> str:
+        return (f"{outcome.silent_stake:,}/{outcome.total_stake:,} ({third_text(outcome)})" if exact
+                else percent(outcome.silent_share))
+
+    rows = [f"{'case':<{width}} {'strategy':<20} {'silent':<9} {'silent stake':>{36 if exact else 12}}  "
+            f"{'predicted':<9} {'blocks':>6}  {'proposers':<12} {'transfers final':>15}  as predicted"]
+    rows += [f"{outcome.case:<{width}} {outcome.strategy:<20} {','.join(outcome.silent):<9} "
+             f"{stake(outcome):>{36 if exact else 12}}  {'halt' if outcome.predicted_halt else 'live':<9} "
+             f"{outcome.blocks:>6}  {','.join(outcome.proposers) or '-':<12} "
              f"{f'{outcome.transfers_final}/{outcome.transfers_submitted}':>15}  {_yes(outcome.as_predicted)}"
              for outcome in outcomes]
+    return rows
+
+
+def _tokens(value: MeanInterval) -> str:
+    """A mean token amount with its 95% t interval across seeds (a point with one seed)."""
+    if value.runs < 2:
+        return f"{value.mean:,.0f}"
+    return f"{value.mean:,.0f} [{value.low:,.0f}, {value.high:,.0f}]"
+
+
+def _points(value: MeanInterval) -> str:
+    """A mean share move, in points, with its 95% t interval across seeds."""
+    if value.runs < 2:
+        return f"{value.mean * 100:+.2f}"
+    return f"{value.mean * 100:+.2f} [{value.low * 100:+.2f}, {value.high * 100:+.2f}]"
+
+
+def _restake_control_rows(controls: Sequence[RestakeControl]) -> list[str]:
+    rows = [f"{'case':<10} {'strategy':<20} {'seeds':>5}  {'v0 growth':<26} {'rewards w/o restaking':<26} "
+            f"{'compounding':<26} {'transfer income':<26} {'share move (points)':<22} {'without transfers':<22}"]
+    rows += [f"{control.case:<10} {control.strategy:<20} {control.seeds:>5}  {_tokens(control.growth):<26} "
+             f"{_tokens(control.rewards_without_restaking):<26} {_tokens(control.compounding):<26} "
+             f"{_tokens(control.transfer_income):<26} {_points(control.share_move):<22} "
+             f"{_points(control.share_move_without_transfers):<22}" for control in controls]
     return rows
 
 
@@ -160,7 +213,7 @@ def verdict_line(result: StakeExperimentResult) -> str:
     problems = []
     if result.inconsistent_runs:
         problems.append(f"{len(result.inconsistent_runs)} runs ended with disagreeing nodes or broken supply")
-    unexpected = [outcome for outcome in result.silence() if not outcome.as_predicted]
+    unexpected = [outcome for outcome in (*result.silence(), *result.boundary()) if not outcome.as_predicted]
     if unexpected:
         problems.append(f"{len(unexpected)} silence runs did not behave as the quorum rule predicts")
     return "VERDICT: FAILED - " + "; ".join(problems)
@@ -177,7 +230,8 @@ def format_terminal(result: StakeExperimentResult) -> str:
         f"{_seed_range(experiment.seeds)}, {experiment.duration:g} simulated seconds of transfers per run",
         "",
         "Who can halt or finalize the chain (finality needs precommits of more than 2/3 of the bonded stake, so "
-        "silence of at least 1/3 halts it):",
+        "silence of at least 1/3 halts it; fewest to halt / to finalize: the Nakamoto coefficients; stake Gini: 0 "
+        f"for equal stakes, at most {(experiment.validators - 1) / experiment.validators:.2f} here):",
         *_threshold_rows(result.thresholds()),
         "",
         "Blocks and rewards by validator, pooled over seeds (block share with its 95% Wilson interval, or exact "
@@ -191,13 +245,21 @@ def format_terminal(result: StakeExperimentResult) -> str:
                   "node applied it; transfer: from submission until the sender applied it; rounds>0: blocks finalized "
                   "after a failed round; final: transfers final within 60 s, of those submitted):",
               *_finality_rows(shares), "",
-              f"Silent validators ({experiment.strategies[0]}, seed 1, {experiment.silence_duration:g} simulated "
-              "seconds of transfers; a silent validator keeps its stake but never proposes or votes):",
+              f"Silent validators (seed 1, {experiment.silence_duration:g} simulated seconds of transfers; a silent "
+              "validator keeps its stake but never proposes or votes):",
               *_silence_rows(result.silence()), "",
+              "At the boundary (silent stake in tokens against exactly 1/3 of the bonded stake):",
+              *_silence_rows(result.boundary(), exact=True), "",
               f"Restaking (every {experiment.restake_interval:g} s each validator bonds its liquid balance above "
-              f"its start; block reward {experiment.restake_block_reward:,}; seed 1, "
+              f"its start; block reward {experiment.restake_block_reward:,}; first seed, "
               f"{experiment.restake_duration:g} simulated seconds):",
-              *_drift_rows(result.drift()), "", verdict_line(result)]
+              *_drift_rows(result.drift()), "",
+              f"Where v0's stake growth came from (tokens, mean [95% t interval] over restake seeds 1-"
+              f"{experiment.restake_seeds}; growth: bonded stake at the end minus at the start; rewards w/o "
+              "restaking: v0's rewards in the same seed's run with restaking off; compounding: v0's rewards with "
+              "restaking minus without; share move: v0's stake share at the end minus at the start, with transfers "
+              "and in the same seed's run without them):",
+              *_restake_control_rows(result.restake_controls()), "", verdict_line(result)]
     return "\n".join(lines)
 
 
@@ -398,12 +460,16 @@ def findings(result: StakeExperimentResult) -> list[str]:
     paced = [pooled for pooled in first if pooled.transfer_finality and pooled.block_interval is not None]
     if paced:
         sentences.append(_transfer_pace_sentence(paced))
-    for outcome in result.silence():
-        happened = (f"no block was finalized in {outcome.duration:.0f} simulated seconds" if outcome.halted else
-                    f"{outcome.blocks} blocks were finalized, proposed by {', '.join(outcome.proposers)}")
-        expected = "as the quorum rule predicts" if outcome.as_predicted else "AGAINST the quorum rule's prediction"
-        sentences.append(f"{outcome.case}: with {', '.join(outcome.silent)} silent ({percent(outcome.silent_share)} "
-                         f"of the stake) {happened}, {expected}.")
+    thresholds = result.thresholds()
+    sentences.append("Nakamoto coefficients, the fewest validators whose silence halts the chain (at least 1/3 of "
+                     "the bonded stake) / that finalize blocks alone (more than 2/3): "
+                     + ", ".join(f"{item.case} {item.fewest_to_halt} / {item.fewest_to_finalize}"
+                                 for item in thresholds)
+                     + "; Gini coefficient of stake: "
+                     + ", ".join(f"{item.case} {item.stake_gini:.3f}" for item in thresholds) + ".")
+    sentences += _silence_sentences(result.silence())
+    sentences += _coalition_sentences(result)
+    sentences += _boundary_sentences(result.boundary())
     drifts = result.drift()
     if drifts:
         moves = ", ".join(f"{drift.case} {drift.strategy} {drift.largest_move * 100:.2f}" for drift in drifts)
@@ -420,7 +486,123 @@ def findings(result: StakeExperimentResult) -> list[str]:
         if not crossings:
             sentences.append("No validator's share crossed 1/3 or 2/3 during restaking: nobody gained or lost the "
                              "power to halt or finalize alone.")
+    for control in result.restake_controls():
+        sentences += restake_control_sentences(control)
     return sentences
+
+
+def _happened(outcome: SilenceOutcome) -> str:
+    if outcome.halted:
+        return f"{outcome.strategy} halted (no block in {outcome.duration:.0f} s)"
+    return (f"{outcome.strategy} continued ({outcome.blocks} blocks, {outcome.rounds_above_zero} after a failed "
+            "round)")
+
+
+def _grouped(outcomes: Sequence[SilenceOutcome]) -> dict[tuple[str, tuple[str, ...]], list[SilenceOutcome]]:
+    """Outcomes by case and silent validators, strategies together, in their order."""
+    groups: dict[tuple[str, tuple[str, ...]], list[SilenceOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault((outcome.case, outcome.silent), []).append(outcome)
+    return groups
+
+
+def _expected(group: Sequence[SilenceOutcome]) -> str:
+    wrong = [outcome.strategy for outcome in group if not outcome.as_predicted]
+    if not wrong:
+        return "as the quorum rule predicts"
+    return f"AGAINST the quorum rule's prediction under {', '.join(wrong)}"
+
+
+def _silence_sentences(outcomes: Sequence[SilenceOutcome]) -> list[str]:
+    """One sentence per case: each silent set, its stake, and what each strategy did against the prediction."""
+    by_case: dict[str, list[str]] = {}
+    for (case, silent), group in _grouped(outcomes).items():
+        by_case.setdefault(case, []).append(
+            f"{'+'.join(silent)} silent ({percent(group[0].silent_share)}, predicted "
+            f"{'halt' if group[0].predicted_halt else 'live'}): {', '.join(_happened(item) for item in group)}, "
+            f"{_expected(group)}")
+    return [f"Silence in {case}: {'; '.join(parts)}." for case, parts in by_case.items()]
+
+
+def _coalition_sentences(result: StakeExperimentResult) -> list[str]:
+    """Coalitions of two whose members cannot halt the chain alone but did (or did not) together."""
+    alone = {item.case: item.halts_alone for item in result.thresholds()}
+    sentences = []
+    for (case, silent), group in _grouped(result.silence()).items():
+        members = [int(name[1:]) for name in silent]
+        if len(members) != 2 or case not in alone or any(alone[case][member] for member in members):
+            continue
+        halted = [outcome.strategy for outcome in group if outcome.halted]
+        verdict = (f"together ({percent(group[0].silent_share)}) they halted it under {', '.join(halted)}" if halted
+                   else f"together ({percent(group[0].silent_share)}) they did not halt it")
+        sentences.append(f"Coalition of two in {case}: neither {silent[0]} nor {silent[1]} can halt the chain alone; "
+                         f"{verdict} ({_expected(group)}).")
+    return sentences
+
+
+def _boundary_sentences(outcomes: Sequence[SilenceOutcome]) -> list[str]:
+    """Each boundary case: the silent stake in tokens against 1/3, and what each strategy did."""
+    sentences = []
+    for (case, _), group in _grouped(outcomes).items():
+        first = group[0]
+        sentences.append(f"Boundary {case}: {'+'.join(first.silent)} silent with {first.silent_stake:,} of "
+                         f"{first.total_stake:,} tokens ({third_text(first)}; predicted "
+                         f"{'halt' if first.predicted_halt else 'live'}): "
+                         f"{', '.join(_happened(item) for item in group)}, {_expected(group)}.")
+    return sentences
+
+
+def _sign_verdict(value: MeanInterval, what: str) -> str:
+    """Whether a mean's 95% interval lies above 0, below it, or holds it."""
+    if value.runs < 2:
+        return f"one seed only, so no interval says whether {what} differs from 0"
+    if value.low > 0:
+        return f"{what} is above 0 (its 95% interval excludes 0)"
+    if value.high < 0:
+        return f"{what} is below 0 (its 95% interval excludes 0)"
+    return f"{what} cannot be told from 0 at this number of seeds (its 95% interval holds 0)"
+
+
+def restake_control_sentences(control: RestakeControl) -> list[str]:
+    """What the restake runs and their controls say about where v0's stake growth came from, and what they detect."""
+    where = f"{control.case} under {control.strategy}"
+    fraction = control.compounding_fraction
+    share = (f", {percent(fraction.mean)} of the growth"
+             + (f" (95% t interval {percent(fraction.low)} to {percent(fraction.high)})" if fraction.runs >= 2 else "")
+             if fraction is not None else "")
+    sentences = [
+        f"Restaking in {where}, over {control.seeds} seeds (tokens, mean [95% t interval]): v0's bonded stake grew "
+        f"by {_tokens(control.growth)}; the same seeds without restaking paid v0 "
+        f"{_tokens(control.rewards_without_restaking)} in rewards; compounding (v0's rewards with restaking minus "
+        f"without) was {_tokens(control.compounding)}"
+        f"{share}; transfer income {_tokens(control.transfer_income)}; income not yet bonded at the end "
+        f"{_tokens(control.unbonded)}. So {_sign_verdict(control.compounding, 'compounding')}"
+        + _detectable_text(control.seeds, control.compounding_detectable, "a mean compounding of",
+                           f"{control.compounding_detectable or 0:,.0f} tokens") + ".",
+        f"In {where}, v0's stake share moved {_points(control.share_move)} points with transfers and "
+        f"{_points(control.share_move_without_transfers)} without (no-transfers runs submitted "
+        f"{control.transfers_without_transfers} transfers); "
+        + _sign_verdict(control.transfer_effect, "the difference, what transfer income did to v0's share,")
+        + _detectable_text(control.seeds, control.transfer_effect_detectable, "a difference of",
+                           f"{(control.transfer_effect_detectable or 0) * 100:.2f} points")
+        + f". The stake's Gini coefficient went from {control.gini_start:.3f} to {_gini(control.gini_end)} with "
+          f"transfers and {_gini(control.gini_end_without_transfers)} without."]
+    return sentences
+
+
+def _detectable_text(seeds: int, detectable: float | None, what: str, amount: str) -> str:
+    """What a paired t-test over the seeds detects; nothing with one seed, anything when the seeds agree exactly."""
+    if detectable is None:
+        return ""
+    if detectable == 0:
+        return f"; the {seeds} seeds agree exactly, so a paired t-test would detect any mean other than 0"
+    return f"; a paired t-test over {seeds} seeds detects {what} {amount} or more (80% power, 5% level)"
+
+
+def _gini(value: MeanInterval) -> str:
+    if value.runs < 2:
+        return f"{value.mean:.3f}"
+    return f"{value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
 
 
 # Markdown -----------------------------------------------------------------------------------------------------------
@@ -434,6 +616,18 @@ def _setting(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
+
+
+def _fraction_text(value: MeanInterval | None) -> str:
+    if value is None:
+        return "-"
+    if value.runs < 2:
+        return percent(value.mean)
+    return f"{percent(value.mean)} [{percent(value.low)}, {percent(value.high)}]"
+
+
+def _detectable_tokens(value: float | None) -> str:
+    return f"{value:,.0f}" if value is not None else "-"
 
 
 def _drift_samples(drift: StakeDrift, samples: int) -> list[tuple[float, tuple[float, ...]]]:
@@ -458,14 +652,22 @@ def format_markdown(result: StakeExperimentResult) -> str:
              *[f"| {key} | {_setting(value)} |" for key, value in experiment.to_dict().items()], "",
              "## What the numbers say", "", *[f"- {sentence}" for sentence in findings(result)], "",
              "## Who can halt or finalize the chain", "",
-             "A block is final with precommits of more than 2/3 of the bonded stake. Validators holding at least 1/3 "
-             "can therefore halt the chain by staying silent; more than 2/3 finalizes blocks without anyone else.", ""]
+             "A block is final with precommits of more than 2/3 of the bonded stake (a27-pos "
+             "`ValidatorSet.has_quorum`: 3 x votes > 2 x total). Validators holding at least 1/3 (3 x silent >= "
+             "total, so exactly 1/3 is enough) can therefore halt the chain by staying silent; more than 2/3 "
+             "finalizes blocks without anyone else.", ""]
     lines += markdown_table(
         ["case", "validator", "stake share", "halts alone", "finalizes alone"],
         [(item.case, f"v{index}", percent(share), _yes(item.halts_alone[index]), _yes(item.finalizes_alone[index]))
          for item in result.thresholds() for index, share in enumerate(item.stake_shares)], "llrll")
-    lines += ["", "Fewest validators that can halt / finalize: " + "; ".join(
-        f"{item.case} {item.fewest_to_halt} / {item.fewest_to_finalize}" for item in result.thresholds()) + ".", "",
+    most = (experiment.validators - 1) / experiment.validators
+    lines += ["", "Nakamoto coefficients (the fewest validators that together can halt the chain / finalize blocks "
+                  "alone, counted largest first) and the Gini coefficient of stake (0: equal stakes; with "
+                  f"{experiment.validators} validators at most {most:.2f}, one validator holding everything):", ""]
+    lines += markdown_table(["case", "fewest to halt", "fewest to finalize", "stake Gini"],
+                            [(item.case, item.fewest_to_halt, item.fewest_to_finalize, f"{item.stake_gini:.3f}")
+                             for item in result.thresholds()], "lrrr")
+    lines += ["",
         "## Blocks and rewards", "",
         f"Pooled over {_seed_range(experiment.seeds)}. The chi-square test compares blocks proposed with stake "
         "shares: the weighted round robin follows them by construction (p near 1, closer than chance), so its block "
@@ -505,11 +707,15 @@ def format_markdown(result: StakeExperimentResult) -> str:
           f"{pooled.transfers_final}/{pooled.transfers_submitted}") for pooled in shares], "llrrrrrrrr")
     lines += ["", "## Silent validators", "",
               f"A silent validator runs the proof-of-stake layer without the consensus engine: it keeps its stake and "
-              f"follows the chain, but never proposes or votes. Runs: {experiment.strategies[0]}, seed 1, "
+              f"follows the chain, but never proposes or votes. Runs: every case under every strategy, with v0 "
+              f"silent, the coalitions of two v0+v1 and v1+v2, and every validator but v0; seed 1, "
               f"{experiment.silence_duration:g} simulated seconds of transfers (a transfer waits up to 60 s to be "
-              "final).", "", f"![silence]({PLOTS['silence']})", "",
-              "Figure: the finalized height over simulated time in each silence run; the legend names the silent "
-              "validators and their share of the stake. A flat line at 0 is a halted chain.", "",
+              "final). The boundary runs have stakes of their own: v0 alone, or v0 and v1 together, hold exactly 1/3 "
+              "of the bonded stake, one token less, or one token more (stakes in the table).", "",
+              f"![silence]({PLOTS['silence']})", "",
+              "Figure: the finalized height over simulated time in each silence run, one row per strategy, one "
+              "panel per case and a last panel for the boundary runs; the legend names the silent validators and "
+              "their share of the stake. A flat line at 0 is a halted chain.", "",
               "Predicted: halt when the silent validators hold at least 1/3 of the stake, live otherwise; as "
               "predicted: the run finalized no block exactly when a halt was predicted; proposers: the validators "
               "that proposed at least one finalized block.", ""]
@@ -520,6 +726,16 @@ def format_markdown(result: StakeExperimentResult) -> str:
           "halt" if outcome.predicted_halt else "live", outcome.blocks, ", ".join(outcome.proposers) or "-",
           outcome.rounds_above_zero, f"{outcome.transfers_final}/{outcome.transfers_submitted}",
           _yes(outcome.as_predicted)) for outcome in result.silence()], "llrlrlrrl")
+    lines += ["", "### At the 1/3 boundary", "",
+              "Silent stake in tokens of the bonded total, against exactly 1/3; predicted as above.", ""]
+    lines += markdown_table(
+        ["case", "strategy", "stakes", "silent", "silent stake", "against 1/3", "predicted", "blocks", "rounds > 0",
+         "transfers final", "as predicted"],
+        [(outcome.case, outcome.strategy, ", ".join(f"{stake:,}" for stake in run.stakes), ", ".join(outcome.silent),
+          f"{outcome.silent_stake:,} of {outcome.total_stake:,}", third_text(outcome),
+          "halt" if outcome.predicted_halt else "live", outcome.blocks, outcome.rounds_above_zero,
+          f"{outcome.transfers_final}/{outcome.transfers_submitted}", _yes(outcome.as_predicted))
+         for outcome, run in zip(result.boundary(), result.of_kind(BOUNDARY_RUN), strict=True)], "lllllllrrrl")
     lines += ["", "## Stake drift with restaking", "",
               f"Every {experiment.restake_interval:g} simulated seconds each validator bonds its liquid balance above "
               f"its starting balance (its rewards, and whatever light nodes sent it). Block reward "
@@ -548,6 +764,41 @@ def format_markdown(result: StakeExperimentResult) -> str:
               percent(drift.end_shares[index]))
              for index in range(len(drift.start_shares))], "lrrrrrrrr")
         lines.append("")
+    controls = result.restake_controls()
+    lines += ["## Where stake growth comes from: restaking against its controls", "",
+              f"Each case and strategy runs seeds 1-{experiment.restake_seeds} three times: restaking with transfers "
+              "(the runs above), restaking with the light nodes' transfers off (validators re-bond rewards only), and "
+              "restaking off (the same transfers; stakes stay put). Growth: v0's bonded stake at the end minus at the "
+              "genesis. Rewards without restaking: what v0 earned in the same seed's run with restaking off. "
+              "Compounding: v0's rewards with restaking minus without, seed by seed, that is what its re-bonded "
+              "income earned it (it can be negative: with a fixed reward per block, compounding only moves rewards "
+              "between validators). Transfer income: what light nodes sent v0. Not yet bonded: income after the last "
+              "re-bond. Growth = rewards without restaking + compounding + transfer income - not yet bonded. Share "
+              "move: v0's stake share at the end minus at the genesis, in points. Every figure is a mean across "
+              "seeds with its 95% t interval; detectable: the smallest mean a two-sided paired t-test over these "
+              "seeds tells from 0 with 80% power at the 5% level, given the spread seen.", ""]
+    lines += markdown_table(
+        ["case", "strategy", "seeds", "growth", "rewards without restaking", "compounding", "compounding / growth",
+         "compounding detectable", "transfer income", "not yet bonded"],
+        [(control.case, control.strategy, control.seeds, _tokens(control.growth),
+          _tokens(control.rewards_without_restaking), _tokens(control.compounding),
+          _fraction_text(control.compounding_fraction), _detectable_tokens(control.compounding_detectable),
+          _tokens(control.transfer_income), _tokens(control.unbonded)) for control in controls], "llrrrrrrrr")
+    lines += [""]
+    lines += markdown_table(
+        ["case", "strategy", "share move with transfers", "without transfers", "difference (transfer income)",
+         "difference detectable", "stake Gini at start", "at end with transfers", "at end without"],
+        [(control.case, control.strategy, _points(control.share_move), _points(control.share_move_without_transfers),
+          _points(control.transfer_effect),
+          f"{control.transfer_effect_detectable * 100:.2f}" if control.transfer_effect_detectable is not None else "-",
+          f"{control.gini_start:.3f}", _gini(control.gini_end), _gini(control.gini_end_without_transfers))
+         for control in controls], "llrrrrrrr")
+    lines += ["", f"![gini]({PLOTS['gini']})", "",
+              "Figure: the Gini coefficient of bonded stake (solid) and of the rewards each validator earned from the "
+              "start until then (dashed) over simulated time, one panel per case and strategy, one colour per run "
+              "kind; lines are means across seeds, the bands around the stake lines their 95% t intervals (cut to "
+              "0-1). Reward Gini starts high because the first few blocks go to few validators; without restaking "
+              "the stake Gini stays at its start.", ""]
     lines += ["## Runs", ""]
     lines += markdown_table(
         ["kind", "case", "strategy", "seed", "silent", "blocks", "transfers final", "simulated s", "consistent"],
@@ -629,23 +880,58 @@ def plot_finality(result: StakeExperimentResult, path: Path) -> None:
 
 
 def plot_silence(result: StakeExperimentResult, path: Path) -> None:
-    """Finalized height over time in each silence run, one panel per case."""
+    """Finalized height over time in each silence run: one row per strategy, one panel per case, then the boundary."""
     plt = pyplot()
     experiment = result.experiment
-    runs = result.of_kind(SILENCE_RUN)
-    figure, axes = plt.subplots(1, len(experiment.cases), figsize=(4.2 * len(experiment.cases), 3.4), squeeze=False,
+    runs = result.of_kind(SILENCE_RUN) + result.of_kind(BOUNDARY_RUN)
+    panels = [(case.name, SILENCE_RUN) for case in experiment.cases] + [("1/3 boundary", BOUNDARY_RUN)]
+    figure, axes = plt.subplots(len(experiment.strategies), len(panels),
+                                figsize=(4.2 * len(panels), 3.4 * len(experiment.strategies)), squeeze=False,
                                 sharey=True)
-    for axis, case in zip(axes[0], experiment.cases, strict=True):
-        for run in (run for run in runs if run.case == case.name):
-            silent_power = sum(run.stakes[index] for index in run.silent) / sum(run.stakes)
-            label = f"{','.join(f'v{index}' for index in run.silent)} silent ({percent(silent_power)})"
-            axis.step([0.0, *run.block_times, run.end_time], [0, *range(1, run.blocks + 1), run.blocks], where="post",
-                      label=label)
-        axis.set_title(case.name)
+    for row, strategy in zip(axes, experiment.strategies, strict=True):
+        for axis, (title, kind) in zip(row, panels, strict=True):
+            for run in runs:
+                if run.strategy != strategy or run.kind != kind or (kind == SILENCE_RUN and run.case != title):
+                    continue
+                silent = "+".join(f"v{index}" for index in run.silent)
+                share = sum(run.stakes[index] for index in run.silent) / sum(run.stakes)
+                label = run.case if kind == BOUNDARY_RUN else f"{silent} silent ({percent(share)})"
+                axis.step([0.0, *run.block_times, run.end_time], [0, *range(1, run.blocks + 1), run.blocks],
+                          where="post", label=label)
+            axis.set_title(f"{title}, {strategy}", fontsize="medium")
+            axis.set_xlabel("simulated time (s)")
+            axis.grid(alpha=0.3)
+            axis.legend(fontsize="x-small")
+        row[0].set_ylabel("finalized height")
+    save_figure(figure, path)
+
+
+def plot_gini(result: StakeExperimentResult, path: Path) -> None:
+    """Gini of stake and of rewards so far over time, mean and 95% band across seeds, per case and strategy."""
+    plt = pyplot()
+    experiment = result.experiment
+    rows, columns = len(experiment.strategies), len(experiment.cases)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    colours = dict(zip(RESTAKE_KINDS, ("#1f77b4", "#2ca02c", "#7f7f7f"), strict=True))
+    names = {RESTAKE_RUN: "restaking", RESTAKE_NO_TRANSFERS_RUN: "restaking, no transfers",
+             NO_RESTAKE_RUN: "no restaking"}
+    for series in result.gini_series():
+        axis = axes[experiment.strategies.index(series.strategy)][
+            [case.name for case in experiment.cases].index(series.case)]
+        for values, style, what in ((series.stake, "-", "stake"), (series.rewards, "--", "rewards")):
+            axis.plot(series.times, [value.mean for value in values], style, color=colours[series.kind],
+                      label=f"{what}, {names[series.kind]}")
+        # Bands for stake only: reward Gini over a few early blocks swings widely and its band would hide the rest.
+        axis.fill_between(series.times, [max(0.0, value.low) for value in series.stake],
+                          [min(1.0, value.high) for value in series.stake], color=colours[series.kind], alpha=0.15,
+                          linewidth=0)
+        axis.set_title(f"{series.case}, {series.strategy}", fontsize="medium")
         axis.set_xlabel("simulated time (s)")
+        axis.set_ylim(0, 1)
         axis.grid(alpha=0.3)
-        axis.legend(fontsize="small")
-    axes[0][0].set_ylabel("finalized height")
+    for row in axes:
+        row[0].set_ylabel("Gini coefficient")
+        row[-1].legend(fontsize="x-small", loc="upper right")
     save_figure(figure, path)
 
 
@@ -681,11 +967,11 @@ def write_report(result: StakeExperimentResult, directory: str | Path, argv: Seq
     command is recorded as unknown without ``argv``); return the Markdown path.
     """
     plots = {PLOTS["shares"]: plot_block_shares, PLOTS["finality"]: plot_finality, PLOTS["silence"]: plot_silence,
-             PLOTS["restake"]: plot_restake}
+             PLOTS["restake"]: plot_restake, PLOTS["gini"]: plot_gini}
     provenance = collect_provenance(argv, result.experiment.parameters())
     return write_report_files(directory, report_data(result), format_markdown(result),
                               {name: functools.partial(draw, result) for name, draw in plots.items()}, provenance)
 
 
 __all__ = ["PLOTS", "findings", "format_markdown", "format_terminal", "precision_sentence", "report_data",
-           "verdict_line", "write_report"]
+           "restake_control_sentences", "third_text", "verdict_line", "write_report"]

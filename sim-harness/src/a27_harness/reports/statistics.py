@@ -235,3 +235,40 @@ def detectable_proportion_difference(trials: int, share: float = 0.5, power: flo
         raise ValueError(msg)
     z = float(stats.norm.ppf(1 - significance / 2) + stats.norm.ppf(power))
     return z * math.sqrt(2 * share * (1 - share) / trials)
+
+
+def gini(values: Sequence[float]) -> float:
+    """
+    The Gini coefficient of ``values`` (stakes, rewards): the mean absolute difference between two holders drawn
+    with replacement, divided by twice the mean. 0 when every holder has the same (or all hold nothing); with n
+    holders it is at most (n - 1) / n, reached when one holds everything.
+
+    :raises ValueError: when ``values`` is empty or holds a negative value.
+    """
+    if not values or min(values) < 0:
+        msg = f"a Gini coefficient needs at least one value and none negative, got {list(values)[:8]}"
+        raise ValueError(msg)
+    total = math.fsum(values)
+    if total == 0:
+        return 0.0
+    ordered = sorted(values)
+    count = len(ordered)
+    # Sorted ascending, sum_i sum_j |x_i - x_j| = 2 * sum_i (2i - n - 1) x_i with i counted from 1.
+    return math.fsum((2 * rank - count - 1) * value for rank, value in enumerate(ordered, 1)) / (count * total)
+
+
+def nakamoto_coefficient(stakes: Sequence[int], enough: Callable[[int], bool]) -> int:
+    """
+    The fewest holders whose combined stake satisfies ``enough`` (a rule on a combined stake that, once met, stays
+    met for any larger stake: "halts the chain", "finalizes alone"). The largest holders first are always among the
+    smallest such coalitions, so they are the ones counted.
+
+    :raises ValueError: when ``stakes`` is empty or even all of it together is not enough.
+    """
+    combined = 0
+    for count, stake in enumerate(sorted(stakes, reverse=True), 1):
+        combined += stake
+        if enough(combined):
+            return count
+    msg = f"no coalition of the {len(stakes)} holders is enough"
+    raise ValueError(msg)
