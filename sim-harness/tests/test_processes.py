@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from a27_harness.processes import (
     KILLED,
     NOT_RUNNING,
     STOPPED,
+    free_ports,
     make_tracker_folder,
     pid_file,
     running_pid,
@@ -43,7 +43,7 @@ def test_a_pid_file_naming_another_process_or_garbage_is_not_running(tmp_path: P
 @pytest.mark.timeout(60)
 def test_a_tracker_is_started_detached_and_stopped_by_sigterm(tmp_path: Path) -> None:
     folder = tmp_path / "tracker"
-    make_tracker_folder(folder, "127.0.0.1", _free_udp_port())
+    make_tracker_folder(folder, "127.0.0.1", free_ports(1)[0])
     pid = start_tracker(folder)
     try:
         deadline = time.monotonic() + 30
@@ -108,8 +108,3 @@ def test_the_battle_referee_serves_the_scoreboard_on_loopback_and_a_declaration_
     with pytest.raises(ConfigError, match=r"\[rest\] battle: .*battle.toml"):
         prepare_battle(referee, genesis)
 
-
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

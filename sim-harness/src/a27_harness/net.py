@@ -23,6 +23,7 @@ from .processes import (
     KILLED,
     NOT_RUNNING,
     TRACKER_ADDRESS,
+    free_ports,
     log_file,
     make_tracker_folder,
     running_pid,
@@ -35,17 +36,6 @@ TRACKER = "tracker"
 """The tracker's folder in a network folder."""
 READY_WAIT = 60
 """Seconds ``up`` waits by default for every node to be ready (``--wait``)."""
-
-
-def _free_ports(count: int, kind: int) -> list[int]:
-    probes = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def node_folders(root: Path) -> list[Path]:
@@ -73,8 +63,8 @@ def bootstrap_addresses(validator_ports: list[int], tracker_port: int | None) ->
 def _init(root: Path, validators: int, light_nodes: int, layers: str, funds: list[str], *, tracker: bool) -> None:
     names = [f"validator-{index + 1}" for index in range(validators)] + [
         f"light-{index + 1}" for index in range(light_nodes)]
-    udp = _free_ports(len(names) + 1, socket.SOCK_DGRAM)
-    tcp = _free_ports(len(names), socket.SOCK_STREAM)
+    udp = free_ports(len(names) + 1, socket.SOCK_DGRAM)
+    tcp = free_ports(len(names), socket.SOCK_STREAM)
     tracker_port = udp.pop() if tracker else None
     if tracker_port is not None:
         make_tracker_folder(root / TRACKER, "127.0.0.1", tracker_port)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -31,6 +32,18 @@ TRACKER_ADDRESS = "tracker.address"
 STOP_WAIT = 20.0
 """Seconds ``stop_processes`` waits for the processes to exit after SIGTERM before it kills the rest."""
 STOPPED, KILLED, NOT_RUNNING = "stopped", "killed", "not running"
+
+
+def free_ports(count: int, kind: int = socket.SOCK_DGRAM) -> list[int]:
+    """``count`` distinct ports of 127.0.0.1 free now (UDP, or TCP with ``socket.SOCK_STREAM``)."""
+    probes = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
 
 
 def _is_tracker(folder: Path) -> bool:

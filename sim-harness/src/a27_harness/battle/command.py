@@ -28,7 +28,7 @@ from ..node.config import (
     render_config,
     render_genesis,
 )
-from ..processes import NOT_RUNNING, running_pid, start_node, stop_processes
+from ..processes import NOT_RUNNING, free_ports, running_pid, start_node, stop_processes
 from .declaration import DECLARATION_FILE, load_declaration, render_declaration
 from .referee import score_folder
 from .report import scoreboard_markdown, write_battle_report
@@ -50,17 +50,6 @@ def _team_role(behaviour: str, role: str | None) -> str:
         raise BattleError(f"--team: {error}") from None
 
 
-def _free_ports(count: int, kind: int = socket.SOCK_DGRAM) -> list[int]:
-    probes = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
                   balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1",
                   rest_port: int | None = None) -> list[Path]:
@@ -72,10 +61,10 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
                                               for index in range(blue_validators)]
     nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
     count = len(nodes)
-    ports = _free_ports(count) if base_port is None else list(range(base_port, base_port + count))
+    ports = free_ports(count) if base_port is None else list(range(base_port, base_port + count))
     bootstrap = [f"{listen}:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
                  if role == VALIDATOR or name == REFEREE]
-    referee_rest = RestConfig("127.0.0.1", rest_port or _free_ports(1, socket.SOCK_STREAM)[0],
+    referee_rest = RestConfig("127.0.0.1", rest_port or free_ports(1, socket.SOCK_STREAM)[0],
                               battle=Path("..") / DECLARATION_FILE)
     configs = []
     for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
