@@ -3,6 +3,8 @@ A battle of real node processes on 127.0.0.1 (``a27 battle up | score | down``):
 node) and one red team whose validator runs ``vote-equivocation``'s node behaviour. With the defences on, the
 referee's chain records the evidence, slashes red, and red gains nothing. While the battle runs, the referee's REST
 API serves the live scoreboard (``battle up`` prints its URL): its JSON, and the page in headless chromium if installed.
+The honest workload (4 transfers round the blue validators, declared by ``battle up --workload 4``) is sent through the
+referee's API by ``a27 battle workload`` and scored as finalized.
 """
 
 from __future__ import annotations
@@ -38,12 +40,16 @@ def _score(folder: Path) -> Scoreboard | None:
 @pytest.mark.timeout(120)
 def test_a_red_vote_equivocator_is_slashed_and_gains_nothing(tmp_path: Path) -> None:
     folder = tmp_path / "battle"
-    up = subprocess.run([*A27, "battle", "up", str(folder), "--team", "red=vote-equivocation"], check=True,
-                        capture_output=True, text=True, timeout=60)
+    up = subprocess.run([*A27, "battle", "up", str(folder), "--team", "red=vote-equivocation", "--workload", "4"],
+                        check=True, capture_output=True, text=True, timeout=60)
     found = re.search(r"live scoreboard: (http://127\.0\.0\.1:\d+/battle)\n", up.stdout)
     assert found is not None, up.stdout
     page = found[1]
     try:
+        workload = subprocess.run([*A27, "battle", "workload", str(folder), "--timeout", "30"], check=False,
+                                  capture_output=True, text=True, timeout=90)
+        assert workload.returncode == 0, (workload.stdout, workload.stderr)
+        assert workload.stdout.count("final at height") == 4
         deadline = time.monotonic() + BATTLE_SECONDS
         board = _score(folder)
         while board is None or board.height < 5 or not board.teams[1].slashed:
@@ -56,6 +62,7 @@ def test_a_red_vote_equivocator_is_slashed_and_gains_nothing(tmp_path: Path) -> 
         with urllib.request.urlopen(f"{page}/score", timeout=10) as answer:
             live = json.loads(answer.read())
         assert live["chain_id"] == "a27-battle" and live["height"] >= board.height
+        assert (live["workload_declared"], live["workload_finalized"]) == (4, 4)
         teams = {team["name"]: team for team in live["teams"]}
         assert set(teams) == {"blue", "red"} and teams["red"]["slashed"] > 0 and teams["red"]["detections"]
         if CHROMIUM is not None:

@@ -33,6 +33,7 @@ from .declaration import DECLARATION_FILE, load_declaration, render_declaration
 from .referee import score_folder
 from .report import scoreboard_markdown, write_battle_report
 from .scoring import BattleDeclaration, BattleError, Team
+from .workload import declare_workload, submit_workload
 
 REFEREE = "referee"
 BLUE = "blue"
@@ -52,9 +53,10 @@ def _team_role(behaviour: str, role: str | None) -> str:
 
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
                   balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1",
-                  rest_port: int | None = None) -> list[Path]:
+                  rest_port: int | None = None, workload: int = 0) -> list[Path]:
     """Write every node's folder, the genesis and battle.toml into ``folder``; the node configs, referee first. The
-    referee's config serves the live scoreboard on 127.0.0.1:``rest_port`` (default: a free TCP port)."""
+    referee's config serves the live scoreboard on 127.0.0.1:``rest_port`` (default: a free TCP port); ``workload``
+    transfers between the blue accounts are declared (``a27 battle workload`` sends them)."""
     if (folder / DECLARATION_FILE).exists():
         raise BattleError(f"{folder / DECLARATION_FILE} exists: a battle is set up there (use another folder)")
     nodes = [(REFEREE, LIGHT, HONEST, "")] + [(f"{BLUE}{index}", VALIDATOR, HONEST, BLUE)
@@ -81,7 +83,8 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
             by_team.setdefault(team, []).append((name, key.public_key))
     declared = [Team(BLUE, "blue", tuple(key for _n, key in by_team[BLUE]))] if blue_validators else []
     declared += [Team(name, "red", tuple(key for _n, key in by_team[name]), behaviour) for name, behaviour in teams]
-    declaration = BattleDeclaration(chain_id, tuple(declared))
+    blue = by_team.get(BLUE, [])
+    declaration = BattleDeclaration(chain_id, tuple(declared), declare_workload([key for _n, key in blue], workload))
     (folder / DECLARATION_FILE).write_text(render_declaration(
         declaration, REFEREE, {team: tuple(name for name, _key in members) for team, members in by_team.items()}),
         encoding="utf-8")
@@ -111,7 +114,8 @@ def _up(arguments: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     configs = set_up_battle(folder, arguments.team or [], blue_validators=arguments.blue_validators,
                             chain_id=arguments.chain_id, balance=arguments.balance, stake=arguments.stake,
-                            base_port=arguments.base_port, listen=arguments.listen, rest_port=arguments.rest_port)
+                            base_port=arguments.base_port, listen=arguments.listen, rest_port=arguments.rest_port,
+                            workload=arguments.workload)
     team_names = {name for name, _behaviour in arguments.team or []}
     started = [start_node(config.parent) for config in configs
                if not (arguments.teams_elsewhere and config.parent.name in team_names)]
@@ -121,6 +125,13 @@ def _up(arguments: argparse.Namespace) -> int:
           f"`a27 battle score {arguments.directory}` for the scoreboard")
     print(f"live scoreboard: {rest.url}/battle")
     return 0
+
+
+def _workload(arguments: argparse.Namespace) -> int:
+    failed = submit_workload(Path(arguments.directory), float(arguments.timeout), print)
+    if failed:
+        print(f"a27 battle workload: {failed} declared transfers not final", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _score(arguments: argparse.Namespace) -> int:
@@ -147,7 +158,7 @@ def _down(arguments: argparse.Namespace) -> int:
 
 
 def add_battle_parser(commands: argparse._SubParsersAction) -> None:
-    """Add ``battle`` and its commands (up, score, down) to the ``a27`` command's subcommands."""
+    """Add ``battle`` and its commands (up, workload, score, down) to the ``a27`` command's subcommands."""
     battle = commands.add_parser("battle", help="a red/blue battle of real nodes with a referee (BATTLE.md)",
                                  description="Set up, score and stop a battle of real nodes on this host.")
     kinds = battle.add_subparsers(dest="battle_command", required=True)
@@ -165,10 +176,17 @@ def add_battle_parser(commands: argparse._SubParsersAction) -> None:
                          "the referee host's LAN address)")
     up.add_argument("--rest-port", type=int, metavar="PORT",
                     help="the referee's REST API and live scoreboard port on 127.0.0.1 (default: a free TCP port)")
+    up.add_argument("--workload", type=int, default=0, metavar="N",
+                    help="declare N honest transfers between the blue accounts in battle.toml (default 0); "
+                         "`a27 battle workload DIR` sends them")
     up.add_argument("--teams-elsewhere", action="store_true",
                     help="write the teams' folders but start only the referee and blue (classroom: each team runs "
                          "its node on its own host)")
     up.set_defaults(battle_handler=_up)
+    workload = kinds.add_parser("workload", help="send the declared honest workload through the referee's REST API")
+    workload.add_argument("directory", metavar="DIR", help="the battle's folder")
+    workload.add_argument("--timeout", type=int, default=60, help="seconds each transfer may take (default 60)")
+    workload.set_defaults(battle_handler=_workload)
     score = kinds.add_parser("score", help="print the scoreboard from the referee's stored chain")
     score.add_argument("directory", metavar="DIR", help="the battle's folder")
     score.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
