@@ -1,5 +1,6 @@
 """
-``a27 net up`` with 4 validators and 2 light nodes, two ``a27 wallet send``, every node on the same finalized chain and
+``a27 net up`` with a tracker (every node's only bootstrap address), 4 validators and 2 light nodes, two ``a27 wallet
+send``, every node on the same finalized chain and
 balances (read through each node's REST API), ``a27 net status``, ``a27 net down``: the sim-harness README's "A local
 network" block, run as written.
 """
@@ -7,6 +8,7 @@ network" block, run as written.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -15,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from a27_harness.client import NodeClient
-from a27_harness.net import node_folders, running_pid
+from a27_harness.net import node_folders, running_pid, tracker_folder
+from a27_harness.node.config import load_config, parse_address
 from a27_ledger import KeyPair
 
 README = Path(__file__).parents[1] / "sim-harness" / "README.md"
@@ -45,6 +48,12 @@ def test_net_up_wallet_send_converge_and_net_down_as_the_readme_shows(tmp_path: 
         for command in commands[:3]:
             finished = _run(command, tmp_path)
             assert finished.returncode == 0, (command, finished.stderr)
+        tracker = tracker_folder(network)
+        assert tracker is not None and running_pid(tracker) is not None
+        address = (tracker / "tracker.address").read_text(encoding="ascii").strip()
+        assert f"tracker: started, pid {running_pid(tracker)}, udp {address}" in finished.stdout
+        assert all(load_config(folder / "node.toml").bootstrap == (parse_address("tracker", address),)
+                   for folder in node_folders(network))
         again = _run(commands[2], tmp_path)
         assert again.returncode == 2 and "is running" in again.stderr
         for command in commands[3:5]:
@@ -68,11 +77,13 @@ def test_net_up_wallet_send_converge_and_net_down_as_the_readme_shows(tmp_path: 
         status = _run(commands[5], tmp_path)
         assert status.returncode == 0
         assert status.stdout.count(" validator ") == 4 and status.stdout.count(" light ") == 2
+        assert re.search(rf"^tracker +tracker .* running, udp {re.escape(address)}$", status.stdout, re.MULTILINE)
     finally:
         down = _run(commands[6] if len(commands) > 6 else "a27 net down a27-net", tmp_path)
     assert down.returncode == 0, down.stdout
-    assert down.stdout.count("stopped (pid") == 6
-    assert all(running_pid(folder) is None for folder in node_folders(network))
+    assert down.stdout.count("stopped (pid") == 7 and down.stdout.splitlines()[-1].startswith("tracker: stopped")
+    assert all(running_pid(folder) is None for folder in [*node_folders(network), network / "tracker"])
+    assert "tracker: stopping" in (network / "tracker" / "tracker.log").read_text(encoding="utf-8")
     assert all("databases closed" in (folder / "node.log").read_text(encoding="utf-8")
                for folder in node_folders(network))
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from a27_harness.node.config import load_config, load_genesis
+from a27_harness.processes import free_ports
 from a27_ledger import SQLiteStore
 from a27_pos import Chain, SQLiteChainStore, pos_registry
 
@@ -27,17 +28,6 @@ A27 = [sys.executable, "-m", "a27_harness.entry"]
 """The ``a27`` command of this interpreter's environment."""
 FINALIZED = re.compile(r"(\w+): finalized height (\d+)")
 NAMES = ("v0", "v1", "v2", "v3", "l0")
-
-
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 class Network:
@@ -116,7 +106,7 @@ def _stored_chain(network: Network, name: str) -> list[bytes]:
 @pytest.fixture
 def network(tmp_path: Path) -> Iterator[Network]:
     """Four validators and one light node set up with ``a27 node init`` and ``a27 node genesis``."""
-    ports = dict(zip(NAMES, _free_ports(len(NAMES)), strict=True))
+    ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
     bootstrap = [f"127.0.0.1:{ports[name]}" for name in NAMES if name.startswith("v")]
     for name in NAMES:
         role = "light" if name.startswith("l") else "validator"

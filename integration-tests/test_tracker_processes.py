@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,23 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from a27_harness.processes import free_ports
 from a27_pos import SQLiteChainStore, pos_registry
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 FINALIZED = re.compile(r"(\w+): finalized height (\d+)")
 NAMES = ("v0", "v1", "v2", "v3", "l0")
 TARGET = 3
-
-
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _height(log: Path) -> int:
@@ -57,7 +46,7 @@ def processes() -> Iterator[dict[str, subprocess.Popen[bytes]]]:
 @pytest.mark.timeout(90)
 def test_nodes_whose_bootstrap_is_only_the_tracker_reach_the_same_finalized_height(
         tmp_path: Path, processes: dict[str, subprocess.Popen[bytes]]) -> None:
-    tracker_port, *node_ports = _free_ports(1 + len(NAMES))
+    tracker_port, *node_ports = free_ports(1 + len(NAMES))
     tracker = f"127.0.0.1:{tracker_port}"
     inits = [subprocess.Popen([*A27, "node", "init", str(tmp_path / name), "--role", "light" if name == "l0" else
                                "validator", "--port", str(port), "--bootstrap", tracker], stdout=subprocess.DEVNULL)

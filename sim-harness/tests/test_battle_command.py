@@ -9,6 +9,7 @@ import pytest
 from a27_harness.battle.command import battle_configs, set_up_battle
 from a27_harness.battle.declaration import DECLARATION_FILE, load_declaration
 from a27_harness.battle.scoring import BattleError
+from a27_harness.battle.workload import declare_workload
 from a27_harness.node.config import load_config, load_genesis
 
 
@@ -55,3 +56,16 @@ def test_a_bad_declaration_file_is_one_error_naming_the_field(tmp_path: Path, te
     (tmp_path / DECLARATION_FILE).write_text(text, encoding="utf-8")
     with pytest.raises(BattleError, match=message):
         load_declaration(tmp_path)
+
+
+def test_up_declares_the_honest_workload_round_the_blue_accounts(tmp_path: Path) -> None:
+    set_up_battle(tmp_path, [("red", "honest")], blue_validators=3, chain_id="a27-battle", balance=1_000,
+                  stake=100_000, base_port=9100, workload=4)
+    declaration, _referee, _nodes = load_declaration(tmp_path)
+    blue = declaration.teams[0].accounts
+    assert [(transfer.sender, transfer.recipient, transfer.amount, transfer.at) for transfer in declaration.workload] \
+        == [(blue[0], blue[1], 1_000, 0.0), (blue[1], blue[2], 1_000, 1.0), (blue[2], blue[0], 1_000, 2.0),
+            (blue[0], blue[1], 1_000, 3.0)]
+    with pytest.raises(BattleError, match="needs 2 or more"):
+        declare_workload(blue[:1], 1)
+    assert declare_workload(blue[:1], 0) == ()

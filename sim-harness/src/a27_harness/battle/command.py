@@ -3,8 +3,9 @@
 
 ``up DIR --team NAME=BEHAVIOUR ...`` writes the blue validators', each team's and the referee's keys and node configs
 (``a27 node init``'s renderer), the genesis (``a27 node genesis``'s), ``battle.toml`` (the declaration), and starts
-the processes. ``score DIR`` prints the scoreboard from the referee's stored chain; ``down DIR`` stops the processes
-and writes the final report (report.md, report.json, scoreboard.png) into ``DIR/report``.
+the processes (``a27_harness.processes``, as ``a27 net`` does). The referee serves the live scoreboard from its REST
+API (``[rest] battle``), on loopback. ``score DIR`` prints the scoreboard from the referee's stored chain; ``down DIR``
+stops the processes and writes the final report (report.md, report.json, scoreboard.png) into ``DIR/report``.
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from ..node.command import CONFIG_NAME
 from ..node.config import (
     HONEST,
     ConfigError,
+    RestConfig,
     check_name,
     load_config,
     load_or_create_key,
     render_config,
     render_genesis,
 )
+from ..processes import NOT_RUNNING, free_ports, running_pid, start_node, stop_processes
 from .declaration import DECLARATION_FILE, load_declaration, render_declaration
-from .processes import start_node_processes, stop_node_processes
 from .referee import score_folder
 from .report import scoreboard_markdown, write_battle_report
 from .scoring import BattleDeclaration, BattleError, Team
+from .workload import declare_workload, submit_workload
 
 REFEREE = "referee"
 BLUE = "blue"
@@ -48,33 +51,28 @@ def _team_role(behaviour: str, role: str | None) -> str:
         raise BattleError(f"--team: {error}") from None
 
 
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
-
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
-                  balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1") -> list[Path]:
-    """Write every node's folder, the genesis and battle.toml into ``folder``; the node configs, referee first."""
+                  balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1",
+                  rest_port: int | None = None, workload: int = 0) -> list[Path]:
+    """Write every node's folder, the genesis and battle.toml into ``folder``; the node configs, referee first. The
+    referee's config serves the live scoreboard on 127.0.0.1:``rest_port`` (default: a free TCP port); ``workload``
+    transfers between the blue accounts are declared (``a27 battle workload`` sends them)."""
     if (folder / DECLARATION_FILE).exists():
         raise BattleError(f"{folder / DECLARATION_FILE} exists: a battle is set up there (use another folder)")
     nodes = [(REFEREE, LIGHT, HONEST, "")] + [(f"{BLUE}{index}", VALIDATOR, HONEST, BLUE)
                                               for index in range(blue_validators)]
     nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
     count = len(nodes)
-    ports = _free_ports(count) if base_port is None else list(range(base_port, base_port + count))
+    ports = free_ports(count) if base_port is None else list(range(base_port, base_port + count))
     bootstrap = [f"{listen}:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
                  if role == VALIDATOR or name == REFEREE]
+    referee_rest = RestConfig("127.0.0.1", rest_port or free_ports(1, socket.SOCK_STREAM)[0],
+                              battle=Path("..") / DECLARATION_FILE)
     configs = []
     for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
         (folder / name).mkdir(parents=True, exist_ok=False)
-        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=behaviour)
+        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=behaviour,
+                             rest=referee_rest if name == REFEREE else None)
         (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
         configs.append(folder / name / CONFIG_NAME)
     loaded = [(load_config(path), load_or_create_key(load_config(path).key_file)) for path in configs]
@@ -85,7 +83,8 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
             by_team.setdefault(team, []).append((name, key.public_key))
     declared = [Team(BLUE, "blue", tuple(key for _n, key in by_team[BLUE]))] if blue_validators else []
     declared += [Team(name, "red", tuple(key for _n, key in by_team[name]), behaviour) for name, behaviour in teams]
-    declaration = BattleDeclaration(chain_id, tuple(declared))
+    blue = by_team.get(BLUE, [])
+    declaration = BattleDeclaration(chain_id, tuple(declared), declare_workload([key for _n, key in blue], workload))
     (folder / DECLARATION_FILE).write_text(render_declaration(
         declaration, REFEREE, {team: tuple(name for name, _key in members) for team, members in by_team.items()}),
         encoding="utf-8")
@@ -115,13 +114,24 @@ def _up(arguments: argparse.Namespace) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     configs = set_up_battle(folder, arguments.team or [], blue_validators=arguments.blue_validators,
                             chain_id=arguments.chain_id, balance=arguments.balance, stake=arguments.stake,
-                            base_port=arguments.base_port, listen=arguments.listen)
+                            base_port=arguments.base_port, listen=arguments.listen, rest_port=arguments.rest_port,
+                            workload=arguments.workload)
     team_names = {name for name, _behaviour in arguments.team or []}
-    pids = start_node_processes([config for config in configs
-                                 if not (arguments.teams_elsewhere and config.parent.name in team_names)])
-    print(f"{folder}: battle up, {len(pids)} node processes (logs in each node's node.log); "
+    started = [start_node(config.parent) for config in configs
+               if not (arguments.teams_elsewhere and config.parent.name in team_names)]
+    rest = load_config(configs[0]).rest
+    assert rest is not None  # set_up_battle gives the referee its [rest] table
+    print(f"{folder}: battle up, {len(started)} node processes (logs in each node's node.log); "
           f"`a27 battle score {arguments.directory}` for the scoreboard")
+    print(f"live scoreboard: {rest.url}/battle")
     return 0
+
+
+def _workload(arguments: argparse.Namespace) -> int:
+    failed = submit_workload(Path(arguments.directory), float(arguments.timeout), print)
+    if failed:
+        print(f"a27 battle workload: {failed} declared transfers not final", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _score(arguments: argparse.Namespace) -> int:
@@ -135,10 +145,10 @@ def _score(arguments: argparse.Namespace) -> int:
 
 def _down(arguments: argparse.Namespace) -> int:
     folder = Path(arguments.directory)
-    configs = battle_configs(folder)
-    ended = stop_node_processes(configs)
-    for config in configs:
-        print(f"{config.parent.name}: {ended[config]}")
+    folders = [config.parent for config in battle_configs(folder)]
+    pids = {node: running_pid(node) for node in folders}
+    for node, ended in stop_processes(folders).items():
+        print(f"{node.name}: {ended}" + ("" if ended == NOT_RUNNING else f" (pid {pids[node]})"))
     board = score_folder(folder)
     out = Path(arguments.out) if arguments.out else folder / "report"
     path = write_battle_report(board, out, arguments.argv if hasattr(arguments, "argv") else None,
@@ -148,7 +158,7 @@ def _down(arguments: argparse.Namespace) -> int:
 
 
 def add_battle_parser(commands: argparse._SubParsersAction) -> None:
-    """Add ``battle`` and its commands (up, score, down) to the ``a27`` command's subcommands."""
+    """Add ``battle`` and its commands (up, workload, score, down) to the ``a27`` command's subcommands."""
     battle = commands.add_parser("battle", help="a red/blue battle of real nodes with a referee (BATTLE.md)",
                                  description="Set up, score and stop a battle of real nodes on this host.")
     kinds = battle.add_subparsers(dest="battle_command", required=True)
@@ -164,10 +174,19 @@ def add_battle_parser(commands: argparse._SubParsersAction) -> None:
     up.add_argument("--listen", default="127.0.0.1",
                     help="the IPv4 address the nodes listen on and bootstrap to (default 127.0.0.1; in a classroom "
                          "the referee host's LAN address)")
+    up.add_argument("--rest-port", type=int, metavar="PORT",
+                    help="the referee's REST API and live scoreboard port on 127.0.0.1 (default: a free TCP port)")
+    up.add_argument("--workload", type=int, default=0, metavar="N",
+                    help="declare N honest transfers between the blue accounts in battle.toml (default 0); "
+                         "`a27 battle workload DIR` sends them")
     up.add_argument("--teams-elsewhere", action="store_true",
                     help="write the teams' folders but start only the referee and blue (classroom: each team runs "
                          "its node on its own host)")
     up.set_defaults(battle_handler=_up)
+    workload = kinds.add_parser("workload", help="send the declared honest workload through the referee's REST API")
+    workload.add_argument("directory", metavar="DIR", help="the battle's folder")
+    workload.add_argument("--timeout", type=int, default=60, help="seconds each transfer may take (default 60)")
+    workload.set_defaults(battle_handler=_workload)
     score = kinds.add_parser("score", help="print the scoreboard from the referee's stored chain")
     score.add_argument("directory", metavar="DIR", help="the battle's folder")
     score.add_argument("--json", action="store_true", help="print JSON instead of Markdown")

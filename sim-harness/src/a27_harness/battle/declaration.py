@@ -39,14 +39,16 @@ def _unknown(where: str, table: dict[str, Any], known: tuple[str, ...]) -> None:
             raise BattleError(f"{where}: unknown key {key!r}; keys are {', '.join(known)}")
 
 
-def load_declaration(folder: Path) -> tuple[BattleDeclaration, str, dict[str, tuple[str, ...]]]:
+def load_declaration(folder: Path, name: str = DECLARATION_FILE) -> tuple[BattleDeclaration, str,
+                                                                         dict[str, tuple[str, ...]]]:
     """
-    Read ``folder/battle.toml``: the declaration, the referee's node folder name and each team's node folders.
+    Read ``folder/battle.toml`` (or ``folder/NAME``): the declaration, the referee's node folder name and each team's
+    node folders.
 
     :raises BattleError: for an unreadable file or any field that is missing, unknown or malformed.
     """
     try:
-        document = read_toml(folder / DECLARATION_FILE, "battle declaration")
+        document = read_toml(folder / name, "battle declaration")
     except ConfigError as error:
         raise BattleError(str(error)) from None
     _unknown("battle.toml", document, TOP_KEYS)

@@ -3,13 +3,16 @@ The live scoreboard, served by the referee's REST server: ``GET /battle`` is an 
 polls ``GET /battle/score`` (the scoreboard as JSON, from the scoring core over the referee's live chain) every
 ``POLL_SECONDS`` and redraws the table. The page loads nothing from anywhere else.
 
-Mount it in an IPv8 REST manager's root endpoint: ``root.add_endpoint("/battle", BattleEndpoint(source))``.
+Mount it in an IPv8 REST manager's root endpoint: ``root.add_endpoint("/battle", BattleEndpoint(source))``; a node
+whose config's ``[rest]`` table names a declaration (``battle = "../battle.toml"``, written by ``a27 battle up`` for
+the referee) mounts it over its own chain (``load_battle`` then ``battle_endpoint``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +20,8 @@ from ipv8.REST.base_endpoint import BaseEndpoint, Response
 
 from a27_pos import PosGenesis
 
-from .scoring import BattleDeclaration, FinalizedChain, Scoreboard, score_battle
+from .declaration import load_declaration
+from .scoring import BattleDeclaration, BattleError, FinalizedChain, Scoreboard, score_battle
 
 POLL_SECONDS = 2.0
 COLUMNS = ("name", "side", "behaviour", "gained", "slashed", "score", "blocks_proposed", "detections")
@@ -106,3 +110,20 @@ class BattleEndpoint(BaseEndpoint[Any]):
     async def score(self, _request: web.Request) -> web.Response:
         """The scoreboard as JSON."""
         return Response(self._scoreboard().to_dict())
+
+
+def load_battle(path: Path, genesis: PosGenesis) -> BattleDeclaration:
+    """
+    The declaration in ``path`` that a node of the network of ``genesis`` serves the scoreboard of.
+
+    :raises BattleError: for a bad declaration, or one of another chain than the genesis's.
+    """
+    declaration, _referee, _nodes = load_declaration(path.parent, path.name)
+    if declaration.chain_id != genesis.chain_id:
+        raise BattleError(f"{path}: chain_id {declaration.chain_id!r} is not the genesis's {genesis.chain_id!r}")
+    return declaration
+
+
+def battle_endpoint(declaration: BattleDeclaration, genesis: PosGenesis, chain: FinalizedChain) -> BattleEndpoint:
+    """The ``/battle`` endpoint of a running node: the live scoreboard of ``declaration`` over its ``chain``."""
+    return BattleEndpoint(live_scoreboard(declaration, genesis, chain))

@@ -41,7 +41,7 @@ TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file
             "defences", "rest", "clock")
 NETWORK_KEYS = ("listen", "port", "bootstrap")
 DEFENCES_KEYS = ("off",)
-REST_KEYS = ("address", "port", "api_key")
+REST_KEYS = ("address", "port", "api_key", "battle")
 DEFAULT_REST_PORT = 8085
 """The REST API's TCP port in the config ``a27 node init`` writes unless told another."""
 MAX_API_KEY = 256
@@ -65,6 +65,8 @@ class RestConfig:
     port: int
     api_key: str | None = attrs.field(default=None, repr=False)
     """None or empty: no key (allowed on loopback only; the channel operations then stay refused)."""
+    battle: Path | None = None
+    """A battle declaration (``battle.toml``, BATTLE.md): the API also serves its live scoreboard at ``/battle``."""
 
     @property
     def url(self) -> str:
@@ -229,7 +231,7 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         port=check_port("[network] port", network.get("port", 9000)),
         bootstrap=tuple(parse_address(f"[network] bootstrap[{index}]", text) for index, text in enumerate(bootstrap)),
         defences_off=check_defences_off("[defences] off", defences.get("off", [])),
-        rest=check_rest(document["rest"]) if "rest" in document else None,
+        rest=check_rest(document["rest"], base) if "rest" in document else None,
         clock_offset=check_clock(document["clock"]) if "clock" in document else 0.0,
     )
 
@@ -275,9 +277,10 @@ def check_defences_off(setting: str, value: object) -> tuple[str, ...]:
     return tuple(checked)
 
 
-def check_rest(table: object) -> RestConfig:
+def check_rest(table: object, base: Path | None = None) -> RestConfig:
     """
-    The ``[rest]`` table checked: ``address`` (default 127.0.0.1), ``port`` (default 8085), ``api_key``.
+    The ``[rest]`` table checked: ``address`` (default 127.0.0.1), ``port`` (default 8085), ``api_key``, ``battle``
+    (a path, relative to ``base``, the config's folder; the file is read when the node starts).
 
     :raises ConfigError: for an unknown key, a bad address or port, a key that is not 1 to 256 printable ASCII
         characters, or a non-loopback address without a key (anyone who can reach it could spend the node's funds).
@@ -293,7 +296,10 @@ def check_rest(table: object) -> RestConfig:
     if not api_key and not ipaddress.IPv4Address(address).is_loopback:
         raise ConfigError(f"[rest] address: {address} is not a loopback address; set [rest] api_key to serve the "
                           "API there")
-    return RestConfig(address, port, api_key or None)
+    battle = table.get("battle")
+    if battle is not None:
+        battle = _path(base or Path.cwd(), "[rest] battle", battle)
+    return RestConfig(address, port, api_key or None, battle)
 
 
 def create_key(path: Path) -> KeyPair:
@@ -394,6 +400,9 @@ address = "{rest.address}"
 port = {rest.port}
 api_key = {json.dumps(rest.api_key or "")}
 """
+    if rest.battle is not None:
+        table += f"# The battle declaration whose live scoreboard this node serves at /battle (BATTLE.md).\n" \
+                 f"battle = {json.dumps(rest.battle.as_posix())}\n"
     if not enabled:
         table = "".join(f"# {line}\n" for line in table.splitlines())
     return f"""

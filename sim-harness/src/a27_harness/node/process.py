@@ -32,6 +32,8 @@ from .stores import Stores
 if TYPE_CHECKING:
     from ipv8.REST.rest_manager import RESTManager
 
+    from ..battle.scoring import BattleDeclaration
+
 WALK_INTERVAL = 2.0
 """Seconds between walks to the bootstrap addresses that an overlay does not have among its peers."""
 BOOTSTRAP_REFRESH = 20.0
@@ -136,6 +138,26 @@ def prepare(config: NodeConfig) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
     return spec, genesis, node_settings(config, spec, genesis)
 
 
+def prepare_battle(config: NodeConfig, genesis: PosGenesis) -> BattleDeclaration | None:
+    """
+    The battle declaration whose scoreboard the node serves (``[rest] battle``), checked; None when it serves none.
+
+    :raises ConfigError: for a bad declaration, one of another chain, or a node without the PoS layer.
+    """
+    if config.rest is None or config.rest.battle is None:
+        return None
+    if "pos" not in config.layers:
+        raise ConfigError("[rest] battle: the scoreboard is computed from the PoS chain; this node runs no pos layer")
+    # Imported here: only a battle's referee loads the scoring.
+    from ..battle.page import load_battle  # noqa: PLC0415
+    from ..battle.scoring import BattleError  # noqa: PLC0415
+
+    try:
+        return load_battle(config.rest.battle, genesis)
+    except BattleError as error:
+        raise ConfigError(f"[rest] battle: {error}") from None
+
+
 @contextlib.contextmanager
 def lock_data_dir(config: NodeConfig) -> Iterator[None]:
     """
@@ -203,6 +225,7 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     :raises OSError: when the UDP socket cannot be bound.
     """
     spec, genesis, settings = prepare(config)
+    battle = prepare_battle(config, genesis)
     with lock_data_dir(config):
         stores = Stores(config.data_dir)
         try:
@@ -211,10 +234,11 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         except BaseException:
             stores.close()
             raise
-        await _run_built(config, node, stores, stop)
+        await _run_built(config, node, stores, stop, None if battle is None else (battle, genesis))
 
 
-async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event) -> None:
+async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event,
+                     battle: tuple[BattleDeclaration, PosGenesis] | None = None) -> None:
     spec = node.spec
     if "pos" in node.overlays:
         def on_commit(block: Block, _certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
@@ -241,9 +265,16 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
             # load this module too.
             from .rest import start_rest  # noqa: PLC0415
 
+            extra = {}
+            if battle is not None:
+                from ..battle.page import battle_endpoint  # noqa: PLC0415
+
+                extra["/battle"] = battle_endpoint(*battle, node.pos.chain)
             api.start()
-            rest = await start_rest(api, config.rest)
+            rest = await start_rest(api, config.rest, extra)
             log.info("%s: REST API on %s/a27/status", spec.name, config.rest.url)
+            if battle is not None:
+                log.info("%s: battle scoreboard on %s/battle", spec.name, config.rest.url)
         await stop.wait()
     finally:
         if rest is not None:

@@ -13,7 +13,7 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -255,8 +255,10 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
         return Response(await self.api.close_channel(channel_id, float(timeout)))
 
 
-def root_endpoint_class(api_key: str | None) -> type[BaseEndpoint[NodeApi]]:
-    """The REST manager's root endpoint: ``/a27`` (``A27Endpoint``) and JSON errors everywhere."""
+def root_endpoint_class(api_key: str | None,
+                        extra: Mapping[str, BaseEndpoint[Any]] | None = None) -> type[BaseEndpoint[NodeApi]]:
+    """The REST manager's root endpoint: ``/a27`` (``A27Endpoint``), the ``extra`` endpoints by path (the referee's
+    ``/battle``) and JSON errors everywhere."""
 
     class A27RootEndpoint(BaseEndpoint[NodeApi]):
         """The root of a node's REST API."""
@@ -266,18 +268,21 @@ def root_endpoint_class(api_key: str | None) -> type[BaseEndpoint[NodeApi]]:
             super().__init__([*middlewares, json_errors])
 
         def setup_routes(self) -> None:
-            """Mount ``/a27``."""
+            """Mount ``/a27`` and the extra endpoints."""
             self.add_endpoint(API_PREFIX, A27Endpoint(api_key))
+            for path, endpoint in (extra or {}).items():
+                self.add_endpoint(path, endpoint)
 
     return A27RootEndpoint
 
 
-async def start_rest(api: NodeApi, rest: RestConfig) -> RESTManager:
+async def start_rest(api: NodeApi, rest: RestConfig,
+                     extra: Mapping[str, BaseEndpoint[Any]] | None = None) -> RESTManager:
     """
-    Serve ``api`` where ``rest`` says; stop it with ``RESTManager.stop``.
+    Serve ``api`` where ``rest`` says, with the ``extra`` endpoints by path; stop it with ``RESTManager.stop``.
 
     :raises OSError: when the TCP port cannot be bound.
     """
-    manager = RESTManager(api, root_endpoint_class=root_endpoint_class(rest.api_key))
+    manager = RESTManager(api, root_endpoint_class=root_endpoint_class(rest.api_key, extra))
     await manager.start(port=rest.port, host=rest.address, api_key=rest.api_key)
     return manager
