@@ -6,8 +6,8 @@ import attrs
 import pytest
 
 from a27_attacks import (
-    AVAILABILITY,
     ATTACKS,
+    AVAILABILITY,
     Attack,
     AttackerNode,
     AttackError,

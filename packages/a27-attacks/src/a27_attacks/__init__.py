@@ -15,9 +15,9 @@ from . import channels, ledger, longrange, peers, pos_attacks  # noqa: F401 - im
 from .__about__ import __version__
 from .base import (
     ATTACKS,
+    AVAILABILITY,
     FAMILIES,
     GUARANTEES,
-    AVAILABILITY,
     LABS,
     ROLES,
     Arena,

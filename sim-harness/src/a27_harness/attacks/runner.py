@@ -653,7 +653,8 @@ def _audit(run: AttackRun, genesis_supply: int, *, attacked_transfers: Sequence[
         detections=_detections(attacked_guests, replay_guests), attacker_fees=attacked_guests.fees,
         attacker_slashed=max((view.slashed for view in honest), default=0),
         honest_failed=failed, replay_failed=replay_failed, honest_latency=latency, replay_latency=replay_latency,
-        honest_submitted=len(attacked_transfers), notes=dict(attacked_guests.notes), by_sender=_stats_by_sender(attacked_transfers),
+        honest_submitted=len(attacked_transfers), notes=dict(attacked_guests.notes),
+        by_sender=_stats_by_sender(attacked_transfers),
         replay_by_sender=_stats_by_sender(replay_transfers), views={view.name: view.node_view for view in honest},
         replay_views={view.name: view.node_view for view in replay_honest},
         honest_locked=attacked_guests.locked, replay_locked=replay_guests.locked)
