@@ -232,6 +232,20 @@ def test_tokens_stolen_intervals_stay_within_what_runs_can_steal() -> None:
     assert score.stolen.low >= 0 and score.stolen.high <= 10_000
 
 
+def test_a_card_draws_an_attack_that_succeeded_in_every_one_of_ten_runs(tmp_path: Path) -> None:
+    # The full-size experiment (10 seeds) crashed drawing the coalition's card: 10 of 10 gave a Wilson high below
+    # the share 1.0, and matplotlib refuses a negative error bar.
+    experiment = AttackExperiment(attacks=("double-spend-lab1",), seeds=10, light_nodes=2)
+    runs = tuple(attrs.evolve(_summary(), seed=seed, build=build, succeeded=True, stolen=10_000)
+                 for build in ("undefended", "defended") for seed in range(1, 11))
+    result = AttackExperimentResult(experiment, runs, {})
+    card = tmp_path / "card-double-spend-lab1.png"
+    report.plots(result)[card.name](card)
+    assert card.read_bytes().startswith(b"\x89PNG")
+    (point,) = report.sections(result)[0].points
+    assert point.defended.success.share == 1.0 == point.defended.success.high
+
+
 def test_structural_controls_are_marked_and_expected_to_fail(capsys: pytest.CaptureFixture[str]) -> None:
     controls = sorted(name for name, attack in ATTACKS.items() if attack.structural)
     assert controls == ["coalition", "double-spend-pos", "mempool-flood", "withhold"]

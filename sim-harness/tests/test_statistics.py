@@ -37,6 +37,16 @@ def test_wilson_interval_stays_inside_zero_and_one() -> None:
     assert 0 < wilson_interval(0, 10).high < 0.35
 
 
+def test_wilson_interval_contains_its_share_and_ends_exactly_at_zero_and_one() -> None:
+    # 10 of 10 rounded to high = 0.9999999999999999 < share 1.0: a negative error bar crashed the attack cards.
+    for trials in range(1, 61):
+        for successes in range(trials + 1):
+            interval = wilson_interval(successes, trials)
+            assert interval.low <= interval.share <= interval.high, (successes, trials)
+        assert wilson_interval(trials, trials).high == 1.0
+        assert wilson_interval(0, trials).low == 0.0
+
+
 @pytest.mark.parametrize(("successes", "trials"), [(1, 0), (-1, 5), (6, 5)])
 def test_wilson_interval_refuses_impossible_counts(successes: int, trials: int) -> None:
     with pytest.raises(ValueError, match="successes"):

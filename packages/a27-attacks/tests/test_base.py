@@ -7,6 +7,7 @@ import pytest
 
 from a27_attacks import (
     ATTACKS,
+    AVAILABILITY,
     Attack,
     AttackerNode,
     AttackError,
@@ -109,3 +110,32 @@ def test_default_judge_counts_the_largest_theft_and_only_guarantees_the_replay_k
     assert (minted.stolen, minted.broken) == (7, ("supply", "availability"))
     already_split = attack.judge(_outcome(agreement=False, replay_agreement=False))
     assert already_split.broken == ()
+
+
+@pytest.mark.parametrize(("failed", "replay_failed", "submitted", "broken"), [
+    (2, 1, 0, False),  # one extra failure never breaks availability
+    (3, 1, 13, True),  # two extra: 2 >= 15% of 13 (1.95)
+    (3, 1, 14, False),  # two extra of 14 (2.1 needed): noise, e.g. withhold at 0.5 defended, 2 of 16
+    (4, 2, 48, False),  # hold-htlcs defended: 2 extra of 48 payments
+    (15, 5, 48, True),  # hold-htlcs undefended: 10 extra of 48 (7.2 needed)
+    (3, 1, 4, True),  # invalid-block undefended at the quick size: the chain halts, 2 extra of 4
+    (1, 1, 100, False),
+    (0, 3, 10, False),  # fewer failures than the replay
+])
+def test_the_availability_threshold_at_its_edges(failed: int, replay_failed: int, submitted: int,
+                                                  broken: bool) -> None:
+    assert AVAILABILITY.broken(failed, replay_failed, submitted) is broken
+    verdict = DoubleSpendLab1().judge(_outcome(honest_failed=failed, replay_failed=replay_failed,
+                                               honest_submitted=submitted))
+    assert ("availability" in verdict.broken) is broken and verdict.succeeded is broken
+    # Below the threshold the extra failures stay reported.
+    assert verdict.honest_effect["failed transfers"] == failed
+    assert verdict.honest_effect["failed transfers in the replay"] == replay_failed
+    assert verdict.honest_effect["honest transfers submitted"] == submitted
+
+
+def test_the_availability_threshold_refuses_negative_counts_and_describes_itself() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        AVAILABILITY.broken(-1, 0, 5)
+    assert AVAILABILITY.describe().startswith("more honest transfers failed than in the replay by at least 2 and ")
+    assert "15% of the honest transfers submitted" in AVAILABILITY.describe()

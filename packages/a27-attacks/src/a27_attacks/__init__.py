@@ -15,6 +15,7 @@ from . import channels, ledger, longrange, peers, pos_attacks  # noqa: F401 - im
 from .__about__ import __version__
 from .base import (
     ATTACKS,
+    AVAILABILITY,
     FAMILIES,
     GUARANTEES,
     LABS,
@@ -24,6 +25,7 @@ from .base import (
     AttackerNode,
     AttackError,
     AttackResult,
+    AvailabilityThreshold,
     BadParameter,
     Detection,
     LayerSettings,
@@ -60,6 +62,7 @@ from .withhold import Withhold, WithholdingDelay, withholding_delay
 
 __all__ = [
     "ATTACKS",
+    "AVAILABILITY",
     "FAMILIES",
     "GUARANTEES",
     "LABS",
@@ -69,6 +72,7 @@ __all__ = [
     "AttackError",
     "AttackResult",
     "AttackerNode",
+    "AvailabilityThreshold",
     "BadParameter",
     "Censor",
     "CensorAttack",

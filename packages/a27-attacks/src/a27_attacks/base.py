@@ -29,6 +29,48 @@ stake and its seat)."""
 ROLES = ("validator", "light")
 """The roles an attacker node can take."""
 
+
+@attrs.frozen
+class AvailabilityThreshold:
+    """
+    When honest transfers failing beyond the replay's count as a broken availability guarantee.
+
+    Availability is broken when the attack run's failed honest transfers exceed the replay's by at least
+    ``min_extra`` transfers and by at least ``min_share`` of the honest transfers submitted in the attack run. One or
+    two transfers more than the replay that missed the lab's timeout are noise (the attacker node's rounds and
+    messages change the timing of every node) or the defences' small residual cost, not an unavailable chain: they
+    stay reported (``honest_effect``, the experiment's extra honest failures), but do not make the attack succeed.
+    Attacks that break availability on purpose halt the chain or a victim and fail far more than that.
+    """
+
+    min_extra: int
+    """The fewest extra failed transfers that can break availability."""
+    min_share: float
+    """The smallest share of the honest transfers submitted the extra failures must reach (0 <= share <= 1)."""
+
+    def broken(self, failed: int, replay_failed: int, submitted: int) -> bool:
+        """
+        Whether ``failed`` honest transfers, against ``replay_failed`` in the replay, out of ``submitted`` honest
+        transfers in the attack run, break availability.
+
+        :raises ValueError: for a negative count.
+        """
+        if min(failed, replay_failed, submitted) < 0:
+            msg = f"counts must not be negative, got {failed} failed, {replay_failed} in the replay, {submitted} sent"
+            raise ValueError(msg)
+        extra = failed - replay_failed
+        return extra >= self.min_extra and extra >= self.min_share * submitted
+
+    def describe(self) -> str:
+        """The rule in one sentence, for reports and documentation."""
+        return (f"more honest transfers failed than in the replay by at least {self.min_extra} and by at least "
+                f"{self.min_share:.0%} of the honest transfers submitted (fewer extra failures are reported, "
+                "not judged a broken chain)")
+
+
+AVAILABILITY = AvailabilityThreshold(min_extra=2, min_share=0.15)
+"""The one availability threshold every judge that counts failed transfers uses (``Attack.judge``)."""
+
 LayerSettings = Mapping[str, Mapping[str, object]]
 """Settings per layer for one node (``{"ledger": {"behaviour": ...}}``), as the node builder takes them."""
 
@@ -234,6 +276,8 @@ class Outcome:
     """Each honest node at the end of the attack run, by name."""
     replay_views: Mapping[str, NodeView] = attrs.field(factory=dict)
     """Each honest node at the end of the replay, by name."""
+    honest_submitted: int = 0
+    """Honest transfers (Lab 3: payments) submitted in the attack run, failed ones included (0 when not measured)."""
     honest_locked: int = 0
     """Lab 3: token-blocks of honest liquidity locked in pending HTLCs (per block, the amounts of the HTLCs honest
     nodes had offered and that were neither settled nor failed yet, summed over the run's blocks)."""
@@ -342,7 +386,8 @@ class Attack(abc.ABC):
     def judge(self, outcome: Outcome) -> AttackResult:
         """
         The verdict: success when tokens were stolen (the largest of the per-view gain, the tokens paid twice and the
-        excess supply) or a guarantee broke that held in the honest replay.
+        excess supply) or a guarantee broke that held in the honest replay. Availability counts as broken by the
+        threshold ``AVAILABILITY``; extra failures below it stay in ``honest_effect``.
         """
         stolen = max(0, outcome.paid_twice, outcome.excess_supply, *outcome.gain_by_node.values())
         broken = []
@@ -350,7 +395,7 @@ class Attack(abc.ABC):
             broken.append("agreement")
         if outcome.excess_supply > 0:
             broken.append("supply")
-        if outcome.honest_failed > outcome.replay_failed:
+        if AVAILABILITY.broken(outcome.honest_failed, outcome.replay_failed, outcome.honest_submitted):
             broken.append("availability")
         return AttackResult(
             attack=self.name, succeeded=stolen > 0 or bool(broken), stolen=stolen, broken=tuple(broken),
@@ -358,6 +403,7 @@ class Attack(abc.ABC):
             cost={"fees": outcome.attacker_fees, "slashed": outcome.attacker_slashed},
             honest_effect={"failed transfers": outcome.honest_failed,
                            "failed transfers in the replay": outcome.replay_failed,
+                           "honest transfers submitted": outcome.honest_submitted,
                            "median verdict latency": outcome.honest_latency,
                            "median verdict latency in the replay": outcome.replay_latency})
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from a27_attacks import attack_named
+from a27_attacks import AVAILABILITY, attack_named
 
 from ..experiments.attacks import (
     BYZANTINE_BOUND,
@@ -54,8 +54,11 @@ DEFINITIONS = (
     ("tokens stolen", "the largest of: attacker holdings in one honest view beyond the replay's, tokens paid twice "
                       "across honest views, supply above genesis plus rewards"),
     ("guarantee broken", "agreement, supply, finality or availability, as the attack's judge reports it"),
+    ("availability (failed transfers)", f"broken when {AVAILABILITY.describe()}; "
+                                        "`a27_attacks.AVAILABILITY`, used by every judge that counts failed transfers"),
     ("extra honest failures", "honest transfers that failed in the attack run beyond those that failed in its "
-                              "replay"),
+                              "replay, counted whether or not they reach the availability threshold (the blue "
+                              "team's losses, or the defences' residual cost)"),
     ("extra finality latency", "the defended build's median honest verdict latency (Lab 1: the sender's verdict; "
                                "Lab 2: finality) minus the undefended build's, in the honest replays of the same "
                                "seed"),

@@ -33,7 +33,10 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> In
     denominator = 1 + z * z / trials
     centre = (share + z * z / (2 * trials)) / denominator
     half = z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials)) / denominator
-    return Interval(share, max(0.0, centre - half), min(1.0, centre + half))
+    # The Wilson interval always contains the share, and its bounds are exactly 0 at no successes and 1 at all
+    # successes; rounding can put them just inside (10 of 10 gave 0.9999999999999999 < 1.0), so they are bounded by
+    # the share itself, and an error bar drawn from the share to a bound is never negative.
+    return Interval(share, min(share, max(0.0, centre - half)), max(share, min(1.0, centre + half)))
 
 
 @attrs.frozen
