@@ -77,8 +77,10 @@ def test_hold_htlcs_is_judged_on_payments_a_held_htlc_ended_not_on_balance_failu
                        differing=(), detections=(), attacker_fees=0, attacker_slashed=0, honest_failed=6,
                        replay_failed=5, honest_latency=None, replay_latency=None,
                        failed_by_cause={"insufficient channel balance": 3, "no path": 3},
-                       replay_failed_by_cause={"insufficient channel balance": 2, "no path": 3})
-    assert Attack.judge(HoldHtlcsAttack(), rerouted).broken == ("availability",)  # what every failure would say
+                       replay_failed_by_cause={"insufficient channel balance": 2, "no path": 3}, honest_submitted=48)
+    # One extra failure of 48 is below the general availability threshold too; 10 extra would be above it.
+    assert Attack.judge(HoldHtlcsAttack(), rerouted).broken == ()
+    assert Attack.judge(HoldHtlcsAttack(), attrs.evolve(rerouted, honest_failed=15)).broken == ("availability",)
     verdict = HoldHtlcsAttack().judge(rerouted)
     assert not verdict.succeeded and verdict.broken == ()
     assert verdict.honest_effect["payments failed by timeout"] == 0
