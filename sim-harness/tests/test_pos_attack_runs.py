@@ -112,6 +112,14 @@ def test_a_coalition_above_a_third_finalizes_two_blocks_at_one_height_and_below_
     assert below.outcome.agreement and below.outcome.attacker_slashed > 0
 
 
+@pytest.mark.parametrize("share", [0.34, 0.5])
+def test_every_coalition_member_that_signed_both_certificates_is_slashed_in_the_run(share: float) -> None:
+    report = _run(CoalitionAttack(stake_share=share), undefended=True)
+    assert report.result.succeeded and report.honest_slashed == 0
+    assert report.result.cost["slashed"] == report.result.cost["slashable (computed)"] > 0
+    assert report.outcome.notes["a0 validates at the end"] is False is report.outcome.notes["a1 validates at the end"]
+
+
 def test_a_censored_light_node_times_out_without_resubmit_and_is_only_delayed_with_it() -> None:
     undefended = _run(CensorAttack(), undefended=True)
     assert undefended.outcome.notes["a0's place in the victim's validator order"] == 0

@@ -25,14 +25,18 @@ from a27_attacks.pos import (
 from a27_ledger import KeyPair
 from a27_ledger.testing import make_keys
 from a27_pos import (
+    NO_ROUND,
+    PREVOTE,
     Chain,
     MessageBus,
     PosCommunity,
     PosDefences,
     PosSettings,
+    Proposal,
     ProposalEvidence,
     Timeouts,
     ValidatorBehaviour,
+    Vote,
     bonded_stake,
     make_engines,
     tombstone_height,
@@ -254,6 +258,56 @@ def test_a_coalition_above_a_third_is_slashed_once_the_conflicting_commit_is_lea
         for honest in range(MEMBERS, MEMBERS + HONEST):
             assert bonded_stake(chain.state, account(bus, honest)) == stakes[honest]
             assert tombstone_height(chain.state, account(bus, honest)) is None
+
+
+def test_a_block_first_proposed_before_the_split_is_never_twinned() -> None:
+    # A twin vote for a block whose twin proposal side B never got splits nothing: it only shows side B (which
+    # holds the real proposal and relays the real votes) a member's two prevotes, so that member alone is slashed.
+    keys, genesis = make_validators(MEMBERS + HONEST, seed=1)
+    engine = make_engines(keys, genesis)[0]
+    side_b: set[int] = set()
+    member = CoalitionMember(Coalition(on_side_b=lambda recipient: recipient in side_b))
+    recipients = list(range(1, MEMBERS + HONEST))
+    key, chain_id = keys[0], engine.chain.chain_id
+
+    def proposal(timestamp: int) -> Proposal:
+        return Proposal.create(key, chain_id, 0, NO_ROUND, engine.chain.build_block(key, 0, timestamp))
+
+    def prevote(block: Proposal) -> Vote:
+        return Vote(PREVOTE, 1, 0, block.block.block_id, key.public_key).signed(key, chain_id)
+
+    early = proposal(1_000)
+    assert member.outgoing(engine, early, recipients) == [(early, recipients)]
+    side_b.update(range(MEMBERS + HONEST // 2, MEMBERS + HONEST))
+    assert member.outgoing(engine, early, recipients) == [(early, recipients)]
+    vote = prevote(early)
+    assert member.outgoing(engine, vote, recipients) == [(vote, recipients)]
+    # A block proposed after the split is twinned, and so are the votes for it.
+    late = proposal(2_000)
+    [(real, side_a), (twin, twin_side)] = member.outgoing(engine, late, recipients)
+    assert real == late and isinstance(twin, Proposal) and twin.block.block_id != late.block.block_id
+    assert side_a == [1, 2, 3] and twin_side == [4, 5]
+    [(_, _), (twin_vote, _)] = member.outgoing(engine, prevote(late), recipients)
+    assert isinstance(twin_vote, Vote) and twin_vote.block_id == twin.block.block_id
+
+
+def test_a_coalition_that_splits_after_its_first_proposal_is_slashed_in_full() -> None:
+    # As in a simulated run: side B is chosen once the nodes started, after a member's first proposal went out to
+    # every validator. Every member that signed both certificates is slashed on the side that goes on, not only one.
+    keys = make_keys(MEMBERS + HONEST, seed=1)
+    side_b: set[int] = set()
+    coalition = Coalition(on_side_b=lambda recipient: recipient in side_b)
+    engines = make_engines(keys, make_pos_genesis(keys, coalition_stakes(0.4, MEMBERS, HONEST)),
+                           behaviours={index: CoalitionMember(coalition) for index in range(MEMBERS)})
+    bus = MessageBus(engines, seed=1)
+    bus.at(0.0, lambda: side_b.update(range(MEMBERS + HONEST // 2, MEMBERS + HONEST)))
+    bus.run(20.0)
+    [(height, _)] = bus.finalized_conflicts()[:1]
+    members = [account(bus, index) for index in range(MEMBERS)]
+    for index in range(MEMBERS, MEMBERS + HONEST // 2):
+        chain = bus.engines[index].chain
+        assert chain.height > height
+        assert [tombstone_height(chain.state, member) for member in members] == [height] * MEMBERS
 
 
 def test_without_vote_evidence_a_conflicting_commit_slashes_no_one() -> None:

@@ -190,6 +190,9 @@ class Coalition:
     """Block id of each real block a member proposed -> its twin's block id."""
     twins: dict[bytes, Proposal] = attrs.field(factory=dict)
     """Twin proposals by the real block's id."""
+    untwinned: set[bytes] = attrs.field(factory=set)
+    """Real blocks a member first proposed to no side-B validator (before the split): never twinned, since side B
+    holds the real proposal; twin votes for them would only show side B a member's two votes (vote evidence)."""
 
     def split(self, recipients: Sequence[Recipient]) -> tuple[list[Recipient], list[Recipient]]:
         """Recipients that get real messages (members and side A), and those that get twins (side B)."""
@@ -215,20 +218,27 @@ class CoalitionMember(HonestBehaviour):
 
     def outgoing(self, engine: ConsensusEngine, message: ConsensusMessage,
                  recipients: Sequence[Recipient]) -> list[tuple[ConsensusMessage, Sequence[Recipient]]]:
-        """Real messages to members and side A; to side B the twin proposal, twin votes for the twin block."""
+        """Real messages to members and side A; to side B the twin proposal, twin votes for the twin block. A block
+        this member first proposed to no side-B validator (before the split) gets no twin: every message about it is
+        real."""
         real, twin_side = self.coalition.split(recipients)
-        twin = self._twin(engine, message)
+        twin = self._twin(engine, message, bool(twin_side))
         if twin is None:
             return [(message, recipients)]
         return [(message, real), (twin, twin_side)]
 
-    def _twin(self, engine: ConsensusEngine, message: ConsensusMessage) -> ConsensusMessage | None:
+    def _twin(self, engine: ConsensusEngine, message: ConsensusMessage, to_side_b: bool) -> ConsensusMessage | None:
         coalition = self.coalition
         if isinstance(message, Proposal):
             key = _own(engine, message.proposer)
-            if key is None or message.pol_round != NO_ROUND or message.height != engine.chain.height + 1:
-                return coalition.twins.get(message.block.block_id)
-            twin = coalition.twins.get(message.block.block_id)
+            block_id = message.block.block_id
+            if key is None or message.pol_round != NO_ROUND or message.height != engine.chain.height + 1 \
+                    or block_id in coalition.untwinned:
+                return coalition.twins.get(block_id)
+            twin = coalition.twins.get(block_id)
+            if twin is None and not to_side_b:
+                coalition.untwinned.add(block_id)
+                return None
             if twin is None:
                 block = twin_block(engine, key, message.block, coalition.twin_transactions)
                 twin = Proposal.create(key, engine.chain.chain_id, message.round, NO_ROUND, block)
