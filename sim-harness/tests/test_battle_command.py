@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from a27_harness.battle.command import battle_configs, set_up_battle
 from a27_harness.battle.declaration import DECLARATION_FILE, load_declaration
+from a27_harness.battle.referee import snapshot_database
 from a27_harness.battle.scoring import BattleError
 from a27_harness.battle.workload import declare_workload
 from a27_harness.node.config import load_config, load_genesis
@@ -69,3 +72,23 @@ def test_up_declares_the_honest_workload_round_the_blue_accounts(tmp_path: Path)
     with pytest.raises(BattleError, match="needs 2 or more"):
         declare_workload(blue[:1], 1)
     assert declare_workload(blue[:1], 0) == ()
+
+
+def test_the_referee_databases_are_read_from_a_consistent_copy_and_never_written(tmp_path: Path) -> None:
+    # `a27 battle score` runs while the referee writes: it copies each database with SQLite's online backup, from a
+    # read-only connection, so it sees only committed rows and leaves the referee's file as it was.
+    source = tmp_path / "referee.db"
+    writer = sqlite3.connect(source)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("CREATE TABLE blocks (height INTEGER)")
+    writer.execute("INSERT INTO blocks VALUES (1)")
+    writer.commit()
+    writer.execute("BEGIN")
+    writer.execute("INSERT INTO blocks VALUES (2)")  # a commit under way in the referee
+    before = source.read_bytes()
+    copy = snapshot_database(source, tmp_path / "copy.db")
+    with contextlib.closing(sqlite3.connect(copy)) as reader:
+        assert reader.execute("SELECT height FROM blocks").fetchall() == [(1,)]
+    assert source.read_bytes() == before
+    writer.commit()
+    writer.close()
