@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -37,17 +36,6 @@ A27 = [sys.executable, "-m", "a27_harness.entry"]
 """The ``a27`` command of this interpreter's environment."""
 FINALIZED = re.compile(r"(\w+): finalized height (\d+)")
 
-
-def free_ports(count: int, kind: socket.SocketKind = socket.SOCK_DGRAM) -> list[int]:
-    """``count`` distinct ports on 127.0.0.1 that are free now (UDP by default, TCP with ``SOCK_STREAM``)."""
-    probes = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 @attrs.define

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from realnet import Load, Nodes, NodeSpec, blocks_through_rest, dump, free_ports
+from realnet import Load, Nodes, NodeSpec, blocks_through_rest, dump
 
+from a27_harness.processes import free_ports
 from a27_ledger import KeyPair
 
 VALIDATORS = ("v0", "v1", "v2", "v3")

@@ -35,6 +35,7 @@ from a27_harness.client import ClientError, NodeClient
 from a27_harness.labs.common import latency_summary
 from a27_harness.labs.lab2 import run_lab2
 from a27_harness.node.config import RestConfig, load_config, load_or_create_key, render_config, render_genesis
+from a27_harness.processes import free_ports
 from a27_ledger import KeyPair, sign_transfer
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
@@ -42,22 +43,12 @@ VALIDATORS = ("v0", "v1", "v2", "v3")
 FUNDS = 10_000_000
 
 
-def _free_ports(count: int, kind: socket.SocketKind) -> list[int]:
-    probes = [socket.socket(socket.AF_INET, kind) for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
-
 
 def _write_network(root: Path, senders: list[KeyPair]) -> dict[str, int]:
     """Node folders and genesis for 4 validators and the light node ``l0``; the REST port of each node."""
     names = (*VALIDATORS, "l0")
-    ports = dict(zip(names, _free_ports(len(names), socket.SOCK_DGRAM), strict=True))
-    rest_ports = dict(zip(names, _free_ports(len(names), socket.SOCK_STREAM), strict=True))
+    ports = dict(zip(names, free_ports(len(names), socket.SOCK_DGRAM), strict=True))
+    rest_ports = dict(zip(names, free_ports(len(names), socket.SOCK_STREAM), strict=True))
     bootstrap = [f"127.0.0.1:{ports[name]}" for name in VALIDATORS]
     configs = []
     for name in names:
