@@ -16,6 +16,7 @@ from a27_harness.reports.statistics import (
     detectable_proportion_difference,
     detectable_standardized_difference,
     gini,
+    mean_interval,
     nakamoto_coefficient,
     share_shift_for_effect,
     standard_deviation,
@@ -202,3 +203,14 @@ def test_nakamoto_coefficient_matches_a_search_over_every_coalition() -> None:
 def test_nakamoto_coefficient_refuses_a_rule_nobody_meets() -> None:
     with pytest.raises(ValueError, match="no coalition"):
         nakamoto_coefficient([1, 2], lambda power: power > 3)
+
+
+def test_a_mean_interval_within_a_range_is_clipped_to_it_and_keeps_its_mean() -> None:
+    shares = [1.0, 0.9, 1.0]  # a t interval over three seeds reaches past 1
+    plain = mean_interval(shares)
+    assert plain.high > 1.0
+    clipped = mean_interval(shares, within=(0.0, 1.0))
+    assert (clipped.mean, clipped.low, clipped.high, clipped.runs) == (plain.mean, plain.low, 1.0, 3)
+    assert mean_interval([0.0, 0.1, 0.0], within=(0.0, 1.0)).low == 0.0
+    with pytest.raises(ValueError, match="outside their range"):
+        mean_interval([1.5, 0.5], within=(0.0, 1.0))

@@ -173,3 +173,12 @@ def test_the_cli_and_the_sweep_module_load_dask_only_when_a_sweep_uses_a_schedul
             "print(json.dumps(sorted(name for name in ('dask', 'distributed') if name in sys.modules)))")
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert json.loads(finished.stdout) == []
+
+
+def test_every_share_headline_has_the_range_zero_to_one_and_the_others_none() -> None:
+    # The sweep's intervals are clipped to these ranges (reports/sweep.py); a share read as unbounded would print an
+    # interval past 100% from a few seeds.
+    shares = {name for names in sweep.HEADLINES.values() for name in names
+              if "share" in name or name in ("payment_success", "success_rate", "agreed", "succeeded", "detected")}
+    assert set(sweep.HEADLINE_RANGE) == shares
+    assert set(sweep.HEADLINE_RANGE.values()) == {(0.0, 1.0)}

@@ -523,7 +523,7 @@ def _sweep(arguments: argparse.Namespace) -> int:
                               progress=lambda line: print(line, file=sys.stderr, flush=True))
     parameters = {"manifest": manifest.to_dict(), "first_point": json.loads(points[0].resolved)}
     markdown = sweep_report.write_report(outcome, out, sweep.HEADLINES[manifest.target], sweep.HEADLINE_MEANING,
-                                         collect_provenance(arguments.argv, parameters))
+                                         collect_provenance(arguments.argv, parameters), ranges=sweep.HEADLINE_RANGE)
     print(f"report: {markdown} (and report.json, plots); {outcome.ran} points run now, "
           f"{len(points) - outcome.ran} stored before", file=sys.stderr)
     where = (f"on {arguments.scheduler}" if arguments.scheduler else

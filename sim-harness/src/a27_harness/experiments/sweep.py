@@ -89,6 +89,10 @@ HEADLINES: dict[str, tuple[str, ...]] = {
 }
 """Each target's headline numbers, in report order (a ``sim`` run has those of its lab: Lab 1 ``accepted_share``,
 Lab 2 ``final_share`` and ``blocks``, Lab 3 ``payment_success`` and ``mean_hops``)."""
+HEADLINE_RANGE: dict[str, tuple[float, float]] = {
+    name: (0.0, 1.0) for name in ("accepted_share", "final_share", "payment_success", "agreed", "v0_block_share",
+                                  "success_rate", "succeeded", "detected")}
+"""The headline numbers that are shares or 0/1 indicators: their intervals across seeds are clipped to 0 to 1."""
 HEADLINE_MEANING = {
     "accepted_share": "share of transfers accepted (Lab 1; the deliberate overdrafts are refused)",
     "final_share": "share of transfers final in a block (Lab 2)",
@@ -582,7 +586,8 @@ def run_sweep(manifest: Manifest, points: Sequence[Point], out: Path, *, jobs: i
     return SweepOutcome(manifest, tuple(points), tuple(headlines[index] for index in range(len(points))), len(todo))
 
 
-__all__ = ["ATTACK_KEYS", "HEADLINES", "HEADLINE_MEANING", "MAX_POINTS", "MAX_SEEDS", "SIM_KEYS", "STAKE_KEYS",
+__all__ = ["ATTACK_KEYS", "HEADLINES", "HEADLINE_MEANING", "HEADLINE_RANGE", "MAX_POINTS", "MAX_SEEDS", "SIM_KEYS",
+           "STAKE_KEYS",
            "TARGETS", "TARGET_KEYS", "TOPOLOGY_KEYS", "Manifest", "OptionChecks", "Point", "SweepError",
            "SweepOutcome", "check_values", "dask_executor", "load_stored", "local_executor", "parse_manifest",
            "plan", "point_path", "read_manifest", "resolve", "run_point", "run_sweep", "write_atomically"]

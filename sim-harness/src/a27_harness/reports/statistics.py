@@ -90,21 +90,31 @@ def standard_deviation(values: Sequence[float]) -> float:
     return math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (len(values) - 1))
 
 
-def mean_interval(values: Sequence[float], confidence: float = 0.95) -> MeanInterval:
+def mean_interval(values: Sequence[float], confidence: float = 0.95, *,
+                  within: tuple[float, float] | None = None) -> MeanInterval:
     """
     The mean of ``values`` with a Student's t confidence interval across them (e.g. one value per seed).
 
-    :raises ValueError: when ``values`` is empty.
+    ``within``: the range the quantity can take (a share: 0 to 1); the interval is clipped to it, as a share's mean
+    cannot lie above 1 however few seeds there are.
+
+    :raises ValueError: when ``values`` is empty, or lie outside ``within``.
     """
     if not values:
         msg = "need at least one value for a mean"
+        raise ValueError(msg)
+    if within is not None and not all(within[0] <= value <= within[1] for value in values):
+        msg = f"values outside their range [{within[0]}, {within[1]}]"
         raise ValueError(msg)
     mean = math.fsum(values) / len(values)
     if len(values) < 2:
         return MeanInterval(mean, mean, mean, 1)
     deviation = math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (len(values) - 1))
     half = float(stats.t.ppf(0.5 + confidence / 2, len(values) - 1)) * deviation / math.sqrt(len(values))
-    return MeanInterval(mean, mean - half, mean + half, len(values))
+    low, high = mean - half, mean + half
+    if within is not None:
+        low, high = max(low, within[0]), min(high, within[1])
+    return MeanInterval(mean, low, high, len(values))
 
 
 BOOTSTRAP_RESAMPLES = 2_000

@@ -7,7 +7,7 @@ parameter. Everything is in plan order and holds no wall time, so the files depe
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +25,11 @@ def headline_names(outcome: SweepOutcome, order: Sequence[str]) -> list[str]:
     return [name for name in order if name in present]
 
 
-def summarize(outcome: SweepOutcome, names: Sequence[str]) -> list[dict[str, Any]]:
+def summarize(outcome: SweepOutcome, names: Sequence[str],
+              ranges: Mapping[str, tuple[float, float]] | None = None) -> list[dict[str, Any]]:
     """Per grid point, in plan order: its parameters, each seed's point key, and per headline number the mean and
-    interval across the seeds that have it (None when none has)."""
+    interval across the seeds that have it (None when none has); an interval is clipped to its number's range in
+    ``ranges`` (shares: 0 to 1)."""
     rows: list[dict[str, Any]] = []
     for point, headline in zip(outcome.points, outcome.headlines, strict=True):
         if not rows or rows[-1]["grid_index"] != point.grid_index:
@@ -39,14 +41,14 @@ def summarize(outcome: SweepOutcome, names: Sequence[str]) -> list[dict[str, Any
                 rows[-1]["values"][name].append(float(headline[name]))  # type: ignore[arg-type]
     for row in rows:
         values = row.pop("values")
-        row["headline"] = {name: _interval(values[name]) for name in names}
+        row["headline"] = {name: _interval(values[name], (ranges or {}).get(name)) for name in names}
     return rows
 
 
-def _interval(values: list[float]) -> dict[str, float | int] | None:
+def _interval(values: list[float], within: tuple[float, float] | None) -> dict[str, float | int] | None:
     if not values:
         return None
-    interval = mean_interval(values)
+    interval = mean_interval(values, within=within)
     return {"mean": interval.mean, "low": interval.low, "high": interval.high, "runs": interval.runs}
 
 
@@ -127,10 +129,11 @@ def markdown(outcome: SweepOutcome, rows: Sequence[dict[str, Any]], names: Seque
 
 
 def write_report(outcome: SweepOutcome, out: Path, order: Sequence[str], meanings: dict[str, str],
-                 provenance: Provenance) -> Path:
-    """Write report.md, report.json and the plots into ``out``; return report.md's path."""
+                 provenance: Provenance, *, ranges: Mapping[str, tuple[float, float]] | None = None) -> Path:
+    """Write report.md, report.json and the plots into ``out``; return report.md's path (intervals clipped to
+    ``ranges``, see `summarize`)."""
     names = headline_names(outcome, order)
-    rows = summarize(outcome, names)
+    rows = summarize(outcome, names, ranges)
     grid = [(name, list(values)) for name, values in outcome.manifest.grid]
     plots = {plot_name(headline, parameter): (lambda path, headline=headline, parameter=parameter:
                                               plot_headline(rows, grid, headline, parameter, path))
