@@ -88,9 +88,7 @@ def test_the_hash_covers_resolved_parameters_and_seed() -> None:
 
 
 def _toml(text: str) -> dict:
-    import tomllib  # noqa: PLC0415
-
-    return tomllib.loads(text)
+    return sweep.tomllib.loads(text)  # tomllib, or tomli before Python 3.11
 
 
 def test_experiment_targets_resolve_and_a_topology_point_runs() -> None:

@@ -36,7 +36,14 @@ from a27_attacks.pos_attacks import SLASHABLE_COMPUTED
 from ..attacks import LAB_LAYERS, AttackReport, AttackRun, run_attack
 from ..attacks.runner import LAB_RUNNERS
 from ..reports.provenance import scenario_parameters
-from ..reports.statistics import Interval, MeanInterval, bootstrap_mean_interval, mean_interval, wilson_interval
+from ..reports.statistics import (
+    AMOUNT,
+    Interval,
+    MeanInterval,
+    bootstrap_mean_interval,
+    mean_interval,
+    wilson_interval,
+)
 from ..scenario import SimScenario
 
 DEFENDED = "defended"
@@ -476,8 +483,8 @@ def build_score(build: str, runs: Sequence[AttackRunSummary]) -> BuildScore:
                            if (count := sum(guarantee in run.broken for run in runs))},
         extra_failed=mean_interval([run.extra_failed for run in runs]),
         detected=sum(run.detected for run in runs),
-        attacker_slashed=mean_interval([run.attacker_slashed for run in runs]),
-        attacker_slashable=mean_interval([run.attacker_slashable for run in runs]))
+        attacker_slashed=mean_interval([run.attacker_slashed for run in runs], within=AMOUNT),
+        attacker_slashable=mean_interval([run.attacker_slashable for run in runs], within=AMOUNT))
 
 
 @attrs.frozen

@@ -29,6 +29,8 @@ from ..labs.common import latency_summary
 from ..labs.lab2 import Lab2Result, run_lab2
 from ..reports.provenance import scenario_parameters
 from ..reports.statistics import (
+    AMOUNT,
+    SHARE,
     ChiSquare,
     Interval,
     MeanInterval,
@@ -510,10 +512,10 @@ def pool_shares(runs: Sequence[RunSummary]) -> PooledShares:
     return PooledShares(
         case=first.case, strategy=first.strategy, seeds=tuple(run.seed for run in runs), blocks=blocks,
         validators=validators, chi_square=chi_square, exact=exact,
-        v0_block_share=mean_interval(seeded_shares) if seeded_shares else None,
+        v0_block_share=mean_interval(seeded_shares, within=SHARE) if seeded_shares else None,
         detectable_shift=share_shift_for_effect(detectable_effect_chi_square(blocks, len(first.stakes) - 1), v0_stake)
         if blocks and 0 < v0_stake < 1 else None,
-        median_finality=mean_interval(medians) if medians else None,
+        median_finality=mean_interval(medians, within=AMOUNT) if medians else None,
         finality_detectable=detectable_standardized_difference(len(medians)) * standard_deviation(medians)
         if len(medians) >= 2 else None,
         block_finality=latency_summary([value for run in runs for value in run.block_finality]),
@@ -744,8 +746,9 @@ def gini_series(runs: Sequence[RunSummary], duration: float, points: int = GINI_
     times = tuple(duration * step / points for step in range(points + 1))
     return GiniSeries(
         case=runs[0].case, strategy=runs[0].strategy, kind=runs[0].kind, times=times,
-        stake=tuple(mean_interval([gini(stake_at(run, time)) for run in runs]) for time in times),
-        rewards=tuple(mean_interval([gini(rewards_until(run, time)) for run in runs]) for time in times))
+        stake=tuple(mean_interval([gini(stake_at(run, time)) for run in runs], within=SHARE) for time in times),
+        rewards=tuple(mean_interval([gini(rewards_until(run, time)) for run in runs], within=SHARE)
+                      for time in times))
 
 
 @attrs.frozen
@@ -831,15 +834,17 @@ def restake_control(runs: Sequence[RunSummary]) -> RestakeControl:
     first = restaked[0]
     return RestakeControl(
         case=first.case, strategy=first.strategy, seeds=len(complete), growth=mean_interval(growth),
-        rewards_without_restaking=mean_interval([run.rewards[0] for run in fixed]),
-        compounding=mean_interval(compounding), transfer_income=mean_interval([run.received[0] for run in restaked]),
+        rewards_without_restaking=mean_interval([run.rewards[0] for run in fixed], within=AMOUNT),
+        compounding=mean_interval(compounding),
+        transfer_income=mean_interval([run.received[0] for run in restaked], within=AMOUNT),
         unbonded=mean_interval(unbonded), compounding_fraction=mean_interval(fractions) if fractions else None,
         compounding_detectable=_paired_detectable(compounding), share_move=mean_interval(moves),
         share_move_without_transfers=mean_interval(moves_alone), transfer_effect=mean_interval(effects),
         transfer_effect_detectable=_paired_detectable(effects),
         gini_start=gini(first.stake_history[0][1]),
-        gini_end=mean_interval([gini(run.stake_history[-1][1]) for run in restaked]),
-        gini_end_without_transfers=mean_interval([gini(run.stake_history[-1][1]) for run in alone]),
+        gini_end=mean_interval([gini(run.stake_history[-1][1]) for run in restaked], within=SHARE),
+        gini_end_without_transfers=mean_interval([gini(run.stake_history[-1][1]) for run in alone],
+                                                 within=SHARE),
         transfers_without_transfers=sum(run.transfers_submitted for run in alone))
 
 

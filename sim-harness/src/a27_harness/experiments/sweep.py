@@ -42,6 +42,7 @@ from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
 from ..reports.provenance import git_commit, plain, scenario_parameters
+from ..reports.statistics import SHARE
 from ..scenario import MAX_UINT64, ScenarioError, SimScenario, check_integer
 from .attacks import BUILDS, DEFENDED, AttackExperiment, PlannedAttackRun
 from .attacks import run_planned as run_attack_planned
@@ -90,7 +91,7 @@ HEADLINES: dict[str, tuple[str, ...]] = {
 """Each target's headline numbers, in report order (a ``sim`` run has those of its lab: Lab 1 ``accepted_share``,
 Lab 2 ``final_share`` and ``blocks``, Lab 3 ``payment_success`` and ``mean_hops``)."""
 HEADLINE_RANGE: dict[str, tuple[float, float]] = {
-    name: (0.0, 1.0) for name in ("accepted_share", "final_share", "payment_success", "agreed", "v0_block_share",
+    name: SHARE for name in ("accepted_share", "final_share", "payment_success", "agreed", "v0_block_share",
                                   "success_rate", "succeeded", "detected")}
 """The headline numbers that are shares or 0/1 indicators: their intervals across seeds are clipped to 0 to 1."""
 HEADLINE_MEANING = {

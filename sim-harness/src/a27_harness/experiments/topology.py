@@ -29,6 +29,7 @@ from a27_channels import ChannelGraph, ChannelNetwork, NodeParams, PaymentFailed
 from a27_netsim.topology import bridge_nodes, topology_by_name
 
 from ..reports.statistics import (
+    SHARE,
     MeanInterval,
     detectable_standardized_difference,
     mean_interval,
@@ -698,7 +699,7 @@ class TopologyExperimentResult:
             by_bucket = []
             for index in range(len(edges) - 1):
                 values = [settled / total for counts in buckets for settled, total in counts[index:index + 1] if total]
-                by_bucket.append(mean_interval(values) if values else None)
+                by_bucket.append(mean_interval(values, within=SHARE) if values else None)
             bounds = []
             for capacity in (False, True):
                 counts = [run.within_bound_by_bucket(edges, capacity=capacity) for run in runs]
@@ -706,7 +707,7 @@ class TopologyExperimentResult:
                           for index in range(len(edges) - 1)]
                 bounds.append(tuple(sum(values) / len(values) if values else None for values in shares))
             spreads.append(SeedSpread(
-                label=runs[0].label, topology=topology, variant=variant, success=mean_interval(rates),
+                label=runs[0].label, topology=topology, variant=variant, success=mean_interval(rates, within=SHARE),
                 success_by_bucket=tuple(by_bucket),
                 detectable=detectable_standardized_difference(len(rates)) * standard_deviation(rates)
                 if len(rates) >= 2 else None,
@@ -740,7 +741,7 @@ class TopologyExperimentResult:
             predicted = [share * success for share, success in zip(reachable, baseline, strict=True)]
             predictions.append(OfflinePrediction(
                 topology, tuple(seeds), tuple(reachable), tuple(baseline), tuple(predicted), tuple(observed),
-                mean_interval(predicted), mean_interval(observed),
+                mean_interval(predicted, within=SHARE), mean_interval(observed, within=SHARE),
                 mean_interval([seen - expected for seen, expected in zip(observed, predicted, strict=True)])))
         return predictions
 

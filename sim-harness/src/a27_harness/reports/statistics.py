@@ -90,6 +90,12 @@ def standard_deviation(values: Sequence[float]) -> float:
     return math.sqrt(math.fsum((value - mean) ** 2 for value in values) / (len(values) - 1))
 
 
+SHARE = (0.0, 1.0)
+"""The range of a share, a rate or a Gini coefficient, for ``mean_interval(..., within=SHARE)``."""
+AMOUNT = (0.0, math.inf)
+"""The range of a count, an amount of tokens or a duration, for ``mean_interval(..., within=AMOUNT)``."""
+
+
 def mean_interval(values: Sequence[float], confidence: float = 0.95, *,
                   within: tuple[float, float] | None = None) -> MeanInterval:
     """
@@ -98,13 +104,10 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95, *,
     ``within``: the range the quantity can take (a share: 0 to 1); the interval is clipped to it, as a share's mean
     cannot lie above 1 however few seeds there are.
 
-    :raises ValueError: when ``values`` is empty, or lie outside ``within``.
+    :raises ValueError: when ``values`` is empty.
     """
     if not values:
         msg = "need at least one value for a mean"
-        raise ValueError(msg)
-    if within is not None and not all(within[0] <= value <= within[1] for value in values):
-        msg = f"values outside their range [{within[0]}, {within[1]}]"
         raise ValueError(msg)
     mean = math.fsum(values) / len(values)
     if len(values) < 2:
