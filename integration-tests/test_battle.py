@@ -1,12 +1,19 @@
 """
-A battle of real node processes on 127.0.0.1 (``a27 battle up | score | down``): 4 blue validators, a referee (light
-node) and one red team whose validator runs ``vote-equivocation``'s node behaviour. With the defences on, the
+Battles of real node processes on 127.0.0.1 (``a27 battle up | score | down``): 4 blue validators, a referee (light
+node) and one red team whose validator runs a registered attack's node behaviour, defences on; each ends as
+``a27 attack NAME`` does in simulation (failed, stolen 0, honest nodes agree, no supply above the genesis and rewards).
+
+The first battle's red runs ``vote-equivocation``'s node behaviour. With the defences on, the
 referee's chain records the evidence, slashes red, and red gains nothing; the honest nodes' stored chains agree and keep
 the supply invariant; and ``a27 attack vote-equivocation`` in simulation ends the same way (failed, stolen 0, the
 attacker slashed, honest nodes agree, no supply above the genesis and rewards). While the battle runs, the
 referee's REST API serves the live scoreboard (``battle up`` prints its URL): its JSON, and the page in headless
 chromium if installed. The honest workload (4 transfers round the blue validators, declared by ``battle up
 --workload 4``) is sent through the referee's API by ``a27 battle workload`` and scored as finalized.
+
+The others run every other attack that has a validator node behaviour which works without ``act``
+(``Attack.node_settings_for``; the rest are simulation-only, BATTLE.md): each with the attack's own defended
+signature on the referee's chain and in the red node's log.
 """
 
 from __future__ import annotations
@@ -18,18 +25,22 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from realnet import stored_chain
 
+from a27_harness.battle.declaration import load_declaration
 from a27_harness.battle.referee import score_folder
-from a27_harness.battle.scoring import BattleError, Scoreboard
-from a27_harness.processes import PID_NAME
+from a27_harness.battle.scoring import BattleError, Scoreboard, TeamScore
+from a27_harness.processes import LOG_NAME, PID_NAME
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 BATTLE_SECONDS = 45.0
-"""The most the battle may run before the red validator must have been slashed."""
+"""The most a battle may run before red's defended signature must show on the referee's chain."""
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -40,25 +51,83 @@ def _score(folder: Path) -> Scoreboard | None:
         return None  # the referee has stored no chain yet
 
 
-@pytest.mark.timeout(240)
-def test_a_red_vote_equivocator_is_slashed_and_gains_nothing(tmp_path: Path) -> None:
-    folder = tmp_path / "battle"
-    up = subprocess.run([*A27, "battle", "up", str(folder), "--team", "red=vote-equivocation", "--workload", "4"],
+def _red(board: Scoreboard) -> TeamScore:
+    return next(team for team in board.teams if team.name == "red")
+
+
+@contextmanager
+def _battle(folder: Path, behaviour: str, workload: int = 0) -> Iterator[str]:
+    """``a27 battle up`` with one red team running ``behaviour``; yields the live page's URL. At the end ``a27 battle
+    down`` must stop every node itself (none killed, no pid file left) and write the report."""
+    up = subprocess.run([*A27, "battle", "up", str(folder), "--team", f"red={behaviour}", "--workload", str(workload)],
                         check=True, capture_output=True, text=True, timeout=60)
     found = re.search(r"live scoreboard: (http://127\.0\.0\.1:\d+/battle)\n", up.stdout)
     assert found is not None, up.stdout
-    page = found[1]
     try:
+        yield found[1]
+    finally:
+        down = subprocess.run([*A27, "battle", "down", str(folder)], check=False, capture_output=True, text=True,
+                              timeout=90)
+    assert down.returncode == 0, down.stderr
+    assert "killed" not in down.stdout and not list(folder.glob(f"*/{PID_NAME}"))
+
+
+def _wait_until(folder: Path, done: Callable[[Scoreboard], bool], what: str) -> Scoreboard:
+    """The referee's scoreboard once ``done`` holds for it (polled every second, at most ``BATTLE_SECONDS``)."""
+    deadline = time.monotonic() + BATTLE_SECONDS
+    board = _score(folder)
+    while board is None or not done(board):
+        assert time.monotonic() < deadline, f"not {what} within {BATTLE_SECONDS} s: {board}"
+        time.sleep(1.0)
+        board = _score(folder)
+    return board
+
+
+def _final_teams(folder: Path, behaviour: str) -> dict[str, Any]:
+    """The report's teams by name, after checking that nobody gained: red and blue 0, no undeclared account."""
+    report = json.loads((folder / "report" / "report.json").read_text(encoding="utf-8"))
+    teams = {team["name"]: team for team in report["scoreboard"]["teams"]}
+    assert teams["red"]["gained"] == 0, teams["red"]
+    assert teams["blue"]["gained"] == 0 and teams["blue"]["slashed"] == 0, teams["blue"]
+    assert report["scoreboard"]["unowned_gained"] == 0
+    assert (folder / "report" / "scoreboard.png").stat().st_size > 0
+    assert f"| red | red | {behaviour} |" in (folder / "report" / "report.md").read_text(encoding="utf-8")
+    return teams
+
+
+def _honest_chains_agree(folder: Path, at_least: int) -> list[Any]:
+    """The honest nodes (referee and blue validators), stopped: their stores reopen, keep the supply invariant
+    (genesis plus rewards minus what slashing burned), and hold one chain of at least ``at_least`` blocks; the
+    referee's blocks."""
+    honest = [path for path in sorted(folder.glob("*/node.toml")) if not path.parent.name.startswith("red")]
+    assert len(honest) == 5, honest
+    chains = [stored_chain(path) for path in honest]
+    ids = [[block.block_id for block in chain] for chain in chains]
+    common = min(len(chain) for chain in ids)
+    assert common >= at_least and len({tuple(chain[:common]) for chain in ids}) == 1, "the honest chains differ"
+    return next(chain for path, chain in zip(honest, chains, strict=True) if path.parent.name == "referee")
+
+
+def _simulated(name: str, out: Path) -> dict[str, Any]:
+    """``a27 attack NAME`` in simulation, defended: failed, nothing stolen or broken, honest nodes agree, no supply
+    above the genesis and rewards; its report."""
+    subprocess.run([*A27, "attack", name, "--duration", "20", "--light-nodes", "4", "--out", str(out)], check=True,
+                   capture_output=True, timeout=120)
+    sim: dict[str, Any] = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert (sim["succeeded"], sim["stolen"], sim["broken"]) == (False, 0, [])
+    assert sim["audit"]["agreement"] and sim["audit"]["excess_supply"] == 0
+    return sim
+
+
+@pytest.mark.timeout(240)
+def test_a_red_vote_equivocator_is_slashed_and_gains_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "battle"
+    with _battle(folder, "vote-equivocation", workload=4) as page:
         workload = subprocess.run([*A27, "battle", "workload", str(folder), "--timeout", "30"], check=False,
                                   capture_output=True, text=True, timeout=90)
         assert workload.returncode == 0, (workload.stdout, workload.stderr)
         assert workload.stdout.count("final at height") == 4
-        deadline = time.monotonic() + BATTLE_SECONDS
-        board = _score(folder)
-        while board is None or board.height < 5 or not board.teams[1].slashed:
-            assert time.monotonic() < deadline, f"no slashing within {BATTLE_SECONDS} s: {board}"
-            time.sleep(1.0)
-            board = _score(folder)
+        board = _wait_until(folder, lambda board: board.height >= 5 and bool(_red(board).slashed), "slashed")
         printed = subprocess.run([*A27, "battle", "score", str(folder), "--json"], check=True, capture_output=True,
                                  text=True, timeout=60)
         assert json.loads(printed.stdout)["chain_id"] == "a27-battle"
@@ -70,34 +139,83 @@ def test_a_red_vote_equivocator_is_slashed_and_gains_nothing(tmp_path: Path) -> 
         assert set(teams) == {"blue", "red"} and teams["red"]["slashed"] > 0 and teams["red"]["detections"]
         if CHROMIUM is not None:
             _check_the_page_in_chromium(page, folder)
-    finally:
-        down = subprocess.run([*A27, "battle", "down", str(folder)], check=False, capture_output=True, text=True,
-                              timeout=90)
-    assert down.returncode == 0, down.stderr
-    assert "killed" not in down.stdout and not list(folder.glob(f"*/{PID_NAME}"))
-    report = json.loads((folder / "report" / "report.json").read_text(encoding="utf-8"))
-    teams = {team["name"]: team for team in report["scoreboard"]["teams"]}
-    assert teams["red"]["gained"] == 0 and teams["red"]["slashed"] > 0 and teams["red"]["detections"]
-    assert teams["blue"]["gained"] == 0 and teams["blue"]["slashed"] == 0
-    assert report["scoreboard"]["unowned_gained"] == 0
-    assert (folder / "report" / "scoreboard.png").stat().st_size > 0
-    assert "| red | red | vote-equivocation |" in (folder / "report" / "report.md").read_text(encoding="utf-8")
-
-    # The honest nodes (referee and blue validators), stopped: their stores reopen, keep the supply invariant (genesis
-    # plus rewards minus what slashing burned), and hold one chain.
-    honest = [path for path in sorted(folder.glob("*/node.toml")) if not path.parent.name.startswith("red")]
-    assert len(honest) == 5, honest
-    chains = [[block.block_id for block in stored_chain(path)] for path in honest]
-    common = min(len(chain) for chain in chains)
-    assert common >= 5 and len({tuple(chain[:common]) for chain in chains}) == 1, "the honest chains differ"
+    teams = _final_teams(folder, "vote-equivocation")
+    assert teams["red"]["slashed"] > 0 and teams["red"]["detections"]
+    _honest_chains_agree(folder, 5)
 
     # The same attack in simulation: the same kind of outcome.
-    simulated = subprocess.run([*A27, "attack", "vote-equivocation", "--duration", "20", "--light-nodes", "4",
-                                "--out", str(tmp_path / "simulated")], check=True, capture_output=True, timeout=120)
-    assert simulated.returncode == 0
-    sim = json.loads((tmp_path / "simulated" / "report.json").read_text(encoding="utf-8"))
-    assert (sim["succeeded"], sim["stolen"], sim["broken"]) == (False, 0, [])
-    assert sim["cost"]["slashed"] > 0 and sim["audit"]["agreement"] and sim["audit"]["excess_supply"] == 0
+    sim = _simulated("vote-equivocation", tmp_path / "simulated")
+    assert sim["cost"]["slashed"] > 0
+
+
+def _red_log(folder: Path) -> str:
+    return (folder / "red" / LOG_NAME).read_text(encoding="utf-8", errors="replace")
+
+
+def _invalid_blocks_built(folder: Path) -> list[int]:
+    """The heights at which the red node built a block holding its conflicting transfers (its log)."""
+    return [int(height) for height in re.findall(r"with \d+ conflicting transactions built at height (\d+)",
+                                                 _red_log(folder))]
+
+
+# Per attack: when the battle has shown enough (on the referee's scoreboard and the red node's log), and then the
+# attack's defended signature on the final report's red team, the referee's chain, and the simulation's report.
+SIGNATURES: dict[str, tuple[Callable[[Path, Scoreboard], bool], Callable[[Path, dict[str, Any], list[Any],
+                                                                            dict[str, Any]], None]]] = {}
+
+
+def _signature(name: str, done: Callable[[Path, Scoreboard], bool]) -> Callable[
+        [Callable[[Path, dict[str, Any], list[Any], dict[str, Any]], None]],
+        Callable[[Path, dict[str, Any], list[Any], dict[str, Any]], None]]:
+    def register(check: Callable[[Path, dict[str, Any], list[Any], dict[str, Any]], None]) -> Callable[
+            [Path, dict[str, Any], list[Any], dict[str, Any]], None]:
+        SIGNATURES[name] = (done, check)
+        return check
+    return register
+
+
+@_signature("proposal-equivocation", lambda _folder, board: board.height >= 5 and bool(_red(board).slashed))
+def _twin_proposals_are_slashed(_folder: Path, red: dict[str, Any], chain: list[Any], sim: dict[str, Any]) -> None:
+    """Red proposed twins: proposal evidence in a finalized block, red slashed (as in simulation)."""
+    assert red["slashed"] > 0 and red["detections"], red
+    assert any(block.evidence for block in chain)
+    assert sim["cost"]["slashed"] > 0 and sim["notes"]["a0 validates at the end"] == "False"
+
+
+@_signature("invalid-block", lambda folder, board: min(_invalid_blocks_built(folder), default=board.height) + 3
+            <= board.height)
+def _invalid_blocks_are_refused(folder: Path, red: dict[str, Any], chain: list[Any], sim: dict[str, Any]) -> None:
+    """Red built blocks with its double spend; none was finalized (no block of red's, no transfer from red's account)
+    and the chain went on at least 3 heights past the first; red not slashed (as in simulation)."""
+    built = _invalid_blocks_built(folder)
+    assert built and min(built) + 3 <= len(chain), (built, len(chain))
+    declaration, _referee, _members = load_declaration(folder)
+    (account,) = next(team.accounts for team in declaration.teams if team.name == "red")
+    assert red["blocks_proposed"] == 0 and red["slashed"] == 0, red
+    assert not any(transaction.sender == account for block in chain for transaction in block.transactions)
+    assert sim["notes"]["blocks proposed by a0 in the honest chain"] == "0" and sim["cost"]["slashed"] == 0
+    assert sim["notes"]["credited to sink-a and sink-b"] == "0"
+
+
+@_signature("withhold", lambda _folder, board: board.height >= 8)
+def _withheld_rounds_only_delay(_folder: Path, red: dict[str, Any], chain: list[Any], sim: dict[str, Any]) -> None:
+    """Red's proposals are withheld: the chain goes on without a block of red's; red is not slashed (as in
+    simulation)."""
+    assert red["blocks_proposed"] == 0 and red["slashed"] == 0 and not red["detections"], red
+    assert len(chain) >= 8
+    assert sim["cost"]["slashed"] == 0 and not sim["detections"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("behaviour", sorted(SIGNATURES))
+def test_a_red_validator_attack_gains_nothing_on_real_nodes(tmp_path: Path, behaviour: str) -> None:
+    done, signature = SIGNATURES[behaviour]
+    folder = tmp_path / "battle"
+    with _battle(folder, behaviour):
+        _wait_until(folder, lambda board: done(folder, board), f"{behaviour}'s defended signature")
+    teams = _final_teams(folder, behaviour)
+    chain = _honest_chains_agree(folder, 5)
+    signature(folder, teams["red"], chain, _simulated(behaviour, tmp_path / "simulated"))
 
 
 def _check_the_page_in_chromium(page: str, folder: Path) -> None:

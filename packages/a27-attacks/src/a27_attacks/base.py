@@ -367,6 +367,14 @@ class Attack(abc.ABC):
         """The layer settings (behaviours, peer policy) of attacker node ``node``; default: honest."""
         return {}
 
+    def node_settings_for(self, node: AttackerNode) -> LayerSettings:
+        """
+        The layer settings of attacker node ``node`` when it runs alone as a real node process (``a27 node run`` with
+        ``behaviour = NAME``), where ``act`` never runs; default: ``settings_for(node)``. An attack whose behaviour
+        ``act`` arms overrides it with a behaviour that arms itself.
+        """
+        return self.settings_for(node)
+
     async def act(self, arena: Arena) -> None:  # noqa: B027 - doing nothing is a valid default
         """What the attacker does during the run (started with the workload); default: nothing."""
 

@@ -18,6 +18,7 @@ Measures for a scoreboard: `stolen_tokens` (what a double spend got credited bey
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -40,6 +41,7 @@ from a27_pos.behaviour import ConsensusMessage
 from a27_pos.chain import Chain
 
 Recipient = TypeVar("Recipient")
+log = logging.getLogger(__name__)
 CONFLICTING_ID = bytes([0xEE]) * 32
 """The block id a twin of a nil vote votes for."""
 
@@ -152,6 +154,36 @@ class ConflictingTransactions(HonestBehaviour):
         """The honest choice followed by the extra transactions it does not hold already."""
         held = {transaction.tx_id for transaction in transactions}
         return [*transactions, *(extra for extra in self.extra if extra.tx_id not in held)], evidence
+
+
+class SelfArmingConflictingTransactions(ConflictingTransactions):
+    """`ConflictingTransactions` for a node that runs alone (a real node process, where no `act` arms it): when it
+    first builds a block it signs `arm(key, balance, nonce)` from its own account's balance and next nonce in its
+    chain, and adds those transactions to that block and every later one it builds."""
+
+    def __init__(self, arm: Callable[[KeyPair, int, int], Sequence[Transaction]]) -> None:
+        """Nothing signed yet; `arm` makes the transactions from the key, its balance and its next nonce."""
+        super().__init__(())
+        self.arm = arm
+        self.blocks_built = 0
+        """How many blocks this validator built with the extra transactions."""
+
+    def block_contents(self, engine: ConsensusEngine, transactions: Sequence[Transaction],
+                       evidence: Sequence[Any]) -> tuple[Sequence[Transaction], Sequence[Any]]:
+        """Arm on the first block built (logged), then add the extra transactions as `ConflictingTransactions`."""
+        key = engine.key
+        if key is None:
+            return transactions, evidence
+        if not self.extra:
+            state = engine.chain.state
+            balance, nonce = state.balance(key.public_key), state.next_nonce(key.public_key)
+            self.extra = tuple(self.arm(key, balance, nonce))
+            log.info("conflicting transactions armed: %d transfers from %s... (balance %d, nonce %d)",
+                     len(self.extra), key.public_key.hex()[:16], balance, nonce)
+        self.blocks_built += 1
+        log.info("block %d with %d conflicting transactions built at height %d", self.blocks_built, len(self.extra),
+                 engine.chain.height + 1)
+        return super().block_contents(engine, transactions, evidence)
 
 
 def double_spend(key: KeyPair, payees: Sequence[bytes], amount: int, nonce: int, fee: int = 0) -> list[Transaction]:

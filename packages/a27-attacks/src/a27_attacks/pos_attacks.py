@@ -9,12 +9,13 @@ conflicting blocks) and judges from those measured numbers and the runner's audi
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
 
-from a27_ledger import LedgerState, account_of, sign_transfer
+from a27_ledger import KeyPair, LedgerState, Transaction, account_of, sign_transfer
 from a27_pos import Chain, bonded_stake
 
 from .base import (
@@ -38,6 +39,7 @@ from .pos import (
     CoalitionMember,
     ConflictingTransactions,
     ProposalEquivocation,
+    SelfArmingConflictingTransactions,
     VoteEquivocation,
     coalition_stakes,
     double_spend,
@@ -51,6 +53,12 @@ def _share(_instance: object, attribute: attrs.Attribute[Any], value: float) -> 
     if not 0.0 < value < 1.0:
         msg = f"{attribute.name} must be above 0 and below 1, got {value!r}"
         raise ValueError(msg)
+
+
+def node_sinks(names: Sequence[str]) -> list[bytes]:
+    """The accounts of node-less attacker accounts ``names`` on a real node, where no harness makes their keys: the
+    public keys seeded by SHA-256 of ``a27 NAME`` (anyone can derive them; nothing is ever meant to reach them)."""
+    return [KeyPair.from_seed(hashlib.sha256(f"a27 {name}".encode()).digest()).public_key for name in names]
 
 
 def _shared_stakes(share: float, members: int, honest_stakes: Sequence[int]) -> list[int]:
@@ -222,6 +230,19 @@ class InvalidBlock(Attack):
         """The conflicting-transactions proposer, armed in ``act``."""
         return {"pos": {"behaviour": ConflictingTransactions(())}}
 
+    def node_settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """On a real node (no ``act``): a proposer that arms itself when it first builds a block, paying ``sink-a``
+        and ``sink-b``, here keys derived from their names (``node_sinks``)."""
+        sinks = node_sinks(self.accounts)
+        return {"pos": {"behaviour": SelfArmingConflictingTransactions(
+            lambda key, balance, nonce: self.transfers(key, sinks, balance, nonce))}}
+
+    def transfers(self, key: KeyPair, sinks: Sequence[bytes], balance: int, nonce: int) -> list[Transaction]:
+        """The transfers from ``key``'s account that cannot apply: ``kind`` of ``balance`` at ``nonce``."""
+        if self.kind == "double-spend":
+            return double_spend(key, sinks, balance, nonce)
+        return [sign_transfer(key, sinks[0], balance + 1, nonce)]
+
     async def act(self, arena: Arena) -> None:
         """At ``at``, sign the transfers from a0's account and hand them to its proposer behaviour."""
         await arena.sleep(max(0.0, self.at - arena.now()))
@@ -230,10 +251,7 @@ class InvalidBlock(Attack):
         state = me.communities["pos"].chain.state
         nonce, balance = state.next_nonce(key.public_key), state.balance(key.public_key)
         sinks = [arena.attacker_key(sink).public_key for sink in self.accounts]
-        if self.kind == "double-spend":
-            extra = double_spend(key, sinks, balance, nonce)
-        else:
-            extra = [sign_transfer(key, sinks[0], balance + 1, nonce)]
+        extra = self.transfers(key, sinks, balance, nonce)
         me.communities["pos"].behaviour.extra = tuple(extra)
         arena.note("transfers added to a0's blocks", f"{len(extra)} ({self.kind}, {balance:,} each, nonce {nonce})")
 

@@ -71,7 +71,8 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
     The per-layer settings of the config's behaviour: none when honest, else the registered attack's settings.
 
     The attack is built from ``behaviour_params`` the way ``a27 attack`` builds it, and its first attacker node with
-    the config's role gives the settings (``Attack.settings_for``), exactly what the simulator gives that node.
+    the config's role gives the settings (``Attack.node_settings_for``: what the simulator gives that node, or, for an
+    attack whose ``act`` arms the behaviour, a behaviour that arms itself).
 
     :raises ConfigError: for an unknown attack, a bad parameter, or an attack without a node of this role.
     """
@@ -86,7 +87,7 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
         raise ConfigError(f"behaviour: {error}") from None
     for attacker in attack.attacker_nodes():
         if attacker.role == config.role:
-            return attack.settings_for(attacker)
+            return attack.node_settings_for(attacker)
     raise ConfigError(f"behaviour: attack {config.behaviour!r} has no {config.role} node "
                       f"(its nodes: {', '.join(f'{node.name} {node.role}' for node in attack.attacker_nodes())})")
 
