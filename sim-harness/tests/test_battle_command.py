@@ -43,6 +43,9 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
         _up(tmp_path / "one", [("red", "honest")])
     with pytest.raises(BattleError, match="no-such-attack"):
         _up(tmp_path / "two", [("red", "no-such-attack")])
+    with pytest.raises(BattleError, match="attack 'double-spend-lab1' needs the simulator"):
+        _up(tmp_path / "three", [("red", "double-spend-lab1")])
+    assert not (tmp_path / "three" / "battle.toml").exists()
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -177,8 +177,13 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
         prepare(attrs.evolve(config, data_dir=tmp_path / "file" / "data"))
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
-    with pytest.raises(ConfigError, match="behaviour: attack 'double-spend-lab1' has no validator node"):
-        behaviour_settings(attrs.evolve(config, behaviour="double-spend-lab1"))
+    # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
+    for name in ("double-spend-lab1", "censor", "coalition", "long-range", "sybil", "superseded-state"):
+        with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
+                                              "invalid-block, proposal-equivocation, vote-equivocation, withhold$"):
+            behaviour_settings(attrs.evolve(config, behaviour=name))
+    with pytest.raises(ConfigError, match="behaviour: attack 'vote-equivocation' has no light node"):
+        behaviour_settings(attrs.evolve(config, role="light", behaviour="vote-equivocation"))
 
 
 def test_an_attack_behaviour_gives_the_settings_the_simulator_gives_its_node(tmp_path: Path) -> None:

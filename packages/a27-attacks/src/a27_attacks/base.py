@@ -341,6 +341,10 @@ class Attack(abc.ABC):
     min_light_nodes: ClassVar[int] = 1
     """The fewest honest light nodes of a network on which the attack can matter at all (its summary says why when
     it is more than 1); the runner refuses a smaller network, and an experiment runs the attack on this many."""
+    real_node: ClassVar[bool] = False
+    """Whether the attack's node behaviour does the attack alone in a real node process (``a27 node run`` with
+    ``behaviour = NAME``, a battle's red team), where ``act`` never runs and no harness arranges the network; an
+    attack that needs the simulator's arena leaves it False, and a node config naming it is refused."""
     replay_acts: ClassVar[bool] = False
     """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
     attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced

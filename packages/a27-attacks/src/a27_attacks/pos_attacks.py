@@ -155,6 +155,7 @@ class VoteEquivocationAttack(_Equivocator):
     """A validator that signs a conflicting twin of every vote it casts."""
 
     name = "vote-equivocation"
+    real_node = True
     summary = (
         "An attacker validator signs a conflicting twin of each of its votes (nil for a block, a made-up block for "
         "nil) and sends both to every validator in opposite orders, to split their tallies; with split=true it sends "
@@ -179,6 +180,7 @@ class ProposalEquivocationAttack(_Equivocator):
     """A proposer that signs two blocks for its height and round and shows each to half of the validators."""
 
     name = "proposal-equivocation"
+    real_node = True
     summary = (
         "An attacker validator, whenever it proposes, signs two different proposals for its height and round and "
         "sends one to half of the validators and the other to the rest, so that neither gets a quorum and the round "
@@ -197,6 +199,7 @@ class InvalidBlock(Attack):
     """A Byzantine proposer adds a double spend or an overdraft of its own to every block it proposes."""
 
     name = "invalid-block"
+    real_node = True
     lab = "pos"
     family = "byzantine"
     summary = (
@@ -458,6 +461,7 @@ class WithholdAttack(Attack):
     """An attacker validator that withholds its proposals, its blocks and, if asked, its votes."""
 
     name = "withhold"
+    real_node = True
     lab = "pos"
     family = "byzantine"
     summary = (

@@ -46,9 +46,13 @@ def _team_role(behaviour: str, role: str | None) -> str:
     from a27_attacks import AttackError, attack_named  # noqa: PLC0415 - only when a team runs an attack
 
     try:
-        return attack_named(behaviour).from_params([]).attacker_nodes()[0].role
+        attack = attack_named(behaviour).from_params([])
     except AttackError as error:
         raise BattleError(f"--team: {error}") from None
+    if not attack.real_node:
+        raise BattleError(f"--team: attack {behaviour!r} needs the simulator and runs only in `a27 attack` (BATTLE.md, "
+                          "\"Which attacks run on real nodes\")")
+    return attack.attacker_nodes()[0].role
 
 
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,

@@ -74,17 +74,22 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
     the config's role gives the settings (``Attack.node_settings_for``: what the simulator gives that node, or, for an
     attack whose ``act`` arms the behaviour, a behaviour that arms itself).
 
-    :raises ConfigError: for an unknown attack, a bad parameter, or an attack without a node of this role.
+    :raises ConfigError: for an unknown attack, a bad parameter, an attack that needs the simulator
+        (``Attack.real_node`` False), or an attack without a node of this role.
     """
     if config.behaviour == HONEST:
         return {}
     # Imported here: an honest node process need not load the attacks.
-    from a27_attacks import AttackError, attack_named  # noqa: PLC0415
+    from a27_attacks import ATTACKS, AttackError, attack_named  # noqa: PLC0415
 
     try:
         attack = attack_named(config.behaviour).from_params(list(config.behaviour_params))
     except AttackError as error:
         raise ConfigError(f"behaviour: {error}") from None
+    if not attack.real_node:
+        raise ConfigError(f"behaviour: attack {config.behaviour!r} needs the simulator (its attacker acts through the "
+                          "harness) and runs only in `a27 attack`; real nodes run "
+                          + ", ".join(name for name, kind in sorted(ATTACKS.items()) if kind.real_node))
     for attacker in attack.attacker_nodes():
         if attacker.role == config.role:
             return attack.node_settings_for(attacker)
