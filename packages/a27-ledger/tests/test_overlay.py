@@ -8,7 +8,9 @@ import random
 
 import pytest
 from ipv8.community import CommunitySettings
-from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
+from ipv8.messaging.interfaces.udp.endpoint import Address, UDPv4Address
+from ipv8.messaging.payload import IntroductionResponsePayload
+from ipv8.messaging.payload_headers import GlobalTimeDistributionPayload
 from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
@@ -234,3 +236,49 @@ def test_drop_log_limiter_allows_a_burst_per_cause_per_window_and_summarises_the
     assert limiter.admit("malformed", 10.5)
     with pytest.raises(ValueError, match="burst"):
         DropLogLimiter(burst=0)
+
+
+class TestIntroducedAddresses(PeerDefencesBase):
+    """Addresses that introduction responses name are bounded (``PeerLimits.max_introduced``), whatever sends them."""
+
+    def ledger_settings(self) -> LedgerSettings:
+        return LedgerSettings(genesis=self.genesis, max_peers=-1,
+                              peer_limits=PeerLimits(max_introduced=50))
+
+    def setUp(self) -> None:
+        super().setUp()
+        # The responders are made-up peers with no endpoint: what node 0 sends them (walks) goes nowhere.
+        endpoint = self.overlay(0).endpoint
+        registered = endpoint.send
+        endpoint.send = lambda address, packet: registered(address, packet) if address == self.address(1) else None
+
+    def respond(self, seed: int, introduced: str) -> None:
+        """An introduction response from a fresh key naming ``introduced`` (as IPv8's handler passes it on)."""
+        overlay = self.overlay(0)
+        peer = self.sybil(f"10.{seed // 250}.{seed % 250}.1", 3_000 + seed)
+        address = UDPv4Address(introduced, 7000)
+        payload = IntroductionResponsePayload(overlay.my_peer.address, peer.address, peer.address, address, address,
+                                              "unknown", seed, b"")
+        overlay.on_introduction_response(peer, GlobalTimeDistributionPayload(1), payload)
+
+    def walkable(self) -> list[Address]:
+        return self.overlay(0).network.get_walkable_addresses()
+
+    async def test_a_flood_of_introductions_keeps_only_the_newest_addresses(self) -> None:
+        for seed in range(400):
+            self.respond(seed, f"172.16.{seed // 250}.{seed % 250}")
+        walkable = self.walkable()
+        self.assertLessEqual(len(walkable), 50)
+        self.assertIn(UDPv4Address("172.16.1.149", 7000), walkable)  # the newest is kept
+        self.assertNotIn(UDPv4Address("172.16.0.0", 7000), walkable)  # the oldest forgotten
+        self.assertEqual(400 - 50, self.overlay(0).drops["introduced address forgotten"])
+        self.assertEqual(400, len(self.overlay(0).get_peers()) - 1)  # every responder stays a peer (max_peers=-1)
+
+    async def test_verified_peers_are_never_forgotten(self) -> None:
+        overlay = self.overlay(0)
+        before = {peer.public_key.key_to_bin() for peer in overlay.get_peers()}
+        for seed in range(200):
+            self.respond(seed, f"172.17.{seed // 250}.{seed % 250}")
+        after = {peer.public_key.key_to_bin() for peer in overlay.get_peers()}
+        self.assertLessEqual(before, after)  # node 1 and every responder (max_peers=-1 keeps them all)
+        self.assertEqual(201, len(after))

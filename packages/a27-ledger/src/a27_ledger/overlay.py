@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
@@ -166,6 +166,8 @@ class A27Community(Community):
         """Work spent on received packets: ``packets handled`` (given to a handler), ``signatures verified``
         (signed a27 messages whose signature was checked), ``handler calls`` (signed messages that reached their
         handler)."""
+        self._introduced: OrderedDict[Address, None] = OrderedDict()
+        """Addresses introduction responses named, oldest first (bounded by ``PeerLimits.max_introduced``)."""
         self._joined: dict[bytes, int] = {}
         """Admission order of the peers this community admitted through an introduction (for eviction)."""
         self._joins = 0
@@ -253,6 +255,34 @@ class A27Community(Community):
         if self._refuses(peer) or not self.admit_peer(peer):
             return
         super().on_introduction_response(peer, dist, payload)
+        self._remember_introduced(peer, payload)
+
+    def _remember_introduced(self, peer: Peer, payload: IntroductionResponsePayload | NewIntroductionResponsePayload,
+                             ) -> None:
+        """Remember the addresses IPv8 discovered from ``payload`` (the introductions it takes, by its own rules, and
+        the sender's address on another interface) and forget the oldest beyond ``max_introduced``: each is removed
+        from the network unless a verified peer holds it (an ``introduced address forgotten`` count)."""
+        unset = ("0.0.0.0", 0)
+        lan, wan = payload.lan_introduction_address, payload.wan_introduction_address
+        if wan != unset and wan[0] != self.my_estimated_wan[0]:
+            named = [lan, wan]
+        elif lan != unset and wan[0] == self.my_estimated_wan[0]:
+            named = [lan]
+        elif wan != unset:
+            named = [wan, type(wan)(self.my_estimated_lan[0], wan[1])]
+        else:
+            named = []
+        if type(payload.source_wan_address) is not type(peer.address):
+            named.append(payload.source_wan_address)
+        for address in named:
+            if address != unset:
+                self._introduced[address] = None
+                self._introduced.move_to_end(address)
+        while len(self._introduced) > self.peer_limits.max_introduced:
+            address, _ = self._introduced.popitem(last=False)
+            if self.network.get_verified_by_address(address) is None:
+                self.network.remove_by_address(address)
+                self.drops["introduced address forgotten"] += 1
 
     def anchor_accounts(self) -> frozenset[bytes]:
         """Accounts of the peers ``peers.anchors`` always keeps (a subclass returns its genesis validators)."""

@@ -73,6 +73,10 @@ class PeerLimits:
     """Bytes of the longest packet taken (the most an IPv4 UDP datagram carries)."""
     group_prefix: int = attrs.field(default=24, validator=_positive)
     """IPv4 prefix length of an address group for ``diversity`` (IPv6 addresses use /48; others their host)."""
+    max_introduced: int = attrs.field(default=4_096, validator=_positive)
+    """Addresses named in introduction responses that a community remembers (IPv8 keeps every one it is told of
+    until it is walked to); beyond it the oldest not held by a verified peer is forgotten. Always applied: a flood
+    of introductions from fresh keys would otherwise grow the node's address table without bound."""
 
 
 class TokenBuckets(Generic[KeyT]):
