@@ -11,6 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
+from a27_harness import cli as cli_module
 from a27_harness.__about__ import __version__
 from a27_harness.cli import main
 from a27_harness.reports import provenance as provenance_module
@@ -148,3 +149,26 @@ def test_sim_report_has_provenance_and_stdout_is_unchanged(tmp_path: Path, capsy
     assert data["provenance"]["parameters"]["scenario"]["validators"] == 2
     assert "pos" not in data["provenance"]["parameters"]
     assert "Provenance" not in capsys.readouterr().out
+
+
+def test_a_command_records_the_commit_it_started_from(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The checkout moves on while the run goes (a commit made during a long experiment): the report names the code
+    # that ran, read when the command started, not the checkout's commit when the report is written.
+    checkout = {"commit": "c0ffee-at-start"}
+    monkeypatch.setattr(provenance_module, "git_commit", lambda *_: checkout["commit"])
+    monkeypatch.setattr(provenance_module, "_run_commit", None)
+    run_attack = cli_module.run_attack
+
+    def run_while_the_checkout_moves(*arguments: object) -> object:
+        checkout["commit"] = "c0ffee-later"
+        return run_attack(*arguments)
+
+    monkeypatch.setattr(cli_module, "run_attack", run_while_the_checkout_moves)
+    argv = ["attack", "double-spend-lab1", "--seed", "1", "--light-nodes", "1", "--duration", "6", "--out",
+            str(tmp_path)]
+    assert main(argv) == 0
+    assert checkout["commit"] == "c0ffee-later"
+    assert json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["provenance"]["commit"] == \
+        "c0ffee-at-start"
+    assert collect_provenance(["sim"], {}).commit == "c0ffee-at-start"  # until the next command pins again
+    assert provenance_module.pin_commit() == "c0ffee-later"

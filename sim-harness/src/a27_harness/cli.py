@@ -52,7 +52,7 @@ from .reports import lab2 as lab2_report
 from .reports import lab3 as lab3_report
 from .reports import stake as stake_report
 from .reports import topology as topology_report
-from .reports.provenance import collect_provenance, scenario_parameters
+from .reports.provenance import collect_provenance, pin_commit, scenario_parameters
 from .scenario import (
     MAX_COUNT,
     MAX_NODES,
@@ -654,6 +654,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
     # Reports record the command that made them (provenance).
     arguments.argv = list(sys.argv[1:] if argv is None else argv)
+    # ... and the commit the run started from, not the one checked out when a long run ends.
+    pin_commit()
     return int(arguments.handler(arguments))
 
 

@@ -41,7 +41,7 @@ from ..attacks import LAB_LAYERS
 from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
-from ..reports.provenance import git_commit, plain, scenario_parameters
+from ..reports.provenance import plain, run_commit, scenario_parameters
 from ..reports.statistics import SHARE
 from ..scenario import MAX_UINT64, ScenarioError, SimScenario, check_integer
 from .attacks import BUILDS, DEFENDED, AttackExperiment, PlannedAttackRun
@@ -446,7 +446,7 @@ def plan(manifest: Manifest, checks: OptionChecks, commit: str | None = None) ->
 
     :raises SweepError: one line naming the grid point and the value at fault.
     """
-    commit = git_commit() if commit is None else commit
+    commit = run_commit() if commit is None else commit
     points = []
     for index, parameters in enumerate(check_values(manifest, checks)):
         for seed in manifest.seeds:
@@ -553,7 +553,7 @@ def run_sweep(manifest: Manifest, points: Sequence[Point], out: Path, *, jobs: i
     ``executor`` is a context manager factory yielding a ``concurrent.futures.Executor`` (``dask_executor``); without
     it, ``jobs`` above 1 uses a local process pool and 1 runs in this process.
     """
-    commit = git_commit() if commit is None else commit
+    commit = run_commit() if commit is None else commit
     (out / "points").mkdir(parents=True, exist_ok=True)
     # A sweep killed while writing leaves its temporary file; one sweep at a time uses a folder, so none is live.
     for leftover in (out / "points").glob(".*.tmp"):

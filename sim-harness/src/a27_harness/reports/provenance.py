@@ -193,14 +193,36 @@ def command_line(argv: Sequence[str] | None) -> str:
     return shlex.join(["a27", *kept])
 
 
+_run_commit: str | None = None
+"""The commit ``pin_commit`` read when the command started, or None outside a command."""
+
+
+def pin_commit() -> str:
+    """
+    Read the checkout's commit now, at the start of a command, and have every report of this command record it: a
+    run of many minutes then names the code it started from even if the checkout changes (a commit, an edit) before
+    its reports are written. Each command pins again; returns the commit.
+    """
+    global _run_commit  # noqa: PLW0603 - one command per process run, pinned at its start
+    _run_commit = git_commit()
+    return _run_commit
+
+
+def run_commit() -> str:
+    """The commit ``pin_commit`` read at the command's start, if it ran, else the checkout's now (``git_commit``)."""
+    return _run_commit if _run_commit is not None else git_commit()
+
+
 def collect_provenance(argv: Sequence[str] | None, parameters: Mapping[str, Any]) -> Provenance:
-    """The provenance of a report made by ``a27 <argv>`` from ``parameters`` (converted with ``plain``)."""
+    """The provenance of a report made by ``a27 <argv>`` from ``parameters`` (converted with ``plain``), with the
+    command's ``run_commit``."""
     return Provenance(
-        a27_version=__version__, commit=git_commit(), command=command_line(argv),
+        a27_version=__version__, commit=run_commit(), command=command_line(argv),
         python=f"{platform.python_implementation()} {platform.python_version()}",
         software={name: distribution_version(name) for name in (*A27_PACKAGES, *SOFTWARE)},
         parameters=plain(parameters))
 
 
 __all__ = ["A27_PACKAGES", "CHANNEL_SETTINGS", "NEUTRAL_OPTIONS", "SOFTWARE", "UNKNOWN", "Provenance",
-           "collect_provenance", "command_line", "distribution_version", "git_commit", "plain", "scenario_parameters"]
+           "collect_provenance", "command_line", "distribution_version", "git_commit", "pin_commit", "plain",
+           "run_commit", "scenario_parameters"]
