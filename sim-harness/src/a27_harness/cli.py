@@ -401,6 +401,17 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _add_experiment_run_options(parser: argparse.ArgumentParser, name: str, *, jobs: bool) -> None:
+    """The options every ``a27 experiment NAME`` ends with: --jobs (when it runs on a pool), --out, --progress."""
+    if jobs:
+        parser.add_argument("--jobs", type=_integer(1, MAX_JOBS),
+                            help="worker processes (default: one per available CPU)")
+    parser.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / f"experiment-{name}"),
+                        help=f"report directory (default a27-out/experiment-{name})")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar over runs on stderr (default: only on a terminal)")
+
+
 def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
     defaults = {field.name: field.default for field in attrs.fields(TopologyExperiment)}
     topology = kinds.add_parser(
@@ -460,10 +471,7 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
     topology.add_argument("--offline-at", type=_number(0, 1, above_low=True, below_high=True),
                           help="share of the workload after which the bridge node goes offline in the offline "
                                f"variant (default {defaults['offline_at']})")
-    topology.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-topology"),
-                          help="report directory (default a27-out/experiment-topology)")
-    topology.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                          help="show a progress bar over runs on stderr (default: only on a terminal)")
+    _add_experiment_run_options(topology, "topology", jobs=False)
     topology.set_defaults(handler=_experiment_topology)
 
 
@@ -508,12 +516,7 @@ def _add_attacks_experiment_parser(kinds: argparse._SubParsersAction) -> None:
                          help=f"honest light nodes (default {defaults.light_nodes})")
     attacks.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
                          help=f"simulated seconds of workload per run (default {defaults.duration:g})")
-    attacks.add_argument("--jobs", type=_integer(1, MAX_JOBS),
-                         help="worker processes (default: one per available CPU)")
-    attacks.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-attacks"),
-                         help="report directory (default a27-out/experiment-attacks)")
-    attacks.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                         help="show a progress bar over runs on stderr (default: only on a terminal)")
+    _add_experiment_run_options(attacks, "attacks", jobs=True)
     attacks.set_defaults(handler=_experiment_attacks)
 
 
@@ -619,11 +622,7 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
                             f"case and strategy (default {defaults['restake_seeds']})")
     stake.add_argument("--restake-reward", type=_integer(1, MAX_UINT64),
                        help=f"block reward in the restaking runs (default {defaults['restake_block_reward']:,})")
-    stake.add_argument("--jobs", type=_integer(1, MAX_JOBS), help="worker processes (default: one per available CPU)")
-    stake.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-stake"),
-                       help="report directory (default a27-out/experiment-stake)")
-    stake.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="show a progress bar over runs on stderr (default: only on a terminal)")
+    _add_experiment_run_options(stake, "stake", jobs=True)
     stake.set_defaults(handler=_experiment_stake)
     _add_topology_parser(kinds)
     _add_attacks_experiment_parser(kinds)
