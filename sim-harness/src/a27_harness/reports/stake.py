@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from ..experiments.stake import (
     RestakeControl,
     SilenceOutcome,
     StakeDrift,
+    StakeExperiment,
     StakeExperimentResult,
     ThresholdCrossing,
     Thresholds,
@@ -169,18 +170,21 @@ def _silence_rows(outcomes: Sequence[SilenceOutcome], *, exact: bool = False) ->
     return rows
 
 
+def _bracketed(value: MeanInterval, number: Callable[[float], str]) -> str:
+    """A mean with its 95% t interval across seeds, ``mean [low, high]``, written by ``number``; one seed: the mean."""
+    if value.runs < 2:
+        return number(value.mean)
+    return f"{number(value.mean)} [{number(value.low)}, {number(value.high)}]"
+
+
 def _tokens(value: MeanInterval) -> str:
     """A mean token amount with its 95% t interval across seeds (a point with one seed)."""
-    if value.runs < 2:
-        return f"{value.mean:,.0f}"
-    return f"{value.mean:,.0f} [{value.low:,.0f}, {value.high:,.0f}]"
+    return _bracketed(value, lambda amount: f"{amount:,.0f}")
 
 
 def _points(value: MeanInterval) -> str:
     """A mean share move, in points, with its 95% t interval across seeds."""
-    if value.runs < 2:
-        return f"{value.mean * 100:+.2f}"
-    return f"{value.mean * 100:+.2f} [{value.low * 100:+.2f}, {value.high * 100:+.2f}]"
+    return _bracketed(value, lambda share: f"{share * 100:+.2f}")
 
 
 def _restake_control_rows(controls: Sequence[RestakeControl]) -> list[str]:
@@ -388,18 +392,21 @@ def _restake_sentences(drifts: Sequence[StakeDrift]) -> list[str]:
     return sentences
 
 
-def _mean_text(value: MeanInterval, unit: str = "") -> str:
+def _interval_prose(value: MeanInterval, number: Callable[[float], str], low: float, high: float,
+                    unit: str = "") -> str:
+    """A mean across seeds with its 95% t interval ``low``-``high`` in words, numbers written by ``number``."""
     if value.runs < 2:
-        return f"{value.mean:.3f}{unit} (one seed, no interval)"
-    return f"mean {value.mean:.3f}{unit}, 95% t interval {value.low:.3f}-{value.high:.3f}{unit} over {value.runs} seeds"
+        return f"{number(value.mean)}{unit} (one seed, no interval)"
+    return f"mean {number(value.mean)}{unit}, 95% t interval {number(low)}-{number(high)}{unit} over {value.runs} seeds"
+
+
+def _mean_text(value: MeanInterval, unit: str = "") -> str:
+    return _interval_prose(value, lambda number: f"{number:.3f}", value.low, value.high, unit)
 
 
 def _share_mean_text(value: MeanInterval) -> str:
     """A mean share across seeds with its t interval, cut to 0-100% (a share cannot leave it)."""
-    if value.runs < 2:
-        return f"{percent(value.mean)} (one seed, no interval)"
-    return (f"mean {percent(value.mean)}, 95% t interval {percent(max(0.0, value.low))}-"
-            f"{percent(min(1.0, value.high))} over {value.runs} seeds")
+    return _interval_prose(value, percent, max(0.0, value.low), min(1.0, value.high))
 
 
 def precision_sentence(pooled: PooledShares) -> str:
@@ -600,9 +607,7 @@ def _detectable_text(seeds: int, detectable: float | None, what: str, amount: st
 
 
 def _gini(value: MeanInterval) -> str:
-    if value.runs < 2:
-        return f"{value.mean:.3f}"
-    return f"{value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
+    return _bracketed(value, lambda gini: f"{gini:.3f}")
 
 
 # Markdown -----------------------------------------------------------------------------------------------------------
@@ -619,11 +624,7 @@ def _setting(value: object) -> str:
 
 
 def _fraction_text(value: MeanInterval | None) -> str:
-    if value is None:
-        return "-"
-    if value.runs < 2:
-        return percent(value.mean)
-    return f"{percent(value.mean)} [{percent(value.low)}, {percent(value.high)}]"
+    return "-" if value is None else _bracketed(value, percent)
 
 
 def _detectable_tokens(value: float | None) -> str:
@@ -813,15 +814,23 @@ def format_markdown(result: StakeExperimentResult) -> str:
 # Plots --------------------------------------------------------------------------------------------------------------
 
 
+def _case_panels(experiment: StakeExperiment) -> tuple[Any, Any]:
+    """A figure and its grid of axes: one row per proposer strategy, one column per stake case, one y scale."""
+    rows, columns = len(experiment.strategies), len(experiment.cases)
+    return pyplot().subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+
+
+def _panel(axes: Any, experiment: StakeExperiment, case: str, strategy: str) -> Any:
+    """The axis of ``_case_panels`` for ``case`` under ``strategy``."""
+    return axes[experiment.strategies.index(strategy)][[known.name for known in experiment.cases].index(case)]
+
+
 def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
     """Block share (with its interval) against stake share, per validator, one panel per case and strategy."""
-    plt = pyplot()
     experiment = result.experiment
-    rows, columns = len(experiment.strategies), len(experiment.cases)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    figure, axes = _case_panels(experiment)
     for pooled in result.shares():
-        axis = axes[experiment.strategies.index(pooled.strategy)][
-            [case.name for case in experiment.cases].index(pooled.case)]
+        axis = _panel(axes, experiment, pooled.case, pooled.strategy)
         positions = range(len(pooled.validators))
         axis.bar(positions, [validator.stake_share for validator in pooled.validators], width=0.6, color="#c8d3e0",
                  label="stake share")
@@ -908,16 +917,13 @@ def plot_silence(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_gini(result: StakeExperimentResult, path: Path) -> None:
     """Gini of stake and of rewards so far over time, mean and 95% band across seeds, per case and strategy."""
-    plt = pyplot()
     experiment = result.experiment
-    rows, columns = len(experiment.strategies), len(experiment.cases)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    figure, axes = _case_panels(experiment)
     colours = dict(zip(RESTAKE_KINDS, ("#1f77b4", "#2ca02c", "#7f7f7f"), strict=True))
     names = {RESTAKE_RUN: "restaking", RESTAKE_NO_TRANSFERS_RUN: "restaking, no transfers",
              NO_RESTAKE_RUN: "no restaking"}
     for series in result.gini_series():
-        axis = axes[experiment.strategies.index(series.strategy)][
-            [case.name for case in experiment.cases].index(series.case)]
+        axis = _panel(axes, experiment, series.case, series.strategy)
         for values, style, what in ((series.stake, "-", "stake"), (series.rewards, "--", "rewards")):
             axis.plot(series.times, [value.mean for value in values], style, color=colours[series.kind],
                       label=f"{what}, {names[series.kind]}")
@@ -937,13 +943,10 @@ def plot_gini(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_restake(result: StakeExperimentResult, path: Path) -> None:
     """Each validator's stake share over time while rewards are re-bonded, one panel per case and strategy."""
-    plt = pyplot()
     experiment = result.experiment
-    rows, columns = len(experiment.strategies), len(experiment.cases)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    figure, axes = _case_panels(experiment)
     for drift in result.drift():
-        axis = axes[experiment.strategies.index(drift.strategy)][
-            [case.name for case in experiment.cases].index(drift.case)]
+        axis = _panel(axes, experiment, drift.case, drift.strategy)
         for index, start in enumerate(drift.start_shares):
             # The change in points shows small and large holders on one scale; the legend keeps the level.
             named = index < LEGEND_VALIDATORS
