@@ -8,18 +8,15 @@ loads the labs, the experiments or the report code; ``add_node_parser`` also put
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import os
 import secrets
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
 
 from a27_ledger import LedgerError
 from a27_pos import PosError
 
+from ..entry import command_main, one_line_errors, run_service
 from .builder import ROLES, VALIDATOR
 from .config import (
     DEFAULT_REST_PORT,
@@ -38,14 +35,6 @@ from .process import serve
 CONFIG_NAME = "node.toml"
 """The config file ``a27 node init DIR`` writes in DIR."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
-
-
-class OneLineErrorParser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line on stderr (``a27 sim: argument --seed: ...``) and exit 2."""
-
-    def error(self, message: str) -> NoReturn:
-        """Print ``message`` on one line after the command's name, and exit with status 2."""
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _init(arguments: argparse.Namespace) -> int:
@@ -99,17 +88,11 @@ def _genesis(arguments: argparse.Namespace) -> int:
 
 def _run(arguments: argparse.Namespace) -> int:
     config = load_config(arguments.config)
-    logging.basicConfig(stream=sys.stderr, level=arguments.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(serve(config))
+        return run_service(f"a27 node run: {config.name}", arguments.log_level, serve(config))
     except (LedgerError, PosError) as error:
         # The data directory holds another chain than the genesis names, or a store the layers refuse to reopen.
         raise ConfigError(f"{config.data_dir}: {error}") from None
-    except OSError as error:
-        print(f"a27 node run: {config.name}: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def add_node_parser(commands: argparse._SubParsersAction) -> None:
@@ -161,16 +144,10 @@ def add_node_parser(commands: argparse._SubParsersAction) -> None:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Run the ``a27 node`` command parsed into ``arguments``; a bad config is one line on stderr and exit 2."""
-    try:
-        return int(arguments.node_handler(arguments))
-    except ConfigError as error:
-        print(f"a27 node {arguments.node_command}: {error}", file=sys.stderr)
-        return 2
+    return one_line_errors(f"a27 node {arguments.node_command}", lambda: arguments.node_handler(arguments),
+                           {ConfigError: 2})
 
 
 def main(argv: Sequence[str]) -> int:
     """``a27 node ...`` (``argv`` starts with ``node``) without loading the rest of the ``a27`` command."""
-    parser = OneLineErrorParser(prog="a27")
-    add_node_parser(parser.add_subparsers(dest="command", required=True))
-    arguments = parser.parse_args(argv)
-    return int(arguments.handler(arguments))
+    return command_main(add_node_parser, argv)
