@@ -25,7 +25,6 @@ from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, chec
 from .attacks.drop_lines import LOG_LEVELS, stderr_log
 from .attacks.recording import RecordingError, read_recording
 from .battle.command import add_battle_parser
-from .entry import OneLineErrorParser
 from .experiments.attacks import AttackExperiment, run_attack_experiment
 from .experiments.stake import (
     DEFAULT_CASES,
@@ -48,7 +47,7 @@ from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
 from .labs.lab3 import run_lab3
 from .net import add_net_parser
-from .node.command import add_node_parser
+from .node.command import OneLineErrorParser, add_node_parser
 from .reports import attack_experiment as attack_experiment_report
 from .reports import attacks as attacks_report
 from .reports import lab1 as lab1_report

@@ -16,8 +16,7 @@ import time
 from pathlib import Path
 
 from .client import ClientError, NodeClient
-from .entry import command_main, one_line_errors
-from .node.command import CONFIG_NAME
+from .node.command import CONFIG_NAME, command_main, one_line_errors
 from .node.command import main as node_main
 from .node.config import ConfigError, load_config
 from .processes import (

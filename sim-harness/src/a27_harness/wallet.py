@@ -13,7 +13,7 @@ from pathlib import Path
 from a27_ledger import KeyPair, sign_transfer
 
 from .client import ClientError, NodeClient
-from .entry import command_main, one_line_errors
+from .node.command import command_main, one_line_errors
 from .node.config import ConfigError, create_key
 
 DEFAULT_NODE = "http://127.0.0.1:8085"

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from ..entry import command_main, run_service
-from ..node.command import LOG_LEVELS
+from ..node.command import LOG_LEVELS, command_main, run_service
 from .server import start_tracker, stop_tracker
 from .table import TrackerQuotas
 
