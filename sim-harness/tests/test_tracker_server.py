@@ -107,7 +107,8 @@ def test_garbage_other_messages_and_bad_signatures_change_nothing_and_crash_noth
 
 
 def test_the_options_choose_the_quotas(capsys: pytest.CaptureFixture[str]) -> None:
-    from a27_harness.tracker.command import OneLineErrorParser, add_tracker_parser, quotas_from  # noqa: PLC0415
+    from a27_harness.node.command import OneLineErrorParser  # noqa: PLC0415
+    from a27_harness.tracker.command import add_tracker_parser, quotas_from  # noqa: PLC0415
 
     parser = OneLineErrorParser(prog="a27")
     add_tracker_parser(parser.add_subparsers(dest="command", required=True))

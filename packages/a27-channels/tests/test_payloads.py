@@ -8,7 +8,6 @@ only when the protocol version changes on purpose; the file is the contract.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,7 @@ from a27_channels import (
     from_payload,
     to_payload,
 )
-from a27_ledger import DroppedMessage, community_id_for, decode_signed, encode_signed
+from a27_ledger import DroppedMessage, community_id_for, decode_signed, encode_signed, read_vector_file
 
 VECTORS = Path(__file__).parent / "vectors" / "channel_messages_v1.json"
 PREFIX = b"\x00\x02" + community_id_for("a27/channels/v1")
@@ -68,7 +67,7 @@ def fields(payload: Any) -> dict[str, Any]:
 
 
 def load() -> dict[str, str]:
-    return dict(json.loads(VECTORS.read_text(encoding="utf-8")))
+    return read_vector_file(VECTORS)
 
 
 def test_every_message_has_a_vector_and_ids_are_1_to_12() -> None:

@@ -7,7 +7,6 @@ only when the protocol version changes on purpose; the file is the contract.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from a27_ledger import (
     community_id_for,
     decode_signed,
     encode_signed,
+    read_vector_file,
     sign_transfer,
 )
 
@@ -71,13 +71,13 @@ def vectors() -> dict[str, str]:
 
 @pytest.mark.parametrize("name", sorted(samples()))
 def test_encoding_the_sample_gives_the_bytes(name: str) -> None:
-    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    vectors = read_vector_file(VECTORS)
     assert encode_signed(PREFIX, NODE, samples()[name]).hex() == vectors[name]
 
 
 @pytest.mark.parametrize("name", sorted(samples()))
 def test_decoding_the_bytes_gives_the_sample(name: str) -> None:
-    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    vectors = read_vector_file(VECTORS)
     sample = samples()[name]
     key_bin, payload = decode_signed(bytes.fromhex(vectors[name]), type(sample))
     assert key_bin == NODE.ipv8_key().pub().key_to_bin()
@@ -86,7 +86,7 @@ def test_decoding_the_bytes_gives_the_sample(name: str) -> None:
 
 
 def test_a_flipped_bit_anywhere_is_refused() -> None:
-    packet = bytes.fromhex(json.loads(VECTORS.read_text(encoding="utf-8"))["SubmitTransaction"])
+    packet = bytes.fromhex(read_vector_file(VECTORS)["SubmitTransaction"])
     for index in range(23, len(packet), 7):
         damaged = bytearray(packet)
         damaged[index] ^= 0x04

@@ -7,14 +7,21 @@ only when the protocol version changes on purpose; the file is the contract.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from samples import RECIPIENT, SENDER, samples
 
-from a27_ledger import DroppedMessage, KeyPair, community_id_for, decode_signed, encode_signed, sign_transfer
+from a27_ledger import (
+    DroppedMessage,
+    KeyPair,
+    community_id_for,
+    decode_signed,
+    encode_signed,
+    read_vector_file,
+    sign_transfer,
+)
 from a27_pos import PosCommunity
 from a27_pos.payloads import (
     POS_MESSAGES,
@@ -63,12 +70,12 @@ def fields(payload: Any) -> dict[str, Any]:
 def test_every_message_has_a_vector_and_ids_are_1_to_10() -> None:
     assert {cls.__name__ for cls in POS_MESSAGES} == {name.split(".")[0] for name in messages()}
     assert [cls.msg_id for cls in POS_MESSAGES] == list(range(1, 11))
-    assert set(json.loads(VECTORS.read_text(encoding="utf-8"))) == set(messages())
+    assert set(read_vector_file(VECTORS)) == set(messages())
 
 
 def test_community_id_is_derived_from_its_name() -> None:
     assert PosCommunity.community_id == community_id_for("a27/pos/v1")
-    assert PosCommunity.community_id.hex() == json.loads(VECTORS.read_text(encoding="utf-8"))[
+    assert PosCommunity.community_id.hex() == read_vector_file(VECTORS)[
         "Status"][4:44]
 
 
@@ -79,13 +86,13 @@ def vectors() -> dict[str, str]:
 
 @pytest.mark.parametrize("name", sorted(messages()))
 def test_encoding_the_sample_gives_the_bytes(name: str) -> None:
-    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    vectors = read_vector_file(VECTORS)
     assert encode_signed(PREFIX, NODE, messages()[name]).hex() == vectors[name]
 
 
 @pytest.mark.parametrize("name", sorted(messages()))
 def test_decoding_the_bytes_gives_the_sample(name: str) -> None:
-    vectors = json.loads(VECTORS.read_text(encoding="utf-8"))
+    vectors = read_vector_file(VECTORS)
     sample = messages()[name]
     key_bin, payload = decode_signed(bytes.fromhex(vectors[name]), type(sample))
     assert key_bin == NODE.ipv8_key().pub().key_to_bin()
@@ -94,7 +101,7 @@ def test_decoding_the_bytes_gives_the_sample(name: str) -> None:
 
 
 def test_a_flipped_bit_anywhere_is_refused() -> None:
-    packet = bytes.fromhex(json.loads(VECTORS.read_text(encoding="utf-8"))["VoteMessage"])
+    packet = bytes.fromhex(read_vector_file(VECTORS)["VoteMessage"])
     for index in range(23, len(packet), 7):
         damaged = bytearray(packet)
         damaged[index] ^= 0x04

@@ -9,7 +9,6 @@ only when the protocol version changes on purpose; the file is the contract.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 from samples import samples
 
-from a27_ledger import Transaction
+from a27_ledger import EncodingVectors, Transaction
 from a27_pos import (
     Block,
     CommitCertificate,
@@ -68,18 +67,17 @@ def derived() -> dict[str, str]:
     }
 
 
-def load() -> dict[str, str]:
-    return dict(json.loads(VECTORS.read_text(encoding="utf-8")))
-
-
-def test_every_sample_has_a_decoder_and_a_vector() -> None:
-    assert set(DECODERS) == set(samples())
-    assert set(load()) == set(samples()) | set(derived())
+GOLDEN = EncodingVectors(VECTORS, samples, DECODERS, derived)
+load = GOLDEN.load
 
 
 def vectors() -> dict[str, str]:
     """The golden vectors, built from the samples (``scripts/write_vectors.py`` writes them to ``VECTORS``)."""
-    return {name: sample.encode().hex() for name, sample in samples().items()} | derived()
+    return GOLDEN.build()
+
+
+def test_every_sample_has_a_decoder_and_a_vector() -> None:
+    assert GOLDEN.unmatched_names() == set()
 
 
 @pytest.mark.parametrize("name", sorted(DECODERS))
@@ -89,7 +87,7 @@ def test_encoding_the_sample_gives_the_bytes(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(DECODERS))
 def test_decoding_the_bytes_gives_the_sample(name: str) -> None:
-    decoded = DECODERS[name](bytes.fromhex(load()[name]))
+    decoded = GOLDEN.decoded(name)
     assert decoded == samples()[name]
     assert decoded.encode().hex() == load()[name]
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import attrs
 
@@ -36,6 +38,7 @@ from .experiments.topology import (
     AMOUNT_SCALES,
     DEPOSIT_DISTRIBUTIONS,
     TopologyExperiment,
+    TopologyExperimentResult,
     parse_topologies,
     run_topology_experiment,
 )
@@ -75,6 +78,8 @@ MAX_TOPOLOGY_NODES = 1_000
 """The most channel nodes of the topology experiment (a complete graph of them has about 500,000 channels)."""
 MAX_PAYMENT = 10**12
 """The largest deposit or payment of the topology experiment (so that no genesis supply passes 2**64-1)."""
+
+Result = TypeVar("Result")
 
 
 class PathOptionError(ValueError):
@@ -143,10 +148,16 @@ def check_directory(option: str, path: str | Path) -> Path:
     return folder
 
 
-def _progress_bar(enabled: bool | None, unit: str = "sim s") -> tuple[ProgressCallback | None, object]:
-    """A tqdm bar on stderr counting ``unit`` (shown on terminals, or always with --progress)."""
+@contextlib.contextmanager
+def _progress_bar(enabled: bool | None, unit: str = "sim s") -> Iterator[ProgressCallback | None]:
+    """
+    A tqdm bar on stderr counting ``unit`` (shown on terminals, or always with --progress), closed on leaving.
+
+    Yields the callback that moves the bar, or None with --no-progress.
+    """
     if enabled is False:
-        return None, None
+        yield None
+        return
     from tqdm import tqdm  # noqa: PLC0415 - only when drawing
 
     bar = tqdm(total=0, unit=unit, file=sys.stderr, disable=None if enabled is None else False,
@@ -157,7 +168,42 @@ def _progress_bar(enabled: bool | None, unit: str = "sim s") -> tuple[ProgressCa
         bar.set_description_str(phase)
         bar.n = done
         bar.refresh()
-    return update, bar
+    try:
+        yield update
+    finally:
+        bar.close()
+
+
+def _given(options: dict[str, Any]) -> dict[str, Any]:
+    """The options the user gave: those not None (argparse leaves an option not typed as None)."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _worker_processes(requested: int | None, runs: int | None = None) -> int:
+    """The worker processes to start: --jobs, else one per available CPU; never more than ``runs``, never 0."""
+    jobs = requested if requested is not None else _available_cpus()
+    return max(1, jobs if runs is None else min(runs, jobs))
+
+
+def _run_experiment(arguments: argparse.Namespace, run: Callable[[ProgressCallback | None], Result], *,
+                    format_terminal: Callable[[Result], str],
+                    write_report: Callable[[Result, Path, Sequence[str]], Path],
+                    out: Path, other_files: str, jobs: int | None = None) -> Result:
+    """
+    Run an experiment under a progress bar over runs, print its terminal text, write its report into ``out``.
+
+    Then say on stderr where the report is (and the ``other_files`` beside it) and how long it took (with how many
+    worker processes, when ``jobs`` is given).
+    """
+    with _progress_bar(arguments.progress, unit="runs") as progress:
+        wall_start = time.perf_counter()
+        result = run(progress)
+    print(format_terminal(result))
+    markdown = write_report(result, out, arguments.argv)
+    print(f"report: {markdown} (and report.json, {other_files})", file=sys.stderr)
+    workers = "" if jobs is None else f" with {jobs} worker processes"
+    print(f"wall time: {time.perf_counter() - wall_start:.1f} s{workers}", file=sys.stderr)
+    return result
 
 
 def _sim(arguments: argparse.Namespace) -> int:
@@ -170,35 +216,33 @@ def _sim(arguments: argparse.Namespace) -> int:
         if arguments.scenario:
             scenario = SimScenario.from_toml(arguments.scenario, **overrides)
         else:
-            scenario = SimScenario(**{key: value for key, value in overrides.items() if value is not None})
+            scenario = SimScenario(**_given(overrides))
         if scenario.db is not None:
             check_directory("--db", scenario.db)
         out = check_directory("--out", arguments.out or Path("a27-out") / f"sim-seed{scenario.seed}")
     except (ScenarioError, PathOptionError) as error:
         print(f"a27 sim: {error}", file=sys.stderr)
         return 2
-    progress, bar = _progress_bar(arguments.progress)
-    wall_start = time.perf_counter()
-    provenance = collect_provenance(arguments.argv, scenario_parameters(scenario))
-    try:
-        if scenario.uses_channels:
-            channels_result = run_lab3(scenario, progress)
-            text, agreed = lab3_report.format_terminal(channels_result), channels_result.ok
-            markdown = lab3_report.write_report(channels_result, out, provenance)
-        elif scenario.uses_pos:
-            pos_result = run_lab2(scenario, progress)
-            text, agreed = lab2_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
-            markdown = lab2_report.write_report(pos_result, out, provenance)
-        else:
-            ledger_result = run_lab1(scenario, progress)
-            text, agreed = lab1_report.format_terminal(ledger_result), ledger_result.agreed and ledger_result.supply_ok
-            markdown = lab1_report.write_report(ledger_result, out, provenance)
-    except (ValueError, LedgerError, PosError) as error:
-        print(f"a27 sim: {error}", file=sys.stderr)
-        return 2
-    finally:
-        if bar is not None:
-            bar.close()  # type: ignore[attr-defined]
+    with _progress_bar(arguments.progress) as progress:
+        wall_start = time.perf_counter()
+        provenance = collect_provenance(arguments.argv, scenario_parameters(scenario))
+        try:
+            if scenario.uses_channels:
+                channels_result = run_lab3(scenario, progress)
+                text, agreed = lab3_report.format_terminal(channels_result), channels_result.ok
+                markdown = lab3_report.write_report(channels_result, out, provenance)
+            elif scenario.uses_pos:
+                pos_result = run_lab2(scenario, progress)
+                text, agreed = lab2_report.format_terminal(pos_result), pos_result.agreed and pos_result.supply_ok
+                markdown = lab2_report.write_report(pos_result, out, provenance)
+            else:
+                ledger_result = run_lab1(scenario, progress)
+                text = lab1_report.format_terminal(ledger_result)
+                agreed = ledger_result.agreed and ledger_result.supply_ok
+                markdown = lab1_report.write_report(ledger_result, out, provenance)
+        except (ValueError, LedgerError, PosError) as error:
+            print(f"a27 sim: {error}", file=sys.stderr)
+            return 2
     print(text)
     print(f"report: {markdown} (and report.json, a plot)", file=sys.stderr)
     print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
@@ -236,8 +280,7 @@ def _attack(arguments: argparse.Namespace) -> int:
             check_defence(name)
         settings = {"validators": arguments.validators, "light_nodes": arguments.light_nodes,
                     "duration": arguments.duration, "seed": arguments.seed}
-        scenario = SimScenario(layers=LAB_LAYERS[attack.lab],
-                               **{key: value for key, value in settings.items() if value is not None})
+        scenario = SimScenario(layers=LAB_LAYERS[attack.lab], **_given(settings))
         attack.check(scenario.validators, scenario.light_nodes)
         out = check_directory("--out", arguments.out or Path("a27-out") / f"attack-{attack.name}-seed{scenario.seed}")
         replay = read_recording(arguments.replay) if arguments.replay else None
@@ -312,25 +355,17 @@ def _experiment_stake(arguments: argparse.Namespace) -> int:
     try:
         make = StakeExperiment.quick if arguments.quick else StakeExperiment
         experiment = make(cases=parse_cases(arguments.cases), strategies=parse_strategies(arguments.proposer),
-                          **{key: value for key, value in settings.items() if value is not None})
+                          **_given(settings))
         # Building every scenario up front reports a bad setting before any simulation starts.
         runs = len(experiment.plan())
         out = check_directory("--out", arguments.out)
     except (ExperimentError, ScenarioError, PathOptionError) as error:
         print(f"a27 experiment stake: {error}", file=sys.stderr)
         return 2
-    jobs = max(1, min(runs, arguments.jobs if arguments.jobs is not None else _available_cpus()))
-    progress, bar = _progress_bar(arguments.progress, unit="runs")
-    wall_start = time.perf_counter()
-    try:
-        result = run_stake_experiment(experiment, jobs=jobs, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()  # type: ignore[attr-defined]
-    print(stake_report.format_terminal(result))
-    markdown = stake_report.write_report(result, out, arguments.argv)
-    print(f"report: {markdown} (and report.json, {len(stake_report.PLOTS)} plots)", file=sys.stderr)
-    print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
+    jobs = _worker_processes(arguments.jobs, runs)
+    result = _run_experiment(arguments, lambda progress: run_stake_experiment(experiment, jobs=jobs, progress=progress),
+                             format_terminal=stake_report.format_terminal, write_report=stake_report.write_report,
+                             out=out, other_files=f"{len(stake_report.PLOTS)} plots", jobs=jobs)
     return 0 if result.ok else 1
 
 
@@ -348,8 +383,7 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
         settings["amounts"] = "absolute"
     try:
         make = TopologyExperiment.quick if arguments.quick else TopologyExperiment
-        experiment = make(topologies=parse_topologies(arguments.topologies),
-                          **{key: value for key, value in settings.items() if value is not None})
+        experiment = make(topologies=parse_topologies(arguments.topologies), **_given(settings))
         runs = experiment.runs_planned()
         # Building every graph up front reports a shape these settings cannot make before any run starts.
         for topology in experiment.topologies:
@@ -358,19 +392,24 @@ def _experiment_topology(arguments: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"a27 experiment topology: {error}", file=sys.stderr)
         return 2
-    progress, bar = _progress_bar(arguments.progress, unit="runs")
-    wall_start = time.perf_counter()
-    try:
-        result = run_topology_experiment(
+
+    def run(progress: ProgressCallback | None) -> TopologyExperimentResult:
+        return run_topology_experiment(
             experiment, progress=None if progress is None else lambda done, _total, label: progress(done, runs, label))
-    finally:
-        if bar is not None:
-            bar.close()  # type: ignore[attr-defined]
-    print(topology_report.format_terminal(result))
-    markdown = topology_report.write_report(result, out, arguments.argv)
-    print(f"report: {markdown} (and report.json, plots)", file=sys.stderr)
-    print(f"wall time: {time.perf_counter() - wall_start:.1f} s", file=sys.stderr)
+    _run_experiment(arguments, run, format_terminal=topology_report.format_terminal,
+                    write_report=topology_report.write_report, out=out, other_files="plots")
     return 0
+
+
+def _add_experiment_run_options(parser: argparse.ArgumentParser, name: str, *, jobs: bool) -> None:
+    """The options every ``a27 experiment NAME`` ends with: --jobs (when it runs on a pool), --out, --progress."""
+    if jobs:
+        parser.add_argument("--jobs", type=_integer(1, MAX_JOBS),
+                            help="worker processes (default: one per available CPU)")
+    parser.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / f"experiment-{name}"),
+                        help=f"report directory (default a27-out/experiment-{name})")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="show a progress bar over runs on stderr (default: only on a terminal)")
 
 
 def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
@@ -432,10 +471,7 @@ def _add_topology_parser(kinds: argparse._SubParsersAction) -> None:
     topology.add_argument("--offline-at", type=_number(0, 1, above_low=True, below_high=True),
                           help="share of the workload after which the bridge node goes offline in the offline "
                                f"variant (default {defaults['offline_at']})")
-    topology.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-topology"),
-                          help="report directory (default a27-out/experiment-topology)")
-    topology.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                          help="show a progress bar over runs on stderr (default: only on a terminal)")
+    _add_experiment_run_options(topology, "topology", jobs=False)
     topology.set_defaults(handler=_experiment_topology)
 
 
@@ -445,24 +481,18 @@ def _experiment_attacks(arguments: argparse.Namespace) -> int:
     settings = {"seeds": arguments.seeds, "validators": arguments.validators, "light_nodes": arguments.light_nodes,
                 "duration": arguments.duration}
     try:
-        experiment = attrs.evolve(base, **{key: value for key, value in settings.items() if value is not None})
+        experiment = attrs.evolve(base, **_given(settings))
         runs = len(experiment.plan())
         out = check_directory("--out", arguments.out)
     except (ValueError, AttackError) as error:
         print(f"a27 experiment attacks: {error}", file=sys.stderr)
         return 2
-    jobs = max(1, min(runs, arguments.jobs if arguments.jobs is not None else _available_cpus()))
-    progress, bar = _progress_bar(arguments.progress, unit="runs")
-    wall_start = time.perf_counter()
-    try:
-        result = run_attack_experiment(experiment, jobs=jobs, progress=progress)
-    finally:
-        if bar is not None:
-            bar.close()  # type: ignore[attr-defined]
-    print(attack_experiment_report.format_terminal(result))
-    markdown = attack_experiment_report.write_report(result, out, arguments.argv)
-    print(f"report: {markdown} (and report.json, {SCOREBOARD_AND_CARDS})", file=sys.stderr)
-    print(f"wall time: {time.perf_counter() - wall_start:.1f} s with {jobs} worker processes", file=sys.stderr)
+    jobs = _worker_processes(arguments.jobs, runs)
+    result = _run_experiment(arguments, lambda progress: run_attack_experiment(experiment, jobs=jobs,
+                                                                               progress=progress),
+                             format_terminal=attack_experiment_report.format_terminal,
+                             write_report=attack_experiment_report.write_report, out=out,
+                             other_files=SCOREBOARD_AND_CARDS, jobs=jobs)
     return 0 if result.ok else 1
 
 
@@ -486,12 +516,7 @@ def _add_attacks_experiment_parser(kinds: argparse._SubParsersAction) -> None:
                          help=f"honest light nodes (default {defaults.light_nodes})")
     attacks.add_argument("--duration", type=_number(0, MAX_SECONDS, above_low=True),
                          help=f"simulated seconds of workload per run (default {defaults.duration:g})")
-    attacks.add_argument("--jobs", type=_integer(1, MAX_JOBS),
-                         help="worker processes (default: one per available CPU)")
-    attacks.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-attacks"),
-                         help="report directory (default a27-out/experiment-attacks)")
-    attacks.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                         help="show a progress bar over runs on stderr (default: only on a terminal)")
+    _add_experiment_run_options(attacks, "attacks", jobs=True)
     attacks.set_defaults(handler=_experiment_attacks)
 
 
@@ -516,7 +541,7 @@ def _sweep(arguments: argparse.Namespace) -> int:
     except (sweep.SweepError, PathOptionError) as error:
         print(f"a27 sweep: {arguments.manifest}: {error}", file=sys.stderr)
         return 2
-    jobs = max(1, arguments.jobs if arguments.jobs is not None else _available_cpus())
+    jobs = _worker_processes(arguments.jobs)
     executor = None if arguments.scheduler is None else (lambda: sweep.dask_executor(arguments.scheduler))
     wall_start = time.perf_counter()
     outcome = sweep.run_sweep(manifest, points, out, jobs=jobs, executor=executor,
@@ -597,11 +622,7 @@ def _add_experiment_parser(commands: argparse._SubParsersAction) -> None:
                             f"case and strategy (default {defaults['restake_seeds']})")
     stake.add_argument("--restake-reward", type=_integer(1, MAX_UINT64),
                        help=f"block reward in the restaking runs (default {defaults['restake_block_reward']:,})")
-    stake.add_argument("--jobs", type=_integer(1, MAX_JOBS), help="worker processes (default: one per available CPU)")
-    stake.add_argument("--out", metavar="DIR", default=str(Path("a27-out") / "experiment-stake"),
-                       help="report directory (default a27-out/experiment-stake)")
-    stake.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                       help="show a progress bar over runs on stderr (default: only on a terminal)")
+    _add_experiment_run_options(stake, "stake", jobs=True)
     stake.set_defaults(handler=_experiment_stake)
     _add_topology_parser(kinds)
     _add_attacks_experiment_parser(kinds)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .client import ClientError, NodeClient
-from .node.command import CONFIG_NAME, OneLineErrorParser
+from .node.command import CONFIG_NAME, command_main, one_line_errors
 from .node.command import main as node_main
 from .node.config import ConfigError, load_config
 from .processes import (
@@ -249,17 +249,12 @@ def add_net_parser(commands: argparse._SubParsersAction) -> None:
 def handle(arguments: argparse.Namespace) -> int:
     """Run the parsed ``a27 net`` command; a bad folder or argument is one line on stderr and exit 2."""
     try:
-        return int(arguments.net_handler(arguments))
-    except ConfigError as error:
-        print(f"a27 net {arguments.net_command}: {error}", file=sys.stderr)
-        return 2
+        return one_line_errors(f"a27 net {arguments.net_command}", lambda: arguments.net_handler(arguments),
+                               {ConfigError: 2})
     except KeyboardInterrupt:
         return 0
 
 
 def main(argv: list[str]) -> int:
     """``a27 net ...`` (``argv`` starts with ``net``) without loading the rest of the ``a27`` command."""
-    parser = OneLineErrorParser(prog="a27")
-    add_net_parser(parser.add_subparsers(dest="command", required=True))
-    arguments = parser.parse_args(argv)
-    return int(arguments.handler(arguments))
+    return command_main(add_net_parser, argv)

@@ -13,7 +13,7 @@ from pathlib import Path
 from a27_ledger import KeyPair, sign_transfer
 
 from .client import ClientError, NodeClient
-from .node.command import OneLineErrorParser
+from .node.command import command_main, one_line_errors
 from .node.config import ConfigError, create_key
 
 DEFAULT_NODE = "http://127.0.0.1:8085"
@@ -180,19 +180,10 @@ def add_wallet_parser(commands: argparse._SubParsersAction) -> None:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Run the parsed ``a27 wallet`` command: a bad argument or config is one line and exit 2, a refusal exit 1."""
-    try:
-        return int(arguments.wallet_handler(arguments))
-    except ConfigError as error:
-        print(f"a27 wallet {arguments.wallet_command}: {error}", file=sys.stderr)
-        return 2
-    except ClientError as error:
-        print(f"a27 wallet {arguments.wallet_command}: {error}", file=sys.stderr)
-        return 1
+    return one_line_errors(f"a27 wallet {arguments.wallet_command}", lambda: arguments.wallet_handler(arguments),
+                           {ConfigError: 2, ClientError: 1})
 
 
 def main(argv: list[str]) -> int:
     """``a27 wallet ...`` (``argv`` starts with ``wallet``) without loading the rest of the ``a27`` command."""
-    parser = OneLineErrorParser(prog="a27")
-    add_wallet_parser(parser.add_subparsers(dest="command", required=True))
-    arguments = parser.parse_args(argv)
-    return int(arguments.handler(arguments))
+    return command_main(add_wallet_parser, argv)

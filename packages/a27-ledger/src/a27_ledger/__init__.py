@@ -79,7 +79,14 @@ from a27_ledger.transaction import (
     Transfer,
     sign_transfer,
 )
-from a27_ledger.vectors import main_rewrite_vectors, rewrite_vectors, vector_file_text, write_vector_file
+from a27_ledger.vectors import (
+    EncodingVectors,
+    main_rewrite_vectors,
+    read_vector_file,
+    rewrite_vectors,
+    vector_file_text,
+    write_vector_file,
+)
 
 if TYPE_CHECKING:
     from a27_ledger.community import (
@@ -147,6 +154,7 @@ __all__ = [
     "DropLogLimiter",
     "DroppedMessage",
     "DuplicateTransaction",
+    "EncodingVectors",
     "EntryOutcome",
     "FutureNonceQueue",
     "Genesis",
@@ -219,6 +227,7 @@ __all__ = [
     "lazy_exports",
     "main_rewrite_vectors",
     "public_key_from_ipv8",
+    "read_vector_file",
     "rewrite_vectors",
     "short_id",
     "sign_transfer",

@@ -25,7 +25,6 @@ import math
 import multiprocessing
 import os
 import statistics
-import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from a27_attacks import AttackError, attack_named
 
 from ..__about__ import __version__
 from ..attacks import LAB_LAYERS
+from ..compat import tomllib
 from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
@@ -49,11 +49,6 @@ from .attacks import run_planned as run_attack_planned
 from .stake import PlannedRun, StakeExperiment, parse_cases, parse_strategies
 from .stake import run_planned as run_stake_planned
 from .topology import BASELINE, BRIDGE_OFFLINE, TopologyExperiment, parse_topologies, run_topology
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 TARGETS = ("sim", "stake", "topology", "attacks")
 """What a sweep can run: an `a27 sim` scenario, or one run of an `a27 experiment`."""

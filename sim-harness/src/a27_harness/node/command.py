@@ -3,6 +3,11 @@
 
 The ``a27`` command hands ``a27 node ...`` straight to ``main`` here (``a27_harness.entry``), so a node process never
 loads the labs, the experiments or the report code; ``add_node_parser`` also puts the commands in ``a27 --help``.
+
+The plumbing the other commands entered that way (``a27 tracker``, ``wallet``, ``net``) share with it lives here too:
+the parser whose errors are one line (``OneLineErrorParser``), parsing one command alone (``command_main``), errors as
+one line and an exit code (``one_line_errors``), a long-running service logging to stderr (``run_service``). Not in
+``entry.py``: that imports ``cli`` and with it the reports, which a node or tracker module may not (import-linter).
 """
 
 from __future__ import annotations
@@ -13,9 +18,9 @@ import logging
 import os
 import secrets
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from a27_ledger import LedgerError
 from a27_pos import PosError
@@ -38,6 +43,8 @@ from .process import serve
 CONFIG_NAME = "node.toml"
 """The config file ``a27 node init DIR`` writes in DIR."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+"""The stderr log lines of a node or tracker process."""
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -46,6 +53,44 @@ class OneLineErrorParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         """Print ``message`` on one line after the command's name, and exit with status 2."""
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def command_main(add_parser: Callable[[argparse._SubParsersAction], None], argv: Sequence[str]) -> int:
+    """
+    Run ``a27 COMMAND ...`` (``argv`` starts with COMMAND) with only the parser ``add_parser`` adds, so that the
+    process loads nothing of the rest of the ``a27`` command; the exit status of the command's handler.
+    """
+    parser = OneLineErrorParser(prog="a27")
+    add_parser(parser.add_subparsers(dest="command", required=True))
+    arguments = parser.parse_args(argv)
+    return int(arguments.handler(arguments))
+
+
+def one_line_errors(command: str, run: Callable[[], int], exit_codes: Mapping[type[Exception], int]) -> int:
+    """
+    The exit status of ``run()``; an error of a type in ``exit_codes`` (the first that matches, in order) is one line
+    on stderr, ``COMMAND: error``, and that type's exit status instead of a traceback.
+    """
+    try:
+        return int(run())
+    except tuple(exit_codes) as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return next(code for kind, code in exit_codes.items() if isinstance(error, kind))
+
+
+def run_service(command: str, log_level: str, service: Coroutine[Any, Any, None]) -> int:
+    """
+    Log to stderr at ``log_level`` and run ``service`` (a node or the tracker, which return on SIGINT or SIGTERM) on
+    a new event loop; exit status 0, or 1 with one line ``COMMAND: error`` when the network refuses it (OSError:
+    an address in use or not this host's).
+    """
+    logging.basicConfig(stream=sys.stderr, level=log_level.upper(), format=LOG_FORMAT)
+    try:
+        asyncio.run(service)
+    except OSError as error:
+        print(f"{command}: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _init(arguments: argparse.Namespace) -> int:
@@ -99,17 +144,11 @@ def _genesis(arguments: argparse.Namespace) -> int:
 
 def _run(arguments: argparse.Namespace) -> int:
     config = load_config(arguments.config)
-    logging.basicConfig(stream=sys.stderr, level=arguments.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(serve(config))
+        return run_service(f"a27 node run: {config.name}", arguments.log_level, serve(config))
     except (LedgerError, PosError) as error:
         # The data directory holds another chain than the genesis names, or a store the layers refuse to reopen.
         raise ConfigError(f"{config.data_dir}: {error}") from None
-    except OSError as error:
-        print(f"a27 node run: {config.name}: {error}", file=sys.stderr)
-        return 1
-    return 0
 
 
 def add_node_parser(commands: argparse._SubParsersAction) -> None:
@@ -161,16 +200,10 @@ def add_node_parser(commands: argparse._SubParsersAction) -> None:
 
 def handle(arguments: argparse.Namespace) -> int:
     """Run the ``a27 node`` command parsed into ``arguments``; a bad config is one line on stderr and exit 2."""
-    try:
-        return int(arguments.node_handler(arguments))
-    except ConfigError as error:
-        print(f"a27 node {arguments.node_command}: {error}", file=sys.stderr)
-        return 2
+    return one_line_errors(f"a27 node {arguments.node_command}", lambda: arguments.node_handler(arguments),
+                           {ConfigError: 2})
 
 
 def main(argv: Sequence[str]) -> int:
     """``a27 node ...`` (``argv`` starts with ``node``) without loading the rest of the ``a27`` command."""
-    parser = OneLineErrorParser(prog="a27")
-    add_node_parser(parser.add_subparsers(dest="command", required=True))
-    arguments = parser.parse_args(argv)
-    return int(arguments.handler(arguments))
+    return command_main(add_node_parser, argv)

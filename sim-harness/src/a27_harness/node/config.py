@@ -12,7 +12,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import sys
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,13 +22,9 @@ import attrs
 from a27_ledger import GenesisError, KeyPair
 from a27_pos import PosGenesis, PosGenesisError, PosParams
 
+from ..compat import tomllib
 from .builder import ROLES, VALIDATOR
 from .layers import LAYERS
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 HONEST = "honest"
 """The behaviour of an honest node; any other behaviour names a registered attack (``a27 attack --list``)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from ..experiments.stake import (
     RestakeControl,
     SilenceOutcome,
     StakeDrift,
+    StakeExperiment,
     StakeExperimentResult,
     ThresholdCrossing,
     Thresholds,
@@ -110,13 +111,30 @@ def report_data(result: StakeExperimentResult) -> dict[str, Any]:
 # Terminal -----------------------------------------------------------------------------------------------------------
 
 
+Column = tuple[str, str, str]
+"""A column of a terminal table: the gap before it, its title, and the format spec of its cells (``>9,``)."""
+
+
+def _text_table(columns: Sequence[Column], rows: Iterable[Sequence[object]], indent: str = "") -> list[str]:
+    """
+    A fixed-width terminal table: a line of titles, then one line per row of cells. Each cell is formatted with its
+    column's spec; each title with the spec's alignment and width only (no precision, no thousands separator).
+    """
+    def line(cells: Iterable[str]) -> str:
+        return indent + "".join(gap + cell for (gap, _, _), cell in zip(columns, cells, strict=True))
+
+    titles = line(format(title, spec.split(",")[0].split(".")[0]) for _, title, spec in columns)
+    return [titles, *(line(format(cell, spec) for (_, _, spec), cell in zip(columns, row, strict=True))
+                      for row in rows)]
+
+
 def _threshold_rows(thresholds: Sequence[Thresholds]) -> list[str]:
-    rows = [f"{'case':<10} {'v0 stake':>9}  {'v0 halts alone':<15} {'v0 finalizes alone':<19} "
-            f"{'fewest to halt':>14} {'fewest to finalize':>18} {'stake Gini':>10}"]
-    rows += [f"{item.case:<10} {percent(item.stake_shares[0]):>9}  {_yes(item.halts_alone[0]):<15} "
-             f"{_yes(item.finalizes_alone[0]):<19} {item.fewest_to_halt:>14} {item.fewest_to_finalize:>18} "
-             f"{item.stake_gini:>10.3f}" for item in thresholds]
-    return rows
+    columns = [("", "case", "<10"), (" ", "v0 stake", ">9"), ("  ", "v0 halts alone", "<15"),
+               (" ", "v0 finalizes alone", "<19"), (" ", "fewest to halt", ">14"), (" ", "fewest to finalize", ">18"),
+               (" ", "stake Gini", ">10.3f")]
+    return _text_table(columns, [(item.case, percent(item.stake_shares[0]), _yes(item.halts_alone[0]),
+                                  _yes(item.finalizes_alone[0]), item.fewest_to_halt, item.fewest_to_finalize,
+                                  item.stake_gini) for item in thresholds])
 
 
 def third_text(outcome: SilenceOutcome) -> str:
@@ -128,27 +146,26 @@ def third_text(outcome: SilenceOutcome) -> str:
 
 
 def _share_rows(pooled: PooledShares) -> list[str]:
-    rows = [f"{pooled.case}, {pooled.strategy}: {pooled.blocks} blocks over {_seed_range(len(pooled.seeds))}; "
-            f"{_chi_square_text(pooled)}",
-            f"  {'validator':<9} {'stake share':>11} {'blocks':>7} {'block share':>11}  {'95% interval':<16} "
-            f"{'rewards':>9} {'reward share':>12}"]
-    for validator in pooled.validators:
-        interval = _share_interval(pooled, validator.block_share)
-        rows.append(f"  {validator.name:<9} {percent(validator.stake_share):>11} {validator.blocks:>7} "
-                    f"{percent(validator.block_share.share):>11}  {interval:<16} {validator.rewards:>9,} "
-                    f"{percent(validator.reward_share):>12}")
-    return rows
+    columns = [("", "validator", "<9"), (" ", "stake share", ">11"), (" ", "blocks", ">7"),
+               (" ", "block share", ">11"), ("  ", "95% interval", "<16"), (" ", "rewards", ">9,"),
+               (" ", "reward share", ">12")]
+    table = _text_table(columns, [(validator.name, percent(validator.stake_share), validator.blocks,
+                                   percent(validator.block_share.share),
+                                   _share_interval(pooled, validator.block_share), validator.rewards,
+                                   percent(validator.reward_share)) for validator in pooled.validators], indent="  ")
+    return [f"{pooled.case}, {pooled.strategy}: {pooled.blocks} blocks over {_seed_range(len(pooled.seeds))}; "
+            f"{_chi_square_text(pooled)}", *table]
 
 
 def _finality_rows(shares: Sequence[PooledShares]) -> list[str]:
-    rows = [f"{'case':<10} {'strategy':<20} {'blocks':>6} {'rounds>0':>8} {'interval':>8} {'block med':>9} "
-            f"{'block p95':>9} {'transfer med':>12} {'transfer p95':>12} {'final':>9}"]
-    rows += [f"{pooled.case:<10} {pooled.strategy:<20} {pooled.blocks:>6} {pooled.rounds_above_zero:>8} "
-             f"{_interval(pooled):>8} "
-             f"{_seconds(pooled.block_finality, 'median'):>9} {_seconds(pooled.block_finality, 'p95'):>9} "
-             f"{_seconds(pooled.transfer_finality, 'median'):>12} {_seconds(pooled.transfer_finality, 'p95'):>12} "
-             f"{pooled.transfers_final:>4}/{pooled.transfers_submitted:<4}" for pooled in shares]
-    return rows
+    columns = [("", "case", "<10"), (" ", "strategy", "<20"), (" ", "blocks", ">6"), (" ", "rounds>0", ">8"),
+               (" ", "interval", ">8"), (" ", "block med", ">9"), (" ", "block p95", ">9"),
+               (" ", "transfer med", ">12"), (" ", "transfer p95", ">12"), (" ", "final", ">9")]
+    return _text_table(columns, [(pooled.case, pooled.strategy, pooled.blocks, pooled.rounds_above_zero,
+                                  _interval(pooled), _seconds(pooled.block_finality, "median"),
+                                  _seconds(pooled.block_finality, "p95"), _seconds(pooled.transfer_finality, "median"),
+                                  _seconds(pooled.transfer_finality, "p95"),
+                                  f"{pooled.transfers_final:>4}/{pooled.transfers_submitted:<4}") for pooled in shares])
 
 
 def _silence_rows(outcomes: Sequence[SilenceOutcome], *, exact: bool = False) -> list[str]:
@@ -159,38 +176,41 @@ def _silence_rows(outcomes: Sequence[SilenceOutcome], *, exact: bool = False) ->
         return (f"{outcome.silent_stake:,}/{outcome.total_stake:,} ({third_text(outcome)})" if exact
                 else percent(outcome.silent_share))
 
-    rows = [f"{'case':<{width}} {'strategy':<20} {'silent':<9} {'silent stake':>{36 if exact else 12}}  "
-            f"{'predicted':<9} {'blocks':>6}  {'proposers':<12} {'transfers final':>15}  as predicted"]
-    rows += [f"{outcome.case:<{width}} {outcome.strategy:<20} {','.join(outcome.silent):<9} "
-             f"{stake(outcome):>{36 if exact else 12}}  {'halt' if outcome.predicted_halt else 'live':<9} "
-             f"{outcome.blocks:>6}  {','.join(outcome.proposers) or '-':<12} "
-             f"{f'{outcome.transfers_final}/{outcome.transfers_submitted}':>15}  {_yes(outcome.as_predicted)}"
-             for outcome in outcomes]
-    return rows
+    columns = [("", "case", f"<{width}"), (" ", "strategy", "<20"), (" ", "silent", "<9"),
+               (" ", "silent stake", f">{36 if exact else 12}"), ("  ", "predicted", "<9"), (" ", "blocks", ">6"),
+               ("  ", "proposers", "<12"), (" ", "transfers final", ">15"), ("  ", "as predicted", "")]
+    return _text_table(columns, [(outcome.case, outcome.strategy, ",".join(outcome.silent), stake(outcome),
+                                  "halt" if outcome.predicted_halt else "live", outcome.blocks,
+                                  ",".join(outcome.proposers) or "-",
+                                  f"{outcome.transfers_final}/{outcome.transfers_submitted}",
+                                  _yes(outcome.as_predicted)) for outcome in outcomes])
+
+
+def _bracketed(value: MeanInterval, number: Callable[[float], str]) -> str:
+    """A mean with its 95% t interval across seeds, ``mean [low, high]``, written by ``number``; one seed: the mean."""
+    if value.runs < 2:
+        return number(value.mean)
+    return f"{number(value.mean)} [{number(value.low)}, {number(value.high)}]"
 
 
 def _tokens(value: MeanInterval) -> str:
     """A mean token amount with its 95% t interval across seeds (a point with one seed)."""
-    if value.runs < 2:
-        return f"{value.mean:,.0f}"
-    return f"{value.mean:,.0f} [{value.low:,.0f}, {value.high:,.0f}]"
+    return _bracketed(value, lambda amount: f"{amount:,.0f}")
 
 
 def _points(value: MeanInterval) -> str:
     """A mean share move, in points, with its 95% t interval across seeds."""
-    if value.runs < 2:
-        return f"{value.mean * 100:+.2f}"
-    return f"{value.mean * 100:+.2f} [{value.low * 100:+.2f}, {value.high * 100:+.2f}]"
+    return _bracketed(value, lambda share: f"{share * 100:+.2f}")
 
 
 def _restake_control_rows(controls: Sequence[RestakeControl]) -> list[str]:
-    rows = [f"{'case':<10} {'strategy':<20} {'seeds':>5}  {'v0 growth':<26} {'rewards w/o restaking':<26} "
-            f"{'compounding':<26} {'transfer income':<26} {'share move (points)':<22} {'without transfers':<22}"]
-    rows += [f"{control.case:<10} {control.strategy:<20} {control.seeds:>5}  {_tokens(control.growth):<26} "
-             f"{_tokens(control.rewards_without_restaking):<26} {_tokens(control.compounding):<26} "
-             f"{_tokens(control.transfer_income):<26} {_points(control.share_move):<22} "
-             f"{_points(control.share_move_without_transfers):<22}" for control in controls]
-    return rows
+    columns = [("", "case", "<10"), (" ", "strategy", "<20"), (" ", "seeds", ">5"), ("  ", "v0 growth", "<26"),
+               (" ", "rewards w/o restaking", "<26"), (" ", "compounding", "<26"), (" ", "transfer income", "<26"),
+               (" ", "share move (points)", "<22"), (" ", "without transfers", "<22")]
+    return _text_table(columns, [(control.case, control.strategy, control.seeds, _tokens(control.growth),
+                                  _tokens(control.rewards_without_restaking), _tokens(control.compounding),
+                                  _tokens(control.transfer_income), _points(control.share_move),
+                                  _points(control.share_move_without_transfers)) for control in controls])
 
 
 def _drift_rows(drifts: Sequence[StakeDrift]) -> list[str]:
@@ -388,18 +408,21 @@ def _restake_sentences(drifts: Sequence[StakeDrift]) -> list[str]:
     return sentences
 
 
-def _mean_text(value: MeanInterval, unit: str = "") -> str:
+def _interval_prose(value: MeanInterval, number: Callable[[float], str], low: float, high: float,
+                    unit: str = "") -> str:
+    """A mean across seeds with its 95% t interval ``low``-``high`` in words, numbers written by ``number``."""
     if value.runs < 2:
-        return f"{value.mean:.3f}{unit} (one seed, no interval)"
-    return f"mean {value.mean:.3f}{unit}, 95% t interval {value.low:.3f}-{value.high:.3f}{unit} over {value.runs} seeds"
+        return f"{number(value.mean)}{unit} (one seed, no interval)"
+    return f"mean {number(value.mean)}{unit}, 95% t interval {number(low)}-{number(high)}{unit} over {value.runs} seeds"
+
+
+def _mean_text(value: MeanInterval, unit: str = "") -> str:
+    return _interval_prose(value, lambda number: f"{number:.3f}", value.low, value.high, unit)
 
 
 def _share_mean_text(value: MeanInterval) -> str:
     """A mean share across seeds with its t interval, cut to 0-100% (a share cannot leave it)."""
-    if value.runs < 2:
-        return f"{percent(value.mean)} (one seed, no interval)"
-    return (f"mean {percent(value.mean)}, 95% t interval {percent(max(0.0, value.low))}-"
-            f"{percent(min(1.0, value.high))} over {value.runs} seeds")
+    return _interval_prose(value, percent, max(0.0, value.low), min(1.0, value.high))
 
 
 def precision_sentence(pooled: PooledShares) -> str:
@@ -600,9 +623,7 @@ def _detectable_text(seeds: int, detectable: float | None, what: str, amount: st
 
 
 def _gini(value: MeanInterval) -> str:
-    if value.runs < 2:
-        return f"{value.mean:.3f}"
-    return f"{value.mean:.3f} [{value.low:.3f}, {value.high:.3f}]"
+    return _bracketed(value, lambda gini: f"{gini:.3f}")
 
 
 # Markdown -----------------------------------------------------------------------------------------------------------
@@ -619,11 +640,7 @@ def _setting(value: object) -> str:
 
 
 def _fraction_text(value: MeanInterval | None) -> str:
-    if value is None:
-        return "-"
-    if value.runs < 2:
-        return percent(value.mean)
-    return f"{percent(value.mean)} [{percent(value.low)}, {percent(value.high)}]"
+    return "-" if value is None else _bracketed(value, percent)
 
 
 def _detectable_tokens(value: float | None) -> str:
@@ -813,15 +830,23 @@ def format_markdown(result: StakeExperimentResult) -> str:
 # Plots --------------------------------------------------------------------------------------------------------------
 
 
+def _case_panels(experiment: StakeExperiment) -> tuple[Any, Any]:
+    """A figure and its grid of axes: one row per proposer strategy, one column per stake case, one y scale."""
+    rows, columns = len(experiment.strategies), len(experiment.cases)
+    return pyplot().subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+
+
+def _panel(axes: Any, experiment: StakeExperiment, case: str, strategy: str) -> Any:
+    """The axis of ``_case_panels`` for ``case`` under ``strategy``."""
+    return axes[experiment.strategies.index(strategy)][[known.name for known in experiment.cases].index(case)]
+
+
 def plot_block_shares(result: StakeExperimentResult, path: Path) -> None:
     """Block share (with its interval) against stake share, per validator, one panel per case and strategy."""
-    plt = pyplot()
     experiment = result.experiment
-    rows, columns = len(experiment.strategies), len(experiment.cases)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    figure, axes = _case_panels(experiment)
     for pooled in result.shares():
-        axis = axes[experiment.strategies.index(pooled.strategy)][
-            [case.name for case in experiment.cases].index(pooled.case)]
+        axis = _panel(axes, experiment, pooled.case, pooled.strategy)
         positions = range(len(pooled.validators))
         axis.bar(positions, [validator.stake_share for validator in pooled.validators], width=0.6, color="#c8d3e0",
                  label="stake share")
@@ -908,16 +933,13 @@ def plot_silence(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_gini(result: StakeExperimentResult, path: Path) -> None:
     """Gini of stake and of rewards so far over time, mean and 95% band across seeds, per case and strategy."""
-    plt = pyplot()
     experiment = result.experiment
-    rows, columns = len(experiment.strategies), len(experiment.cases)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    figure, axes = _case_panels(experiment)
     colours = dict(zip(RESTAKE_KINDS, ("#1f77b4", "#2ca02c", "#7f7f7f"), strict=True))
     names = {RESTAKE_RUN: "restaking", RESTAKE_NO_TRANSFERS_RUN: "restaking, no transfers",
              NO_RESTAKE_RUN: "no restaking"}
     for series in result.gini_series():
-        axis = axes[experiment.strategies.index(series.strategy)][
-            [case.name for case in experiment.cases].index(series.case)]
+        axis = _panel(axes, experiment, series.case, series.strategy)
         for values, style, what in ((series.stake, "-", "stake"), (series.rewards, "--", "rewards")):
             axis.plot(series.times, [value.mean for value in values], style, color=colours[series.kind],
                       label=f"{what}, {names[series.kind]}")
@@ -937,13 +959,10 @@ def plot_gini(result: StakeExperimentResult, path: Path) -> None:
 
 def plot_restake(result: StakeExperimentResult, path: Path) -> None:
     """Each validator's stake share over time while rewards are re-bonded, one panel per case and strategy."""
-    plt = pyplot()
     experiment = result.experiment
-    rows, columns = len(experiment.strategies), len(experiment.cases)
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False, sharey=True)
+    figure, axes = _case_panels(experiment)
     for drift in result.drift():
-        axis = axes[experiment.strategies.index(drift.strategy)][
-            [case.name for case in experiment.cases].index(drift.case)]
+        axis = _panel(axes, experiment, drift.case, drift.strategy)
         for index, start in enumerate(drift.start_shares):
             # The change in points shows small and large holders on one scale; the legend keeps the level.
             named = index < LEGEND_VALIDATORS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,10 @@ import attrs
 from a27_netsim import LatencyError, parse_latency
 from a27_pos import PosParams
 
+from ..compat import tomllib
 from .errors import ScenarioError
 from .faults import Fault, parse_faults, select_nodes
 from .sections import flatten_sections
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
-
 
 TOPOLOGIES = ("complete", "ba", "bottleneck", "bottlenecks")
 """The light-node topologies a27-netsim builds by name."""

@@ -12,12 +12,11 @@ import asyncio
 import ipaddress
 import logging
 import signal
-import sys
 from collections.abc import Sequence
 
 import attrs
 
-from ..node.command import LOG_LEVELS, OneLineErrorParser
+from ..node.command import LOG_LEVELS, command_main, run_service
 from .server import start_tracker, stop_tracker
 from .table import TrackerQuotas
 
@@ -87,14 +86,8 @@ async def serve(host: str, port: int, quotas: TrackerQuotas) -> None:
 
 
 def _run(arguments: argparse.Namespace) -> int:
-    logging.basicConfig(stream=sys.stderr, level=arguments.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        asyncio.run(serve(arguments.listen, arguments.port, quotas_from(arguments)))
-    except OSError as error:
-        print(f"a27 tracker run: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return run_service("a27 tracker run", arguments.log_level, serve(arguments.listen, arguments.port,
+                                                                    quotas_from(arguments)))
 
 
 def add_tracker_parser(commands: argparse._SubParsersAction) -> None:
@@ -140,7 +133,4 @@ def handle(arguments: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str]) -> int:
     """``a27 tracker ...`` (``argv`` starts with ``tracker``) without loading the rest of the ``a27`` command."""
-    parser = OneLineErrorParser(prog="a27")
-    add_tracker_parser(parser.add_subparsers(dest="command", required=True))
-    arguments = parser.parse_args(argv)
-    return int(arguments.handler(arguments))
+    return command_main(add_tracker_parser, argv)
