@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from a27_attacks import Attack, AttackResult, BadParameter, Detection, NodeHandle, NodeView, Outcome, SendResult
-from a27_ledger import KeyPair, SubmissionTimeout, Transaction
+from a27_ledger import KeyPair, Transaction
 from a27_netsim import Member, SimulatedNetwork, Simulation, introduce_members
 from a27_pos.payloads import BlockResponse
 
@@ -24,6 +24,7 @@ from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
 from ..node import LIGHT, VALIDATOR, A27Node, LayerSettings, NodeSpec, SimulatedRuntime, build_node
+from ..node.arena import submit_to, submitting_community
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
 from .recording import FORMAT, VERSION, PacketTap, RecordedAction, Recording
@@ -434,20 +435,14 @@ class _Arena:
         """Submit through the attacker node's top ledger-carrying community (pos if it runs it) to ``validator``."""
         node = self._nodes[attacker]
         target = self._nodes[validator]
-        # Not ``overlays.get("pos", overlays["ledger"])``: a Lab 2 node runs no separate ledger overlay.
-        community: Any = node.overlays["pos"] if "pos" in node.overlays else node.overlays["ledger"]
         peer = node.network.get_verified_by_public_key_bin(target.peer.public_key.key_to_bin())
         if peer is None or target.spec.role != VALIDATOR:
             msg = f"attacker node {attacker} knows no validator {validator!r}"
             raise ValueError(msg)
-        try:
-            outcome = await community.submit(transaction, peer)
-        except SubmissionTimeout as timeout:
-            return SendResult(transaction.tx_id, False, -1, str(timeout))
-        accepted = bool(outcome.accepted if hasattr(outcome, "accepted") else outcome.admitted)
-        if accepted:
+        result = await submit_to(submitting_community(node), transaction, peer)
+        if result.accepted:
             self._guests.fees += transaction.fee
-        return SendResult(transaction.tx_id, accepted, int(outcome.code), str(outcome.reason))
+        return result
 
     def note(self, key: str, value: object) -> None:
         """Record a fact for the report."""
