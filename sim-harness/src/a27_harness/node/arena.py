@@ -80,7 +80,35 @@ class _RemoteCommunities(Mapping[str, Any]):
         return 0
 
 
-class NodeArena:
+class ArenaClock:
+    """
+    The time of an ``a27_attacks.Arena``, shared by the simulator's and a real node's: seconds since ``start`` on the
+    running loop's clock (virtual in a simulation), sleeping on it, and actions scheduled at a time into ``scheduled``,
+    which the arena's owner waits for.
+    """
+
+    def __init__(self, start: float, scheduled: list[asyncio.Task[None]]) -> None:
+        """Count from loop time ``start``; append the tasks ``at`` makes to ``scheduled``."""
+        self._start = start
+        self._scheduled = scheduled
+
+    def now(self) -> float:
+        """Seconds since the start, on the event loop's clock."""
+        return asyncio.get_running_loop().time() - self._start
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` on the event loop's clock."""
+        await asyncio.sleep(seconds)
+
+    def at(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run ``action()`` when ``now()`` reaches ``seconds`` (at once if it has passed); the owner waits for it."""
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, seconds - self.now()))
+            await action()
+        self._scheduled.append(asyncio.get_running_loop().create_task(later()))
+
+
+class NodeArena(ArenaClock):
     """
     ``a27_attacks.Arena`` for attack ``attack`` played by ``node``, its attacker node ``attacker`` (the attack's
     first node of this node's role), on the chain of ``genesis``.
@@ -88,11 +116,10 @@ class NodeArena:
 
     def __init__(self, node: A27Node, genesis: Genesis, attack: Attack, attacker: AttackerNode) -> None:
         """Start the clock (``now()`` is 0 here) and read the validators from ``genesis``."""
+        super().__init__(asyncio.get_running_loop().time(), [])
         self._node = node
         self._attack = attack
         self._attacker = attacker
-        self._start = asyncio.get_running_loop().time()
-        self._tasks: list[asyncio.Task[None]] = []
         self.notes: dict[str, object] = {}
         """Every fact noted, by key (the last value of a key noted twice)."""
         mine = node.spec.key.public_key
@@ -100,30 +127,14 @@ class NodeArena:
         self._validators = {names.get(account) or account.hex(): account
                             for account in sorted(genesis.validators) if account != mine}
 
-    def now(self) -> float:
-        """Seconds since the arena was made (the node's start), on the event loop's clock."""
-        return asyncio.get_running_loop().time() - self._start
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds``."""
-        await asyncio.sleep(seconds)
-
-    def at(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
-        """Run ``action()`` when ``now()`` reaches ``seconds``; ``finish`` waits for it."""
-        async def later() -> None:
-            await asyncio.sleep(max(0.0, seconds - self.now()))
-            await action()
-        self._tasks.append(asyncio.get_running_loop().create_task(later()))
-
     async def finish(self) -> None:
-        """Wait for every action ``at`` scheduled (their errors raised, the first one first)."""
-        while self._tasks:
-            tasks, self._tasks = self._tasks, []
-            await asyncio.gather(*tasks)
+        """Wait for every action ``at`` scheduled, those they schedule included (the first error raised)."""
+        while self._scheduled:
+            await self._scheduled.pop(0)
 
     def cancel(self) -> None:
-        """Cancel the actions ``at`` scheduled that have not finished (the node is stopping)."""
-        for task in self._tasks:
+        """Cancel the actions ``at`` scheduled that have not finished (the act failed, or the node is stopping)."""
+        for task in self._scheduled:
             task.cancel()
 
     def _check_attacker(self, name: str) -> None:
