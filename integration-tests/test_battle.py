@@ -185,6 +185,14 @@ def _twin_proposals_are_slashed(_folder: Path, red: dict[str, Any], chain: list[
     assert sim["cost"]["slashed"] > 0 and sim["notes"]["a0 validates at the end"] == "False"
 
 
+def _red_transfers(folder: Path, chain: list[Any]) -> list[Any]:
+    """The finalized transactions sent from the red node's account (the red team's first declared account; the
+    others are the node-less accounts its attack pays), on ``chain``."""
+    declaration, _referee, _members = load_declaration(folder)
+    account = next(team.accounts for team in declaration.teams if team.name == "red")[0]
+    return [transaction for block in chain for transaction in block.transactions if transaction.sender == account]
+
+
 @_signature("invalid-block", lambda folder, board: min(_invalid_blocks_built(folder), default=board.height) + 3
             <= board.height)
 def _invalid_blocks_are_refused(folder: Path, red: dict[str, Any], chain: list[Any], sim: dict[str, Any]) -> None:
@@ -192,10 +200,8 @@ def _invalid_blocks_are_refused(folder: Path, red: dict[str, Any], chain: list[A
     and the chain went on at least 3 heights past the first; red not slashed (as in simulation)."""
     built = _invalid_blocks_built(folder)
     assert built and min(built) + 3 <= len(chain), (built, len(chain))
-    declaration, _referee, _members = load_declaration(folder)
-    (account,) = next(team.accounts for team in declaration.teams if team.name == "red")
     assert red["blocks_proposed"] == 0 and red["slashed"] == 0, red
-    assert not any(transaction.sender == account for block in chain for transaction in block.transactions)
+    assert not _red_transfers(folder, chain)
     assert sim["notes"]["blocks proposed by a0 in the honest chain"] == "0" and sim["cost"]["slashed"] == 0
     assert sim["notes"]["credited to sink-a and sink-b"] == "0"
 
@@ -218,11 +224,6 @@ def _finalized_once_acted(folder: Path, node: str, attack: str) -> list[int]:
                                                  (folder / node / LOG_NAME).read_text(encoding="utf-8"))]
 
 
-def _red_transfers(folder: Path, chain: list[Any]) -> list[Any]:
-    """The finalized transactions sent from the red node's account, on ``chain``."""
-    declaration, _referee, _members = load_declaration(folder)
-    account = next(team.accounts for team in declaration.teams if team.name == "red")[0]
-    return [transaction for block in chain for transaction in block.transactions if transaction.sender == account]
 
 
 def _double_spend_final(folder: Path, board: Scoreboard) -> bool:
