@@ -52,6 +52,7 @@ class NodeSpec:
     clock_offset: float = 0.0
     prefix: Sequence[str] = ()
     """Words run before ``a27 node run`` (``ip netns exec NS``)."""
+    layers: Sequence[str] = ("ledger", "pos")
 
 
 class Nodes:
@@ -69,7 +70,7 @@ class Nodes:
             folder = root / spec.name
             folder.mkdir(parents=True)
             rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port)
-            text = render_config(spec.name, spec.role, ["ledger", "pos"], spec.port, list(spec.bootstrap),
+            text = render_config(spec.name, spec.role, list(spec.layers), spec.port, list(spec.bootstrap),
                                  listen=spec.listen, behaviour=spec.behaviour, rest=rest)
             if spec.clock_offset:
                 text += f"\n[clock]\noffset_seconds = {spec.clock_offset!r}\n"

@@ -1,6 +1,6 @@
 """
 Battles of real node processes on 127.0.0.1 (``a27 battle up | score | down``): 4 blue validators, a referee (light
-node) and one red team whose validator runs a registered attack's node behaviour, defences on; each ends as
+node) and one red team whose node (validator or light) runs a registered attack, defences on; each ends as
 ``a27 attack NAME`` does in simulation (failed, stolen 0, honest nodes agree, no supply above the genesis and rewards).
 
 The first battle's red runs ``vote-equivocation``'s node behaviour. With the defences on, the
@@ -11,9 +11,11 @@ referee's REST API serves the live scoreboard (``battle up`` prints its URL): it
 chromium if installed. The honest workload (4 transfers round the blue validators, declared by ``battle up
 --workload 4``) is sent through the referee's API by ``a27 battle workload`` and scored as finalized.
 
-The others run every other attack that has a validator node behaviour which works without ``act``
-(``Attack.node_settings_for``; the rest are simulation-only, BATTLE.md): each with the attack's own defended
-signature on the referee's chain and in the red node's log.
+The others run every other attack that runs on a real node (``Attack.real_node``; the rest are simulation-only,
+BATTLE.md): the validator behaviours that work without ``act`` (``Attack.node_settings_for``), and the light-node
+attacks whose ``act`` the red node runs through its own arena (``Attack.real_node_act``: ``double-spend-pos``,
+``flood``), each with the attack's own defended signature on the referee's chain and in the red node's log.
+(``mempool-flood`` runs on a real node too; it is not battled here, to keep the suite's time down.)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import pytest
 from realnet import stored_chain
 
+from a27_attacks import account_key
 from a27_harness.battle.declaration import load_declaration
 from a27_harness.battle.referee import score_folder
 from a27_harness.battle.scoring import BattleError, Scoreboard, TeamScore
@@ -182,6 +185,14 @@ def _twin_proposals_are_slashed(_folder: Path, red: dict[str, Any], chain: list[
     assert sim["cost"]["slashed"] > 0 and sim["notes"]["a0 validates at the end"] == "False"
 
 
+def _red_transfers(folder: Path, chain: list[Any]) -> list[Any]:
+    """The finalized transactions sent from the red node's account (the red team's first declared account; the
+    others are the node-less accounts its attack pays), on ``chain``."""
+    declaration, _referee, _members = load_declaration(folder)
+    account = next(team.accounts for team in declaration.teams if team.name == "red")[0]
+    return [transaction for block in chain for transaction in block.transactions if transaction.sender == account]
+
+
 @_signature("invalid-block", lambda folder, board: min(_invalid_blocks_built(folder), default=board.height) + 3
             <= board.height)
 def _invalid_blocks_are_refused(folder: Path, red: dict[str, Any], chain: list[Any], sim: dict[str, Any]) -> None:
@@ -189,10 +200,8 @@ def _invalid_blocks_are_refused(folder: Path, red: dict[str, Any], chain: list[A
     and the chain went on at least 3 heights past the first; red not slashed (as in simulation)."""
     built = _invalid_blocks_built(folder)
     assert built and min(built) + 3 <= len(chain), (built, len(chain))
-    declaration, _referee, _members = load_declaration(folder)
-    (account,) = next(team.accounts for team in declaration.teams if team.name == "red")
     assert red["blocks_proposed"] == 0 and red["slashed"] == 0, red
-    assert not any(transaction.sender == account for block in chain for transaction in block.transactions)
+    assert not _red_transfers(folder, chain)
     assert sim["notes"]["blocks proposed by a0 in the honest chain"] == "0" and sim["cost"]["slashed"] == 0
     assert sim["notes"]["credited to sink-a and sink-b"] == "0"
 
@@ -206,9 +215,80 @@ def _withheld_rounds_only_delay(_folder: Path, red: dict[str, Any], chain: list[
     assert sim["cost"]["slashed"] == 0 and not sim["detections"]
 
 
+def _finalized_once_acted(folder: Path, node: str, attack: str) -> list[int]:
+    """The heights ``node``'s log shows finalized, once the red node's log shows ``attack``'s act finished (empty
+    until then): read after that line, so no clock of either process is compared."""
+    if f"{attack}: act finished at" not in _red_log(folder):
+        return []
+    return [int(height) for height in re.findall(r"finalized height (\d+) \(",
+                                                 (folder / node / LOG_NAME).read_text(encoding="utf-8"))]
+
+
+
+
+def _double_spend_final(folder: Path, board: Scoreboard) -> bool:
+    """Red's act finished and the red light node finalized a block with a transaction; the referee holds it too."""
+    log = _red_log(folder)
+    if "double-spend-pos: act finished at" not in log:
+        return False
+    carrying = [int(height) for height, count in re.findall(r"finalized height (\d+) \((\d+) transactions\)", log)
+                if int(count)]
+    return bool(carrying) and board.height >= min(carrying)
+
+
+@_signature("double-spend-pos", _double_spend_final)
+def _one_of_the_two_transfers_is_final(folder: Path, red: dict[str, Any], chain: list[Any],
+                                       sim: dict[str, Any]) -> None:
+    """The red light node signed two same-nonce transfers of its whole balance to sink-a and sink-b and sent them
+    to two validators at once (its log: both sends and both verdicts); exactly one is final on the referee's chain,
+    so red's balance moved into its own sink (gained 0, checked by ``_final_teams``). In simulation: one credit on
+    every honest node, nothing paid twice."""
+    log = _red_log(folder)
+    sent = re.findall(r"double-spend-pos sends transaction (\w+) \(nonce 0, fee 0, from \w+\) to (\w+) at ", log)
+    answered = re.findall(r"double-spend-pos: (\w+) answered transaction (\w+) .*: (admitted|refused.*)", log)
+    assert len(sent) == 2 and len({validator for _tx, validator in sent}) == 2, log
+    assert sorted((tx, validator) for validator, tx, _verdict in answered) == sorted(sent), log
+    assert "double-spend-pos: to sink-a via " in log and "double-spend-pos: to sink-b via " in log
+    (final,) = _red_transfers(folder, chain)
+    sinks = {account_key(name).public_key: name for name in ("sink-a", "sink-b")}
+    assert final.nonce == 0 and final.body.recipient in sinks and final.body.amount == 1_000_000, final
+    assert final.tx_id.hex()[:16] in {tx for tx, _validator in sent}
+    assert red["held"] == red["start"] == 1_000_000 and red["slashed"] == 0, red
+    assert sim["audit"]["paid_twice"] == 0 and sim["notes"]["amount signed twice"] != "0"
+    assert all(node["attacker_holds"] == int(sim["notes"]["amount signed twice"]) and
+               node["digest"] != node["replay_digest"] for node in sim["nodes"] if node["role"] == "validator")
+
+
+FLOOD_VICTIM: dict[Path, tuple[str, int]] = {}
+"""Per battle folder: the flooded validator and the last height its log showed when red's flood had been sent."""
+
+
+def _flood_victim_finalizes(folder: Path, board: Scoreboard) -> bool:
+    """Red's flood was sent, and since then the victim validator finalized 3 more heights (its own log)."""
+    found = re.search(r"flood: victim: (\w+)", _red_log(folder))
+    if found is None or not (heights := _finalized_once_acted(folder, found[1], "flood")):
+        return False
+    _victim, first = FLOOD_VICTIM.setdefault(folder, (found[1], max(heights)))
+    return max(heights) >= first + 3 and board.height >= first + 3
+
+
+@_signature("flood", _flood_victim_finalizes)
+def _the_flooded_validator_keeps_finalizing(folder: Path, red: dict[str, Any], chain: list[Any],
+                                            sim: dict[str, Any]) -> None:
+    """The red light node sent the whole flood (its log) at a blue validator, which kept finalizing; red gained
+    nothing (``_final_teams``) and none of its junk transfers cost it a fee. In simulation: not flooded (the
+    defences drop it before signature checks)."""
+    log = _red_log(folder)
+    assert re.search(r"flood: packets sent: 9020\b", log), log
+    assert FLOOD_VICTIM[folder][0].startswith("blue")
+    assert red["held"] == red["start"] and red["slashed"] == 0, red
+    assert len(chain) >= FLOOD_VICTIM[folder][1] + 3
+    assert sim["notes"]["packets sent"] == "9020"
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("behaviour", sorted(SIGNATURES))
-def test_a_red_validator_attack_gains_nothing_on_real_nodes(tmp_path: Path, behaviour: str) -> None:
+def test_a_red_attack_gains_nothing_on_real_nodes(tmp_path: Path, behaviour: str) -> None:
     done, signature = SIGNATURES[behaviour]
     folder = tmp_path / "battle"
     with _battle(folder, behaviour):

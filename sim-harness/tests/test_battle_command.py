@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from a27_attacks import account_key
 from a27_harness.battle.command import battle_configs, set_up_battle
 from a27_harness.battle.declaration import DECLARATION_FILE, load_declaration
 from a27_harness.battle.referee import snapshot_database
 from a27_harness.battle.scoring import BattleError
 from a27_harness.battle.workload import declare_workload
-from a27_harness.node.config import load_config, load_genesis
+from a27_harness.node.config import load_config, load_genesis, load_or_create_key
 
 
 def _up(folder: Path, teams: list[tuple[str, str]]) -> list[Path]:
@@ -43,9 +44,27 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
         _up(tmp_path / "one", [("red", "honest")])
     with pytest.raises(BattleError, match="no-such-attack"):
         _up(tmp_path / "two", [("red", "no-such-attack")])
-    with pytest.raises(BattleError, match="attack 'double-spend-lab1' needs the simulator"):
+    with pytest.raises(BattleError, match="attack 'censor' needs the simulator"):
+        _up(tmp_path / "three", [("red", "censor")])
+    with pytest.raises(BattleError, match="attack 'double-spend-lab1' attacks the ledger lab; a battle runs ledger "
+                                          "and pos"):
         _up(tmp_path / "three", [("red", "double-spend-lab1")])
-    assert not (tmp_path / "three" / "battle.toml").exists()
+    with pytest.raises(BattleError, match="red1 and red2 both run attacks paying sink-a"):
+        _up(tmp_path / "three", [("red1", "double-spend-pos"), ("red2", "invalid-block")])
+    assert not (tmp_path / "three").exists() or not any((tmp_path / "three").iterdir())
+
+
+def test_a_light_red_team_owns_its_node_and_the_accounts_its_attack_pays(tmp_path: Path) -> None:
+    _up(tmp_path, [("red", "double-spend-pos")])
+    declaration, _referee, _nodes = load_declaration(tmp_path)
+    red = load_config(tmp_path / "red" / "node.toml")
+    assert (red.role, red.behaviour) == ("light", "double-spend-pos")
+    key = load_or_create_key(red.key_file).public_key
+    (team,) = (team for team in declaration.teams if team.name == "red")
+    assert team.accounts == (key, account_key("sink-a").public_key, account_key("sink-b").public_key,
+                             account_key("onward-a").public_key, account_key("onward-b").public_key)
+    genesis = load_genesis(tmp_path / "genesis.toml")
+    assert genesis.ledger.balances[key] == 1_000 and key not in dict(genesis.stakes)
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from a27_attacks import account_key
 from a27_harness.battle.scoring import (
     BattleDeclaration,
     BattleError,
@@ -161,3 +162,26 @@ def test_a_bad_declaration_is_refused_with_the_field_named(build: object, messag
 def test_a_chain_of_another_battle_is_refused() -> None:
     with pytest.raises(BattleError, match="chain ids differ"):
         score_battle(attrs.evolve(DECLARATION, chain_id="other"), GENESIS, Chain.start(GENESIS))
+
+
+def test_a_light_red_double_spend_to_its_own_sinks_gains_nothing_and_the_second_credit_would_be_stolen() -> None:
+    """``a27 battle up --team red=double-spend-pos`` declares the attack's sinks (node-less, no genesis balance) as
+    red's: the one transfer of Mallory's balance that finalizes moves tokens inside red (gained 0); a second credit
+    of the same balance, as a successful double spend would give, is red's gain."""
+    sink_a, sink_b = (account_key(name).public_key for name in ("sink-a", "sink-b"))
+    red = Team("red", "red", (MALLORY.public_key, sink_a, sink_b), "double-spend-pos")
+    declaration = BattleDeclaration(GENESIS.chain_id, (BLUE, red))
+    chain = Chain.start(GENESIS)
+    extend(chain, VALIDATORS, [sign_transfer(MALLORY, sink_a, BALANCE, 0)])
+    board = score_battle(declaration, GENESIS, chain)
+    rows = {row.name: row for row in board.teams}
+    assert (rows["red"].start, rows["red"].held, rows["red"].gained, board.unowned_gained) == (
+        BALANCE, BALANCE, 0, 0)
+    # Undeclared, the same sink is a red loss and an account of no team gaining.
+    alone = BattleDeclaration(GENESIS.chain_id, (BLUE, Team("red", "red", (MALLORY.public_key,))))
+    board = score_battle(alone, GENESIS, chain)
+    assert ({row.name: row.gained for row in board.teams}["red"], board.unowned_gained) == (-BALANCE, BALANCE)
+    # Blue paying sink-b the same amount (what a second, conflicting credit amounts to) is red's gain.
+    extend(chain, VALIDATORS, [sign_transfer(ALICE, sink_b, BALANCE, 0)])
+    rows = {row.name: row for row in score_battle(declaration, GENESIS, chain).teams}
+    assert rows["red"].gained == BALANCE and rows["blue"].gained == -BALANCE

@@ -178,10 +178,20 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("double-spend-lab1", "censor", "coalition", "long-range", "sybil", "superseded-state"):
+    for name in ("censor", "coalition", "long-range", "sybil", "superseded-state"):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
-                                              "invalid-block, proposal-equivocation, vote-equivocation, withhold$"):
+                                              "double-spend-lab1, double-spend-pos, flood, invalid-block, "
+                                              "mempool-flood, proposal-equivocation, vote-equivocation, withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
+    # A Lab 1 attack runs on a ledger-only node, a PoS one on a node running pos.
+    with pytest.raises(ConfigError, match=r"behaviour: attack 'double-spend-lab1' attacks the ledger lab and needs "
+                                          r'layers = \["ledger"\] \(Lab 1\); this node runs ledger,pos$'):
+        behaviour_settings(attrs.evolve(config, role="light", behaviour="double-spend-lab1"))
+    with pytest.raises(ConfigError, match=r"behaviour: attack 'double-spend-pos' attacks the pos lab and needs the pos "
+                                          r"layer; this node runs ledger$"):
+        behaviour_settings(attrs.evolve(config, role="light", layers=("ledger",), behaviour="double-spend-pos"))
+    assert behaviour_settings(attrs.evolve(config, role="light", layers=("ledger",), behaviour="double-spend-lab1")) \
+        == {}
     with pytest.raises(ConfigError, match="behaviour: attack 'vote-equivocation' has no light node"):
         behaviour_settings(attrs.evolve(config, role="light", behaviour="vote-equivocation"))
 

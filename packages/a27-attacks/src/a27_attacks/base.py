@@ -11,6 +11,7 @@ simulator and no harness.
 from __future__ import annotations
 
 import abc
+import hashlib
 import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar
@@ -342,9 +343,17 @@ class Attack(abc.ABC):
     """The fewest honest light nodes of a network on which the attack can matter at all (its summary says why when
     it is more than 1); the runner refuses a smaller network, and an experiment runs the attack on this many."""
     real_node: ClassVar[bool] = False
-    """Whether the attack's node behaviour does the attack alone in a real node process (``a27 node run`` with
-    ``behaviour = NAME``, a battle's red team), where ``act`` never runs and no harness arranges the network; an
-    attack that needs the simulator's arena leaves it False, and a node config naming it is refused."""
+    """Whether the attack runs in a real node process (``a27 node run`` with ``behaviour = NAME``, a battle's red
+    team), where no harness arranges the network: its first node of the config's role gets ``node_settings_for``,
+    and ``act`` runs there only with ``real_node_act``. An attack that needs the simulator's arena leaves it False,
+    and a node config naming it is refused."""
+    real_node_act: ClassVar[bool] = False
+    """Whether a real node process also runs ``act``, once, through the node's own arena (``a27_harness.node.arena``:
+    this node is the attacker node of its role, ``honest()`` is the genesis validators but itself by public key,
+    ``accounts`` have the keys of ``account_key``); only with ``real_node``. Such an ``act`` uses only ``now``,
+    ``sleep``, ``at``, ``attacker`` (its own node), ``attacker_key``, ``honest`` (names and keys: the handles carry
+    no communities), ``send_transaction``, ``note`` and ``send_packets``: the others need the simulator and raise
+    there. False: ``act`` only arms what ``node_settings_for`` arms by itself, or needs the simulator."""
     replay_acts: ClassVar[bool] = False
     """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
     attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced
@@ -494,6 +503,15 @@ def _convert(attack: str, key: str, default: object, text: str) -> object:
         msg = f"{attack}: parameter {key} expects a finite {kind}, got {text!r}"
         raise BadParameter(msg) from None
     return text
+
+
+def account_key(name: str) -> KeyPair:
+    """
+    The key of node-less attacker account ``name`` (``Attack.accounts``) on a real node, where no harness makes its
+    keys: seeded by SHA-256 of ``a27 NAME``. Anyone can derive it, so tokens sent there are the attack's bookkeeping
+    (a battle counts them as the red team's), never a secret.
+    """
+    return KeyPair.from_seed(hashlib.sha256(f"a27 {name}".encode()).digest())
 
 
 ATTACKS: dict[str, type[Attack]] = {}

@@ -32,6 +32,8 @@ class DoubleSpendLab1(Attack):
                "the balance twice across them (tokens paid twice > 0)")
     defences: ClassVar[tuple[str, ...]] = ("ledger.conflicting_nonces", "ledger.confirmed_credits")
     accounts: ClassVar[tuple[str, ...]] = ("sink-a", "sink-b", "onward-a", "onward-b")
+    real_node = True
+    real_node_act = True
 
     at: float = param(5.0, "simulated seconds after the workload starts when the two transfers are sent",
                       non_negative)

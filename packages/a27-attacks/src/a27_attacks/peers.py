@@ -303,6 +303,8 @@ class PeerFlood(Attack):
                "what an attacker sends: availability), measured against the honest replay")
     defences = ("peers.rate_limit", "peers.max_packet_size", "peers.cheap_checks_first")
     accounts = ("sink",)
+    real_node = True
+    real_node_act = True
 
     victim: int = param(0, "index of the validator flooded (v0, v1...)", non_negative)
     at: float = param(2.0, "simulated seconds after the workload starts when the flood is sent", non_negative)

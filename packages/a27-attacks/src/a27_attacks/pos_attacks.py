@@ -9,7 +9,6 @@ conflicting blocks) and judges from those measured numbers and the runner's audi
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -26,6 +25,7 @@ from .base import (
     BadParameter,
     NodeHandle,
     Outcome,
+    account_key,
     non_negative,
     param,
     positive,
@@ -53,12 +53,6 @@ def _share(_instance: object, attribute: attrs.Attribute[Any], value: float) -> 
     if not 0.0 < value < 1.0:
         msg = f"{attribute.name} must be above 0 and below 1, got {value!r}"
         raise ValueError(msg)
-
-
-def node_sinks(names: Sequence[str]) -> list[bytes]:
-    """The accounts of node-less attacker accounts ``names`` on a real node, where no harness makes their keys: the
-    public keys seeded by SHA-256 of ``a27 NAME`` (anyone can derive them; nothing is ever meant to reach them)."""
-    return [KeyPair.from_seed(hashlib.sha256(f"a27 {name}".encode()).digest()).public_key for name in names]
 
 
 def _shared_stakes(share: float, members: int, honest_stakes: Sequence[int]) -> list[int]:
@@ -235,8 +229,8 @@ class InvalidBlock(Attack):
 
     def node_settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
         """On a real node (no ``act``): a proposer that arms itself when it first builds a block, paying ``sink-a``
-        and ``sink-b``, here keys derived from their names (``node_sinks``)."""
-        sinks = node_sinks(self.accounts)
+        and ``sink-b``, here keys derived from their names (``account_key``)."""
+        sinks = [account_key(name).public_key for name in self.accounts]
         return {"pos": {"behaviour": SelfArmingConflictingTransactions(
             lambda key, balance, nonce: self.transfers(key, sinks, balance, nonce))}}
 
@@ -518,6 +512,8 @@ class MempoolFlood(Attack):
     defences = ()
     structural = True
     accounts = ("sink",)
+    real_node = True
+    real_node_act = True
 
     at: float = param(2.0, "simulated seconds after the workload starts when the flood is sent", non_negative)
     count: int = param(200, "gapped transfers signed", positive)

@@ -9,13 +9,13 @@ import asyncio
 import inspect
 import math
 import statistics
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import attrs
 
 from a27_attacks import Attack, AttackResult, BadParameter, Detection, NodeHandle, NodeView, Outcome, SendResult
-from a27_ledger import KeyPair, SubmissionTimeout, Transaction
+from a27_ledger import KeyPair, Transaction
 from a27_netsim import Member, SimulatedNetwork, Simulation, introduce_members
 from a27_pos.payloads import BlockResponse
 
@@ -24,6 +24,7 @@ from ..labs.lab1 import run_lab1
 from ..labs.lab2 import run_lab2
 from ..labs.lab3 import run_lab3
 from ..node import LIGHT, VALIDATOR, A27Node, LayerSettings, NodeSpec, SimulatedRuntime, build_node
+from ..node.arena import ArenaClock, submit_to, submitting_community
 from ..scenario import SimScenario
 from .defences import defence_settings, merge_settings
 from .recording import FORMAT, VERSION, PacketTap, RecordedAction, Recording
@@ -394,29 +395,15 @@ def _handle(node: A27Node) -> NodeHandle:
     return NodeHandle(node.name, node.spec.key.public_key, node.spec.role, dict(node.overlays))
 
 
-class _Arena:
-    """The harness side of ``a27_attacks.Arena`` for one simulated run."""
+class _Arena(ArenaClock):
+    """The harness side of ``a27_attacks.Arena`` for one simulated run: simulated seconds since the workload started
+    (``start``); the run waits for what ``at`` schedules."""
 
     def __init__(self, guests: _Guests, nodes: Sequence[A27Node], honest: Sequence[A27Node], start: float) -> None:
+        super().__init__(start, guests._tasks)
         self._guests = guests
         self._nodes = {node.name: node for node in nodes}
         self._honest = _honest_order(honest)
-        self._start = start
-
-    def now(self) -> float:
-        """Simulated seconds since the workload started."""
-        return asyncio.get_running_loop().time() - self._start
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of simulated time."""
-        await asyncio.sleep(seconds)
-
-    def at(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
-        """Run ``action()`` at ``seconds`` (the run waits for it)."""
-        async def later() -> None:
-            await asyncio.sleep(max(0.0, seconds - self.now()))
-            await action()
-        self._guests._tasks.append(asyncio.get_running_loop().create_task(later()))
 
     def attacker(self, name: str) -> NodeHandle:
         """The attacker node ``name``."""
@@ -434,20 +421,14 @@ class _Arena:
         """Submit through the attacker node's top ledger-carrying community (pos if it runs it) to ``validator``."""
         node = self._nodes[attacker]
         target = self._nodes[validator]
-        # Not ``overlays.get("pos", overlays["ledger"])``: a Lab 2 node runs no separate ledger overlay.
-        community: Any = node.overlays["pos"] if "pos" in node.overlays else node.overlays["ledger"]
         peer = node.network.get_verified_by_public_key_bin(target.peer.public_key.key_to_bin())
         if peer is None or target.spec.role != VALIDATOR:
             msg = f"attacker node {attacker} knows no validator {validator!r}"
             raise ValueError(msg)
-        try:
-            outcome = await community.submit(transaction, peer)
-        except SubmissionTimeout as timeout:
-            return SendResult(transaction.tx_id, False, -1, str(timeout))
-        accepted = bool(outcome.accepted if hasattr(outcome, "accepted") else outcome.admitted)
-        if accepted:
+        result = await submit_to(submitting_community(node), transaction, peer)
+        if result.accepted:
             self._guests.fees += transaction.fee
-        return SendResult(transaction.tx_id, accepted, int(outcome.code), str(outcome.reason))
+        return result
 
     def note(self, key: str, value: object) -> None:
         """Record a fact for the report."""

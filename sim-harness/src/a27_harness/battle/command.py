@@ -14,7 +14,9 @@ import argparse
 import json
 import socket
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..node.builder import LIGHT, VALIDATOR
 from ..node.command import CONFIG_NAME
@@ -35,14 +37,21 @@ from .report import scoreboard_markdown, write_battle_report
 from .scoring import BattleDeclaration, BattleError, Team
 from .workload import declare_workload, submit_workload
 
+if TYPE_CHECKING:
+    from a27_attacks import Attack
+
 REFEREE = "referee"
 BLUE = "blue"
 
 
-def _team_role(behaviour: str, role: str | None) -> str:
-    """The role of a team's node: its attack's first node's role, or ``role`` (default validator) when honest."""
+def _team_attack(behaviour: str) -> Attack | None:
+    """The attack a team's node runs (None when honest), checked for a battle: it runs on real nodes
+    (``Attack.real_node``) and attacks the PoS chain a battle runs.
+
+    :raises BattleError: naming the attack and why not.
+    """
     if behaviour == HONEST:
-        return role or VALIDATOR
+        return None
     from a27_attacks import AttackError, attack_named  # noqa: PLC0415 - only when a team runs an attack
 
     try:
@@ -52,7 +61,39 @@ def _team_role(behaviour: str, role: str | None) -> str:
     if not attack.real_node:
         raise BattleError(f"--team: attack {behaviour!r} needs the simulator and runs only in `a27 attack` (BATTLE.md, "
                           "\"Which attacks run on real nodes\")")
-    return attack.attacker_nodes()[0].role
+    if attack.lab != "pos":
+        raise BattleError(f"--team: attack {behaviour!r} attacks the {attack.lab} lab; a battle runs ledger and pos "
+                          "(run it on a network of layers = [\"ledger\"] nodes instead)")
+    return attack
+
+
+def _team_role(behaviour: str, role: str | None) -> str:
+    """The role of a team's node: its attack's first node's role, or ``role`` (default validator) when honest."""
+    attack = _team_attack(behaviour)
+    return (role or VALIDATOR) if attack is None else attack.attacker_nodes()[0].role
+
+
+def _attack_accounts(teams: Sequence[tuple[str, str]]) -> dict[str, tuple[bytes, ...]]:
+    """Per team, the node-less accounts of its attack (``Attack.accounts``, with the keys ``a27_attacks.account_key``
+    gives a real node): the red node pays them, so they count as the team's.
+
+    :raises BattleError: when two teams' attacks pay the same account (its key is derived from its name).
+    """
+    owners: dict[str, str] = {}
+    accounts: dict[str, tuple[bytes, ...]] = {}
+    for name, behaviour in teams:
+        attack = _team_attack(behaviour)
+        if attack is None or not attack.accounts:
+            continue
+        for account in attack.accounts:
+            if account in owners:
+                raise BattleError(f"--team: {owners[account]} and {name} both run attacks paying {account} (its key is "
+                                  "derived from its name): one such team per battle")
+            owners[account] = name
+        from a27_attacks import account_key  # noqa: PLC0415 - only when a team runs an attack
+
+        accounts[name] = tuple(account_key(account).public_key for account in attack.accounts)
+    return accounts
 
 
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
@@ -66,6 +107,7 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
     nodes = [(REFEREE, LIGHT, HONEST, "")] + [(f"{BLUE}{index}", VALIDATOR, HONEST, BLUE)
                                               for index in range(blue_validators)]
     nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
+    attack_accounts = _attack_accounts(teams)
     count = len(nodes)
     ports = free_ports(count) if base_port is None else list(range(base_port, base_port + count))
     bootstrap = [f"{listen}:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
@@ -86,7 +128,8 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
         if team:
             by_team.setdefault(team, []).append((name, key.public_key))
     declared = [Team(BLUE, "blue", tuple(key for _n, key in by_team[BLUE]))] if blue_validators else []
-    declared += [Team(name, "red", tuple(key for _n, key in by_team[name]), behaviour) for name, behaviour in teams]
+    declared += [Team(name, "red", (*(key for _n, key in by_team[name]), *attack_accounts.get(name, ())), behaviour)
+                 for name, behaviour in teams]
     blue = by_team.get(BLUE, [])
     declaration = BattleDeclaration(chain_id, tuple(declared), declare_workload([key for _n, key in blue], workload))
     (folder / DECLARATION_FILE).write_text(render_declaration(

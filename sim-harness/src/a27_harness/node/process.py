@@ -32,6 +32,8 @@ from .stores import Stores
 if TYPE_CHECKING:
     from ipv8.REST.rest_manager import RESTManager
 
+    from a27_attacks import Attack, AttackerNode
+
     from ..battle.scoring import BattleDeclaration
 
 WALK_INTERVAL = 2.0
@@ -66,19 +68,18 @@ class OffsetClockRuntime(UdpRuntime):
         return lambda: time.time() + offset
 
 
-def behaviour_settings(config: NodeConfig) -> LayerSettings:
+def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
     """
-    The per-layer settings of the config's behaviour: none when honest, else the registered attack's settings.
-
-    The attack is built from ``behaviour_params`` the way ``a27 attack`` builds it, and its first attacker node with
-    the config's role gives the settings (``Attack.node_settings_for``: what the simulator gives that node, or, for an
-    attack whose ``act`` arms the behaviour, a behaviour that arms itself).
+    The registered attack the config's behaviour names and the attacker node this node plays (its first node with
+    the config's role); None when honest. The attack is built from ``behaviour_params`` the way ``a27 attack``
+    builds it.
 
     :raises ConfigError: for an unknown attack, a bad parameter, an attack that needs the simulator
-        (``Attack.real_node`` False), or an attack without a node of this role.
+        (``Attack.real_node`` False), one of another lab than the node's layers (Lab 1 attacks run on
+        ``layers = ["ledger"]``, the others on a node running pos), or an attack without a node of this role.
     """
     if config.behaviour == HONEST:
-        return {}
+        return None
     # Imported here: an honest node process need not load the attacks.
     from a27_attacks import ATTACKS, AttackError, attack_named  # noqa: PLC0415
 
@@ -90,11 +91,27 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
         raise ConfigError(f"behaviour: attack {config.behaviour!r} needs the simulator (its attacker acts through the "
                           "harness) and runs only in `a27 attack`; real nodes run "
                           + ", ".join(name for name, kind in sorted(ATTACKS.items()) if kind.real_node))
+    if (attack.lab == "ledger") != ("pos" not in config.layers):
+        needs = 'layers = ["ledger"] (Lab 1)' if attack.lab == "ledger" else "the pos layer"
+        raise ConfigError(f"behaviour: attack {config.behaviour!r} attacks the {attack.lab} lab and needs {needs}; "
+                          f"this node runs {','.join(config.layers)}")
     for attacker in attack.attacker_nodes():
         if attacker.role == config.role:
-            return attack.node_settings_for(attacker)
+            return attack, attacker
     raise ConfigError(f"behaviour: attack {config.behaviour!r} has no {config.role} node "
                       f"(its nodes: {', '.join(f'{node.name} {node.role}' for node in attack.attacker_nodes())})")
+
+
+def behaviour_settings(config: NodeConfig) -> LayerSettings:
+    """
+    The per-layer settings of the config's behaviour: none when honest, else those its attack gives the node it plays
+    (``behaviour_attack``; ``Attack.node_settings_for``: what the simulator gives that node, or, for an attack whose
+    ``act`` arms the behaviour, a behaviour that arms itself).
+
+    :raises ConfigError: as ``behaviour_attack``.
+    """
+    played = behaviour_attack(config)
+    return {} if played is None else played[0].node_settings_for(played[1])
 
 
 def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> LayerSettings:
@@ -240,11 +257,25 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         except BaseException:
             stores.close()
             raise
-        await _run_built(config, node, stores, stop, None if battle is None else (battle, genesis))
+        await _run_built(config, node, stores, stop, genesis=genesis, battle=battle)
 
 
-async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event,
-                     battle: tuple[BattleDeclaration, PosGenesis] | None = None) -> None:
+def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio.Task[None] | None:
+    """
+    The task running the behaviour's ``act`` once in this process (``a27_harness.node.arena.run_act``), when its
+    attack has one for real nodes (``Attack.real_node_act``); None otherwise.
+    """
+    played = behaviour_attack(config)
+    if played is None or not played[0].real_node_act:
+        return None
+    from .arena import NodeArena, run_act  # noqa: PLC0415 - the arena loads the attacks
+
+    attack, attacker = played
+    return asyncio.ensure_future(run_act(NodeArena(node, genesis.ledger, attack, attacker), attack, node.name))
+
+
+async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event, *, genesis: PosGenesis,
+                     battle: BattleDeclaration | None) -> None:
     spec = node.spec
     if "pos" in node.overlays:
         def on_commit(block: Block, _certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
@@ -263,6 +294,9 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
         log.warning("%s: [clock] offset_seconds %+g: the node's time base is off by that much (for tests only)",
                     spec.name, config.clock_offset)
     tasks = [asyncio.ensure_future(walk_to_bootstrap(node, config.bootstrap)), asyncio.ensure_future(log_status(node))]
+    acting = start_act(config, node, genesis)
+    if acting is not None:
+        tasks.append(acting)
     api = NodeApi(node)
     rest: RESTManager | None = None
     try:
@@ -275,7 +309,7 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
             if battle is not None:
                 from ..battle.page import battle_endpoint  # noqa: PLC0415
 
-                extra["/battle"] = battle_endpoint(*battle, node.pos.chain)
+                extra["/battle"] = battle_endpoint(battle, genesis, node.pos.chain)
             api.start()
             rest = await start_rest(api, config.rest, extra)
             log.info("%s: REST API on %s/a27/status", spec.name, config.rest.url)
