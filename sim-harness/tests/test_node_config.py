@@ -192,6 +192,9 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
         behaviour_settings(attrs.evolve(config, role="light", layers=("ledger",), behaviour="double-spend-pos"))
     assert behaviour_settings(attrs.evolve(config, role="light", layers=("ledger",), behaviour="double-spend-lab1")) \
         == {}
+    with pytest.raises(ConfigError, match="behaviour: double-spend-lab1: forward=true needs the simulator"):
+        behaviour_settings(attrs.evolve(config, role="light", layers=("ledger",), behaviour="double-spend-lab1",
+                                        behaviour_params=("forward=true",)))
     with pytest.raises(ConfigError, match="behaviour: attack 'vote-equivocation' has no light node"):
         behaviour_settings(attrs.evolve(config, role="light", behaviour="vote-equivocation"))
 

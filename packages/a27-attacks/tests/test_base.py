@@ -13,6 +13,7 @@ from a27_attacks import (
     AttackError,
     BadParameter,
     DoubleSpendLab1,
+    DoubleSpendPos,
     Outcome,
     UnknownAttack,
     attack_named,
@@ -66,6 +67,14 @@ def test_parameters_that_do_not_fit_the_network_are_refused_before_a_run() -> No
     with pytest.raises(BadParameter, match="must differ"):
         DoubleSpendLab1(first_validator=1, second_validator=1).check(validators=4, light_nodes=1)
     DoubleSpendLab1().check(validators=2, light_nodes=1)
+    # Forwarding races Lab 1's log through the sinks' ledger: under PoS it has nothing to race, and a real node cannot
+    # read the validators' ledgers to time it.
+    DoubleSpendLab1(forward=True).check(validators=2, light_nodes=1)
+    with pytest.raises(BadParameter, match="forward is a Lab 1 parameter"):
+        DoubleSpendPos(forward=True).check(validators=4, light_nodes=1)
+    with pytest.raises(BadParameter, match="forward=true needs the simulator"):
+        DoubleSpendLab1(forward=True).check_real_node()
+    DoubleSpendLab1().check_real_node()
 
 
 def test_register_refuses_a_taken_name_an_unknown_lab_a_malformed_defence_and_no_light_nodes() -> None:

@@ -376,6 +376,14 @@ class Attack(abc.ABC):
         :raises BadParameter: naming the parameter.
         """
 
+    def check_real_node(self) -> None:  # noqa: B027 - no constraint is a valid default
+        """
+        Refuse parameters that need the simulator when the attack runs in a real node process (``real_node``),
+        before the node starts; default: everything fits.
+
+        :raises BadParameter: naming the parameter.
+        """
+
     def settings_for(self, node: AttackerNode) -> LayerSettings:
         """The layer settings (behaviours, peer policy) of attacker node ``node``; default: honest."""
         return {}

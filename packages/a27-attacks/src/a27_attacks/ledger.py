@@ -61,6 +61,12 @@ class DoubleSpendLab1(Attack):
             msg = f"{self.name}: first_validator and second_validator must differ"
             raise BadParameter(msg)
 
+    def check_real_node(self) -> None:
+        """``forward`` reads the validators' ledgers to time its copies, which a real node cannot see."""
+        if self.forward:
+            msg = f"{self.name}: forward=true needs the simulator (it reads the validators' ledgers); leave it off"
+            raise BadParameter(msg)
+
     def ledger_state(self, me: NodeHandle) -> LedgerState:
         """The ledger state the attacker node ``me`` reads its balance and next nonce from (its Lab 1 ledger)."""
         return me.communities["ledger"].state

@@ -281,6 +281,14 @@ class DoubleSpendPos(DoubleSpendLab1):
     defences = ()
     structural = True
 
+    def check(self, validators: int, light_nodes: int) -> None:
+        """As Lab 1's, and no ``forward``: it races Lab 1's log, and PoS has no ledger community to forward through
+        (consensus orders the transfers whatever the sinks do)."""
+        super().check(validators, light_nodes)
+        if self.forward:
+            msg = f"{self.name}: forward is a Lab 1 parameter (double-spend-lab1); under PoS leave it off"
+            raise BadParameter(msg)
+
     def ledger_state(self, me: NodeHandle) -> LedgerState:
         """The attacker light node's finalized chain state."""
         return me.communities["pos"].chain.state

@@ -95,6 +95,10 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
         needs = 'layers = ["ledger"] (Lab 1)' if attack.lab == "ledger" else "the pos layer"
         raise ConfigError(f"behaviour: attack {config.behaviour!r} attacks the {attack.lab} lab and needs {needs}; "
                           f"this node runs {','.join(config.layers)}")
+    try:
+        attack.check_real_node()
+    except AttackError as error:
+        raise ConfigError(f"behaviour: {error}") from None
     for attacker in attack.attacker_nodes():
         if attacker.role == config.role:
             return attack, attacker
