@@ -24,17 +24,20 @@ from a27_harness.experiments.topology import (
 from a27_harness.reports.causes import OTHER_COLOUR, OUTCOMES
 from a27_harness.reports.causes import colour as cause_colour
 from a27_harness.reports.causes import definitions as cause_definitions
+from a27_harness.reports.cloth import ClothBaseline, ReferencePoint
 from a27_harness.reports.formatting import percent
 from a27_harness.reports.topology import (
     CAPACITY_BOUND_DEFINITION,
     FRESH_BOUND_DEFINITION,
     PLOTS,
     REACHABLE_DEFINITION,
-    REFERENCE_NOTE,
     bucket_labels,
+    bundled_reference,
     findings,
     format_terminal,
     prediction_sentence,
+    reference_note,
+    reference_sentence,
     report_data,
     spread_sentence,
     write_report,
@@ -326,8 +329,7 @@ def test_heavy_tailed_runs_are_compared_with_equal_deposits() -> None:
 def test_the_report_states_the_reference_curve_and_defines_the_bounds(result: TopologyExperimentResult,
                                                                         tmp_path: Path) -> None:
     text = write_report(result, tmp_path / "out").read_text(encoding="utf-8")
-    assert REFERENCE_NOTE in text
-    assert "is not bundled" in REFERENCE_NOTE
+    assert reference_note(result, bundled_reference()) in text
     assert FRESH_BOUND_DEFINITION in text
     assert CAPACITY_BOUND_DEFINITION in text
     assert "| fresh-channel bound, complete |" in text
@@ -338,3 +340,65 @@ def test_the_report_states_the_reference_curve_and_defines_the_bounds(result: To
     assert f"| bottleneck | 7 | {percent(prediction.reachable[0])} |" in text
     data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert data["offline_predictions"][0]["predicted"] == list(prediction.predicted)
+
+
+# The sentence follows the data: a27's measured curve and CLoTH's -------------------------------------------------
+
+RELATIVE_EXPERIMENT = TopologyExperiment(topologies=("ba",), payments=200, deposit=10_000, min_share=0.02,
+                                         max_share=2.0, amount_buckets=2, seeds=1)
+"""Relative amounts, buckets 200-2,000 and 2,000-20,000 (0.02-0.2 and 0.2-2 deposits; middles 0.0632 and 0.632)."""
+
+
+def _result(large_settled: int) -> TopologyExperimentResult:
+    """All 100 small payments (500) settled, ``large_settled`` of the 100 large ones (5,000)."""
+    run = _run(bridge_depleted=0, other_depleted=0, bridge_end=0.5, other_end=0.5,
+               payments=_payments((100, 100), (large_settled, 100)))
+    return TopologyExperimentResult(RELATIVE_EXPERIMENT, (run,))
+
+
+def _reference(*shares: float) -> ClothBaseline:
+    """A CLoTH curve with ``shares`` at relative amounts 0.01, 0.1, 1, ..."""
+    points = tuple(ReferencePoint(10.0 ** (index - 2), round(10.0 ** (index - 2) * 400_000), share, share, share)
+                   for index, share in enumerate(shares))
+    return attrs.evolve(bundled_reference(), points=points)
+
+
+def test_the_comparison_sentence_follows_both_curves() -> None:
+    sentence = reference_sentence(_result(20), _reference(0.9, 0.7, 0.3))
+    assert sentence is not None
+    # a27: 100% at 0.0632, 20% at 0.632 -> 50% at 0.0632 * 10 ** (0.5 / 0.8) = 0.267.
+    assert "a27 measured, mean over seed 7: ba at about 0.267;" in sentence
+    # CLoTH: 70% at 0.1, 30% at 1 -> 50% at 10 ** -0.5 = 0.316, 126,491 sat, 15.8% of the median capacity.
+    assert "on its 6,006-node Lightning snapshot: at about 0.316, an amount of about 126,491 sat, 15.8% of" in sentence
+    assert "snapshot: at about 0.464," in reference_sentence(_result(20), _reference(0.9, 0.9, 0.3))
+    assert "ba at about 0.431;" in reference_sentence(_result(40), _reference(0.9, 0.7, 0.3))
+    assert "ba not within the range (up to 0.632);" in reference_sentence(_result(60), _reference(0.9, 0.7, 0.3))
+    assert "snapshot: not within the range (up to 1)." in reference_sentence(_result(20), _reference(0.9, 0.7, 0.6))
+    assert "snapshot: already at the smallest amounts (0.01)." in reference_sentence(_result(20), _reference(0.4, 0.1))
+
+
+def test_absolute_amounts_share_no_axis_with_cloth() -> None:
+    absolute = TopologyExperimentResult(attrs.evolve(RELATIVE_EXPERIMENT, amounts="absolute", min_amount=200,
+                                                     max_amount=20_000), _result(20).runs)
+    assert reference_sentence(absolute, bundled_reference()) is None
+    assert "drawn only with relative amounts" in reference_note(absolute, bundled_reference())
+    assert not any("CLoTH" in sentence for sentence in findings(absolute))
+
+
+def test_the_report_draws_cloth_beside_the_measured_curve(tmp_path: Path) -> None:
+    result = _result(20)
+    baseline = bundled_reference()
+    sentence = reference_sentence(result, baseline)
+    assert sentence in findings(result)
+    assert sentence in format_terminal(result).splitlines()
+    text = write_report(result, tmp_path / "out").read_text(encoding="utf-8")
+    assert f"- {sentence}" in text
+    assert reference_note(result, baseline) in text
+    assert "CLoTH commit e0e4043 run by a27 on the Lightning snapshot" in text
+    assert "| CLoTH: amount / half the median capacity | average amount (sat) | success, mean [95% CI] |" in text
+    for point in baseline.points:
+        assert f"| {point.relative_amount:.3g} | {point.average_payment_amount_sat:,} |" in text
+    data = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
+    assert data["reference"]["commit"] == "e0e40430238a3a00ae4a60edab72ef31ee29c062"
+    assert [point["mean"] for point in data["reference"]["points"]] == [point.mean for point in baseline.points]
+    assert (tmp_path / "out" / "success_by_amount.png").read_bytes().startswith(b"\x89PNG")
