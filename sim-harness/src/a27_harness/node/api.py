@@ -14,6 +14,7 @@ message.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -42,6 +43,8 @@ FINAL_INDEX = 100_000
 INDEX_AT_START = 1_000
 """Stored blocks, counted back from the head, whose transactions are indexed when the API starts."""
 TRANSFER_KIND = 1
+
+log = logging.getLogger("a27.rest")
 
 
 class ApiError(Exception):
@@ -282,13 +285,16 @@ class NodeApi:
                 watched = self._start_waiting(tx_id)
                 task = self._following[tx_id] = asyncio.ensure_future(pos.see_final(transaction, [answer.validator],
                                                                                     FOLLOW_FOR))
-                task.add_done_callback(lambda _: self._followed(tx_id, watched))
+                task.add_done_callback(lambda done: self._followed(tx_id, watched, done))
         return {**self.transaction(tx_id), "validator": answer.validator.hex()}
 
-    def _followed(self, tx_id: bytes, watched: asyncio.Future[Any]) -> None:
-        """The follow-up of ``tx_id`` (its watch: ``watched``) ended: final, out of time, or the API closed."""
+    def _followed(self, tx_id: bytes, watched: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+        """The follow-up ``task`` of ``tx_id`` (its watch: ``watched``) ended: final, out of time, the API closed, or
+        failed (one log line; the transfer stays pending)."""
         del self._following[tx_id]
         self._stop_waiting(tx_id, watched)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("following transaction %s to finality failed: %s", tx_id.hex()[:16], task.exception())
 
     # Channels ---------------------------------------------------------------------------------------------------
 
