@@ -15,7 +15,10 @@ The others run every other attack that runs on a real node (``Attack.real_node``
 BATTLE.md): the validator behaviours that work without ``act`` (``Attack.node_settings_for``), and the light-node
 attacks whose ``act`` the red node runs through its own arena (``Attack.real_node_act``: ``double-spend-pos``,
 ``flood``), each with the attack's own defended signature on the referee's chain and in the red node's log.
-(``mempool-flood`` runs on a real node too; it is not battled here, to keep the suite's time down.)
+``censor`` runs with its victim named as a battle node (``--team red=censor:victim=blue1``, which ``battle up``
+resolves into blue1's account) and an honest workload of 4 transfers, one of them blue1's, sent through the referee's
+API (which resubmits a transfer a censoring validator sits on). (``mempool-flood`` runs on a real node too; it is not
+battled here, to keep the suite's time down.)
 """
 
 from __future__ import annotations
@@ -286,16 +289,56 @@ def _the_flooded_validator_keeps_finalizing(folder: Path, red: dict[str, Any], c
     assert sim["notes"]["packets sent"] == "9020"
 
 
+CENSOR_WORKLOAD = 4
+"""Declared blue transfers of the censor's battle (blue0 -> blue1 -> blue2 -> blue3 -> blue0: one from the victim)."""
+WORKLOADS = {"censor:victim=blue1": CENSOR_WORKLOAD}
+"""Per battled behaviour, the honest workload ``a27 battle workload`` sends (every one must be final); none else."""
+
+
+def _account_of(folder: Path, node: str) -> bytes:
+    """The account of battle node ``node`` (its position among its team's declared accounts)."""
+    declaration, _referee, members = load_declaration(folder)
+    team = next(team for team in declaration.teams if node in members[team.name])
+    return team.accounts[members[team.name].index(node)]
+
+
+@_signature("censor:victim=blue1", lambda _folder, board: board.workload_finalized == CENSOR_WORKLOAD
+            and board.height >= 10 and _red(board).blocks_proposed > 0)
+def _the_victims_transfers_are_final_in_honest_blocks(folder: Path, red: dict[str, Any], chain: list[Any],
+                                                      sim: dict[str, Any]) -> None:
+    """Every workload transfer is final (``a27 battle workload``, the scoreboard), the victim blue1's among them, in
+    blocks red did not propose; red proposed blocks, and each block its log says it built without a victim's
+    transfer was followed by an honest block that holds it. Red gains 0 (``_final_teams``), is not slashed. In
+    simulation (victim l0): failed, l0's transfers no more failed than in the replay."""
+    victim, red_account = _account_of(folder, "blue1"), _account_of(folder, "red")
+    victims = {transaction.tx_id.hex()[:16]: block.header.height for block in chain
+               for transaction in block.transactions if transaction.sender == victim}
+    assert len(victims) == 1, victims
+    assert red["blocks_proposed"] > 0 and red["slashed"] == 0 and not red["detections"], red
+    assert not any(transaction.sender == victim for block in chain if block.header.proposer == red_account
+                   for transaction in block.transactions)
+    assert all(chain[height - 1].header.proposer != red_account for height in victims.values())
+    for height, left_out in re.findall(r"censor: \d+ transactions of a victim left out of the block built at height "
+                                       r"(\d+): ([\w ]+)", _red_log(folder)):
+        assert all(victims[tx_id] > int(height) for tx_id in left_out.split()), (height, left_out, victims)
+    assert sim["honest_effect"]["l0: failed transfers"] <= sim["honest_effect"]["l0: failed in the replay"]
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("behaviour", sorted(SIGNATURES))
 def test_a_red_attack_gains_nothing_on_real_nodes(tmp_path: Path, behaviour: str) -> None:
     done, signature = SIGNATURES[behaviour]
     folder = tmp_path / "battle"
-    with _battle(folder, behaviour):
+    workload = WORKLOADS.get(behaviour, 0)
+    with _battle(folder, behaviour, workload):
+        if workload:
+            sent = subprocess.run([*A27, "battle", "workload", str(folder), "--timeout", "30"], check=False,
+                                  capture_output=True, text=True, timeout=90)
+            assert sent.returncode == 0 and sent.stdout.count("final at height") == workload, sent
         _wait_until(folder, lambda board: done(folder, board), f"{behaviour}'s defended signature")
     teams = _final_teams(folder, behaviour)
     chain = _honest_chains_agree(folder, 5)
-    signature(folder, teams["red"], chain, _simulated(behaviour, tmp_path / "simulated"))
+    signature(folder, teams["red"], chain, _simulated(behaviour.partition(":")[0], tmp_path / "simulated"))
 
 
 def _check_the_page_in_chromium(page: str, folder: Path) -> None:

@@ -14,6 +14,7 @@ from a27_harness.battle.declaration import DECLARATION_FILE, load_declaration
 from a27_harness.battle.referee import snapshot_database
 from a27_harness.battle.scoring import BattleError
 from a27_harness.battle.workload import declare_workload
+from a27_harness.cli import main
 from a27_harness.node.config import load_config, load_genesis, load_or_create_key
 
 
@@ -44,8 +45,16 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
         _up(tmp_path / "one", [("red", "honest")])
     with pytest.raises(BattleError, match="no-such-attack"):
         _up(tmp_path / "two", [("red", "no-such-attack")])
-    with pytest.raises(BattleError, match="attack 'censor' needs the simulator"):
+    with pytest.raises(BattleError, match="attack 'coalition' needs the simulator"):
+        _up(tmp_path / "three", [("red", "coalition")])
+    with pytest.raises(BattleError, match=r"--team: censor: on a real node victim must be an account .*, got 'l0' "
+                                          r"\(a battle node's name, such as blue1, stands for its account\)$"):
         _up(tmp_path / "three", [("red", "censor")])
+    with pytest.raises(BattleError, match="got 'nobody'"):
+        _up(tmp_path / "three", [("red", "censor:victim=nobody")])
+    with pytest.raises(BattleError, match=r"--team: censor: unknown parameter 'victims=blue1' \(expected NAME=VALUE; "
+                                          r"parameters: victim, stake_share, min_delay\)"):
+        _up(tmp_path / "three", [("red", "censor:victims=blue1")])
     with pytest.raises(BattleError, match="attack 'double-spend-lab1' attacks the ledger lab; a battle runs ledger "
                                           "and pos"):
         _up(tmp_path / "three", [("red", "double-spend-lab1")])
@@ -114,3 +123,40 @@ def test_the_referee_databases_are_read_from_a_consistent_copy_and_never_written
     assert source.read_bytes() == before
     writer.commit()
     writer.close()
+
+
+def test_a_teams_parameters_naming_a_node_become_its_account_in_the_node_config(tmp_path: Path) -> None:
+    _up(tmp_path, [("red", "censor:victim=blue1,min_delay=5"), ("eve", "censor:victim=red")])
+    declaration, _referee, _nodes = load_declaration(tmp_path)
+    assert [team.behaviour for team in declaration.teams] == ["honest", "censor:victim=blue1,min_delay=5",
+                                                              "censor:victim=red"]
+    keys = {name: load_or_create_key(load_config(tmp_path / name / "node.toml").key_file).public_key
+            for name in ("blue1", "red")}
+    red, eve = (load_config(tmp_path / name / "node.toml") for name in ("red", "eve"))
+    assert (red.role, red.behaviour, red.behaviour_params) == ("validator", "censor",
+                                                               (f"victim={keys['blue1'].hex()}", "min_delay=5"))
+    assert eve.behaviour_params == (f"victim={keys['red'].hex()}",)
+    # An account given in hex is kept as it is.
+    account = "ab" * 32
+    _up(tmp_path / "hex", [("red", f"censor:victim={account}")])
+    assert load_config(tmp_path / "hex" / "red" / "node.toml").behaviour_params == (f"victim={account}",)
+
+
+@pytest.mark.parametrize(("team", "message"), [
+    ("red=censor:", "expected ATTACK[:PARAM=VALUE[,PARAM=VALUE...]] or honest, got 'censor:'"),
+    ("red=censor:victim", "expected ATTACK[:PARAM=VALUE[,PARAM=VALUE...]] or honest, got 'censor:victim'"),
+    ("red=censor:victim=blue1,", "got 'censor:victim=blue1,'"),
+    ("red=censor:=blue1", "got 'censor:=blue1'"),
+    ("red=:victim=blue1", "got ':victim=blue1'"),
+    ("red=honest:stake=1", "honest takes no parameters"),
+])
+def test_a_malformed_team_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], team: str,
+                                                  message: str) -> None:
+    try:
+        code = main(["battle", "up", str(tmp_path / "battle"), "--team", team])
+    except SystemExit as error:  # argparse's errors exit through SystemExit
+        code = error.code  # type: ignore[assignment]
+    assert code == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error, error
+    assert not (tmp_path / "battle").exists()

@@ -178,11 +178,15 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("censor", "coalition", "long-range", "sybil", "superseded-state"):
+    for name in ("coalition", "long-range", "sybil", "superseded-state"):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
-                                              "double-spend-lab1, double-spend-pos, flood, invalid-block, "
+                                              "censor, double-spend-lab1, double-spend-pos, flood, invalid-block, "
                                               "mempool-flood, proposal-equivocation, vote-equivocation, withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
+    # censor runs on a real node once its victim is an account; a light node's name means nothing there.
+    with pytest.raises(ConfigError, match=r"^behaviour: censor: on a real node victim must be an account \(its public "
+                                          r"key in 64 hex characters, as a27 prints accounts\), got 'l0'$"):
+        behaviour_settings(attrs.evolve(config, behaviour="censor"))
     # A Lab 1 attack runs on a ledger-only node, a PoS one on a node running pos.
     with pytest.raises(ConfigError, match=r"behaviour: attack 'double-spend-lab1' attacks the ledger lab and needs "
                                           r'layers = \["ledger"\] \(Lab 1\); this node runs ledger,pos$'):
@@ -213,6 +217,17 @@ def test_an_attack_behaviour_gives_the_settings_the_simulator_gives_its_node(tmp
     _spec, _genesis, full = prepare(config)
     assert full["pos"]["validator"] is True
     assert type(full["pos"]["behaviour"]) is type(expected["pos"]["behaviour"])
+
+
+def test_a_censor_node_censors_the_account_its_params_name_from_the_start(tmp_path: Path) -> None:
+    from a27_attacks.censor import Censor  # noqa: PLC0415
+
+    victim = bytes(range(32))
+    config = attrs.evolve(_config(tmp_path), behaviour="censor", behaviour_params=(f"victim={victim.hex()}",))
+    _spec, _genesis, full = prepare(config)
+    behaviour = full["pos"]["behaviour"]
+    assert isinstance(behaviour, Censor) and behaviour.victims == {victim}
+    assert full["pos"]["validator"] is True
 
 
 def _free_port() -> int:

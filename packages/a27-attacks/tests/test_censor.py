@@ -13,17 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from ipv8.community import CommunitySettings
 from ipv8.peer import Peer
 from ipv8.test.base import TestBase
 from ipv8.test.mocking.ipv8 import MockIPv8
 
+from a27_attacks import BadParameter, CensorAttack
 from a27_attacks.censor import Censor, censorship_delay
 from a27_ledger import SubmissionTimeout, account_of
 from a27_ledger.testing import make_keys
 from a27_pos import PosCommunity, PosDefences, PosSettings, Timeouts
 from a27_pos.testing import LoopClock, make_pos_genesis
 
+VICTIM = make_keys(1, seed=5)[0].public_key
 BLOCK_INTERVAL_BOUND = 1.5
 """Seconds a height takes at most on the in-memory network with the default timeouts and no failed round."""
 
@@ -53,6 +56,34 @@ def test_when_every_proposer_censors_the_transfer_is_never_final() -> None:
 FAST = Timeouts(propose=0.3, prevote=0.1, precommit=0.1, increment=0.05, commit=0.05, gossip=0.2)
 VALIDATORS = 4
 LIGHT = 4
+
+
+def test_on_a_real_node_the_victim_is_an_account_armed_from_the_start() -> None:
+    attack = CensorAttack.from_params([f"victim={VICTIM.hex()}"])
+    assert attack.real_node and not attack.real_node_act
+    attack.check_real_node()
+    (node,) = attack.attacker_nodes()
+    behaviour = attack.node_settings_for(node)["pos"]["behaviour"]
+    assert isinstance(behaviour, Censor) and behaviour.victims == {VICTIM}
+    # In simulation the victim is still armed in act, from a light node's name.
+    assert attack.settings_for(node)["pos"]["behaviour"].victims == frozenset()
+
+
+@pytest.mark.parametrize("victim", ["l0", "blue1", VICTIM.hex()[:62], "zz" * 32, VICTIM.hex() + "00"])
+def test_on_a_real_node_a_victim_that_is_not_an_account_is_refused_in_one_line(victim: str) -> None:
+    attack = CensorAttack.from_params([f"victim={victim}"])
+    with pytest.raises(BadParameter, match=r"^censor: on a real node victim must be an account \(its public key in 64 "
+                                           rf"hex characters, as a27 prints accounts\), got '{victim}'$"):
+        attack.check_real_node()
+
+
+def test_in_simulation_the_victim_is_a_light_node_and_an_account_is_refused() -> None:
+    CensorAttack(victim="l3").check(validators=4, light_nodes=4)
+    with pytest.raises(BadParameter, match=r"victim 'l4' is not a light node \(l0..l3\)$"):
+        CensorAttack(victim="l4").check(validators=4, light_nodes=4)
+    with pytest.raises(BadParameter, match=r"is not a light node .*; an account in hex names the victim on a "
+                                           r"real node only$"):
+        CensorAttack(victim=VICTIM.hex()).check(validators=4, light_nodes=4)
 
 
 class CensoredLightNode(TestBase[PosCommunity]):

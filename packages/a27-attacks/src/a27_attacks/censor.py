@@ -13,6 +13,7 @@ honest validators relay it to each other. `censorship_delay` measures what the v
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
@@ -26,9 +27,12 @@ from a27_pos.testing import make_pos_genesis
 
 Recipient = TypeVar("Recipient")
 
+log = logging.getLogger(__name__)
+
 
 class Censor(HonestBehaviour):
-    """Leaves every transaction sent by one of `victims` out of the blocks it proposes and does not relay them."""
+    """Leaves every transaction sent by one of `victims` out of the blocks it proposes and does not relay them; each
+    time, one log line (logger `a27_attacks.censor`, INFO) names the transactions."""
 
     name = "censor"
 
@@ -41,11 +45,19 @@ class Censor(HonestBehaviour):
         """The honest choice without the victims' transactions. A transaction of another sender that spends what a
         victim's transfer in the same block would pay it no longer applies then: honest validators refuse that block
         and the censor loses its round, which only helps the victim."""
-        return [tx for tx in transactions if tx.sender not in self.victims], evidence
+        kept = [tx for tx in transactions if tx.sender not in self.victims]
+        if len(kept) < len(transactions):
+            log.info("censor: %d transactions of a victim left out of the block built at height %d: %s",
+                     len(transactions) - len(kept), engine.chain.height + 1,
+                     " ".join(tx.tx_id.hex()[:16] for tx in transactions if tx.sender in self.victims))
+        return kept, evidence
 
     def relay_transaction(self, transaction: Transaction, recipients: Sequence[Recipient]) -> Sequence[Recipient]:
-        """Nobody for a victim's transaction, every validator otherwise."""
-        return [] if transaction.sender in self.victims else recipients
+        """Nobody for a victim's transaction (logged), every validator otherwise."""
+        if transaction.sender not in self.victims:
+            return recipients
+        log.info("censor: transaction %s of a victim admitted and relayed to nobody", transaction.tx_id.hex()[:16])
+        return []
 
 
 @attrs.frozen

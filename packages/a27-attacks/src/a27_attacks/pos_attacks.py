@@ -55,6 +55,16 @@ def _share(_instance: object, attribute: attrs.Attribute[Any], value: float) -> 
         raise ValueError(msg)
 
 
+def _account(text: str) -> bytes | None:
+    """The account ``text`` spells as a27 prints accounts (64 hex characters), or None when it is not one."""
+    if len(text) != 64:
+        return None
+    try:
+        return bytes.fromhex(text)
+    except ValueError:
+        return None
+
+
 def _shared_stakes(share: float, members: int, honest_stakes: Sequence[int]) -> list[int]:
     """Stakes of ``members`` attacker validators holding ``share`` of all bonded stake together, split evenly."""
     return coalition_stakes(share, members, 1, honest_stake=sum(honest_stakes))[:members]
@@ -402,18 +412,21 @@ class CensorAttack(Attack):
     """An attacker validator that leaves a light node's transactions out of its blocks and relays none of them."""
 
     name = "censor"
+    real_node = True
     lab = "pos"
     family = "byzantine"
     summary = (
         "An attacker validator admits the victim light node's transfers, then neither relays them to the other "
         "validators nor includes them in its blocks. When it is the first validator the victim asks (light nodes "
         "ask in account order) the victim waits on it; pos.resubmit sends a transfer not final after "
-        "resubmit_after seconds to the next validator.")
+        "resubmit_after seconds to the next validator. In simulation the victim is a light node by name; on a real "
+        "node (a27 node run, a battle) it is an account: its public key in 64 hex characters.")
     success = ("the victim's transfers fail (not final within the lab's transfer timeout) more often than in the "
                "honest replay, or their median delay grows by at least min_delay seconds")
     defences = ("pos.resubmit",)
 
-    victim: str = param("l0", "the light node whose transfers are censored")
+    victim: str = param("l0", "the light node whose transfers are censored (on a real node: its account, 64 hex "
+                              "characters)")
     stake_share: float = param(0.2, "share of all bonded stake a0 holds", _share)
     min_delay: float = param(30.0, "extra median delay (seconds) of the victim's transfers that counts as success",
                              positive)
@@ -422,6 +435,15 @@ class CensorAttack(Attack):
         """The victim must be one of the lab's light nodes."""
         if self.victim not in {f"l{index}" for index in range(light_nodes)}:
             msg = f"{self.name}: victim {self.victim!r} is not a light node (l0..l{light_nodes - 1})"
+            if _account(self.victim) is not None:
+                msg += "; an account in hex names the victim on a real node only"
+            raise BadParameter(msg)
+
+    def check_real_node(self) -> None:
+        """On a real node the victim is an account: nothing names the lab's light nodes there."""
+        if _account(self.victim) is None:
+            msg = (f"{self.name}: on a real node victim must be an account (its public key in 64 hex characters, as "
+                   f"a27 prints accounts), got {self.victim!r}")
             raise BadParameter(msg)
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
@@ -435,6 +457,11 @@ class CensorAttack(Attack):
     def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
         """The censor, given its victim in ``act``."""
         return {"pos": {"behaviour": Censor(())}}
+
+    def node_settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """The censor of the victim's account from the start (``check_real_node`` made sure it is one)."""
+        victim = _account(self.victim)
+        return {"pos": {"behaviour": Censor(() if victim is None else (victim,))}}
 
     async def act(self, arena: Arena) -> None:
         """Censor the victim's account from the start."""

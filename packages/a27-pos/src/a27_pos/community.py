@@ -311,7 +311,7 @@ class PosCommunity(A27Community):
         :raises SubmissionTimeout: when no validator answers, or it is not final within `timeout` seconds.
         """
         transaction = Transaction(self.account, self.next_nonce(), fee, Transfer(recipient, amount)).signed(self.key)
-        finality = self.watch(transaction.tx_id)
+        self.watch(transaction.tx_id)  # before submitting: the block may be final before the answer arrives
         try:
             admission = await self.submit(transaction)
         except SubmissionTimeout:
@@ -320,21 +320,32 @@ class PosCommunity(A27Community):
         if not admission.admitted:
             self.unwatch(transaction.tx_id)
             raise TransactionRefused(admission)
+        final = await self.see_final(transaction, [admission.validator], timeout)
+        if final is not None:
+            return final
+        # A mempool may have dropped it: forget it (NonceCounter says why the nonce restarts from the chain).
+        self.unwatch(transaction.tx_id)
+        self.nonces.timed_out(self.chain.state.next_nonce(self.account))
+        raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s")
+
+    async def see_final(self, transaction: Transaction, tried: list[bytes], timeout: float) -> Finality | None:
+        """Wait up to `timeout` seconds for an admitted `transaction` (anyone's) to become final here; with
+        `defences.resubmit` on, every `resubmit_after` seconds submit it again to a validator not in `tried` (the
+        accounts that admitted it so far; extended here). Its finality, or None when it is not final in time (or
+        somebody else stopped watching it); the caller decides whether to `unwatch` it then.
+        """
+        finality = self.watch(transaction.tx_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        tried = [admission.validator]
         resubmits = self.settings.defences.resubmit
         while (remaining := deadline - loop.time()) > 0:
             done, _ = await asyncio.wait({finality}, timeout=min(self.settings.resubmit_after, remaining)
                                          if resubmits else remaining)
             if done:
-                return finality.result()
+                return None if finality.cancelled() else finality.result()
             if resubmits and deadline > loop.time():
                 await self._resubmit(transaction, tried)
-        # A mempool may have dropped it: forget it (NonceCounter says why the nonce restarts from the chain).
-        self.unwatch(transaction.tx_id)
-        self.nonces.timed_out(self.chain.state.next_nonce(self.account))
-        raise SubmissionTimeout(f"{transaction.tx_id.hex()[:16]} not final after {timeout} s")
+        return None
 
     async def _resubmit(self, transaction: Transaction, tried: list[bytes]) -> None:
         """Submit an admitted transaction that is still not final to a validator not tried yet (`pos.resubmit`)."""

@@ -1,11 +1,14 @@
 """
 ``a27 battle up | score | down``: a battle of real nodes on this host (BATTLE.md).
 
-``up DIR --team NAME=BEHAVIOUR ...`` writes the blue validators', each team's and the referee's keys and node configs
-(``a27 node init``'s renderer), the genesis (``a27 node genesis``'s), ``battle.toml`` (the declaration), and starts
-the processes (``a27_harness.processes``, as ``a27 net`` does). The referee serves the live scoreboard from its REST
-API (``[rest] battle``), on loopback. ``score DIR`` prints the scoreboard from the referee's stored chain; ``down DIR``
-stops the processes and writes the final report (report.md, report.json, scoreboard.png) into ``DIR/report``.
+``up DIR --team NAME=BEHAVIOUR ...`` (BEHAVIOUR: ``honest``, or ``ATTACK[:PARAM=VALUE[,PARAM=VALUE...]]``, the
+parameters of ``a27 attack ATTACK --param PARAM=VALUE``; a value naming a battle node, ``victim=blue1``, becomes that
+node's account in the team's ``behaviour_params``) writes the blue validators', each team's and the referee's keys and
+node configs (``a27 node init``'s renderer), the genesis (``a27 node genesis``'s), ``battle.toml`` (the declaration),
+and starts the processes (``a27_harness.processes``, as ``a27 net`` does). The referee serves the live scoreboard from
+its REST API (``[rest] battle``), on loopback. ``score DIR`` prints the scoreboard from the referee's stored chain;
+``down DIR`` stops the processes and writes the final report (report.md, report.json, scoreboard.png) into
+``DIR/report``.
 """
 
 from __future__ import annotations
@@ -44,27 +47,73 @@ REFEREE = "referee"
 BLUE = "blue"
 
 
+def split_behaviour(behaviour: str) -> tuple[str, tuple[str, ...]]:
+    """A team's behaviour ``ATTACK[:PARAM=VALUE[,PARAM=VALUE...]]`` (or ``honest``) as its name and its ``PARAM=VALUE``
+    texts.
+
+    :raises BattleError: for an empty name, an empty or ``=``-less parameter, or parameters given to ``honest``.
+    """
+    name, sep, listed = behaviour.partition(":")
+    pairs = tuple(pair.strip() for pair in listed.split(",")) if sep else ()
+    if not name or any(not pair.partition("=")[0].strip() or "=" not in pair for pair in pairs):
+        raise BattleError(f"--team: expected ATTACK[:PARAM=VALUE[,PARAM=VALUE...]] or {HONEST}, got {behaviour!r}")
+    if name == HONEST and pairs:
+        raise BattleError(f"--team: {HONEST} takes no parameters (the team's own node reads its own config), got "
+                          f"{behaviour!r}")
+    return name, pairs
+
+
+def _resolved(pairs: Sequence[str], accounts: dict[str, bytes]) -> tuple[str, ...]:
+    """``PARAM=VALUE`` texts with each value that names a battle node (``accounts``: node name -> its account)
+    replaced by that account in hex: a node knows other nodes only by key."""
+    resolved = []
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        account = accounts.get(value.strip())
+        resolved.append(pair if account is None else f"{key.strip()}={account.hex()}")
+    return tuple(resolved)
+
+
 def _team_attack(behaviour: str) -> Attack | None:
-    """The attack a team's node runs (None when honest), checked for a battle: it runs on real nodes
-    (``Attack.real_node``) and attacks the PoS chain a battle runs.
+    """The attack a team's node runs (None when honest), with its parameters, checked for a battle: it runs on real
+    nodes (``Attack.real_node``) and attacks the PoS chain a battle runs.
 
     :raises BattleError: naming the attack and why not.
     """
-    if behaviour == HONEST:
+    name, pairs = split_behaviour(behaviour)
+    if name == HONEST:
         return None
     from a27_attacks import AttackError, attack_named  # noqa: PLC0415 - only when a team runs an attack
 
     try:
-        attack = attack_named(behaviour).from_params([])
+        attack = attack_named(name).from_params(list(pairs))
     except AttackError as error:
         raise BattleError(f"--team: {error}") from None
     if not attack.real_node:
-        raise BattleError(f"--team: attack {behaviour!r} needs the simulator and runs only in `a27 attack` (BATTLE.md, "
+        raise BattleError(f"--team: attack {name!r} needs the simulator and runs only in `a27 attack` (BATTLE.md, "
                           "\"Which attacks run on real nodes\")")
     if attack.lab != "pos":
-        raise BattleError(f"--team: attack {behaviour!r} attacks the {attack.lab} lab; a battle runs ledger and pos "
+        raise BattleError(f"--team: attack {name!r} attacks the {attack.lab} lab; a battle runs ledger and pos "
                           "(run it on a network of layers = [\"ledger\"] nodes instead)")
     return attack
+
+
+def _check_team(behaviour: str, nodes: Sequence[str]) -> None:
+    """Refuse, before anything is written, a team's attack whose parameters do not fit a real node
+    (``Attack.check_real_node``), each value naming one of the battle's ``nodes`` standing for that node's account.
+
+    :raises BattleError: as ``_team_attack``, or naming the parameter.
+    """
+    attack = _team_attack(behaviour)
+    if attack is None:
+        return
+    from a27_attacks import AttackError  # noqa: PLC0415 - only when a team runs an attack
+
+    try:
+        type(attack).from_params(list(_resolved(split_behaviour(behaviour)[1], dict.fromkeys(nodes, bytes(32))))
+                                 ).check_real_node()
+    except AttackError as error:
+        raise BattleError(f"--team: {error} (a battle node's name, such as blue1, stands for its account)") from None
 
 
 def _team_role(behaviour: str, role: str | None) -> str:
@@ -107,6 +156,8 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
     nodes = [(REFEREE, LIGHT, HONEST, "")] + [(f"{BLUE}{index}", VALIDATOR, HONEST, BLUE)
                                               for index in range(blue_validators)]
     nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
+    for _name, behaviour in teams:
+        _check_team(behaviour, [node for node, _role, _b, _t in nodes])
     attack_accounts = _attack_accounts(teams)
     count = len(nodes)
     ports = free_ports(count) if base_port is None else list(range(base_port, base_port + count))
@@ -114,14 +165,23 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
                  if role == VALIDATOR or name == REFEREE]
     referee_rest = RestConfig("127.0.0.1", rest_port or free_ports(1, socket.SOCK_STREAM)[0],
                               battle=Path("..") / DECLARATION_FILE)
+    def write_config(name: str, role: str, behaviour: str, port: int, params: Sequence[str]) -> Path:
+        attack, _pairs = split_behaviour(behaviour)
+        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=attack,
+                             behaviour_params=params, rest=referee_rest if name == REFEREE else None)
+        (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
+        return folder / name / CONFIG_NAME
+
     configs = []
     for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
         (folder / name).mkdir(parents=True, exist_ok=False)
-        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=behaviour,
-                             rest=referee_rest if name == REFEREE else None)
-        (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
-        configs.append(folder / name / CONFIG_NAME)
+        configs.append(write_config(name, role, behaviour, port, ()))
     loaded = [(load_config(path), load_or_create_key(load_config(path).key_file)) for path in configs]
+    # A node knows other nodes only by key: now that every key exists, parameters naming a node get its account.
+    accounts = {name: key.public_key for (name, _r, _b, _t), (_config, key) in zip(nodes, loaded, strict=True)}
+    for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
+        if params := _resolved(split_behaviour(behaviour)[1], accounts):
+            write_config(name, role, behaviour, port, params)
     (folder / "genesis.toml").write_text(render_genesis(chain_id, loaded, balance, stake), encoding="utf-8")
     by_team: dict[str, list[tuple[str, bytes]]] = {}
     for (name, _role, _behaviour, team), (_config, key) in zip(nodes, loaded, strict=True):
@@ -153,6 +213,10 @@ def _team(text: str) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(str(error)) from None
     if name in (REFEREE, BLUE) or name.startswith(BLUE) or not behaviour:
         raise argparse.ArgumentTypeError(f"expected NAME=BEHAVIOUR with NAME not {REFEREE!r} or {BLUE}*, got {text!r}")
+    try:
+        split_behaviour(behaviour)
+    except BattleError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--team: ")) from None
     return name, behaviour
 
 
@@ -212,7 +276,9 @@ def add_battle_parser(commands: argparse._SubParsersAction) -> None:
     up = kinds.add_parser("up", help="write every node's config, key and the genesis, and start the nodes")
     up.add_argument("directory", metavar="DIR", help="the battle's folder (must not hold a battle)")
     up.add_argument("--team", type=_team, action="append", metavar="NAME=BEHAVIOUR",
-                    help="a red team: its name and an attack name (`a27 attack --list`) or honest (its own node)")
+                    help="a red team: its name and honest (its own node) or an attack (`a27 attack --list`) with "
+                         "its parameters as ATTACK[:PARAM=VALUE[,PARAM=VALUE...]], as `a27 attack ATTACK --param "
+                         "PARAM=VALUE` takes them; a value naming a battle node (victim=blue1) becomes its account")
     up.add_argument("--blue-validators", type=int, default=4, help="blue validators (default 4)")
     up.add_argument("--chain-id", default="a27-battle", help="the chain id (default a27-battle)")
     up.add_argument("--balance", type=int, default=1_000_000, help="each account's balance (default 1000000)")

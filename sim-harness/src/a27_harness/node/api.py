@@ -3,15 +3,18 @@ What a real node's REST API reads and does (``NodeApi``), without HTTP: thin cal
 
 Every protocol decision stays in the layers: a submitted transfer goes to a validator exactly as a ``SubmitTransaction``
 from the network (``PosCommunity.submit``), whose mempool admits or refuses it; finality is the node applying a
-certified block (``PosCommunity.watch``). What the API keeps itself is bounded: the ids of the transactions in the
-blocks this node finalized lately (``final_index`` of them), the transfers submitted through it and still pending, the
-submissions in flight and the requests waiting for finality. Results are JSON-ready dictionaries; a request that
-cannot be served raises ``ApiError`` with the HTTP status, a short error name and a message.
+certified block (``PosCommunity.watch``); an admitted transfer is resubmitted to another validator while it is not final
+(``PosCommunity.see_final``, ``pos.resubmit``), as a light node's own transfer is. What the API keeps itself is bounded:
+the ids of the transactions in the blocks this node finalized lately (``final_index`` of them), the transfers submitted
+through it and still pending, the submissions in flight and the requests waiting for finality. Results are JSON-ready
+dictionaries; a request that cannot be served raises ``ApiError`` with the HTTP status, a short error name and a
+message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -29,11 +32,19 @@ MAX_WAITERS = 1_000
 """Requests waiting for finality at once, at most."""
 MAX_IN_FLIGHT = 256
 """Submissions waiting for a validator's answer at once, at most."""
+FOLLOW_FOR = 120.0
+"""Seconds the API sees a transfer admitted through it on to finality (``PosCommunity.see_final``: with
+``pos.resubmit`` on it submits the transfer again to another validator every ``resubmit_after`` seconds, as a light
+node does for its own), so that a validator that admits it and then censors it cannot hold it back."""
+MAX_FOLLOWED = 1_000
+"""Admitted transfers the API follows to finality at once, at most (more stay pending without resubmissions)."""
 FINAL_INDEX = 100_000
 """Transaction ids of recently finalized blocks the API remembers (older ones are answered 404)."""
 INDEX_AT_START = 1_000
 """Stored blocks, counted back from the head, whose transactions are indexed when the API starts."""
 TRANSFER_KIND = 1
+
+log = logging.getLogger("a27.rest")
 
 
 class ApiError(Exception):
@@ -90,6 +101,8 @@ class NodeApi:
         """Transfers submitted through this API, admitted and not final here yet: tx id -> the admitting validator."""
         self._in_flight: dict[bytes, asyncio.Future[dict[str, object]]] = {}
         self._waiters: dict[bytes, int] = {}
+        self._following: dict[bytes, asyncio.Task[Any]] = {}
+        """Admitted transfers seen on to finality (``FOLLOW_FOR``): tx id -> the task resubmitting it."""
 
     @property
     def has_pos(self) -> bool:
@@ -112,7 +125,9 @@ class NodeApi:
         self.node.pos.commit_listeners.append(self._on_commit)
 
     def close(self) -> None:
-        """Stop following the chain."""
+        """Stop following the chain and the transfers submitted through the API."""
+        for task in list(self._following.values()):
+            task.cancel()
         if self.has_pos and self._on_commit in self.node.pos.commit_listeners:
             self.node.pos.commit_listeners.remove(self._on_commit)
 
@@ -195,18 +210,26 @@ class NodeApi:
             return answer
         if sum(self._waiters.values()) >= MAX_WAITERS:
             raise ApiError(503, "busy", f"{MAX_WAITERS:,} requests are waiting for finality already; retry later")
-        pos = self.node.pos
-        future = pos.watch(tx_id)
-        self._waiters[tx_id] = self._waiters.get(tx_id, 0) + 1
+        future = self._start_waiting(tx_id)
         try:
             await asyncio.wait({future}, timeout=min(seconds, MAX_WAIT))
         finally:
-            self._waiters[tx_id] -= 1
-            if not self._waiters[tx_id]:
-                del self._waiters[tx_id]
-                if not future.done():
-                    pos.unwatch(tx_id)
+            self._stop_waiting(tx_id, future)
         return self.transaction(tx_id)
+
+    def _start_waiting(self, tx_id: bytes) -> asyncio.Future[Any]:
+        """Watch ``tx_id`` for one more waiter (a request, or the API's own follow-up)."""
+        self._waiters[tx_id] = self._waiters.get(tx_id, 0) + 1
+        return self.node.pos.watch(tx_id)
+
+    def _stop_waiting(self, tx_id: bytes, future: asyncio.Future[Any]) -> None:
+        """One waiter less on ``tx_id`` (``future``: its watch); the last one stops the PoS layer watching it unless
+        it is final."""
+        self._waiters[tx_id] -= 1
+        if not self._waiters[tx_id]:
+            del self._waiters[tx_id]
+            if not future.done():
+                self.node.pos.unwatch(tx_id)
 
     # Submitting -------------------------------------------------------------------------------------------------
 
@@ -258,7 +281,20 @@ class NodeApi:
                            tx_id=tx_id.hex())
         if tx_id not in self._final:
             _remember(self._pending, tx_id, answer.validator, self.final_index)
+            if tx_id not in self._following and len(self._following) < MAX_FOLLOWED:
+                watched = self._start_waiting(tx_id)
+                task = self._following[tx_id] = asyncio.ensure_future(pos.see_final(transaction, [answer.validator],
+                                                                                    FOLLOW_FOR))
+                task.add_done_callback(lambda done: self._followed(tx_id, watched, done))
         return {**self.transaction(tx_id), "validator": answer.validator.hex()}
+
+    def _followed(self, tx_id: bytes, watched: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+        """The follow-up ``task`` of ``tx_id`` (its watch: ``watched``) ended: final, out of time, the API closed, or
+        failed (one log line; the transfer stays pending)."""
+        del self._following[tx_id]
+        self._stop_waiting(tx_id, watched)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("following transaction %s to finality failed: %s", tx_id.hex()[:16], task.exception())
 
     # Channels ---------------------------------------------------------------------------------------------------
 

@@ -338,9 +338,11 @@ def load_or_create_key(path: Path) -> KeyPair:
 
 def render_config(name: str, role: str, layers: Sequence[str], port: int, bootstrap: Sequence[str], *,
                   listen: str = "127.0.0.1", genesis: str = "../genesis.toml", behaviour: str = HONEST,
-                  rest: RestConfig | None = None, rest_enabled: bool = True) -> str:
+                  behaviour_params: Sequence[str] = (), rest: RestConfig | None = None,
+                  rest_enabled: bool = True) -> str:
     """The commented TOML config ``a27 node init`` writes (every value is checked the way ``load_config`` does);
-    ``behaviour`` is an attack's name for a red team's node (``a27 battle up``)."""
+    ``behaviour`` is an attack's name for a red team's node and ``behaviour_params`` its ``NAME=VALUE`` parameters
+    (``a27 battle up``)."""
     check_name("--name", name)
     if role not in ROLES:
         raise ConfigError(f"--role: expected {' or '.join(ROLES)}, got {role!r}")
@@ -365,7 +367,7 @@ layers = {quoted(layers)}
 # "honest", or the name of a registered attack (`a27 attack --list`) whose node behaviour this node runs.
 behaviour = {json.dumps(_string("behaviour", behaviour))}
 # The attack's parameters as NAME=VALUE texts (as for `a27 attack NAME --param`); unused when honest.
-behaviour_params = []
+behaviour_params = {json.dumps([_string("behaviour_params", pair) for pair in behaviour_params])}
 # The node's identity (IPv8 key file). Created on first start if missing, never overwritten, mode 0600.
 key_file = "key.bin"
 # The genesis file every node of the network shares (`a27 node genesis`).
