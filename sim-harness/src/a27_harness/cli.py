@@ -22,7 +22,7 @@ from a27_pos import PosError
 
 from .__about__ import __version__
 from .attacks import LAB_LAYERS, AttackRun, AttackRunError, UnknownDefence, check_defence, run_attack
-from .attacks.drop_lines import LOG_LEVELS, stderr_log
+from .attacks.drop_lines import stderr_log
 from .attacks.recording import RecordingError, read_recording
 from .battle.command import add_battle_parser
 from .experiments.attacks import AttackExperiment, run_attack_experiment
@@ -47,7 +47,7 @@ from .labs.lab1 import run_lab1
 from .labs.lab2 import run_lab2
 from .labs.lab3 import run_lab3
 from .net import add_net_parser
-from .node.command import OneLineErrorParser, add_node_parser
+from .node.command import LOG_LEVELS, OneLineErrorParser, add_node_parser
 from .reports import attack_experiment as attack_experiment_report
 from .reports import attacks as attacks_report
 from .reports import lab1 as lab1_report

@@ -11,12 +11,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ..node.command import LOG_LEVELS
+
 DROP_LINE_STARTS = ("dropped ",)
 """How a per-message drop line starts (``A27Community.record_drop``)."""
 DROP_SUMMARY_PART = "more dropped messages"
 """What a drop summary line holds (``A27Community.log_drop_summaries``)."""
-LOG_LEVELS = ("debug", "info", "warning", "error")
-"""The levels ``--log-level`` takes."""
 
 
 class DropLineCounter(logging.Filter):

@@ -43,6 +43,7 @@ from .process import serve
 CONFIG_NAME = "node.toml"
 """The config file ``a27 node init DIR`` writes in DIR."""
 LOG_LEVELS = ("debug", "info", "warning", "error")
+"""The levels every ``--log-level`` takes (node, tracker, attack)."""
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 """The stderr log lines of a node or tracker process."""
 
