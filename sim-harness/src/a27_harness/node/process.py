@@ -333,14 +333,22 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
         log.info("%s: stopped at height %d; databases closed", spec.name, height)
 
 
-async def serve(config: NodeConfig) -> None:
-    """Run the node until SIGINT or SIGTERM arrives (the process's entry point, on its own event loop)."""
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[asyncio.Event]:
+    """An event that SIGINT or SIGTERM sets while the block runs (on the running loop), for a process that stops
+    cleanly on either; the handlers are removed when it ends. One copy for every a27 process (node, tracker)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for number in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(number, stop.set)
     try:
-        await run_node(config, stop)
+        yield stop
     finally:
         for number in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(number)
+
+
+async def serve(config: NodeConfig) -> None:
+    """Run the node until SIGINT or SIGTERM arrives (the process's entry point, on its own event loop)."""
+    with stop_on_signals() as stop:
+        await run_node(config, stop)

@@ -8,15 +8,14 @@ loads neither the node layers' stores nor the labs, experiments or reports.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ipaddress
 import logging
-import signal
 from collections.abc import Sequence
 
 import attrs
 
 from ..node.command import LOG_LEVELS, command_main, run_service
+from ..node.process import stop_on_signals
 from .server import start_tracker, stop_tracker
 from .table import TrackerQuotas
 
@@ -67,11 +66,7 @@ def quotas_from(arguments: argparse.Namespace) -> TrackerQuotas:
 
 async def serve(host: str, port: int, quotas: TrackerQuotas) -> None:
     """Run the tracker on ``host``:``port`` until SIGINT or SIGTERM arrives."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for number in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(number, stop.set)
-    try:
+    with stop_on_signals() as stop:
         server = await start_tracker(host, port, quotas)
         address = server.endpoint.get_address()
         log.info("tracker: listening on %s:%d, quotas %s", address[0], address[1], quotas)
@@ -80,9 +75,6 @@ async def serve(host: str, port: int, quotas: TrackerQuotas) -> None:
         finally:
             log.info("tracker: stopping; %d overlays, %d peers", len(server.table.overlays), len(server.table))
             await stop_tracker(server)
-    finally:
-        for number in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(number)
 
 
 def _run(arguments: argparse.Namespace) -> int:
