@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -55,40 +56,28 @@ class NodeSpec:
     layers: Sequence[str] = ("ledger", "pos")
 
 
-class Nodes:
-    """A test's node folders and ``a27 node run`` processes; ``kill_all`` kills, by pid, every one still running."""
+class Processes:
+    """
+    ``a27 node run`` processes of nodes whose folders (``ROOT/NAME/node.toml``) exist; each run logs to a file of its
+    own, and ``kill_all`` kills, by pid, every one still running.
+    """
 
-    def __init__(self, root: Path, specs: Sequence[NodeSpec], funded: Sequence[tuple[bytes, int]] = (),
-                 chain_id: str = "a27-test") -> None:
-        """Write each node's folder (config, key) and the shared genesis under ``root``."""
+    def __init__(self, root: Path, prefixes: dict[str, Sequence[str]] | None = None) -> None:
+        """Processes of the nodes under ``root``; ``prefixes`` are words run before a node's command
+        (``ip netns exec NS``)."""
         self.root = root
-        self.specs = {spec.name: spec for spec in specs}
+        self.prefixes = dict(prefixes or {})
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.starts = dict.fromkeys(self.specs, 0)
-        self.keys: dict[str, KeyPair] = {}
-        for spec in specs:
-            folder = root / spec.name
-            folder.mkdir(parents=True)
-            rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port)
-            text = render_config(spec.name, spec.role, list(spec.layers), spec.port, list(spec.bootstrap),
-                                 listen=spec.listen, behaviour=spec.behaviour, rest=rest)
-            if spec.clock_offset:
-                text += f"\n[clock]\noffset_seconds = {spec.clock_offset!r}\n"
-            (folder / "node.toml").write_text(text, encoding="utf-8")
-            self.keys[spec.name] = load_or_create_key(folder / "key.bin")
-        configs = [(load_config(root / name / "node.toml"), key) for name, key in self.keys.items()]
-        (root / "genesis.toml").write_text(render_genesis(chain_id, configs, 1_000_000, 100_000, funded),
-                                           encoding="utf-8")
-        self.genesis = load_genesis(root / "genesis.toml")
+        self.starts: dict[str, int] = {}
 
     def log(self, name: str) -> Path:
         """The log file of the node's current (or last) run."""
-        return self.root / f"{name}.{self.starts[name]}.log"
+        return self.root / f"{name}.{self.starts.get(name, 0)}.log"
 
     def start(self, name: str) -> None:
         """Start ``a27 node run`` for the node (after its prefix), logging to a file of its own."""
-        self.starts[name] += 1
-        command = [*self.specs[name].prefix, *A27, "node", "run", str(self.root / name / "node.toml")]
+        self.starts[name] = self.starts.get(name, 0) + 1
+        command = [*self.prefixes.get(name, ()), *A27, "node", "run", str(self.root / name / "node.toml")]
         with self.log(name).open("wb") as log:
             self.processes[name] = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
 
@@ -103,10 +92,10 @@ class Nodes:
         process.send_signal(signal.SIGKILL)
         assert process.wait(timeout=15) == -signal.SIGKILL
 
-    def stop(self, name: str) -> None:
-        """SIGTERM the node and check that it exits 0 after closing its databases."""
+    def stop(self, name: str, number: signal.Signals = signal.SIGTERM) -> None:
+        """Signal the node (SIGTERM, or SIGINT as Ctrl-C) and check that it exits 0 after closing its databases."""
         process = self.processes.pop(name)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(number)
         assert process.wait(timeout=15) == 0, self.log(name).read_text(encoding="utf-8")
         assert "databases closed" in self.log(name).read_text(encoding="utf-8")
 
@@ -132,6 +121,31 @@ class Nodes:
                 raise AssertionError(f"timed out after {timeout} s waiting for {what}; heights {heights}")
             time.sleep(0.2)
 
+
+class Nodes(Processes):
+    """A test's node folders and ``a27 node run`` processes; ``kill_all`` kills, by pid, every one still running."""
+
+    def __init__(self, root: Path, specs: Sequence[NodeSpec], funded: Sequence[tuple[bytes, int]] = (),
+                 chain_id: str = "a27-test") -> None:
+        """Write each node's folder (config, key) and the shared genesis under ``root``."""
+        super().__init__(root, {spec.name: spec.prefix for spec in specs})
+        self.specs = {spec.name: spec for spec in specs}
+        self.keys: dict[str, KeyPair] = {}
+        for spec in specs:
+            folder = root / spec.name
+            folder.mkdir(parents=True)
+            rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port)
+            text = render_config(spec.name, spec.role, list(spec.layers), spec.port, list(spec.bootstrap),
+                                 listen=spec.listen, behaviour=spec.behaviour, rest=rest)
+            if spec.clock_offset:
+                text += f"\n[clock]\noffset_seconds = {spec.clock_offset!r}\n"
+            (folder / "node.toml").write_text(text, encoding="utf-8")
+            self.keys[spec.name] = load_or_create_key(folder / "key.bin")
+        configs = [(load_config(root / name / "node.toml"), key) for name, key in self.keys.items()]
+        (root / "genesis.toml").write_text(render_genesis(chain_id, configs, 1_000_000, 100_000, funded),
+                                           encoding="utf-8")
+        self.genesis = load_genesis(root / "genesis.toml")
+
     def client(self, name: str) -> NodeClient:
         """A REST client for the node (it must have a ``rest_port``)."""
         port = self.specs[name].rest_port
@@ -145,12 +159,19 @@ class Nodes:
 
 def stored_chain(config_path: Path) -> list[Block]:
     """
-    A stopped node's finalized blocks read from its SQLite stores, after checking that they reopen together (same
-    height, same blocks) and that the chain's invariants hold: balances plus escrows equal the supply, and the supply
-    is the genesis supply plus the block rewards minus what was burned (slashing included).
+    A stopped node's finalized blocks read from its SQLite stores, after checking that each database passes SQLite's
+    integrity check, that they reopen together (same height, same blocks) and that the chain's invariants hold:
+    balances plus escrows equal the supply, and the supply is the genesis supply plus the block rewards minus what
+    was burned (slashing included).
     """
     config = load_config(config_path)
     data = config.data_dir
+    for database in (f"{config.name}.db", f"{config.name}.chain.db"):
+        connection = sqlite3.connect(data / database)
+        try:
+            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",), f"{database} is corrupt"
+        finally:
+            connection.close()
     ledger = SQLiteStore(data / f"{config.name}.db")
     chain_store = SQLiteChainStore(data / f"{config.name}.chain.db", pos_registry())
     try:

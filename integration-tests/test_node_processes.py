@@ -10,101 +10,26 @@ from __future__ import annotations
 import re
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from realnet import A27, Processes, stored_chain
 
-from a27_harness.node.config import load_config, load_genesis
 from a27_harness.processes import free_ports
-from a27_ledger import SQLiteStore
-from a27_pos import Chain, SQLiteChainStore, pos_registry
 
-A27 = [sys.executable, "-m", "a27_harness.entry"]
-"""The ``a27`` command of this interpreter's environment."""
-FINALIZED = re.compile(r"(\w+): finalized height (\d+)")
 NAMES = ("v0", "v1", "v2", "v3", "l0")
 
 
-class Network:
-    """The test's node processes, their folders and logs; every process it started is killed at the end."""
-
-    def __init__(self, root: Path) -> None:
-        """Prepare node folders under ``root``."""
-        self.root = root
-        self.processes: dict[str, subprocess.Popen[bytes]] = {}
-        self.starts: dict[str, int] = dict.fromkeys(NAMES, 0)
-
-    def log(self, name: str) -> Path:
-        """The log file of the node's current (or last) run."""
-        return self.root / f"{name}.{self.starts[name]}.log"
-
-    def start(self, name: str) -> None:
-        """Start ``a27 node run`` for the node, logging to a file of its own."""
-        self.starts[name] += 1
-        with self.log(name).open("wb") as log:
-            self.processes[name] = subprocess.Popen([*A27, "node", "run", str(self.root / name / "node.toml")],
-                                                    stdout=subprocess.DEVNULL, stderr=log)
-
-    def height(self, name: str) -> int:
-        """The highest height the node's current run logged as finalized."""
-        heights = [int(found[1]) for found in FINALIZED.findall(self.log(name).read_text(encoding="utf-8"))]
-        return max(heights, default=0)
-
-    def stop(self, name: str, number: signal.Signals = signal.SIGTERM) -> None:
-        """Signal the node (SIGTERM or SIGINT) and check that it exits 0 after closing its databases."""
-        process = self.processes.pop(name)
-        process.send_signal(number)
-        assert process.wait(timeout=15) == 0, self.log(name).read_text(encoding="utf-8")
-        assert "databases closed" in self.log(name).read_text(encoding="utf-8")
-
-    def kill_all(self) -> None:
-        """Kill whatever is still running (a failed test)."""
-        for process in self.processes.values():
-            process.kill()
-            process.wait(timeout=15)
-        self.processes.clear()
-
-
-def _until(condition: Callable[[], bool], timeout: float, what: str, network: Network) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        for name, process in network.processes.items():
-            assert process.poll() is None, f"{name} exited: {network.log(name).read_text(encoding='utf-8')}"
-        if time.monotonic() > deadline:
-            heights = {name: network.height(name) for name in network.processes}
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}; heights {heights}")
-        time.sleep(0.2)
-
-
-def _stored_chain(network: Network, name: str) -> list[bytes]:
-    """Check the node's SQLite stores (integrity, ledger and chain at the same height, invariants); its block ids."""
-    data = network.root / name / "data"
-    for database in (f"{name}.db", f"{name}.chain.db"):
-        connection = sqlite3.connect(data / database)
-        try:
-            assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        finally:
-            connection.close()
-    genesis = load_genesis(load_config(network.root / name / "node.toml").genesis)
-    ledger, chain_store = SQLiteStore(data / f"{name}.db"), SQLiteChainStore(data / f"{name}.chain.db", pos_registry())
-    try:
-        # Reopening refuses a ledger and a chain store at different heights, or holding different blocks.
-        chain = Chain.start(genesis, ledger, chain_store)
-        chain.state.check_invariants()
-        blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
-        return [block.block_id for block in blocks if block is not None]
-    finally:
-        ledger.close()
-        chain_store.close()
+def _stored_chain(network: Processes, name: str) -> list[bytes]:
+    """The stopped node's block ids, after ``stored_chain``'s checks (integrity, stores together, invariants)."""
+    return [block.block_id for block in stored_chain(network.root / name / "node.toml")]
 
 
 @pytest.fixture
-def network(tmp_path: Path) -> Iterator[Network]:
+def network(tmp_path: Path) -> Iterator[Processes]:
     """Four validators and one light node set up with ``a27 node init`` and ``a27 node genesis``."""
     ports = dict(zip(NAMES, free_ports(len(NAMES)), strict=True))
     bootstrap = [f"127.0.0.1:{ports[name]}" for name in NAMES if name.startswith("v")]
@@ -114,7 +39,7 @@ def network(tmp_path: Path) -> Iterator[Network]:
                         "--bootstrap", *bootstrap], check=True, capture_output=True, timeout=60)
     subprocess.run([*A27, "node", "genesis", str(tmp_path / "genesis.toml"), *(str(tmp_path / name) for name in NAMES)],
                    check=True, capture_output=True, timeout=60)
-    started = Network(tmp_path)
+    started = Processes(tmp_path)
     try:
         yield started
     finally:
@@ -122,21 +47,21 @@ def network(tmp_path: Path) -> Iterator[Network]:
 
 
 @pytest.mark.timeout(90)
-def test_real_node_processes_finalize_stop_cleanly_and_a_restarted_validator_catches_up(network: Network) -> None:
+def test_real_node_processes_finalize_stop_cleanly_and_a_restarted_validator_catches_up(network: Processes) -> None:
     for name in NAMES:
         network.start(name)
-    _until(lambda: all(network.height(name) >= 3 for name in NAMES), 30, "every node to finalize height 3", network)
+    network.until(lambda: all(network.height(name) >= 3 for name in NAMES), 30, "every node to finalize height 3")
 
     network.stop("v3")
     stopped_at = len(_stored_chain(network, "v3"))
     assert stopped_at >= 3
     # Three validators of four hold more than two thirds of the stake: the chain goes on without v3.
-    _until(lambda: all(network.height(name) >= stopped_at + 3 for name in ("v0", "v1", "v2", "l0")), 20,
-           "the others to finalize 3 more blocks", network)
+    network.until(lambda: all(network.height(name) >= stopped_at + 3 for name in ("v0", "v1", "v2", "l0")), 20,
+           "the others to finalize 3 more blocks")
 
     network.start("v3")
     target = max(network.height(name) for name in ("v0", "v1", "v2"))
-    _until(lambda: network.height("v3") >= target, 20, f"the restarted v3 to catch up to height {target}", network)
+    network.until(lambda: network.height("v3") >= target, 20, f"the restarted v3 to catch up to height {target}")
     assert "v3: started on 127.0.0.1:" in network.log("v3").read_text(encoding="utf-8")
     assert f", height {stopped_at}\n" in network.log("v3").read_text(encoding="utf-8")
 
