@@ -40,7 +40,7 @@ from a27_attacks import Attack, AttackerNode, NodeHandle, SendResult, account_ke
 from a27_ledger import Genesis, KeyPair, SubmissionTimeout, Transaction, account_of
 from a27_pos import PosGenesis
 
-from .builder import VALIDATOR, A27Node, NodeSpec, UdpRuntime, build_node
+from .builder import VALIDATOR, A27Node, NodeSpec, Runtime, UdpRuntime, build_node
 from .settings import LayerSettings
 
 PEER_WAIT = 30.0
@@ -118,11 +118,12 @@ class Identities:
     @classmethod
     async def start(cls, owner: A27Node, genesis: PosGenesis, attackers: Sequence[AttackerNode],
                     settings_for: Callable[[NodeSpec, AttackerNode], LayerSettings],
-                    walk: Callable[[A27Node], Awaitable[None]]) -> Identities:
+                    walk: Callable[[A27Node], Awaitable[None]], *, runtime: Runtime | None = None) -> Identities:
         """
         Build one node per attacker node of ``attackers`` (at most ``MAX_IDENTITIES`` - 1: the owner is one more) with
-        the owner's layers, the attacker node's role and ``settings_for(spec, attacker)``, on the owner's host, and
-        start ``walk(node)`` for each. Whatever was started is stopped when one fails.
+        the owner's layers, the attacker node's role and ``settings_for(spec, attacker)``, on ``runtime`` (default:
+        UDP sockets on the owner's host, ports the system picks), and start ``walk(node)`` for each. Whatever was
+        started is stopped when one fails.
 
         :raises ArenaError: for more attacker nodes than ``MAX_IDENTITIES`` allows.
         :raises OSError: when a socket cannot be bound; errors of ``settings_for`` (e.g. a validator without stake).
@@ -131,12 +132,12 @@ class Identities:
             msg = f"{len(attackers) + 1} attacker nodes in one process; at most {MAX_IDENTITIES}"
             raise ArenaError(msg)
         identities = cls()
-        host = owner.address[0]
+        runtime = runtime or UdpRuntime(owner.address[0])
         try:
             for attacker in attackers:
                 spec = NodeSpec(f"{owner.name}-{attacker.name}", identity_key(owner.spec.key.public_key, attacker.name),
                                 attacker.role, owner.spec.layers)
-                node = await build_node(spec, genesis, UdpRuntime(host), settings=settings_for(spec, attacker))
+                node = await build_node(spec, genesis, runtime, settings=settings_for(spec, attacker))
                 identities.nodes[attacker.name] = node
                 identities._walks.append(asyncio.ensure_future(walk(node)))
                 log.info("%s: identity %s (%s) on %s:%d, key %s...", owner.name, attacker.name, attacker.role,
