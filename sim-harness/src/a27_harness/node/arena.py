@@ -94,6 +94,20 @@ class _RemoteCommunities(Mapping[str, Any]):
         return 0
 
 
+def check_identities(attack: Attack) -> None:
+    """
+    Refuse an attack whose act runs on a real node (``Attack.real_node_act``) with more attacker nodes than one
+    process plays (``MAX_IDENTITIES``), before any node starts.
+
+    :raises ArenaError: naming the attack and both numbers.
+    """
+    count = len(attack.attacker_nodes())
+    if attack.real_node_act and count > MAX_IDENTITIES:
+        msg = (f"attack {attack.name!r} has {count} attacker nodes; one node process hosts at most {MAX_IDENTITIES} "
+               "(itself and its identities)")
+        raise ArenaError(msg)
+
+
 def identity_key(owner: bytes, name: str) -> KeyPair:
     """The key of attacker node ``name`` hosted by the node process whose account is ``owner``: seeded by SHA-256 of
     ``a27 identity``, the owner's account and the name, so the same node config hosts the same identities on every

@@ -100,14 +100,13 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
         attack.check_real_node()
     except AttackError as error:
         raise ConfigError(f"behaviour: {error}") from None
-    attackers = attack.attacker_nodes()
-    if attack.real_node_act:
-        from .arena import MAX_IDENTITIES  # noqa: PLC0415 - the arena loads the attacks
+    from .arena import ArenaError, check_identities  # noqa: PLC0415 - the arena loads the attacks
 
-        if len(attackers) > MAX_IDENTITIES:
-            raise ConfigError(f"behaviour: attack {config.behaviour!r} has {len(attackers)} attacker nodes; one node "
-                              f"process hosts at most {MAX_IDENTITIES} (itself and its identities)")
-    for attacker in attackers:
+    try:
+        check_identities(attack)
+    except ArenaError as error:
+        raise ConfigError(f"behaviour: {error}") from None
+    for attacker in attack.attacker_nodes():
         if attacker.role == config.role:
             return attack, attacker
     raise ConfigError(f"behaviour: attack {config.behaviour!r} has no {config.role} node "
