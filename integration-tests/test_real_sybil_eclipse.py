@@ -44,6 +44,11 @@ def _height(client: NodeClient) -> int:
         return -1
 
 
+def _red_ports(nodes: Nodes, red: str, log: str) -> set[str]:
+    """The UDP ports of red node ``red`` and its identities (its log)."""
+    return {str(nodes.specs[red].port), *re.findall(rf"{red}: identity a\d+ \(light\) on 127\.0\.0\.1:(\d+)", log)}
+
+
 def _red_accounts(nodes: Nodes, red: str, attack: str) -> set[str]:
     """The accounts of red node ``red``'s attacker nodes: its own and its identities' (``identity_key``)."""
     owner = nodes.keys[red].public_key
@@ -107,6 +112,10 @@ def test_sybil_and_eclipse_identities_on_real_nodes_leave_a_restarted_victim_on_
     peers = set(status["peer_accounts"])
     # The anchors kept every validator in the small table; the identities got at most the slots left.
     assert validators <= peers and len(peers) <= SLOTS, dump(status)
+    # The identities walked to the restarted victim again and again; its full table refused them.
+    refused_walks = set(re.findall(r"dropped introduction from 127\.0\.0\.1:(\d+): peer table full", text("victim")))
+    red_ports = _red_ports(nodes, "sybil", text("sybil")) | _red_ports(nodes, "eclipse", text("eclipse"))
+    assert refused_walks & red_ports, text("victim")
     print(f"victim's table before the restart: {len(before & sybils)} Sybils, {len(before & eclipsers)} eclipsers")
     print(f"victim's table at height {height}: {len(peers & sybils)} Sybils, {len(peers & eclipsers)} eclipsers, "
           f"{len(peers & validators)} validators, {len(peers - sybils - eclipsers - validators)} others")
@@ -118,11 +127,9 @@ def test_sybil_and_eclipse_identities_on_real_nodes_leave_a_restarted_victim_on_
     # keep, or one outside the validator set: peers.cheap_checks_first, peers.validator_pinning).
     victim_account = nodes.keys["victim"].public_key.hex()
     assert f"eclipse: lying to: {victim_account}" in text("eclipse"), text("eclipse")
-    eclipse_ports = {str(nodes.specs["eclipse"].port),
-                     *re.findall(r"eclipse: identity a\d+ \(light\) on 127\.0\.0\.1:(\d+)", text("eclipse"))}
     refused_lies = set(re.findall(r"dropped (?:Status|BlockResponse) from 127\.0\.0\.1:(\d+): "
                                   r"(?:unknown peer|not a validator)", text("victim")))
-    assert refused_lies & eclipse_ports, text("victim")
+    assert refused_lies & _red_ports(nodes, "eclipse", text("eclipse")), text("victim")
     # The Sybils' votes reached the validators, which refused them: no stake.
     sent = re.search(r"sybil: sybil votes sent: (\d+)", text("sybil"))
     assert sent is not None and int(sent[1]) > 0, text("sybil")

@@ -276,6 +276,37 @@ def _sybil_votes(sender: Any, key: KeyPair, height: int, chain_id: str) -> list[
                                            .encode())) for step in (PREVOTE, PRECOMMIT)]
 
 
+class LightPeerHolder:
+    """
+    On real nodes, where no harness re-joins a victim: the light nodes an attack's identities have met (peers that are
+    neither genesis validators nor the attack's own nodes), remembered with their addresses, so that the identities
+    walk to them again and again (IPv8's introduction handshake: whoever the victim admits keeps a slot, and a victim
+    that restarts meets them again at once).
+    """
+
+    def __init__(self, arena: Arena, names: Sequence[str]) -> None:
+        """For attacker nodes ``names`` of ``arena``; the genesis validators are ``arena.honest()``."""
+        self.arena = arena
+        self.names = list(names)
+        self.ours = frozenset(_ipv8_key(arena.attacker_key(name)) for name in names)
+        self.validators = frozenset(handle.public_key for handle in arena.honest())
+        self.met: dict[str, dict[bytes, Address]] = {name: {} for name in names}
+        """Per attacker node, the light nodes it has met: IPv8 public key -> address."""
+
+    def walk(self) -> dict[str, dict[bytes, Address]]:
+        """Note the light nodes each attacker node has as peers now, walk it to every one it has met, and return
+        them (``met``)."""
+        for name in self.names:
+            community = self.arena.attacker(name).communities["pos"]
+            for peer in community.get_peers():
+                key = peer.public_key.key_to_bin()
+                if key not in self.ours and account_of(key) not in self.validators:
+                    self.met[name][key] = peer.address
+            for address in self.met[name].values():
+                community.walk_to(address)
+        return self.met
+
+
 def _simulator_only(attack: Attack, **defaults: object) -> None:
     """Refuse, for a real node, each of ``attack``'s parameters in ``defaults`` that is not at its default: on real
     nodes the victim's operator chooses the victim and its peer-table size (a restart with ``[network] max_peers``).
@@ -435,16 +466,20 @@ class SybilSlots(Attack):
     async def act_real_node(self, arena: Arena) -> None:
         """
         The Sybils' own part on real nodes, where the victim's operator re-joins it (a restart with a small ``[network]
-        max_peers``) and measures its table: every identity walks as the node does and keeps whoever admits it;
-        from ``at`` seconds, every ``settle`` seconds for ``hold`` seconds, each signs a prevote and a precommit for
-        a block of its own at the height after its chain's head and sends them to each validator it has as a peer.
+        max_peers``) and measures its table: every identity walks as the node does and keeps whoever admits it. From
+        ``at`` seconds, every ``settle`` seconds while the node runs, each walks again to every light node it has met
+        (``LightPeerHolder``: it holds or retakes slots); for the first ``hold`` seconds each also signs a prevote and
+        a precommit for a block of its own at the height after its chain's head and sends them to each validator it
+        has as a peer (then the votes sent are noted).
         """
         names = [node.name for node in self.attacker_nodes()]
         validators = {handle.public_key: handle.name for handle in arena.honest()}
+        holder = LightPeerHolder(arena, names)
         await arena.sleep(max(0.0, self.at - arena.now()))
-        end, sent = arena.now() + self.hold, 0
+        end, sent, voting = arena.now() + self.hold, 0, True
         while True:
-            for name in names:
+            holder.walk()
+            for name in names if voting else ():
                 community = arena.attacker(name).communities["pos"]
                 packets = _sybil_votes(community, arena.attacker_key(name), community.chain.height + 1,
                                        community.chain.chain_id)
@@ -452,11 +487,11 @@ class SybilSlots(Attack):
                     validator = validators.get(account_of(peer.public_key.key_to_bin()))
                     if validator is not None:
                         sent += arena.send_packets(name, validator, packets)
-            if arena.now() >= end:
-                break
+            if voting and arena.now() >= end:
+                voting = False
+                arena.note("sybil identities", len(names))
+                arena.note("sybil votes sent", sent)
             await arena.sleep(self.settle)
-        arena.note("sybil identities", len(names))
-        arena.note("sybil votes sent", sent)
 
     async def act(self, arena: Arena) -> None:
         """Re-join the victim with the Sybils first, send Sybil votes, then measure the victim's table."""
@@ -561,15 +596,14 @@ class Eclipse(Attack):
         """
         The attackers' own part on real nodes, where the victim's operator re-joins it (a restart with a small
         ``[network] max_peers``) and measures it: every identity walks as the node does and keeps whoever admits it
-        (a cabal policy needs the victim's key in advance; the validators' introductions give them its address);
-        from ``at`` seconds, every ``settle`` seconds while the node runs, each sends the height claim and a private
-        block on the head of the chain it follows, certified by the attackers' keys, to every peer it has that is
-        neither a genesis validator nor one of them (each victim noted once).
+        (a cabal policy needs the victim's key in advance; the validators' introductions give them its address).
+        From ``at`` seconds, every ``settle`` seconds while the node runs, each walks again to every light node it has
+        met (``LightPeerHolder``) and sends it the height claim and a private block on the head of the chain it
+        follows, certified by the attackers' keys (each victim noted once).
         """
         names = [node.name for node in self.attacker_nodes()]
         keys = [arena.attacker_key(name) for name in names]
-        ours = {_ipv8_key(key) for key in keys}
-        validators = {handle.public_key for handle in arena.honest()}
+        holder = LightPeerHolder(arena, names)
         lied_to: set[bytes] = set()
         lies: list[Payload] = []
         based_on = -1
@@ -580,14 +614,11 @@ class Eclipse(Attack):
                 based_on = follower.chain.height
                 fake = _private_block(follower.chain, follower.settings.genesis, keys[0])
                 lies = [height_claim(self.claim), fake_block_response(fake, certify(fake, keys))]
-            for name in names:
+            for name, met in holder.walk().items():
                 community = arena.attacker(name).communities["pos"]
-                for peer in community.get_peers():
-                    key = peer.public_key.key_to_bin()
-                    if key in ours or account_of(key) in validators:
-                        continue
+                for key, address in met.items():
                     for lie in lies:
-                        community.endpoint.send(peer.address, community.pack_signed(lie))
+                        community.endpoint.send(address, community.pack_signed(lie))
                     if account_of(key) not in lied_to:
                         lied_to.add(account_of(key))
                         arena.note("lying to", account_of(key).hex())
