@@ -18,7 +18,8 @@ attacks whose ``act`` the red node runs through its own arena (``Attack.real_nod
 ``censor`` runs with its victim named as a battle node (``--team red=censor:victim=blue1``, which ``battle up``
 resolves into blue1's account) and an honest workload of 4 transfers, one of them blue1's, sent through the referee's
 API (which resubmits a transfer a censoring validator sits on). (``mempool-flood`` runs on a real node too; it is not
-battled here, to keep the suite's time down.)
+battled here, to keep the suite's time down. ``sybil`` and ``eclipse``, whose victim is a light node its operator
+restarts, run in ``test_real_sybil_eclipse.py``.)
 """
 
 from __future__ import annotations

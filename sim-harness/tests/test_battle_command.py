@@ -55,6 +55,11 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
     with pytest.raises(BattleError, match=r"--team: censor: unknown parameter 'victims=blue1' \(expected NAME=VALUE; "
                                           r"parameters: victim, stake_share, min_delay\)"):
         _up(tmp_path / "three", [("red", "censor:victims=blue1")])
+    with pytest.raises(BattleError, match=r"^--team: attack 'sybil' has 33 attacker nodes; one node process hosts at "
+                                          r"most 32 \(itself and its identities\)$"):
+        _up(tmp_path / "three", [("red", "sybil:sybils=33")])
+    with pytest.raises(BattleError, match=r"^--team: eclipse: victim is the simulator's"):
+        _up(tmp_path / "three", [("red", "eclipse:victim=1")])
     with pytest.raises(BattleError, match="attack 'double-spend-lab1' attacks the ledger lab; a battle runs ledger "
                                           "and pos"):
         _up(tmp_path / "three", [("red", "double-spend-lab1")])

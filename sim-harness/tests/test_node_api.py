@@ -84,3 +84,31 @@ def test_without_resubmissions_the_censored_transfer_stays_pending(simulation: S
     first, last, resubmitted, censor = _submit_the_wallets_transfer(simulation, PosDefences(resubmit=False))
     assert first["validator"] == censor.hex()
     assert (last["status"], resubmitted) == ("pending", 0)
+
+
+def test_the_status_names_the_peers_and_counts_the_validators_among_them_with_and_without_pos(
+        simulation: Simulation) -> None:
+    keys = make_keys(3, seed=44)
+    genesis = PosGenesis.build("a27-status", {key.public_key: BALANCE for key in keys},
+                               {key.public_key: 100_000 for key in keys[:1]})
+
+    async def scenario() -> list[dict[str, object]]:
+        runtime = SimulatedRuntime(simulation.network)
+        statuses = []
+        for layers in (("ledger", "pos"), ("ledger",)):
+            options = {"pos": {"validator": False}} if "pos" in layers else {}
+            nodes = [await build_node(NodeSpec(f"{name}-{len(layers)}", key, role, layers), genesis, runtime,
+                                      settings={"pos": {"validator": True}} if "pos" in layers and role == VALIDATOR
+                                      else options)
+                     for name, key, role in (("v0", keys[0], VALIDATOR), ("l0", keys[1], LIGHT),
+                                             ("l1", keys[2], LIGHT))]
+            introduce_all(nodes)
+            statuses.append(NodeApi(nodes[1]).status())
+            for node in nodes:
+                await node.stop()
+        return statuses
+
+    for status in simulation.run(scenario()):
+        # l0's peers: the validator v0 and the light node l1, by account, sorted; one of them validates.
+        assert status["peer_accounts"] == sorted([keys[0].public_key.hex(), keys[2].public_key.hex()])
+        assert (status["peers"], status["validator_peers"]) == (2, 1)

@@ -169,6 +169,6 @@ def test_a_failing_act_is_one_log_line_and_an_unknown_validator_is_waited_for_th
     assert any("failing: before: 1" in line for line in lines)
     failed = [line for line in lines if "act failed" in line]
     assert len(failed) == 1 and "\n" not in failed[0], lines
-    assert f"ArenaError: validator b2 is not a verified peer of this node after {PEER_WAIT:g} s" in failed[0]
+    assert f"ArenaError: validator b2 is not a verified peer of red after {PEER_WAIT:g} s" in failed[0]
     # Waited for the validators, then for b2 again when sending to it.
     assert ended >= 2 * PEER_WAIT

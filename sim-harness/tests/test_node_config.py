@@ -55,7 +55,8 @@ def _genesis_for(tmp_path: Path, *configs: Path, stake: int = 100_000) -> Path:
 
 
 def test_the_written_config_reads_back_with_paths_relative_to_its_folder(tmp_path: Path) -> None:
-    config = load_config(_write_node(tmp_path, bootstrap=("127.0.0.1:9001", "10.0.0.2:9100")))
+    path = _write_node(tmp_path, bootstrap=("127.0.0.1:9001", "10.0.0.2:9100"))
+    config = load_config(path)
     assert config.name == "v0"
     assert config.role == "validator"
     assert config.layers == ("ledger", "pos")
@@ -65,6 +66,10 @@ def test_the_written_config_reads_back_with_paths_relative_to_its_folder(tmp_pat
     assert config.data_dir == tmp_path / "v0" / "data"
     assert (config.listen, config.port) == ("127.0.0.1", 9000)
     assert config.bootstrap == (("127.0.0.1", 9001), ("10.0.0.2", 9100))
+    assert config.max_peers is None
+    path.write_text(path.read_text(encoding="utf-8").replace("port = 9000", "port = 9000\nmax_peers = 5"),
+                    encoding="utf-8")
+    assert load_config(path).max_peers == 5
 
 
 BAD_CONFIGS = [
@@ -74,6 +79,8 @@ BAD_CONFIGS = [
     ("port = 9000", "port = 65536", "[network] port: expected an integer port"),
     ("port = 9000", "port = true", "[network] port: expected an integer port"),
     ("port = 9000", "port = 9000\ncolour = 1", "[network]: unknown key 'colour'"),
+    ("port = 9000", "port = 9000\nmax_peers = 0", "[network] max_peers: expected an integer from 1 to 100,000, got 0"),
+    ("port = 9000", "port = 9000\nmax_peers = 5.0", "[network] max_peers: expected an integer from 1 to 100,000"),
     ('role = "validator"', 'role = "validator"\nrol = 1', "config: unknown key 'rol'"),
     ('role = "validator"', 'role = "miner"', "role: expected validator or light, got 'miner'"),
     ('layers = ["ledger", "pos"]', 'layers = ["pos"]', "layers: expected ledger or ledger,pos or"),
@@ -178,10 +185,11 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("coalition", "long-range", "sybil", "superseded-state"):
+    for name in ("coalition", "long-range", "superseded-state"):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
-                                              "censor, double-spend-lab1, double-spend-pos, flood, invalid-block, "
-                                              "mempool-flood, proposal-equivocation, vote-equivocation, withhold$"):
+                                              "censor, double-spend-lab1, double-spend-pos, eclipse, flood, "
+                                              "invalid-block, mempool-flood, proposal-equivocation, sybil, "
+                                              "vote-equivocation, withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
     # censor runs on a real node once its victim is an account; a light node's name means nothing there.
     with pytest.raises(ConfigError, match=r"^behaviour: censor: on a real node victim must be an account \(its public "
@@ -199,6 +207,16 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: double-spend-lab1: forward=true needs the simulator"):
         behaviour_settings(attrs.evolve(config, role="light", layers=("ledger",), behaviour="double-spend-lab1",
                                         behaviour_params=("forward=true",)))
+    # sybil and eclipse: their identities live in the node's process, a bounded number; the victim is the operator's.
+    light = attrs.evolve(config, role="light")
+    assert behaviour_settings(attrs.evolve(light, behaviour="sybil", behaviour_params=("sybils=32",))) == {}
+    with pytest.raises(ConfigError, match=r"^behaviour: attack .sybil. has 33 attacker nodes; one node process hosts "
+                                          r"at most 32 \(itself and its identities\)$"):
+        behaviour_settings(attrs.evolve(light, behaviour="sybil", behaviour_params=("sybils=33",)))
+    for name, param in (("sybil", "victim=1"), ("eclipse", "slots=3")):
+        with pytest.raises(ConfigError, match=rf"^behaviour: {name}: {param.split('=')[0]} is the simulator's .* "
+                                              r"restarts it with a small \[network\] max_peers$"):
+            behaviour_settings(attrs.evolve(light, behaviour=name, behaviour_params=(param,)))
     with pytest.raises(ConfigError, match="behaviour: attack 'vote-equivocation' has no light node"):
         behaviour_settings(attrs.evolve(config, role="light", behaviour="vote-equivocation"))
 

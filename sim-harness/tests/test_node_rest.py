@@ -125,6 +125,9 @@ def test_a_submitted_transfer_becomes_final_and_moves_the_balances(tmp_path: Pat
         assert status == 200
         assert node["role"] == "light" and node["height"] >= final["height"] and node["peers"] >= 1
         assert node["mempool_size"] is None and node["last_finality_time"] > 0
+        # Its one peer is the validator (``running``'s first key), by account.
+        validator = KeyPair.from_seed(bytes([0]) * 32).public_key.hex()
+        assert (node["peer_accounts"], node["validator_peers"]) == ([validator], 1)
 
         # The same transfer again is answered as final; another one with its nonce (a replay) is refused by the
         # validator with its code, as is an overdraft; nothing changes.

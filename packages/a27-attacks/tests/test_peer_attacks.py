@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from unittest import mock
 
+import pytest
 from ipv8.community import CommunitySettings
 from ipv8.messaging.interfaces.udp.endpoint import UDPv4Address
 from ipv8.peer import Peer
@@ -22,10 +23,13 @@ from ipv8.test.base import TestBase
 from ipv8.test.mocking.endpoint import AutoMockEndpoint
 from ipv8.test.mocking.ipv8 import MockIPv8
 
+from a27_attacks import BadParameter
 from a27_attacks.peers import (
     CabalPolicy,
+    Eclipse,
     Flooder,
     SybilIdentities,
+    SybilSlots,
     WithholdingNode,
     fake_block_response,
     height_claim,
@@ -436,3 +440,15 @@ class TestEclipsePinningOnly(EclipseBase):
                       {peer.public_key.key_to_bin() for peer in victim.get_peers()})
         self.assertEqual(50, victim.sync.peer_height(attackers[0].my_peer.public_key.key_to_bin()))
         self.assertGreater(sum(attacker.work["handler calls"] for attacker in attackers), 0)
+
+
+def test_sybil_and_eclipse_run_on_real_nodes_where_the_victim_and_its_table_are_its_operators() -> None:
+    for attack in (SybilSlots(), Eclipse(), SybilSlots(sybils=20, at=2.0), Eclipse(attackers=3, claim=9)):
+        assert attack.real_node and attack.real_node_act
+        attack.check_real_node()
+    for attack, name in ((SybilSlots(victim=1), "victim"), (SybilSlots(slots=4), "slots"),
+                         (Eclipse(victim=2), "victim"), (Eclipse(slots=3), "slots")):
+        with pytest.raises(BadParameter, match=rf"^{attack.name}: {name} is the simulator's \(it picks and re-joins "
+                                               r"the victim\); on real nodes the victim's operator restarts it with a "
+                                               r"small \[network\] max_peers$"):
+            attack.check_real_node()

@@ -348,12 +348,13 @@ class Attack(abc.ABC):
     and ``act`` runs there only with ``real_node_act``. An attack that needs the simulator's arena leaves it False,
     and a node config naming it is refused."""
     real_node_act: ClassVar[bool] = False
-    """Whether a real node process also runs ``act``, once, through the node's own arena (``a27_harness.node.arena``:
-    this node is the attacker node of its role, ``honest()`` is the genesis validators but itself by public key,
-    ``accounts`` have the keys of ``account_key``); only with ``real_node``. Such an ``act`` uses only ``now``,
-    ``sleep``, ``at``, ``attacker`` (its own node), ``attacker_key``, ``honest`` (names and keys: the handles carry
-    no communities), ``send_transaction``, ``note`` and ``send_packets``: the others need the simulator and raise
-    there. False: ``act`` only arms what ``node_settings_for`` arms by itself, or needs the simulator."""
+    """Whether a real node process also runs ``act_real_node`` (by default ``act``), once, through the node's own
+    arena (``a27_harness.node.arena``: this node is the attacker node of its role, the attack's other attacker nodes
+    are identities the process hosts beside it, ``honest()`` is the genesis validators but itself by public key,
+    ``accounts`` have the keys of ``account_key``); only with ``real_node``. It uses only ``now``, ``sleep``, ``at``,
+    ``attacker`` (any of its attacker nodes), ``attacker_key``, ``honest`` (names and keys: the handles carry no
+    communities), ``send_transaction``, ``note`` and ``send_packets``: the others need the simulator and raise there.
+    False: ``act`` only arms what ``node_settings_for`` arms by itself, or needs the simulator."""
     replay_acts: ClassVar[bool] = False
     """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
     attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced
@@ -398,6 +399,14 @@ class Attack(abc.ABC):
 
     async def act(self, arena: Arena) -> None:  # noqa: B027 - doing nothing is a valid default
         """What the attacker does during the run (started with the workload); default: nothing."""
+
+    async def act_real_node(self, arena: Arena) -> None:
+        """
+        What the attacker does in a real node process (``real_node_act``), where no harness arranges the network
+        (the victim's operator does: a restart, its peer-table size); default: ``act``. An attack whose ``act``
+        arranges other nodes through the simulator-only ``Arena`` calls overrides it with the attacker's own part.
+        """
+        await self.act(arena)
 
     def attacker_stakes(self, honest_stakes: Sequence[int]) -> Sequence[int] | None:
         """

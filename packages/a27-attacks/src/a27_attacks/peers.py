@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from a27_ledger import KeyPair, encode_signed, sign_transfer
+from a27_ledger import KeyPair, account_of, encode_signed, sign_transfer
 from a27_ledger.testing import make_keys
 from a27_pos import PRECOMMIT, PREVOTE, Chain, HonestBehaviour, Vote
 from a27_pos.payloads import BlockResponse, Status, SubmitTransaction, VoteMessage
@@ -268,6 +268,58 @@ async def _rejoin_attackers_first(arena: Arena, victim: NodeHandle, attackers: S
     return known
 
 
+def _sybil_votes(sender: Any, key: KeyPair, height: int, chain_id: str) -> list[bytes]:
+    """A prevote and a precommit for a block of the Sybil's own at ``height``, signed by ``key`` and packed by its
+    community ``sender``: a validator refuses both (``key`` holds no bonded stake)."""
+    block_id = hashlib.sha256(b"sybil block" + key.public_key).digest()
+    return [sender.pack_signed(VoteMessage(Vote(step, height, 0, block_id, key.public_key).signed(key, chain_id)
+                                           .encode())) for step in (PREVOTE, PRECOMMIT)]
+
+
+class LightPeerHolder:
+    """
+    On real nodes, where no harness re-joins a victim: the light nodes an attack's identities have met (peers that are
+    neither genesis validators nor the attack's own nodes), remembered with their addresses, so that the identities
+    walk to them again and again (IPv8's introduction handshake: whoever the victim admits keeps a slot, and a victim
+    that restarts meets them again at once).
+    """
+
+    def __init__(self, arena: Arena, names: Sequence[str]) -> None:
+        """For attacker nodes ``names`` of ``arena``; the genesis validators are ``arena.honest()``."""
+        self.arena = arena
+        self.names = list(names)
+        self.ours = frozenset(_ipv8_key(arena.attacker_key(name)) for name in names)
+        self.validators = frozenset(handle.public_key for handle in arena.honest())
+        self.met: dict[str, dict[bytes, Address]] = {name: {} for name in names}
+        """Per attacker node, the light nodes it has met: IPv8 public key -> address."""
+
+    def walk(self) -> dict[str, dict[bytes, Address]]:
+        """Note the light nodes each attacker node has as peers now, walk it to every one it has met, and return
+        them (``met``)."""
+        for name in self.names:
+            community = self.arena.attacker(name).communities["pos"]
+            for peer in community.get_peers():
+                key = peer.public_key.key_to_bin()
+                if key not in self.ours and account_of(key) not in self.validators:
+                    self.met[name][key] = peer.address
+            for address in self.met[name].values():
+                community.walk_to(address)
+        return self.met
+
+
+def _simulator_only(attack: Attack, **defaults: object) -> None:
+    """Refuse, for a real node, each of ``attack``'s parameters in ``defaults`` that is not at its default: on real
+    nodes the victim's operator chooses the victim and its peer-table size (a restart with ``[network] max_peers``).
+
+    :raises BadParameter: naming the first such parameter.
+    """
+    for name, default in defaults.items():
+        if getattr(attack, name) != default:
+            msg = (f"{attack.name}: {name} is the simulator's (it picks and re-joins the victim); on real nodes the "
+                   "victim's operator restarts it with a small [network] max_peers")
+            raise BadParameter(msg)
+
+
 def _view_verdict(outcome: Outcome, victim: str) -> tuple[ViewFate, list[str]]:
     """
     The victim's fate and the guarantees it shows broken: agreement (a private view) and availability (stalled).
@@ -387,6 +439,9 @@ class SybilSlots(Attack):
                "tried (sybil_share advantage above 1), or the victim's chain stalls (availability)")
     defences = ("peers.anchors", "peers.diversity")
 
+    real_node = True
+    real_node_act = True
+
     sybils: int = param(12, "stake-less attacker identities (light nodes a0, a1...)", _positive_int)
     victim: int = param(0, "index of the honest light node whose peer slots they take (l0, l1...)", non_negative)
     slots: int = param(8, "the victim's peer-table size (max_peers) when it re-joins", _positive_int)
@@ -404,6 +459,40 @@ class SybilSlots(Attack):
             msg = f"{self.name}: victim {self.victim} is out of range (the network has {light_nodes} light nodes)"
             raise BadParameter(msg)
 
+    def check_real_node(self) -> None:
+        """``victim`` and ``slots`` are the simulator's: refused unless at their defaults."""
+        _simulator_only(self, victim=0, slots=8)
+
+    async def act_real_node(self, arena: Arena) -> None:
+        """
+        The Sybils' own part on real nodes, where the victim's operator re-joins it (a restart with a small ``[network]
+        max_peers``) and measures its table: every identity walks as the node does and keeps whoever admits it. From
+        ``at`` seconds, every ``settle`` seconds while the node runs, each walks again to every light node it has met
+        (``LightPeerHolder``: it holds or retakes slots); for the first ``hold`` seconds each also signs a prevote and
+        a precommit for a block of its own at the height after its chain's head and sends them to each validator it
+        has as a peer (then the votes sent are noted).
+        """
+        names = [node.name for node in self.attacker_nodes()]
+        validators = {handle.public_key: handle.name for handle in arena.honest()}
+        holder = LightPeerHolder(arena, names)
+        await arena.sleep(max(0.0, self.at - arena.now()))
+        end, sent, voting = arena.now() + self.hold, 0, True
+        while True:
+            holder.walk()
+            for name in names if voting else ():
+                community = arena.attacker(name).communities["pos"]
+                packets = _sybil_votes(community, arena.attacker_key(name), community.chain.height + 1,
+                                       community.chain.chain_id)
+                for peer in community.validator_peers():
+                    validator = validators.get(account_of(peer.public_key.key_to_bin()))
+                    if validator is not None:
+                        sent += arena.send_packets(name, validator, packets)
+            if voting and arena.now() >= end:
+                voting = False
+                arena.note("sybil identities", len(names))
+                arena.note("sybil votes sent", sent)
+            await arena.sleep(self.settle)
+
     async def act(self, arena: Arena) -> None:
         """Re-join the victim with the Sybils first, send Sybil votes, then measure the victim's table."""
         honest = arena.honest()
@@ -416,11 +505,8 @@ class SybilSlots(Attack):
         refused_before = sum(node.communities["pos"].drops["not a validator"] for node in validators)
         chain = validators[0].communities["pos"].chain
         for name in names:
-            key, sybil = arena.attacker_key(name), arena.attacker(name).communities["pos"]
-            block_id = hashlib.sha256(b"sybil block" + key.public_key).digest()
-            packets = [sybil.pack_signed(VoteMessage(Vote(step, chain.height + 1, 0, block_id, key.public_key)
-                                                     .signed(key, chain.chain_id).encode()))
-                       for step in (PREVOTE, PRECOMMIT)]
+            packets = _sybil_votes(arena.attacker(name).communities["pos"], arena.attacker_key(name), chain.height + 1,
+                                   chain.chain_id)
             for validator in validators:
                 arena.send_packets(name, validator.name, packets)
         await arena.sleep(self.settle + self.hold)
@@ -476,6 +562,9 @@ class Eclipse(Attack):
                "the replay: availability) or diverges from the honest one (a private view: agreement)")
     defences = ("peers.anchors", "peers.validator_pinning")
 
+    real_node = True
+    real_node_act = True
+
     attackers: int = param(6, "eclipsing attacker light nodes (a0, a1...)", _positive_int)
     victim: int = param(0, "index of the honest light node eclipsed (l0, l1...)", non_negative)
     slots: int = param(5, "the victim's peer-table size (max_peers) when it re-joins", _positive_int)
@@ -495,9 +584,45 @@ class Eclipse(Attack):
             msg = f"{self.name}: victim {self.victim} is out of range (the network has {light_nodes} light nodes)"
             raise BadParameter(msg)
 
+    def check_real_node(self) -> None:
+        """``victim`` and ``slots`` are the simulator's: refused unless at their defaults."""
+        _simulator_only(self, victim=0, slots=5)
+
     def settings_for(self, node: AttackerNode) -> LayerSettings:
         """Every attacker serves no block and announces no Status."""
         return {"pos": {"behaviour": WithholdingNode()}}
+
+    async def act_real_node(self, arena: Arena) -> None:
+        """
+        The attackers' own part on real nodes, where the victim's operator re-joins it (a restart with a small
+        ``[network] max_peers``) and measures it: every identity walks as the node does and keeps whoever admits it
+        (a cabal policy needs the victim's key in advance; the validators' introductions give them its address).
+        From ``at`` seconds, every ``settle`` seconds while the node runs, each walks again to every light node it has
+        met (``LightPeerHolder``) and sends it the height claim and a private block on the head of the chain it
+        follows, certified by the attackers' keys (each victim noted once).
+        """
+        names = [node.name for node in self.attacker_nodes()]
+        keys = [arena.attacker_key(name) for name in names]
+        holder = LightPeerHolder(arena, names)
+        lied_to: set[bytes] = set()
+        lies: list[Payload] = []
+        based_on = -1
+        await arena.sleep(max(0.0, self.at - arena.now()))
+        while True:
+            follower = arena.attacker(names[0]).communities["pos"]
+            if follower.chain.height != based_on:
+                based_on = follower.chain.height
+                fake = _private_block(follower.chain, follower.settings.genesis, keys[0])
+                lies = [height_claim(self.claim), fake_block_response(fake, certify(fake, keys))]
+            for name, met in holder.walk().items():
+                community = arena.attacker(name).communities["pos"]
+                for key, address in met.items():
+                    for lie in lies:
+                        community.endpoint.send(address, community.pack_signed(lie))
+                    if account_of(key) not in lied_to:
+                        lied_to.add(account_of(key))
+                        arena.note("lying to", account_of(key).hex())
+            await arena.sleep(self.settle)
 
     async def act(self, arena: Arena) -> None:
         """Keep only the cabal, re-join the victim with the attackers first, then send the lies."""

@@ -109,11 +109,17 @@ def _check_team(behaviour: str, nodes: Sequence[str]) -> None:
         return
     from a27_attacks import AttackError  # noqa: PLC0415 - only when a team runs an attack
 
+    from ..node.arena import ArenaError, check_identities  # noqa: PLC0415 - the arena loads the attacks
+
     try:
         type(attack).from_params(list(_resolved(split_behaviour(behaviour)[1], dict.fromkeys(nodes, bytes(32))))
                                  ).check_real_node()
     except AttackError as error:
         raise BattleError(f"--team: {error} (a battle node's name, such as blue1, stands for its account)") from None
+    try:
+        check_identities(attack)
+    except ArenaError as error:
+        raise BattleError(f"--team: {error}") from None
 
 
 def _team_role(behaviour: str, role: str | None) -> str:

@@ -19,7 +19,16 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
-from a27_ledger import LedgerError, NoValidator, Receipt, SubmissionTimeout, Transaction, Transfer, error_for_code
+from a27_ledger import (
+    LedgerError,
+    NoValidator,
+    Receipt,
+    SubmissionTimeout,
+    Transaction,
+    Transfer,
+    account_of,
+    error_for_code,
+)
 from a27_pos import Block, CommitCertificate, TransactionRefused
 
 from .builder import A27Node
@@ -150,18 +159,25 @@ class NodeApi:
         return self.node.pos.chain.height if self.has_pos else int(self._state().applied_count)
 
     def status(self) -> dict[str, object]:
-        """The node's name, account, role, layers, height, verified peers, last finality time and mempool size."""
+        """The node's name, account, role, layers, height, verified peers (their number and accounts, and how many of
+        them are validators), last finality time and mempool size."""
         last_finality: float | None = None
         mempool: int | None = None
+        peers = self.node.network.verified_peers
         if self.has_pos:
             pos = self.node.pos
             head = pos.chain.block(pos.chain.height) if pos.chain.height else None
             last_finality = None if head is None else head.header.timestamp / 1000
             mempool = None if pos.mempool is None else len(pos.mempool)
+            validator_peers = len(pos.validator_peers())
+        else:
+            anchors = self.node.ledger.anchor_accounts()
+            validator_peers = sum(account_of(peer.public_key.key_to_bin()) in anchors for peer in peers)
         spec = self.node.spec
         return {"name": spec.name, "account": spec.key.public_key.hex(), "role": spec.role, "layers": list(spec.layers),
-                "height": self.height(), "peers": len(self.node.network.verified_peers),
-                "last_finality_time": last_finality, "mempool_size": mempool}
+                "height": self.height(), "peers": len(peers),
+                "peer_accounts": sorted(account_of(peer.public_key.key_to_bin()).hex() for peer in peers),
+                "validator_peers": validator_peers, "last_finality_time": last_finality, "mempool_size": mempool}
 
     def account(self, account: bytes) -> dict[str, object]:
         """An account's balance and next nonce; 404 for an account the ledger never saw."""

@@ -34,7 +34,9 @@ MAX_BOOTSTRAP = 1_000
 MAX_UINT64 = 2**64 - 1
 TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network",
             "defences", "rest", "clock")
-NETWORK_KEYS = ("listen", "port", "bootstrap")
+NETWORK_KEYS = ("listen", "port", "bootstrap", "max_peers")
+MAX_PEERS = 100_000
+"""The largest ``[network] max_peers``."""
 DEFENCES_KEYS = ("off",)
 REST_KEYS = ("address", "port", "api_key", "battle")
 DEFAULT_REST_PORT = 8085
@@ -90,6 +92,10 @@ class NodeConfig:
     """The defences the ``[defences]`` table switches off, by full name (``pos.checkpoints``); the rest stay on."""
     rest: RestConfig | None = None
     """The ``[rest]`` table; None (no table) serves no REST API."""
+    max_peers: int | None = None
+    """``[network] max_peers``: the size of each overlay's peer table (IPv8's ``max_peers``, 1 to ``MAX_PEERS``); None
+    (no key) keeps the layers' default. An operator shrinks it to bound what the node keeps; its peer defences decide
+    who gets a slot when the table is full (anchors: the genesis validators always do)."""
     clock_offset: float = 0.0
     """``[clock] offset_seconds``, for tests only: seconds added to the node's time base (the Unix time its PoS layer
     stamps and checks blocks with), to play a machine whose clock is wrong. 0 (no table) on every real deployment."""
@@ -225,6 +231,8 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         listen=_ipv4("[network] listen", network.get("listen", "127.0.0.1")),
         port=check_port("[network] port", network.get("port", 9000)),
         bootstrap=tuple(parse_address(f"[network] bootstrap[{index}]", text) for index, text in enumerate(bootstrap)),
+        max_peers=_integer("[network] max_peers", network["max_peers"], 1, MAX_PEERS) if "max_peers" in network
+        else None,
         defences_off=check_defences_off("[defences] off", defences.get("off", [])),
         rest=check_rest(document["rest"], base) if "rest" in document else None,
         clock_offset=check_clock(document["clock"]) if "clock" in document else 0.0,

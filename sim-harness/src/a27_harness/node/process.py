@@ -76,7 +76,8 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
 
     :raises ConfigError: for an unknown attack, a bad parameter, an attack that needs the simulator
         (``Attack.real_node`` False), one of another lab than the node's layers (Lab 1 attacks run on
-        ``layers = ["ledger"]``, the others on a node running pos), or an attack without a node of this role.
+        ``layers = ["ledger"]``, the others on a node running pos), an attack without a node of this role, or one
+        whose ``act`` runs here with more attacker nodes than a process hosts (``arena.MAX_IDENTITIES``).
     """
     if config.behaviour == HONEST:
         return None
@@ -99,6 +100,12 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
         attack.check_real_node()
     except AttackError as error:
         raise ConfigError(f"behaviour: {error}") from None
+    from .arena import ArenaError, check_identities  # noqa: PLC0415 - the arena loads the attacks
+
+    try:
+        check_identities(attack)
+    except ArenaError as error:
+        raise ConfigError(f"behaviour: {error}") from None
     for attacker in attack.attacker_nodes():
         if attacker.role == config.role:
             return attack, attacker
@@ -118,27 +125,35 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
     return {} if played is None else played[0].node_settings_for(played[1])
 
 
-def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> LayerSettings:
+def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
+                  attacker: AttackerNode | None = None) -> LayerSettings:
     """
-    The layer settings for the node: its behaviour's, and with PoS the role the config names.
+    The layer settings for the node ``spec`` describes: its behaviour's, and with PoS the role the spec names. For
+    an in-process identity (``arena.Identities``) ``attacker`` is the attack's node it plays, whose settings
+    (``Attack.node_settings_for``) it gets instead of those of the node the config plays.
 
     :raises ConfigError: when the genesis contradicts the role, or the behaviour's settings do not fit the node.
     """
     account = spec.key.public_key
     staked = account in dict(genesis.stakes)
-    if config.role == VALIDATOR and not staked:
-        raise ConfigError(f"role: {config.name} is a validator but the genesis {config.genesis} gives its key "
+    if spec.role == VALIDATOR and not staked:
+        raise ConfigError(f"role: {spec.name} is a validator but the genesis {config.genesis} gives its key "
                           f"{account.hex()[:16]}... no stake")
-    if "pos" not in config.layers and config.role != VALIDATOR and staked:
-        raise ConfigError(f"role: {config.name} is light but the genesis makes its key a ledger validator")
-    settings = {layer: dict(options) for layer, options in behaviour_settings(config).items()}
+    if "pos" not in config.layers and spec.role != VALIDATOR and staked:
+        raise ConfigError(f"role: {spec.name} is light but the genesis makes its key a ledger validator")
+    played = behaviour_settings(config)
+    if attacker is not None:
+        attack = behaviour_attack(config)
+        assert attack is not None  # an identity exists only for an attack's node
+        played = attack[0].node_settings_for(attacker)
+    settings = {layer: dict(options) for layer, options in played.items()}
     if config.defences_off:
         # Imported only when a defence is switched off (the mapping lives with `a27 attack`, heavier than a node needs).
         from ..attacks.defences import defence_settings, merge_settings  # noqa: PLC0415
 
         settings = merge_settings(settings, defence_settings(config.defences_off, config.layers))
     if "pos" in config.layers:
-        settings.setdefault("pos", {})["validator"] = config.role == VALIDATOR
+        settings.setdefault("pos", {})["validator"] = spec.role == VALIDATOR
     try:
         check_layer_settings(spec, settings)
     except (LayerSettingsError, ValueError) as error:
@@ -210,6 +225,15 @@ def height_of(node: A27Node) -> int:
     return node.ledger.state.applied_count
 
 
+def announce_address(node: A27Node) -> None:
+    """Make a node bound to one address (not 0.0.0.0) say so in its introductions: IPv8 would claim the host's first
+    interface as its LAN address, and a tracker would introduce others to an address it ignores."""
+    host, port = node.address
+    if host != "0.0.0.0":
+        for overlay in node.overlays.values():
+            overlay.my_estimated_lan = (host, port)
+
+
 async def walk_to_bootstrap(node: A27Node, bootstrap: Sequence[tuple[str, int]]) -> None:
     """
     Forever: every ``WALK_INTERVAL`` seconds, each overlay walks to the bootstrap addresses it has no peer at (to all
@@ -266,16 +290,38 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
 
 def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio.Task[None] | None:
     """
-    The task running the behaviour's ``act`` once in this process (``a27_harness.node.arena.run_act``), when its
-    attack has one for real nodes (``Attack.real_node_act``); None otherwise.
+    The task running the behaviour's act once in this process (``a27_harness.node.arena.run_act``), when its attack
+    has one for real nodes (``Attack.real_node_act``); None otherwise. The attack's other attacker nodes are started
+    first as identities in this process (``arena.Identities``: walking as this node does), and held, after the act,
+    until the task is cancelled (the node stops), which stops them.
     """
     played = behaviour_attack(config)
     if played is None or not played[0].real_node_act:
         return None
-    from .arena import NodeArena, run_act  # noqa: PLC0415 - the arena loads the attacks
+    from .arena import ArenaError, Identities, NodeArena, run_act  # noqa: PLC0415 - the arena loads the attacks
 
     attack, attacker = played
-    return asyncio.ensure_future(run_act(NodeArena(node, genesis.ledger, attack, attacker), attack, node.name))
+    others = [other for other in attack.attacker_nodes() if other != attacker]
+
+    async def walk(identity: A27Node) -> None:
+        announce_address(identity)
+        await walk_to_bootstrap(identity, config.bootstrap)
+
+    async def play() -> None:
+        try:
+            identities = await Identities.start(
+                node, genesis, others, lambda spec, other: node_settings(config, spec, genesis, other), walk)
+        except (ArenaError, ConfigError, OSError) as error:
+            log.warning("%s: %s: identities not started: %s", node.name, attack.name, error)
+            return
+        try:
+            await run_act(NodeArena(node, genesis.ledger, attack, attacker, identities.nodes), attack, node.name)
+            if identities.nodes:
+                await asyncio.get_running_loop().create_future()  # they hold their peers until the node stops
+        finally:
+            await identities.stop()
+
+    return asyncio.ensure_future(play())
 
 
 async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event, *, genesis: PosGenesis,
@@ -287,11 +333,10 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
 
         node.pos.commit_listeners.append(on_commit)
     host, port = node.address
-    if host != "0.0.0.0":
-        # A node bound to one address is reachable there only: it says so in its introductions (IPv8 would claim the
-        # host's first interface as its LAN address, and a tracker would introduce others to an address it ignores).
+    announce_address(node)
+    if config.max_peers is not None:
         for overlay in node.overlays.values():
-            overlay.my_estimated_lan = (host, port)
+            overlay.max_peers = config.max_peers
     log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
              spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
     if config.clock_offset:

@@ -160,7 +160,12 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
             raise ApiError(401, "unauthorized", "this operation needs the node's API key (header X-Api-Key)")
 
     @docs(tags=["a27"], summary="The node's name, account, role, layers, height, peers, last finality time "
-                                "(Unix seconds) and mempool size (null on a light node).")
+                                "(Unix seconds) and mempool size (null on a light node).",
+          description="Fields: `name`, `account` (64 hex characters), `role` (validator or light), `layers`, "
+                      "`height` (finalized; ledger only: transactions applied), `peers` (verified peers), "
+                      "`peer_accounts` (their accounts, 64 hex characters each, sorted), `validator_peers` (of "
+                      "them, validators of the next height; ledger only: genesis validators), `last_finality_time`, "
+                      "`mempool_size`.")
     async def get_status(self, _request: web.Request) -> Response:
         """The node's status."""
         return Response(self.api.status())
