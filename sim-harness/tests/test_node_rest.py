@@ -124,6 +124,12 @@ def test_a_submitted_transfer_becomes_final_and_moves_the_balances(tmp_path: Pat
         status, node = await rest.call("GET", "/status")
         assert status == 200
         assert node["role"] == "light" and node["height"] >= final["height"] and node["peers"] >= 1
+        status, checkpoint = await rest.call("GET", "/checkpoint")
+        assert status == 200
+        head = rest.api.node.pos.chain
+        assert checkpoint["height"] >= final["height"]
+        assert checkpoint["block_id"] == head.block(checkpoint["height"]).block_id.hex()
+        assert checkpoint["checkpoint"] == f"{checkpoint['height']}:{checkpoint['block_id']}"
         assert node["mempool_size"] is None and node["last_finality_time"] > 0
 
         # The same transfer again is answered as final; another one with its nonce (a replay) is refused by the
@@ -220,7 +226,7 @@ def test_every_route_is_in_the_openapi_document_and_the_docs_page_is_served(tmp_
         routes = rest.routes()
         documented = {(method.upper(), path) for path, methods in document["paths"].items() for method in methods}
         assert routes <= documented, routes - documented
-        assert len(routes) == 11
+        assert len(routes) == 12
         async with rest.session.get(rest.url + "/docs") as answer:
             assert answer.status == 200
             assert "swagger" in (await answer.text()).lower()

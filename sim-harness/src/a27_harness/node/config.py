@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from a27_ledger import GenesisError, KeyPair
-from a27_pos import PosGenesis, PosGenesisError, PosParams
+from a27_pos import Checkpoint, PosGenesis, PosGenesisError, PosParams
 
 from ..compat import tomllib
 from .builder import ROLES, VALIDATOR
@@ -33,7 +33,7 @@ MAX_BOOTSTRAP = 1_000
 """The most bootstrap addresses one config may list."""
 MAX_UINT64 = 2**64 - 1
 TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network",
-            "defences", "rest", "clock")
+            "defences", "rest", "clock", "pos")
 NETWORK_KEYS = ("listen", "port", "bootstrap")
 DEFENCES_KEYS = ("off",)
 REST_KEYS = ("address", "port", "api_key", "battle")
@@ -41,6 +41,7 @@ DEFAULT_REST_PORT = 8085
 """The REST API's TCP port in the config ``a27 node init`` writes unless told another."""
 MAX_API_KEY = 256
 CLOCK_KEYS = ("offset_seconds",)
+POS_KEYS = ("checkpoint",)
 MAX_CLOCK_OFFSET = 86_400.0
 """The largest ``[clock] offset_seconds``, either way: one day."""
 GENESIS_KEYS = ("chain_id", "params", "accounts")
@@ -93,6 +94,9 @@ class NodeConfig:
     clock_offset: float = 0.0
     """``[clock] offset_seconds``, for tests only: seconds added to the node's time base (the Unix time its PoS layer
     stamps and checks blocks with), to play a machine whose clock is wrong. 0 (no table) on every real deployment."""
+    checkpoint: Checkpoint | None = None
+    """``[pos] checkpoint``: a weak-subjectivity checkpoint (height and block id) the node's chain must contain, given
+    out of band by an operator who trusts another node (``a27 wallet checkpoint``); None (no entry): none."""
 
 
 def _ipv4(setting: str, text: object) -> str:
@@ -216,9 +220,9 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     if not isinstance(defences, dict):
         raise ConfigError("defences: expected a [defences] table")
     _unknown_keys("[defences]", defences, DEFENCES_KEYS)
+    layers = check_layers("layers", document.get("layers", ["ledger", "pos"]))
     return NodeConfig(
-        path=config_path, name=name, role=role,
-        layers=check_layers("layers", document.get("layers", ["ledger", "pos"])),
+        path=config_path, name=name, role=role, layers=layers,
         behaviour=_string("behaviour", document.get("behaviour", HONEST)),
         behaviour_params=tuple(_strings("behaviour_params", document.get("behaviour_params", []), 100)),
         key_file=key_file, genesis=genesis, data_dir=data_dir,
@@ -228,7 +232,38 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         defences_off=check_defences_off("[defences] off", defences.get("off", [])),
         rest=check_rest(document["rest"], base) if "rest" in document else None,
         clock_offset=check_clock(document["clock"]) if "clock" in document else 0.0,
+        checkpoint=check_pos(document["pos"], layers) if "pos" in document else None,
     )
+
+
+def check_pos(table: object, layers: Sequence[str]) -> Checkpoint | None:
+    """
+    The ``[pos]`` table checked: ``checkpoint``, ``"<height>:<block id, 64 hex characters>"`` (``a27 wallet
+    checkpoint`` prints it), the finalized block any chain this node accepts must hold at that height.
+
+    :raises ConfigError: for an unknown key, a checkpoint that is not a height from 1 and 64 hex characters, or a
+        ``[pos]`` table on a node that runs no pos layer.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("pos: expected a [pos] table")
+    _unknown_keys("[pos]", table, POS_KEYS)
+    if "pos" not in layers:
+        raise ConfigError("[pos]: this node runs no pos layer (layers = " + ",".join(layers) + ")")
+    text = table.get("checkpoint")
+    if text is None:
+        return None
+    shape = "expected \"<height>:<block id>\", a height from 1 and 64 hex characters"
+    if not isinstance(text, str):
+        raise ConfigError(f"[pos] checkpoint: {shape}, got {text!r}")
+    height, _, block_id = text.partition(":")
+    if (not height.isascii() or not height.isdigit() or not 1 <= int(height) <= MAX_UINT64 or len(block_id) != 64
+            or not _is_hex(block_id)):
+        raise ConfigError(f"[pos] checkpoint: {shape}, got {text!r}")
+    return Checkpoint(int(height), bytes.fromhex(block_id))
+
+
+def _is_hex(text: str) -> bool:
+    return all(char in "0123456789abcdefABCDEF" for char in text)
 
 
 def check_clock(table: object) -> float:
@@ -386,7 +421,17 @@ bootstrap = {quoted(bootstrap)}
 # Every defence of the node's layers is on. To show what an attack does without some, list them here by the names
 # `a27 attack --without` takes (`a27 attack --list` shows each attack's), e.g. ["pos.checkpoints", "peers.rate_limit"].
 off = []
-""" + ("" if rest is None else render_rest(rest, enabled=rest_enabled))
+""" + ("" if "pos" not in layers else POS_TABLE) + ("" if rest is None else render_rest(rest, enabled=rest_enabled))
+
+
+POS_TABLE = """
+[pos]
+# A weak-subjectivity checkpoint, "HEIGHT:BLOCK_ID": the finalized block any chain this node accepts must hold at that
+# height. A node that syncs from genesis (new, or restarting with an empty data_dir) cannot tell a history forged by
+# validators that have since unbonded from the real one by signatures alone: ask the operator of a node you trust for
+# its line (`a27 wallet checkpoint --node URL_OR_NODE_DIR` prints it) and put it here.
+# checkpoint = "HEIGHT:BLOCK_ID"
+"""
 
 
 def render_rest(rest: RestConfig, *, enabled: bool = True) -> str:
@@ -475,7 +520,7 @@ def parse_fund(text: str) -> tuple[bytes, int]:
     target, separator, amount = text.rpartition("=")
     if not separator or not target or not amount.isdigit():
         raise ConfigError(f"--fund: expected KEYFILE_OR_PUBKEY=AMOUNT, got {text!r}")
-    if len(target) == 64 and all(char in "0123456789abcdefABCDEF" for char in target):
+    if len(target) == 64 and _is_hex(target):
         account = bytes.fromhex(target)
     else:
         try:

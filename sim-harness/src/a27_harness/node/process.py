@@ -123,6 +123,7 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> La
     The layer settings for the node: its behaviour's, and with PoS the role the config names.
 
     :raises ConfigError: when the genesis contradicts the role, or the behaviour's settings do not fit the node.
+    ``[pos] checkpoint`` becomes ``PosSettings.checkpoint`` (enforced unless ``pos.checkpoints`` is off).
     """
     account = spec.key.public_key
     staked = account in dict(genesis.stakes)
@@ -139,6 +140,8 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> La
         settings = merge_settings(settings, defence_settings(config.defences_off, config.layers))
     if "pos" in config.layers:
         settings.setdefault("pos", {})["validator"] = config.role == VALIDATOR
+        if config.checkpoint is not None:
+            settings["pos"]["checkpoint"] = config.checkpoint
     try:
         check_layer_settings(spec, settings)
     except (LayerSettingsError, ValueError) as error:
@@ -294,6 +297,10 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
             overlay.my_estimated_lan = (host, port)
     log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
              spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
+    if config.checkpoint is not None:
+        enforced = "pos.checkpoints" not in config.defences_off
+        log.info("%s: checkpoint %s (%s)", spec.name, config.checkpoint,
+                 "enforced" if enforced else "not enforced: pos.checkpoints is off")
     if config.clock_offset:
         log.warning("%s: [clock] offset_seconds %+g: the node's time base is off by that much (for tests only)",
                     spec.name, config.clock_offset)
