@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from a27_ledger import KeyPair, Transaction, sign_transfer
+from a27_ledger import KeyPair, Transaction, account_of, sign_transfer
 from a27_pos import (
     PRECOMMIT,
     Block,
@@ -30,7 +30,18 @@ from a27_pos import (
     sign_unbond,
 )
 
-from .base import Arena, Attack, AttackerNode, AttackResult, Outcome, non_negative, param, positive, register
+from .base import (
+    Arena,
+    Attack,
+    AttackerNode,
+    AttackResult,
+    BadParameter,
+    Outcome,
+    non_negative,
+    param,
+    positive,
+    register,
+)
 
 CertifiedBlock = tuple[Block, CommitCertificate]
 """A finalized block with its commit certificate, as block sync carries it."""
@@ -120,6 +131,8 @@ class LongRange(Attack):
         "a1 serves it a history forged from genesis, certified by the old validators' keys (nothing left to slash), "
         "in which a0 unbonds and pays the same tokens to the attacker's sink instead. Defence: the operator hands "
         "n0 a checkpoint of an honest chain out of band (pos.checkpoints) and n0 refuses the fork at its height.")
+    real_node = True
+    real_node_act = True
     success = ("the late node adopts (syncs past the honest height it joined at) a chain in which a0's unbonded "
                "tokens went to the sink, while the real chain paid them to the merchant")
     defences = ("pos.checkpoints",)
@@ -130,6 +143,10 @@ class LongRange(Attack):
     join_at: float = param(9.0, "simulated second at which the late node joins", positive)
     settle: float = param(4.0, "simulated seconds the late node syncs before it is judged", positive)
     fee: int = param(1, "fee of each of the attacker's transactions", non_negative)
+    serve_for: float = param(60.0, "real node only: seconds from join_at during which the forged history is served "
+                                   "to every node that becomes this node's peer", positive)
+    lead: int = param(30, "real node only: blocks the forged history runs past the honest height when it is forged "
+                          "(nodes join later; the fork must reach the honest height they join at)", positive)
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """Two validators: the spender and the bulk of the old stake."""
@@ -144,8 +161,23 @@ class LongRange(Attack):
         """a0 bonds the smallest honest stake; a1 twice all honest stake plus one (above two thirds without a0)."""
         return (min(honest_stakes), 2 * sum(honest_stakes) + 1)
 
+    def check_real_node(self) -> None:
+        """Refuse what only the simulator does on a real node: the late node there is its operator's, so nothing to
+        wait for it (``settle``); the red node process plays a1 and holds a0's key (``[behaviour_keys]``).
+
+        :raises BadParameter: for a ``settle`` other than its default.
+        """
+        if self.settle != attrs.fields(LongRange).settle.default:
+            msg = ("long-range: settle: a real node judges no late node (its operator starts it); on a real node the "
+                   "forged history is served for serve_for seconds instead")
+            raise BadParameter(msg)
+
     async def act(self, arena: Arena) -> None:
-        """Unbond both, pay the merchant with a0's released stake, then fork from genesis for a late node."""
+        """Unbond both, pay the merchant with a0's released stake, then fork from genesis for a late node (in the
+        simulator) or for every node that becomes this node's peer (on a real node: ``_act_on_real_node``)."""
+        if not arena.simulated():
+            await self._act_on_real_node(arena)
+            return
         spender, holder = arena.attacker_key(SPENDER), arena.attacker_key(HOLDER)
         # The honest chain as the first honest validator holds it: an unbonded validator is no longer sent Status.
         chain: Chain = arena.honest()[0].communities["pos"].chain
@@ -170,11 +202,8 @@ class LongRange(Attack):
         await arena.sleep(max(0.0, self.join_at - arena.now()))
         honest_height = chain.height
         sink = arena.attacker_key("sink").public_key
-        spend_height = self.unbonding_delay + 3
-        contents = [[sign_unbond(spender, amount, 0, self.fee)], *([] for _ in range(spend_height - 2)),
-                    [sign_transfer(spender, sink, amount, 1, self.fee)]]
-        contents += [[] for _ in range(max(0, honest_height + 2 - len(contents)))]
-        fork = forge_history(genesis, (), [spender, holder], contents)
+        fork = forge_history(genesis, (), [spender, holder],
+                             self._fork_contents(spender, sink, amount, genesis.params.unbonding_delay, honest_height + 2))
         late = await arena.join_late(LATE_NODE)
         arena.note("forged blocks served", arena.serve_blocks(HOLDER, LATE_NODE, fork))
         await arena.sleep(self.settle)
@@ -188,6 +217,75 @@ class LongRange(Attack):
         arena.note("sink credited on n0's chain", late_chain.state.balance(sink))
         arena.note("merchant credited on n0's chain", late_chain.state.balance(merchant.public_key) - before)
         arena.note("n0 refused at the checkpoint", late.communities["pos"].drops.get(CheckpointMismatch.reason, 0))
+
+    def _fork_contents(self, spender: KeyPair, sink: bytes, amount: int, unbonding_delay: int,
+                       top: int) -> list[list[Transaction]]:
+        """The forged blocks' transactions: a0 unbonds at height 1, pays its released stake to the sink once it is
+        released, then empty blocks up to height ``top``."""
+        spend_height = unbonding_delay + 3
+        contents = [[sign_unbond(spender, amount, 0, self.fee)], *([] for _ in range(spend_height - 2)),
+                    [sign_transfer(spender, sink, amount, 1, self.fee)]]
+        return contents + [[] for _ in range(max(0, top - len(contents)))]
+
+    async def _act_on_real_node(self, arena: Arena) -> None:
+        """
+        The act in the red node process that plays a1 and holds a0's key: it sees the real chain only through its own
+        node, which, unbonded, is sent no more blocks, so it asks the first honest validator for them itself
+        (``PosCommunity.request_blocks``, the documented BlockRequest). The merchant is the first honest validator
+        (a real node knows only the genesis validators). At ``join_at`` it forges the history and then, for
+        ``serve_for`` seconds, serves it unasked to every node that becomes its peer and is no genesis validator; the
+        fork runs ``lead`` blocks past the honest height, since those nodes join later.
+        """
+        spender, holder = arena.attacker_key(SPENDER), arena.attacker_key(HOLDER)
+        pos = arena.attacker(HOLDER).communities["pos"]
+        chain: Chain = pos.chain
+        genesis: PosGenesis = pos.settings.genesis
+        stakes = dict(genesis.stakes)
+        amount = stakes[spender.public_key]
+        merchant = arena.honest()[0]
+        validator = merchant.name
+
+        def catch_up() -> None:
+            peer = next((peer for peer in pos.get_peers()
+                         if account_of(peer.public_key.key_to_bin()) == merchant.public_key), None)
+            if peer is not None:
+                pos.request_blocks(chain.height + 1, peer)
+
+        for name, key in ((SPENDER, spender), (HOLDER, holder)):
+            sent = await arena.send_transaction(name, sign_unbond(key, stakes[key.public_key], 0, self.fee), validator)
+            arena.note(f"{name} unbond admitted", sent.accepted)
+        while chain.state.balance(spender.public_key) < amount + self.fee and arena.now() < self.join_at:
+            catch_up()
+            await arena.sleep(0.5)
+        before = chain.state.balance(merchant.public_key)
+        sent = await arena.send_transaction(SPENDER, sign_transfer(spender, merchant.public_key, amount, 1, self.fee),
+                                            validator)
+        arena.note("payment to the merchant admitted", sent.accepted)
+        while chain.state.balance(merchant.public_key) < before + amount and arena.now() < self.join_at:
+            catch_up()
+            await arena.sleep(0.5)
+        arena.note("merchant paid on the real chain", chain.state.balance(merchant.public_key) - before)
+        await arena.sleep(max(0.0, self.join_at - arena.now()))
+        for _ in range(4):  # the head as the validators have it now, a batch per request
+            catch_up()
+            await arena.sleep(0.5)
+        honest_height = chain.height
+        arena.note("honest height when the fork was forged", honest_height)
+        sink = arena.attacker_key("sink").public_key
+        fork = forge_history(genesis, (), [spender, holder], self._fork_contents(
+            spender, sink, amount, genesis.params.unbonding_delay, honest_height + self.lead))
+        arena.note("forged blocks", len(fork))
+        validators = set(stakes)
+        served: set[bytes] = set()
+        deadline = arena.now() + self.serve_for
+        while arena.now() < deadline:
+            for peer in pos.get_peers():
+                account = account_of(peer.public_key.key_to_bin())
+                if account not in validators and account not in served:
+                    served.add(account)
+                    count = arena.serve_blocks(HOLDER, account.hex(), fork)
+                    arena.note(f"forged history served to {account.hex()[:16]}", count)
+            await arena.sleep(0.25)
 
     def judge(self, outcome: Outcome) -> AttackResult:
         """Stolen: the tokens the sink holds on the late node's chain, when that node synced past the honest height

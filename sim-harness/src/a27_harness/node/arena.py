@@ -7,16 +7,21 @@ and the genesis:
 
 - ``now()`` is seconds since the arena was made (the node's start), on the process's event-loop clock, relative, so
   nothing depends on the host's uptime or wall clock;
-- ``attacker(name)`` is this node, whichever name the attack gives its node of this node's role; ``attacker_key`` is
-  this node's key, or for a node-less account (``Attack.accounts``) ``a27_attacks.account_key``;
-- ``honest()`` is every genesis validator but this node, by public key (the PoS account order), each named by its
-  genesis name (its public key in hex when it has none); a real node cannot tell an honest validator from another
-  red team's, and cannot read another process's communities (its handle's ``communities`` raise ``ArenaError``);
+- ``attacker(name)`` is this node, the attack's node it plays (``behaviour_node``, else the first of this node's
+  role); ``attacker_key`` is this node's key, the key of another attacker node the config holds (``[behaviour_keys]``:
+  an attack with several attacker validators, run from one process), or for a node-less account
+  (``Attack.accounts``) ``a27_attacks.account_key``;
+- ``honest()`` is every genesis validator but this node and the keys it holds, by public key (the PoS account order),
+  each named by its genesis name (its public key in hex when it has none); a real node cannot tell an honest
+  validator from another red team's, and cannot read another process's communities (its handle's ``communities``
+  raise ``ArenaError``);
 - ``send_transaction`` submits through this node's top ledger-carrying community (the documented SubmitTransaction,
   PROTOCOL.md) to that validator's address and waits for its verdict (``PosCommunity.submit``'s bounded retries);
-  ``send_packets`` sends from this node's endpoint; ``note`` logs one line per fact;
-- ``set_max_peers``, ``introduce_first``, ``take_offline``, ``join_late``, ``late_node`` and ``serve_blocks`` arrange
-  other nodes or the network, which only the simulator can: they raise ``ArenaError``.
+  ``send_packets`` sends from this node's endpoint; ``serve_blocks`` sends BlockResponses to a verified peer, named
+  as ``honest()`` names validators or by its account in hex (a node that joined later); ``note`` logs one line per
+  fact; ``simulated()`` is False;
+- ``set_max_peers``, ``introduce_first``, ``take_offline``, ``join_late`` and ``late_node`` arrange other nodes or
+  the network, which only the simulator can: they raise ``ArenaError``.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from ipv8.peer import Peer
 
 from a27_attacks import Attack, AttackerNode, NodeHandle, SendResult, account_key
 from a27_ledger import Genesis, KeyPair, SubmissionTimeout, Transaction, account_of
+from a27_pos.payloads import BlockResponse
 
 from .builder import VALIDATOR, A27Node
 
@@ -114,18 +120,21 @@ class NodeArena(ArenaClock):
     first node of this node's role), on the chain of ``genesis``.
     """
 
-    def __init__(self, node: A27Node, genesis: Genesis, attack: Attack, attacker: AttackerNode) -> None:
-        """Start the clock (``now()`` is 0 here) and read the validators from ``genesis``."""
+    def __init__(self, node: A27Node, genesis: Genesis, attack: Attack, attacker: AttackerNode,
+                 keys: Mapping[str, KeyPair] | None = None) -> None:
+        """Start the clock (``now()`` is 0 here) and read the validators from ``genesis``; ``keys`` are the other
+        attacker nodes' keys this process holds, by name (``[behaviour_keys]``)."""
         super().__init__(asyncio.get_running_loop().time(), [])
         self._node = node
         self._attack = attack
         self._attacker = attacker
+        self._keys = dict(keys or {})
         self.notes: dict[str, object] = {}
         """Every fact noted, by key (the last value of a key noted twice)."""
-        mine = node.spec.key.public_key
+        mine = {node.spec.key.public_key, *(key.public_key for key in self._keys.values())}
         names = genesis.names
         self._validators = {names.get(account) or account.hex(): account
-                            for account in sorted(genesis.validators) if account != mine}
+                            for account in sorted(genesis.validators) if account not in mine}
 
     async def finish(self) -> None:
         """Wait for every action ``at`` scheduled, those they schedule included (the first error raised)."""
@@ -152,13 +161,20 @@ class NodeArena(ArenaClock):
         node = self._node
         return NodeHandle(name, node.spec.key.public_key, node.spec.role, dict(node.overlays))
 
-    def attacker_key(self, name: str) -> KeyPair:
-        """This node's key, or the key of node-less account ``name`` (``a27_attacks.account_key``).
+    def simulated(self) -> bool:
+        """False: a real node process, which arranges no other node."""
+        return False
 
-        :raises ArenaError: for a name that is neither.
+    def attacker_key(self, name: str) -> KeyPair:
+        """This node's key, the key of another attacker node this process holds (``[behaviour_keys]``), or the key
+        of node-less account ``name`` (``a27_attacks.account_key``).
+
+        :raises ArenaError: for a name that is none of these.
         """
         if name in self._attack.accounts:
             return account_key(name)
+        if name in self._keys:
+            return self._keys[name]
         self._check_attacker(name)
         return self._node.spec.key
 
@@ -202,12 +218,14 @@ class NodeArena(ArenaClock):
         return []
 
     async def send_transaction(self, attacker: str, transaction: Transaction, validator: str) -> SendResult:
-        """Submit ``transaction`` to validator ``validator``'s address and wait for its verdict; one log line when
-        sent and one with the verdict.
+        """Submit ``transaction`` (signed by this node's key or one it holds for ``attacker``) through this node to
+        validator ``validator``'s address and wait for its verdict; one log line when sent and one with the verdict.
 
-        :raises ArenaError: for another attacker node, or a validator this node does not know (see ``_verified_peer``).
+        :raises ArenaError: for an attacker node this process neither plays nor holds the key of, or a validator this
+            node does not know (see ``_verified_peer``).
         """
-        self._check_attacker(attacker)
+        if attacker not in self._keys:
+            self._check_attacker(attacker)
         peer = await self._verified_peer(validator)
         what = (f"transaction {transaction.tx_id.hex()[:16]} (nonce {transaction.nonce}, fee {transaction.fee}, "
                 f"from {transaction.sender.hex()[:16]})")
@@ -269,8 +287,26 @@ class NodeArena(ArenaClock):
         self._simulator_only("late_node")
 
     def serve_blocks(self, attacker: str, target: str, blocks: Iterable[tuple[Any, Any]]) -> int:
-        """Simulator only: raises ``ArenaError``."""
-        self._simulator_only("serve_blocks")
+        """Send ``target`` one BlockResponse per ``(block, certificate)``, signed by this node, unasked; ``target`` is
+        a validator of ``honest()`` or a verified peer's account in hex (64 characters). Returns how many.
+
+        :raises ArenaError: for another attacker node, or a target that is not a verified peer now.
+        """
+        self._check_attacker(attacker)
+        account = self._validators.get(target)
+        if account is None and len(target) == 64 and all(char in "0123456789abcdef" for char in target):
+            account = bytes.fromhex(target)
+        peer = None if account is None else self._peer(account)
+        if peer is None:
+            msg = f"{target} is not a verified peer of this node: its address is unknown"
+            raise ArenaError(msg)
+        pos = self._node.overlays["pos"]
+        sent = 0
+        for block, certificate in blocks:
+            self._node.endpoint.send(peer.address, pos.pack_signed(BlockResponse(block.encode(),
+                                                                                 certificate.encode())))
+            sent += 1
+        return sent
 
 
 async def run_act(arena: NodeArena, attack: Attack, name: str) -> None:
