@@ -73,7 +73,8 @@ def test_long_range_on_real_nodes_a_checkpoint_from_a_trusted_node_refuses_the_f
                     *(str(tmp_path / spec.name) for spec in specs)], check=True, capture_output=True)
     genesis = load_genesis(tmp_path / "genesis.toml")
     stakes = dict(genesis.stakes)
-    red, a0 = nodes.keys["red"].public_key, next(account for account in stakes if genesis.ledger.names[account] == "red-a0")
+    red = nodes.keys["red"].public_key
+    a0 = next(account for account in stakes if genesis.ledger.names[account] == "red-a0")
     assert (stakes[a0], stakes[red], genesis.params.unbonding_delay) == (100_000, 400_001, 3)
     sink = account_key("sink").public_key
     red_log = nodes.log("red")

@@ -203,7 +203,8 @@ class LongRange(Attack):
         honest_height = chain.height
         sink = arena.attacker_key("sink").public_key
         fork = forge_history(genesis, (), [spender, holder],
-                             self._fork_contents(spender, sink, amount, genesis.params.unbonding_delay, honest_height + 2))
+                             self._fork_contents(spender, sink, amount, genesis.params.unbonding_delay,
+                                                 honest_height + 2))
         late = await arena.join_late(LATE_NODE)
         arena.note("forged blocks served", arena.serve_blocks(HOLDER, LATE_NODE, fork))
         await arena.sleep(self.settle)

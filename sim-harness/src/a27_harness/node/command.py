@@ -132,7 +132,7 @@ def _genesis(arguments: argparse.Namespace) -> int:
         raise ConfigError("a genesis needs at least one validator among the nodes")
     funded = [parse_fund(text) for text in arguments.fund or []]
     text = render_genesis(arguments.chain_id, nodes, arguments.balance, arguments.stake, funded,
-                          attacker_genesis(nodes, arguments.stake))
+                          attackers=attacker_genesis(nodes, arguments.stake))
     try:
         with target.open("x", encoding="utf-8") as handle:
             handle.write(text)

@@ -575,7 +575,7 @@ class AttackerGenesis:
 
 
 def render_genesis(chain_id: str, nodes: Sequence[tuple[NodeConfig, KeyPair]], balance: int, stake: int,
-                   funded: Sequence[tuple[bytes, int]] = (), attackers: AttackerGenesis | None = None) -> str:
+                   funded: Sequence[tuple[bytes, int]] = (), *, attackers: AttackerGenesis | None = None) -> str:
     """
     The genesis file for ``nodes``: every account starts with ``balance``; each validator also bonds ``stake``.
 

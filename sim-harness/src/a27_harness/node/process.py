@@ -73,8 +73,8 @@ class OffsetClockRuntime(UdpRuntime):
 def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
     """
     The registered attack the config's behaviour names and the attacker node this node plays (``behaviour_node``,
-    else its first node with the config's role); None when honest. The attack is built from ``behaviour_params`` the way ``a27 attack``
-    builds it.
+    else its first node with the config's role); None when honest. The attack is built from ``behaviour_params`` the
+    way ``a27 attack`` builds it.
 
     :raises ConfigError: for an unknown attack, a bad parameter, an attack that needs the simulator
         (``Attack.real_node`` False), one of another lab than the node's layers (Lab 1 attacks run on
