@@ -138,9 +138,8 @@ def _genesis(arguments: argparse.Namespace) -> int:
             handle.write(text)
     except OSError as error:
         raise ConfigError(f"{target}: cannot write it: {error.strerror or error}") from None
-    load_genesis(target.resolve())
-    validators = sum(config.role == VALIDATOR for config, _ in nodes)
-    print(f"{target}: {len(nodes)} accounts, {validators} validators")
+    written = load_genesis(target.resolve())
+    print(f"{target}: {len(written.ledger.balances)} accounts, {len(written.stakes)} validators")
     return 0
 
 
