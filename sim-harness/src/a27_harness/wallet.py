@@ -119,8 +119,9 @@ def _history(arguments: argparse.Namespace) -> int:
 
 def _checkpoint(arguments: argparse.Namespace) -> int:
     answer = _client(arguments).request("GET", "/checkpoint")
-    print(f"# from {arguments.node}: its last finalized block, height {answer['height']}", file=sys.stderr)
-    print(f'[pos]\ncheckpoint = "{answer["checkpoint"]}"')
+    print(f"# {arguments.node}'s last finalized block, height {answer['height']}: put the line below in the [pos] "
+          "table of the joining node's config", file=sys.stderr)
+    print(f'checkpoint = "{answer["checkpoint"]}"')
     return 0
 
 
@@ -169,9 +170,9 @@ def add_wallet_parser(commands: argparse._SubParsersAction) -> None:
     history.set_defaults(wallet_handler=_history)
     checkpoint = kinds.add_parser("checkpoint", parents=[common],
                                   help="print the [pos] checkpoint line of a node you trust (its last final block)",
-                                  description="Print, for a joining node's config, the [pos] table with the "
-                                              "checkpoint of the node --node names: its last finalized block. Ask "
-                                              "only a node you trust: the joining node refuses any other history.")
+                                  description="Print, for the [pos] table of a joining node's config, the checkpoint "
+                                              "line of the node --node names: its last finalized block. Ask only a "
+                                              "node you trust: the joining node refuses any other history.")
     checkpoint.set_defaults(wallet_handler=_checkpoint)
     channel = kinds.add_parser("channel", help="the node's own channels (they spend its funds: API key needed)")
     actions = channel.add_subparsers(dest="action", required=True)
