@@ -13,7 +13,7 @@ The defence lives in a27-pos: `pos.checkpoints` (weak subjectivity, `a27_pos.Che
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -182,29 +182,12 @@ class LongRange(Attack):
         # The honest chain as the first honest validator holds it: an unbonded validator is no longer sent Status.
         chain: Chain = arena.honest()[0].communities["pos"].chain
         genesis: PosGenesis = arena.attacker(SPENDER).communities["pos"].settings.genesis
-        stakes = dict(genesis.stakes)
-        amount = stakes[spender.public_key]
-        validator = arena.honest()[0].name
         merchant = next(node for node in arena.honest() if node.role == "light")
-        for name, key in ((SPENDER, spender), (HOLDER, holder)):
-            sent = await arena.send_transaction(name, sign_unbond(key, stakes[key.public_key], 0, self.fee), validator)
-            arena.note(f"{name} unbond admitted", sent.accepted)
-        while chain.state.balance(spender.public_key) < amount + self.fee and arena.now() < self.join_at:
-            await arena.sleep(0.25)
-
-        before = chain.state.balance(merchant.public_key)
-        payment = sign_transfer(spender, merchant.public_key, amount, 1, self.fee)
-        sent = await arena.send_transaction(SPENDER, payment, validator)
-        arena.note("payment to the merchant admitted", sent.accepted)
-        while chain.state.balance(merchant.public_key) < before + amount and arena.now() < self.join_at:
-            await arena.sleep(0.25)
-        arena.note("merchant paid on the real chain", chain.state.balance(merchant.public_key) - before)
-        await arena.sleep(max(0.0, self.join_at - arena.now()))
+        before = await self._unbond_and_pay(arena, chain, genesis, merchant.public_key,
+                                            validator=arena.honest()[0].name, poll=0.25)
         honest_height = chain.height
         sink = arena.attacker_key("sink").public_key
-        fork = forge_history(genesis, (), [spender, holder],
-                             self._fork_contents(spender, sink, amount, genesis.params.unbonding_delay,
-                                                 honest_height + 2))
+        fork = self._fork(genesis, spender, holder, sink, honest_height + 2)
         late = await arena.join_late(LATE_NODE)
         arena.note("forged blocks served", arena.serve_blocks(HOLDER, LATE_NODE, fork))
         await arena.sleep(self.settle)
@@ -219,14 +202,40 @@ class LongRange(Attack):
         arena.note("merchant credited on n0's chain", late_chain.state.balance(merchant.public_key) - before)
         arena.note("n0 refused at the checkpoint", late.communities["pos"].drops.get(CheckpointMismatch.reason, 0))
 
-    def _fork_contents(self, spender: KeyPair, sink: bytes, amount: int, unbonding_delay: int,
-                       top: int) -> list[list[Transaction]]:
-        """The forged blocks' transactions: a0 unbonds at height 1, pays its released stake to the sink once it is
-        released, then empty blocks up to height ``top``."""
-        spend_height = unbonding_delay + 3
+    async def _unbond_and_pay(self, arena: Arena, chain: Chain, genesis: PosGenesis, merchant: bytes, *,
+                              validator: str, poll: float, keep_up: Callable[[], None] = lambda: None) -> int:
+        """Unbond a0 and a1 (through ``validator``), wait for a0's stake to be released on ``chain``, pay it all to
+        ``merchant`` and wait until ``chain`` shows it paid, each wait looking every ``poll`` s (after ``keep_up()``)
+        until ``join_at`` at most; then wait for ``join_at``. Returns the merchant's balance before the payment."""
+        spender, holder = arena.attacker_key(SPENDER), arena.attacker_key(HOLDER)
+        stakes = dict(genesis.stakes)
+        amount = stakes[spender.public_key]
+        for name, key in ((SPENDER, spender), (HOLDER, holder)):
+            sent = await arena.send_transaction(name, sign_unbond(key, stakes[key.public_key], 0, self.fee), validator)
+            arena.note(f"{name} unbond admitted", sent.accepted)
+        while chain.state.balance(spender.public_key) < amount + self.fee and arena.now() < self.join_at:
+            keep_up()
+            await arena.sleep(poll)
+        before = chain.state.balance(merchant)
+        sent = await arena.send_transaction(SPENDER, sign_transfer(spender, merchant, amount, 1, self.fee), validator)
+        arena.note("payment to the merchant admitted", sent.accepted)
+        while chain.state.balance(merchant) < before + amount and arena.now() < self.join_at:
+            keep_up()
+            await arena.sleep(poll)
+        arena.note("merchant paid on the real chain", chain.state.balance(merchant) - before)
+        await arena.sleep(max(0.0, self.join_at - arena.now()))
+        return before
+
+    def _fork(self, genesis: PosGenesis, spender: KeyPair, holder: KeyPair, sink: bytes,
+              top: int) -> list[CertifiedBlock]:
+        """The forged history from genesis, signed by a0 and a1: a0 unbonds at height 1, pays its stake to the sink
+        once it is released, then empty blocks up to height ``top``."""
+        amount = dict(genesis.stakes)[spender.public_key]
+        spend_height = genesis.params.unbonding_delay + 3
         contents = [[sign_unbond(spender, amount, 0, self.fee)], *([] for _ in range(spend_height - 2)),
                     [sign_transfer(spender, sink, amount, 1, self.fee)]]
-        return contents + [[] for _ in range(max(0, top - len(contents)))]
+        contents += [[] for _ in range(max(0, top - len(contents)))]
+        return forge_history(genesis, (), [spender, holder], contents)
 
     async def _act_on_real_node(self, arena: Arena) -> None:
         """
@@ -241,10 +250,7 @@ class LongRange(Attack):
         pos = arena.attacker(HOLDER).communities["pos"]
         chain: Chain = pos.chain
         genesis: PosGenesis = pos.settings.genesis
-        stakes = dict(genesis.stakes)
-        amount = stakes[spender.public_key]
         merchant = arena.honest()[0]
-        validator = merchant.name
 
         def catch_up() -> None:
             peer = next((peer for peer in pos.get_peers()
@@ -252,31 +258,17 @@ class LongRange(Attack):
             if peer is not None:
                 pos.request_blocks(chain.height + 1, peer)
 
-        for name, key in ((SPENDER, spender), (HOLDER, holder)):
-            sent = await arena.send_transaction(name, sign_unbond(key, stakes[key.public_key], 0, self.fee), validator)
-            arena.note(f"{name} unbond admitted", sent.accepted)
-        while chain.state.balance(spender.public_key) < amount + self.fee and arena.now() < self.join_at:
-            catch_up()
-            await arena.sleep(0.5)
-        before = chain.state.balance(merchant.public_key)
-        sent = await arena.send_transaction(SPENDER, sign_transfer(spender, merchant.public_key, amount, 1, self.fee),
-                                            validator)
-        arena.note("payment to the merchant admitted", sent.accepted)
-        while chain.state.balance(merchant.public_key) < before + amount and arena.now() < self.join_at:
-            catch_up()
-            await arena.sleep(0.5)
-        arena.note("merchant paid on the real chain", chain.state.balance(merchant.public_key) - before)
-        await arena.sleep(max(0.0, self.join_at - arena.now()))
+        await self._unbond_and_pay(arena, chain, genesis, merchant.public_key, validator=merchant.name, poll=0.5,
+                                   keep_up=catch_up)
         for _ in range(4):  # the head as the validators have it now, a batch per request
             catch_up()
             await arena.sleep(0.5)
         honest_height = chain.height
         arena.note("honest height when the fork was forged", honest_height)
         sink = arena.attacker_key("sink").public_key
-        fork = forge_history(genesis, (), [spender, holder], self._fork_contents(
-            spender, sink, amount, genesis.params.unbonding_delay, honest_height + self.lead))
+        fork = self._fork(genesis, spender, holder, sink, honest_height + self.lead)
         arena.note("forged blocks", len(fork))
-        validators = set(stakes)
+        validators = set(dict(genesis.stakes))
         served: set[bytes] = set()
         deadline = arena.now() + self.serve_for
         while arena.now() < deadline:
