@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from a27_attacks import attack_named
+from a27_attacks import BadParameter, attack_named
 from a27_harness.entry import main
 from a27_harness.node import LIGHT, VALIDATOR, A27Node, NodeSpec, SimulatedRuntime, build_node, introduce_all
 from a27_harness.node.arena import ArenaError, NodeArena
@@ -118,6 +118,11 @@ def test_the_arena_signs_with_the_held_keys_and_serves_blocks_to_a_peer_named_by
         assert arena.serve_blocks("a1", "b0", served) == 1
         with pytest.raises(ArenaError, match=f"{'ab' * 32} is not a verified peer of this node"):
             arena.serve_blocks("a1", "ab" * 32, served)
+        # Played as a0 without a1's key (a battle's red node, say), the act stops at once, saying what it needs.
+        spender = next(node for node in attack.attacker_nodes() if node.name == "a0")
+        with pytest.raises(BadParameter, match=r"^long-range on a real node: the process plays a1 and holds a0's key "
+                                               r"\(behaviour_node = \"a1\", .*attacker node 'a1' of long-range is not"):
+            await attack.act(NodeArena(red, genesis.ledger, attack, spender))
         for node in nodes:
             await node.stop()
 

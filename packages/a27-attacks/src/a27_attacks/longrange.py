@@ -246,8 +246,13 @@ class LongRange(Attack):
         ``serve_for`` seconds, serves it unasked to every node that becomes its peer and is no genesis validator; the
         fork runs ``lead`` blocks past the honest height, since those nodes join later.
         """
-        spender, holder = arena.attacker_key(SPENDER), arena.attacker_key(HOLDER)
-        pos = arena.attacker(HOLDER).communities["pos"]
+        try:
+            spender, holder = arena.attacker_key(SPENDER), arena.attacker_key(HOLDER)
+            pos = arena.attacker(HOLDER).communities["pos"]
+        except Exception as error:
+            msg = (f'long-range on a real node: the process plays a1 and holds a0\'s key (behaviour_node = "a1", '
+                   f'[behaviour_keys] a0 = "a0.key" in its config): {error}')
+            raise BadParameter(msg) from None
         chain: Chain = pos.chain
         genesis: PosGenesis = pos.settings.genesis
         merchant = arena.honest()[0]
