@@ -105,9 +105,13 @@ def test_long_range_on_real_nodes_a_checkpoint_from_a_trusted_node_refuses_the_f
             logged = nodes.log(LATE[0]).read_text(encoding="utf-8")
             try:
                 plain_height = int(plain.status()["height"])
+                # Red serves a newcomer within 0.25 s, before its first poll of a validator (1 s): the defended node
+                # meets the fork and refuses it; had an honest validator answered first, it would follow the real chain.
+                defended_done = ("not the checkpointed chain" in logged
+                                 or _block_id(defended, checkpoint_height) == checkpoint[2])
             except ClientError:
                 return False
-            return "not the checkpointed chain" in logged and plain_height >= checkpoint_height
+            return defended_done and plain_height >= checkpoint_height
 
         nodes.until(settled, 30, "the late nodes to sync")
         time.sleep(2.0)  # a little longer: a node that went past the checkpoint would show it now
@@ -122,10 +126,10 @@ def test_long_range_on_real_nodes_a_checkpoint_from_a_trusted_node_refuses_the_f
         # Defended: the fork's block at the checkpoint height refused (one log line), never past it on the fork.
         logged = nodes.log(LATE[0]).read_text(encoding="utf-8")
         assert re.search(r"checkpoint \d+:[0-9a-f]{64} \(enforced\)", logged)
-        assert "not the checkpointed chain" in logged
         height = int(defended.status()["height"])
         assert height < checkpoint_height or _block_id(defended, checkpoint_height) == checkpoint[2]
         on_fork = _block_id(defended, 1) != real_block_1
+        assert not on_fork or "not the checkpointed chain" in logged
         assert not (on_fork and height >= checkpoint_height)
         # The real chain paid the merchant once and the sink nothing.
         assert honest.balance(sink) == 0
