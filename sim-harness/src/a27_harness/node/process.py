@@ -174,10 +174,10 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
 
 def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> LayerSettings:
     """
-    The layer settings for the node: its behaviour's, and with PoS the role the config names.
+    The layer settings for the node: its behaviour's, and with PoS the role the config names and its ``[pos]
+    checkpoint`` as ``PosSettings.checkpoint`` (enforced unless ``pos.checkpoints`` is off).
 
     :raises ConfigError: when the genesis contradicts the role, or the behaviour's settings do not fit the node.
-    ``[pos] checkpoint`` becomes ``PosSettings.checkpoint`` (enforced unless ``pos.checkpoints`` is off).
     """
     account = spec.key.public_key
     staked = account in dict(genesis.stakes)
