@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ import attrs
 import pytest
 from ipv8.REST.rest_manager import RESTManager
 
+from a27_harness.entry import main
 from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, Stores, UdpRuntime, build_node, walk_to_all
 from a27_harness.node.api import MAX_PAGE, NodeApi
 from a27_harness.node.config import RestConfig
@@ -130,6 +133,12 @@ def test_a_submitted_transfer_becomes_final_and_moves_the_balances(tmp_path: Pat
         assert checkpoint["height"] >= final["height"]
         assert checkpoint["block_id"] == head.block(checkpoint["height"]).block_id.hex()
         assert checkpoint["checkpoint"] == f"{checkpoint['height']}:{checkpoint['block_id']}"
+        # `a27 wallet checkpoint` prints the config line from the same endpoint (its client blocks: another thread).
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            command = ["wallet", "checkpoint", "--node", rest.url, "--api-key", API_KEY]
+            assert await asyncio.to_thread(main, command) == 0
+        assert re.fullmatch(r'checkpoint = "(\d+):([0-9a-f]{64})"\n', printed.getvalue())
         assert node["mempool_size"] is None and node["last_finality_time"] > 0
 
         # The same transfer again is answered as final; another one with its nonce (a replay) is refused by the
