@@ -79,8 +79,7 @@ def test_the_arena_shows_this_node_its_keys_and_the_genesis_validators(simulatio
             arena.send_packets("a0", "red", [b"junk"])
         # What only the simulator can arrange is refused by name.
         for action, call in (("set_max_peers", lambda: arena.set_max_peers("b0", 3)),
-                             ("late_node", lambda: arena.late_node("x")),
-                             ("serve_blocks", lambda: arena.serve_blocks("a0", "b0", []))):
+                             ("late_node", lambda: arena.late_node("x"))):
             with pytest.raises(ArenaError, match=f"double-spend-pos: {action} arranges other nodes"):
                 call()
         for action, waiting in (("take_offline", arena.take_offline("b0", 1.0)),

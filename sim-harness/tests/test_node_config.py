@@ -35,7 +35,7 @@ from a27_harness.node.process import (
     run_node,
 )
 from a27_ledger import KeyPair, SQLiteStore
-from a27_pos import Chain, SQLiteChainStore, pos_registry
+from a27_pos import Chain, Checkpoint, SQLiteChainStore, pos_registry
 
 
 def _write_node(tmp_path: Path, name: str = "v0", role: str = "validator", port: int = 9000,
@@ -102,6 +102,14 @@ BAD_CONFIGS = [
     ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset_seconds = "60"', "[clock] offset_seconds: expected"),
     ('data_dir = "data"', 'data_dir = "data"\n[clock]\noffset = 60', "[clock]: unknown key 'offset'"),
     ('data_dir = "data"', 'data_dir = "data"\nclock = 60', "clock: expected a [clock] table"),
+    ('# checkpoint = "', 'checkpoint = "-3:' + "ab" * 32 + '"\n#', '[pos] checkpoint: expected "<height>:<block id>"'),
+    ('# checkpoint = "', 'checkpoint = "0:' + "ab" * 32 + '"\n#', "a height from 1 and 64 hex characters"),
+    ('# checkpoint = "', 'checkpoint = "7:' + "zz" * 32 + '"\n#', "got '7:zzzz"),
+    ('# checkpoint = "', 'checkpoint = "7:' + "ab" * 31 + '"\n#', "[pos] checkpoint: expected"),
+    ('# checkpoint = "', 'checkpoint = "7"\n#', "[pos] checkpoint: expected"),
+    ('# checkpoint = "', 'checkpoint = 7\n#', "[pos] checkpoint: expected \"<height>:<block id>\", a height from 1 and "
+                                            "64 hex characters, got 7"),
+    ('# checkpoint = "', 'height = 7\n#', "[pos]: unknown key 'height'; keys are checkpoint"),
 ]
 
 
@@ -113,6 +121,26 @@ def test_a_bad_config_is_refused_naming_the_setting(tmp_path: Path, old: str, ne
     path.write_text(text.replace(old, new, 1), encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_config(path)
+
+
+def test_a_checkpoint_in_the_config_reaches_the_pos_settings_and_a_ledger_node_refuses_one(tmp_path: Path) -> None:
+    path = _write_node(tmp_path)
+    _genesis_for(tmp_path, path)
+    block_id = bytes(range(32))
+    text = path.read_text(encoding="utf-8")
+    assert '# checkpoint = "HEIGHT:BLOCK_ID"' in text  # the written config says where it goes
+    path.write_text(text.replace('# checkpoint = "HEIGHT:BLOCK_ID"', f'checkpoint = "12:{block_id.hex().upper()}"'),
+                    encoding="utf-8")
+    config = load_config(path)
+    assert config.checkpoint == Checkpoint(12, block_id)
+    _spec, _genesis, settings = prepare(config)
+    assert settings["pos"]["checkpoint"] == Checkpoint(12, block_id)
+    assert load_config(_write_node(tmp_path, "v1")).checkpoint is None
+    ledger = tmp_path / "ledger.toml"
+    ledger.write_text(f'name = "l"\nrole = "validator"\nlayers = ["ledger"]\ngenesis = "g.toml"\n'
+                      f'[pos]\ncheckpoint = "12:{block_id.hex()}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("[pos]: this node runs no pos layer (layers = ledger)")):
+        load_config(ledger)
 
 
 def test_a_missing_config_file_is_refused(tmp_path: Path) -> None:
@@ -185,11 +213,11 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("coalition", "long-range", "superseded-state"):
+    for name in ("coalition", "superseded-state"):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
                                               "censor, double-spend-lab1, double-spend-pos, eclipse, flood, "
-                                              "invalid-block, mempool-flood, proposal-equivocation, sybil, "
-                                              "vote-equivocation, withhold$"):
+                                              "invalid-block, long-range, mempool-flood, proposal-equivocation, "
+                                              "sybil, vote-equivocation, withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
     # censor runs on a real node once its victim is an account; a light node's name means nothing there.
     with pytest.raises(ConfigError, match=r"^behaviour: censor: on a real node victim must be an account \(its public "

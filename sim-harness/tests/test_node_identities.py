@@ -53,7 +53,7 @@ def test_the_identities_play_the_attacks_other_nodes_and_send_sybil_votes_that_v
         identities = await Identities.start(red, genesis, others, lambda spec, _node: {"pos": {"validator": False}},
                                             walk, runtime=runtime)
         keys = {name: node.spec.key.public_key for name, node in identities.nodes.items()}
-        arena = NodeArena(red, genesis.ledger, attack, played, identities.nodes)
+        arena = NodeArena(red, genesis.ledger, attack, played, identities=identities.nodes)
         # Every attacker node is a handle with its own communities; the genesis validators are the honest ones.
         assert arena.attacker("a0").public_key == red.spec.key.public_key
         assert arena.attacker("a2").communities["pos"] is identities.nodes["a2"].pos

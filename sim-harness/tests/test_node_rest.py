@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,6 +16,7 @@ import attrs
 import pytest
 from ipv8.REST.rest_manager import RESTManager
 
+from a27_harness.entry import main
 from a27_harness.node import LIGHT, VALIDATOR, NodeSpec, Stores, UdpRuntime, build_node, walk_to_all
 from a27_harness.node.api import MAX_PAGE, NodeApi
 from a27_harness.node.config import RestConfig
@@ -124,6 +127,18 @@ def test_a_submitted_transfer_becomes_final_and_moves_the_balances(tmp_path: Pat
         status, node = await rest.call("GET", "/status")
         assert status == 200
         assert node["role"] == "light" and node["height"] >= final["height"] and node["peers"] >= 1
+        status, checkpoint = await rest.call("GET", "/checkpoint")
+        assert status == 200
+        head = rest.api.node.pos.chain
+        assert checkpoint["height"] >= final["height"]
+        assert checkpoint["block_id"] == head.block(checkpoint["height"]).block_id.hex()
+        assert checkpoint["checkpoint"] == f"{checkpoint['height']}:{checkpoint['block_id']}"
+        # `a27 wallet checkpoint` prints the config line from the same endpoint (its client blocks: another thread).
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            command = ["wallet", "checkpoint", "--node", rest.url, "--api-key", API_KEY]
+            assert await asyncio.to_thread(main, command) == 0
+        assert re.fullmatch(r'checkpoint = "(\d+):([0-9a-f]{64})"\n', printed.getvalue())
         assert node["mempool_size"] is None and node["last_finality_time"] > 0
         # Its one peer is the validator (``running``'s first key), by account.
         validator = KeyPair.from_seed(bytes([0]) * 32).public_key.hex()
@@ -223,7 +238,7 @@ def test_every_route_is_in_the_openapi_document_and_the_docs_page_is_served(tmp_
         routes = rest.routes()
         documented = {(method.upper(), path) for path, methods in document["paths"].items() for method in methods}
         assert routes <= documented, routes - documented
-        assert len(routes) == 11
+        assert len(routes) == 12
         async with rest.session.get(rest.url + "/docs") as answer:
             assert answer.status == 200
             assert "swagger" in (await answer.text()).lower()

@@ -117,6 +117,14 @@ def _history(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _checkpoint(arguments: argparse.Namespace) -> int:
+    answer = _client(arguments).request("GET", "/checkpoint")
+    print(f"# {arguments.node}'s last finalized block, height {answer['height']}: put the line below in the [pos] "
+          "table of the joining node's config", file=sys.stderr)
+    print(f'checkpoint = "{answer["checkpoint"]}"')
+    return 0
+
+
 def _channel(arguments: argparse.Namespace) -> int:
     client = _client(arguments)
     if arguments.action == "open":
@@ -139,7 +147,8 @@ def add_wallet_parser(commands: argparse._SubParsersAction) -> None:
     common.add_argument("--node", default=DEFAULT_NODE, metavar="URL_OR_NODE_DIR",
                         help=f"the node's REST API: a URL, or a node's folder or config (default {DEFAULT_NODE})")
     common.add_argument("--api-key", help="the node's API key (default: from the node's config, if given)")
-    wallet = commands.add_parser("wallet", help="a key, and a node's REST API: balance, send, history, channels",
+    wallet = commands.add_parser("wallet",
+                                 help="a key, and a node's REST API: balance, send, history, channels, checkpoint",
                                  description="Sign transfers with a local key and send them through a node's REST "
                                              "API; follow them to finality.")
     kinds = wallet.add_subparsers(dest="wallet_command", required=True)
@@ -159,6 +168,12 @@ def add_wallet_parser(commands: argparse._SubParsersAction) -> None:
     history.add_argument("account", nargs="?", type=_account, metavar="ACCOUNT")
     history.add_argument("--limit", type=_positive, default=20, help="how many (1 to 50, default 20)")
     history.set_defaults(wallet_handler=_history)
+    checkpoint = kinds.add_parser("checkpoint", parents=[common],
+                                  help="print the [pos] checkpoint line of a node you trust (its last final block)",
+                                  description="Print, for the [pos] table of a joining node's config, the checkpoint "
+                                              "line of the node --node names: its last finalized block. Ask only a "
+                                              "node you trust: the joining node refuses any other history.")
+    checkpoint.set_defaults(wallet_handler=_checkpoint)
     channel = kinds.add_parser("channel", help="the node's own channels (they spend its funds: API key needed)")
     actions = channel.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", parents=[common], help="the node's open channels")

@@ -141,6 +141,11 @@ class Arena(Protocol):
         """Run ``action()`` when ``now()`` reaches ``seconds`` (at once if it has passed); the run waits for it."""
         ...
 
+    def simulated(self) -> bool:
+        """Whether this is the simulator's arena (it sees and arranges every node), not a real node process's (which
+        sees only its own node and the genesis; ``a27_harness.node.arena``)."""
+        ...
+
     def attacker(self, name: str) -> NodeHandle:
         """The attacker node ``name`` (one of ``attacker_nodes``); its communities are the attacker's to drive."""
         ...
@@ -209,6 +214,7 @@ class Arena(Protocol):
         """
         Send ``target`` one BlockResponse (PROTOCOL.md, PoS message 9) per ``(block, certificate)`` pair, in order,
         signed by attacker node ``attacker``'s IPv8 key, unasked (block sync takes what arrives); returns how many.
+        On a real node ``target`` may also be a verified peer's account in hex (a node that joined it later).
         """
         ...
 
@@ -349,12 +355,13 @@ class Attack(abc.ABC):
     and a node config naming it is refused."""
     real_node_act: ClassVar[bool] = False
     """Whether a real node process also runs ``act_real_node`` (by default ``act``), once, through the node's own
-    arena (``a27_harness.node.arena``: this node is the attacker node of its role, the attack's other attacker nodes
-    are identities the process hosts beside it, ``honest()`` is the genesis validators but itself by public key,
-    ``accounts`` have the keys of ``account_key``); only with ``real_node``. It uses only ``now``, ``sleep``, ``at``,
-    ``attacker`` (any of its attacker nodes), ``attacker_key``, ``honest`` (names and keys: the handles carry no
-    communities), ``send_transaction``, ``note`` and ``send_packets``: the others need the simulator and raise there.
-    False: ``act`` only arms what ``node_settings_for`` arms by itself, or needs the simulator."""
+    arena (``a27_harness.node.arena``: this node is the attacker node of its role, or the one its config names, the
+    attack's other attacker nodes are identities the process hosts beside it or keys its config holds, ``honest()``
+    is the genesis validators but those, by public key, ``accounts`` have the keys of ``account_key``); only with
+    ``real_node``. It uses only ``now``, ``sleep``, ``at``, ``simulated``, ``attacker`` (any of its attacker nodes),
+    ``attacker_key``, ``honest`` (names and keys: the handles carry no communities), ``send_transaction``, ``note``,
+    ``send_packets`` and ``serve_blocks``: the others need the simulator and raise there. False: ``act`` only arms
+    what ``node_settings_for`` arms by itself, or needs the simulator."""
     replay_acts: ClassVar[bool] = False
     """Whether the honest replay calls ``act`` too (the attacker's nodes still built with honest settings): for an
     attack whose ``act`` is honest activity (opening channels, paying) and whose attack is only the replaced

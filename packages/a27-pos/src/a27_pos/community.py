@@ -64,7 +64,7 @@ from a27_pos.consensus import (
     Timeouts,
 )
 from a27_pos.defences import PosDefences
-from a27_pos.errors import MalformedBlock, MalformedVote, PosError, StaleMessage
+from a27_pos.errors import CheckpointMismatch, MalformedBlock, MalformedVote, PosError, StaleMessage
 from a27_pos.evidence import decode_evidence
 from a27_pos.mempool import Mempool
 from a27_pos.params import PosGenesis
@@ -211,6 +211,11 @@ class PosCommunity(A27Community):
                                           max_clock_drift=settings.max_clock_drift, behaviour=settings.behaviour,
                                           defences=settings.defences)
             self.submissions = SubmissionDesk(self.engine.mempool, max_tracked=settings.max_tracked_submissions)
+        self._trial: Chain | None = None
+        """A light node syncing from genesis towards its checkpoint: the history it is served, applied here first (in
+        memory) and to `chain` only once it holds the checkpoint's block (DESIGN.md, "Long-range forks")."""
+        if self.engine is None and self.chain.checkpoint is not None and self.chain.height == 0:
+            self._trial = self._new_trial()
         self.stats: Counter[str] = Counter()
         """What this node did and saw, by event."""
         self.commit_listeners: list[Callable[[Block, CommitCertificate, Sequence[Receipt]], None]] = []
@@ -286,7 +291,8 @@ class PosCommunity(A27Community):
         message they send, so the answer is kept while the validator set, the peer policy and the set of verified
         peers stay the same (compared in full: a Sybil evicted for a validator leaves the count unchanged), for at
         most `VALIDATOR_PEERS_TTL` seconds (a policy whose answers change)."""
-        validators = self.chain.validator_set(self.chain.height + 1)
+        synced = self.chain if self._trial is None else self._trial
+        validators = synced.validator_set(synced.height + 1)
         verified = self.network.verified_peers
         now = self.now()
         kept = self._validator_peers
@@ -563,10 +569,11 @@ class PosCommunity(A27Community):
         """A light node's long-poll: ask a validator for the blocks after its own when `BlockSync.follow` decides
         (runs every `retry_interval`, and after blocks are applied)."""
         now = self.now()
-        if not self.sync.poll_due(now, self.chain.height):
+        height = self.synced_height
+        if not self.sync.poll_due(now, height):
             return  # the common case: looking up the validators among the peers costs more than deciding
         validators = {peer.public_key.key_to_bin(): peer for peer in self.validator_peers()}
-        decision = self.sync.follow(now, self.chain.height, list(validators))
+        decision = self.sync.follow(now, height, list(validators))
         if decision is None:
             return
         self.stats["block requests"] += 1
@@ -650,27 +657,62 @@ class PosCommunity(A27Community):
             certificate = CommitCertificate.decode(payload.certificate)
         except (MalformedBlock, MalformedVote) as error:
             raise DroppedMessage("malformed", f"block response: {error}") from error
-        received = self.sync.receive(block, certificate, self.chain.height)
+        received = self.sync.receive(block, certificate, self.synced_height)
         if received is Received.HELD:
             self.stats["block already held"] += 1
         if received is not Received.NEXT:
             return
         try:
             self._apply_synced(block, certificate)
-            while (following := self.sync.pop_next(self.chain.height)) is not None:
+            while (following := self.sync.pop_next(self.synced_height)) is not None:
                 try:
                     self._apply_synced(*following)
                 except DroppedMessage as drop:
                     self.record_drop("BlockResponse", peer.address, drop)
                     break
-            self.sync.prune(self.chain.height)
+            self.sync.prune(self.synced_height)
         finally:
             if self.engine is None:
                 self._follow_soon()
 
+    @property
+    def synced_height(self) -> int:
+        """The height block sync has reached: the chain's, or while a light node syncs towards its checkpoint
+        (`_trial`), the trial history's."""
+        return self.chain.height if self._trial is None else self._trial.height
+
+    def _new_trial(self) -> Chain:
+        trial = Chain.start(self.settings.genesis)
+        trial.set_checkpoint(self.chain.checkpoint)
+        return trial
+
+    def _apply_trial(self, trial: Chain, block: Block, certificate: CommitCertificate) -> None:
+        """Apply a synced block to the trial history; once it holds the checkpoint's block, apply the whole history to
+        the chain. A history that holds another block there is dropped, with every block buffered: sync starts again
+        from genesis, from the next validator."""
+        try:
+            trial.apply_synced(block, certificate)
+        except PosError as error:
+            if isinstance(error, CheckpointMismatch):
+                self._trial = self._new_trial()
+                self.sync.prune(2**64)  # every buffered block: they may be the refused history's
+                self.stats["histories refused at the checkpoint"] += 1
+            raise DroppedMessage(error.reason, f"synced block {block.height}: {error}") from error
+        checkpoint = trial.checkpoint
+        if checkpoint is None or trial.height < checkpoint.height:
+            return
+        self._trial = None
+        for height in range(self.chain.height + 1, trial.height + 1):
+            synced, synced_certificate = trial.block(height), trial.certificate(height)
+            assert synced is not None and synced_certificate is not None
+            self._finalized(synced, synced_certificate, self.chain.apply_synced(synced, synced_certificate))
+
     def _apply_synced(self, block: Block, certificate: CommitCertificate) -> None:
         if self.engine is not None:
             self._perform(self.engine.on_decided_block(block, certificate, self.now()))
+            return
+        if self._trial is not None:
+            self._apply_trial(self._trial, block, certificate)
             return
         try:
             receipts = self.chain.apply_synced(block, certificate)

@@ -532,6 +532,10 @@ class _Arena(ArenaClock):
         introduce_members(members, [range(1, len(everyone)), *([0] for _ in validators)])
         return _handle(node)
 
+    def simulated(self) -> bool:
+        """True: the simulator's arena."""
+        return True
+
     def late_node(self, name: str) -> NodeHandle:
         """A node added by ``join_late``."""
         if name not in self._guests.late:

@@ -201,6 +201,16 @@ class NodeApi:
             raise ApiError(404, "unknown block", f"no finalized block at height {height} (head {self.height()})")
         return block_json(block)
 
+    def checkpoint(self) -> dict[str, object]:
+        """The last finalized block as a weak-subjectivity checkpoint (``[pos] checkpoint`` of another node's config):
+        its height, block id and the config line; 404 before the first block."""
+        self._need("pos")
+        chain = self.node.pos.chain
+        if chain.height == 0:
+            raise ApiError(404, "unknown block", "no finalized block yet to checkpoint")
+        checkpoint = chain.checkpoint_at()
+        return {"height": checkpoint.height, "block_id": checkpoint.block_id.hex(), "checkpoint": str(checkpoint)}
+
     def blocks(self, start: int, count: int) -> list[dict[str, object]]:
         """The finalized blocks from ``start``, at most ``count`` (at most ``MAX_PAGE``); fewer at the head."""
         self._need("pos")

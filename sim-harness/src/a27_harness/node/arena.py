@@ -7,23 +7,27 @@ and the genesis:
 
 - ``now()`` is seconds since the arena was made (the node's start), on the process's event-loop clock, relative, so
   nothing depends on the host's uptime or wall clock;
-- ``attacker(name)`` is this node for the attack's first node of this node's role, and for every other attacker
-  node of the attack a real in-process identity (``Identities``): its own key (``identity_key``, deterministic), its
-  own UDP socket on the node's address (port chosen by the system), in-memory stores, the settings the attack gives
-  that node, bootstrapping and walking as the node does; at most ``MAX_IDENTITIES`` nodes in all per process, stopped
-  with the node. ``attacker_key`` is that node's key, or for a node-less account (``Attack.accounts``)
-  ``a27_attacks.account_key``;
-- ``honest()`` is every genesis validator but the nodes this process plays, by public key (the PoS account order),
-  each named by its genesis name (its public key in hex when it has none); a real node cannot tell an honest
-  validator from another red team's, and cannot read another process's communities (its handle's ``communities``
-  raise ``ArenaError``);
-- ``send_transaction`` submits through the attacker node's top ledger-carrying community (the documented
-  SubmitTransaction, PROTOCOL.md) to that validator's address and waits for its verdict (``PosCommunity.submit``'s
-  bounded retries); ``send_packets`` sends from the attacker node's endpoint; ``note`` logs one line per fact;
-- ``set_max_peers``, ``introduce_first``, ``take_offline``, ``join_late``, ``late_node`` and ``serve_blocks`` arrange
-  other nodes or the network, which only the simulator can: they raise ``ArenaError``. There the victim's operator
-  does it (a restart with a small ``[network] max_peers``), and the attack's ``act_real_node`` does only the
-  attacker's own part.
+- ``attacker(name)`` is this node for the attack's node it plays (``behaviour_node``, else the first of this node's
+  role), and for every other attacker node of the attack whose key the config does not hold a real in-process
+  identity (``Identities``): its own key (``identity_key``, deterministic), its own UDP socket on the node's address
+  (port chosen by the system), in-memory stores, the settings the attack gives that node, bootstrapping and walking
+  as the node does; at most ``MAX_IDENTITIES`` nodes in all per process, stopped with the node. ``attacker_key`` is
+  that node's key, the key of another attacker node the config holds (``[behaviour_keys]``: an attack with several
+  attacker validators run from one process, whose other validators only sign), or for a node-less account
+  (``Attack.accounts``) ``a27_attacks.account_key``;
+- ``honest()`` is every genesis validator but the nodes this process plays and the keys it holds, by public key (the
+  PoS account order), each named by its genesis name (its public key in hex when it has none); a real node cannot
+  tell an honest validator from another red team's, and cannot read another process's communities (its handle's
+  ``communities`` raise ``ArenaError``);
+- ``send_transaction`` submits through the attacker node's top ledger-carrying community (this node's for a held
+  key; the documented SubmitTransaction, PROTOCOL.md) to that validator's address and waits for its verdict
+  (``PosCommunity.submit``'s bounded retries); ``send_packets`` sends from the attacker node's endpoint;
+  ``serve_blocks`` sends BlockResponses to a verified peer, named as ``honest()`` names validators or by its account
+  in hex (a node that joined later); ``note`` logs one line per fact; ``simulated()`` is False;
+- ``set_max_peers``, ``introduce_first``, ``take_offline``, ``join_late`` and ``late_node`` arrange other nodes or
+  the network, which only the simulator can: they raise ``ArenaError``. There the victim's operator does it (a
+  restart with a small ``[network] max_peers``, a fresh node started with a checkpoint), and the attack's
+  ``act_real_node`` does only the attacker's own part.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ipv8.peer import Peer
 from a27_attacks import Attack, AttackerNode, NodeHandle, SendResult, account_key
 from a27_ledger import Genesis, KeyPair, SubmissionTimeout, Transaction, account_of
 from a27_pos import PosGenesis
+from a27_pos.payloads import BlockResponse
 
 from .builder import VALIDATOR, A27Node, NodeSpec, Runtime, UdpRuntime, build_node
 from .settings import LayerSettings
@@ -208,16 +213,21 @@ class NodeArena(ArenaClock):
     """
 
     def __init__(self, node: A27Node, genesis: Genesis, attack: Attack, attacker: AttackerNode,
-                 identities: Mapping[str, A27Node] | None = None) -> None:
-        """Start the clock (``now()`` is 0 here) and read the validators from ``genesis``."""
+                 *, identities: Mapping[str, A27Node] | None = None, keys: Mapping[str, KeyPair] | None = None,
+                 ) -> None:
+        """Start the clock (``now()`` is 0 here) and read the validators from ``genesis``; ``identities`` are the
+        in-process nodes of the attack's other attacker nodes, ``keys`` the keys of those this process only holds
+        (``[behaviour_keys]``), both by name."""
         super().__init__(asyncio.get_running_loop().time(), [])
         self._node = node
         self._attack = attack
         self._attacker = attacker
         self._nodes = {**(identities or {}), attacker.name: node}
+        self._keys = dict(keys or {})
         self.notes: dict[str, object] = {}
         """Every fact noted, by key (the last value of a key noted twice)."""
         ours = {played.spec.key.public_key for played in self._nodes.values()}
+        ours |= {key.public_key for key in self._keys.values()}
         names = genesis.names
         self._validators = {names.get(account) or account.hex(): account
                             for account in sorted(genesis.validators) if account not in ours}
@@ -252,14 +262,20 @@ class NodeArena(ArenaClock):
         node = self._played(name)
         return NodeHandle(name, node.spec.key.public_key, node.spec.role, dict(node.overlays))
 
-    def attacker_key(self, name: str) -> KeyPair:
-        """The key of attacker node ``name`` (this node's or an identity's), or of node-less account ``name``
-        (``a27_attacks.account_key``).
+    def simulated(self) -> bool:
+        """False: a real node process, which arranges no other node."""
+        return False
 
-        :raises ArenaError: for a name that is neither.
+    def attacker_key(self, name: str) -> KeyPair:
+        """This node's key, the key of another attacker node this process holds (``[behaviour_keys]``), or the key
+        of node-less account ``name`` (``a27_attacks.account_key``).
+
+        :raises ArenaError: for a name that is none of these.
         """
         if name in self._attack.accounts:
             return account_key(name)
+        if name in self._keys:
+            return self._keys[name]
         return self._played(name).spec.key
 
     def honest(self) -> Sequence[NodeHandle]:
@@ -302,13 +318,13 @@ class NodeArena(ArenaClock):
         return []
 
     async def send_transaction(self, attacker: str, transaction: Transaction, validator: str) -> SendResult:
-        """Submit ``transaction`` to validator ``validator``'s address and wait for its verdict; one log line when
-        sent and one with the verdict.
+        """Submit ``transaction`` (signed by this node's key or one it holds for ``attacker``) through this node to
+        validator ``validator``'s address and wait for its verdict; one log line when sent and one with the verdict.
 
-        :raises ArenaError: for an attacker node this process does not play, or a validator that node does not know
-            (see ``_verified_peer``).
+        :raises ArenaError: for an attacker node this process neither plays nor holds the key of, or a validator
+            that node does not know (see ``_verified_peer``).
         """
-        node = self._played(attacker)
+        node = self._node if attacker in self._keys else self._played(attacker)
         peer = await self._verified_peer(validator, node)
         what = (f"transaction {transaction.tx_id.hex()[:16]} (nonce {transaction.nonce}, fee {transaction.fee}, "
                 f"from {transaction.sender.hex()[:16]})")
@@ -370,8 +386,27 @@ class NodeArena(ArenaClock):
         self._simulator_only("late_node")
 
     def serve_blocks(self, attacker: str, target: str, blocks: Iterable[tuple[Any, Any]]) -> int:
-        """Simulator only: raises ``ArenaError``."""
-        self._simulator_only("serve_blocks")
+        """Send ``target`` one BlockResponse per ``(block, certificate)`` from attacker node ``attacker``, signed by
+        it, unasked; ``target`` is a validator of ``honest()`` or a verified peer's account in hex (64 characters).
+        Returns how many.
+
+        :raises ArenaError: for an attacker node this process does not play, or a target that is not a verified peer
+            of it now.
+        """
+        node = self._played(attacker)
+        account = self._validators.get(target)
+        if account is None and len(target) == 64 and all(char in "0123456789abcdef" for char in target):
+            account = bytes.fromhex(target)
+        peer = None if account is None else self._peer(account, node)
+        if peer is None:
+            msg = f"{target} is not a verified peer of {node.name}: its address is unknown"
+            raise ArenaError(msg)
+        pos = node.overlays["pos"]
+        sent = 0
+        for block, certificate in blocks:
+            node.endpoint.send(peer.address, pos.pack_signed(BlockResponse(block.encode(), certificate.encode())))
+            sent += 1
+        return sent
 
 
 async def run_act(arena: NodeArena, attack: Attack, name: str) -> None:

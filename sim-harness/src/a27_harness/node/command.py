@@ -38,7 +38,7 @@ from .config import (
     render_config,
     render_genesis,
 )
-from .process import serve
+from .process import attacker_genesis, serve
 
 CONFIG_NAME = "node.toml"
 """The config file ``a27 node init DIR`` writes in DIR."""
@@ -131,15 +131,15 @@ def _genesis(arguments: argparse.Namespace) -> int:
     if not any(config.role == VALIDATOR for config, _ in nodes):
         raise ConfigError("a genesis needs at least one validator among the nodes")
     funded = [parse_fund(text) for text in arguments.fund or []]
-    text = render_genesis(arguments.chain_id, nodes, arguments.balance, arguments.stake, funded)
+    text = render_genesis(arguments.chain_id, nodes, arguments.balance, arguments.stake, funded,
+                          attackers=attacker_genesis(nodes, arguments.stake))
     try:
         with target.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as error:
         raise ConfigError(f"{target}: cannot write it: {error.strerror or error}") from None
-    load_genesis(target.resolve())
-    validators = sum(config.role == VALIDATOR for config, _ in nodes)
-    print(f"{target}: {len(nodes)} accounts, {validators} validators")
+    written = load_genesis(target.resolve())
+    print(f"{target}: {len(written.ledger.balances)} accounts, {len(written.stakes)} validators")
     return 0
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from a27_ledger import GenesisError, KeyPair
-from a27_pos import PosGenesis, PosGenesisError, PosParams
+from a27_pos import Checkpoint, PosGenesis, PosGenesisError, PosParams
 
 from ..compat import tomllib
 from .builder import ROLES, VALIDATOR
@@ -32,8 +32,8 @@ MAX_PORT = 65_535
 MAX_BOOTSTRAP = 1_000
 """The most bootstrap addresses one config may list."""
 MAX_UINT64 = 2**64 - 1
-TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "key_file", "genesis", "data_dir", "network",
-            "defences", "rest", "clock")
+TOP_KEYS = ("name", "role", "layers", "behaviour", "behaviour_params", "behaviour_node", "behaviour_keys", "key_file",
+            "genesis", "data_dir", "network", "defences", "rest", "clock", "pos")
 NETWORK_KEYS = ("listen", "port", "bootstrap", "max_peers")
 MAX_PEERS = 100_000
 """The largest ``[network] max_peers``."""
@@ -43,6 +43,7 @@ DEFAULT_REST_PORT = 8085
 """The REST API's TCP port in the config ``a27 node init`` writes unless told another."""
 MAX_API_KEY = 256
 CLOCK_KEYS = ("offset_seconds",)
+POS_KEYS = ("checkpoint",)
 MAX_CLOCK_OFFSET = 86_400.0
 """The largest ``[clock] offset_seconds``, either way: one day."""
 GENESIS_KEYS = ("chain_id", "params", "accounts")
@@ -99,6 +100,15 @@ class NodeConfig:
     clock_offset: float = 0.0
     """``[clock] offset_seconds``, for tests only: seconds added to the node's time base (the Unix time its PoS layer
     stamps and checks blocks with), to play a machine whose clock is wrong. 0 (no table) on every real deployment."""
+    behaviour_node: str | None = None
+    """The attacker node of the behaviour's attack this process plays (its key is ``key_file``); None: the attack's
+    first node of the config's role."""
+    behaviour_keys: tuple[tuple[str, Path], ...] = ()
+    """``[behaviour_keys]``: key files of the attack's other attacker nodes, by node name, that this process holds
+    and signs with (they run no process of their own: an attack needing several attacker validators, ``long-range``)."""
+    checkpoint: Checkpoint | None = None
+    """``[pos] checkpoint``: a weak-subjectivity checkpoint (height and block id) the node's chain must contain, given
+    out of band by an operator who trusts another node (``a27 wallet checkpoint``); None (no entry): none."""
 
 
 def _ipv4(setting: str, text: object) -> str:
@@ -222,9 +232,10 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
     if not isinstance(defences, dict):
         raise ConfigError("defences: expected a [defences] table")
     _unknown_keys("[defences]", defences, DEFENCES_KEYS)
+    layers = check_layers("layers", document.get("layers", ["ledger", "pos"]))
+    behaviour_node = document.get("behaviour_node")
     return NodeConfig(
-        path=config_path, name=name, role=role,
-        layers=check_layers("layers", document.get("layers", ["ledger", "pos"])),
+        path=config_path, name=name, role=role, layers=layers,
         behaviour=_string("behaviour", document.get("behaviour", HONEST)),
         behaviour_params=tuple(_strings("behaviour_params", document.get("behaviour_params", []), 100)),
         key_file=key_file, genesis=genesis, data_dir=data_dir,
@@ -236,7 +247,59 @@ def load_config(path: str | os.PathLike[str]) -> NodeConfig:
         defences_off=check_defences_off("[defences] off", defences.get("off", [])),
         rest=check_rest(document["rest"], base) if "rest" in document else None,
         clock_offset=check_clock(document["clock"]) if "clock" in document else 0.0,
+        checkpoint=check_pos(document["pos"], layers) if "pos" in document else None,
+        behaviour_node=None if behaviour_node is None else _string("behaviour_node", behaviour_node),
+        behaviour_keys=check_behaviour_keys(document.get("behaviour_keys", {}), base, key_file),
     )
+
+
+def check_behaviour_keys(table: object, base: Path, key_file: Path) -> tuple[tuple[str, Path], ...]:
+    """
+    The ``[behaviour_keys]`` table checked: attacker node name = key file (relative to ``base``, the config's
+    folder; created when the node starts if missing, like ``key_file``). Which names the attack has is checked when
+    the node starts (``a27_harness.node.process.behaviour_attack``).
+
+    :raises ConfigError: for a value that is not a path, or a path that is a directory or the node's own key file.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("behaviour_keys: expected a [behaviour_keys] table of NODE = \"KEYFILE\"")
+    keys: list[tuple[str, Path]] = []
+    for name, text in sorted(table.items()):
+        path = _path(base, f"[behaviour_keys] {name}", text)
+        if path.is_dir() or path == key_file:
+            raise ConfigError(f"[behaviour_keys] {name}: {path} is a directory or the node's own key_file")
+        keys.append((name, path))
+    return tuple(keys)
+
+
+def check_pos(table: object, layers: Sequence[str]) -> Checkpoint | None:
+    """
+    The ``[pos]`` table checked: ``checkpoint``, ``"<height>:<block id, 64 hex characters>"`` (``a27 wallet
+    checkpoint`` prints it), the finalized block any chain this node accepts must hold at that height.
+
+    :raises ConfigError: for an unknown key, a checkpoint that is not a height from 1 and 64 hex characters, or a
+        ``[pos]`` table on a node that runs no pos layer.
+    """
+    if not isinstance(table, dict):
+        raise ConfigError("pos: expected a [pos] table")
+    _unknown_keys("[pos]", table, POS_KEYS)
+    if "pos" not in layers:
+        raise ConfigError("[pos]: this node runs no pos layer (layers = " + ",".join(layers) + ")")
+    text = table.get("checkpoint")
+    if text is None:
+        return None
+    shape = "expected \"<height>:<block id>\", a height from 1 and 64 hex characters"
+    if not isinstance(text, str):
+        raise ConfigError(f"[pos] checkpoint: {shape}, got {text!r}")
+    height, _, block_id = text.partition(":")
+    if (not height.isascii() or not height.isdigit() or not 1 <= int(height) <= MAX_UINT64 or len(block_id) != 64
+            or not _is_hex(block_id)):
+        raise ConfigError(f"[pos] checkpoint: {shape}, got {text!r}")
+    return Checkpoint(int(height), bytes.fromhex(block_id))
+
+
+def _is_hex(text: str) -> bool:
+    return all(char in "0123456789abcdefABCDEF" for char in text)
 
 
 def check_clock(table: object) -> float:
@@ -376,6 +439,9 @@ layers = {quoted(layers)}
 behaviour = {json.dumps(_string("behaviour", behaviour))}
 # The attack's parameters as NAME=VALUE texts (as for `a27 attack NAME --param`); unused when honest.
 behaviour_params = {json.dumps([_string("behaviour_params", pair) for pair in behaviour_params])}
+# The attack's node this node plays (default: its first node of this node's role), e.g. "a1" for long-range; the
+# keys of its other attacker nodes that this node holds go in a [behaviour_keys] table: a0 = "a0.key".
+# behaviour_node = "a1"
 # The node's identity (IPv8 key file). Created on first start if missing, never overwritten, mode 0600.
 key_file = "key.bin"
 # The genesis file every node of the network shares (`a27 node genesis`).
@@ -394,7 +460,17 @@ bootstrap = {quoted(bootstrap)}
 # Every defence of the node's layers is on. To show what an attack does without some, list them here by the names
 # `a27 attack --without` takes (`a27 attack --list` shows each attack's), e.g. ["pos.checkpoints", "peers.rate_limit"].
 off = []
-""" + ("" if rest is None else render_rest(rest, enabled=rest_enabled))
+""" + ("" if "pos" not in layers else POS_TABLE) + ("" if rest is None else render_rest(rest, enabled=rest_enabled))
+
+
+POS_TABLE = """
+[pos]
+# A weak-subjectivity checkpoint, "HEIGHT:BLOCK_ID": the finalized block any chain this node accepts must hold at that
+# height. A node that syncs from genesis (new, or restarting with an empty data_dir) cannot tell a history forged by
+# validators that have since unbonded from the real one by signatures alone: ask the operator of a node you trust for
+# its line (`a27 wallet checkpoint --node URL_OR_NODE_DIR` prints it) and put it here.
+# checkpoint = "HEIGHT:BLOCK_ID"
+"""
 
 
 def render_rest(rest: RestConfig, *, enabled: bool = True) -> str:
@@ -483,7 +559,7 @@ def parse_fund(text: str) -> tuple[bytes, int]:
     target, separator, amount = text.rpartition("=")
     if not separator or not target or not amount.isdigit():
         raise ConfigError(f"--fund: expected KEYFILE_OR_PUBKEY=AMOUNT, got {text!r}")
-    if len(target) == 64 and all(char in "0123456789abcdefABCDEF" for char in target):
+    if len(target) == 64 and _is_hex(target):
         account = bytes.fromhex(target)
     else:
         try:
@@ -494,22 +570,43 @@ def parse_fund(text: str) -> tuple[bytes, int]:
     return account, _integer("--fund amount", int(amount), 1, MAX_UINT64)
 
 
+@attrs.frozen
+class AttackerGenesis:
+    """What a red node's attack asks of the genesis (``a27_harness.node.process.attacker_genesis``)."""
+
+    stakes: Mapping[bytes, int] = attrs.field(factory=dict)
+    """The stake of each attacker validator, by account, in place of the common stake."""
+    validators: Sequence[tuple[str, bytes]] = ()
+    """Attacker validators without a node of their own (``[behaviour_keys]``): genesis name and account."""
+    params: Mapping[str, int] = attrs.field(factory=dict)
+    """PoS parameters the attack needs (``Attack.scenario_changes`` that are ``PosParams`` fields)."""
+
+
 def render_genesis(chain_id: str, nodes: Sequence[tuple[NodeConfig, KeyPair]], balance: int, stake: int,
-                   funded: Sequence[tuple[bytes, int]] = ()) -> str:
+                   funded: Sequence[tuple[bytes, int]] = (), *, attackers: AttackerGenesis | None = None) -> str:
     """
     The genesis file for ``nodes``: every account starts with ``balance``; each validator also bonds ``stake``.
 
-    ``funded`` accounts (a wallet's, say) start with their own balance and no stake.
+    ``funded`` accounts (a wallet's, say) start with their own balance and no stake. ``attackers`` gives attacker
+    validators their own stakes, adds those without a node, and sets the parameters their attack needs.
     """
     _integer("--balance", balance, 0, MAX_UINT64)
     _integer("--stake", stake, 1, MAX_UINT64)
+    attackers = attackers or AttackerGenesis()
+    params = {"block_reward": 100, **attackers.params}
     lines = ["# a27 genesis shared by every node of the network. Accounts with a stake are the validators.",
-             f"chain_id = {json.dumps(_string('--chain-id', chain_id))}", "", "[params]", "block_reward = 100"]
+             f"chain_id = {json.dumps(_string('--chain-id', chain_id))}", "", "[params]",
+             *(f"{name} = {value}" for name, value in params.items())]
+    validators = [(config.name, key.public_key) for config, key in nodes if config.role == VALIDATOR]
     for config, key in nodes:
         lines += ["", "[[accounts]]", f'name = "{config.name}"', f'public_key = "{key.public_key.hex()}"',
                   f"balance = {balance}"]
         if config.role == VALIDATOR:
-            lines.append(f"stake = {stake}")
+            lines.append(f"stake = {attackers.stakes.get(key.public_key, stake)}")
+    for name, account in attackers.validators:
+        if account not in {public_key for _name, public_key in validators}:
+            lines += ["", "[[accounts]]", f'name = "{name}"', f'public_key = "{account.hex()}"',
+                      f"balance = {balance}", f"stake = {attackers.stakes.get(account, stake)}"]
     for index, (account, amount) in enumerate(funded):
         lines += ["", "[[accounts]]", f'name = "funded-{index + 1}"', f'public_key = "{account.hex()}"',
                   f"balance = {amount}"]

@@ -20,12 +20,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+import attrs
+
 from a27_ledger import KeyPair, Receipt
-from a27_pos import Block, CommitCertificate, PosGenesis
+from a27_pos import Block, CommitCertificate, PosGenesis, PosParams
 
 from .api import NodeApi
 from .builder import VALIDATOR, A27Node, NodeSpec, UdpRuntime, build_node
-from .config import HONEST, ConfigError, NodeConfig, load_genesis, load_or_create_key
+from .config import HONEST, AttackerGenesis, ConfigError, NodeConfig, load_genesis, load_or_create_key
 from .settings import LayerSettings, LayerSettingsError, check_layer_settings
 from .stores import Stores
 
@@ -70,14 +72,15 @@ class OffsetClockRuntime(UdpRuntime):
 
 def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
     """
-    The registered attack the config's behaviour names and the attacker node this node plays (its first node with
-    the config's role); None when honest. The attack is built from ``behaviour_params`` the way ``a27 attack``
-    builds it.
+    The registered attack the config's behaviour names and the attacker node this node plays (``behaviour_node``,
+    else its first node with the config's role); None when honest. The attack is built from ``behaviour_params`` the
+    way ``a27 attack`` builds it.
 
     :raises ConfigError: for an unknown attack, a bad parameter, an attack that needs the simulator
         (``Attack.real_node`` False), one of another lab than the node's layers (Lab 1 attacks run on
-        ``layers = ["ledger"]``, the others on a node running pos), an attack without a node of this role, or one
-        whose ``act`` runs here with more attacker nodes than a process hosts (``arena.MAX_IDENTITIES``).
+        ``layers = ["ledger"]``, the others on a node running pos), an attack without a node of this role (and
+        name, with ``behaviour_node``), ``[behaviour_keys]`` naming no other node of the attack, or one whose ``act``
+        runs here with more attacker nodes than a process hosts (``arena.MAX_IDENTITIES``).
     """
     if config.behaviour == HONEST:
         return None
@@ -106,11 +109,62 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
         check_identities(attack)
     except ArenaError as error:
         raise ConfigError(f"behaviour: {error}") from None
-    for attacker in attack.attacker_nodes():
-        if attacker.role == config.role:
-            return attack, attacker
-    raise ConfigError(f"behaviour: attack {config.behaviour!r} has no {config.role} node "
-                      f"(its nodes: {', '.join(f'{node.name} {node.role}' for node in attack.attacker_nodes())})")
+    nodes = attack.attacker_nodes()
+    listed = ", ".join(f"{node.name} {node.role}" for node in nodes)
+    played = next((node for node in nodes if node.role == config.role
+                   and config.behaviour_node in (None, node.name)), None)
+    if played is None:
+        which = config.role if config.behaviour_node is None else f"{config.role} {config.behaviour_node!r}"
+        raise ConfigError(f"behaviour: attack {config.behaviour!r} has no {which} node (its nodes: {listed})")
+    for name, _path in config.behaviour_keys:
+        if name == played.name or name not in {node.name for node in nodes}:
+            raise ConfigError(f"[behaviour_keys] {name}: not another attacker node of {config.behaviour} than the "
+                              f"one this node plays ({played.name}; its nodes: {listed})")
+    return attack, played
+
+
+def attacker_genesis(nodes: Sequence[tuple[NodeConfig, KeyPair]], stake: int) -> AttackerGenesis:
+    """
+    What the red nodes among ``nodes`` need of the genesis (``a27 node genesis``): each attacker validator (the node
+    itself and those of its ``[behaviour_keys]``) bonds what its attack's ``attacker_stakes`` gives it, the honest
+    validators each bonding ``stake``; those without a node are named ``NODE-ATTACKERNODE``; the attack's
+    ``scenario_changes`` that are PoS parameters become the genesis's.
+
+    :raises ConfigError: as ``behaviour_attack``, or for two attacks that want different parameters.
+    """
+    honest = [stake for config, _key in nodes if config.role == VALIDATOR and config.behaviour == HONEST]
+    stakes: dict[bytes, int] = {}
+    validators: list[tuple[str, bytes]] = []
+    params: dict[str, int] = {}
+    pos_params = {field.name for field in attrs.fields(PosParams)}
+    for config, key in nodes:
+        played = behaviour_attack(config)
+        if played is None:
+            continue
+        attack, node = played
+        held = {node.name: key.public_key, **{name: held_key.public_key
+                                               for name, held_key in load_behaviour_keys(config).items()}}
+        attacker_validators = [other for other in attack.attacker_nodes() if other.role == VALIDATOR]
+        wanted = attack.attacker_stakes(honest or [stake])
+        for index, other in enumerate(attacker_validators):
+            if other.name in held and wanted is not None and index < len(wanted):
+                stakes[held[other.name]] = wanted[index]
+            if other.name in held and other.name != node.name:
+                validators.append((f"{config.name}-{other.name}", held[other.name]))
+        for name, value in attack.scenario_changes().items():
+            if name in pos_params and isinstance(value, int):
+                if params.get(name, value) != value:
+                    raise ConfigError(f"{config.name}: its attack needs {name} = {value}, another {params[name]}")
+                params[name] = value
+    return AttackerGenesis(stakes, tuple(validators), params)
+
+
+def load_behaviour_keys(config: NodeConfig) -> dict[str, KeyPair]:
+    """The keys of ``[behaviour_keys]`` by attacker node name, each created first if its file does not exist.
+
+    :raises ConfigError: for a file that is not a key, or one that cannot be created.
+    """
+    return {name: load_or_create_key(path) for name, path in config.behaviour_keys}
 
 
 def behaviour_settings(config: NodeConfig) -> LayerSettings:
@@ -128,8 +182,9 @@ def behaviour_settings(config: NodeConfig) -> LayerSettings:
 def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
                   attacker: AttackerNode | None = None) -> LayerSettings:
     """
-    The layer settings for the node ``spec`` describes: its behaviour's, and with PoS the role the spec names. For
-    an in-process identity (``arena.Identities``) ``attacker`` is the attack's node it plays, whose settings
+    The layer settings for the node ``spec`` describes: its behaviour's, and with PoS the role the spec names and the
+    config's ``[pos] checkpoint`` as ``PosSettings.checkpoint`` (enforced unless ``pos.checkpoints`` is off). For an
+    in-process identity (``arena.Identities``) ``attacker`` is the attack's node it plays, whose settings
     (``Attack.node_settings_for``) it gets instead of those of the node the config plays.
 
     :raises ConfigError: when the genesis contradicts the role, or the behaviour's settings do not fit the node.
@@ -154,6 +209,8 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
         settings = merge_settings(settings, defence_settings(config.defences_off, config.layers))
     if "pos" in config.layers:
         settings.setdefault("pos", {})["validator"] = spec.role == VALIDATOR
+        if config.checkpoint is not None:
+            settings["pos"]["checkpoint"] = config.checkpoint
     try:
         check_layer_settings(spec, settings)
     except (LayerSettingsError, ValueError) as error:
@@ -169,6 +226,9 @@ def prepare(config: NodeConfig) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
     :raises ConfigError: naming the setting at fault.
     """
     key: KeyPair = load_or_create_key(config.key_file)
+    if config.behaviour_keys and config.behaviour == HONEST:
+        raise ConfigError("[behaviour_keys]: an honest node holds no attacker keys; remove the table")
+    load_behaviour_keys(config)
     genesis = load_genesis(config.genesis)
     try:
         config.data_dir.mkdir(parents=True, exist_ok=True)
@@ -301,7 +361,9 @@ def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio
     from .arena import ArenaError, Identities, NodeArena, run_act  # noqa: PLC0415 - the arena loads the attacks
 
     attack, attacker = played
-    others = [other for other in attack.attacker_nodes() if other != attacker]
+    keys = load_behaviour_keys(config)
+    # The attack's other nodes run here as identities, but those whose keys the config holds: they only sign.
+    others = [other for other in attack.attacker_nodes() if other != attacker and other.name not in keys]
 
     async def walk(identity: A27Node) -> None:
         announce_address(identity)
@@ -315,7 +377,8 @@ def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio
             log.warning("%s: %s: identities not started: %s", node.name, attack.name, error)
             return
         try:
-            await run_act(NodeArena(node, genesis.ledger, attack, attacker, identities.nodes), attack, node.name)
+            arena = NodeArena(node, genesis.ledger, attack, attacker, identities=identities.nodes, keys=keys)
+            await run_act(arena, attack, node.name)
             if identities.nodes:
                 await asyncio.get_running_loop().create_future()  # they hold their peers until the node stops
         finally:
@@ -339,6 +402,10 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
             overlay.max_peers = config.max_peers
     log.info("%s: started on %s:%d as %s running %s, behaviour %s, key %s..., height %d", spec.name, host, port,
              spec.role, ",".join(spec.layers), config.behaviour, spec.key.public_key.hex()[:16], height_of(node))
+    if config.checkpoint is not None:
+        enforced = "pos.checkpoints" not in config.defences_off
+        log.info("%s: checkpoint %s (%s)", spec.name, config.checkpoint,
+                 "enforced" if enforced else "not enforced: pos.checkpoints is off")
     if config.clock_offset:
         log.warning("%s: [clock] offset_seconds %+g: the node's time base is off by that much (for tests only)",
                     spec.name, config.clock_offset)

@@ -121,7 +121,8 @@ def _body(description: str, **properties: dict[str, str]) -> dict[str, Any]:
 
 
 class A27Endpoint(BaseEndpoint[NodeApi]):
-    """The ``/a27`` routes: node status, accounts, blocks, transactions, submissions and the node's channels."""
+    """The ``/a27`` routes: node status, accounts, blocks, a checkpoint, transactions, submissions and the node's
+    channels."""
 
     def __init__(self, api_key: str | None = None) -> None:
         """Create the routes; the channel operations need ``api_key`` (they are refused when it is None)."""
@@ -136,6 +137,7 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
             web.get("/accounts/{account}/history", self.get_history),
             web.get("/blocks", self.get_blocks),
             web.get("/blocks/{height}", self.get_block),
+            web.get("/checkpoint", self.get_checkpoint),
             web.get("/transactions/{tx_id}", self.get_transaction),
             web.post("/transactions", self.post_transaction),
             web.get("/channels", self.get_channels),
@@ -200,6 +202,13 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
         if not _DIGITS.fullmatch(text) or not 1 <= int(text) <= MAX_UINT64:
             raise ApiError(400, "bad parameter", f"height: expected an integer from 1, got {text[:40]!r}")
         return Response(self.api.block(int(text)))
+
+    @docs(tags=["a27"], summary="The last finalized block as a weak-subjectivity checkpoint for another node's "
+                                "config (`[pos] checkpoint`): height, block id (hex) and `checkpoint`, the config "
+                                "value \"<height>:<block id>\"; 404 before the first block.")
+    async def get_checkpoint(self, _request: web.Request) -> Response:
+        """The last finalized block as a checkpoint."""
+        return Response(self.api.checkpoint())
 
     @docs(tags=["a27"], summary=f"A transaction's status, pending or final; with `wait` (seconds, up to "
                                 f"{MAX_WAIT:.0f}) the answer waits while it is pending.",
