@@ -29,8 +29,9 @@ from a27_harness.node.config import (
     render_config,
     render_genesis,
 )
+from a27_harness.node.stores import chain_registry, open_chain
 from a27_ledger import KeyPair, SQLiteStore, sign_transfer
-from a27_pos import Block, Chain, SQLiteChainStore, pos_registry
+from a27_pos import Block, SQLiteChainStore
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 """The ``a27`` command of this interpreter's environment."""
@@ -152,9 +153,9 @@ def stored_chain(config_path: Path) -> list[Block]:
     config = load_config(config_path)
     data = config.data_dir
     ledger = SQLiteStore(data / f"{config.name}.db")
-    chain_store = SQLiteChainStore(data / f"{config.name}.chain.db", pos_registry())
+    chain_store = SQLiteChainStore(data / f"{config.name}.chain.db", chain_registry(config.layers))
     try:
-        chain = Chain.start(load_genesis(config.genesis), ledger, chain_store)
+        chain = open_chain(config.layers, load_genesis(config.genesis), ledger, chain_store)
         chain.check_invariants()
         blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
         return [block for block in blocks if block is not None]

@@ -95,6 +95,9 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
         needs = 'layers = ["ledger"] (Lab 1)' if attack.lab == "ledger" else "the pos layer"
         raise ConfigError(f"behaviour: attack {config.behaviour!r} attacks the {attack.lab} lab and needs {needs}; "
                           f"this node runs {','.join(config.layers)}")
+    if attack.lab == "channels" and "channels" not in config.layers:
+        raise ConfigError(f"behaviour: attack {config.behaviour!r} attacks the channels lab and needs the channels "
+                          f"layer; this node runs {','.join(config.layers)}")
     try:
         attack.check_real_node()
     except AttackError as error:
