@@ -14,6 +14,7 @@ from ipv8.test.mocking.ipv8 import MockIPv8
 from test_behaviour import PublishesSuperseded
 
 from a27_channels import (
+    Appointment,
     ChannelAnnouncementMessage,
     ChannelBehaviour,
     ChannelCommunity,
@@ -31,6 +32,7 @@ from a27_channels import (
     UpdateSignatureMessage,
     channel_chain,
     channel_record,
+    to_payload,
 )
 from a27_ledger import SIGNATURE_LENGTH, KeyPair, sign_transfer
 from a27_ledger.testing import make_keys
@@ -201,8 +203,45 @@ class TestCheating(ChannelTestBase):
         self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, tower.pos.chain.state.balance(self.account(5)))
 
 
+    async def test_a_client_hands_its_appointments_to_its_tower_over_the_wire(self) -> None:
+        cheater, victim, tower = self.overlay(4), self.overlay(5), self.overlay(0)
+        victim.settings.watchtower = self.account(0)  # the first validator keeps its appointments
+        channel_id = await cheater.open_channel(victim.account, 40_000, 10_000)
+        old = cheater.node.channel(channel_id).latest
+        await cheater.pay(channel_id, 30_000)
+        await self.until(lambda: victim.node.channel(channel_id).balance == 40_000)
+
+        def kept_sequence() -> int:
+            kept = tower.tower.appointments.get((channel_id, self.account(5)), {})
+            return max((appointment.body.signed.state.sequence for appointment in kept.values()), default=-1)
+
+        await self.until(lambda: kept_sequence() == victim.node.channel(channel_id).latest.state.sequence)
+        self.assertGreater(victim.stats["appointments handed"], 0)
+        self.nodes[5].endpoint.close()  # the victim goes offline without a word: its tower has what it needs
+        self.cheater.superseded[channel_id] = old
+        cheater.perform(cheater.node.force_close(channel_id))
+
+        def closed() -> bool:
+            record = channel_record(tower.pos.chain.state, channel_id)
+            return record is not None and record.status is ChannelStatus.CLOSED
+
+        await self.until(closed)
+        record = channel_record(tower.pos.chain.state, channel_id)
+        assert record is not None
+        self.assertIs(CloseOutcome.PENALTY, record.outcome)
+        self.assertEqual(1, tower.stats["tower challenge admitted"])
+        self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, tower.pos.chain.state.balance(self.account(5)))
+
+
 class TestBadInput(ChannelTestBase):
     """Every handler is fed bad input: the node logs, counts and drops it, and its channels do not change."""
+
+    async def test_a_tower_drops_an_appointment_that_is_no_challenge(self) -> None:
+        tower = self.overlay(0)
+        self.feed(0, 5, to_payload(Appointment(sign_transfer(self.keys[5], self.account(6), 1, 0))))
+        self.assertEqual(["appointment refused: malformed channel data"],
+                         [cause for cause in tower.drops if cause.startswith("appointment")])
+        self.assertEqual({}, tower.tower.appointments)
 
     def feed(self, receiver: int, sender: int, payload: object) -> None:
         data = self.overlay(sender).pack_signed(payload)

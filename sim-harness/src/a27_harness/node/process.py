@@ -142,6 +142,10 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis) -> La
         settings = merge_settings(settings, defence_settings(config.defences_off, config.layers))
     if "pos" in config.layers:
         settings.setdefault("pos", {})["validator"] = config.role == VALIDATOR
+    if "channels" in config.layers and config.role != VALIDATOR:
+        # A light node hands its appointments over the wire to the first genesis validator's tower (by account, as
+        # the simulator hands them to the first honest validator's); they go only while channels.watchtower is on.
+        settings.setdefault("channels", {})["watchtower"] = min(account for account, _stake in genesis.stakes)
     try:
         check_layer_settings(spec, settings)
     except (LayerSettingsError, ValueError) as error:
