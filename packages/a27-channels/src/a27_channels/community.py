@@ -420,14 +420,13 @@ class ChannelCommunity(A27Community):
                 self.stats[f"{name} refused: {admission.reason}"] += 1
                 await asyncio.sleep(settings.tick_interval)
                 continue
-            if self.pos.chain.state.next_nonce(self.account) > transaction.nonce:
-                self.stats[f"{name} final"] += 1
-                return
-            try:
-                await asyncio.wait_for(self.pos.watch(transaction.tx_id), settings.onchain_timeout)
-            except asyncio.TimeoutError:
-                self.stats[f"{name} not final in time"] += 1
-                continue
+            if self.pos.chain.state.next_nonce(self.account) <= transaction.nonce:
+                try:
+                    await asyncio.wait_for(self.pos.watch(transaction.tx_id), settings.onchain_timeout)
+                except asyncio.TimeoutError:
+                    self.stats[f"{name} not final in time"] += 1
+                    continue
             self.stats[f"{name} final"] += 1
+            self.logger.info("channel transaction %s final (nonce %d)", name, transaction.nonce)
             return
         self.logger.warning("channel transaction %s gave up after %d attempts", name, settings.onchain_attempts)
