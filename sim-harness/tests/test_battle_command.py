@@ -76,6 +76,31 @@ def test_a_light_red_team_owns_its_node_and_the_accounts_its_attack_pays(tmp_pat
     assert genesis.ledger.balances[key] == 1_000 and key not in dict(genesis.stakes)
 
 
+def test_a_channel_attack_runs_every_node_with_channels_and_blue_light_nodes_as_victims(tmp_path: Path) -> None:
+    team = ("red", "superseded-state:victim_account=blue-light0,victim_offline=false")
+    configs = set_up_battle(tmp_path, [team], blue_validators=4, chain_id="a27-battle", balance=1_000, stake=100_000,
+                            base_port=9100, blue_light=2, workload=2)
+    names = [path.parent.name for path in configs]
+    assert names == ["referee", "blue0", "blue1", "blue2", "blue3", "blue-light0", "blue-light1", "red"]
+    loaded = {path.parent.name: load_config(path) for path in configs}
+    assert {config.layers for config in loaded.values()} == {("ledger", "pos", "channels")}
+    assert [loaded[name].role for name in ("blue-light0", "blue-light1", "red")] == ["light"] * 3
+    victim = load_or_create_key(loaded["blue-light0"].key_file).public_key
+    assert loaded["red"].behaviour_params == (f"victim_account={victim.hex()}", "victim_offline=false")
+    assert ("127.0.0.1", 9105) in loaded["red"].bootstrap  # red meets the blue light nodes directly
+    declaration, _referee, nodes = load_declaration(tmp_path)
+    assert nodes["blue"] == ("blue0", "blue1", "blue2", "blue3", "blue-light0", "blue-light1")
+    assert victim in declaration.teams[0].accounts
+    validators = {key for key, _stake in load_genesis(tmp_path / "genesis.toml").stakes}
+    assert all({transfer.sender, transfer.recipient} <= validators for transfer in declaration.workload)
+    # Without a channel attack the nodes run ledger and pos, as before.
+    plain = _up(tmp_path / "plain", [("red", "vote-equivocation")])
+    assert {load_config(path).layers for path in plain} == {("ledger", "pos")}
+    with pytest.raises(BattleError, match="--blue-light: expected 0 or more light nodes, got -1"):
+        set_up_battle(tmp_path / "bad", [], blue_validators=4, chain_id="c", balance=1, stake=1, base_port=None,
+                      blue_light=-1)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("chain_id = 'c'\nreferee = 'r'\nteams = 3\n", "expected \\[\\[teams\\]\\] tables"),
     ("chain_id = 'c'\nreferee = 'r'\nsurprise = 1\n", "unknown key 'surprise'"),
