@@ -54,6 +54,9 @@ class NodeSpec:
     prefix: Sequence[str] = ()
     """Words run before ``a27 node run`` (``ip netns exec NS``)."""
     layers: Sequence[str] = ("ledger", "pos")
+    api_key: str | None = None
+    """The REST API's key (channel operations need one)."""
+    behaviour_params: Sequence[str] = ()
 
 
 class Nodes:
@@ -70,9 +73,10 @@ class Nodes:
         for spec in specs:
             folder = root / spec.name
             folder.mkdir(parents=True)
-            rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port)
+            rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port, spec.api_key)
             text = render_config(spec.name, spec.role, list(spec.layers), spec.port, list(spec.bootstrap),
-                                 listen=spec.listen, behaviour=spec.behaviour, rest=rest)
+                                 listen=spec.listen, behaviour=spec.behaviour, rest=rest,
+                                 behaviour_params=spec.behaviour_params)
             if spec.clock_offset:
                 text += f"\n[clock]\noffset_seconds = {spec.clock_offset!r}\n"
             (folder / "node.toml").write_text(text, encoding="utf-8")
@@ -137,7 +141,7 @@ class Nodes:
         """A REST client for the node (it must have a ``rest_port``)."""
         port = self.specs[name].rest_port
         assert port is not None, f"{name} serves no REST API"
-        return NodeClient(f"http://127.0.0.1:{port}", timeout=15.0)
+        return NodeClient(f"http://127.0.0.1:{port}", self.specs[name].api_key, timeout=15.0)
 
     def stored_chain(self, name: str) -> list[Block]:
         """The stopped node's finalized blocks from its SQLite stores (see ``stored_chain``)."""

@@ -21,23 +21,28 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+from realnet import Nodes, NodeSpec
 
 from a27_channels import Challenge, ChannelStatus, CloseOutcome, channel_record
 from a27_harness.battle.referee import referee_chain
+from a27_harness.client import ClientError
 from a27_harness.node.config import load_genesis
-from a27_harness.processes import PID_NAME
+from a27_harness.processes import PID_NAME, free_ports
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 DEPOSIT, PAID, FEES = 2_000, 1_500, 2
 """The attack's deposit and payment (its defaults), and red's on-chain fees (funding and close)."""
 TEAMS = {"red1": "superseded-state:victim_account=blue-light0,victim_offline=false,at=0,challenge_period=6",
-         "red2": "superseded-state:victim_account=blue-light1,victim_offline=false,at=10,challenge_period=6"}
+         "red2": "superseded-state:victim_account=blue-light1,victim_offline=false,at=8,challenge_period=6"}
 WAIT = 25.0
 """The most seconds any one step of the battle may take."""
 
@@ -111,3 +116,78 @@ def test_superseded_states_are_penalised_on_real_nodes_by_the_victim_and_by_its_
     sim = json.loads((tmp_path / "simulated" / "report.json").read_text(encoding="utf-8"))
     assert (sim["succeeded"], sim["stolen"]) == (False, 0)
     assert sim["audit"]["agreement"] and sim["notes"]["close outcome"] == "penalty"
+
+
+HUB_DEPOSIT = 1_500
+
+
+@pytest.mark.timeout(120)
+def test_a_real_hub_holding_htlcs_is_routed_around(tmp_path: Path) -> None:
+    """
+    ``hold-htlcs`` on a real node: red's light node is a free hub that holds every HTLC (``a27 node run`` with
+    ``behaviour = "hold-htlcs"``, its expiry delta 2 blocks). Three honest light nodes (REST with an API key) open
+    channels through their operators' API: l0 and l1 each with the hub (1,500 each side: the hub accepts deposits up to
+    its ``deposit``), l0 to l2 and l2 to l1 (their own deposits). l0 pays l1's invoice of 500: the cheapest route runs
+    through the free hub, which holds the HTLC; at its expiry l0 gives the attempt up (timeout) and, with
+    ``channels.avoid_failed_hops`` on, pays again around the hub, through l2: the payment succeeds in 2 attempts, as
+    in simulation, where ``a27 attack hold-htlcs`` (defended) fails: nothing stolen, no payment failed by timeout.
+    """
+    simulated = subprocess.Popen([*A27, "attack", "hold-htlcs", "--light-nodes", "4", "--duration", "10",
+                                  "--out", str(tmp_path / "simulated")], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    names = ["v0", "l0", "l1", "l2", "red"]
+    ports = dict(zip(names, free_ports(len(names)), strict=True))
+    rest_ports = dict(zip(names, free_ports(len(names), socket.SOCK_STREAM), strict=True))
+    bootstrap = [f"127.0.0.1:{port}" for port in ports.values()]
+    layers = ("ledger", "pos", "channels")
+    specs = [NodeSpec("v0", "validator", "127.0.0.1", ports["v0"], bootstrap, layers=layers)]
+    specs += [NodeSpec(name, "light", "127.0.0.1", ports[name], bootstrap, rest_port=rest_ports[name], layers=layers,
+                       api_key=f"key-{name}") for name in ("l0", "l1", "l2")]
+    specs += [NodeSpec("red", "light", "127.0.0.1", ports["red"], bootstrap, layers=layers, behaviour="hold-htlcs",
+                       behaviour_params=["expiry_delta=2"])]
+    network = Nodes(tmp_path / "net", specs)
+    accounts = {name: key.public_key.hex() for name, key in network.keys.items()}
+    try:
+        for name in names:
+            network.start(name)
+        clients = {name: network.client(name) for name in ("l0", "l1", "l2")}
+        network.until(lambda: all(_peers(client) >= 4 for client in clients.values()), 30, "every node a peer")
+
+        def open_channel(opener: str, peer: str, peer_deposit: int) -> None:
+            clients[opener].request("POST", "/channels", {"peer": accounts[peer], "deposit": HUB_DEPOSIT,
+                                                          "peer_deposit": peer_deposit, "timeout": 60}, timeout=70)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda edge: open_channel(*edge),
+                          [("l0", "red", HUB_DEPOSIT), ("l1", "red", HUB_DEPOSIT), ("l0", "l2", 0), ("l2", "l1", 0)]))
+        invoice = clients["l1"].request("POST", "/invoices", {"amount": 500})
+        network.until(lambda: _routed(clients["l0"], invoice), 20, "l0 knowing the channels to route over")
+        paid = clients["l0"].request("POST", "/payments", {**invoice, "timeout": 90}, timeout=100)
+        channels = {name: {channel["peer"]: channel
+                           for channel in clients[name].request("GET", "/channels")["channels"]}
+                    for name in ("l0", "l1")}
+    finally:
+        network.kill_all()
+    assert paid["outcome"] == "succeeded", paid
+    assert paid["attempts"] == 2 and paid["route"] == [accounts["l2"], accounts["l1"]], paid
+    # The hub held the first attempt's HTLC to its expiry: l0 left their channel to close it on chain and take the
+    # HTLC back (the channel is no longer open); l1's channel with the hub is untouched.
+    assert accounts["red"] not in channels["l0"] and accounts["red"] in channels["l1"]
+    assert channels["l0"][accounts["l2"]]["balance"] < HUB_DEPOSIT - 500  # the amount and l2's fee went that way
+    assert channels["l1"][accounts["l2"]]["balance"] == 500
+    assert simulated.wait(timeout=90) == 0
+    sim = json.loads((tmp_path / "simulated" / "report.json").read_text(encoding="utf-8"))
+    assert (sim["succeeded"], sim["stolen"]) == (False, 0)
+    assert sim["honest_effect"]["payments failed by timeout"] == 0
+
+
+def _peers(client: Any) -> int:
+    try:
+        return int(client.request("GET", "/status")["peers"])
+    except ClientError:
+        return 0
+
+
+def _routed(client: Any, invoice: dict[str, Any]) -> bool:
+    """Whether the channels the payment needs are open at the payer (both of its own; the others are gossiped)."""
+    return len(client.request("GET", "/channels")["channels"]) == 2

@@ -455,16 +455,21 @@ class HoldHtlcsAttack(Attack):
         "until the expiry either way). It can only matter where honest payments are routed: Lab 3's light nodes "
         "pay their ring neighbours directly on the channel they share and route only to payees two or three hops "
         "round the ring, as far as the ring allows, so with 3 light nodes every payee is a neighbour, no payment "
-        "is routed and no HTLC ever reaches a0; it needs at least 4 (`min_light_nodes`). Judged on the payments a "
-        "held HTLC ends, those that fail by timeout: a payment retried around a0 leaves the ring channels with "
-        "other balances than in the replay, where a0 carried it, and a direct payment may then fail or succeed "
-        "where it did not (reported among the honest failures, not judged).")
+        "is routed and no HTLC ever reaches a0; it needs at least 4 (`min_light_nodes`). On a real node (`a27 node "
+        "run`) a0 is the hub alone, holding, free, accepting deposits up to `deposit`; the honest nodes' operators "
+        "open the channels with it (its `act`, which opens them in simulation, does not run there). Judged on the "
+        "payments a held HTLC ends, those that fail by timeout: a payment retried around a0 leaves the ring "
+        "channels with other balances than in the replay, where a0 carried it, and a direct payment may then fail "
+        "or succeed where it did not (reported among the honest failures, not judged).")
     success = "more honest payments fail by timeout (a hop held their HTLC) than in the honest replay (a0 forwards)"
     defences = ("channels.avoid_failed_hops",)
     replay_acts = True
     min_light_nodes = 4
+    real_node = True
 
     deposit: int = param(1_500, "a0's deposit, and the honest node's, in each of its channels", positive)
+    expiry_delta: int = param(10, "blocks a0 asks per HTLC it forwards (its policy's expiry delta; 10 is the "
+                              "default policy's): how long a held HTLC locks the payer's funds", positive)
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """One light node, ``a0``, the hub."""
@@ -472,7 +477,8 @@ class HoldHtlcsAttack(Attack):
 
     def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
         """a0 holds HTLCs and advertises a zero fee."""
-        params = NodeParams(policy=ChannelPolicy(fee_base=0, fee_ppm=0), accept_deposit_up_to=self.deposit)
+        params = NodeParams(policy=ChannelPolicy(fee_base=0, fee_ppm=0, expiry_delta=self.expiry_delta),
+                            accept_deposit_up_to=self.deposit)
         return {"channels": {"behaviour": HoldHtlcs(), "node_params": params}}
 
     async def act(self, arena: Arena) -> None:

@@ -236,13 +236,19 @@ class ChannelCommunity(A27Community):
 
     async def send_payment(self, invoice: Invoice, *, timeout: float = 120.0) -> PaymentSucceeded | PaymentFailed:
         """Pay an invoice over a route; returns how it ended (a failure carries its cause)."""
+        return await self.pay_hash(invoice.payee, invoice.amount, invoice.payment_hash, timeout=timeout)
+
+    async def pay_hash(self, payee: bytes, amount: int, payment_hash: bytes, *,
+                       timeout: float = 120.0) -> PaymentSucceeded | PaymentFailed:
+        """Pay `amount` to `payee` against `payment_hash` (what its invoice tells a payer in another process) over a
+        route; returns how it ended (a failure carries its cause)."""
         future: asyncio.Future[PaymentSucceeded | PaymentFailed] = asyncio.get_running_loop().create_future()
-        self._payments[invoice.payment_hash] = future
+        self._payments[payment_hash] = future
         try:
-            self.perform(self.node.send_payment(invoice.payee, invoice.amount, invoice.payment_hash))
+            self.perform(self.node.send_payment(payee, amount, payment_hash))
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._payments.pop(invoice.payment_hash, None)
+            self._payments.pop(payment_hash, None)
 
     async def close_channel(self, channel_id: bytes, *, timeout: float = 60.0) -> CloseOutcome:
         """Close cooperatively; returns once the close is final on chain."""

@@ -341,6 +341,33 @@ class NodeApi:
             raise ApiError(504, "timeout", f"the payment was not complete after {timeout} s") from None
         return {"channel_id": channel_id.hex(), "amount": done.amount, "sequence": done.sequence}
 
+    def create_invoice(self, amount: int) -> dict[str, object]:
+        """An invoice of this node for ``amount``: what a payer needs (payee, amount, payment hash); the preimage
+        stays with this node."""
+        self._need("channels")
+        invoice = self.node.channels.create_invoice(amount)
+        return {"payee": invoice.payee.hex(), "amount": invoice.amount, "payment_hash": invoice.payment_hash.hex()}
+
+    async def send_payment(self, payee: bytes, amount: int, payment_hash: bytes, timeout: float) -> dict[str, object]:
+        """Pay another node's invoice over a route of channels; returns how the payment ended: ``succeeded`` with
+        its route (the hops' accounts) or ``failed`` with its cause, and the attempts either way."""
+        self._need("channels")
+        from a27_channels import PaymentSucceeded  # noqa: PLC0415 - only nodes with channels get here
+
+        try:
+            outcome = await self.node.channels.pay_hash(payee, amount, payment_hash, timeout=timeout)
+        except LedgerError as error:
+            raise ApiError(422, error.reason, str(error), code=error.code) from None
+        except asyncio.TimeoutError:
+            raise ApiError(504, "timeout", f"the payment had not ended after {timeout} s") from None
+        if isinstance(outcome, PaymentSucceeded):
+            route = [] if outcome.route is None else [hop.node.hex() for hop in outcome.route.hops]
+            return {"payment_hash": payment_hash.hex(), "outcome": "succeeded", "attempts": outcome.attempts,
+                    "route": route}
+        return {"payment_hash": payment_hash.hex(), "outcome": "failed", "attempts": outcome.attempts,
+                "cause": outcome.failure.cause.label,
+                "causes": [failure.cause.label for failure in outcome.failures]}
+
     async def close_channel(self, channel_id: bytes, timeout: float) -> dict[str, object]:
         """Close one of this node's channels cooperatively; returns once the close is final on chain."""
         self._need("channels")
