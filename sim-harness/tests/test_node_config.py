@@ -178,11 +178,11 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("coalition", "long-range", "sybil", "hold-htlcs"):
+    for name in ("coalition", "long-range", "sybil", "eclipse"):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
-                                              "censor, double-spend-lab1, double-spend-pos, flood, invalid-block, "
-                                              "mempool-flood, proposal-equivocation, superseded-state, "
-                                              "vote-equivocation, withhold$"):
+                                              "censor, double-spend-lab1, double-spend-pos, flood, hold-htlcs, "
+                                              "invalid-block, mempool-flood, proposal-equivocation, "
+                                              "superseded-state, vote-equivocation, withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
     # censor runs on a real node once its victim is an account; a light node's name means nothing there.
     with pytest.raises(ConfigError, match=r"^behaviour: censor: on a real node victim must be an account \(its public "

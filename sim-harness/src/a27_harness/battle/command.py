@@ -78,7 +78,7 @@ def _resolved(pairs: Sequence[str], accounts: dict[str, bytes]) -> tuple[str, ..
 
 def _team_attack(behaviour: str) -> Attack | None:
     """The attack a team's node runs (None when honest), with its parameters, checked for a battle: it runs on real
-    nodes (``Attack.real_node``) and attacks the PoS chain a battle runs.
+    nodes (``Attack.real_node``) and attacks a layer a battle runs (pos, or channels: ``battle_layers``).
 
     :raises BattleError: naming the attack and why not.
     """
