@@ -21,7 +21,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,13 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from realnet import Nodes, NodeSpec
 
 from a27_channels import Challenge, ChannelStatus, CloseOutcome, channel_record
 from a27_harness.battle.referee import referee_chain
-from a27_harness.client import ClientError
+from a27_harness.client import ClientError, NodeClient
 from a27_harness.node.config import load_genesis
-from a27_harness.processes import PID_NAME, free_ports
+from a27_harness.processes import PID_NAME
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 DEPOSIT, PAID, FEES = 2_000, 1_500, 2
@@ -122,59 +120,69 @@ HUB_DEPOSIT = 1_500
 
 
 @pytest.mark.timeout(120)
-def test_a_real_hub_holding_htlcs_is_routed_around(tmp_path: Path) -> None:
+def test_a_red_hub_holding_htlcs_is_routed_around_and_gains_nothing(tmp_path: Path) -> None:
     """
-    ``hold-htlcs`` on a real node: red's light node is a free hub that holds every HTLC (``a27 node run`` with
-    ``behaviour = "hold-htlcs"``, its expiry delta 2 blocks). Three honest light nodes (REST with an API key) open
-    channels through their operators' API: l0 and l1 each with the hub (1,500 each side: the hub accepts deposits up to
-    its ``deposit``), l0 to l2 and l2 to l1 (their own deposits). l0 pays l1's invoice of 500: the cheapest route runs
-    through the free hub, which holds the HTLC; at its expiry l0 gives the attempt up (timeout) and, with
-    ``channels.avoid_failed_hops`` on, pays again around the hub, through l2: the payment succeeds in 2 attempts, as
-    in simulation, where ``a27 attack hold-htlcs`` (defended) fails: nothing stolen, no payment failed by timeout.
+    ``hold-htlcs`` as a battle's red team (``--team red=hold-htlcs:expiry_delta=2 --blue-light 3``): red's light node
+    is a free hub that holds every HTLC. The blue light nodes' operators, through their REST APIs (the key in each
+    node's config), open channels: blue-light0 and blue-light1 each with the hub (1,500 each side: the hub accepts
+    deposits up to its ``deposit``), blue-light0 to blue-light2 and blue-light2 to blue-light1 (their own deposits).
+    blue-light0 pays blue-light1's invoice of 500: the cheapest route runs through the free hub, which holds the HTLC;
+    at its expiry blue-light0 gives the attempt up (timeout), goes on chain to take the HTLC back, and, with
+    ``channels.avoid_failed_hops`` on, pays around the hub through blue-light2: the payment succeeds in 2 attempts.
+    Red gains nothing and blue loses only its fees, as in simulation, where ``a27 attack hold-htlcs`` (defended)
+    fails: nothing stolen, no payment failed by timeout.
     """
     simulated = subprocess.Popen([*A27, "attack", "hold-htlcs", "--light-nodes", "4", "--duration", "10",
                                   "--out", str(tmp_path / "simulated")], stdout=subprocess.DEVNULL,
                                  stderr=subprocess.DEVNULL)
-    names = ["v0", "l0", "l1", "l2", "red"]
-    ports = dict(zip(names, free_ports(len(names)), strict=True))
-    rest_ports = dict(zip(names, free_ports(len(names), socket.SOCK_STREAM), strict=True))
-    bootstrap = [f"127.0.0.1:{port}" for port in ports.values()]
-    layers = ("ledger", "pos", "channels")
-    specs = [NodeSpec("v0", "validator", "127.0.0.1", ports["v0"], bootstrap, layers=layers)]
-    specs += [NodeSpec(name, "light", "127.0.0.1", ports[name], bootstrap, rest_port=rest_ports[name], layers=layers,
-                       api_key=f"key-{name}") for name in ("l0", "l1", "l2")]
-    specs += [NodeSpec("red", "light", "127.0.0.1", ports["red"], bootstrap, layers=layers, behaviour="hold-htlcs",
-                       behaviour_params=["expiry_delta=2"])]
-    network = Nodes(tmp_path / "net", specs)
-    accounts = {name: key.public_key.hex() for name, key in network.keys.items()}
+    folder = tmp_path / "battle"
+    subprocess.run([*A27, "battle", "up", str(folder), "--blue-light", "3", "--team", "red=hold-htlcs:expiry_delta=2"],
+                   check=True, capture_output=True, text=True, timeout=60)
+    blue = [f"blue-light{index}" for index in range(3)]
+    clients = {name: NodeClient.at(str(folder / name)) for name in blue}
+    genesis = load_genesis(folder / "genesis.toml")
+    accounts = {name: account.hex() for account, name in genesis.ledger.names.items()}
     try:
-        for name in names:
-            network.start(name)
-        clients = {name: network.client(name) for name in ("l0", "l1", "l2")}
-        network.until(lambda: all(_peers(client) >= 4 for client in clients.values()), 30, "every node a peer")
+        deadline = time.monotonic() + WAIT
+        while not all(_peers(client) >= 8 for client in clients.values()):
+            assert time.monotonic() < deadline, "the blue light nodes did not meet every node"
+            time.sleep(0.25)
 
         def open_channel(opener: str, peer: str, peer_deposit: int) -> None:
             clients[opener].request("POST", "/channels", {"peer": accounts[peer], "deposit": HUB_DEPOSIT,
                                                           "peer_deposit": peer_deposit, "timeout": 60}, timeout=70)
 
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda edge: open_channel(*edge),
-                          [("l0", "red", HUB_DEPOSIT), ("l1", "red", HUB_DEPOSIT), ("l0", "l2", 0), ("l2", "l1", 0)]))
-        invoice = clients["l1"].request("POST", "/invoices", {"amount": 500})
-        network.until(lambda: _routed(clients["l0"], invoice), 20, "l0 knowing the channels to route over")
-        paid = clients["l0"].request("POST", "/payments", {**invoice, "timeout": 90}, timeout=100)
+            list(pool.map(lambda edge: open_channel(*edge), [
+                ("blue-light0", "red", HUB_DEPOSIT), ("blue-light1", "red", HUB_DEPOSIT),
+                ("blue-light0", "blue-light2", 0), ("blue-light2", "blue-light1", 0)]))
+        deadline = time.monotonic() + WAIT
+        while clients["blue-light0"].request("GET", "/channels")["graph_channels"] < 4:
+            assert time.monotonic() < deadline, "blue-light0 does not know the four channels"
+            time.sleep(0.25)
+        invoice = clients["blue-light1"].request("POST", "/invoices", {"amount": 500})
+        paid = clients["blue-light0"].request("POST", "/payments", {**invoice, "timeout": 90}, timeout=100)
         channels = {name: {channel["peer"]: channel
                            for channel in clients[name].request("GET", "/channels")["channels"]}
-                    for name in ("l0", "l1")}
+                    for name in ("blue-light0", "blue-light1")}
     finally:
-        network.kill_all()
+        down = subprocess.run([*A27, "battle", "down", str(folder)], check=False, capture_output=True, text=True,
+                              timeout=90)
+    assert down.returncode == 0 and "killed" not in down.stdout, down
     assert paid["outcome"] == "succeeded", paid
-    assert paid["attempts"] == 2 and paid["route"] == [accounts["l2"], accounts["l1"]], paid
-    # The hub held the first attempt's HTLC to its expiry: l0 left their channel to close it on chain and take the
-    # HTLC back (the channel is no longer open); l1's channel with the hub is untouched.
-    assert accounts["red"] not in channels["l0"] and accounts["red"] in channels["l1"]
-    assert channels["l0"][accounts["l2"]]["balance"] < HUB_DEPOSIT - 500  # the amount and l2's fee went that way
-    assert channels["l1"][accounts["l2"]]["balance"] == 500
+    assert paid["attempts"] == 2 and paid["route"] == [accounts["blue-light2"], accounts["blue-light1"]], paid
+    # The hub held the first attempt's HTLC to its expiry: blue-light0 left their channel to close it on chain and
+    # take the HTLC back (it is no longer open); blue-light1's channel with the hub is untouched.
+    assert accounts["red"] not in channels["blue-light0"] and accounts["red"] in channels["blue-light1"]
+    assert channels["blue-light1"][accounts["blue-light2"]]["balance"] == 500
+
+    report = json.loads((folder / "report" / "report.json").read_text(encoding="utf-8"))
+    rows = {team["name"]: team for team in report["scoreboard"]["teams"]}
+    with referee_chain(folder) as (_declaration, _genesis, chain):
+        blue_fees = sum(chain.state.next_nonce(bytes.fromhex(accounts[name])) for name in blue)  # fee 1 each
+    assert blue_fees >= 4  # the four opens (and blue-light0's close, once final)
+    assert (rows["red"]["gained"], rows["red"]["held"]) == (0, rows["red"]["start"]), rows["red"]
+    assert rows["blue"]["gained"] == -blue_fees and report["scoreboard"]["unowned_gained"] == 0, rows["blue"]
     assert simulated.wait(timeout=90) == 0
     sim = json.loads((tmp_path / "simulated" / "report.json").read_text(encoding="utf-8"))
     assert (sim["succeeded"], sim["stolen"]) == (False, 0)
@@ -188,6 +196,3 @@ def _peers(client: Any) -> int:
         return 0
 
 
-def _routed(client: Any, invoice: dict[str, Any]) -> bool:
-    """Whether the channels the payment needs are open at the payer (both of its own; the others are gossiped)."""
-    return len(client.request("GET", "/channels")["channels"]) == 2

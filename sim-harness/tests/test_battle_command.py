@@ -88,6 +88,11 @@ def test_a_channel_attack_runs_every_node_with_channels_and_blue_light_nodes_as_
     victim = load_or_create_key(loaded["blue-light0"].key_file).public_key
     assert loaded["red"].behaviour_params == (f"victim_account={victim.hex()}", "victim_offline=false")
     assert ("127.0.0.1", 9105) in loaded["red"].bootstrap  # red meets the blue light nodes directly
+    # Their operators reach them through a REST API with a key (channels, invoices, payments), in a 0600 config.
+    rests = [loaded[name].rest for name in ("blue-light0", "blue-light1")]
+    assert all(rest is not None and rest.address == "127.0.0.1" and rest.api_key for rest in rests)
+    assert (tmp_path / "blue-light0" / "node.toml").stat().st_mode & 0o777 == 0o600
+    assert loaded["red"].rest is None and loaded["blue0"].rest is None
     declaration, _referee, nodes = load_declaration(tmp_path)
     assert nodes["blue"] == ("blue0", "blue1", "blue2", "blue3", "blue-light0", "blue-light1")
     assert victim in declaration.teams[0].accounts

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
@@ -179,12 +181,21 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
                  if role == VALIDATOR or name == REFEREE or team == BLUE]
     referee_rest = RestConfig("127.0.0.1", rest_port or free_ports(1, socket.SOCK_STREAM)[0],
                               battle=Path("..") / DECLARATION_FILE)
+    # Blue light nodes serve their operators a REST API with a key (their channels, invoices and payments).
+    rests = {REFEREE: referee_rest} | {
+        name: RestConfig("127.0.0.1", rest, secrets.token_urlsafe(24))
+        for name, rest in zip([name for name, *_ in nodes if name.startswith(BLUE_LIGHT)],
+                              free_ports(blue_light, socket.SOCK_STREAM) if blue_light else [], strict=True)}
+
     def write_config(name: str, role: str, behaviour: str, port: int, params: Sequence[str]) -> Path:
         attack, _pairs = split_behaviour(behaviour)
         text = render_config(name, role, layers, port, bootstrap, listen=listen, behaviour=attack,
-                             behaviour_params=params, rest=referee_rest if name == REFEREE else None)
-        (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
-        return folder / name / CONFIG_NAME
+                             behaviour_params=params, rest=rests.get(name))
+        path = folder / name / CONFIG_NAME
+        # Mode 0600 (as `a27 node init` writes it): a blue light node's config holds its REST API key.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
 
     configs = []
     for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):

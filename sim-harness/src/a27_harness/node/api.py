@@ -309,6 +309,12 @@ class NodeApi:
                            "sequence": state.sequence})
         return result
 
+    def graph_channels(self) -> int:
+        """How many channels this node's channel graph knows (its own and those announced to it): routes run over
+        them."""
+        self._need("channels")
+        return len(self.node.channels.node.graph)
+
     async def open_channel(self, peer: bytes, deposit: int, peer_deposit: int, timeout: float) -> dict[str, object]:
         """Open a channel with ``peer`` (the channel layer decides); returns its id once the funding is final."""
         self._need("channels")

@@ -215,10 +215,11 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
         body = await read_json(request)
         return Response(await self.api.submit(hex_bytes("transaction", body.get("transaction"))))
 
-    @docs(tags=["a27"], summary="This node's open channels.")
+    @docs(tags=["a27"], summary="This node's open channels, and how many channels its graph knows (routes run over "
+                                "those).")
     async def get_channels(self, _request: web.Request) -> Response:
-        """This node's open channels."""
-        return Response({"channels": self.api.channels()})
+        """This node's open channels and the size of its channel graph."""
+        return Response({"channels": self.api.channels(), "graph_channels": self.api.graph_channels()})
 
     @docs(tags=["a27"], summary="Open a channel from this node to `peer` (needs the API key); answered once the "
                                 "funding is final.",
