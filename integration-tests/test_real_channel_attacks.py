@@ -13,6 +13,9 @@ which it held everything, as ``a27 attack superseded-state`` does in simulation.
 
 The scoreboard counts each red team's loss as its deposit and its two fees (it gains nothing), blue's gain as the two
 deposits less the two challenge fees; in simulation the same attack (defended) fails with nothing stolen.
+
+The second battle's red team is a ``hold-htlcs`` hub, routed around by the blue light nodes' payment (its
+docstring).
 """
 
 from __future__ import annotations
