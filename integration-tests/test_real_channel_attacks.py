@@ -159,9 +159,10 @@ def test_a_red_hub_holding_htlcs_is_routed_around_and_gains_nothing(tmp_path: Pa
             list(pool.map(lambda edge: open_channel(*edge), [
                 ("blue-light0", "red", HUB_DEPOSIT), ("blue-light1", "red", HUB_DEPOSIT),
                 ("blue-light0", "blue-light2", 0), ("blue-light2", "blue-light1", 0)]))
+        # Once the hub's free policy reached blue-light0, the cheapest route to blue-light1 runs through the hub.
         deadline = time.monotonic() + WAIT
-        while clients["blue-light0"].request("GET", "/channels")["graph_channels"] < 4:
-            assert time.monotonic() < deadline, "blue-light0 does not know the four channels"
+        while _route(clients["blue-light0"], accounts["blue-light1"]) != [accounts["red"], accounts["blue-light1"]]:
+            assert time.monotonic() < deadline, "blue-light0 does not route through the hub"
             time.sleep(0.25)
         invoice = clients["blue-light1"].request("POST", "/invoices", {"amount": 500})
         paid = clients["blue-light0"].request("POST", "/payments", {**invoice, "timeout": 90}, timeout=100)
@@ -199,3 +200,9 @@ def _peers(client: Any) -> int:
         return 0
 
 
+def _route(client: Any, payee: str) -> list[str] | None:
+    """The route of a payment of 500 to ``payee`` from the client's node now (None: no route yet)."""
+    try:
+        return list(client.request("GET", f"/route?payee={payee}&amount=500")["route"])
+    except ClientError:
+        return None

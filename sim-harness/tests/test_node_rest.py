@@ -221,7 +221,7 @@ def test_every_route_is_in_the_openapi_document_and_the_docs_page_is_served(tmp_
         routes = rest.routes()
         documented = {(method.upper(), path) for path, methods in document["paths"].items() for method in methods}
         assert routes <= documented, routes - documented
-        assert len(routes) == 13
+        assert len(routes) == 14
         async with rest.session.get(rest.url + "/docs") as answer:
             assert answer.status == 200
             assert "swagger" in (await answer.text()).lower()
@@ -249,6 +249,11 @@ def test_the_nodes_own_channel_is_opened_paid_on_and_closed_through_the_api(tmp_
         channel_id = opened["channel_id"]
         status, listing = await rest.call("GET", "/channels")
         assert [(entry["channel_id"], entry["balance"]) for entry in listing["channels"]] == [(channel_id, 1_000)]
+        assert listing["graph_channels"] == 1  # its own: the only channel of this network
+        status, route = await rest.call("GET", f"/route?payee={peer.hex()}&amount=100")
+        assert (status, route) == (200, {"route": [peer.hex()], "fees": 0}), route
+        status, answer = await rest.call("GET", f"/route?payee={'ab' * 32}&amount=100")
+        assert (status, answer["error"]) == (422, "no route"), answer
         status, invoice = await rest.call("POST", "/invoices", json={"amount": 50})
         assert status == 200 and (invoice["payee"], invoice["amount"]) == (node.spec.key.public_key.hex(), 50)
         assert len(bytes.fromhex(invoice["payment_hash"])) == 32

@@ -47,7 +47,7 @@ from a27_channels.opening import Opening
 from a27_channels.params import NodeParams
 from a27_channels.payments import Payments
 from a27_channels.retransmission import Retransmission
-from a27_channels.router import RouteParams
+from a27_channels.router import Route, RouteParams, find_route
 from a27_channels.store import ChannelStore, Invoice, LocalStatus, MemoryChannelStore
 from a27_channels.updates import UpdateQueue
 from a27_ledger import KeyPair, Transaction
@@ -135,6 +135,13 @@ class ChannelNode:
         if entry is None:
             raise UnknownChannel(f"no channel {channel_id.hex()[:16]}")
         return entry.status
+
+    def find_route(self, destination: bytes, amount: int) -> Route:
+        """The route a payment of `amount` to `destination` would take now (the node's graph, its spendable balances
+        and route parameters); raises NoRoute when there is none."""
+        book = self.book
+        return find_route(book.graph, book.account, destination, amount, book.height, params=book.params.route,
+                          local_balances=book.local_balances())
 
     def open_channels(self) -> list[Channel]:
         """This node's open channels, by channel id."""

@@ -309,6 +309,18 @@ class NodeApi:
                            "sequence": state.sequence})
         return result
 
+    def route(self, payee: bytes, amount: int) -> dict[str, object]:
+        """The route a payment of ``amount`` to ``payee`` would take now: the hops' accounts and the fees; 422 ``no
+        route`` when there is none."""
+        self._need("channels")
+        from a27_channels import NoRoute  # noqa: PLC0415 - only nodes with channels get here
+
+        try:
+            route = self.node.channels.node.find_route(payee, amount)
+        except NoRoute as error:
+            raise ApiError(422, "no route", str(error)) from None
+        return {"route": [hop.node.hex() for hop in route.hops], "fees": route.fees}
+
     def graph_channels(self) -> int:
         """How many channels this node's channel graph knows (its own and those announced to it): routes run over
         them."""

@@ -142,6 +142,7 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
             web.post("/channels", self.post_channel),
             web.post("/channels/{channel_id}/pay", self.post_pay),
             web.post("/channels/{channel_id}/close", self.post_close),
+            web.get("/route", self.get_route),
             web.post("/invoices", self.post_invoice),
             web.post("/payments", self.post_payment),
         ])
@@ -257,6 +258,17 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
         timeout = body_integer(body, "timeout", 1, int(MAX_TIMEOUT), default=60)
         return Response(await self.api.close_channel(channel_id, float(timeout)))
 
+
+    @docs(tags=["a27"], summary="The route a payment of `amount` to `payee` would take from this node now: the hops' "
+                                "accounts and the fees (422 when there is none).",
+          parameters=[{"in": "query", "name": "payee", "type": "string", "required": True},
+                      {"in": "query", "name": "amount", "type": "integer", "required": True}])
+    async def get_route(self, request: web.Request) -> Response:
+        """The route a payment would take."""
+        payee = hex_bytes("payee", request.query.get("payee"), 32)
+        if "amount" not in request.query:
+            raise ApiError(400, "bad parameter", "amount: the amount to route is required")
+        return Response(self.api.route(payee, query_integer(request, "amount", 1, 1, MAX_UINT64)))
 
     @docs(tags=["a27"], summary="Create an invoice of this node for `amount` (needs the API key): payee, amount and "
                                 "payment hash, what a payer's node needs.",
