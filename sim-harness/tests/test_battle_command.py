@@ -48,7 +48,8 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
     with pytest.raises(BattleError, match="attack 'coalition' needs the simulator"):
         _up(tmp_path / "three", [("red", "coalition")])
     with pytest.raises(BattleError, match=r"--team: censor: on a real node victim must be an account .*, got 'l0' "
-                                          r"\(a battle node's name, such as blue1, stands for its account\)$"):
+                                          r"\(a battle node's name, such as blue1, or blue-light0 with --blue-light, "
+                                          r"stands for its account\)$"):
         _up(tmp_path / "three", [("red", "censor")])
     with pytest.raises(BattleError, match="got 'nobody'"):
         _up(tmp_path / "three", [("red", "censor:victim=nobody")])

@@ -124,7 +124,8 @@ def _check_team(behaviour: str, nodes: Sequence[str]) -> None:
         type(attack).from_params(list(_resolved(split_behaviour(behaviour)[1], dict.fromkeys(nodes, bytes(32))))
                                  ).check_real_node()
     except AttackError as error:
-        raise BattleError(f"--team: {error} (a battle node's name, such as blue1, stands for its account)") from None
+        raise BattleError(f"--team: {error} (a battle node's name, such as blue1, or blue-light0 with --blue-light, "
+                          "stands for its account)") from None
 
 
 def _team_role(behaviour: str, role: str | None) -> str:
