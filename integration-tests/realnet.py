@@ -30,8 +30,9 @@ from a27_harness.node.config import (
     render_config,
     render_genesis,
 )
+from a27_harness.node.stores import chain_registry, open_chain
 from a27_ledger import KeyPair, SQLiteStore, sign_transfer
-from a27_pos import Block, Chain, SQLiteChainStore, pos_registry
+from a27_pos import Block, SQLiteChainStore
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 """The ``a27`` command of this interpreter's environment."""
@@ -54,6 +55,9 @@ class NodeSpec:
     prefix: Sequence[str] = ()
     """Words run before ``a27 node run`` (``ip netns exec NS``)."""
     layers: Sequence[str] = ("ledger", "pos")
+    api_key: str | None = None
+    """The REST API's key (channel operations need one)."""
+    behaviour_params: Sequence[str] = ()
 
 
 class Processes:
@@ -134,9 +138,10 @@ class Nodes(Processes):
         for spec in specs:
             folder = root / spec.name
             folder.mkdir(parents=True)
-            rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port)
+            rest = None if spec.rest_port is None else RestConfig("127.0.0.1", spec.rest_port, spec.api_key)
             text = render_config(spec.name, spec.role, list(spec.layers), spec.port, list(spec.bootstrap),
-                                 listen=spec.listen, behaviour=spec.behaviour, rest=rest)
+                                 listen=spec.listen, behaviour=spec.behaviour, rest=rest,
+                                 behaviour_params=spec.behaviour_params)
             if spec.clock_offset:
                 text += f"\n[clock]\noffset_seconds = {spec.clock_offset!r}\n"
             (folder / "node.toml").write_text(text, encoding="utf-8")
@@ -150,7 +155,7 @@ class Nodes(Processes):
         """A REST client for the node (it must have a ``rest_port``)."""
         port = self.specs[name].rest_port
         assert port is not None, f"{name} serves no REST API"
-        return NodeClient(f"http://127.0.0.1:{port}", timeout=15.0)
+        return NodeClient(f"http://127.0.0.1:{port}", self.specs[name].api_key, timeout=15.0)
 
     def stored_chain(self, name: str) -> list[Block]:
         """The stopped node's finalized blocks from its SQLite stores (see ``stored_chain``)."""
@@ -173,9 +178,9 @@ def stored_chain(config_path: Path) -> list[Block]:
         finally:
             connection.close()
     ledger = SQLiteStore(data / f"{config.name}.db")
-    chain_store = SQLiteChainStore(data / f"{config.name}.chain.db", pos_registry())
+    chain_store = SQLiteChainStore(data / f"{config.name}.chain.db", chain_registry(config.layers))
     try:
-        chain = Chain.start(load_genesis(config.genesis), ledger, chain_store)
+        chain = open_chain(config.layers, load_genesis(config.genesis), ledger, chain_store)
         chain.check_invariants()
         blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
         return [block for block in blocks if block is not None]

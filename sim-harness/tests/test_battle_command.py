@@ -48,7 +48,8 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
     with pytest.raises(BattleError, match="attack 'coalition' needs the simulator"):
         _up(tmp_path / "three", [("red", "coalition")])
     with pytest.raises(BattleError, match=r"--team: censor: on a real node victim must be an account .*, got 'l0' "
-                                          r"\(a battle node's name, such as blue1, stands for its account\)$"):
+                                          r"\(a battle node's name, such as blue1, or blue-light0 with --blue-light, "
+                                          r"stands for its account\)$"):
         _up(tmp_path / "three", [("red", "censor")])
     with pytest.raises(BattleError, match="got 'nobody'"):
         _up(tmp_path / "three", [("red", "censor:victim=nobody")])
@@ -79,6 +80,36 @@ def test_a_light_red_team_owns_its_node_and_the_accounts_its_attack_pays(tmp_pat
                              account_key("onward-a").public_key, account_key("onward-b").public_key)
     genesis = load_genesis(tmp_path / "genesis.toml")
     assert genesis.ledger.balances[key] == 1_000 and key not in dict(genesis.stakes)
+
+
+def test_a_channel_attack_runs_every_node_with_channels_and_blue_light_nodes_as_victims(tmp_path: Path) -> None:
+    team = ("red", "superseded-state:victim_account=blue-light0,victim_offline=false")
+    configs = set_up_battle(tmp_path, [team], blue_validators=4, chain_id="a27-battle", balance=1_000, stake=100_000,
+                            base_port=9100, blue_light=2, workload=2)
+    names = [path.parent.name for path in configs]
+    assert names == ["referee", "blue0", "blue1", "blue2", "blue3", "blue-light0", "blue-light1", "red"]
+    loaded = {path.parent.name: load_config(path) for path in configs}
+    assert {config.layers for config in loaded.values()} == {("ledger", "pos", "channels")}
+    assert [loaded[name].role for name in ("blue-light0", "blue-light1", "red")] == ["light"] * 3
+    victim = load_or_create_key(loaded["blue-light0"].key_file).public_key
+    assert loaded["red"].behaviour_params == (f"victim_account={victim.hex()}", "victim_offline=false")
+    assert ("127.0.0.1", 9105) in loaded["red"].bootstrap  # red meets the blue light nodes directly
+    # Their operators reach them through a REST API with a key (channels, invoices, payments), in a 0600 config.
+    rests = [loaded[name].rest for name in ("blue-light0", "blue-light1")]
+    assert all(rest is not None and rest.address == "127.0.0.1" and rest.api_key for rest in rests)
+    assert (tmp_path / "blue-light0" / "node.toml").stat().st_mode & 0o777 == 0o600
+    assert loaded["red"].rest is None and loaded["blue0"].rest is None
+    declaration, _referee, nodes = load_declaration(tmp_path)
+    assert nodes["blue"] == ("blue0", "blue1", "blue2", "blue3", "blue-light0", "blue-light1")
+    assert victim in declaration.teams[0].accounts
+    validators = {key for key, _stake in load_genesis(tmp_path / "genesis.toml").stakes}
+    assert all({transfer.sender, transfer.recipient} <= validators for transfer in declaration.workload)
+    # Without a channel attack the nodes run ledger and pos, as before.
+    plain = _up(tmp_path / "plain", [("red", "vote-equivocation")])
+    assert {load_config(path).layers for path in plain} == {("ledger", "pos")}
+    with pytest.raises(BattleError, match="--blue-light: expected 0 or more light nodes, got -1"):
+        set_up_battle(tmp_path / "bad", [], blue_validators=4, chain_id="c", balance=1, stake=1, base_port=None,
+                      blue_light=-1)
 
 
 @pytest.mark.parametrize(("text", "message"), [

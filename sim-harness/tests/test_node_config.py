@@ -213,11 +213,12 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("coalition", "superseded-state"):
+    for name in ("coalition",):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
                                               "censor, double-spend-lab1, double-spend-pos, eclipse, flood, "
-                                              "invalid-block, long-range, mempool-flood, proposal-equivocation, "
-                                              "sybil, vote-equivocation, withhold$"):
+                                              "hold-htlcs, invalid-block, long-range, mempool-flood, "
+                                              "proposal-equivocation, superseded-state, sybil, vote-equivocation, "
+                                              "withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
     # censor runs on a real node once its victim is an account; a light node's name means nothing there.
     with pytest.raises(ConfigError, match=r"^behaviour: censor: on a real node victim must be an account \(its public "
@@ -247,6 +248,22 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
             behaviour_settings(attrs.evolve(light, behaviour=name, behaviour_params=(param,)))
     with pytest.raises(ConfigError, match="behaviour: attack 'vote-equivocation' has no light node"):
         behaviour_settings(attrs.evolve(config, role="light", behaviour="vote-equivocation"))
+    # superseded-state: its victim by account, online (only its operator takes it offline), on a channels node.
+    light = attrs.evolve(config, role="light", layers=("ledger", "pos", "channels"), behaviour="superseded-state")
+    with pytest.raises(ConfigError, match=r"^behaviour: superseded-state: on a real node victim_account must be the "
+                                          r"victim's account .*, got ''$"):
+        behaviour_settings(light)
+    victim = ("victim_account=" + "ab" * 32,)
+    with pytest.raises(ConfigError, match=r"^behaviour: superseded-state: victim_offline=true needs the simulator"):
+        behaviour_settings(attrs.evolve(light, behaviour_params=victim))
+    online = attrs.evolve(light, behaviour_params=(*victim, "victim_offline=false"))
+    with pytest.raises(ConfigError, match=r"^behaviour: attack 'superseded-state' attacks the channels lab and needs "
+                                          r"the channels layer; this node runs ledger,pos$"):
+        behaviour_settings(attrs.evolve(online, layers=("ledger", "pos")))
+    assert type(behaviour_settings(online)["channels"]["behaviour"]).__name__ == "PublishSupersededState"
+    # A light channels node hands its appointments to the tower of the genesis validator with the lowest account.
+    _spec, genesis, settings = prepare(attrs.evolve(online, behaviour="honest", behaviour_params=()))
+    assert settings["channels"] == {"watchtower": min(account for account, _stake in genesis.stakes)}
 
 
 def test_an_attack_behaviour_gives_the_settings_the_simulator_gives_its_node(tmp_path: Path) -> None:

@@ -221,7 +221,8 @@ def test_the_api_key_is_required_and_channel_operations_are_refused_without_one(
     async def without_key(rest: Rest) -> None:
         status, _ = await rest.call("GET", "/status", key=None)
         assert status == 200
-        for path in ("/channels", "/channels/" + "00" * 32 + "/pay", "/channels/" + "00" * 32 + "/close"):
+        for path in ("/channels", "/channels/" + "00" * 32 + "/pay", "/channels/" + "00" * 32 + "/close",
+                     "/invoices", "/payments"):
             status, answer = await rest.call("POST", path, key=None, json={"amount": 1})
             assert (status, answer["error"]) == (403, "no api key"), path
 
@@ -238,7 +239,7 @@ def test_every_route_is_in_the_openapi_document_and_the_docs_page_is_served(tmp_
         routes = rest.routes()
         documented = {(method.upper(), path) for path, methods in document["paths"].items() for method in methods}
         assert routes <= documented, routes - documented
-        assert len(routes) == 12
+        assert len(routes) == 15
         async with rest.session.get(rest.url + "/docs") as answer:
             assert answer.status == 200
             assert "swagger" in (await answer.text()).lower()
@@ -266,6 +267,19 @@ def test_the_nodes_own_channel_is_opened_paid_on_and_closed_through_the_api(tmp_
         channel_id = opened["channel_id"]
         status, listing = await rest.call("GET", "/channels")
         assert [(entry["channel_id"], entry["balance"]) for entry in listing["channels"]] == [(channel_id, 1_000)]
+        assert listing["graph_channels"] == 1  # its own: the only channel of this network
+        status, route = await rest.call("GET", f"/route?payee={peer.hex()}&amount=100")
+        assert (status, route) == (200, {"route": [peer.hex()], "fees": 0}), route
+        status, answer = await rest.call("GET", f"/route?payee={'ab' * 32}&amount=100")
+        assert (status, answer["error"]) == (422, "no route"), answer
+        status, invoice = await rest.call("POST", "/invoices", json={"amount": 50})
+        assert status == 200 and (invoice["payee"], invoice["amount"]) == (node.spec.key.public_key.hex(), 50)
+        assert len(bytes.fromhex(invoice["payment_hash"])) == 32
+        unknown = {"payee": "ab" * 32, "amount": 5, "payment_hash": "cd" * 32, "timeout": 10}
+        status, failed = await rest.call("POST", "/payments", json=unknown)
+        assert (status, failed["outcome"], failed["cause"]) == (200, "failed", "no path"), failed
+        status, answer = await rest.call("POST", "/payments", json={**unknown, "payment_hash": "cd"})
+        assert (status, answer["message"]) == (400, "payment_hash: expected 64 hex characters"), answer
         status, paid = await rest.call("POST", f"/channels/{channel_id}/pay", json={"amount": 100})
         assert (status, paid["amount"]) == (200, 100), paid
         status, closed = await rest.call("POST", f"/channels/{channel_id}/close", json={"timeout": 40})

@@ -14,6 +14,7 @@ from ipv8.test.mocking.ipv8 import MockIPv8
 from test_behaviour import PublishesSuperseded
 
 from a27_channels import (
+    Appointment,
     ChannelAnnouncementMessage,
     ChannelBehaviour,
     ChannelCommunity,
@@ -26,11 +27,13 @@ from a27_channels import (
     OpenProposalMessage,
     PaymentFailed,
     PaymentSucceeded,
+    SignedState,
     UpdateCompleteMessage,
     UpdateProposalMessage,
     UpdateSignatureMessage,
     channel_chain,
     channel_record,
+    to_payload,
 )
 from a27_ledger import SIGNATURE_LENGTH, KeyPair, sign_transfer
 from a27_ledger.testing import make_keys
@@ -151,6 +154,21 @@ class TestPayments(ChannelTestBase):
 
 
 class TestCheating(ChannelTestBase):
+    async def cheat_until_penalised(self, channel_id: bytes, old: SignedState, watcher: ChannelCommunity) -> None:
+        """Node 4 publishes the superseded state `old`; returns once `watcher`'s chain closed the channel, which
+        must be with a penalty."""
+        self.cheater.superseded[channel_id] = old
+        self.overlay(4).perform(self.overlay(4).node.force_close(channel_id))
+
+        def closed() -> bool:
+            record = channel_record(watcher.pos.chain.state, channel_id)
+            return record is not None and record.status is ChannelStatus.CLOSED
+
+        await self.until(closed)
+        record = channel_record(watcher.pos.chain.state, channel_id)
+        assert record is not None
+        self.assertIs(CloseOutcome.PENALTY, record.outcome)
+
     async def test_a_cheater_publishing_an_old_state_is_penalised(self) -> None:
         cheater, victim = self.overlay(4), self.overlay(5)
         channel_id = await cheater.open_channel(victim.account, 40_000, 10_000)
@@ -158,17 +176,7 @@ class TestCheating(ChannelTestBase):
         for _ in range(3):
             await cheater.pay(channel_id, 10_000)
         await self.until(lambda: victim.node.channel(channel_id).balance == 40_000)
-        self.cheater.superseded[channel_id] = old
-        cheater.perform(cheater.node.force_close(channel_id))
-
-        def closed() -> bool:
-            record = channel_record(victim.pos.chain.state, channel_id)
-            return record is not None and record.status is ChannelStatus.CLOSED
-
-        await self.until(closed)
-        record = channel_record(victim.pos.chain.state, channel_id)
-        assert record is not None
-        self.assertIs(CloseOutcome.PENALTY, record.outcome)
+        await self.cheat_until_penalised(channel_id, old, victim)
         self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, victim.pos.chain.state.balance(self.account(5)))
         self.assertEqual(1, victim.node.stats["challenges"])
 
@@ -184,25 +192,42 @@ class TestCheating(ChannelTestBase):
         self.assertEqual(0, tower.keep_appointments([sign_transfer(self.keys[5], self.account(6), 1, 0)]))
         self.assertEqual(1, sum(count for cause, count in tower.drops.items() if cause.startswith("appointment")))
         self.nodes[5].endpoint.close()  # the victim goes offline: it sees nothing and cannot challenge
-        self.cheater.superseded[channel_id] = old
-        cheater.perform(cheater.node.force_close(channel_id))
-
-        def closed() -> bool:
-            record = channel_record(tower.pos.chain.state, channel_id)
-            return record is not None and record.status is ChannelStatus.CLOSED
-
-        await self.until(closed)
-        record = channel_record(tower.pos.chain.state, channel_id)
-        assert record is not None
-        self.assertIs(CloseOutcome.PENALTY, record.outcome)
+        await self.cheat_until_penalised(channel_id, old, tower)
         self.assertEqual(0, victim.node.stats["challenges"])
         self.assertEqual(1, tower.stats["tower challenge admitted"])
         # The victim paid the challenge's fee (it signed it) and got the whole channel.
         self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, tower.pos.chain.state.balance(self.account(5)))
 
 
+    async def test_a_client_hands_its_appointments_to_its_tower_over_the_wire(self) -> None:
+        cheater, victim, tower = self.overlay(4), self.overlay(5), self.overlay(0)
+        victim.settings.watchtower = self.account(0)  # the first validator keeps its appointments
+        channel_id = await cheater.open_channel(victim.account, 40_000, 10_000)
+        old = cheater.node.channel(channel_id).latest
+        await cheater.pay(channel_id, 30_000)
+        await self.until(lambda: victim.node.channel(channel_id).balance == 40_000)
+
+        def kept_sequence() -> int:
+            kept = tower.tower.appointments.get((channel_id, self.account(5)), {})
+            return max((appointment.body.signed.state.sequence for appointment in kept.values()), default=-1)
+
+        await self.until(lambda: kept_sequence() == victim.node.channel(channel_id).latest.state.sequence)
+        self.assertGreater(victim.stats["appointments handed"], 0)
+        self.nodes[5].endpoint.close()  # the victim goes offline without a word: its tower has what it needs
+        await self.cheat_until_penalised(channel_id, old, tower)
+        self.assertEqual(1, tower.stats["tower challenge admitted"])
+        self.assertEqual(1_000_000 - 10_000 + 50_000 - 1, tower.pos.chain.state.balance(self.account(5)))
+
+
 class TestBadInput(ChannelTestBase):
     """Every handler is fed bad input: the node logs, counts and drops it, and its channels do not change."""
+
+    async def test_a_tower_drops_an_appointment_that_is_no_challenge(self) -> None:
+        tower = self.overlay(0)
+        self.feed(0, 5, to_payload(Appointment(sign_transfer(self.keys[5], self.account(6), 1, 0))))
+        self.assertEqual(["appointment refused: malformed channel data"],
+                         [cause for cause in tower.drops if cause.startswith("appointment")])
+        self.assertEqual({}, tower.tower.appointments)
 
     def feed(self, receiver: int, sender: int, payload: object) -> None:
         data = self.overlay(sender).pack_signed(payload)

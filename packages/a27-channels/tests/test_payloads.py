@@ -18,6 +18,8 @@ from a27_channels import (
     CHANNEL_MESSAGES,
     AddHtlc,
     AnnouncementSignature,
+    Appointment,
+    AppointmentMessage,
     ChannelCommunity,
     ChannelReject,
     CloseAccept,
@@ -59,6 +61,7 @@ def messages() -> dict[str, Any]:
         "AnnouncementSignatureMessage": AnnouncementSignature(CHANNEL_ID, SIGNATURE),
         "ChannelAnnouncementMessage": sample["announcement"],
         "ChannelUpdateMessage": sample["policy_update"],
+        "AppointmentMessage": Appointment(sample["challenge"]),
     }
 
 
@@ -70,9 +73,9 @@ def load() -> dict[str, str]:
     return read_vector_file(VECTORS)
 
 
-def test_every_message_has_a_vector_and_ids_are_1_to_12() -> None:
+def test_every_message_has_a_vector_and_ids_are_1_to_13() -> None:
     assert [cls.__name__ for cls in CHANNEL_MESSAGES] == list(messages())
-    assert [cls.msg_id for cls in CHANNEL_MESSAGES] == list(range(1, 13))
+    assert [cls.msg_id for cls in CHANNEL_MESSAGES] == list(range(1, 14))
     assert set(load()) == set(messages())
 
 
@@ -117,5 +120,7 @@ def test_fields_that_do_not_decode_are_malformed() -> None:
                     UpdateProposalMessage(CHANNEL_ID, 1, FulfillHtlc(1, PREIMAGE).encode()[:-1], b"")):
         with pytest.raises(MalformedChannelData):
             from_payload(payload)
+    with pytest.raises(MalformedChannelData):
+        from_payload(AppointmentMessage(b"\x01\x00\x63" + bytes(60)))
     with pytest.raises(MalformedChannelData):
         from_payload(object())

@@ -10,23 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from a27_channels import CHANNEL, channel_record
+from a27_channels import CHANNEL, ChannelStatus, channel_record
 from a27_ledger import LedgerSnapshot, LedgerState
 from a27_pos import Block
 
 
 def channel_deposits(state: LedgerState, snapshot: LedgerSnapshot, accounts: Collection[bytes]) -> dict[bytes, int]:
-    """What each of ``accounts`` deposited into channels still escrowed on chain (Lab 3): an account's channel left
-    open at the end holds its tokens; its off-chain balance is not on chain, so the deposit stands for it."""
+    """What each of ``accounts`` holds in channels still escrowed on chain (Lab 3): an account's channel left open (or
+    closing) at the end holds its deposit, since its off-chain balance is not on chain; a channel settling its HTLCs
+    has paid both balances out, and each HTLC still pending there is its offerer's until the chain decides it."""
     held: dict[bytes, int] = {}
     for name, key, _amount in snapshot.escrows:
         record = channel_record(state, key) if name == CHANNEL else None
         if record is None:
             continue
-        for party, deposit in ((record.terms.party_a, record.terms.deposit_a),
-                               (record.terms.party_b, record.terms.deposit_b)):
+        if record.status is ChannelStatus.SETTLING and record.published is not None:
+            parts = [(record.terms.parties[htlc.offerer], htlc.amount)
+                     for htlc in map(record.published.htlc, record.pending_htlcs)]
+        else:
+            parts = [(record.terms.party_a, record.terms.deposit_a), (record.terms.party_b, record.terms.deposit_b)]
+        for party, amount in parts:
             if party in accounts:
-                held[party] = held.get(party, 0) + deposit
+                held[party] = held.get(party, 0) + amount
     return held
 
 

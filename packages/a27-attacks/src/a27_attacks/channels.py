@@ -46,7 +46,7 @@ from a27_channels import (
     SignedState,
     channel_record,
 )
-from a27_ledger import KeyPair
+from a27_ledger import KeyPair, account_of
 
 from .base import (
     Arena,
@@ -60,6 +60,11 @@ from .base import (
     positive,
     register,
 )
+from .pos_attacks import _account
+
+PEER_WAIT = 30.0
+"""Seconds an attacker node waits for its victim to be a peer of its channel community (on a real node it meets it
+through its walks; in simulation it knows it from the start)."""
 
 
 class PublishSupersededState(HonestChannelBehaviour):
@@ -314,6 +319,15 @@ def _light(arena: Arena, index: int) -> Any:
     return [node for node in arena.honest() if node.role == "light"][index]
 
 
+async def _until_peer(arena: Arena, community: Any, account: bytes) -> None:
+    """Wait (``PEER_WAIT`` seconds at most) until ``account`` is a peer of the attacker's channel ``community``."""
+    waited = 0.0
+    while waited < PEER_WAIT and all(account_of(peer.public_key.key_to_bin()) != account
+                                     for peer in community.get_peers()):
+        await arena.sleep(0.25)
+        waited += 0.25
+
+
 def _note_fees(arena: Arena, community: Any) -> None:
     """Note the attacker node's on-chain fees so far: one channel transaction fee per nonce it used."""
     state = community.pos.chain.state
@@ -334,18 +348,27 @@ class SupersededStateAttack(Attack):
         "the victim is offline for the whole challenge period (`victim_offline`). Unchallenged, the chain pays the "
         "attacker the old balance: it takes back what it paid. The victim's own challenge (`channels.penalty`) "
         "cannot come while it is offline; the appointment it handed its watchtower (`channels.watchtower`, the first "
-        "validator's) can, and then the chain gives the victim the whole channel.")
+        "validator's) can, and then the chain gives the victim the whole channel. On a real node (`a27 node run`, a "
+        "battle's red team) the victim is an account (`victim_account`) and stays online (`victim_offline=false`), "
+        "so its own challenge answers; its operator may stop it, and then its tower does.")
     success = "the attacker ends with more than in the honest replay, where it closes with the latest state"
     defences = ("channels.penalty", "channels.watchtower")
     replay_acts = True
+    real_node = True
+    real_node_act = True
 
     victim: int = param(0, "index of the honest light node the attacker opens its channel with", non_negative)
     deposit: int = param(2_000, "the attacker's deposit into the channel (the victim deposits nothing)", positive)
     paid: int = param(1_500, "what the attacker pays the victim off chain before it cheats", positive)
-    at: float = param(30.0, "simulated seconds after the start when the victim goes offline and a0 closes",
-                      non_negative)
-    victim_offline: bool = param(True, "whether the victim is offline for the challenge period (offline_for)")
+    at: float = param(30.0, "seconds after the start when the victim goes offline and a0 closes (at once if it has "
+                      "passed when a0 has paid)", non_negative)
+    victim_offline: bool = param(True, "whether the victim is offline for the challenge period (offline_for); "
+                                 "simulation only: on a real node give false (the victim's operator may stop it)")
     offline_for: float = param(20.0, "simulated seconds the victim stays offline", positive)
+    victim_account: str = param("", "on a real node: the victim light node's account (64 hex characters; in a "
+                                "battle a node's name, blue-light0); empty in simulation, where victim picks it")
+    challenge_period: int = param(0, "blocks of the channel's challenge period; 0: the attacker node's default (20)",
+                                  non_negative)
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """One light node, ``a0``, that opens, pays and closes with an old state."""
@@ -356,8 +379,30 @@ class SupersededStateAttack(Attack):
         if self.victim >= light_nodes:
             msg = f"{self.name}: victim {self.victim} is out of range (the network has {light_nodes} light nodes)"
             raise BadParameter(msg)
+        if self.victim_account:
+            msg = (f"{self.name}: victim_account names the victim on a real node only; in simulation victim is the "
+                   "index of an honest light node")
+            raise BadParameter(msg)
+        self._check_terms()
+
+    def check_real_node(self) -> None:
+        """On a real node the victim is an account, and nothing can take it offline but its own operator."""
+        if _account(self.victim_account) is None:
+            msg = (f"{self.name}: on a real node victim_account must be the victim's account (its public key in 64 "
+                   f"hex characters, as a27 prints accounts), got {self.victim_account!r}")
+            raise BadParameter(msg)
+        if self.victim_offline:
+            msg = (f"{self.name}: victim_offline=true needs the simulator (a real node cannot take another node "
+                   "offline); give victim_offline=false: the victim's own operator may stop it")
+            raise BadParameter(msg)
+        self._check_terms()
+
+    def _check_terms(self) -> None:
         if self.paid > self.deposit:
             msg = f"{self.name}: paid {self.paid} exceeds the deposit {self.deposit}"
+            raise BadParameter(msg)
+        if self.challenge_period == 1:
+            msg = f"{self.name}: challenge_period 1 is below the honest nodes' least (2)"
             raise BadParameter(msg)
 
     def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
@@ -367,17 +412,21 @@ class SupersededStateAttack(Attack):
     async def act(self, arena: Arena) -> None:
         """Open, pay, remember the best state, and at `at` (the victim going offline first) force-close."""
         community = arena.attacker("a0").communities["channels"]
-        victim = _light(arena, self.victim)
+        victim = None if self.victim_account else _light(arena, self.victim)
+        victim_key = victim.public_key if victim is not None else _account(self.victim_account)
+        assert victim_key is not None  # check_real_node made sure victim_account is an account
         behaviour = community.node.book.params.behaviour
         cheating = isinstance(behaviour, PublishSupersededState)
-        channel_id = await community.open_channel(victim.public_key, self.deposit, 0, timeout=120.0)
+        await _until_peer(arena, community, victim_key)
+        channel_id = await community.open_channel(victim_key, self.deposit, 0,
+                                                  challenge_period=self.challenge_period or None, timeout=120.0)
         if cheating:
             behaviour.remember(community.node.channel(channel_id))
         await community.pay(channel_id, self.paid, timeout=60.0)
         arena.note("honest share (the attacker's latest balance)", community.node.channel(channel_id).balance)
         await arena.sleep(max(0.0, self.at - arena.now()))
         back_at = arena.now() + self.offline_for
-        if self.victim_offline:
+        if self.victim_offline and victim is not None:
             await arena.take_offline(victim.name, self.offline_for)
         outcome = await community.force_close(channel_id, timeout=600.0)
         arena.note("close outcome", outcome.name.lower())
@@ -406,16 +455,21 @@ class HoldHtlcsAttack(Attack):
         "until the expiry either way). It can only matter where honest payments are routed: Lab 3's light nodes "
         "pay their ring neighbours directly on the channel they share and route only to payees two or three hops "
         "round the ring, as far as the ring allows, so with 3 light nodes every payee is a neighbour, no payment "
-        "is routed and no HTLC ever reaches a0; it needs at least 4 (`min_light_nodes`). Judged on the payments a "
-        "held HTLC ends, those that fail by timeout: a payment retried around a0 leaves the ring channels with "
-        "other balances than in the replay, where a0 carried it, and a direct payment may then fail or succeed "
-        "where it did not (reported among the honest failures, not judged).")
+        "is routed and no HTLC ever reaches a0; it needs at least 4 (`min_light_nodes`). On a real node (`a27 node "
+        "run`) a0 is the hub alone, holding, free, accepting deposits up to `deposit`; the honest nodes' operators "
+        "open the channels with it (its `act`, which opens them in simulation, does not run there). Judged on the "
+        "payments a held HTLC ends, those that fail by timeout: a payment retried around a0 leaves the ring "
+        "channels with other balances than in the replay, where a0 carried it, and a direct payment may then fail "
+        "or succeed where it did not (reported among the honest failures, not judged).")
     success = "more honest payments fail by timeout (a hop held their HTLC) than in the honest replay (a0 forwards)"
     defences = ("channels.avoid_failed_hops",)
     replay_acts = True
     min_light_nodes = 4
+    real_node = True
 
     deposit: int = param(1_500, "a0's deposit, and the honest node's, in each of its channels", positive)
+    expiry_delta: int = param(10, "blocks a0 asks per HTLC it forwards (its policy's expiry delta; 10 is the "
+                              "default policy's): how long a held HTLC locks the payer's funds", positive)
 
     def attacker_nodes(self) -> tuple[AttackerNode, ...]:
         """One light node, ``a0``, the hub."""
@@ -423,7 +477,8 @@ class HoldHtlcsAttack(Attack):
 
     def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
         """a0 holds HTLCs and advertises a zero fee."""
-        params = NodeParams(policy=ChannelPolicy(fee_base=0, fee_ppm=0), accept_deposit_up_to=self.deposit)
+        params = NodeParams(policy=ChannelPolicy(fee_base=0, fee_ppm=0, expiry_delta=self.expiry_delta),
+                            accept_deposit_up_to=self.deposit)
         return {"channels": {"behaviour": HoldHtlcs(), "node_params": params}}
 
     async def act(self, arena: Arena) -> None:

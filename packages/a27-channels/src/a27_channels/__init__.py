@@ -58,6 +58,7 @@ from a27_channels.graph import ChannelGraph, Edge
 from a27_channels.inprocess import ChannelNetwork
 from a27_channels.messages import (
     AnnouncementSignature,
+    Appointment,
     ChannelMessage,
     ChannelReject,
     CloseAccept,
@@ -144,6 +145,7 @@ if TYPE_CHECKING:
     from a27_channels.payloads import (
         CHANNEL_MESSAGES,
         AnnouncementSignatureMessage,
+        AppointmentMessage,
         ChannelAnnouncementMessage,
         ChannelUpdateMessage,
         CloseAcceptMessage,
@@ -163,10 +165,10 @@ _OVERLAY_NAMES: dict[str, tuple[str, ...]] = {
     "a27_channels.community": (
         "CHANNELS_COMMUNITY_NAME", "ChannelCommunity", "ChannelOpenError", "ChannelSettings", "DirectPaymentError"),
     "a27_channels.payloads": (
-        "CHANNEL_MESSAGES", "AnnouncementSignatureMessage", "ChannelAnnouncementMessage", "ChannelUpdateMessage",
-        "CloseAcceptMessage", "CloseProposalMessage", "OpenAcceptMessage", "OpenProposalMessage", "RejectMessage",
-        "UpdateCancelMessage", "UpdateCompleteMessage", "UpdateProposalMessage", "UpdateSignatureMessage",
-        "from_payload", "to_payload"),
+        "CHANNEL_MESSAGES", "AnnouncementSignatureMessage", "AppointmentMessage", "ChannelAnnouncementMessage",
+        "ChannelUpdateMessage", "CloseAcceptMessage", "CloseProposalMessage", "OpenAcceptMessage",
+        "OpenProposalMessage", "RejectMessage", "UpdateCancelMessage", "UpdateCompleteMessage", "UpdateProposalMessage",
+        "UpdateSignatureMessage", "from_payload", "to_payload"),
 }
 """Overlay names exported lazily (loaded on first use), by the module that defines them."""
 
@@ -188,6 +190,8 @@ __all__ = [
     "AddHtlc",
     "AnnouncementSignature",
     "AnnouncementSignatureMessage",
+    "Appointment",
+    "AppointmentMessage",
     "BadPreimage",
     "Challenge",
     "ChallengePeriod",

@@ -203,6 +203,11 @@ class ChannelBook:
             entry.terms, entry.status, None if channel is None else channel.latest,
             0 if channel is None else channel.highest_signed, None if channel is None else channel.incoming))
 
+    def local_balances(self) -> dict[bytes, int]:
+        """What this node can spend now on each of its open channels, by channel id (for route finding)."""
+        return {channel_id: entry.channel.spendable() for channel_id, entry in self.entries.items()
+                if entry.channel is not None and entry.status is LocalStatus.OPEN}
+
     def add_own_channel(self, entry: ChannelEntry) -> None:
         """Put one of this node's open channels into the graph with this node's policy."""
         terms = entry.terms

@@ -40,8 +40,9 @@ from a27_channels.behaviour import ChannelBehaviour
 from a27_channels.defences import ChannelDefences
 from a27_channels.errors import MalformedChannelData
 from a27_channels.graph import ChannelGraph
+from a27_channels.messages import Appointment
 from a27_channels.node import ChannelNode
-from a27_channels.onchain import CloseOutcome
+from a27_channels.onchain import Challenge, CloseOutcome
 from a27_channels.params import NodeParams
 from a27_channels.payloads import CHANNEL_MESSAGES, from_payload, to_payload
 from a27_channels.store import ChannelStore, Invoice
@@ -69,6 +70,15 @@ if TYPE_CHECKING:
 
 CHANNELS_COMMUNITY_NAME = "a27/channels/v1"
 _T = TypeVar("_T")
+
+
+def _challenged(challenge: Transaction) -> str:
+    """Which state of which channel a tower's challenge answers with, for its log line."""
+    body = challenge.body
+    if not isinstance(body, Challenge):
+        return "challenge"
+    state = body.signed.state
+    return f"state {state.sequence} of channel {state.channel_id.hex()[:16]}"
 
 
 class ChannelOpenError(Exception):
@@ -106,6 +116,13 @@ class ChannelSettings(CommunitySettings):
     onchain_timeout: float = 30.0
     """Seconds to wait for a channel transaction to be final before checking it and sending it again."""
     onchain_attempts: int = 5
+    watchtower: bytes | None = None
+    """The account of the node whose tower keeps this node's appointments, handed to it over the wire (Appointment,
+    PROTOCOL.md) whenever they change and every `appointment_refresh` seconds while unchanged; none are sent while
+    the `watchtower` defence is off. None: none are sent (the simulator hands them in-process, `keep_appointments`)."""
+    appointment_refresh: float = 5.0
+    """Seconds after which unchanged appointments are handed again (the tower refuses an appointment for a channel
+    whose opening it has not finalized yet)."""
     peer_defences: PeerDefences = PeerDefences()
     """Overlay-wide peer defences (a27-ledger README, "Defences"), all on; ``PeerDefences.none()`` turns them off."""
     peer_limits: PeerLimits = PeerLimits()
@@ -145,6 +162,8 @@ class ChannelCommunity(A27Community):
         self._direct: dict[bytes, list[asyncio.Future[DirectPaymentDone]]] = {}
         self._peers: dict[bytes, Peer] = {}
         self._onchain: asyncio.Queue[TransactionBody] = asyncio.Queue()
+        self._handed: tuple[int, tuple[tuple[bytes, int], ...]] | None = None
+        self._handed_at = 0.0
 
         for payload_class in CHANNEL_MESSAGES:
             self.add_message_handler(payload_class, partial(signed_handler(payload_class)(ChannelCommunity.receive),
@@ -217,13 +236,19 @@ class ChannelCommunity(A27Community):
 
     async def send_payment(self, invoice: Invoice, *, timeout: float = 120.0) -> PaymentSucceeded | PaymentFailed:
         """Pay an invoice over a route; returns how it ended (a failure carries its cause)."""
+        return await self.pay_hash(invoice.payee, invoice.amount, invoice.payment_hash, timeout=timeout)
+
+    async def pay_hash(self, payee: bytes, amount: int, payment_hash: bytes, *,
+                       timeout: float = 120.0) -> PaymentSucceeded | PaymentFailed:
+        """Pay `amount` to `payee` against `payment_hash` (what its invoice tells a payer in another process) over a
+        route; returns how it ended (a failure carries its cause)."""
         future: asyncio.Future[PaymentSucceeded | PaymentFailed] = asyncio.get_running_loop().create_future()
-        self._payments[invoice.payment_hash] = future
+        self._payments[payment_hash] = future
         try:
-            self.perform(self.node.send_payment(invoice.payee, invoice.amount, invoice.payment_hash))
+            self.perform(self.node.send_payment(payee, amount, payment_hash))
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._payments.pop(invoice.payment_hash, None)
+            self._payments.pop(payment_hash, None)
 
     async def close_channel(self, channel_id: bytes, *, timeout: float = 60.0) -> CloseOutcome:
         """Close cooperatively; returns once the close is final on chain."""
@@ -307,6 +332,12 @@ class ChannelCommunity(A27Community):
             message = from_payload(payload)
         except MalformedChannelData as error:
             raise DroppedMessage("malformed", f"{type(payload).__name__}: {error}") from error
+        if isinstance(message, Appointment):
+            try:
+                self.tower.watch(message.transaction)
+            except LedgerError as error:
+                raise DroppedMessage(f"appointment refused: {error.reason}", str(error)) from error
+            return
         try:
             actions = self.node.on_message(sender, message)
         except InputRefused as refused:
@@ -333,12 +364,35 @@ class ChannelCommunity(A27Community):
                 return
             if admission.admitted:
                 self.stats["tower challenge admitted"] += 1
+                self.logger.info("tower challenge admitted: client %s's %s", challenge.sender.hex()[:16],
+                                 _challenged(challenge))
                 return
             self.stats[f"tower challenge refused: {admission.reason}"] += 1
             await asyncio.sleep(self.settings.tick_interval)
 
     def _tick(self) -> None:
         self.perform(self.node.on_tick(self.pos.now()))
+        if self.settings.watchtower is not None and self.node.book.params.defences.watchtower:
+            self._hand_appointments(self.settings.watchtower)
+
+    def _hand_appointments(self, tower: bytes) -> None:
+        """Send this node's appointments (`watchtower_appointments`) to the tower of account `tower` when the states
+        or the next nonce they are for changed since they were last sent, or `appointment_refresh` seconds ago."""
+        next_nonce = self.pos.chain.state.next_nonce(self.account) + self._onchain.qsize()
+        handed = (next_nonce, tuple((channel.channel_id, channel.latest.state.sequence)
+                                    for channel in self.node.open_channels()))
+        now = asyncio.get_running_loop().time()
+        if not handed[1] or (handed == self._handed and now < self._handed_at + self.settings.appointment_refresh):
+            return
+        peer = self._peer(tower)
+        if peer is None:
+            self.stats["no connection to watchtower"] += 1
+            return
+        appointments = self.watchtower_appointments()
+        for appointment in appointments:
+            self.ez_send(peer, to_payload(Appointment(appointment)))
+        self.stats["appointments handed"] += len(appointments)
+        self._handed, self._handed_at = handed, now
 
     # On chain -------------------------------------------------------------------------------------------------
 
@@ -372,14 +426,13 @@ class ChannelCommunity(A27Community):
                 self.stats[f"{name} refused: {admission.reason}"] += 1
                 await asyncio.sleep(settings.tick_interval)
                 continue
-            if self.pos.chain.state.next_nonce(self.account) > transaction.nonce:
-                self.stats[f"{name} final"] += 1
-                return
-            try:
-                await asyncio.wait_for(self.pos.watch(transaction.tx_id), settings.onchain_timeout)
-            except asyncio.TimeoutError:
-                self.stats[f"{name} not final in time"] += 1
-                continue
+            if self.pos.chain.state.next_nonce(self.account) <= transaction.nonce:
+                try:
+                    await asyncio.wait_for(self.pos.watch(transaction.tx_id), settings.onchain_timeout)
+                except asyncio.TimeoutError:
+                    self.stats[f"{name} not final in time"] += 1
+                    continue
             self.stats[f"{name} final"] += 1
+            self.logger.info("channel transaction %s final (nonce %d)", name, transaction.nonce)
             return
         self.logger.warning("channel transaction %s gave up after %d attempts", name, settings.onchain_attempts)

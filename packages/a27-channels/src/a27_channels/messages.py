@@ -13,6 +13,7 @@ import attrs
 from a27_channels.errors import MalformedChannelData
 from a27_channels.gossip import ChannelAnnouncement, ChannelUpdate
 from a27_channels.state import SIGNATURE_LENGTH, ChannelState, ChannelTerms, Operation
+from a27_ledger import Transaction
 
 
 def _bytes(length: int) -> Any:
@@ -123,7 +124,15 @@ class AnnouncementSignature:
     signature: bytes = attrs.field(validator=_SIGNATURE)
 
 
+@attrs.frozen
+class Appointment:
+    """Client -> its watchtower: a `Challenge` transaction of the client's latest complete state of one channel,
+    signed by the client (`ChannelNode.watchtower_appointments`); the tower checks and keeps it (`Watchtower.watch`)."""
+
+    transaction: Transaction = attrs.field(validator=attrs.validators.instance_of(Transaction))
+
+
 ChannelMessage = (OpenProposal | OpenAccept | UpdateProposal | UpdateSignature | UpdateComplete | UpdateCancel
                   | ChannelReject | CloseProposal | CloseAccept | AnnouncementSignature | ChannelAnnouncement
-                  | ChannelUpdate)
+                  | ChannelUpdate | Appointment)
 """Every message a channel node sends or receives."""

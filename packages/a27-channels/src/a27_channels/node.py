@@ -24,12 +24,13 @@ from a27_channels.book import ChannelBook
 from a27_channels.chain_watch import ChainWatch
 from a27_channels.channel import Channel
 from a27_channels.closing import Closing
-from a27_channels.errors import UnknownChannel, channel_error_for_code
+from a27_channels.errors import MalformedChannelData, UnknownChannel, channel_error_for_code
 from a27_channels.forwarding import Forwarding
 from a27_channels.gossip import ChannelAnnouncement
 from a27_channels.graph import ChannelGraph
 from a27_channels.messages import (
     AnnouncementSignature,
+    Appointment,
     ChannelMessage,
     ChannelReject,
     CloseAccept,
@@ -46,7 +47,7 @@ from a27_channels.opening import Opening
 from a27_channels.params import NodeParams
 from a27_channels.payments import Payments
 from a27_channels.retransmission import Retransmission
-from a27_channels.router import RouteParams
+from a27_channels.router import Route, RouteParams, find_route
 from a27_channels.store import ChannelStore, Invoice, LocalStatus, MemoryChannelStore
 from a27_channels.updates import UpdateQueue
 from a27_ledger import KeyPair, Transaction
@@ -135,6 +136,13 @@ class ChannelNode:
             raise UnknownChannel(f"no channel {channel_id.hex()[:16]}")
         return entry.status
 
+    def find_route(self, destination: bytes, amount: int) -> Route:
+        """The route a payment of `amount` to `destination` would take now (the node's graph, its spendable balances
+        and route parameters); raises NoRoute when there is none."""
+        book = self.book
+        return find_route(book.graph, book.account, destination, amount, book.height, params=book.params.route,
+                          local_balances=book.local_balances())
+
     def open_channels(self) -> list[Channel]:
         """This node's open channels, by channel id."""
         return [entry.channel for _, entry in sorted(self.book.entries.items())
@@ -176,8 +184,7 @@ class ChannelNode:
         book = self.book
         if not book.params.defences.watchtower:
             return []
-        channels = [entry.channel for _, entry in sorted(book.entries.items())
-                    if entry.status is LocalStatus.OPEN and entry.channel is not None]
+        channels = self.open_channels()
         count = min(len(channels), 8) if nonces is None else nonces
         return [Transaction(book.account, next_nonce + offset, fee, Challenge(channel.latest)).signed(book.key)
                 for channel in channels for offset in range(count)]
@@ -212,6 +219,9 @@ class ChannelNode:
             return self.announcements.on_announcement_signature(sender, message)
         if isinstance(message, ChannelAnnouncement):
             return self.announcements.on_announcement(sender, message)
+        if isinstance(message, Appointment):
+            raise MalformedChannelData("an appointment is for a watchtower (ChannelCommunity.keep_appointments), "
+                                       "not for the channel node")
         return self.announcements.on_channel_update(sender, message)
 
     def _on_reject(self, sender: bytes, message: ChannelReject) -> list[Action]:

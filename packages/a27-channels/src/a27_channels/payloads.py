@@ -15,6 +15,7 @@ from a27_channels.errors import MalformedChannelData
 from a27_channels.gossip import ChannelAnnouncement, ChannelUpdate
 from a27_channels.messages import (
     AnnouncementSignature,
+    Appointment,
     ChannelMessage,
     ChannelReject,
     CloseAccept,
@@ -26,7 +27,9 @@ from a27_channels.messages import (
     UpdateProposal,
     UpdateSignature,
 )
+from a27_channels.onchain import channels_registry
 from a27_channels.state import ChannelState, ChannelTerms, decode_operation
+from a27_ledger import LedgerError, Transaction
 
 
 @vp_compile
@@ -168,16 +171,28 @@ class ChannelUpdateMessage(VariablePayload):
     update: bytes
 
 
+@vp_compile
+class AppointmentMessage(VariablePayload):
+    """Client -> its watchtower: one appointment, a `Challenge` transaction the client signed (PROTOCOL.md)."""
+
+    msg_id = 13
+    format_list = ["varlenH"]
+    names = ["transaction"]
+    transaction: bytes
+
+
 CHANNEL_MESSAGES = (OpenProposalMessage, OpenAcceptMessage, UpdateProposalMessage, UpdateSignatureMessage,
                     UpdateCompleteMessage, UpdateCancelMessage, RejectMessage, CloseProposalMessage,
                     CloseAcceptMessage, AnnouncementSignatureMessage, ChannelAnnouncementMessage,
-                    ChannelUpdateMessage)
+                    ChannelUpdateMessage, AppointmentMessage)
 """Every message class of the channel community, in message id order."""
 
 ChannelPayload = (OpenProposalMessage | OpenAcceptMessage | UpdateProposalMessage | UpdateSignatureMessage
                   | UpdateCompleteMessage | UpdateCancelMessage | RejectMessage | CloseProposalMessage
                   | CloseAcceptMessage | AnnouncementSignatureMessage | ChannelAnnouncementMessage
-                  | ChannelUpdateMessage)
+                  | ChannelUpdateMessage | AppointmentMessage)
+_REGISTRY = channels_registry()
+"""The transaction kinds an appointment may carry (a tower keeps only a `Challenge`)."""
 
 
 def to_payload(message: ChannelMessage) -> ChannelPayload:
@@ -205,6 +220,8 @@ def to_payload(message: ChannelMessage) -> ChannelPayload:
         return AnnouncementSignatureMessage(message.channel_id, message.signature)
     if isinstance(message, ChannelAnnouncement):
         return ChannelAnnouncementMessage(message.encode())
+    if isinstance(message, Appointment):
+        return AppointmentMessage(message.transaction.encode())
     return ChannelUpdateMessage(message.encode())
 
 
@@ -235,4 +252,9 @@ def from_payload(payload: object) -> ChannelMessage:
         return ChannelAnnouncement.decode(payload.announcement)
     if isinstance(payload, ChannelUpdateMessage):
         return ChannelUpdate.decode(payload.update)
+    if isinstance(payload, AppointmentMessage):
+        try:
+            return Appointment(Transaction.decode(payload.transaction, _REGISTRY))
+        except LedgerError as error:
+            raise MalformedChannelData(f"appointment: {error}") from error
     raise MalformedChannelData(f"{type(payload).__name__} is not a channel message")

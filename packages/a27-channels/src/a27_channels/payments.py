@@ -52,12 +52,10 @@ class Payments:
     def _attempt(self, payment: OutgoingPayment) -> list[Action]:
         book = self.book
         try:
-            local_balances = {channel_id: entry.channel.spendable() for channel_id, entry in book.entries.items()
-                              if entry.channel is not None and entry.status is LocalStatus.OPEN}
             route = find_route(book.graph, book.account, payment.destination, payment.amount, book.height,
                                params=payment.params, exclude_channels=payment.excluded_channels,
                                exclude_nodes=payment.excluded_nodes,
-                               local_balances=local_balances)
+                               local_balances=book.local_balances())
         except NoRoute:
             failure = payment.failures[-1] if payment.failures else FailureReport(FailureCause.NO_PATH, book.account)
             return self._finish_failed(payment, failure)

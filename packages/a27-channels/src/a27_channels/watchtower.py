@@ -6,8 +6,10 @@ them, keeps the newest per channel and client, watches the chain, and when the o
 it submits the appointment whose nonce is the client's next one. It holds nothing it could use for itself: the
 sender of a `Challenge` is the challenger, so the chain pays the client (the whole channel if the cheater proposed
 the newer state); changing anything in the transaction breaks the client's signature. The worst a tower can do is
-not submit (clients may use several). It needs no message of its own: appointments are handed over through the
-node API, and the tower's transactions are ordinary `Challenge`s (kind 23).
+not submit (clients may use several). Appointments reach it in-process (`ChannelCommunity.keep_appointments`, the
+simulator's offline hand-over) or over the wire (Appointment, message 13 of PROTOCOL.md, which a client with
+`ChannelSettings.watchtower` sends as its states change); the tower's transactions are ordinary `Challenge`s (kind
+23).
 
 A transaction carries one nonce and a client's nonce moves with every transaction it sends, so a client hands, per
 channel, one appointment for each nonce it may be at when a cheat comes (its next nonce, and one more per other

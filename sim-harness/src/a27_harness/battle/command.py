@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 import socket
 import sys
 from collections.abc import Sequence
@@ -45,6 +47,8 @@ if TYPE_CHECKING:
 
 REFEREE = "referee"
 BLUE = "blue"
+BLUE_LIGHT = "blue-light"
+"""The blue light nodes' names: blue-light0, blue-light1..."""
 
 
 def split_behaviour(behaviour: str) -> tuple[str, tuple[str, ...]]:
@@ -76,7 +80,7 @@ def _resolved(pairs: Sequence[str], accounts: dict[str, bytes]) -> tuple[str, ..
 
 def _team_attack(behaviour: str) -> Attack | None:
     """The attack a team's node runs (None when honest), with its parameters, checked for a battle: it runs on real
-    nodes (``Attack.real_node``) and attacks the PoS chain a battle runs.
+    nodes (``Attack.real_node``) and attacks a layer a battle runs (pos, or channels: ``battle_layers``).
 
     :raises BattleError: naming the attack and why not.
     """
@@ -92,10 +96,17 @@ def _team_attack(behaviour: str) -> Attack | None:
     if not attack.real_node:
         raise BattleError(f"--team: attack {name!r} needs the simulator and runs only in `a27 attack` (BATTLE.md, "
                           "\"Which attacks run on real nodes\")")
-    if attack.lab != "pos":
+    if attack.lab == "ledger":
         raise BattleError(f"--team: attack {name!r} attacks the {attack.lab} lab; a battle runs ledger and pos "
                           "(run it on a network of layers = [\"ledger\"] nodes instead)")
     return attack
+
+
+def battle_layers(teams: Sequence[tuple[str, str]]) -> list[str]:
+    """The layers every node of a battle runs: ledger and pos, and channels when a team's attack attacks them."""
+    attacks = [_team_attack(behaviour) for _name, behaviour in teams]
+    channels = any(attack is not None and attack.lab == "channels" for attack in attacks)
+    return ["ledger", "pos", "channels"] if channels else ["ledger", "pos"]
 
 
 def _check_team(behaviour: str, nodes: Sequence[str]) -> None:
@@ -115,7 +126,8 @@ def _check_team(behaviour: str, nodes: Sequence[str]) -> None:
         type(attack).from_params(list(_resolved(split_behaviour(behaviour)[1], dict.fromkeys(nodes, bytes(32))))
                                  ).check_real_node()
     except AttackError as error:
-        raise BattleError(f"--team: {error} (a battle node's name, such as blue1, stands for its account)") from None
+        raise BattleError(f"--team: {error} (a battle node's name, such as blue1, or blue-light0 with --blue-light, "
+                          "stands for its account)") from None
     try:
         check_identities(attack)
     except ArenaError as error:
@@ -153,30 +165,44 @@ def _attack_accounts(teams: Sequence[tuple[str, str]]) -> dict[str, tuple[bytes,
 
 def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators: int, chain_id: str,
                   balance: int, stake: int, base_port: int | None, listen: str = "127.0.0.1",
-                  rest_port: int | None = None, workload: int = 0) -> list[Path]:
+                  rest_port: int | None = None, workload: int = 0, blue_light: int = 0) -> list[Path]:
     """Write every node's folder, the genesis and battle.toml into ``folder``; the node configs, referee first. The
     referee's config serves the live scoreboard on 127.0.0.1:``rest_port`` (default: a free TCP port); ``workload``
-    transfers between the blue accounts are declared (``a27 battle workload`` sends them)."""
+    transfers between the blue accounts are declared (``a27 battle workload`` sends them). ``blue_light`` honest light
+    nodes (``blue-light0``...) join the blue team: with channels, the nodes a red hub or cheat opens channels with."""
     if (folder / DECLARATION_FILE).exists():
         raise BattleError(f"{folder / DECLARATION_FILE} exists: a battle is set up there (use another folder)")
+    if blue_light < 0:
+        raise BattleError(f"--blue-light: expected 0 or more light nodes, got {blue_light}")
     nodes = [(REFEREE, LIGHT, HONEST, "")] + [(f"{BLUE}{index}", VALIDATOR, HONEST, BLUE)
                                               for index in range(blue_validators)]
+    nodes += [(f"{BLUE_LIGHT}{index}", LIGHT, HONEST, BLUE) for index in range(blue_light)]
     nodes += [(name, _team_role(behaviour, None), behaviour, name) for name, behaviour in teams]
+    layers = battle_layers(teams)
     for _name, behaviour in teams:
         _check_team(behaviour, [node for node, _role, _b, _t in nodes])
     attack_accounts = _attack_accounts(teams)
     count = len(nodes)
     ports = free_ports(count) if base_port is None else list(range(base_port, base_port + count))
-    bootstrap = [f"{listen}:{port}" for (name, role, _b, _t), port in zip(nodes, ports, strict=True)
-                 if role == VALIDATOR or name == REFEREE]
+    bootstrap = [f"{listen}:{port}" for (name, role, _b, team), port in zip(nodes, ports, strict=True)
+                 if role == VALIDATOR or name == REFEREE or team == BLUE]
     referee_rest = RestConfig("127.0.0.1", rest_port or free_ports(1, socket.SOCK_STREAM)[0],
                               battle=Path("..") / DECLARATION_FILE)
+    # Blue light nodes serve their operators a REST API with a key (their channels, invoices and payments).
+    rests = {REFEREE: referee_rest} | {
+        name: RestConfig("127.0.0.1", rest, secrets.token_urlsafe(24))
+        for name, rest in zip([name for name, *_ in nodes if name.startswith(BLUE_LIGHT)],
+                              free_ports(blue_light, socket.SOCK_STREAM) if blue_light else [], strict=True)}
+
     def write_config(name: str, role: str, behaviour: str, port: int, params: Sequence[str]) -> Path:
         attack, _pairs = split_behaviour(behaviour)
-        text = render_config(name, role, ["ledger", "pos"], port, bootstrap, listen=listen, behaviour=attack,
-                             behaviour_params=params, rest=referee_rest if name == REFEREE else None)
-        (folder / name / CONFIG_NAME).write_text(text, encoding="utf-8")
-        return folder / name / CONFIG_NAME
+        text = render_config(name, role, layers, port, bootstrap, listen=listen, behaviour=attack,
+                             behaviour_params=params, rest=rests.get(name))
+        path = folder / name / CONFIG_NAME
+        # Mode 0600 (as `a27 node init` writes it): a blue light node's config holds its REST API key.
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
 
     configs = []
     for (name, role, behaviour, _team), port in zip(nodes, ports, strict=True):
@@ -193,10 +219,10 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
     for (name, _role, _behaviour, team), (_config, key) in zip(nodes, loaded, strict=True):
         if team:
             by_team.setdefault(team, []).append((name, key.public_key))
-    declared = [Team(BLUE, "blue", tuple(key for _n, key in by_team[BLUE]))] if blue_validators else []
+    declared = [Team(BLUE, "blue", tuple(key for _n, key in by_team[BLUE]))] if BLUE in by_team else []
     declared += [Team(name, "red", (*(key for _n, key in by_team[name]), *attack_accounts.get(name, ())), behaviour)
                  for name, behaviour in teams]
-    blue = by_team.get(BLUE, [])
+    blue = [(name, key) for name, key in by_team.get(BLUE, []) if not name.startswith(BLUE_LIGHT)]
     declaration = BattleDeclaration(chain_id, tuple(declared), declare_workload([key for _n, key in blue], workload))
     (folder / DECLARATION_FILE).write_text(render_declaration(
         declaration, REFEREE, {team: tuple(name for name, _key in members) for team, members in by_team.items()}),
@@ -232,7 +258,7 @@ def _up(arguments: argparse.Namespace) -> int:
     configs = set_up_battle(folder, arguments.team or [], blue_validators=arguments.blue_validators,
                             chain_id=arguments.chain_id, balance=arguments.balance, stake=arguments.stake,
                             base_port=arguments.base_port, listen=arguments.listen, rest_port=arguments.rest_port,
-                            workload=arguments.workload)
+                            workload=arguments.workload, blue_light=arguments.blue_light)
     team_names = {name for name, _behaviour in arguments.team or []}
     started = [start_node(config.parent) for config in configs
                if not (arguments.teams_elsewhere and config.parent.name in team_names)]
@@ -286,6 +312,8 @@ def add_battle_parser(commands: argparse._SubParsersAction) -> None:
                          "its parameters as ATTACK[:PARAM=VALUE[,PARAM=VALUE...]], as `a27 attack ATTACK --param "
                          "PARAM=VALUE` takes them; a value naming a battle node (victim=blue1) becomes its account")
     up.add_argument("--blue-validators", type=int, default=4, help="blue validators (default 4)")
+    up.add_argument("--blue-light", type=int, default=0, metavar="N",
+                    help="blue light nodes blue-light0... (default 0): with a channel attack, its victims")
     up.add_argument("--chain-id", default="a27-battle", help="the chain id (default a27-battle)")
     up.add_argument("--balance", type=int, default=1_000_000, help="each account's balance (default 1000000)")
     up.add_argument("--stake", type=int, default=100_000, help="each validator's stake (default 100000)")

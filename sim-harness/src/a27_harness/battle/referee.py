@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from a27_ledger import SQLiteStore
-from a27_pos import Chain, ChainStoreError, PosError, PosGenesis, SQLiteChainStore, pos_registry
+from a27_pos import Chain, ChainStoreError, PosError, PosGenesis, SQLiteChainStore
 
 from ..node.command import CONFIG_NAME
 from ..node.config import ConfigError, load_config, load_genesis
+from ..node.stores import chain_registry, open_chain
 from .declaration import load_declaration
 from .scoring import BattleDeclaration, BattleError, Scoreboard, score_battle
 
@@ -42,10 +43,10 @@ def referee_chain(folder: Path) -> Iterator[tuple[BattleDeclaration, PosGenesis,
         for attempt in range(SNAPSHOT_ATTEMPTS):
             ledger_copy, chain_copy = (snapshot_database(path, Path(temporary) / f"{attempt}-{path.name}")
                                        for path in (ledger_path, chain_path))
-            ledger, store = SQLiteStore(ledger_copy), SQLiteChainStore(chain_copy, pos_registry())
+            ledger, store = SQLiteStore(ledger_copy), SQLiteChainStore(chain_copy, chain_registry(config.layers))
             try:
                 try:
-                    chain = Chain.start(genesis, ledger, store)
+                    chain = open_chain(config.layers, genesis, ledger, store)
                 except ChainStoreError as error:
                     if attempt + 1 < SNAPSHOT_ATTEMPTS:
                         continue  # the referee committed blocks between the two copies: copy both again

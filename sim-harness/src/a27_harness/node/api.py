@@ -335,6 +335,24 @@ class NodeApi:
                            "sequence": state.sequence})
         return result
 
+    def route(self, payee: bytes, amount: int) -> dict[str, object]:
+        """The route a payment of ``amount`` to ``payee`` would take now: the hops' accounts and the fees; 422 ``no
+        route`` when there is none."""
+        self._need("channels")
+        from a27_channels import NoRoute  # noqa: PLC0415 - only nodes with channels get here
+
+        try:
+            route = self.node.channels.node.find_route(payee, amount)
+        except NoRoute as error:
+            raise ApiError(422, "no route", str(error)) from None
+        return {"route": [hop.node.hex() for hop in route.hops], "fees": route.fees}
+
+    def graph_channels(self) -> int:
+        """How many channels this node's channel graph knows (its own and those announced to it): routes run over
+        them."""
+        self._need("channels")
+        return len(self.node.channels.node.graph)
+
     async def open_channel(self, peer: bytes, deposit: int, peer_deposit: int, timeout: float) -> dict[str, object]:
         """Open a channel with ``peer`` (the channel layer decides); returns its id once the funding is final."""
         self._need("channels")
@@ -366,6 +384,33 @@ class NodeApi:
         except asyncio.TimeoutError:
             raise ApiError(504, "timeout", f"the payment was not complete after {timeout} s") from None
         return {"channel_id": channel_id.hex(), "amount": done.amount, "sequence": done.sequence}
+
+    def create_invoice(self, amount: int) -> dict[str, object]:
+        """An invoice of this node for ``amount``: what a payer needs (payee, amount, payment hash); the preimage
+        stays with this node."""
+        self._need("channels")
+        invoice = self.node.channels.create_invoice(amount)
+        return {"payee": invoice.payee.hex(), "amount": invoice.amount, "payment_hash": invoice.payment_hash.hex()}
+
+    async def send_payment(self, payee: bytes, amount: int, payment_hash: bytes, timeout: float) -> dict[str, object]:
+        """Pay another node's invoice over a route of channels; returns how the payment ended: ``succeeded`` with
+        its route (the hops' accounts) or ``failed`` with its cause, and the attempts either way."""
+        self._need("channels")
+        from a27_channels import PaymentSucceeded  # noqa: PLC0415 - only nodes with channels get here
+
+        try:
+            outcome = await self.node.channels.pay_hash(payee, amount, payment_hash, timeout=timeout)
+        except LedgerError as error:
+            raise ApiError(422, error.reason, str(error), code=error.code) from None
+        except asyncio.TimeoutError:
+            raise ApiError(504, "timeout", f"the payment had not ended after {timeout} s") from None
+        if isinstance(outcome, PaymentSucceeded):
+            route = [] if outcome.route is None else [hop.node.hex() for hop in outcome.route.hops]
+            return {"payment_hash": payment_hash.hex(), "outcome": "succeeded", "attempts": outcome.attempts,
+                    "route": route}
+        return {"payment_hash": payment_hash.hex(), "outcome": "failed", "attempts": outcome.attempts,
+                "cause": outcome.failure.cause.label,
+                "causes": [failure.cause.label for failure in outcome.failures]}
 
     async def close_channel(self, channel_id: bytes, timeout: float) -> dict[str, object]:
         """Close one of this node's channels cooperatively; returns once the close is final on chain."""

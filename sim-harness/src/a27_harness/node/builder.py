@@ -18,13 +18,13 @@ from ipv8.messaging.interfaces.udp.endpoint import UDPEndpoint
 from ipv8.peer import Peer
 from ipv8.peerdiscovery.network import Network
 
-from a27_channels import ChannelCommunity, ChannelSettings, channel_chain
+from a27_channels import ChannelCommunity, ChannelSettings
 from a27_ledger import Genesis, KeyPair, LedgerCommunity, LedgerSettings, LedgerState
-from a27_pos import Chain, PosCommunity, PosGenesis, PosSettings
+from a27_pos import PosCommunity, PosGenesis, PosSettings
 
 from .layers import LAYERS, MissingLayer, UnknownLayer
 from .settings import LayerSettings, check_layer_settings
-from .stores import Stores
+from .stores import Stores, open_chain
 
 VALIDATOR = "validator"
 LIGHT = "light"
@@ -208,10 +208,7 @@ async def build_node(spec: NodeSpec, genesis: Genesis | PosGenesis, runtime: Run
             msg = "a node with the pos layer needs a PosGenesis (stakes and chain parameters)"
             raise TypeError(msg)
         channels = "channels" in spec.layers
-        if channels:
-            chain = channel_chain(genesis, stores.ledger(spec), stores.chain(spec))
-        else:
-            chain = Chain.start(genesis, stores.ledger(spec), stores.chain(spec))
+        chain = open_chain(spec.layers, genesis, stores.ledger(spec), stores.chain(spec))
         pos_options = dict(settings.get("pos", {}))
         clock = runtime.pos_clock()
         if clock is not None:

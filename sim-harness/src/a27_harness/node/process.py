@@ -99,6 +99,9 @@ def behaviour_attack(config: NodeConfig) -> tuple[Attack, AttackerNode] | None:
         needs = 'layers = ["ledger"] (Lab 1)' if attack.lab == "ledger" else "the pos layer"
         raise ConfigError(f"behaviour: attack {config.behaviour!r} attacks the {attack.lab} lab and needs {needs}; "
                           f"this node runs {','.join(config.layers)}")
+    if attack.lab == "channels" and "channels" not in config.layers:
+        raise ConfigError(f"behaviour: attack {config.behaviour!r} attacks the channels lab and needs the channels "
+                          f"layer; this node runs {','.join(config.layers)}")
     try:
         attack.check_real_node()
     except AttackError as error:
@@ -211,6 +214,10 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
         settings.setdefault("pos", {})["validator"] = spec.role == VALIDATOR
         if config.checkpoint is not None:
             settings["pos"]["checkpoint"] = config.checkpoint
+    if "channels" in config.layers and spec.role != VALIDATOR:
+        # A light node hands its appointments over the wire to the first genesis validator's tower (by account, as
+        # the simulator hands them to the first honest validator's); they go only while channels.watchtower is on.
+        settings.setdefault("channels", {})["watchtower"] = min(account for account, _stake in genesis.stakes)
     try:
         check_layer_settings(spec, settings)
     except (LayerSettingsError, ValueError) as error:

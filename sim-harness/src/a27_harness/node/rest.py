@@ -144,6 +144,9 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
             web.post("/channels", self.post_channel),
             web.post("/channels/{channel_id}/pay", self.post_pay),
             web.post("/channels/{channel_id}/close", self.post_close),
+            web.get("/route", self.get_route),
+            web.post("/invoices", self.post_invoice),
+            web.post("/payments", self.post_payment),
         ])
 
     @property
@@ -227,10 +230,11 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
         body = await read_json(request)
         return Response(await self.api.submit(hex_bytes("transaction", body.get("transaction"))))
 
-    @docs(tags=["a27"], summary="This node's open channels.")
+    @docs(tags=["a27"], summary="This node's open channels, and how many channels its graph knows (routes run over "
+                                "those).")
     async def get_channels(self, _request: web.Request) -> Response:
-        """This node's open channels."""
-        return Response({"channels": self.api.channels()})
+        """This node's open channels and the size of its channel graph."""
+        return Response({"channels": self.api.channels(), "graph_channels": self.api.graph_channels()})
 
     @docs(tags=["a27"], summary="Open a channel from this node to `peer` (needs the API key); answered once the "
                                 "funding is final.",
@@ -267,6 +271,41 @@ class A27Endpoint(BaseEndpoint[NodeApi]):
         body = await read_json(request)
         timeout = body_integer(body, "timeout", 1, int(MAX_TIMEOUT), default=60)
         return Response(await self.api.close_channel(channel_id, float(timeout)))
+
+
+    @docs(tags=["a27"], summary="The route a payment of `amount` to `payee` would take from this node now: the hops' "
+                                "accounts and the fees (422 when there is none).",
+          parameters=[{"in": "query", "name": "payee", "type": "string", "required": True},
+                      {"in": "query", "name": "amount", "type": "integer", "required": True}])
+    async def get_route(self, request: web.Request) -> Response:
+        """The route a payment would take."""
+        payee = hex_bytes("payee", request.query.get("payee"), 32)
+        if "amount" not in request.query:
+            raise ApiError(400, "bad parameter", "amount: the amount to route is required")
+        return Response(self.api.route(payee, query_integer(request, "amount", 1, 1, MAX_UINT64)))
+
+    @docs(tags=["a27"], summary="Create an invoice of this node for `amount` (needs the API key): payee, amount and "
+                                "payment hash, what a payer's node needs.",
+          parameters=[_body("the invoice", amount={"type": "integer"})])
+    async def post_invoice(self, request: web.Request) -> Response:
+        """Create an invoice."""
+        self._spending(request)
+        body = await read_json(request)
+        return Response(self.api.create_invoice(body_integer(body, "amount", 1)))
+
+    @docs(tags=["a27"], summary="Pay another node's invoice over a route of channels (needs the API key); answered "
+                                "once the payment succeeded (its route) or failed (its cause).",
+          parameters=[_body("the invoice to pay", payee={"type": "string"}, amount={"type": "integer"},
+                            payment_hash={"type": "string"}, timeout={"type": "integer"})])
+    async def post_payment(self, request: web.Request) -> Response:
+        """Pay an invoice."""
+        self._spending(request)
+        body = await read_json(request)
+        payee = hex_bytes("payee", body.get("payee"), 32)
+        payment_hash = hex_bytes("payment_hash", body.get("payment_hash"), 32)
+        amount = body_integer(body, "amount", 1)
+        timeout = body_integer(body, "timeout", 1, int(MAX_TIMEOUT), default=120)
+        return Response(await self.api.send_payment(payee, amount, payment_hash, float(timeout)))
 
 
 def root_endpoint_class(api_key: str | None,

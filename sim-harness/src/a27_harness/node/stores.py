@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from a27_channels import ChannelStore, MemoryChannelStore, SQLiteChannelStore, channels_registry
-from a27_ledger import LedgerStore, MemoryStore, SQLiteStore
-from a27_pos import ChainStore, MemoryChainStore, SQLiteChainStore, pos_registry
+from a27_channels import ChannelStore, MemoryChannelStore, SQLiteChannelStore, channel_chain, channels_registry
+from a27_ledger import LedgerStore, MemoryStore, SQLiteStore, TransactionRegistry
+from a27_pos import Chain, ChainStore, MemoryChainStore, PosGenesis, SQLiteChainStore, pos_registry
 
 if TYPE_CHECKING:
     from .builder import NodeSpec
 
 StoreT = TypeVar("StoreT", "LedgerStore", "ChainStore", "ChannelStore")
+
+
+def chain_registry(layers: Collection[str]) -> TransactionRegistry:
+    """The transaction kinds the chain of a node running ``layers`` holds: the channel kinds too with channels."""
+    return channels_registry() if "channels" in layers else pos_registry()
+
+
+def open_chain(layers: Collection[str], genesis: PosGenesis, ledger: LedgerStore, store: ChainStore) -> Chain:
+    """The chain of a node running ``layers`` from its stores (``store`` opened with ``chain_registry(layers)``)."""
+    if "channels" in layers:
+        return channel_chain(genesis, ledger, store)
+    return Chain.start(genesis, ledger, store)
 
 
 class Stores:
@@ -36,8 +48,7 @@ class Stores:
         """The store of the node's finalized blocks (decoding the channel kinds too if the node runs channels)."""
         if self.directory is None:
             return MemoryChainStore()
-        registry = channels_registry() if "channels" in spec.layers else pos_registry()
-        return self._keep(SQLiteChainStore(self.directory / f"{spec.name}.chain.db", registry))
+        return self._keep(SQLiteChainStore(self.directory / f"{spec.name}.chain.db", chain_registry(spec.layers)))
 
     def resume_epoch(self, specs: Sequence[NodeSpec]) -> float:
         """
