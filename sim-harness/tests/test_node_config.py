@@ -213,9 +213,9 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("coalition", "superseded-state"):
+    for name in ("superseded-state",):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
-                                              "censor, double-spend-lab1, double-spend-pos, eclipse, flood, "
+                                              "censor, coalition, double-spend-lab1, double-spend-pos, eclipse, flood, "
                                               "invalid-block, long-range, mempool-flood, proposal-equivocation, "
                                               "sybil, vote-equivocation, withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))
