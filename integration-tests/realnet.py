@@ -16,7 +16,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -164,6 +165,15 @@ def stored_chain(config_path: Path) -> list[Block]:
     balances plus escrows equal the supply, and the supply is the genesis supply plus the block rewards minus what
     was burned (slashing included).
     """
+    with opened_chain(config_path) as (chain, chain_store):
+        blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
+        return [block for block in blocks if block is not None]
+
+
+@contextmanager
+def opened_chain(config_path: Path) -> Iterator[tuple[Chain, SQLiteChainStore]]:
+    """A stopped node's chain and chain store, reopened from its SQLite stores and checked as ``stored_chain`` says;
+    closed when the block ends."""
     config = load_config(config_path)
     data = config.data_dir
     for database in (f"{config.name}.db", f"{config.name}.chain.db"):
@@ -177,8 +187,7 @@ def stored_chain(config_path: Path) -> list[Block]:
     try:
         chain = Chain.start(load_genesis(config.genesis), ledger, chain_store)
         chain.check_invariants()
-        blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
-        return [block for block in blocks if block is not None]
+        yield chain, chain_store
     finally:
         ledger.close()
         chain_store.close()
