@@ -122,9 +122,10 @@ def identity_key(owner: bytes, name: str) -> KeyPair:
 class Identities:
     """
     The attack's attacker nodes other than the one a node process plays, each a real node in that process: the key
-    its config holds for it, else its own (``identity_key``), its own UDP socket on the node's address with a port the system picks, in-memory stores,
-    and a walk to the node's bootstrap addresses and to every address it is introduced to (``walk``, the node's own
-    walk). ``stop`` cancels the walks and stops every identity; the node process calls it when it stops.
+    its config holds for it, else its own (``identity_key``), its own UDP socket on the node's address with a port
+    the system picks, in-memory stores, and a walk to the node's bootstrap addresses and to every address it is
+    introduced to (``walk``, the node's own walk). ``stop`` cancels the walks and stops every identity; the node
+    process calls it when it stops.
     """
 
     def __init__(self) -> None:
