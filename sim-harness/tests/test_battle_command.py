@@ -45,8 +45,8 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
         _up(tmp_path / "one", [("red", "honest")])
     with pytest.raises(BattleError, match="no-such-attack"):
         _up(tmp_path / "two", [("red", "no-such-attack")])
-    with pytest.raises(BattleError, match="attack 'coalition' needs the simulator"):
-        _up(tmp_path / "three", [("red", "coalition")])
+    with pytest.raises(BattleError, match="attack 'hold-htlcs' needs the simulator"):
+        _up(tmp_path / "three", [("red", "hold-htlcs")])
     with pytest.raises(BattleError, match=r"--team: censor: on a real node victim must be an account .*, got 'l0' "
                                           r"\(a battle node's name, such as blue1, stands for its account\)$"):
         _up(tmp_path / "three", [("red", "censor")])

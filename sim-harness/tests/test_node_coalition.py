@@ -83,7 +83,8 @@ def test_a_member_without_a_held_key_has_no_stake_one_line(tmp_path: Path) -> No
     key = identity_key(spec.key.public_key, "a1")
     with pytest.raises(ConfigError, match=re.escape(
             f"role: red-a1 is a validator but the genesis {genesis_path} gives its key {key.public_key.hex()[:16]}"
-            "... no stake")):
+            "... no stake (a validator coalition hosts beside this node runs with the key its config holds for a1 in "
+            "[behaviour_keys], bonded by `a27 node genesis`)")):
         node_settings(config, NodeSpec("red-a1", key, VALIDATOR, spec.layers), pos_genesis,
                       played[0].attacker_nodes()[1], played=played)
 

@@ -197,8 +197,10 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
     account = spec.key.public_key
     staked = account in dict(genesis.stakes)
     if spec.role == VALIDATOR and not staked:
+        hint = ("" if attacker is None else f" (a validator {config.behaviour} hosts beside this node runs with the "
+                f"key its config holds for {attacker.name} in [behaviour_keys], bonded by `a27 node genesis`)")
         raise ConfigError(f"role: {spec.name} is a validator but the genesis {config.genesis} gives its key "
-                          f"{account.hex()[:16]}... no stake")
+                          f"{account.hex()[:16]}... no stake{hint}")
     if "pos" not in config.layers and spec.role != VALIDATOR and staked:
         raise ConfigError(f"role: {spec.name} is light but the genesis makes its key a ledger validator")
     settings = {layer: dict(options) for layer, options in behaviour_settings(config, played, attacker).items()}
