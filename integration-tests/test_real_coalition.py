@@ -11,9 +11,9 @@ no fair fight, so the test runs the nodes itself.
 
 At 0.3 (at most a third) quorums intersect: every honest node's stored chain agrees (no two blocks final at one
 height), and the honest nodes that see both of a member's votes turn them into vote evidence: the finalized chain
-records evidence against both members, and each is slashed ``slash_percent`` of its stake, the honest validators
-nothing. ``a27 attack coalition --param stake_share=0.3`` (seed 7) ends the same way: failed, honest nodes agree,
-each member's stake 85,714 -> 77,143 (17,142 slashed in all).
+records evidence against both members, and each is slashed ``slash_percent`` of its stake and loses its seat, the
+honest validators nothing. ``a27 attack coalition --param stake_share=0.3`` (seed 7) ends the same way: failed,
+honest nodes agree, each member's stake 85,714 -> 77,143 (17,142 slashed in all), neither validating at the end.
 
 At 0.4 (above a third) both sides gather a commit certificate at one height: side A's validators finalize one block,
 side B's another (finality broken, as the attack's success says). Side B learns side A's certificate (the next
@@ -118,6 +118,7 @@ def test_a_coalition_on_real_nodes_breaks_finality_only_above_a_third_and_is_sla
             chains[name] = {block.header.height: block.block_id for block in blocks}
             final_stakes = {account: bonded_stake(chain.state, account) for account in stakes}
             offenders = {item.offender for block in blocks for item in block.evidence}
+            seated = {account for account in members if account in chain.validator_set(chain.height + 1)}
         # The honest validators keep their stake; a chain with evidence holds it against both members and no one
         # else, each slashed once (slash_percent of its stake).
         assert all(final_stakes[by_name[honest]] == 100_000 for honest in HONEST), name
@@ -125,6 +126,7 @@ def test_a_coalition_on_real_nodes_breaks_finality_only_above_a_third_and_is_sla
         slashed[name] = offenders == members
         expected = _member_stake(member_stake, genesis.params.slash_percent) if slashed[name] else member_stake
         assert {final_stakes[account] for account in members} == {expected}, name
+        assert seated == (set() if slashed[name] else members), name  # slashed validators lose their seat
     if share <= 1 / 3:
         # Finality holds: at every height every honest validator that finalized it holds the same block; all slashed.
         assert [height for height, blocks in _per_height(chains) if len(blocks) > 1] == []
