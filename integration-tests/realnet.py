@@ -16,7 +16,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import attrs
@@ -32,7 +33,7 @@ from a27_harness.node.config import (
 )
 from a27_harness.node.stores import chain_registry, open_chain
 from a27_ledger import KeyPair, SQLiteStore, sign_transfer
-from a27_pos import Block, SQLiteChainStore
+from a27_pos import Block, Chain, SQLiteChainStore
 
 A27 = [sys.executable, "-m", "a27_harness.entry"]
 """The ``a27`` command of this interpreter's environment."""
@@ -169,6 +170,15 @@ def stored_chain(config_path: Path) -> list[Block]:
     balances plus escrows equal the supply, and the supply is the genesis supply plus the block rewards minus what
     was burned (slashing included).
     """
+    with opened_chain(config_path) as (chain, chain_store):
+        blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
+        return [block for block in blocks if block is not None]
+
+
+@contextmanager
+def opened_chain(config_path: Path) -> Iterator[tuple[Chain, SQLiteChainStore]]:
+    """A stopped node's chain and chain store, reopened from its SQLite stores and checked as ``stored_chain`` says;
+    closed when the block ends."""
     config = load_config(config_path)
     data = config.data_dir
     for database in (f"{config.name}.db", f"{config.name}.chain.db"):
@@ -182,8 +192,7 @@ def stored_chain(config_path: Path) -> list[Block]:
     try:
         chain = open_chain(config.layers, load_genesis(config.genesis), ledger, chain_store)
         chain.check_invariants()
-        blocks = [chain_store.block(height) for height in range(1, chain.height + 1)]
-        return [block for block in blocks if block is not None]
+        yield chain, chain_store
     finally:
         ledger.close()
         chain_store.close()

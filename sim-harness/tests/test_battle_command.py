@@ -39,14 +39,14 @@ def test_up_writes_every_node_the_genesis_and_a_declaration_that_reads_back(tmp_
     assert [team.side for team in declaration.teams] == ["blue", "red", "red"]
 
 
-def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Path) -> None:
+def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Path, simulation_only: str) -> None:
     _up(tmp_path / "one", [("red", "honest")])
     with pytest.raises(BattleError, match="a battle is set up there"):
         _up(tmp_path / "one", [("red", "honest")])
     with pytest.raises(BattleError, match="no-such-attack"):
         _up(tmp_path / "two", [("red", "no-such-attack")])
-    with pytest.raises(BattleError, match="attack 'coalition' needs the simulator"):
-        _up(tmp_path / "three", [("red", "coalition")])
+    with pytest.raises(BattleError, match=f"attack '{simulation_only}' needs the simulator"):
+        _up(tmp_path / "three", [("red", simulation_only)])
     with pytest.raises(BattleError, match=r"--team: censor: on a real node victim must be an account .*, got 'l0' "
                                           r"\(a battle node's name, such as blue1, or blue-light0 with --blue-light, "
                                           r"stands for its account\)$"):

@@ -95,21 +95,22 @@ def test_the_arena_signs_with_the_held_keys_and_serves_blocks_to_a_peer_named_by
     async def scenario() -> None:
         runtime = SimulatedRuntime(simulation.network)
         nodes: list[A27Node] = [
-            await build_node(NodeSpec(names[index], keys[index], VALIDATOR if index < 2 else LIGHT, ("ledger", "pos")),
-                             genesis, runtime, settings={"pos": {"validator": index < 2}}) for index in (0, 1, 3)]
+            await build_node(NodeSpec(names[index], keys[index], VALIDATOR if index < 3 else LIGHT, ("ledger", "pos")),
+                             genesis, runtime, settings={"pos": {"validator": index < 3}}) for index in range(4)]
         introduce_all(nodes)
-        red = nodes[-1]
+        red, held = nodes[-1], nodes[2]
         attack = attack_named("long-range").from_params([])
         holder = next(node for node in attack.attacker_nodes() if node.name == "a1")
-        arena = NodeArena(red, genesis.ledger, attack, holder, keys={"a0": keys[2]})
+        # a0 runs as an identity with the held key (a bonded validator); its account is no "honest" validator.
+        arena = NodeArena(red, genesis.ledger, attack, holder, identities={"a0": held})
         assert not arena.simulated()
-        # The held key is a0's; its account is no "honest" validator; a0 has no node here.
         assert arena.attacker_key("a0") is keys[2]
         assert arena.attacker_key("a1") is red.spec.key
+        assert arena.attacker("a0").public_key == keys[2].public_key
         assert [handle.name for handle in arena.honest()] == sorted(["b0", "b1"], key=lambda name: dict(
             zip(names, (key.public_key for key in keys), strict=True))[name])
-        with pytest.raises(ArenaError, match="attacker node 'a0' of long-range is not this process"):
-            arena.attacker("a0")
+        with pytest.raises(ArenaError, match="attacker node 'a2' of long-range is not this process"):
+            arena.attacker("a2")
         await arena.sleep(3.0)
         b0 = nodes[0]
         assert b0.pos.chain.height >= 1

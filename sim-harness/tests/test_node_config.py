@@ -200,7 +200,7 @@ def _config(tmp_path: Path) -> NodeConfig:
     return load_config(path)
 
 
-def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: Path) -> None:
+def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: Path, simulation_only: str) -> None:
     config = _config(tmp_path)
     spec, genesis, settings = prepare(config)
     assert settings == {"pos": {"validator": True}}
@@ -213,10 +213,10 @@ def test_a_validator_without_stake_and_an_unknown_attack_are_refused(tmp_path: P
     with pytest.raises(ConfigError, match="behaviour: no attack named 'nosuch'"):
         behaviour_settings(attrs.evolve(config, behaviour="nosuch"))
     # Attacks whose attacker acts through the simulator's arena would run as honest code in a real node: refused.
-    for name in ("coalition",):
+    for name in (simulation_only,):
         with pytest.raises(ConfigError, match=rf"behaviour: attack '{name}' needs the simulator .* real nodes run "
-                                              "censor, double-spend-lab1, double-spend-pos, eclipse, flood, "
-                                              "hold-htlcs, invalid-block, long-range, mempool-flood, "
+                                              "censor, coalition, double-spend-lab1, double-spend-pos, eclipse, "
+                                              "flood, hold-htlcs, invalid-block, long-range, mempool-flood, "
                                               "proposal-equivocation, superseded-state, sybil, vote-equivocation, "
                                               "withhold$"):
             behaviour_settings(attrs.evolve(config, behaviour=name))

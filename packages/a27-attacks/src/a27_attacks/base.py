@@ -356,7 +356,7 @@ class Attack(abc.ABC):
     real_node_act: ClassVar[bool] = False
     """Whether a real node process also runs ``act_real_node`` (by default ``act``), once, through the node's own
     arena (``a27_harness.node.arena``: this node is the attacker node of its role, or the one its config names, the
-    attack's other attacker nodes are identities the process hosts beside it or keys its config holds, ``honest()``
+    attack's other attacker nodes are identities the process hosts beside it, with keys its config holds, ``honest()``
     is the genesis validators but those, by public key, ``accounts`` have the keys of ``account_key``); only with
     ``real_node``. It uses only ``now``, ``sleep``, ``at``, ``simulated``, ``attacker`` (any of its attacker nodes),
     ``attacker_key``, ``honest`` (names and keys: the handles carry no communities), ``send_transaction``, ``note``,

@@ -323,6 +323,8 @@ class CoalitionAttack(Attack):
     """Attacker validators double-propose and double-vote together, showing side A one block and side B another."""
 
     name = "coalition"
+    real_node = True
+    real_node_act = True
     lab = "pos"
     family = "byzantine"
     summary = (
@@ -351,7 +353,16 @@ class CoalitionAttack(Attack):
 
     def settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
         """Coalition members sharing one coalition per run (a fresh one when ``a0`` is built)."""
-        if node.name == "a0" or self._run.coalition is None:
+        return self._member(fresh=node.name == "a0")
+
+    def node_settings_for(self, node: AttackerNode) -> dict[str, dict[str, object]]:
+        """On real nodes one process runs every member (the node it plays and the others as identities, bonded by the
+        keys its config holds), from one attack instance: they share one coalition whichever member it plays."""
+        return self._member(fresh=False)
+
+    def _member(self, *, fresh: bool) -> dict[str, dict[str, object]]:
+        """A member of this run's coalition, made first when ``fresh`` or when there is none yet."""
+        if fresh or self._run.coalition is None:
             side_b: set[bytes] = set()
             self._run.side_b = side_b
             self._run.coalition = Coalition(lambda peer: account_of(peer.public_key.key_to_bin()) in side_b)

@@ -8,20 +8,19 @@ and the genesis:
 - ``now()`` is seconds since the arena was made (the node's start), on the process's event-loop clock, relative, so
   nothing depends on the host's uptime or wall clock;
 - ``attacker(name)`` is this node for the attack's node it plays (``behaviour_node``, else the first of this node's
-  role), and for every other attacker node of the attack whose key the config does not hold a real in-process
-  identity (``Identities``): its own key (``identity_key``, deterministic), its own UDP socket on the node's address
-  (port chosen by the system), in-memory stores, the settings the attack gives that node, bootstrapping and walking
-  as the node does; at most ``MAX_IDENTITIES`` nodes in all per process, stopped with the node. ``attacker_key`` is
-  that node's key, the key of another attacker node the config holds (``[behaviour_keys]``: an attack with several
-  attacker validators run from one process, whose other validators only sign), or for a node-less account
-  (``Attack.accounts``) ``a27_attacks.account_key``;
-- ``honest()`` is every genesis validator but the nodes this process plays and the keys it holds, by public key (the
-  PoS account order), each named by its genesis name (its public key in hex when it has none); a real node cannot
-  tell an honest validator from another red team's, and cannot read another process's communities (its handle's
-  ``communities`` raise ``ArenaError``);
-- ``send_transaction`` submits through the attacker node's top ledger-carrying community (this node's for a held
-  key; the documented SubmitTransaction, PROTOCOL.md) to that validator's address and waits for its verdict
-  (``PosCommunity.submit``'s bounded retries); ``send_packets`` sends from the attacker node's endpoint;
+  role), and for every other attacker node of the attack a real in-process identity (``Identities``): the key the
+  config holds for it (``[behaviour_keys]``: a validator the genesis bonds, as ``a27 node genesis`` writes it) or
+  else its own (``identity_key``, deterministic), its own UDP socket on the node's address (port chosen by the
+  system), in-memory stores, the settings the attack gives that node, bootstrapping and walking as the node does; at
+  most ``MAX_IDENTITIES`` nodes in all per process, stopped with the node. ``attacker_key`` is that node's key, or
+  for a node-less account (``Attack.accounts``) ``a27_attacks.account_key``;
+- ``honest()`` is every genesis validator but the nodes this process plays, by public key (the PoS account order),
+  each named by its genesis name (its public key in hex when it has none); a real node cannot tell an honest
+  validator from another red team's, and cannot read another process's communities (its handle's ``communities``
+  raise ``ArenaError``);
+- ``send_transaction`` submits through the attacker node's top ledger-carrying community (the documented
+  SubmitTransaction, PROTOCOL.md) to that validator's address and waits for its verdict (``PosCommunity.submit``'s
+  bounded retries); ``send_packets`` sends from the attacker node's endpoint;
   ``serve_blocks`` sends BlockResponses to a verified peer, named as ``honest()`` names validators or by its account
   in hex (a node that joined later); ``note`` logs one line per fact; ``simulated()`` is False;
 - ``set_max_peers``, ``introduce_first``, ``take_offline``, ``join_late`` and ``late_node`` arrange other nodes or
@@ -122,10 +121,11 @@ def identity_key(owner: bytes, name: str) -> KeyPair:
 
 class Identities:
     """
-    The attack's attacker nodes other than the one a node process plays, each a real node in that process: its own
-    key (``identity_key``), its own UDP socket on the node's address with a port the system picks, in-memory stores,
-    and a walk to the node's bootstrap addresses and to every address it is introduced to (``walk``, the node's own
-    walk). ``stop`` cancels the walks and stops every identity; the node process calls it when it stops.
+    The attack's attacker nodes other than the one a node process plays, each a real node in that process: the key
+    its config holds for it, else its own (``identity_key``), its own UDP socket on the node's address with a port
+    the system picks, in-memory stores, and a walk to the node's bootstrap addresses and to every address it is
+    introduced to (``walk``, the node's own walk). ``stop`` cancels the walks and stops every identity; the node
+    process calls it when it stops.
     """
 
     def __init__(self) -> None:
@@ -137,12 +137,14 @@ class Identities:
     @classmethod
     async def start(cls, owner: A27Node, genesis: PosGenesis, attackers: Sequence[AttackerNode],
                     settings_for: Callable[[NodeSpec, AttackerNode], LayerSettings],
-                    walk: Callable[[A27Node], Awaitable[None]], *, runtime: Runtime | None = None) -> Identities:
+                    walk: Callable[[A27Node], Awaitable[None]], *, runtime: Runtime | None = None,
+                    keys: Mapping[str, KeyPair] | None = None) -> Identities:
         """
         Build one node per attacker node of ``attackers`` (at most ``MAX_IDENTITIES`` - 1: the owner is one more) with
-        the owner's layers, the attacker node's role and ``settings_for(spec, attacker)``, on ``runtime`` (default:
-        UDP sockets on the owner's host, ports the system picks), and start ``walk(node)`` for each. Whatever was
-        started is stopped when one fails.
+        its key in ``keys`` (by attacker node name; ``identity_key`` for one not there), the owner's layers, the
+        attacker node's role and ``settings_for(spec, attacker)``, on ``runtime`` (default: UDP sockets on the owner's
+        host, ports the system picks), and start ``walk(node)`` for each. Whatever was started is stopped when one
+        fails.
 
         :raises ArenaError: for more attacker nodes than ``MAX_IDENTITIES`` allows.
         :raises OSError: when a socket cannot be bound; errors of ``settings_for`` (e.g. a validator without stake).
@@ -154,8 +156,8 @@ class Identities:
         runtime = runtime or UdpRuntime(owner.address[0])
         try:
             for attacker in attackers:
-                spec = NodeSpec(f"{owner.name}-{attacker.name}", identity_key(owner.spec.key.public_key, attacker.name),
-                                attacker.role, owner.spec.layers)
+                key = (keys or {}).get(attacker.name) or identity_key(owner.spec.key.public_key, attacker.name)
+                spec = NodeSpec(f"{owner.name}-{attacker.name}", key, attacker.role, owner.spec.layers)
                 node = await build_node(spec, genesis, runtime, settings=settings_for(spec, attacker))
                 identities.nodes[attacker.name] = node
                 identities._walks.append(asyncio.ensure_future(walk(node)))
@@ -213,21 +215,17 @@ class NodeArena(ArenaClock):
     """
 
     def __init__(self, node: A27Node, genesis: Genesis, attack: Attack, attacker: AttackerNode,
-                 *, identities: Mapping[str, A27Node] | None = None, keys: Mapping[str, KeyPair] | None = None,
-                 ) -> None:
+                 *, identities: Mapping[str, A27Node] | None = None) -> None:
         """Start the clock (``now()`` is 0 here) and read the validators from ``genesis``; ``identities`` are the
-        in-process nodes of the attack's other attacker nodes, ``keys`` the keys of those this process only holds
-        (``[behaviour_keys]``), both by name."""
+        in-process nodes of the attack's other attacker nodes, by name."""
         super().__init__(asyncio.get_running_loop().time(), [])
         self._node = node
         self._attack = attack
         self._attacker = attacker
         self._nodes = {**(identities or {}), attacker.name: node}
-        self._keys = dict(keys or {})
         self.notes: dict[str, object] = {}
         """Every fact noted, by key (the last value of a key noted twice)."""
         ours = {played.spec.key.public_key for played in self._nodes.values()}
-        ours |= {key.public_key for key in self._keys.values()}
         names = genesis.names
         self._validators = {names.get(account) or account.hex(): account
                             for account in sorted(genesis.validators) if account not in ours}
@@ -267,15 +265,13 @@ class NodeArena(ArenaClock):
         return False
 
     def attacker_key(self, name: str) -> KeyPair:
-        """This node's key, the key of another attacker node this process holds (``[behaviour_keys]``), or the key
-        of node-less account ``name`` (``a27_attacks.account_key``).
+        """The key of attacker node ``name`` this process plays (this node or an identity), or the key of node-less
+        account ``name`` (``a27_attacks.account_key``).
 
         :raises ArenaError: for a name that is none of these.
         """
         if name in self._attack.accounts:
             return account_key(name)
-        if name in self._keys:
-            return self._keys[name]
         return self._played(name).spec.key
 
     def honest(self) -> Sequence[NodeHandle]:
@@ -318,13 +314,13 @@ class NodeArena(ArenaClock):
         return []
 
     async def send_transaction(self, attacker: str, transaction: Transaction, validator: str) -> SendResult:
-        """Submit ``transaction`` (signed by this node's key or one it holds for ``attacker``) through this node to
-        validator ``validator``'s address and wait for its verdict; one log line when sent and one with the verdict.
+        """Submit ``transaction`` through attacker node ``attacker`` (this node or an identity) to validator
+        ``validator``'s address and wait for its verdict; one log line when sent and one with the verdict.
 
-        :raises ArenaError: for an attacker node this process neither plays nor holds the key of, or a validator
-            that node does not know (see ``_verified_peer``).
+        :raises ArenaError: for an attacker node this process does not play, or a validator that node does not know
+            (see ``_verified_peer``).
         """
-        node = self._node if attacker in self._keys else self._played(attacker)
+        node = self._played(attacker)
         peer = await self._verified_peer(validator, node)
         what = (f"transaction {transaction.tx_id.hex()[:16]} (nonce {transaction.nonce}, fee {transaction.fee}, "
                 f"from {transaction.sender.hex()[:16]})")

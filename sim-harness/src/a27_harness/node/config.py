@@ -104,8 +104,10 @@ class NodeConfig:
     """The attacker node of the behaviour's attack this process plays (its key is ``key_file``); None: the attack's
     first node of the config's role."""
     behaviour_keys: tuple[tuple[str, Path], ...] = ()
-    """``[behaviour_keys]``: key files of the attack's other attacker nodes, by node name, that this process holds
-    and signs with (they run no process of their own: an attack needing several attacker validators, ``long-range``)."""
+    """``[behaviour_keys]``: key files of the attack's other attacker nodes, by node name, that this process holds:
+    each runs in this process as an identity with that key (``arena.Identities``), no process of its own, so an
+    attack needing several attacker validators (``long-range``, ``coalition``) gets them bonded by ``a27 node
+    genesis``."""
     checkpoint: Checkpoint | None = None
     """``[pos] checkpoint``: a weak-subjectivity checkpoint (height and block id) the node's chain must contain, given
     out of band by an operator who trusts another node (``a27 wallet checkpoint``); None (no entry): none."""
@@ -440,7 +442,8 @@ behaviour = {json.dumps(_string("behaviour", behaviour))}
 # The attack's parameters as NAME=VALUE texts (as for `a27 attack NAME --param`); unused when honest.
 behaviour_params = {json.dumps([_string("behaviour_params", pair) for pair in behaviour_params])}
 # The attack's node this node plays (default: its first node of this node's role), e.g. "a1" for long-range; the
-# keys of its other attacker nodes that this node holds go in a [behaviour_keys] table: a0 = "a0.key".
+# keys of its other attacker nodes that this node holds (and hosts them with) go in a [behaviour_keys] table:
+# a0 = "a0.key".
 # behaviour_node = "a1"
 # The node's identity (IPv8 key file). Created on first start if missing, never overwritten, mode 0600.
 key_file = "key.bin"
@@ -577,7 +580,7 @@ class AttackerGenesis:
     stakes: Mapping[bytes, int] = attrs.field(factory=dict)
     """The stake of each attacker validator, by account, in place of the common stake."""
     validators: Sequence[tuple[str, bytes]] = ()
-    """Attacker validators without a node of their own (``[behaviour_keys]``): genesis name and account."""
+    """Attacker validators without a process of their own (``[behaviour_keys]``): genesis name and account."""
     params: Mapping[str, int] = attrs.field(factory=dict)
     """PoS parameters the attack needs (``Attack.scenario_changes`` that are ``PosParams`` fields)."""
 

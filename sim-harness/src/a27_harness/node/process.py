@@ -170,41 +170,43 @@ def load_behaviour_keys(config: NodeConfig) -> dict[str, KeyPair]:
     return {name: load_or_create_key(path) for name, path in config.behaviour_keys}
 
 
-def behaviour_settings(config: NodeConfig) -> LayerSettings:
+def behaviour_settings(config: NodeConfig, played: tuple[Attack, AttackerNode] | None = None,
+                       attacker: AttackerNode | None = None) -> LayerSettings:
     """
-    The per-layer settings of the config's behaviour: none when honest, else those its attack gives the node it plays
-    (``behaviour_attack``; ``Attack.node_settings_for``: what the simulator gives that node, or, for an attack whose
-    ``act`` arms the behaviour, a behaviour that arms itself).
+    The per-layer settings of the config's behaviour: none when honest, else those its attack (``played``, made by
+    ``behaviour_attack`` when not given) gives ``attacker``, by default the node the config plays
+    (``Attack.node_settings_for``: what the simulator gives that node, or, for an attack whose ``act`` arms the
+    behaviour, a behaviour that arms itself).
 
     :raises ConfigError: as ``behaviour_attack``.
     """
-    played = behaviour_attack(config)
-    return {} if played is None else played[0].node_settings_for(played[1])
+    played = played or behaviour_attack(config)
+    return {} if played is None else played[0].node_settings_for(attacker or played[1])
 
 
 def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
-                  attacker: AttackerNode | None = None) -> LayerSettings:
+                  attacker: AttackerNode | None = None, *,
+                  played: tuple[Attack, AttackerNode] | None = None) -> LayerSettings:
     """
     The layer settings for the node ``spec`` describes: its behaviour's, and with PoS the role the spec names and the
     config's ``[pos] checkpoint`` as ``PosSettings.checkpoint`` (enforced unless ``pos.checkpoints`` is off). For an
     in-process identity (``arena.Identities``) ``attacker`` is the attack's node it plays, whose settings
-    (``Attack.node_settings_for``) it gets instead of those of the node the config plays.
+    (``Attack.node_settings_for``) it gets instead of those of the node the config plays. ``played`` is the
+    process's attack and the node it plays (``behaviour_attack(config)``, made here when not given): one attack
+    instance gives the settings of every node of a process, since its nodes may share state (``coalition``).
 
     :raises ConfigError: when the genesis contradicts the role, or the behaviour's settings do not fit the node.
     """
     account = spec.key.public_key
     staked = account in dict(genesis.stakes)
     if spec.role == VALIDATOR and not staked:
+        hint = ("" if attacker is None else f" (a validator {config.behaviour} hosts beside this node runs with the "
+                f"key its config holds for {attacker.name} in [behaviour_keys], bonded by `a27 node genesis`)")
         raise ConfigError(f"role: {spec.name} is a validator but the genesis {config.genesis} gives its key "
-                          f"{account.hex()[:16]}... no stake")
+                          f"{account.hex()[:16]}... no stake{hint}")
     if "pos" not in config.layers and spec.role != VALIDATOR and staked:
         raise ConfigError(f"role: {spec.name} is light but the genesis makes its key a ledger validator")
-    played = behaviour_settings(config)
-    if attacker is not None:
-        attack = behaviour_attack(config)
-        assert attack is not None  # an identity exists only for an attack's node
-        played = attack[0].node_settings_for(attacker)
-    settings = {layer: dict(options) for layer, options in played.items()}
+    settings = {layer: dict(options) for layer, options in behaviour_settings(config, played, attacker).items()}
     if config.defences_off:
         # Imported only when a defence is switched off (the mapping lives with `a27 attack`, heavier than a node needs).
         from ..attacks.defences import defence_settings, merge_settings  # noqa: PLC0415
@@ -225,10 +227,11 @@ def node_settings(config: NodeConfig, spec: NodeSpec, genesis: PosGenesis,
     return settings
 
 
-def prepare(config: NodeConfig) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
+def prepare(config: NodeConfig, played: tuple[Attack, AttackerNode] | None = None,
+            ) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
     """
     Everything checked before a socket or database is opened: key (created if missing), genesis, the data directory
-    (created if missing), settings.
+    (created if missing), settings (``played``: the process's attack, as ``node_settings`` takes it).
 
     :raises ConfigError: naming the setting at fault.
     """
@@ -244,7 +247,7 @@ def prepare(config: NodeConfig) -> tuple[NodeSpec, PosGenesis, LayerSettings]:
     if not os.access(config.data_dir, os.W_OK | os.X_OK):
         raise ConfigError(f"data_dir: {config.data_dir} is not writable")
     spec = NodeSpec(config.name, key, config.role, config.layers)
-    return spec, genesis, node_settings(config, spec, genesis)
+    return spec, genesis, node_settings(config, spec, genesis, played=played)
 
 
 def prepare_battle(config: NodeConfig, genesis: PosGenesis) -> BattleDeclaration | None:
@@ -342,7 +345,8 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
     :raises ConfigError: for a config the node cannot run with (see ``prepare``).
     :raises OSError: when the UDP socket cannot be bound.
     """
-    spec, genesis, settings = prepare(config)
+    played = behaviour_attack(config)  # one attack instance for the process: its nodes' settings and its act
+    spec, genesis, settings = prepare(config, played)
     battle = prepare_battle(config, genesis)
     with lock_data_dir(config):
         stores = Stores(config.data_dir)
@@ -352,25 +356,26 @@ async def run_node(config: NodeConfig, stop: asyncio.Event) -> None:
         except BaseException:
             stores.close()
             raise
-        await _run_built(config, node, stores, stop, genesis=genesis, battle=battle)
+        await _run_built(config, node, stores, stop, genesis=genesis, battle=battle, played=played)
 
 
-def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio.Task[None] | None:
+def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis,
+              played: tuple[Attack, AttackerNode] | None) -> asyncio.Task[None] | None:
     """
     The task running the behaviour's act once in this process (``a27_harness.node.arena.run_act``), when its attack
-    has one for real nodes (``Attack.real_node_act``); None otherwise. The attack's other attacker nodes are started
-    first as identities in this process (``arena.Identities``: walking as this node does), and held, after the act,
-    until the task is cancelled (the node stops), which stops them.
+    (``played``, the instance that gave the node its settings) has one for real nodes (``Attack.real_node_act``);
+    None otherwise. Every other attacker node of the attack is started first as an identity in this process
+    (``arena.Identities``: walking as this node does), with the key the config holds for it in ``[behaviour_keys]``
+    (so it can be a bonded validator) or else its own, and held, after the act, until the task is cancelled (the
+    node stops), which stops them.
     """
-    played = behaviour_attack(config)
     if played is None or not played[0].real_node_act:
         return None
     from .arena import ArenaError, Identities, NodeArena, run_act  # noqa: PLC0415 - the arena loads the attacks
 
     attack, attacker = played
     keys = load_behaviour_keys(config)
-    # The attack's other nodes run here as identities, but those whose keys the config holds: they only sign.
-    others = [other for other in attack.attacker_nodes() if other != attacker and other.name not in keys]
+    others = [other for other in attack.attacker_nodes() if other != attacker]
 
     async def walk(identity: A27Node) -> None:
         announce_address(identity)
@@ -379,12 +384,13 @@ def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio
     async def play() -> None:
         try:
             identities = await Identities.start(
-                node, genesis, others, lambda spec, other: node_settings(config, spec, genesis, other), walk)
+                node, genesis, others, lambda spec, other: node_settings(config, spec, genesis, other, played=played),
+                walk, keys=keys)
         except (ArenaError, ConfigError, OSError) as error:
             log.warning("%s: %s: identities not started: %s", node.name, attack.name, error)
             return
         try:
-            arena = NodeArena(node, genesis.ledger, attack, attacker, identities=identities.nodes, keys=keys)
+            arena = NodeArena(node, genesis.ledger, attack, attacker, identities=identities.nodes)
             await run_act(arena, attack, node.name)
             if identities.nodes:
                 await asyncio.get_running_loop().create_future()  # they hold their peers until the node stops
@@ -395,7 +401,7 @@ def start_act(config: NodeConfig, node: A27Node, genesis: PosGenesis) -> asyncio
 
 
 async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: asyncio.Event, *, genesis: PosGenesis,
-                     battle: BattleDeclaration | None) -> None:
+                     battle: BattleDeclaration | None, played: tuple[Attack, AttackerNode] | None) -> None:
     spec = node.spec
     if "pos" in node.overlays:
         def on_commit(block: Block, _certificate: CommitCertificate, receipts: Sequence[Receipt]) -> None:
@@ -417,7 +423,7 @@ async def _run_built(config: NodeConfig, node: A27Node, stores: Stores, stop: as
         log.warning("%s: [clock] offset_seconds %+g: the node's time base is off by that much (for tests only)",
                     spec.name, config.clock_offset)
     tasks = [asyncio.ensure_future(walk_to_bootstrap(node, config.bootstrap)), asyncio.ensure_future(log_status(node))]
-    acting = start_act(config, node, genesis)
+    acting = start_act(config, node, genesis, played)
     if acting is not None:
         tasks.append(acting)
     api = NodeApi(node)
