@@ -47,6 +47,11 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
         _up(tmp_path / "two", [("red", "no-such-attack")])
     with pytest.raises(BattleError, match=f"attack '{simulation_only}' needs the simulator"):
         _up(tmp_path / "three", [("red", simulation_only)])
+    # Two bonded attacker validators are no fair fight for a battle, which bonds one per team.
+    for attack, nodes in (("coalition", "a0, a1"), ("long-range", "a0, a1")):
+        with pytest.raises(BattleError, match=rf"^--team: attack '{attack}' needs 2 bonded attacker validators "
+                                              rf"\({nodes}\) and a battle bonds one per team"):
+            _up(tmp_path / "three", [("red", attack)])
     with pytest.raises(BattleError, match=r"--team: censor: on a real node victim must be an account .*, got 'l0' "
                                           r"\(a battle node's name, such as blue1, or blue-light0 with --blue-light, "
                                           r"stands for its account\)$"):
@@ -66,7 +71,7 @@ def test_up_refuses_a_folder_holding_a_battle_and_an_unknown_attack(tmp_path: Pa
         _up(tmp_path / "three", [("red", "double-spend-lab1")])
     with pytest.raises(BattleError, match="red1 and red2 both run attacks paying sink-a"):
         _up(tmp_path / "three", [("red1", "double-spend-pos"), ("red2", "invalid-block")])
-    assert not (tmp_path / "three").exists() or not any((tmp_path / "three").iterdir())
+    assert not (tmp_path / "three").exists()  # a refused battle leaves no folder behind
 
 
 def test_a_light_red_team_owns_its_node_and_the_accounts_its_attack_pays(tmp_path: Path) -> None:

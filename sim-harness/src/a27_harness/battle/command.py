@@ -80,7 +80,8 @@ def _resolved(pairs: Sequence[str], accounts: dict[str, bytes]) -> tuple[str, ..
 
 def _team_attack(behaviour: str) -> Attack | None:
     """The attack a team's node runs (None when honest), with its parameters, checked for a battle: it runs on real
-    nodes (``Attack.real_node``) and attacks a layer a battle runs (pos, or channels: ``battle_layers``).
+    nodes (``Attack.real_node``), attacks a layer a battle runs (pos, or channels: ``battle_layers``), and needs no
+    more than the one bonded validator a battle gives a team (``coalition`` and ``long-range`` need two).
 
     :raises BattleError: naming the attack and why not.
     """
@@ -99,6 +100,11 @@ def _team_attack(behaviour: str) -> Attack | None:
     if attack.lab == "ledger":
         raise BattleError(f"--team: attack {name!r} attacks the {attack.lab} lab; a battle runs ledger and pos "
                           "(run it on a network of layers = [\"ledger\"] nodes instead)")
+    validators = [node.name for node in attack.attacker_nodes() if node.role == "validator"]
+    if len(validators) > 1:
+        raise BattleError(f"--team: attack {name!r} needs {len(validators)} bonded attacker validators "
+                          f"({', '.join(validators)}) and a battle bonds one per team: no fair fight; run it with "
+                          "`a27 node` processes (BATTLE.md, \"Which attacks run on real nodes\")")
     return attack
 
 
@@ -182,6 +188,7 @@ def set_up_battle(folder: Path, teams: list[tuple[str, str]], *, blue_validators
     for _name, behaviour in teams:
         _check_team(behaviour, [node for node, _role, _b, _t in nodes])
     attack_accounts = _attack_accounts(teams)
+    folder.mkdir(parents=True, exist_ok=True)  # only once every check passed: a refused battle leaves nothing
     count = len(nodes)
     ports = free_ports(count) if base_port is None else list(range(base_port, base_port + count))
     bootstrap = [f"{listen}:{port}" for (name, role, _b, team), port in zip(nodes, ports, strict=True)
@@ -254,7 +261,6 @@ def _team(text: str) -> tuple[str, str]:
 
 def _up(arguments: argparse.Namespace) -> int:
     folder = Path(arguments.directory).resolve()
-    folder.mkdir(parents=True, exist_ok=True)
     configs = set_up_battle(folder, arguments.team or [], blue_validators=arguments.blue_validators,
                             chain_id=arguments.chain_id, balance=arguments.balance, stake=arguments.stake,
                             base_port=arguments.base_port, listen=arguments.listen, rest_port=arguments.rest_port,
